@@ -1,0 +1,327 @@
+//! The `credtray` command line: each subcommand is one engine call plus output formatting.
+//! It never initialises a GUI toolkit, so it works over SSH and without a display.
+
+mod args;
+mod input;
+mod output;
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{ArgMatches, CommandFactory, FromArgMatches};
+
+use crate::engine::{self, Engine};
+use crate::secrets::Keychain;
+use crate::session::{
+    self, AccessKeyId, Edit, IamUserKeys, NewSession, RoleSessionName, SecretAccessKey,
+    SessionKind, ValidationError,
+};
+use crate::store::{self, Store};
+use args::{
+    AddCommand, Cli, Command, Common, EditArgs, ProfileCommand, SecretOption, SessionCommand,
+};
+
+/// Input the user must correct (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Logs go to stderr, filtered by `CREDTRAY_LOG` (default: warnings only).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CREDTRAY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+/// 2 when the input is at fault (usage, validation, unknown session, a corrupt store), else 1.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    let invalid = err.chain().any(|cause| {
+        cause.downcast_ref::<UsageError>().is_some()
+            || cause.downcast_ref::<ValidationError>().is_some()
+            || cause.downcast_ref::<session::Error>().is_some()
+            || cause
+                .downcast_ref::<engine::Error>()
+                .is_some_and(engine::Error::is_invalid_input)
+            || cause
+                .downcast_ref::<store::Error>()
+                .is_some_and(store::Error::is_invalid_input)
+    });
+    if invalid { 2 } else { 1 }
+}
+
+/// Parses the process arguments and runs the command.
+pub fn run() -> anyhow::Result<()> {
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches)?;
+    let Some(command) = cli.command else {
+        let mut help = Cli::command();
+        eprintln!(
+            "credtray: the tray app is not part of this build yet; use the commands below.\n"
+        );
+        help.print_help()?;
+        return Err(UsageError("no command given".to_owned()).into());
+    };
+    let engine = Engine::new(Store::from_env()?, Arc::new(Keychain));
+    match command {
+        Command::Session(command) => session(&engine, command, leaf(&matches)),
+        Command::Profile(command) => profile(&engine, command),
+    }
+}
+
+/// The matches of the innermost subcommand, where the options' positions are recorded.
+fn leaf(matches: &ArgMatches) -> &ArgMatches {
+    match matches.subcommand() {
+        Some((_, sub)) => leaf(sub),
+        None => matches,
+    }
+}
+
+fn session(engine: &Engine, command: SessionCommand, matches: &ArgMatches) -> anyhow::Result<()> {
+    match command {
+        SessionCommand::List { json } => {
+            let catalog = engine.catalog()?;
+            if json {
+                let all: Vec<_> = catalog
+                    .sessions()
+                    .iter()
+                    .map(output::SessionJson::new)
+                    .collect();
+                print_json(&all)
+            } else {
+                print(&output::table(&catalog))
+            }
+        }
+        SessionCommand::Show { session, json } => {
+            let catalog = engine.catalog()?;
+            let found = catalog.resolve(&session)?;
+            if json {
+                print_json(&output::SessionJson::new(found))
+            } else {
+                print(&output::details(&catalog, found))
+            }
+        }
+        SessionCommand::Add(add) => {
+            let (new, keys) = new_session(engine, add, matches)?;
+            let added = engine.add(new, keys)?;
+            print(&format!(
+                "added {} session {:?} ({}) on profile {} in {}\n",
+                added.kind.kind(),
+                added.alias.as_str(),
+                added.id,
+                added.profile,
+                added.region
+            ))
+        }
+        SessionCommand::Edit(edit) => {
+            let catalog = engine.catalog()?;
+            let id = catalog.resolve(&edit.session)?.id;
+            let edit = to_edit(&catalog, edit, matches)?;
+            let outcome = engine.edit(id, edit)?;
+            let alias = outcome.session.alias.as_str();
+            if outcome.changed.is_empty() {
+                print(&format!(
+                    "session {alias:?} already has those values; nothing changed\n"
+                ))
+            } else {
+                let fields: Vec<String> = outcome.changed.iter().map(ToString::to_string).collect();
+                print(&format!(
+                    "edited session {alias:?}: {}\n",
+                    fields.join(", ")
+                ))
+            }
+        }
+        SessionCommand::Delete { session, cascade } => {
+            let id = engine.catalog()?.resolve(&session)?.id;
+            let removed = engine.delete(id, cascade)?;
+            let lines: String = removed
+                .iter()
+                .map(|s| format!("deleted session {:?} ({})\n", s.alias.as_str(), s.id))
+                .collect();
+            print(&lines)
+        }
+    }
+}
+
+fn profile(engine: &Engine, command: ProfileCommand) -> anyhow::Result<()> {
+    match command {
+        ProfileCommand::List { json } => {
+            let catalog = engine.catalog()?;
+            let profiles = output::profiles(&catalog);
+            if json {
+                print_json(&profiles)
+            } else {
+                let lines: String = profiles
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            "{}  ({} session{})\n",
+                            p.name,
+                            p.sessions,
+                            if p.sessions == 1 { "" } else { "s" }
+                        )
+                    })
+                    .collect();
+                print(&lines)
+            }
+        }
+        ProfileCommand::Add { name } => {
+            engine.add_profile(name.clone())?;
+            print(&format!("added named profile {name}\n"))
+        }
+        ProfileCommand::Delete { name } => {
+            engine.delete_profile(&name)?;
+            print(&format!("deleted named profile {name}\n"))
+        }
+    }
+}
+
+fn new_session(
+    engine: &Engine,
+    add: AddCommand,
+    matches: &ArgMatches,
+) -> anyhow::Result<(NewSession, Option<IamUserKeys>)> {
+    let new = |common: Common, kind| NewSession {
+        alias: common.alias,
+        profile: common.profile,
+        region: common.region,
+        kind,
+    };
+    Ok(match add {
+        AddCommand::IamUser(a) => {
+            let keys = match read_keys(matches, Some(&a.access_key_id), Some(&a.secret_access_key))?
+            {
+                (Some(access_key_id), Some(secret_access_key)) => Some(IamUserKeys {
+                    access_key_id,
+                    secret_access_key,
+                }),
+                // The engine refuses an IAM user without keys, naming what is missing.
+                _ => None,
+            };
+            (
+                new(
+                    a.common,
+                    SessionKind::IamUser {
+                        mfa_device: a.mfa_device,
+                    },
+                ),
+                keys,
+            )
+        }
+        AddCommand::IamRoleChained(a) => {
+            let assumer = engine
+                .catalog()?
+                .resolve(&a.assumer)
+                .map_err(assumer_error)?
+                .id;
+            let kind = SessionKind::IamRoleChained {
+                role_arn: a.role_arn,
+                role_session_name: a.role_session_name,
+                assumer,
+            };
+            (new(a.common, kind), None)
+        }
+        AddCommand::IamRoleFederated(a) => {
+            let kind = SessionKind::IamRoleFederated {
+                role_arn: a.role_arn,
+                saml_url: a.saml_url,
+                idp_arn: a.idp_arn,
+            };
+            (new(a.common, kind), None)
+        }
+    })
+}
+
+fn to_edit(catalog: &session::Catalog, e: EditArgs, matches: &ArgMatches) -> anyhow::Result<Edit> {
+    let assumer = match &e.assumer {
+        Some(name) => Some(catalog.resolve(name).map_err(assumer_error)?.id),
+        None => None,
+    };
+    let (access_key_id, secret_access_key) = read_keys(
+        matches,
+        e.access_key_id.as_ref(),
+        e.secret_access_key.as_ref(),
+    )?;
+    Ok(Edit {
+        alias: e.alias,
+        profile: e.profile,
+        region: e.region,
+        mfa_device: e.mfa_device.map(args::Clearable::into_option),
+        role_arn: e.role_arn,
+        role_session_name: e
+            .role_session_name
+            .map(args::Clearable::<RoleSessionName>::into_option),
+        assumer,
+        saml_url: e.saml_url,
+        idp_arn: e.idp_arn,
+        access_key_id,
+        secret_access_key,
+    })
+}
+
+fn assumer_error(e: session::Error) -> anyhow::Error {
+    match e {
+        session::Error::UnknownSession(name) => ValidationError::new(
+            session::Field::Assumer,
+            format!("no session has the id or alias {name:?}"),
+        )
+        .into(),
+        other => other.into(),
+    }
+}
+
+/// Reads the requested keys from stdin (or prompts), in the order their options were given.
+fn read_keys(
+    matches: &ArgMatches,
+    access_key_id: Option<&SecretOption>,
+    secret_access_key: Option<&SecretOption>,
+) -> anyhow::Result<(Option<AccessKeyId>, Option<SecretAccessKey>)> {
+    let mut wanted: Vec<(usize, &str)> = Vec::new();
+    for (option, id, label) in [
+        (access_key_id, "access_key_id", "access key id"),
+        (secret_access_key, "secret_access_key", "secret access key"),
+    ] {
+        let Some(option) = option else { continue };
+        if !option.is_stdin() {
+            return Err(UsageError(format!(
+                "secrets are never taken from the command line: pass --{} - and give the {label} on standard input",
+                id.replace('_', "-")
+            ))
+            .into());
+        }
+        wanted.push((matches.index_of(id).unwrap_or(usize::MAX), label));
+    }
+    if wanted.is_empty() {
+        return Ok((None, None));
+    }
+    wanted.sort_unstable();
+    let labels: Vec<&str> = wanted.iter().map(|(_, label)| *label).collect();
+    let values = input::read_secrets(&labels)?;
+    let mut access_key_id = None;
+    let mut secret_access_key = None;
+    for (label, value) in labels.iter().zip(&values) {
+        if *label == "access key id" {
+            access_key_id = Some(AccessKeyId::parse(value)?);
+        } else {
+            secret_access_key = Some(SecretAccessKey::parse(value)?);
+        }
+    }
+    Ok((access_key_id, secret_access_key))
+}
+
+fn print(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .context("cannot write to standard output")?;
+    out.flush().context("cannot write to standard output")
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    print(&text)
+}

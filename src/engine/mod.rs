@@ -1,0 +1,229 @@
+//! The engine: the one owner of session state. CLI and tray send it commands; it keeps the
+//! store and the keychain in step. Every change runs under the store's lock (load, change,
+//! save) and writes secrets before the store, undoing them if the store can't be saved, so a
+//! failed command leaves no trace. (Starting, stopping and rotating sessions join here with
+//! the STS client.)
+
+use std::sync::Arc;
+
+use secrecy::SecretString;
+
+use crate::secrets::{self, Item, Key, SecretStore};
+use crate::session::{
+    self, Catalog, Edit, EditOutcome, Field, IamUserKeys, NewSession, ProfileName, Session,
+    SessionId, ValidationError,
+};
+use crate::store::{self, Store};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Session(#[from] session::Error),
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    #[error(transparent)]
+    Secrets(#[from] secrets::Error),
+}
+
+impl Error {
+    /// Whether the caller's input is at fault (CLI exit code 2) rather than the system (1).
+    pub fn is_invalid_input(&self) -> bool {
+        match self {
+            Error::Session(_) => true,
+            Error::Store(e) => e.is_invalid_input(),
+            Error::Secrets(_) => false,
+        }
+    }
+}
+
+impl From<ValidationError> for Error {
+    fn from(e: ValidationError) -> Self {
+        Error::Session(e.into())
+    }
+}
+
+pub struct Engine {
+    store: Store,
+    secrets: Arc<dyn SecretStore>,
+}
+
+impl Engine {
+    pub fn new(store: Store, secrets: Arc<dyn SecretStore>) -> Self {
+        Self { store, secrets }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The catalog as stored now.
+    pub fn catalog(&self) -> Result<Catalog, Error> {
+        Ok(self.store.load()?)
+    }
+
+    /// Adds a session; an IAM user's keys go to the keychain, and only there.
+    pub fn add(&self, new: NewSession, keys: Option<IamUserKeys>) -> Result<Session, Error> {
+        let kind = new.kind.kind();
+        match (&keys, kind.has_keys()) {
+            (None, true) => {
+                return Err(ValidationError::new(
+                    Field::AccessKeyId,
+                    "an iam-user session needs its access key id and secret access key",
+                )
+                .into());
+            }
+            (Some(_), false) => {
+                return Err(session::Error::NotApplicable {
+                    field: Field::AccessKeyId,
+                    kind,
+                }
+                .into());
+            }
+            _ => {}
+        }
+        let mut locked = self.store.lock()?;
+        let session = locked.catalog.add(new)?;
+        if let Some(keys) = &keys {
+            self.write_keys(
+                session.id,
+                Some(keys.access_key_id.secret()),
+                Some(keys.secret_access_key.secret()),
+            )?;
+        }
+        if let Err(e) = locked.save() {
+            self.forget(session.id);
+            return Err(e.into());
+        }
+        tracing::info!(id = %session.id, kind = %kind, "added session");
+        Ok(session)
+    }
+
+    /// Edits a session: the definition in the store, replaced keys in the keychain (dropping
+    /// the cached token when the keys or the MFA device change), all or nothing.
+    pub fn edit(&self, id: SessionId, edit: Edit) -> Result<EditOutcome, Error> {
+        let mut locked = self.store.lock()?;
+        let outcome = locked.catalog.edit(id, &edit)?;
+        if outcome.changed.is_empty() {
+            return Ok(outcome);
+        }
+        let previous = if edit.access_key_id.is_some() || edit.secret_access_key.is_some() {
+            let previous = self.read_keys(id)?;
+            self.write_keys(
+                id,
+                edit.access_key_id.as_ref().map(|k| k.secret()),
+                edit.secret_access_key.as_ref().map(|k| k.secret()),
+            )?;
+            Some(previous)
+        } else {
+            None
+        };
+        let token_stale = outcome.changed.iter().any(|f| {
+            matches!(
+                f,
+                Field::AccessKeyId | Field::SecretAccessKey | Field::MfaDevice
+            )
+        });
+        let saved = if token_stale {
+            self.secrets
+                .delete(Key::new(id, Item::SessionToken))
+                .map_err(Error::from)
+        } else {
+            Ok(false)
+        }
+        .and_then(|_| locked.save().map_err(Error::from));
+        if let Err(e) = saved {
+            if let Some([access_key_id, secret_access_key]) = previous {
+                let _ = self.write_keys(id, access_key_id.as_ref(), secret_access_key.as_ref());
+            }
+            return Err(e);
+        }
+        tracing::info!(%id, changed = ?outcome.changed, "edited session");
+        Ok(outcome)
+    }
+
+    /// Deletes a session and its keychain entries; with `cascade`, also every session chained
+    /// from it. Returns what was deleted.
+    pub fn delete(&self, id: SessionId, cascade: bool) -> Result<Vec<Session>, Error> {
+        let mut locked = self.store.lock()?;
+        let removed = locked.catalog.remove(id, cascade)?;
+        for session in removed.iter().filter(|s| s.kind.kind().has_keys()) {
+            // The cached token first: if the keychain fails part-way, the keys are still there
+            // and the session still works; deleting again finishes the job.
+            for item in Item::IAM_USER.into_iter().rev() {
+                self.secrets.delete(Key::new(session.id, item))?;
+            }
+        }
+        locked.save()?;
+        for session in &removed {
+            tracing::info!(id = %session.id, "deleted session");
+        }
+        Ok(removed)
+    }
+
+    pub fn add_profile(&self, profile: ProfileName) -> Result<(), Error> {
+        let mut locked = self.store.lock()?;
+        locked.catalog.add_profile(profile)?;
+        locked.save()?;
+        Ok(())
+    }
+
+    pub fn delete_profile(&self, profile: &ProfileName) -> Result<(), Error> {
+        let mut locked = self.store.lock()?;
+        locked.catalog.remove_profile(profile)?;
+        locked.save()?;
+        Ok(())
+    }
+
+    fn read_keys(&self, id: SessionId) -> Result<[Option<SecretString>; 2], Error> {
+        Ok([
+            self.secrets.get(Key::new(id, Item::AccessKeyId))?,
+            self.secrets.get(Key::new(id, Item::SecretAccessKey))?,
+        ])
+    }
+
+    /// Writes the given keys; if one fails, restores what the other replaced.
+    fn write_keys(
+        &self,
+        id: SessionId,
+        access_key_id: Option<&SecretString>,
+        secret_access_key: Option<&SecretString>,
+    ) -> Result<(), Error> {
+        let mut written: Vec<(Key, Option<SecretString>)> = Vec::new();
+        for (item, value) in [
+            (Item::AccessKeyId, access_key_id),
+            (Item::SecretAccessKey, secret_access_key),
+        ] {
+            let Some(value) = value else { continue };
+            let key = Key::new(id, item);
+            let result = self
+                .secrets
+                .get(key)
+                .and_then(|old| self.secrets.set(key, value).map(|()| old));
+            match result {
+                Ok(old) => written.push((key, old)),
+                Err(e) => {
+                    for (key, old) in written.into_iter().rev() {
+                        let _ = match old {
+                            Some(old) => self.secrets.set(key, &old),
+                            None => self.secrets.delete(key).map(drop),
+                        };
+                    }
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Best effort: removes every secret of a session that is not going to exist after all.
+    fn forget(&self, id: SessionId) {
+        for item in Item::IAM_USER {
+            if let Err(e) = self.secrets.delete(Key::new(id, item)) {
+                tracing::warn!(%id, error = %e, "could not remove a keychain entry while undoing a failed change");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

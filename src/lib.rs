@@ -1,0 +1,24 @@
+//! credtray: AWS credential sessions from the system tray and the command line.
+//!
+//! The map of the crate:
+//! - [`session`]: the domain — session kinds, validated fields, the catalog and its rules.
+//! - [`store`]: `config.toml`, its versioned schema, atomic locked saves.
+//! - [`secrets`]: the OS keychain behind a trait, plus an in-memory fake.
+//! - [`aws`]: AWS knowledge: partitions and regions.
+//! - [`engine`]: the one owner of session state; CLI and tray only send it commands.
+//! - [`cli`]: the `credtray` command line: parse, call the engine, render.
+//! - [`atomic`]: crash-safe file replacement and cross-process locks.
+//!
+//! Flow: `main` parses arguments into a [`cli`] command, which builds an [`engine::Engine`]
+//! over the [`store::Store`] and the [`secrets::Keychain`], calls it, and renders the result.
+//! Errors carry their context up to `main`, which maps them to exit codes 0/1/2.
+
+#![forbid(unsafe_code)]
+
+pub mod atomic;
+pub mod aws;
+pub mod cli;
+pub mod engine;
+pub mod secrets;
+pub mod session;
+pub mod store;

@@ -1,0 +1,15 @@
+//! The `credtray` binary: the edge where arguments become a command and errors become exit
+//! codes (0 success, 1 the operation failed, 2 invalid input).
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    credtray::cli::init_logging();
+    match credtray::cli::run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("credtray: {err:#}");
+            ExitCode::from(credtray::cli::exit_code(&err))
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! Secrets: the long-term keys and cached session tokens of sessions, kept only in the OS
+//! keychain (service `credtray`, account `<uuid>-<informative name>`). [`SecretStore`] is the
+//! seam; [`Keychain`] is the real store, [`Memory`] an in-memory fake for unit tests. NotFound
+//! is an `Ok(None)`, never confused with a failure, and there is no plaintext fallback.
+
+mod keychain;
+mod memory;
+
+pub use keychain::Keychain;
+pub use memory::Memory;
+
+use std::fmt;
+
+use secrecy::SecretString;
+
+use crate::session::SessionId;
+
+/// The keychain service every credtray entry is stored under.
+pub const SERVICE: &str = "credtray";
+
+/// Which secret of a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Item {
+    AccessKeyId,
+    SecretAccessKey,
+    /// The cached `GetSessionToken` result (JSON with its expiry).
+    SessionToken,
+}
+
+impl Item {
+    /// Every secret an IAM-user session may have, in the order they are written.
+    pub const IAM_USER: [Item; 3] = [Item::AccessKeyId, Item::SecretAccessKey, Item::SessionToken];
+
+    fn informative_name(self) -> &'static str {
+        match self {
+            Item::AccessKeyId => "iam-user-access-key-id",
+            Item::SecretAccessKey => "iam-user-secret-access-key",
+            Item::SessionToken => "iam-user-session-token",
+        }
+    }
+}
+
+/// The keychain account of one secret of one session: `<uuid>-<informative name>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub session: SessionId,
+    pub item: Item,
+}
+
+impl Key {
+    pub fn new(session: SessionId, item: Item) -> Self {
+        Self { session, item }
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.session, self.item.informative_name())
+    }
+}
+
+/// A keychain failure. Messages name the entry and the cause, never a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the OS keychain is not reachable ({cause}); {}", unavailable_hint())]
+    Unavailable { cause: String },
+    #[error("the OS keychain failed on entry {account} of service credtray: {cause}")]
+    Failure { account: String, cause: String },
+}
+
+fn unavailable_hint() -> &'static str {
+    if cfg!(target_os = "macos") {
+        "unlock your login keychain and try again (credtray never stores secrets in plain files)"
+    } else if cfg!(windows) {
+        "check that Windows Credential Manager is available (credtray never stores secrets in plain files)"
+    } else {
+        "credtray needs a Secret Service such as GNOME Keyring or KeePassXC running and unlocked \
+         on the D-Bus session bus (credtray never stores secrets in plain files)"
+    }
+}
+
+/// Where secrets are kept.
+pub trait SecretStore: Send + Sync {
+    /// The secret, or `None` when there is no such entry.
+    fn get(&self, key: Key) -> Result<Option<SecretString>, Error>;
+    /// Creates or replaces the entry.
+    fn set(&self, key: Key, value: &SecretString) -> Result<(), Error>;
+    /// Deletes the entry; `Ok(false)` when there was none.
+    fn delete(&self, key: Key) -> Result<bool, Error>;
+}

@@ -1,0 +1,798 @@
+//! The catalog: every session and named profile, plus the settings that shape new sessions.
+//! Each change is made on a copy and checked whole before it replaces the original, so a
+//! failed change leaves the catalog exactly as it was.
+
+use std::collections::HashSet;
+
+use super::{
+    AccessKeyId, Alias, Field, IdpArn, Kind, MfaDevice, ProfileName, Region, RoleArn,
+    RoleSessionName, SamlUrl, SecretAccessKey, Session, SessionId, SessionKind, State,
+    ValidationError,
+};
+
+/// What is wrong with a requested change. All of these are the caller's input, never I/O.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error("no session has the id or alias {0:?}")]
+    UnknownSession(String),
+    #[error(
+        "session {alias:?} comes from an integration and can't be edited (only its named profile and region can be changed)"
+    )]
+    NotEditable { alias: String },
+    #[error("{kind} sessions have no {field}")]
+    NotApplicable { field: Field, kind: Kind },
+    #[error("nothing to change: name at least one field to edit")]
+    NothingToEdit,
+    #[error("session {alias:?} is the assumer of {}; delete those first, or delete them all with --cascade", quoted(.dependents))]
+    HasDependents {
+        alias: String,
+        dependents: Vec<String>,
+    },
+    #[error("named profile {profile:?} is used by {}; move those sessions to another profile first", quoted(.sessions))]
+    ProfileInUse {
+        profile: String,
+        sessions: Vec<String>,
+    },
+    #[error("named profile {0:?} already exists")]
+    ProfileExists(String),
+    #[error("no named profile is called {0:?}")]
+    UnknownProfile(String),
+    #[error("the named profile \"default\" always exists and can't be deleted")]
+    DefaultProfile,
+}
+
+fn quoted(names: &[String]) -> String {
+    let names: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+    names.join(", ")
+}
+
+/// Settings that shape new sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The region of a session added without one.
+    pub default_region: Region,
+    /// Regions the user has used that this build's partition data does not know yet.
+    pub extra_regions: Vec<Region>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            default_region: Region::us_east_1(),
+            extra_regions: Vec::new(),
+        }
+    }
+}
+
+/// A session to add; the catalog gives it an id, default profile and default region.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub alias: Alias,
+    pub profile: Option<ProfileName>,
+    /// Parsed against the catalog's known regions (see [`Catalog::parse_region`]).
+    pub region: Option<String>,
+    pub kind: SessionKind,
+}
+
+/// Changes to a session; `None` leaves a field as it is, `Some(None)` clears an optional one.
+#[derive(Debug, Default)]
+pub struct Edit {
+    pub alias: Option<Alias>,
+    pub profile: Option<ProfileName>,
+    /// Parsed against the catalog's known regions (see [`Catalog::parse_region`]).
+    pub region: Option<String>,
+    pub mfa_device: Option<Option<MfaDevice>>,
+    pub role_arn: Option<RoleArn>,
+    pub role_session_name: Option<Option<RoleSessionName>>,
+    pub assumer: Option<SessionId>,
+    pub saml_url: Option<SamlUrl>,
+    pub idp_arn: Option<IdpArn>,
+    /// Replacement keys: the catalog only checks they apply; the engine stores them.
+    pub access_key_id: Option<AccessKeyId>,
+    pub secret_access_key: Option<SecretAccessKey>,
+}
+
+impl Edit {
+    fn edits_definition(&self) -> bool {
+        self.alias.is_some()
+            || self.mfa_device.is_some()
+            || self.role_arn.is_some()
+            || self.role_session_name.is_some()
+            || self.assumer.is_some()
+            || self.saml_url.is_some()
+            || self.idp_arn.is_some()
+            || self.access_key_id.is_some()
+            || self.secret_access_key.is_some()
+    }
+
+    /// Whether no field is named at all.
+    pub fn is_empty(&self) -> bool {
+        !self.edits_definition() && self.profile.is_none() && self.region.is_none()
+    }
+}
+
+/// What an edit changed, and whether an active session must restart to apply it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EditOutcome {
+    pub session: Session,
+    pub changed: Vec<Field>,
+    pub needs_restart: bool,
+}
+
+/// Every session and named profile, with their invariants kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Catalog {
+    pub settings: Settings,
+    profiles: Vec<ProfileName>,
+    sessions: Vec<Session>,
+}
+
+impl Default for Catalog {
+    fn default() -> Self {
+        Self {
+            settings: Settings::default(),
+            profiles: vec![ProfileName::default_profile()],
+            sessions: Vec::new(),
+        }
+    }
+}
+
+impl Catalog {
+    /// A catalog from stored parts, checked whole. `default` is added when missing.
+    pub fn new(
+        settings: Settings,
+        mut profiles: Vec<ProfileName>,
+        sessions: Vec<Session>,
+    ) -> Result<Self, Error> {
+        if !profiles.iter().any(ProfileName::is_default) {
+            profiles.insert(0, ProfileName::default_profile());
+        }
+        let catalog = Self {
+            settings,
+            profiles,
+            sessions,
+        };
+        catalog.check()?;
+        Ok(catalog)
+    }
+
+    pub fn sessions(&self) -> &[Session] {
+        &self.sessions
+    }
+
+    pub fn profiles(&self) -> &[ProfileName] {
+        &self.profiles
+    }
+
+    pub fn get(&self, id: SessionId) -> Option<&Session> {
+        self.sessions.iter().find(|s| s.id == id)
+    }
+
+    /// The session a user named by id or (case-insensitively) by alias.
+    pub fn resolve(&self, name: &str) -> Result<&Session, Error> {
+        let name = name.trim();
+        if let Ok(id) = name.parse::<SessionId>()
+            && let Some(session) = self.get(id)
+        {
+            return Ok(session);
+        }
+        let folded = name.to_lowercase();
+        self.sessions
+            .iter()
+            .find(|s| s.alias.folded() == folded)
+            .ok_or_else(|| Error::UnknownSession(name.to_owned()))
+    }
+
+    /// A region this catalog accepts: a known one, or one the user has used before.
+    pub fn parse_region(&self, s: &str) -> Result<Region, ValidationError> {
+        Region::parse(s, &self.settings.extra_regions)
+    }
+
+    /// The sessions that use `id` as their assumer, directly.
+    pub fn dependents(&self, id: SessionId) -> impl Iterator<Item = &Session> {
+        self.sessions
+            .iter()
+            .filter(move |s| s.kind.assumer() == Some(id))
+    }
+
+    /// Adds a session, creating its named profile if it does not exist yet.
+    pub fn add(&mut self, new: NewSession) -> Result<Session, Error> {
+        let region = match new.region {
+            Some(r) => self.parse_region(&r)?,
+            None => self.settings.default_region.clone(),
+        };
+        let session = Session {
+            id: SessionId::new(),
+            alias: new.alias,
+            profile: new.profile.unwrap_or_else(ProfileName::default_profile),
+            region,
+            kind: new.kind,
+            state: State::Inactive,
+        };
+        let mut next = self.clone();
+        next.ensure_profile(&session.profile);
+        next.sessions.push(session.clone());
+        next.check()?;
+        *self = next;
+        Ok(session)
+    }
+
+    /// Applies an edit to the session `id`; nothing changes unless all of it is valid.
+    pub fn edit(&mut self, id: SessionId, edit: &Edit) -> Result<EditOutcome, Error> {
+        let before = self
+            .get(id)
+            .ok_or_else(|| Error::UnknownSession(id.to_string()))?
+            .clone();
+        if edit.is_empty() {
+            return Err(Error::NothingToEdit);
+        }
+        let mut session = before.clone();
+        let mut changed = Vec::new();
+        let kind = session.kind.kind();
+
+        if kind.is_integration_derived() && edit.edits_definition() {
+            return Err(Error::NotEditable {
+                alias: session.alias.to_string(),
+            });
+        }
+
+        let mut record = |field: Field, did_change: bool| {
+            if did_change {
+                changed.push(field);
+            }
+        };
+        if let Some(alias) = edit.alias.clone() {
+            record(Field::Alias, alias != session.alias);
+            session.alias = alias;
+        }
+        if let Some(profile) = edit.profile.clone() {
+            record(Field::Profile, profile != session.profile);
+            session.profile = profile;
+        }
+        if let Some(region) = &edit.region {
+            let region = self.parse_region(region)?;
+            record(Field::Region, region != session.region);
+            session.region = region;
+        }
+
+        let not_applicable = |field| Error::NotApplicable { field, kind };
+        match &mut session.kind {
+            SessionKind::IamUser { mfa_device } => {
+                if let Some(new) = edit.mfa_device.clone() {
+                    record(Field::MfaDevice, new != *mfa_device);
+                    *mfa_device = new;
+                }
+                record(Field::AccessKeyId, edit.access_key_id.is_some());
+                record(Field::SecretAccessKey, edit.secret_access_key.is_some());
+                reject(edit.role_arn.is_some(), not_applicable(Field::RoleArn))?;
+                reject(
+                    edit.role_session_name.is_some(),
+                    not_applicable(Field::RoleSessionName),
+                )?;
+                reject(edit.assumer.is_some(), not_applicable(Field::Assumer))?;
+                reject(edit.saml_url.is_some(), not_applicable(Field::SamlUrl))?;
+                reject(edit.idp_arn.is_some(), not_applicable(Field::IdpArn))?;
+            }
+            SessionKind::IamRoleChained {
+                role_arn,
+                role_session_name,
+                assumer,
+            } => {
+                if let Some(new) = edit.role_arn.clone() {
+                    record(Field::RoleArn, new != *role_arn);
+                    *role_arn = new;
+                }
+                if let Some(new) = edit.role_session_name.clone() {
+                    record(Field::RoleSessionName, new != *role_session_name);
+                    *role_session_name = new;
+                }
+                if let Some(new) = edit.assumer {
+                    record(Field::Assumer, new != *assumer);
+                    *assumer = new;
+                }
+                reject(edit.mfa_device.is_some(), not_applicable(Field::MfaDevice))?;
+                reject(edit.saml_url.is_some(), not_applicable(Field::SamlUrl))?;
+                reject(edit.idp_arn.is_some(), not_applicable(Field::IdpArn))?;
+                reject_keys(&edit.access_key_id, &edit.secret_access_key, kind)?;
+            }
+            SessionKind::IamRoleFederated {
+                role_arn,
+                saml_url,
+                idp_arn,
+            } => {
+                if let Some(new) = edit.role_arn.clone() {
+                    record(Field::RoleArn, new != *role_arn);
+                    *role_arn = new;
+                }
+                if let Some(new) = edit.saml_url.clone() {
+                    record(Field::SamlUrl, new != *saml_url);
+                    *saml_url = new;
+                }
+                if let Some(new) = edit.idp_arn.clone() {
+                    record(Field::IdpArn, new != *idp_arn);
+                    *idp_arn = new;
+                }
+                reject(edit.mfa_device.is_some(), not_applicable(Field::MfaDevice))?;
+                reject(
+                    edit.role_session_name.is_some(),
+                    not_applicable(Field::RoleSessionName),
+                )?;
+                reject(edit.assumer.is_some(), not_applicable(Field::Assumer))?;
+                reject_keys(&edit.access_key_id, &edit.secret_access_key, kind)?;
+            }
+            SessionKind::AwsSsoRole { .. } => {}
+        }
+
+        if changed.is_empty() {
+            return Ok(EditOutcome {
+                session: before,
+                changed,
+                needs_restart: false,
+            });
+        }
+
+        let mut next = self.clone();
+        next.ensure_profile(&session.profile);
+        if let Some(slot) = next.sessions.iter_mut().find(|s| s.id == id) {
+            *slot = session.clone();
+        }
+        next.check()?;
+        *self = next;
+
+        let needs_restart = matches!(before.state, State::Active | State::Pending)
+            && changed.iter().any(|f| *f != Field::Alias);
+        Ok(EditOutcome {
+            session,
+            changed,
+            needs_restart,
+        })
+    }
+
+    /// Removes a session; with `cascade`, also every session chained from it (at any depth).
+    /// Returns the removed sessions, dependents first.
+    pub fn remove(&mut self, id: SessionId, cascade: bool) -> Result<Vec<Session>, Error> {
+        let session = self
+            .get(id)
+            .ok_or_else(|| Error::UnknownSession(id.to_string()))?;
+        let dependents: Vec<String> = self.dependents(id).map(|s| s.alias.to_string()).collect();
+        if !dependents.is_empty() && !cascade {
+            return Err(Error::HasDependents {
+                alias: session.alias.to_string(),
+                dependents,
+            });
+        }
+        // Depth-first order puts each dependent before the session it depends on.
+        let mut order = Vec::new();
+        self.collect_subtree(id, &mut order);
+        order.reverse();
+        let removed: Vec<Session> = order
+            .iter()
+            .filter_map(|id| self.get(*id).cloned())
+            .collect();
+        let mut next = self.clone();
+        next.sessions.retain(|s| !order.contains(&s.id));
+        next.check()?;
+        *self = next;
+        Ok(removed)
+    }
+
+    fn collect_subtree(&self, id: SessionId, out: &mut Vec<SessionId>) {
+        if out.contains(&id) {
+            return;
+        }
+        out.push(id);
+        let children: Vec<SessionId> = self.dependents(id).map(|s| s.id).collect();
+        for child in children {
+            self.collect_subtree(child, out);
+        }
+    }
+
+    pub fn add_profile(&mut self, profile: ProfileName) -> Result<(), Error> {
+        if self.profiles.contains(&profile) {
+            return Err(Error::ProfileExists(profile.to_string()));
+        }
+        self.profiles.push(profile);
+        Ok(())
+    }
+
+    pub fn remove_profile(&mut self, profile: &ProfileName) -> Result<(), Error> {
+        if profile.is_default() {
+            return Err(Error::DefaultProfile);
+        }
+        if !self.profiles.contains(profile) {
+            return Err(Error::UnknownProfile(profile.to_string()));
+        }
+        let users: Vec<String> = self
+            .sessions
+            .iter()
+            .filter(|s| &s.profile == profile)
+            .map(|s| s.alias.to_string())
+            .collect();
+        if !users.is_empty() {
+            return Err(Error::ProfileInUse {
+                profile: profile.to_string(),
+                sessions: users,
+            });
+        }
+        self.profiles.retain(|p| p != profile);
+        Ok(())
+    }
+
+    fn ensure_profile(&mut self, profile: &ProfileName) {
+        if !self.profiles.contains(profile) {
+            self.profiles.push(profile.clone());
+        }
+    }
+
+    /// Checks every invariant that spans more than one field.
+    fn check(&self) -> Result<(), Error> {
+        let invalid = |field, rule: String| Err(Error::Invalid(ValidationError::new(field, rule)));
+        let mut profiles = HashSet::new();
+        for p in &self.profiles {
+            if !profiles.insert(p) {
+                return invalid(Field::Profile, format!("{p:?} is listed twice"));
+            }
+        }
+        let mut ids = HashSet::new();
+        let mut aliases = HashSet::new();
+        for s in &self.sessions {
+            if !ids.insert(s.id) {
+                return invalid(Field::Id, format!("{} is used by two sessions", s.id));
+            }
+            if !aliases.insert(s.alias.folded()) {
+                return invalid(
+                    Field::Alias,
+                    format!(
+                        "another session is already called {:?} (aliases are unique, ignoring case)",
+                        s.alias.as_str()
+                    ),
+                );
+            }
+            if !profiles.contains(&s.profile) {
+                return invalid(
+                    Field::Profile,
+                    format!(
+                        "session {:?} uses {:?}, which is not a named profile",
+                        s.alias.as_str(),
+                        s.profile.as_str()
+                    ),
+                );
+            }
+        }
+        for s in &self.sessions {
+            let Some(assumer) = s.kind.assumer() else {
+                continue;
+            };
+            if assumer == s.id {
+                return invalid(
+                    Field::Assumer,
+                    format!("session {:?} can't be its own assumer", s.alias.as_str()),
+                );
+            }
+            if self.get(assumer).is_none() {
+                return invalid(
+                    Field::Assumer,
+                    format!(
+                        "session {:?} names the assumer {assumer}, which does not exist",
+                        s.alias.as_str()
+                    ),
+                );
+            }
+            // Walk up the chain: more steps than sessions means we are going round a cycle.
+            let mut at = assumer;
+            for _ in 0..self.sessions.len() {
+                match self.get(at).and_then(|p| p.kind.assumer()) {
+                    Some(next) if next == s.id => {
+                        return invalid(
+                            Field::Assumer,
+                            format!(
+                                "the assumers of session {:?} form a cycle",
+                                s.alias.as_str()
+                            ),
+                        );
+                    }
+                    Some(next) => at = next,
+                    None => break,
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn reject(present: bool, error: Error) -> Result<(), Error> {
+    if present { Err(error) } else { Ok(()) }
+}
+
+fn reject_keys(
+    access_key_id: &Option<AccessKeyId>,
+    secret_access_key: &Option<SecretAccessKey>,
+    kind: Kind,
+) -> Result<(), Error> {
+    reject(
+        access_key_id.is_some(),
+        Error::NotApplicable {
+            field: Field::AccessKeyId,
+            kind,
+        },
+    )?;
+    reject(
+        secret_access_key.is_some(),
+        Error::NotApplicable {
+            field: Field::SecretAccessKey,
+            kind,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn federated(alias: &str) -> NewSession {
+        NewSession {
+            alias: alias.parse().unwrap(),
+            profile: None,
+            region: None,
+            kind: SessionKind::IamRoleFederated {
+                role_arn: "arn:aws:iam::123456789012:role/r".parse().unwrap(),
+                saml_url: "https://idp.example.com".parse().unwrap(),
+                idp_arn: "arn:aws:iam::123456789012:saml-provider/p".parse().unwrap(),
+            },
+        }
+    }
+
+    fn chained(alias: &str, assumer: SessionId) -> NewSession {
+        NewSession {
+            alias: alias.parse().unwrap(),
+            profile: Some("dev".parse().unwrap()),
+            region: Some("eu-west-1".to_owned()),
+            kind: SessionKind::IamRoleChained {
+                role_arn: "arn:aws:iam::123456789012:role/c".parse().unwrap(),
+                role_session_name: None,
+                assumer,
+            },
+        }
+    }
+
+    #[test]
+    fn add_applies_defaults_and_creates_missing_profiles() {
+        let mut c = Catalog::default();
+        let root = c.add(federated("root")).unwrap();
+        assert_eq!(root.profile.as_str(), "default");
+        assert_eq!(root.region.as_str(), "us-east-1");
+        assert_eq!(root.state, State::Inactive);
+        let child = c.add(chained("child", root.id)).unwrap();
+        assert_eq!(child.region.as_str(), "eu-west-1");
+        assert_eq!(
+            c.profiles()
+                .iter()
+                .map(ProfileName::as_str)
+                .collect::<Vec<_>>(),
+            ["default", "dev"]
+        );
+    }
+
+    #[test]
+    fn a_failed_change_leaves_the_catalog_untouched() {
+        let mut c = Catalog::default();
+        let a = c.add(federated("a")).unwrap();
+        let b = c.add(chained("b", a.id)).unwrap();
+        let snapshot = c.clone();
+        assert!(c.add(federated("A")).is_err());
+        assert!(c.add(chained("x", SessionId::new())).is_err());
+        let cycle = Edit {
+            assumer: Some(b.id),
+            ..Edit::default()
+        };
+        assert!(c.edit(b.id, &cycle).is_err(), "self");
+        let bad_region = Edit {
+            region: Some("nowhere-1".into()),
+            profile: Some("new".parse().unwrap()),
+            ..Edit::default()
+        };
+        assert!(c.edit(a.id, &bad_region).is_err());
+        assert!(c.remove(a.id, false).is_err());
+        assert_eq!(c, snapshot);
+    }
+
+    #[test]
+    fn cycles_of_any_length_are_refused() {
+        let mut c = Catalog::default();
+        let a = c.add(federated("a")).unwrap();
+        let b = c.add(chained("b", a.id)).unwrap();
+        let x = c.add(chained("x", b.id)).unwrap();
+        let y = c.add(chained("y", x.id)).unwrap();
+        let err = c
+            .edit(
+                b.id,
+                &Edit {
+                    assumer: Some(y.id),
+                    ..Edit::default()
+                },
+            )
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Invalid(ValidationError {
+                    field: Field::Assumer,
+                    ..
+                })
+            ),
+            "{err}"
+        );
+        // Deep chains without cycles are fine.
+        c.edit(
+            b.id,
+            &Edit {
+                assumer: Some(a.id),
+                ..Edit::default()
+            },
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn edit_reports_what_changed_and_whether_an_active_session_must_restart() {
+        let mut c = Catalog::default();
+        let a = c.add(federated("a")).unwrap();
+        assert_eq!(
+            c.edit(a.id, &Edit::default()).unwrap_err(),
+            Error::NothingToEdit
+        );
+        let same = c
+            .edit(
+                a.id,
+                &Edit {
+                    alias: Some("a".parse().unwrap()),
+                    ..Edit::default()
+                },
+            )
+            .unwrap();
+        assert!(same.changed.is_empty());
+        let out = c
+            .edit(
+                a.id,
+                &Edit {
+                    region: Some("eu-west-1".into()),
+                    ..Edit::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(out.changed, [Field::Region]);
+        assert!(!out.needs_restart, "inactive sessions need no restart");
+
+        c.sessions.iter_mut().for_each(|s| s.state = State::Active);
+        let out = c
+            .edit(
+                a.id,
+                &Edit {
+                    alias: Some("renamed".parse().unwrap()),
+                    ..Edit::default()
+                },
+            )
+            .unwrap();
+        assert!(!out.needs_restart, "a new alias changes no credentials");
+        let out = c
+            .edit(
+                a.id,
+                &Edit {
+                    profile: Some("ops".parse().unwrap()),
+                    ..Edit::default()
+                },
+            )
+            .unwrap();
+        assert!(out.needs_restart);
+        assert!(
+            c.profiles().iter().any(|p| p.as_str() == "ops"),
+            "edit creates the profile"
+        );
+    }
+
+    #[test]
+    fn fields_of_other_kinds_are_refused() {
+        let mut c = Catalog::default();
+        let a = c.add(federated("a")).unwrap();
+        let err = c
+            .edit(
+                a.id,
+                &Edit {
+                    role_session_name: Some(None),
+                    ..Edit::default()
+                },
+            )
+            .unwrap_err();
+        assert_eq!(
+            err,
+            Error::NotApplicable {
+                field: Field::RoleSessionName,
+                kind: Kind::IamRoleFederated
+            }
+        );
+    }
+
+    #[test]
+    fn integration_derived_sessions_only_take_profile_and_region() {
+        let sso = Session {
+            id: SessionId::new(),
+            alias: "sso".parse().unwrap(),
+            profile: ProfileName::default_profile(),
+            region: Region::us_east_1(),
+            kind: SessionKind::AwsSsoRole {
+                account_id: "123456789012".parse().unwrap(),
+                role_name: "Admin".parse().unwrap(),
+                integration: "0b9c3f38-6a5e-4c47-9d1c-3c1f5b8d2a10".parse().unwrap(),
+            },
+            state: State::Inactive,
+        };
+        let mut c = Catalog::new(Settings::default(), vec![], vec![sso.clone()]).unwrap();
+        let err = c
+            .edit(
+                sso.id,
+                &Edit {
+                    alias: Some("x".parse().unwrap()),
+                    ..Edit::default()
+                },
+            )
+            .unwrap_err();
+        assert!(matches!(err, Error::NotEditable { .. }));
+        assert!(err.to_string().contains("can't be edited"));
+        let out = c
+            .edit(
+                sso.id,
+                &Edit {
+                    region: Some("eu-west-1".into()),
+                    ..Edit::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(out.changed, [Field::Region]);
+    }
+
+    #[test]
+    fn remove_cascades_dependents_first_and_profiles_guard_their_users() {
+        let mut c = Catalog::default();
+        let a = c.add(federated("a")).unwrap();
+        let b = c.add(chained("b", a.id)).unwrap();
+        let d = c.add(chained("d", b.id)).unwrap();
+        let err = c.remove(a.id, false).unwrap_err();
+        assert_eq!(
+            err,
+            Error::HasDependents {
+                alias: "a".into(),
+                dependents: vec!["b".into()]
+            }
+        );
+        let dev: ProfileName = "dev".parse().unwrap();
+        assert!(matches!(
+            c.remove_profile(&dev),
+            Err(Error::ProfileInUse { .. })
+        ));
+        assert_eq!(
+            c.remove_profile(&ProfileName::default_profile()),
+            Err(Error::DefaultProfile)
+        );
+        let removed: Vec<SessionId> = c.remove(a.id, true).unwrap().iter().map(|s| s.id).collect();
+        assert_eq!(removed, [d.id, b.id, a.id]);
+        c.remove_profile(&dev).unwrap();
+        assert_eq!(
+            c.add_profile(ProfileName::default_profile()),
+            Err(Error::ProfileExists("default".into()))
+        );
+    }
+
+    #[test]
+    fn resolve_finds_by_id_or_alias_ignoring_case() {
+        let mut c = Catalog::default();
+        let a = c.add(federated("Prod Admin")).unwrap();
+        assert_eq!(c.resolve("prod admin").unwrap().id, a.id);
+        assert_eq!(c.resolve(&a.id.to_string()).unwrap().id, a.id);
+        assert_eq!(
+            c.resolve("nope").unwrap_err(),
+            Error::UnknownSession("nope".into())
+        );
+    }
+}

@@ -1,0 +1,824 @@
+//! Validated field types of a session ("parse, don't validate"): each newtype's only
+//! constructors run the SPEC §1 rule, and its `Deserialize` runs the same check, so an invalid
+//! value can't exist. Errors name the field and the rule, never a secret.
+
+use std::fmt;
+use std::str::FromStr;
+
+use secrecy::{ExposeSecret, SecretString};
+use uuid::Uuid;
+
+use crate::aws;
+
+/// The user-facing name of a field, as error messages show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    Id,
+    Alias,
+    Kind,
+    Profile,
+    Region,
+    MfaDevice,
+    MfaCode,
+    RoleArn,
+    RoleSessionName,
+    Assumer,
+    SamlUrl,
+    IdpArn,
+    AccessKeyId,
+    SecretAccessKey,
+    AccountId,
+    RoleName,
+    Integration,
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Field::Id => "session id",
+            Field::Alias => "alias",
+            Field::Kind => "session kind",
+            Field::Profile => "named profile",
+            Field::Region => "region",
+            Field::MfaDevice => "MFA device",
+            Field::MfaCode => "MFA code",
+            Field::RoleArn => "role ARN",
+            Field::RoleSessionName => "role session name",
+            Field::Assumer => "assumer session",
+            Field::SamlUrl => "SAML 2.0 URL",
+            Field::IdpArn => "identity provider ARN",
+            Field::AccessKeyId => "access key id",
+            Field::SecretAccessKey => "secret access key",
+            Field::AccountId => "account id",
+            Field::RoleName => "role name",
+            Field::Integration => "integration",
+        })
+    }
+}
+
+/// A value that breaks a rule of SPEC §1.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {field}: {rule}")]
+pub struct ValidationError {
+    pub field: Field,
+    pub rule: String,
+}
+
+impl ValidationError {
+    pub fn new(field: Field, rule: impl Into<String>) -> Self {
+        Self {
+            field,
+            rule: rule.into(),
+        }
+    }
+}
+
+type Parsed = Result<String, ValidationError>;
+
+/// Declares a string newtype whose every constructor (and `Deserialize`) runs `$parse`.
+macro_rules! validated_string {
+    ($(#[$doc:meta])* $name:ident, $parse:path) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = ValidationError;
+            fn from_str(s: &str) -> Result<Self, ValidationError> {
+                $parse(s).map(Self)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = ValidationError;
+            fn try_from(s: String) -> Result<Self, ValidationError> {
+                s.parse()
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+/// `[\w+=,.@-]`: the character class AWS uses for role names and role session names.
+fn is_iam_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)
+}
+
+fn check_len(field: Field, s: &str, min: usize, max: usize) -> Result<(), ValidationError> {
+    let n = s.chars().count();
+    if n < min || n > max {
+        let what = if min == max {
+            format!("{min}")
+        } else {
+            format!("{min} to {max}")
+        };
+        return Err(ValidationError::new(
+            field,
+            format!("must be {what} characters long, got {n}"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_chars(
+    field: Field,
+    s: &str,
+    allowed: fn(char) -> bool,
+    class: &str,
+) -> Result<(), ValidationError> {
+    match s.chars().find(|&c| !allowed(c)) {
+        Some(c) => Err(ValidationError::new(
+            field,
+            format!("{c:?} is not allowed (only {class})"),
+        )),
+        None => Ok(()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identity and display
+
+/// The hidden, never reused identity of a session (a UUID v4).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
+pub struct SessionId(Uuid);
+
+impl SessionId {
+    pub fn new() -> Self {
+        Self(Uuid::new_v4())
+    }
+}
+
+impl Default for SessionId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FromStr for SessionId {
+    type Err = ValidationError;
+    fn from_str(s: &str) -> Result<Self, ValidationError> {
+        match Uuid::parse_str(s.trim()) {
+            Ok(id) if id.get_version_num() == 4 => Ok(Self(id)),
+            Ok(_) => Err(ValidationError::new(
+                Field::Id,
+                format!("{s:?} is not a UUID v4"),
+            )),
+            Err(_) => Err(ValidationError::new(
+                Field::Id,
+                format!("{s:?} is not a UUID"),
+            )),
+        }
+    }
+}
+
+impl TryFrom<String> for SessionId {
+    type Error = ValidationError;
+    fn try_from(s: String) -> Result<Self, ValidationError> {
+        s.parse()
+    }
+}
+
+impl From<SessionId> for String {
+    fn from(id: SessionId) -> String {
+        id.to_string()
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+fn parse_alias(s: &str) -> Parsed {
+    let s = s.trim();
+    check_len(Field::Alias, s, 1, 64)?;
+    if s.chars().any(char::is_control) {
+        return Err(ValidationError::new(
+            Field::Alias,
+            "must not contain control characters such as line breaks or tabs",
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+validated_string!(
+    /// The display name of a session: 1–64 characters, trimmed, unique case-insensitively.
+    Alias,
+    parse_alias
+);
+
+impl Alias {
+    /// The key under which aliases must be unique.
+    pub fn folded(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+fn parse_profile(s: &str) -> Parsed {
+    if s.starts_with("profile ") {
+        return Err(ValidationError::new(
+            Field::Profile,
+            format!(
+                "{s:?} must not start with \"profile \" (credtray adds that prefix in ~/.aws/config itself)"
+            ),
+        ));
+    }
+    check_len(Field::Profile, s, 1, 64)?;
+    check_chars(
+        Field::Profile,
+        s,
+        |c| c.is_ascii_alphanumeric() || "_.+@-".contains(c),
+        "letters, digits and _ . + @ -",
+    )
+    .map_err(|e| ValidationError::new(Field::Profile, format!("{s:?}: {}", e.rule)))?;
+    Ok(s.to_owned())
+}
+
+validated_string!(
+    /// A named profile of `~/.aws`: 1–64 characters of `[A-Za-z0-9_.+@-]`.
+    ProfileName,
+    parse_profile
+);
+
+impl ProfileName {
+    pub fn default_profile() -> Self {
+        Self("default".to_owned())
+    }
+
+    pub fn is_default(&self) -> bool {
+        self.0 == "default"
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Regions
+
+/// An AWS region code that is known: in the SDK's partition data, or one the user has already
+/// used (listed in the store's `extra_regions`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Region(String);
+
+impl Region {
+    /// Accepts a region of the SDK's partition data, or one of `extra` (regions the user has
+    /// already used, e.g. one launched after this build).
+    pub fn parse(s: &str, extra: &[Region]) -> Result<Self, ValidationError> {
+        let s = s.trim();
+        if aws::region(s).is_some() || extra.iter().any(|r| r.0 == s) {
+            return Ok(Self(s.to_owned()));
+        }
+        let hint = aws::nearest_region(s)
+            .map(|r| format!(" (did you mean {r}?)"))
+            .unwrap_or_default();
+        Err(ValidationError::new(
+            Field::Region,
+            format!("{s:?} is not a known AWS region{hint}"),
+        ))
+    }
+
+    /// A region code that is only well-formed (`xx-name-1`), for the store's list of extra
+    /// regions the user has used.
+    pub fn parse_custom(s: &str) -> Result<Self, ValidationError> {
+        let s = s.trim();
+        let mut parts = s.split('-');
+        let well_formed = s.len() <= 32
+            && parts.clone().count() >= 3
+            && parts.all(|p| {
+                !p.is_empty()
+                    && p.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            })
+            && s.rsplit('-')
+                .next()
+                .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()));
+        if well_formed {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(ValidationError::new(
+                Field::Region,
+                format!("{s:?} is not a region code like eu-west-1"),
+            ))
+        }
+    }
+
+    pub fn us_east_1() -> Self {
+        Self("us-east-1".to_owned())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ARNs
+
+/// The AWS partitions an IAM ARN may name.
+pub const PARTITIONS: [&str; 8] = [
+    "aws",
+    "aws-cn",
+    "aws-us-gov",
+    "aws-iso",
+    "aws-iso-b",
+    "aws-iso-e",
+    "aws-iso-f",
+    "aws-eusc",
+];
+
+/// Checks `arn:<partition>:iam::<12 digits>:<resource_type>/<path/><name>` and returns the
+/// name after the resource type (path included).
+fn parse_iam_arn<'a>(
+    field: Field,
+    s: &'a str,
+    resource_type: &str,
+    name_max: usize,
+) -> Result<&'a str, ValidationError> {
+    let shape = format!("arn:<partition>:iam::<12-digit account>:{resource_type}/<name>");
+    let bad = |why: String| ValidationError::new(field, format!("{s:?} {why} (expected {shape})"));
+    let parts: Vec<&str> = s.splitn(6, ':').collect();
+    let [arn, partition, service, region, account, resource] = parts[..] else {
+        return Err(bad("is not an ARN".to_owned()));
+    };
+    if arn != "arn" {
+        return Err(bad("does not start with \"arn:\"".to_owned()));
+    }
+    if !PARTITIONS.contains(&partition) {
+        return Err(bad(format!(
+            "names the unknown partition {partition:?}; known: {}",
+            PARTITIONS.join(", ")
+        )));
+    }
+    if service != "iam" {
+        return Err(bad(format!("names the service {service:?}, not iam")));
+    }
+    if !region.is_empty() {
+        return Err(bad("has a region, but IAM ARNs have none".to_owned()));
+    }
+    if parse_account_digits(account).is_err() {
+        return Err(bad(format!(
+            "has the account id {account:?}, which is not exactly 12 digits"
+        )));
+    }
+    let Some(path_and_name) = resource
+        .strip_prefix(resource_type)
+        .and_then(|r| r.strip_prefix('/'))
+    else {
+        return Err(bad(format!("does not name a {resource_type}/ resource")));
+    };
+    let (path, name) = path_and_name
+        .rsplit_once('/')
+        .unwrap_or(("", path_and_name));
+    if path.len() > 510
+        || path.split('/').any(|seg| {
+            !path.is_empty() && (seg.is_empty() || !seg.chars().all(|c| c.is_ascii_graphic()))
+        })
+    {
+        return Err(bad("has an invalid path".to_owned()));
+    }
+    if name.is_empty() || name.chars().count() > name_max || !name.chars().all(is_iam_name_char) {
+        return Err(bad(format!(
+            "has an invalid name {name:?}: 1 to {name_max} characters of letters, digits and _ + = , . @ -"
+        )));
+    }
+    Ok(path_and_name)
+}
+
+fn parse_account_digits(s: &str) -> Parsed {
+    if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(s.to_owned())
+    } else {
+        Err(ValidationError::new(
+            Field::AccountId,
+            format!("account id {s:?}: must be exactly 12 digits"),
+        ))
+    }
+}
+
+validated_string!(
+    /// An AWS account id: exactly 12 digits.
+    AccountId,
+    parse_account_digits
+);
+
+fn parse_role_arn(s: &str) -> Parsed {
+    let s = s.trim();
+    parse_iam_arn(Field::RoleArn, s, "role", 64)?;
+    Ok(s.to_owned())
+}
+
+validated_string!(
+    /// `arn:<partition>:iam::<account>:role/<path/><name>`.
+    RoleArn,
+    parse_role_arn
+);
+
+fn parse_idp_arn(s: &str) -> Parsed {
+    let s = s.trim();
+    parse_iam_arn(Field::IdpArn, s, "saml-provider", 128)?;
+    Ok(s.to_owned())
+}
+
+validated_string!(
+    /// `arn:<partition>:iam::<account>:saml-provider/<name>`.
+    IdpArn,
+    parse_idp_arn
+);
+
+fn parse_mfa_device(s: &str) -> Parsed {
+    let s = s.trim();
+    if s.starts_with("arn:") {
+        parse_iam_arn(Field::MfaDevice, s, "mfa", 128)?;
+    }
+    // AWS's SerialNumber rule applies to ARNs and hardware serials alike.
+    check_len(Field::MfaDevice, s, 9, 256)?;
+    check_chars(
+        Field::MfaDevice,
+        s,
+        |c| is_iam_name_char(c) || c == '/' || c == ':',
+        "letters, digits and _ + = / : , . @ -",
+    )?;
+    Ok(s.to_owned())
+}
+
+validated_string!(
+    /// A virtual MFA device ARN (`arn:<partition>:iam::<account>:mfa/<name>`) or a hardware
+    /// serial (9–256 characters of `[\w+=/:,.@-]`).
+    MfaDevice,
+    parse_mfa_device
+);
+
+fn parse_role_session_name(s: &str) -> Parsed {
+    let s = s.trim();
+    check_len(Field::RoleSessionName, s, 2, 64)?;
+    check_chars(
+        Field::RoleSessionName,
+        s,
+        is_iam_name_char,
+        "letters, digits and _ + = , . @ -",
+    )?;
+    Ok(s.to_owned())
+}
+
+validated_string!(
+    /// An STS role session name: 2–64 characters of `[\w+=,.@-]`.
+    RoleSessionName,
+    parse_role_session_name
+);
+
+impl RoleSessionName {
+    /// `credtray-<alias>`, with characters AWS refuses replaced by `-` and cut to 64
+    /// characters (SPEC §4), for chained sessions that have none.
+    pub fn derived_from(alias: &Alias) -> Self {
+        let mut name: String = format!("credtray-{alias}")
+            .chars()
+            .map(|c| if is_iam_name_char(c) { c } else { '-' })
+            .collect();
+        name.truncate(64); // every char is ASCII now, so this cuts on a char boundary
+        Self(name)
+    }
+}
+
+fn parse_role_name(s: &str) -> Parsed {
+    let s = s.trim();
+    check_len(Field::RoleName, s, 1, 64)?;
+    check_chars(
+        Field::RoleName,
+        s,
+        is_iam_name_char,
+        "letters, digits and _ + = , . @ -",
+    )?;
+    Ok(s.to_owned())
+}
+
+validated_string!(
+    /// An IAM role name (of an SSO permission set): 1–64 characters of `[\w+=,.@-]`.
+    RoleName,
+    parse_role_name
+);
+
+fn parse_saml_url(s: &str) -> Parsed {
+    let s = s.trim();
+    let url = url::Url::parse(s).map_err(|e| {
+        ValidationError::new(
+            Field::SamlUrl,
+            format!("{s:?} is not an absolute URL ({e})"),
+        )
+    })?;
+    let host = url.host_str().unwrap_or_default();
+    match url.scheme() {
+        "https" if !host.is_empty() => Ok(s.to_owned()),
+        "http" if host == "localhost" || host == "127.0.0.1" => Ok(s.to_owned()),
+        "http" => Err(ValidationError::new(
+            Field::SamlUrl,
+            format!(
+                "{s:?} must use https:// (http:// is only allowed for localhost and 127.0.0.1)"
+            ),
+        )),
+        _ => Err(ValidationError::new(
+            Field::SamlUrl,
+            format!("{s:?} must be an https:// URL"),
+        )),
+    }
+}
+
+validated_string!(
+    /// The IdP's SAML 2.0 login URL: absolute `https://` (`http://` only for local hosts).
+    SamlUrl,
+    parse_saml_url
+);
+
+/// The id of the integration an integration-derived session comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct IntegrationId(Uuid);
+
+impl FromStr for IntegrationId {
+    type Err = ValidationError;
+    fn from_str(s: &str) -> Result<Self, ValidationError> {
+        Uuid::parse_str(s.trim())
+            .map(Self)
+            .map_err(|_| ValidationError::new(Field::Integration, format!("{s:?} is not a UUID")))
+    }
+}
+
+impl TryFrom<String> for IntegrationId {
+    type Error = ValidationError;
+    fn try_from(s: String) -> Result<Self, ValidationError> {
+        s.parse()
+    }
+}
+
+impl From<IntegrationId> for String {
+    fn from(id: IntegrationId) -> String {
+        id.to_string()
+    }
+}
+
+impl fmt::Display for IntegrationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+/// A one-time MFA code: exactly six digits.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MfaCode(String);
+
+impl MfaCode {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for MfaCode {
+    type Err = ValidationError;
+    fn from_str(s: &str) -> Result<Self, ValidationError> {
+        let s = s.trim();
+        if s.len() == 6 && s.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(ValidationError::new(
+                Field::MfaCode,
+                "must be exactly 6 digits",
+            ))
+        }
+    }
+}
+
+impl fmt::Debug for MfaCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MfaCode(••••••)")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Secrets: no Debug that shows them, no Display, no Serialize; the messages never echo them.
+
+/// A long-term access key id. Kept secret like the key itself (SPEC §2).
+pub struct AccessKeyId(SecretString);
+
+impl AccessKeyId {
+    pub fn parse(s: &SecretString) -> Result<Self, ValidationError> {
+        let v = s.expose_secret().trim();
+        check_len(Field::AccessKeyId, v, 16, 128)?;
+        if !v
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        {
+            return Err(ValidationError::new(
+                Field::AccessKeyId,
+                "only upper-case letters A-Z and digits are allowed",
+            ));
+        }
+        Ok(Self(SecretString::from(v.to_owned())))
+    }
+
+    pub fn secret(&self) -> &SecretString {
+        &self.0
+    }
+
+    /// The last four characters, the most a log line or a menu may show.
+    pub fn masked(&self) -> String {
+        let v = self.0.expose_secret();
+        format!("••••{}", &v[v.len() - 4..])
+    }
+}
+
+impl fmt::Debug for AccessKeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AccessKeyId({})", self.masked())
+    }
+}
+
+/// A long-term secret access key.
+pub struct SecretAccessKey(SecretString);
+
+impl SecretAccessKey {
+    pub fn parse(s: &SecretString) -> Result<Self, ValidationError> {
+        let v = s.expose_secret().trim();
+        check_len(Field::SecretAccessKey, v, 1, 128)?;
+        if v.chars().any(char::is_whitespace) {
+            return Err(ValidationError::new(
+                Field::SecretAccessKey,
+                "must not contain whitespace",
+            ));
+        }
+        Ok(Self(SecretString::from(v.to_owned())))
+    }
+
+    pub fn secret(&self) -> &SecretString {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretAccessKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretAccessKey(••••)")
+    }
+}
+
+/// The long-term keys of an IAM user.
+#[derive(Debug)]
+pub struct IamUserKeys {
+    pub access_key_id: AccessKeyId,
+    pub secret_access_key: SecretAccessKey,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret(s: &str) -> SecretString {
+        SecretString::from(s.to_owned())
+    }
+
+    #[test]
+    fn mfa_codes_are_exactly_six_digits() {
+        for bad in [
+            "12345",
+            "1234567",
+            "abcdef",
+            "12345a",
+            "",
+            "12 345",
+            "١٢٣٤٥٦",
+        ] {
+            let err = bad.parse::<MfaCode>().unwrap_err();
+            assert_eq!(err.field, Field::MfaCode, "{bad:?}");
+            assert!(err.to_string().contains("MFA code"));
+        }
+        assert_eq!(" 123456 ".parse::<MfaCode>().unwrap().as_str(), "123456");
+        assert_eq!(
+            format!("{:?}", "123456".parse::<MfaCode>().unwrap()),
+            "MfaCode(••••••)"
+        );
+    }
+
+    #[test]
+    fn accepts_valid_values_of_every_partition_and_path() {
+        for p in PARTITIONS {
+            format!("arn:{p}:iam::123456789012:role/path/to/Admin+=,.@-_")
+                .parse::<RoleArn>()
+                .unwrap();
+            format!("arn:{p}:iam::123456789012:saml-provider/Okta")
+                .parse::<IdpArn>()
+                .unwrap();
+            format!("arn:{p}:iam::123456789012:mfa/me")
+                .parse::<MfaDevice>()
+                .unwrap();
+        }
+        "GAHT12345678".parse::<MfaDevice>().unwrap();
+        "http://localhost:8080/saml".parse::<SamlUrl>().unwrap();
+        "http://127.0.0.1/saml".parse::<SamlUrl>().unwrap();
+        "prod.eu+ops@corp_1-x".parse::<ProfileName>().unwrap();
+        assert_eq!(
+            "  Prod admin  ".parse::<Alias>().unwrap().as_str(),
+            "Prod admin"
+        );
+        assert_eq!(
+            "Prod Admin".parse::<Alias>().unwrap().folded(),
+            "prod admin"
+        );
+    }
+
+    #[test]
+    fn role_arn_names_are_limited_to_64_characters() {
+        let ok = format!("arn:aws:iam::123456789012:role/{}", "a".repeat(64));
+        ok.parse::<RoleArn>().unwrap();
+        let err = format!("{ok}a").parse::<RoleArn>().unwrap_err();
+        assert_eq!(err.field, Field::RoleArn);
+    }
+
+    #[test]
+    fn derived_role_session_names_follow_the_aws_rule() {
+        let alias: Alias = "Prod admin (EU) ✓".parse().unwrap();
+        let name = RoleSessionName::derived_from(&alias);
+        assert_eq!(name.as_str(), "credtray-Prod-admin--EU---");
+        name.as_str().parse::<RoleSessionName>().unwrap();
+        let long: Alias = "x".repeat(64).parse().unwrap();
+        assert_eq!(RoleSessionName::derived_from(&long).as_str().len(), 64);
+    }
+
+    #[test]
+    fn keys_are_trimmed_checked_and_never_shown() {
+        let id = AccessKeyId::parse(&secret(" AKIAIOSFODNN7EXAMPLE\n")).unwrap();
+        assert_eq!(id.secret().expose_secret(), "AKIAIOSFODNN7EXAMPLE");
+        assert_eq!(format!("{id:?}"), "AccessKeyId(••••MPLE)");
+        let key = SecretAccessKey::parse(&secret("wJalrXUtnFEMI/K7MDENG")).unwrap();
+        assert!(!format!("{key:?}").contains("wJal"));
+        for bad in ["AKIA", "akiaiosfodnn7example", "AKIA IOSFODNN7EXAMPLE"] {
+            let err = AccessKeyId::parse(&secret(bad)).unwrap_err();
+            assert!(
+                !err.to_string().contains(bad),
+                "the message echoes the value: {err}"
+            );
+        }
+        let err = SecretAccessKey::parse(&secret("has space")).unwrap_err();
+        assert!(!err.to_string().contains("has space"));
+        assert!(SecretAccessKey::parse(&secret(&"k".repeat(129))).is_err());
+    }
+
+    #[test]
+    fn regions_come_from_the_partition_data_or_the_users_extra_list() {
+        Region::parse("eu-west-1", &[]).unwrap();
+        Region::parse("us-isob-east-1", &[]).unwrap();
+        let err = Region::parse("eu-west-9", &[]).unwrap_err();
+        assert!(err.to_string().contains("did you mean"), "{err}");
+        let extra = Region::parse_custom("xx-future-1").unwrap();
+        Region::parse("xx-future-1", &[extra]).unwrap();
+        for bad in ["xx", "xx-future", "XX-FUTURE-1", "xx--1", "xx-future-1a"] {
+            assert!(Region::parse_custom(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn session_ids_are_uuid_v4() {
+        let id = SessionId::new();
+        assert_eq!(id.to_string().parse::<SessionId>().unwrap(), id);
+        assert!(
+            "6ba7b810-9dad-11d1-80b4-00c04fd430c8"
+                .parse::<SessionId>()
+                .is_err(),
+            "v1 is refused"
+        );
+        assert!("nope".parse::<SessionId>().is_err());
+    }
+
+    #[test]
+    fn deserialising_runs_the_same_check() {
+        #[derive(serde::Deserialize)]
+        struct T {
+            #[allow(dead_code)]
+            arn: RoleArn,
+        }
+        assert!(toml::from_str::<T>("arn = \"arn:aws:iam::1:role/x\"").is_err());
+        assert!(toml::from_str::<T>("arn = \"arn:aws:iam::123456789012:role/x\"").is_ok());
+    }
+}

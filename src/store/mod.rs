@@ -1,0 +1,320 @@
+//! The store: `config.toml` in the platform config dir (or `$CREDTRAY_CONFIG_DIR`), holding
+//! the catalog of sessions and named profiles, never a secret. Loading checks every rule; a
+//! file that does not parse is reported with its line and never overwritten. Changes happen
+//! under an advisory lock (load, change, atomic save), so concurrent processes never lose an
+//! update.
+
+mod schema;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::atomic;
+use crate::session::{self, Catalog};
+
+const FILE_NAME: &str = "config.toml";
+const HEADER: &str = "# credtray's store: sessions and named profiles. It never holds a secret:\n\
+# keys and tokens live in the OS keychain. Edit with care; credtray checks every field.\n\n";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot find a config directory: set CREDTRAY_CONFIG_DIR or HOME")]
+    NoConfigDir,
+    #[error("cannot read {}", .path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot write {}", .path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot lock {}", .path.display())]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{} line {line} does not parse (credtray will not modify the file until it is fixed): {message}", .path.display())]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("{} line {line} is invalid (credtray will not modify the file until it is fixed)", .path.display())]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        #[source]
+        source: session::Error,
+    },
+    #[error("{} line {line} has schema version {found}, but this credtray understands version {} only (credtray will not modify the file)", .path.display(), schema::VERSION)]
+    Version {
+        path: PathBuf,
+        line: usize,
+        found: i64,
+    },
+}
+
+impl Error {
+    /// Whether the user's file is at fault (as opposed to the system).
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(
+            self,
+            Error::Parse { .. } | Error::Invalid { .. } | Error::Version { .. }
+        )
+    }
+}
+
+/// The store in one directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    dir: PathBuf,
+}
+
+impl Store {
+    /// `$CREDTRAY_CONFIG_DIR`, else the platform config dir's `credtray` folder.
+    pub fn from_env() -> Result<Self, Error> {
+        if let Some(dir) = std::env::var_os("CREDTRAY_CONFIG_DIR").filter(|d| !d.is_empty()) {
+            return Ok(Self::at(dir));
+        }
+        let base = directories::BaseDirs::new().ok_or(Error::NoConfigDir)?;
+        Ok(Self::at(base.config_dir().join("credtray")))
+    }
+
+    pub fn at(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(FILE_NAME)
+    }
+
+    /// The catalog as stored now; a missing file is an empty catalog.
+    pub fn load(&self) -> Result<Catalog, Error> {
+        let path = self.path();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Catalog::default()),
+            Err(source) => return Err(Error::Read { path, source }),
+        };
+        parse(&path, &text)
+    }
+
+    /// Takes the store's lock and loads the catalog, for a change that [`Locked::save`]s.
+    pub fn lock(&self) -> Result<Locked, Error> {
+        atomic::create_dir(&self.dir, 0o700).map_err(|source| Error::Write {
+            path: self.dir.clone(),
+            source,
+        })?;
+        let lock_path = self.dir.join(format!("{FILE_NAME}.lock"));
+        let lock = atomic::Lock::exclusive(&lock_path, 0o600).map_err(|source| Error::Lock {
+            path: lock_path,
+            source,
+        })?;
+        let loaded = self.load()?;
+        Ok(Locked {
+            path: self.path(),
+            _lock: lock,
+            catalog: loaded.clone(),
+            loaded,
+        })
+    }
+}
+
+/// The catalog loaded under the store's lock; changes to `catalog` are kept by `save`.
+#[derive(Debug)]
+pub struct Locked {
+    path: PathBuf,
+    _lock: atomic::Lock,
+    loaded: Catalog,
+    pub catalog: Catalog,
+}
+
+impl Locked {
+    /// Writes the catalog atomically if it changed, then releases the lock.
+    pub fn save(self) -> Result<Catalog, Error> {
+        if self.catalog != self.loaded {
+            let text = serialize(&self.catalog).map_err(|e| Error::Write {
+                path: self.path.clone(),
+                source: io::Error::other(e),
+            })?;
+            atomic::write(&self.path, text.as_bytes(), 0o600).map_err(|source| Error::Write {
+                path: self.path.clone(),
+                source,
+            })?;
+        }
+        Ok(self.catalog)
+    }
+}
+
+fn parse(path: &Path, text: &str) -> Result<Catalog, Error> {
+    let parse_error = |e: toml::de::Error| Error::Parse {
+        path: path.to_owned(),
+        line: line_of(text, e.span().map_or(0, |s| s.start)),
+        message: e.message().trim().to_owned(),
+    };
+    let probe: schema::Probe = toml::from_str(text).map_err(parse_error)?;
+    match probe.version {
+        Some(v) if *v.get_ref() == i64::from(schema::VERSION) => {}
+        Some(v) => {
+            return Err(Error::Version {
+                path: path.to_owned(),
+                line: line_of(text, v.span().start),
+                found: *v.get_ref(),
+            });
+        }
+        None => {
+            return Err(Error::Parse {
+                path: path.to_owned(),
+                line: 1,
+                message: "the file has no `version`".to_owned(),
+            });
+        }
+    }
+    let file: schema::File = toml::from_str(text).map_err(parse_error)?;
+    file.into_catalog().map_err(|invalid| Error::Invalid {
+        path: path.to_owned(),
+        line: line_of(text, invalid.offset),
+        source: invalid.error,
+    })
+}
+
+fn serialize(catalog: &Catalog) -> Result<String, toml::ser::Error> {
+    let body = toml::to_string(&schema::File::from_catalog(catalog))?;
+    Ok(format!("{HEADER}{body}"))
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::{Alias, NewSession, ProfileName, SessionKind};
+
+    fn add_user(catalog: &mut Catalog, alias: &str) {
+        catalog
+            .add(NewSession {
+                alias: alias.parse().unwrap(),
+                profile: Some("dev".parse().unwrap()),
+                region: Some("eu-west-1".to_owned()),
+                kind: SessionKind::IamUser { mfa_device: None },
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn round_trips_every_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path().join("cfg"));
+        let mut locked = store.lock().unwrap();
+        add_user(&mut locked.catalog, "user");
+        let user = locked.catalog.sessions()[0].id;
+        locked
+            .catalog
+            .add(NewSession {
+                alias: "chained".parse().unwrap(),
+                profile: None,
+                region: None,
+                kind: SessionKind::IamRoleChained {
+                    role_arn: "arn:aws:iam::123456789012:role/admin".parse().unwrap(),
+                    role_session_name: Some("me".parse().unwrap()),
+                    assumer: user,
+                },
+            })
+            .unwrap();
+        locked
+            .catalog
+            .add(NewSession {
+                alias: "fed".parse().unwrap(),
+                profile: None,
+                region: Some("us-gov-west-1".to_owned()),
+                kind: SessionKind::IamRoleFederated {
+                    role_arn: "arn:aws-us-gov:iam::123456789012:role/x".parse().unwrap(),
+                    saml_url: "https://idp.example.com/saml".parse().unwrap(),
+                    idp_arn: "arn:aws-us-gov:iam::123456789012:saml-provider/okta"
+                        .parse()
+                        .unwrap(),
+                },
+            })
+            .unwrap();
+        let saved = locked.save().unwrap();
+        assert_eq!(store.load().unwrap(), saved);
+        assert_eq!(saved.profiles().len(), 2);
+        let text = std::fs::read_to_string(store.path()).unwrap();
+        assert!(text.starts_with("# credtray's store"));
+        assert!(text.contains("version = 1"));
+    }
+
+    #[test]
+    fn a_missing_file_is_an_empty_catalog_with_the_default_profile() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Store::at(dir.path()).load().unwrap();
+        assert!(catalog.sessions().is_empty());
+        assert_eq!(catalog.profiles(), &[ProfileName::default_profile()]);
+    }
+
+    #[test]
+    fn parse_errors_name_the_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path());
+        std::fs::write(store.path(), "version = 1\n\n[[session]]\nalias = \n").unwrap();
+        let err = store.load().unwrap_err();
+        assert!(matches!(err, Error::Parse { line: 4, .. }), "{err}");
+        assert!(err.to_string().contains("config.toml line 4"), "{err}");
+    }
+
+    #[test]
+    fn invalid_values_name_the_line_of_their_session_and_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path());
+        let text = "version = 1\nprofiles = [\"default\"]\n\n[[session]]\nid = \"0b9c3f38-6a5e-4c47-9d1c-3c1f5b8d2a10\"\nalias = \"x\"\nkind = \"iam-user\"\nprofile = \"default\"\nregion = \"eu-wset-1\"\n";
+        std::fs::write(store.path(), text).unwrap();
+        let err = store.load().unwrap_err();
+        let Error::Invalid { line, source, .. } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(*line, 4, "the line of the session's [[session]] header");
+        assert!(
+            source.to_string().contains("did you mean eu-west-1"),
+            "{source}"
+        );
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_by_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path());
+        std::fs::write(store.path(), "version = 2\nnew_thing = true\n").unwrap();
+        assert!(matches!(
+            store.load().unwrap_err(),
+            Error::Version { found: 2, .. }
+        ));
+    }
+
+    #[test]
+    fn an_unchanged_catalog_is_not_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path());
+        store.lock().unwrap().save().unwrap();
+        assert!(!store.path().exists());
+        let alias: Alias = "a".parse().unwrap();
+        let mut locked = store.lock().unwrap();
+        add_user(&mut locked.catalog, alias.as_str());
+        locked.save().unwrap();
+        assert!(store.path().exists());
+    }
+}

@@ -1,0 +1,283 @@
+//! The on-disk shape of `config.toml`, version 1, kept apart from the domain: flat serde
+//! records, converted to and from [`Catalog`] with every rule checked on the way in.
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::session::{
+    AccountId, Alias, Catalog, Field, IdpArn, IntegrationId, Kind, MfaDevice, ProfileName, Region,
+    RoleArn, RoleName, RoleSessionName, SamlUrl, Session, SessionId, SessionKind, Settings, State,
+    ValidationError,
+};
+
+pub const VERSION: u32 = 1;
+
+/// Read first, alone, so a file from a newer credtray is refused by its version rather than by
+/// whatever field it added.
+#[derive(Deserialize)]
+pub struct Probe {
+    pub version: Option<Spanned<i64>>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    pub version: u32,
+    #[serde(default)]
+    pub settings: SettingsV1,
+    #[serde(default)]
+    pub profiles: Vec<Spanned<ProfileName>>,
+    #[serde(default, rename = "session", skip_serializing_if = "Vec::is_empty")]
+    pub sessions: Vec<Spanned<SessionV1>>,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsV1 {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_region: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_regions: Vec<String>,
+}
+
+/// One session, all kinds' fields side by side; `kind` says which apply.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionV1 {
+    pub id: SessionId,
+    pub alias: Alias,
+    pub kind: String,
+    pub profile: ProfileName,
+    pub region: String,
+    #[serde(default = "inactive")]
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_device: Option<MfaDevice>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<RoleArn>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_session_name: Option<RoleSessionName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assumer: Option<SessionId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saml_url: Option<SamlUrl>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp_arn: Option<IdpArn>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<AccountId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_name: Option<RoleName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration: Option<IntegrationId>,
+}
+
+fn inactive() -> String {
+    "inactive".to_owned()
+}
+
+/// A rule broken at a byte offset of the file.
+pub struct Invalid {
+    pub offset: usize,
+    pub error: crate::session::Error,
+}
+
+impl File {
+    /// The domain catalog, with every rule checked; errors carry where in the file they are.
+    pub fn into_catalog(self) -> Result<Catalog, Invalid> {
+        let at = |offset: usize| {
+            move |e: ValidationError| Invalid {
+                offset,
+                error: e.into(),
+            }
+        };
+        let extra_regions = self
+            .settings
+            .extra_regions
+            .iter()
+            .map(|r| Region::parse_custom(r))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(at(0))?;
+        let default_region = match &self.settings.default_region {
+            Some(r) => Region::parse(r, &extra_regions).map_err(at(0))?,
+            None => Region::us_east_1(),
+        };
+        let settings = Settings {
+            default_region,
+            extra_regions,
+        };
+        let profiles = self.profiles.into_iter().map(Spanned::into_inner).collect();
+        let first_offset = self.sessions.first().map_or(0, |s| s.span().start);
+        let sessions = self
+            .sessions
+            .into_iter()
+            .map(|s| {
+                let offset = s.span().start;
+                s.into_inner().into_session(&settings).map_err(at(offset))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Catalog::new(settings, profiles, sessions).map_err(|error| Invalid {
+            offset: first_offset,
+            error,
+        })
+    }
+
+    pub fn from_catalog(catalog: &Catalog) -> Self {
+        let settings = &catalog.settings;
+        Self {
+            version: VERSION,
+            settings: SettingsV1 {
+                default_region: Some(settings.default_region.to_string()),
+                extra_regions: settings
+                    .extra_regions
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+            },
+            profiles: catalog
+                .profiles()
+                .iter()
+                .map(|p| Spanned::new(0..0, p.clone()))
+                .collect(),
+            sessions: catalog
+                .sessions()
+                .iter()
+                .map(|s| Spanned::new(0..0, SessionV1::from_session(s)))
+                .collect(),
+        }
+    }
+}
+
+impl SessionV1 {
+    fn into_session(self, settings: &Settings) -> Result<Session, ValidationError> {
+        let kind: Kind = self.kind.parse()?;
+        let alias = self.alias.as_str().to_owned();
+        let missing = |field: Field| {
+            ValidationError::new(
+                field,
+                format!("session {alias:?} ({kind}) has none, but needs one"),
+            )
+        };
+        let stray = |field: Field| {
+            ValidationError::new(
+                field,
+                format!("session {alias:?} is {kind}, which has no {field}"),
+            )
+        };
+        let allowed = match kind {
+            Kind::IamUser => &[Field::MfaDevice][..],
+            Kind::IamRoleChained => &[Field::RoleArn, Field::RoleSessionName, Field::Assumer],
+            Kind::IamRoleFederated => &[Field::RoleArn, Field::SamlUrl, Field::IdpArn],
+            Kind::AwsSsoRole => &[Field::AccountId, Field::RoleName, Field::Integration],
+        };
+        let present = [
+            (Field::MfaDevice, self.mfa_device.is_some()),
+            (Field::RoleArn, self.role_arn.is_some()),
+            (Field::RoleSessionName, self.role_session_name.is_some()),
+            (Field::Assumer, self.assumer.is_some()),
+            (Field::SamlUrl, self.saml_url.is_some()),
+            (Field::IdpArn, self.idp_arn.is_some()),
+            (Field::AccountId, self.account_id.is_some()),
+            (Field::RoleName, self.role_name.is_some()),
+            (Field::Integration, self.integration.is_some()),
+        ];
+        if let Some((field, _)) = present.iter().find(|(f, p)| *p && !allowed.contains(f)) {
+            return Err(stray(*field));
+        }
+        let kind = match kind {
+            Kind::IamUser => SessionKind::IamUser {
+                mfa_device: self.mfa_device,
+            },
+            Kind::IamRoleChained => SessionKind::IamRoleChained {
+                role_arn: self.role_arn.ok_or_else(|| missing(Field::RoleArn))?,
+                role_session_name: self.role_session_name,
+                assumer: self.assumer.ok_or_else(|| missing(Field::Assumer))?,
+            },
+            Kind::IamRoleFederated => SessionKind::IamRoleFederated {
+                role_arn: self.role_arn.ok_or_else(|| missing(Field::RoleArn))?,
+                saml_url: self.saml_url.ok_or_else(|| missing(Field::SamlUrl))?,
+                idp_arn: self.idp_arn.ok_or_else(|| missing(Field::IdpArn))?,
+            },
+            Kind::AwsSsoRole => SessionKind::AwsSsoRole {
+                account_id: self.account_id.ok_or_else(|| missing(Field::AccountId))?,
+                role_name: self.role_name.ok_or_else(|| missing(Field::RoleName))?,
+                integration: self
+                    .integration
+                    .ok_or_else(|| missing(Field::Integration))?,
+            },
+        };
+        let state = match (self.state.as_str(), self.error) {
+            ("inactive", _) => State::Inactive,
+            ("pending", _) => State::Pending,
+            ("active", _) => State::Active,
+            ("error", message) => State::Error(message.unwrap_or_default()),
+            (other, _) => {
+                return Err(ValidationError::new(
+                    Field::Id,
+                    format!("session {alias:?} has the unknown state {other:?}"),
+                ));
+            }
+        };
+        Ok(Session {
+            id: self.id,
+            region: Region::parse(&self.region, &settings.extra_regions)?,
+            alias: self.alias,
+            profile: self.profile,
+            kind,
+            state,
+        })
+    }
+
+    fn from_session(s: &Session) -> Self {
+        let mut v = Self {
+            id: s.id,
+            alias: s.alias.clone(),
+            kind: s.kind.kind().as_str().to_owned(),
+            profile: s.profile.clone(),
+            region: s.region.to_string(),
+            state: s.state.as_str().to_owned(),
+            error: s.state.error().map(str::to_owned),
+            mfa_device: None,
+            role_arn: None,
+            role_session_name: None,
+            assumer: None,
+            saml_url: None,
+            idp_arn: None,
+            account_id: None,
+            role_name: None,
+            integration: None,
+        };
+        match &s.kind {
+            SessionKind::IamUser { mfa_device } => v.mfa_device.clone_from(mfa_device),
+            SessionKind::IamRoleChained {
+                role_arn,
+                role_session_name,
+                assumer,
+            } => {
+                v.role_arn = Some(role_arn.clone());
+                v.role_session_name.clone_from(role_session_name);
+                v.assumer = Some(*assumer);
+            }
+            SessionKind::IamRoleFederated {
+                role_arn,
+                saml_url,
+                idp_arn,
+            } => {
+                v.role_arn = Some(role_arn.clone());
+                v.saml_url = Some(saml_url.clone());
+                v.idp_arn = Some(idp_arn.clone());
+            }
+            SessionKind::AwsSsoRole {
+                account_id,
+                role_name,
+                integration,
+            } => {
+                v.account_id = Some(account_id.clone());
+                v.role_name = Some(role_name.clone());
+                v.integration = Some(*integration);
+            }
+        }
+        v
+    }
+}

@@ -1,0 +1,11 @@
+//! One integration-test binary (as ripgrep does it): every test drives the real `credtray`
+//! binary in its own temp dir, against the real components `scripts/test` starts: a Secret
+//! Service (gnome-keyring) on a private D-Bus session bus, checked from outside with
+//! libsecret's `secret-tool`.
+
+mod harness;
+
+mod concurrency;
+mod keychain;
+mod leaks;
+mod validation;
