@@ -33,6 +33,24 @@ pub fn write(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     result
 }
 
+/// Removes temp files that [`write`] left beside `path` when its process was killed mid-write.
+/// Call it only while holding the lock that serialises writers of `path`, so none is in use.
+pub fn remove_stale_temps(path: &Path) {
+    let (Some(name), dir) = (path.file_name(), parent(path)) else {
+        return;
+    };
+    let prefix = format!(".{}.tmp-", name.to_string_lossy());
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            // Best effort: a temp file that stays is clutter, never damage.
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Creates `dir` (and its parents) if missing; a directory this creates gets `mode` on Unix.
 pub fn create_dir(dir: &Path, mode: u32) -> io::Result<()> {
     if dir.is_dir() {

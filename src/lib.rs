@@ -17,6 +17,7 @@
 
 pub mod atomic;
 pub mod aws;
+pub mod awsfiles;
 pub mod cli;
 pub mod engine;
 pub mod secrets;

@@ -1,9 +1,18 @@
-//! AWS knowledge that is not a call: the partitions and their regions. (The STS client joins
-//! this module with the session engine.)
+//! AWS knowledge that is not a call: the partitions and their regions, and the shape of
+//! temporary credentials. (The STS client joins this module with the session engine.)
 
 mod regions_data;
 
+use secrecy::SecretString;
+
 use regions_data::REGIONS;
+
+/// Temporary credentials as STS hands them out. No `Debug` that could print them.
+pub struct Credentials {
+    pub access_key_id: SecretString,
+    pub secret_access_key: SecretString,
+    pub session_token: SecretString,
+}
 
 /// One region of the SDK's partition data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

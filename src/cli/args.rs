@@ -29,6 +29,18 @@ pub enum Command {
     /// List, add and delete named profiles
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// Inspect ~/.aws/credentials and ~/.aws/config
+    #[command(subcommand)]
+    Files(FilesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FilesCommand {
+    /// Parse both AWS files, list the sections credtray owns, report problems (exit 1)
+    Check {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

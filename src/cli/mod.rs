@@ -11,6 +11,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
+use crate::awsfiles::Files;
 use crate::engine::{self, Engine};
 use crate::secrets::Keychain;
 use crate::session::{
@@ -19,7 +20,8 @@ use crate::session::{
 };
 use crate::store::{self, Store};
 use args::{
-    AddCommand, Cli, Command, Common, EditArgs, ProfileCommand, SecretOption, SessionCommand,
+    AddCommand, Cli, Command, Common, EditArgs, FilesCommand, ProfileCommand, SecretOption,
+    SessionCommand,
 };
 
 /// Input the user must correct (exit code 2).
@@ -66,10 +68,11 @@ pub fn run() -> anyhow::Result<()> {
         help.print_help()?;
         return Err(UsageError("no command given".to_owned()).into());
     };
-    let engine = Engine::new(Store::from_env()?, Arc::new(Keychain));
+    let engine = Engine::new(Store::from_env()?, Arc::new(Keychain), Files::from_env()?);
     match command {
         Command::Session(command) => session(&engine, command, leaf(&matches)),
         Command::Profile(command) => profile(&engine, command),
+        Command::Files(FilesCommand::Check { json }) => check_files(&engine, json),
     }
 }
 
@@ -178,6 +181,40 @@ fn profile(engine: &Engine, command: ProfileCommand) -> anyhow::Result<()> {
             print(&format!("deleted named profile {name}\n"))
         }
     }
+}
+
+fn check_files(engine: &Engine, json: bool) -> anyhow::Result<()> {
+    let reports = engine.check_files()?;
+    if json {
+        print_json(&reports)?;
+    } else {
+        let mut text = String::new();
+        for r in &reports {
+            let path = r.path.display();
+            if !r.exists {
+                text.push_str(&format!("{path}: does not exist yet\n"));
+            } else if r.problems.is_empty() || r.sections > 0 {
+                let owned = if r.owned.is_empty() {
+                    "none".to_owned()
+                } else {
+                    r.owned.join(", ")
+                };
+                text.push_str(&format!(
+                    "{path}: {} section(s); credtray owns: {owned}\n",
+                    r.sections
+                ));
+            }
+            for problem in &r.problems {
+                text.push_str(&format!("{path}: problem: {problem}\n"));
+            }
+        }
+        print(&text)?;
+    }
+    let problems: usize = reports.iter().map(|r| r.problems.len()).sum();
+    if problems > 0 {
+        anyhow::bail!("{problems} problem(s) found in the AWS files");
+    }
+    Ok(())
 }
 
 fn new_session(

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use secrecy::SecretString;
 
+use crate::awsfiles::{self, Files};
 use crate::secrets::{self, Item, Key, SecretStore};
 use crate::session::{
     self, Catalog, Edit, EditOutcome, Field, IamUserKeys, NewSession, ProfileName, Session,
@@ -23,6 +24,8 @@ pub enum Error {
     Store(#[from] store::Error),
     #[error(transparent)]
     Secrets(#[from] secrets::Error),
+    #[error(transparent)]
+    Files(#[from] awsfiles::Error),
 }
 
 impl Error {
@@ -32,6 +35,7 @@ impl Error {
             Error::Session(_) => true,
             Error::Store(e) => e.is_invalid_input(),
             Error::Secrets(_) => false,
+            Error::Files(e) => e.is_invalid_input(),
         }
     }
 }
@@ -45,11 +49,16 @@ impl From<ValidationError> for Error {
 pub struct Engine {
     store: Store,
     secrets: Arc<dyn SecretStore>,
+    files: Files,
 }
 
 impl Engine {
-    pub fn new(store: Store, secrets: Arc<dyn SecretStore>) -> Self {
-        Self { store, secrets }
+    pub fn new(store: Store, secrets: Arc<dyn SecretStore>, files: Files) -> Self {
+        Self {
+            store,
+            secrets,
+            files,
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -158,6 +167,11 @@ impl Engine {
             tracing::info!(id = %session.id, "deleted session");
         }
         Ok(removed)
+    }
+
+    /// Parses both AWS files and reports their sections, the ones credtray owns, and problems.
+    pub fn check_files(&self) -> Result<Vec<awsfiles::Report>, Error> {
+        Ok(self.files.check(&self.store.load()?.owned))
     }
 
     pub fn add_profile(&self, profile: ProfileName) -> Result<(), Error> {

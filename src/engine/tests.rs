@@ -22,7 +22,8 @@ fn user(alias: &str) -> NewSession {
 
 fn engine(secrets: Arc<Memory>) -> (tempfile::TempDir, Engine) {
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::new(Store::at(dir.path().join("cfg")), secrets);
+    let files = Files::at(dir.path().join("credentials"), dir.path().join("config"));
+    let engine = Engine::new(Store::at(dir.path().join("cfg")), secrets, files);
     (dir, engine)
 }
 
@@ -261,7 +262,7 @@ fn delete_with_the_keychain_down_keeps_the_session() {
         .add(user("u"), Some(keys("AKIAAAAAAAAAAAAAAAAA", "x")))
         .unwrap();
     let down = Arc::new(Memory::unreachable());
-    let broken = Engine::new(engine.store().clone(), down);
+    let broken = Engine::new(engine.store().clone(), down, engine.files.clone());
     assert!(broken.delete(s.id, false).is_err());
     assert_eq!(engine.catalog().unwrap().sessions().len(), 1);
 }

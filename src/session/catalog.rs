@@ -125,6 +125,8 @@ pub struct EditOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Catalog {
     pub settings: Settings,
+    /// The sections of the AWS files that credtray owns (and only it may rewrite).
+    pub owned: Vec<crate::awsfiles::Owned>,
     profiles: Vec<ProfileName>,
     sessions: Vec<Session>,
 }
@@ -133,6 +135,7 @@ impl Default for Catalog {
     fn default() -> Self {
         Self {
             settings: Settings::default(),
+            owned: Vec::new(),
             profiles: vec![ProfileName::default_profile()],
             sessions: Vec::new(),
         }
@@ -151,6 +154,7 @@ impl Catalog {
         }
         let catalog = Self {
             settings,
+            owned: Vec::new(),
             profiles,
             sessions,
         };

@@ -119,6 +119,7 @@ impl Store {
             path: lock_path,
             source,
         })?;
+        atomic::remove_stale_temps(&self.path());
         let loaded = self.load()?;
         Ok(Locked {
             path: self.path(),
@@ -251,6 +252,11 @@ mod tests {
                 },
             })
             .unwrap();
+        locked.catalog.owned.push(crate::awsfiles::Owned {
+            file: "/home/u/.aws/credentials".into(),
+            section: "dev".to_owned(),
+            separator: "\r\n\r\n".to_owned(),
+        });
         let saved = locked.save().unwrap();
         assert_eq!(store.load().unwrap(), saved);
         assert_eq!(saved.profiles().len(), 2);

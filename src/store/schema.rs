@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use crate::awsfiles::Owned;
 use crate::session::{
     AccountId, Alias, Catalog, Field, IdpArn, IntegrationId, Kind, MfaDevice, ProfileName, Region,
     RoleArn, RoleName, RoleSessionName, SamlUrl, Session, SessionId, SessionKind, Settings, State,
@@ -29,6 +30,9 @@ pub struct File {
     pub profiles: Vec<Spanned<ProfileName>>,
     #[serde(default, rename = "session", skip_serializing_if = "Vec::is_empty")]
     pub sessions: Vec<Spanned<SessionV1>>,
+    /// Sections of the AWS files credtray owns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owned: Vec<Spanned<Owned>>,
 }
 
 #[derive(Serialize, Deserialize, Default)]
@@ -117,10 +121,26 @@ impl File {
                 s.into_inner().into_session(&settings).map_err(at(offset))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Catalog::new(settings, profiles, sessions).map_err(|error| Invalid {
+        let mut catalog = Catalog::new(settings, profiles, sessions).map_err(|error| Invalid {
             offset: first_offset,
             error,
-        })
+        })?;
+        for record in self.owned {
+            let offset = record.span().start;
+            let record = record.into_inner();
+            if !record.file.is_absolute() || record.section.trim().is_empty() {
+                return Err(Invalid {
+                    offset,
+                    error: ValidationError::new(
+                        Field::Profile,
+                        "an [[owned]] entry needs an absolute file path and a section name",
+                    )
+                    .into(),
+                });
+            }
+            catalog.owned.push(record);
+        }
+        Ok(catalog)
     }
 
     pub fn from_catalog(catalog: &Catalog) -> Self {
@@ -144,6 +164,11 @@ impl File {
                 .sessions()
                 .iter()
                 .map(|s| Spanned::new(0..0, SessionV1::from_session(s)))
+                .collect(),
+            owned: catalog
+                .owned
+                .iter()
+                .map(|o| Spanned::new(0..0, o.clone()))
                 .collect(),
         }
     }

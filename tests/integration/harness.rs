@@ -65,6 +65,8 @@ impl Env {
             .env("XDG_CONFIG_HOME", self.root.join("home/.config"))
             .env("CREDTRAY_CONFIG_DIR", self.config_dir())
             .env("CREDTRAY_LOG", "trace")
+            .env_remove("AWS_SHARED_CREDENTIALS_FILE")
+            .env_remove("AWS_CONFIG_FILE")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -156,12 +158,11 @@ impl Env {
 
 pub fn finish(mut cmd: Command, stdin: &str) -> Run {
     let mut child = cmd.spawn().expect("credtray runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
+    // A command that fails before reading its input closes the pipe: that is not our failure.
+    match child.stdin.take().unwrap().write_all(stdin.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("cannot feed stdin: {e}"),
+        _ => {}
+    }
     let Output {
         status,
         stdout,

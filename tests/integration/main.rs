@@ -5,7 +5,9 @@
 
 mod harness;
 
+mod awsfiles;
 mod concurrency;
+mod files;
 mod keychain;
 mod leaks;
 mod validation;

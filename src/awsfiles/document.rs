@@ -1,0 +1,390 @@
+//! A lossless model of an AWS shared file (`~/.aws/credentials`, `~/.aws/config`): the text is
+//! kept byte for byte, and parsing only indexes it (lines, sections, keys), so serialising an
+//! unmodified document is the identity whatever it holds: comments with `#` and `;`, blank
+//! lines, spacing around `=`, key case, CRLF or LF per line, a UTF-8 BOM, no trailing newline,
+//! tabs, non-ASCII, nested sub-sections (`s3 =` then indented keys), duplicate sections and
+//! keys, comments before the first section. Edits rewrite only the lines they touch.
+//!
+//! The grammar is the one botocore reads through Python's configparser: full-line comments
+//! only (`#` inside a value is data), `=` or `:` between key and value, indented lines continue
+//! the previous value.
+
+use std::ops::Range;
+
+const BOM: &str = "\u{feff}";
+
+/// Why a file can't be parsed: its 1-based line and what is wrong there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct ParseError {
+    pub line: usize,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Blank,
+    Comment,
+    Header,
+    /// `key = value`: the value starts at this byte offset (after the delimiter and spaces).
+    Key {
+        value_start: usize,
+    },
+    /// An indented line continuing the previous key's value (nested sub-section keys).
+    Continuation,
+}
+
+#[derive(Debug, Clone)]
+struct Line {
+    /// Byte range of the content, without the line ending (and without a BOM).
+    content: Range<usize>,
+    /// Where the next line starts: `content.end` plus the length of the line ending.
+    next: usize,
+    kind: Kind,
+}
+
+impl Line {
+    fn has_eol(&self) -> bool {
+        self.next > self.content.end
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Section {
+    /// The header's inner text, normalised (`profile  dev` → `profile dev`).
+    name: String,
+    header: usize,
+    /// The last line that is not blank or a comment (the header itself when there is none):
+    /// comments and blank lines after it belong to whatever follows.
+    last: usize,
+}
+
+/// An AWS shared file, parsed but kept byte for byte.
+#[derive(Debug, Clone)]
+pub struct Document {
+    text: String,
+    lines: Vec<Line>,
+    sections: Vec<Section>,
+}
+
+/// What [`Document::upsert`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upserted {
+    /// Whether the section was new.
+    pub created: bool,
+    /// The bytes inserted before a new section to set it apart (empty otherwise); removing the
+    /// section with the same separator restores the file exactly.
+    pub separator: String,
+}
+
+impl Document {
+    pub fn parse(text: &str) -> Result<Self, ParseError> {
+        let mut lines = Vec::new();
+        let mut sections: Vec<Section> = Vec::new();
+        let mut start = if text.starts_with(BOM) { BOM.len() } else { 0 };
+        let mut in_value = false;
+        while start < text.len() {
+            let (content_end, next) = match text[start..].find('\n') {
+                Some(i) if text[..start + i].ends_with('\r') && start + i > start => {
+                    (start + i - 1, start + i + 1)
+                }
+                Some(i) => (start + i, start + i + 1),
+                None => (text.len(), text.len()),
+            };
+            let number = lines.len() + 1;
+            let content = &text[start..content_end];
+            let trimmed = content.trim();
+            let error = |message: &str| ParseError {
+                line: number,
+                message: message.to_owned(),
+            };
+            let indented = content.starts_with([' ', '\t']);
+            let kind = if trimmed.is_empty() {
+                Kind::Blank
+            } else if trimmed.starts_with(['#', ';']) {
+                Kind::Comment
+            } else if indented && in_value {
+                Kind::Continuation
+            } else if trimmed.starts_with('[') {
+                let close = trimmed
+                    .rfind(']')
+                    .ok_or_else(|| error("a section header without a closing ]"))?;
+                let name = normalise(&trimmed[1..close]);
+                if name.is_empty() {
+                    return Err(error("a section header with no name"));
+                }
+                sections.push(Section {
+                    name,
+                    header: lines.len(),
+                    last: lines.len(),
+                });
+                in_value = false;
+                Kind::Header
+            } else if let Some(delimiter) = content.find(['=', ':']) {
+                if content[..delimiter].trim().is_empty() {
+                    return Err(error("a value with no key before the ="));
+                }
+                if sections.is_empty() {
+                    return Err(error("a key before the first [section] header"));
+                }
+                let after = &content[delimiter + 1..];
+                let value_start = start + delimiter + 1 + (after.len() - after.trim_start().len());
+                in_value = true;
+                Kind::Key { value_start }
+            } else {
+                return Err(error(
+                    "neither a [section] header, a key = value, nor a comment",
+                ));
+            };
+            if matches!(kind, Kind::Key { .. } | Kind::Continuation)
+                && let Some(section) = sections.last_mut()
+            {
+                section.last = lines.len();
+            }
+            lines.push(Line {
+                content: start..content_end,
+                next,
+                kind,
+            });
+            start = next;
+        }
+        Ok(Self {
+            text: text.to_owned(),
+            lines,
+            sections,
+        })
+    }
+
+    /// The document's bytes: the original text with the edits applied.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The names of the sections in order (normalised, e.g. `profile dev`), duplicates included.
+    pub fn section_names(&self) -> impl Iterator<Item = &str> {
+        self.sections.iter().map(|s| s.name.as_str())
+    }
+
+    /// How many sections are called `name`.
+    pub fn count(&self, name: &str) -> usize {
+        let name = normalise(name);
+        self.sections.iter().filter(|s| s.name == name).count()
+    }
+
+    /// The text of the section called `name` (header to its last key), if there is one.
+    pub fn section_text(&self, name: &str) -> Option<&str> {
+        self.find(name).map(|s| &self.text[self.range(s)])
+    }
+
+    /// The byte range of the section `name` (header to the end of its last key line).
+    pub fn section_range(&self, name: &str) -> Option<Range<usize>> {
+        self.find(name).map(|s| self.range(s))
+    }
+
+    /// The value of `key` in the section `name` (the first, if repeated; keys match ignoring
+    /// case, as botocore does).
+    pub fn get(&self, name: &str, key: &str) -> Option<&str> {
+        let section = self.find(name)?;
+        self.keys(section)
+            .find(|(_, k)| k.eq_ignore_ascii_case(key))
+            .map(|(i, _)| self.value(i))
+    }
+
+    /// Sets `pairs` in the section `name` and deletes the keys in `remove`, creating the section
+    /// at the end when missing. An existing section keeps its place, its other lines and the
+    /// spacing of the lines it keeps. `name` must not be duplicated (see [`Self::count`]).
+    /// Keys and values must be single-line; the result is checked to parse, and the document is
+    /// left as it was when it would not.
+    pub fn upsert(
+        &mut self,
+        name: &str,
+        pairs: &[(&str, &str)],
+        remove: &[&str],
+    ) -> Result<Upserted, ParseError> {
+        let single_line = |s: &str| !s.contains(['\n', '\r']);
+        if !single_line(name)
+            || pairs
+                .iter()
+                .any(|(k, v)| !single_line(k) || !single_line(v) || k.contains(['=', ':', '[']))
+        {
+            return Err(ParseError {
+                line: 0,
+                message: "a section name, key or value spans lines or a key holds = : [".to_owned(),
+            });
+        }
+        let eol = self.eol();
+        let Some(section) = self.find(name).cloned() else {
+            let separator = self.separator_for_new_section();
+            let mut block = format!("{separator}[{}]{eol}", normalise(name));
+            for (key, value) in pairs {
+                block.push_str(&format!("{key} = {value}{eol}"));
+            }
+            let end = self.text.len();
+            self.apply(vec![(end..end, block)])?;
+            return Ok(Upserted {
+                created: true,
+                separator,
+            });
+        };
+
+        let mut edits: Vec<(Range<usize>, String)> = Vec::new();
+        let mut missing = Vec::new();
+        let keys: Vec<(usize, String)> = self
+            .keys(&section)
+            .map(|(i, k)| (i, k.to_owned()))
+            .collect();
+        for (key, value) in pairs {
+            let mut found = keys
+                .iter()
+                .filter(|(_, k)| k.eq_ignore_ascii_case(key))
+                .map(|(i, _)| *i);
+            match found.next() {
+                Some(first) => {
+                    let Kind::Key { value_start } = self.lines[first].kind else {
+                        continue;
+                    };
+                    edits.push((
+                        value_start..self.lines[first].content.end,
+                        (*value).to_owned(),
+                    ));
+                    // A repeated key would make botocore fail; in a section credtray owns, the
+                    // first one is the one that counts and the others go.
+                    edits.extend(
+                        found
+                            .map(|i| self.entry_range(i))
+                            .map(|r| (r, String::new())),
+                    );
+                }
+                None => missing.push((*key, *value)),
+            }
+        }
+        for key in remove {
+            for (i, _) in keys.iter().filter(|(_, k)| k.eq_ignore_ascii_case(key)) {
+                edits.push((self.entry_range(*i), String::new()));
+            }
+        }
+        if !missing.is_empty() {
+            let last = &self.lines[section.last];
+            let mut block = String::new();
+            if !last.has_eol() {
+                block.push_str(&eol);
+            }
+            for (i, (key, value)) in missing.iter().enumerate() {
+                block.push_str(&format!("{key} = {value}"));
+                if last.has_eol() || i + 1 < missing.len() {
+                    block.push_str(&eol);
+                }
+            }
+            edits.push((last.next..last.next, block));
+        }
+        self.apply(edits)?;
+        Ok(Upserted {
+            created: false,
+            separator: String::new(),
+        })
+    }
+
+    /// Removes the section `name` (header to its last key), and `separator` before it when the
+    /// bytes there are exactly that. Returns whether there was such a section.
+    pub fn remove(&mut self, name: &str, separator: &str) -> bool {
+        let Some(section) = self.find(name).cloned() else {
+            return false;
+        };
+        let mut range = self.range(&section);
+        if !separator.is_empty() && self.text[..range.start].ends_with(separator) {
+            range.start -= separator.len();
+        }
+        // Removing whole lines from a document that parsed leaves one that parses.
+        self.apply(vec![(range, String::new())]).is_ok()
+    }
+
+    fn find(&self, name: &str) -> Option<&Section> {
+        let name = normalise(name);
+        self.sections.iter().find(|s| s.name == name)
+    }
+
+    /// Bytes from the header to the end of the section's last key line, line ending included.
+    fn range(&self, section: &Section) -> Range<usize> {
+        self.lines[section.header].content.start..self.lines[section.last].next
+    }
+
+    /// The key lines of a section with their keys.
+    fn keys<'a>(&'a self, section: &Section) -> impl Iterator<Item = (usize, &'a str)> + 'a {
+        (section.header + 1..=section.last).filter_map(move |i| {
+            let line = &self.lines[i];
+            match line.kind {
+                Kind::Key { .. } => {
+                    let content = &self.text[line.content.clone()];
+                    content.find(['=', ':']).map(|d| (i, content[..d].trim()))
+                }
+                _ => None,
+            }
+        })
+    }
+
+    fn value(&self, line: usize) -> &str {
+        match self.lines[line].kind {
+            Kind::Key { value_start } => {
+                self.text[value_start..self.lines[line].content.end].trim_end()
+            }
+            _ => "",
+        }
+    }
+
+    /// A key line with the continuation lines that belong to it.
+    fn entry_range(&self, line: usize) -> Range<usize> {
+        let mut end = line;
+        while self
+            .lines
+            .get(end + 1)
+            .is_some_and(|l| l.kind == Kind::Continuation)
+        {
+            end += 1;
+        }
+        self.lines[line].content.start..self.lines[end].next
+    }
+
+    /// The file's line ending, judged by its first line: new lines match the old ones.
+    fn eol(&self) -> String {
+        match self.lines.iter().find(|l| l.has_eol()) {
+            Some(l) if self.text[l.content.end..l.next].starts_with('\r') => "\r\n".to_owned(),
+            _ => "\n".to_owned(),
+        }
+    }
+
+    /// What goes between the existing text and a new section: nothing in an empty file, a
+    /// blank line otherwise (plus the missing line ending of a last line).
+    fn separator_for_new_section(&self) -> String {
+        let eol = self.eol();
+        match self.lines.last() {
+            None => String::new(),
+            Some(last) if !last.has_eol() => format!("{eol}{eol}"),
+            Some(last) if last.kind == Kind::Blank => String::new(),
+            Some(_) => eol,
+        }
+    }
+
+    /// Applies non-overlapping edits; the document changes only if the result parses.
+    fn apply(&mut self, mut edits: Vec<(Range<usize>, String)>) -> Result<(), ParseError> {
+        edits.sort_by_key(|(r, _)| std::cmp::Reverse(r.start));
+        let mut text = self.text.clone();
+        for (range, replacement) in edits {
+            text.replace_range(range, &replacement);
+        }
+        *self = Self::parse(&text)?;
+        Ok(())
+    }
+}
+
+/// `profile   dev` → `profile dev`; other names are trimmed.
+fn normalise(name: &str) -> String {
+    let name = name.trim();
+    match name.split_once(char::is_whitespace) {
+        Some((first, rest))
+            if first == "profile" || first == "sso-session" || first == "services" =>
+        {
+            format!("{first} {}", rest.trim())
+        }
+        _ => name.to_owned(),
+    }
+}

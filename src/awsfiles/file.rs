@@ -1,0 +1,178 @@
+//! One AWS shared file on disk: where it is (through symlinks), reading it, and changing it
+//! safely: under an advisory lock on a sidecar file, written to a temp file in the target's
+//! directory, fsynced and renamed over the target, keeping the target's mode. A file that can't
+//! be read or parsed is never written.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use super::Error;
+use super::document::{Document, ParseError};
+use crate::atomic;
+
+/// Mode of files credtray creates, and of a `~/.aws` it creates.
+const NEW_FILE_MODE: u32 = 0o600;
+const NEW_DIR_MODE: u32 = 0o700;
+
+/// An AWS shared file at a configured path (which may be a symlink).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsFile {
+    path: PathBuf,
+}
+
+impl AwsFile {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+
+    /// The path as configured (what the user sees).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file that is really read and written: symlinks followed (a dangling link names the
+    /// file to create), so writing replaces the target and the link survives.
+    pub fn target(&self) -> Result<PathBuf, Error> {
+        let mut path = self.path.clone();
+        for _ in 0..40 {
+            match fs::symlink_metadata(&path) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    let link = fs::read_link(&path).map_err(|e| self.io("read the symlink", e))?;
+                    path = match path.parent() {
+                        Some(dir) => dir.join(link),
+                        None => link,
+                    };
+                }
+                Ok(_) => return Ok(path),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(path),
+                Err(e) => return Err(self.io("inspect", e)),
+            }
+        }
+        Err(self.io(
+            "resolve",
+            io::Error::other("too many levels of symbolic links"),
+        ))
+    }
+
+    /// The document as it is now; a missing file is an empty document.
+    pub fn read(&self) -> Result<Document, Error> {
+        let target = self.target()?;
+        let text = self.read_text(&target)?;
+        self.parse(&text)
+    }
+
+    /// Runs `change` on the document under the file's lock and writes the result if it
+    /// differs. Nothing is written when reading, parsing or `change` fails.
+    pub fn edit<T>(
+        &self,
+        change: impl FnOnce(&mut Document) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let target = self.target()?;
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        atomic::create_dir(&dir, NEW_DIR_MODE)
+            .map_err(|e| self.io("create the directory of", e))?;
+        let _lock = atomic::Lock::exclusive(&sidecar(&target, "credtray-lock"), NEW_FILE_MODE)
+            .map_err(|e| self.io("lock", e))?;
+        // Temp files of writers that were killed mid-write; under the lock none is in use.
+        atomic::remove_stale_temps(&target);
+        let text = self.read_text(&target)?;
+        let mut doc = self.parse(&text)?;
+        let result = change(&mut doc)?;
+        if doc.as_str() != text {
+            let mode = mode_of(&target).unwrap_or(NEW_FILE_MODE);
+            atomic::write(&target, doc.as_str().as_bytes(), mode)
+                .map_err(|e| self.io("write", e))?;
+        }
+        Ok(result)
+    }
+
+    /// Appends `section` to `<file>.credtray-backup` (never truncating it), fsynced, before
+    /// credtray takes the section over.
+    pub fn back_up(&self, section: &str) -> Result<PathBuf, Error> {
+        let target = self.target()?;
+        let backup = sidecar(&target, "credtray-backup");
+        let now = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let mut text = format!(
+            "# {now}: credtray took over this section of {}\n{section}",
+            self.path.display()
+        );
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push('\n');
+        let mut options = OpenOptions::new();
+        options.append(true).create(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, NEW_FILE_MODE);
+        let write = || -> io::Result<()> {
+            let mut file = options.open(&backup)?;
+            file.write_all(text.as_bytes())?;
+            file.sync_all()
+        };
+        write().map_err(|source| Error::Io {
+            path: backup.clone(),
+            action: "append to",
+            source,
+        })?;
+        Ok(backup)
+    }
+
+    fn read_text(&self, target: &Path) -> Result<String, Error> {
+        match fs::read(target) {
+            Ok(bytes) => String::from_utf8(bytes).map_err(|e| Error::Parse {
+                path: self.path.clone(),
+                source: ParseError {
+                    line: line_of(e.as_bytes(), e.utf8_error().valid_up_to()),
+                    message: "the file is not UTF-8 text".to_owned(),
+                },
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(String::new()),
+            Err(e) => Err(self.io("read", e)),
+        }
+    }
+
+    fn parse(&self, text: &str) -> Result<Document, Error> {
+        Document::parse(text).map_err(|source| Error::Parse {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    fn io(&self, action: &'static str, source: io::Error) -> Error {
+        Error::Io {
+            path: self.path.clone(),
+            action,
+            source,
+        }
+    }
+}
+
+/// `<file>.<suffix>` beside the file.
+fn sidecar(target: &Path, suffix: &str) -> PathBuf {
+    let mut name = target.file_name().unwrap_or_default().to_owned();
+    name.push(format!(".{suffix}"));
+    target.with_file_name(name)
+}
+
+#[cfg(unix)]
+fn mode_of(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o7777)
+}
+
+#[cfg(not(unix))]
+fn mode_of(_path: &Path) -> Option<u32> {
+    None
+}
+
+fn line_of(bytes: &[u8], offset: usize) -> usize {
+    bytes[..offset].iter().filter(|&&b| b == b'\n').count() + 1
+}

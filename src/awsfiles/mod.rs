@@ -1,0 +1,353 @@
+//! `~/.aws/credentials` and `~/.aws/config`, edited losslessly, atomically, and only where
+//! credtray owns the section (SPEC §3). [`document`] is the byte-exact model, [`file`] the safe
+//! I/O; this module knows the two naming schemes, publishes a profile's credentials and region,
+//! and keeps the record of owned sections that the store saves.
+
+mod document;
+mod file;
+
+pub use document::{Document, ParseError, Upserted};
+pub use file::AwsFile;
+
+use std::path::PathBuf;
+
+use secrecy::ExposeSecret;
+
+use crate::aws::Credentials;
+use crate::session::{ProfileName, Region};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot {action} {}", .path.display())]
+    Io {
+        path: PathBuf,
+        action: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} can't be parsed, so credtray leaves it untouched", .path.display())]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: ParseError,
+    },
+    #[error(
+        "[{section}] in {} was not written by credtray; it is left as it is (take it over to let credtray replace it, after a copy is saved to {}.credtray-backup)",
+        .path.display(), .path.display()
+    )]
+    NotOwned { path: PathBuf, section: String },
+    #[error("[{section}] appears {count} times in {}; credtray won't guess which one to change, so fix the file by hand", .path.display())]
+    Duplicate {
+        path: PathBuf,
+        section: String,
+        count: usize,
+    },
+    #[error(
+        "cannot find the home directory: set HOME, or AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE"
+    )]
+    NoHome,
+}
+
+impl Error {
+    /// Whether the user must decide (take over, fix the file) rather than retry.
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(
+            self,
+            Error::Parse { .. } | Error::NotOwned { .. } | Error::Duplicate { .. }
+        )
+    }
+}
+
+/// Which of the two files, with its section naming scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// `[name]`, keys `aws_access_key_id`, `aws_secret_access_key`, `aws_session_token`.
+    Credentials,
+    /// `[default]` or `[profile name]` (also `[sso-session name]`, `[services name]`).
+    Config,
+}
+
+impl Flavor {
+    /// The section header (without brackets) of a named profile in this file.
+    pub fn section(self, profile: &ProfileName) -> String {
+        match self {
+            Flavor::Credentials => profile.to_string(),
+            Flavor::Config if profile.is_default() => "default".to_owned(),
+            Flavor::Config => format!("profile {profile}"),
+        }
+    }
+}
+
+/// A section credtray owns: it created it, or the user let it take it over.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Owned {
+    /// The file as configured (absolute).
+    pub file: PathBuf,
+    /// The section header without brackets, e.g. `dev` or `profile dev`.
+    pub section: String,
+    /// What credtray put before the section when it created it (see [`Upserted::separator`]).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub separator: String,
+}
+
+/// The two files, as the AWS CLI finds them.
+#[derive(Debug, Clone)]
+pub struct Files {
+    pub credentials: AwsFile,
+    pub config: AwsFile,
+}
+
+/// Keys and values to set in one section.
+type Pairs<'a> = &'a [(&'a str, &'a str)];
+
+/// What [`Files::publish`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Published {
+    /// Backups of sections taken over, if any.
+    pub backups: Vec<PathBuf>,
+}
+
+impl Files {
+    /// `AWS_SHARED_CREDENTIALS_FILE` and `AWS_CONFIG_FILE` (with `~/` expanded), else
+    /// `~/.aws/credentials` and `~/.aws/config`.
+    pub fn from_env() -> Result<Self, Error> {
+        let home = directories::BaseDirs::new().map(|b| b.home_dir().to_owned());
+        let locate = |var: &str, default: &str| -> Result<AwsFile, Error> {
+            let path = match std::env::var_os(var).filter(|v| !v.is_empty()) {
+                Some(value) => {
+                    let value = PathBuf::from(value);
+                    match (value.strip_prefix("~"), &home) {
+                        (Ok(rest), Some(home)) => home.join(rest),
+                        _ => value,
+                    }
+                }
+                None => home
+                    .as_ref()
+                    .ok_or(Error::NoHome)?
+                    .join(".aws")
+                    .join(default),
+            };
+            Ok(AwsFile::new(std::path::absolute(&path).unwrap_or(path)))
+        };
+        Ok(Self {
+            credentials: locate("AWS_SHARED_CREDENTIALS_FILE", "credentials")?,
+            config: locate("AWS_CONFIG_FILE", "config")?,
+        })
+    }
+
+    pub fn at(credentials: impl Into<PathBuf>, config: impl Into<PathBuf>) -> Self {
+        Self {
+            credentials: AwsFile::new(credentials),
+            config: AwsFile::new(config),
+        }
+    }
+
+    fn both(&self) -> [(&AwsFile, Flavor); 2] {
+        [
+            (&self.credentials, Flavor::Credentials),
+            (&self.config, Flavor::Config),
+        ]
+    }
+
+    /// Writes `credentials` to the profile's section of the credentials file and `region` to its
+    /// section of the config file, recording ownership in `owned`. A section that exists but
+    /// is not owned is refused, unless `take_over`, which first backs it up. Nothing is
+    /// written unless both files can be changed.
+    pub fn publish(
+        &self,
+        profile: &ProfileName,
+        region: &Region,
+        credentials: &Credentials,
+        owned: &mut Vec<Owned>,
+        take_over: bool,
+    ) -> Result<Published, Error> {
+        let creds = [
+            (
+                "aws_access_key_id",
+                credentials.access_key_id.expose_secret(),
+            ),
+            (
+                "aws_secret_access_key",
+                credentials.secret_access_key.expose_secret(),
+            ),
+            (
+                "aws_session_token",
+                credentials.session_token.expose_secret(),
+            ),
+        ];
+        let config = [("region", region.as_str())];
+        let plan: [(&AwsFile, Flavor, Pairs); 2] = [
+            (&self.credentials, Flavor::Credentials, &creds),
+            (&self.config, Flavor::Config, &config),
+        ];
+        // Check both first, so a refusal in the second file leaves the first untouched.
+        for (file, flavor, _) in &plan {
+            let section = flavor.section(profile);
+            check_writable(file, &file.read()?, &section, owned, take_over)?;
+        }
+        let mut published = Published::default();
+        let mut done: Vec<(&AwsFile, Owned, bool)> = Vec::new();
+        for (file, flavor, pairs) in plan {
+            let section = flavor.section(profile);
+            let result = file.edit(|doc| {
+                let taking_over = check_writable(file, doc, &section, owned, take_over)?;
+                if taking_over && let Some(text) = doc.section_text(&section) {
+                    published.backups.push(file.back_up(text)?);
+                }
+                doc.upsert(&section, pairs, &[])
+                    .map_err(|source| Error::Parse {
+                        path: file.path().to_owned(),
+                        source,
+                    })
+            });
+            match result {
+                Ok(upserted) => {
+                    let record = Owned {
+                        file: file.path().to_owned(),
+                        section,
+                        separator: upserted.separator,
+                    };
+                    let new = !owned
+                        .iter()
+                        .any(|o| o.file == record.file && o.section == record.section);
+                    if new {
+                        owned.push(record.clone());
+                    }
+                    done.push((file, record, upserted.created));
+                }
+                Err(e) => {
+                    // Undo a section this call created in the other file, so a failed publish
+                    // leaves no half-written profile.
+                    for (file, record, created) in done {
+                        if created {
+                            let _ =
+                                file.edit(|doc| Ok(doc.remove(&record.section, &record.separator)));
+                            owned.retain(|o| *o != record);
+                        }
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(published)
+    }
+
+    /// Removes the profile's owned sections from both files and forgets them; sections
+    /// credtray does not own are left alone.
+    pub fn unpublish(&self, profile: &ProfileName, owned: &mut Vec<Owned>) -> Result<(), Error> {
+        for (file, flavor) in self.both() {
+            let section = flavor.section(profile);
+            let Some(record) = owned
+                .iter()
+                .find(|o| o.file == file.path() && o.section == section)
+                .cloned()
+            else {
+                continue;
+            };
+            file.edit(|doc| {
+                let count = doc.count(&section);
+                if count > 1 {
+                    return Err(Error::Duplicate {
+                        path: file.path().to_owned(),
+                        section: section.clone(),
+                        count,
+                    });
+                }
+                Ok(doc.remove(&section, &record.separator))
+            })?;
+            owned.retain(|o| *o != record);
+        }
+        Ok(())
+    }
+
+    /// Parses both files and reports, for each, its sections, the ones credtray owns, and any
+    /// problem.
+    pub fn check(&self, owned: &[Owned]) -> Vec<Report> {
+        self.both()
+            .into_iter()
+            .map(|(file, _)| {
+                let mut report = Report {
+                    path: file.path().to_owned(),
+                    exists: file.target().is_ok_and(|t| t.exists()),
+                    sections: 0,
+                    owned: Vec::new(),
+                    problems: Vec::new(),
+                };
+                match file.read() {
+                    Ok(doc) => {
+                        report.sections = doc.section_names().count();
+                        for record in owned.iter().filter(|o| o.file == file.path()) {
+                            match doc.count(&record.section) {
+                                1 => report.owned.push(record.section.clone()),
+                                0 => report.problems.push(format!(
+                                    "[{}] is owned by credtray but missing (removed by hand?)",
+                                    record.section
+                                )),
+                                n => report.problems.push(format!(
+                                    "[{}] is owned by credtray but appears {n} times",
+                                    record.section
+                                )),
+                            }
+                        }
+                    }
+                    Err(e) => report.problems.push(error_chain(&e)),
+                }
+                report
+            })
+            .collect()
+    }
+}
+
+/// Whether `section` may be written: `Ok(true)` when it must be taken over first.
+fn check_writable(
+    file: &AwsFile,
+    doc: &Document,
+    section: &str,
+    owned: &[Owned],
+    take_over: bool,
+) -> Result<bool, Error> {
+    let count = doc.count(section);
+    if count > 1 {
+        return Err(Error::Duplicate {
+            path: file.path().to_owned(),
+            section: section.to_owned(),
+            count,
+        });
+    }
+    let is_owned = owned
+        .iter()
+        .any(|o| o.file == file.path() && o.section == section);
+    match (count, is_owned, take_over) {
+        (0, _, _) | (_, true, _) => Ok(false),
+        (_, false, true) => Ok(true),
+        (_, false, false) => Err(Error::NotOwned {
+            path: file.path().to_owned(),
+            section: section.to_owned(),
+        }),
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// One file's state, as `credtray files check` prints it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Report {
+    pub path: PathBuf,
+    pub exists: bool,
+    pub sections: usize,
+    pub owned: Vec<String>,
+    pub problems: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,277 @@
+use std::path::Path;
+
+use super::*;
+
+fn doc(text: &str) -> Document {
+    Document::parse(text).unwrap()
+}
+
+fn creds(n: u32) -> Credentials {
+    use secrecy::SecretString;
+    Credentials {
+        access_key_id: SecretString::from(format!("ASIA{n:016}")),
+        secret_access_key: SecretString::from(format!("secret{n}")),
+        session_token: SecretString::from(format!("token{n}")),
+    }
+}
+
+#[test]
+fn parse_keeps_every_byte() {
+    let text = "\u{feff}# top\r\n; other\n\n[default]\r\naws_access_key_id=AKIA # not a comment\nregion\t: eu-west-1\n[profile x]\ns3 =\n  max_concurrent_requests = 10\n\n[profile x]\nKey = dup\nkey = dup2\nnäme = wert";
+    let d = doc(text);
+    assert_eq!(d.as_str(), text);
+    assert_eq!(
+        d.section_names().collect::<Vec<_>>(),
+        ["default", "profile x", "profile x"]
+    );
+    assert_eq!(
+        d.get("default", "aws_access_key_id"),
+        Some("AKIA # not a comment")
+    );
+    assert_eq!(d.get("default", "REGION"), Some("eu-west-1"));
+    assert_eq!(d.count("profile   x"), 2);
+}
+
+#[test]
+fn unparseable_lines_are_reported_with_their_number() {
+    for (text, line) in [
+        ("[a]\nk = v\njust words\n", 3),
+        ("key = before any section\n", 1),
+        ("[a]\n[unclosed\n", 2),
+        ("[]\n", 1),
+        ("[a]\n= no key\n", 2),
+    ] {
+        assert_eq!(Document::parse(text).unwrap_err().line, line, "{text:?}");
+    }
+}
+
+#[test]
+fn upsert_updates_in_place_keeping_spacing_case_and_position() {
+    let mut d = doc("[a]\nAWS_Access_Key_Id=old\n# keep\nother = 1\n\n# about b\n[b]\nx = 1\n");
+    let up = d
+        .upsert(
+            "a",
+            &[("aws_access_key_id", "new"), ("aws_session_token", "t")],
+            &[],
+        )
+        .unwrap();
+    assert!(!up.created);
+    assert_eq!(
+        d.as_str(),
+        "[a]\nAWS_Access_Key_Id=new\n# keep\nother = 1\naws_session_token = t\n\n# about b\n[b]\nx = 1\n"
+    );
+}
+
+#[test]
+fn upsert_keeps_crlf_and_a_missing_final_newline() {
+    let mut d = doc("[a]\r\nk = v");
+    d.upsert("a", &[("n", "1")], &[]).unwrap();
+    assert_eq!(d.as_str(), "[a]\r\nk = v\r\nn = 1");
+    let mut d = doc("x = 1".replace("x = 1", "[a]\r\nk = v").as_str());
+    let up = d.upsert("b", &[("n", "1")], &[]).unwrap();
+    assert_eq!(up.separator, "\r\n\r\n");
+    assert_eq!(d.as_str(), "[a]\r\nk = v\r\n\r\n[b]\r\nn = 1\r\n");
+    assert!(d.remove("b", &up.separator));
+    assert_eq!(d.as_str(), "[a]\r\nk = v");
+}
+
+#[test]
+fn new_sections_go_last_and_removing_them_restores_the_original() {
+    for original in [
+        "",
+        "\u{feff}",
+        "[a]\nk=v\n",
+        "[a]\nk=v\n\n",
+        "# only a comment",
+        "[a]\n\tk=v\n# trailing\n",
+    ] {
+        let mut d = doc(original);
+        let up = d.upsert("new", &[("k", "v")], &[]).unwrap();
+        assert!(up.created);
+        assert!(d.as_str().starts_with(original), "{original:?}");
+        assert_eq!(d.section_text("new"), Some("[new]\nk = v\n"));
+        assert!(d.remove("new", &up.separator));
+        assert_eq!(d.as_str(), original);
+    }
+}
+
+#[test]
+fn remove_takes_the_section_but_not_the_comments_after_it() {
+    let mut d = doc("[a]\nk=v\ns3 =\n  x = 1\n\n# about b\n[b]\ny=2\n");
+    assert!(d.remove("a", ""));
+    assert_eq!(d.as_str(), "\n# about b\n[b]\ny=2\n");
+    assert!(!d.remove("zzz", ""));
+}
+
+#[test]
+fn repeated_owned_keys_collapse_and_removed_keys_take_their_continuations() {
+    let mut d = doc("[a]\nk = 1\nk = 2\nt = x\n  more\nz = 9\n");
+    d.upsert("a", &[("k", "3")], &["t"]).unwrap();
+    assert_eq!(d.as_str(), "[a]\nk = 3\nz = 9\n");
+}
+
+#[test]
+fn multi_line_values_are_refused_and_change_nothing() {
+    let mut d = doc("[a]\n");
+    assert!(d.upsert("a", &[("k", "1\n[evil]")], &[]).is_err());
+    assert!(d.upsert("a\nb", &[("k", "1")], &[]).is_err());
+    assert_eq!(d.as_str(), "[a]\n");
+}
+
+#[test]
+fn config_sections_are_named_by_flavor() {
+    let dev: ProfileName = "dev".parse().unwrap();
+    assert_eq!(Flavor::Credentials.section(&dev), "dev");
+    assert_eq!(Flavor::Config.section(&dev), "profile dev");
+    assert_eq!(
+        Flavor::Config.section(&ProfileName::default_profile()),
+        "default"
+    );
+}
+
+#[test]
+fn publish_refuses_foreign_sections_unless_taken_over_with_a_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = Files::at(dir.path().join("credentials"), dir.path().join("config"));
+    let foreign = "# mine\n[dev]\naws_access_key_id = AKIAFOREIGN\n";
+    std::fs::write(files.credentials.path(), foreign).unwrap();
+    let dev: ProfileName = "dev".parse().unwrap();
+    let region: Region = Region::parse("eu-west-1", &[]).unwrap();
+    let mut owned = Vec::new();
+    let err = files
+        .publish(&dev, &region, &creds(1), &mut owned, false)
+        .unwrap_err();
+    assert!(matches!(err, Error::NotOwned { .. }), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(files.credentials.path()).unwrap(),
+        foreign
+    );
+    assert!(
+        !files.config.path().exists(),
+        "the config file is not touched either"
+    );
+    assert!(owned.is_empty());
+
+    let published = files
+        .publish(&dev, &region, &creds(1), &mut owned, true)
+        .unwrap();
+    assert_eq!(published.backups.len(), 1);
+    let backup = std::fs::read_to_string(&published.backups[0]).unwrap();
+    assert!(
+        backup.contains("[dev]\naws_access_key_id = AKIAFOREIGN\n"),
+        "{backup}"
+    );
+    assert_eq!(owned.len(), 2);
+    let text = std::fs::read_to_string(files.credentials.path()).unwrap();
+    assert!(
+        text.starts_with("# mine\n[dev]\naws_access_key_id = ASIA0000000000000001\n"),
+        "{text}"
+    );
+
+    // Owned now: updates need no take-over, and unpublish removes both sections.
+    files
+        .publish(&dev, &region, &creds(2), &mut owned, false)
+        .unwrap();
+    files.unpublish(&dev, &mut owned).unwrap();
+    assert!(owned.is_empty());
+    assert_eq!(
+        std::fs::read_to_string(files.credentials.path()).unwrap(),
+        "# mine\n"
+    );
+    assert_eq!(std::fs::read_to_string(files.config.path()).unwrap(), "");
+    // A second take-over appends to the backup, never truncating it.
+    std::fs::write(files.credentials.path(), foreign).unwrap();
+    files
+        .publish(&dev, &region, &creds(3), &mut owned, true)
+        .unwrap();
+    let backup = std::fs::read_to_string(&published.backups[0]).unwrap();
+    assert_eq!(backup.matches("AKIAFOREIGN").count(), 2);
+}
+
+#[test]
+fn publish_into_new_files_creates_them_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let aws = dir.path().join(".aws");
+    let files = Files::at(aws.join("credentials"), aws.join("config"));
+    let mut owned = Vec::new();
+    let default = ProfileName::default_profile();
+    files
+        .publish(&default, &Region::us_east_1(), &creds(7), &mut owned, false)
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(files.config.path()).unwrap(),
+        "[default]\nregion = us-east-1\n"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&aws), 0o700);
+        assert_eq!(mode(files.credentials.path()), 0o600);
+        assert_eq!(mode(files.config.path()), 0o600);
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn writes_go_through_symlinks_and_keep_the_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("dotfiles-credentials");
+    std::fs::write(&real, "[keep]\nx = 1\n").unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let link = dir.path().join("credentials");
+    std::os::unix::fs::symlink("dotfiles-credentials", &link).unwrap();
+    let files = Files::at(&link, dir.path().join("config"));
+    let mut owned = Vec::new();
+    files
+        .publish(
+            &"p".parse().unwrap(),
+            &Region::us_east_1(),
+            &creds(1),
+            &mut owned,
+            false,
+        )
+        .unwrap();
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        std::fs::read_to_string(&real)
+            .unwrap()
+            .starts_with("[keep]\nx = 1\n\n[p]\n")
+    );
+    assert_eq!(
+        std::fs::metadata(&real).unwrap().permissions().mode() & 0o777,
+        0o640
+    );
+}
+
+#[test]
+fn unparseable_files_are_left_untouched_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = Files::at(dir.path().join("credentials"), dir.path().join("config"));
+    std::fs::write(files.config.path(), "[ok]\nthis line is broken\n").unwrap();
+    let mut owned = Vec::new();
+    let err = files
+        .publish(
+            &"p".parse().unwrap(),
+            &Region::us_east_1(),
+            &creds(1),
+            &mut owned,
+            false,
+        )
+        .unwrap_err();
+    let message = error_chain(&err);
+    assert!(
+        message.contains("config") && message.contains("line 2"),
+        "{message}"
+    );
+    assert!(!files.credentials.path().exists(), "nothing was written");
+    std::fs::write(files.credentials.path(), b"[a]\nk = \xff\n").unwrap();
+    let report = files.check(&owned);
+    assert!(report[0].problems[0].contains("not UTF-8"), "{report:?}");
+}
