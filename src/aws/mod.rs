@@ -1,9 +1,15 @@
 //! AWS knowledge that is not a call: the partitions and their regions, and the shape of
 //! temporary credentials. (The STS client joins this module with the session engine.)
 
+mod fake;
 mod regions_data;
+pub mod sts;
+
+pub use fake::{Call, Fake};
+pub use sts::Sts;
 
 use secrecy::SecretString;
+use time::OffsetDateTime;
 
 use regions_data::REGIONS;
 
@@ -12,6 +18,14 @@ pub struct Credentials {
     pub access_key_id: SecretString,
     pub secret_access_key: SecretString,
     pub session_token: SecretString,
+    pub expiration: OffsetDateTime,
+}
+
+impl Credentials {
+    /// Whether they are still good for at least `margin`.
+    pub fn valid_for(&self, margin: time::Duration, now: OffsetDateTime) -> bool {
+        self.expiration - now >= margin
+    }
 }
 
 /// One region of the SDK's partition data.

@@ -182,10 +182,7 @@ impl Files {
             (&self.config, Flavor::Config, &config),
         ];
         // Check both first, so a refusal in the second file leaves the first untouched.
-        for (file, flavor, _) in &plan {
-            let section = flavor.section(profile);
-            check_writable(file, &file.read()?, &section, owned, take_over)?;
-        }
+        self.check_publish(profile, owned, take_over)?;
         let mut published = Published::default();
         let mut done: Vec<(&AwsFile, Owned, bool)> = Vec::new();
         for (file, flavor, pairs) in plan {
@@ -231,6 +228,25 @@ impl Files {
             }
         }
         Ok(published)
+    }
+
+    /// Whether [`Self::publish`] would be allowed, checked without writing anything.
+    pub fn check_publish(
+        &self,
+        profile: &ProfileName,
+        owned: &[Owned],
+        take_over: bool,
+    ) -> Result<(), Error> {
+        for (file, flavor) in self.both() {
+            check_writable(
+                file,
+                &file.read()?,
+                &flavor.section(profile),
+                owned,
+                take_over,
+            )?;
+        }
+        Ok(())
     }
 
     /// Removes the profile's owned sections from both files and forgets them; sections

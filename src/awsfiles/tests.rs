@@ -12,6 +12,7 @@ fn creds(n: u32) -> Credentials {
         access_key_id: SecretString::from(format!("ASIA{n:016}")),
         secret_access_key: SecretString::from(format!("secret{n}")),
         session_token: SecretString::from(format!("token{n}")),
+        expiration: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
     }
 }
 

@@ -5,7 +5,9 @@ use std::str::FromStr;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::session::{Alias, IdpArn, MfaDevice, ProfileName, RoleArn, RoleSessionName, SamlUrl};
+use crate::session::{
+    Alias, IdpArn, MfaCode, MfaDevice, ProfileName, RoleArn, RoleSessionName, SamlUrl,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -32,6 +34,12 @@ pub enum Command {
     /// Inspect ~/.aws/credentials and ~/.aws/config
     #[command(subcommand)]
     Files(FilesCommand),
+    /// Print a session's credentials for the AWS CLI's credential_process (JSON, Version 1)
+    CredentialProcess {
+        /// The session's id or alias
+        #[arg(long)]
+        session: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -64,6 +72,55 @@ pub enum SessionCommand {
     Add(AddCommand),
     /// Change a session's definition or replace its keys
     Edit(EditArgs),
+    /// Start a session: temporary credentials into its named profile
+    Start {
+        /// The session's id or alias
+        session: String,
+        #[command(flatten)]
+        answers: Answers,
+        /// Take over the profile's existing sections (a copy goes to <file>.credtray-backup)
+        #[arg(long)]
+        take_over: bool,
+    },
+    /// Stop a session (or all): its profile's sections are removed
+    Stop {
+        /// The session's id or alias
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        session: Option<String>,
+        /// Stop every session
+        #[arg(long)]
+        all: bool,
+    },
+    /// Test credential generation: a real dry run that writes nothing
+    Test {
+        /// The session's id or alias
+        session: String,
+        #[command(flatten)]
+        answers: Answers,
+        /// Print {"ok", "caller_arn", "expiration", "error"}
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a chained session whose assumer is SESSION
+    Chain {
+        /// The assumer session's id or alias
+        session: String,
+        /// The role to assume
+        #[arg(long)]
+        role_arn: RoleArn,
+        /// [default: "<assumer alias> chained"]
+        #[arg(long)]
+        alias: Option<Alias>,
+        /// [default: credtray-<assumer alias>]
+        #[arg(long)]
+        role_session_name: Option<RoleSessionName>,
+        /// [default: default]
+        #[arg(long)]
+        profile: Option<ProfileName>,
+        /// [default: the assumer's region]
+        #[arg(long)]
+        region: Option<String>,
+    },
     /// Delete a session and its keychain entries
     Delete {
         /// The session's id or alias
@@ -174,6 +231,22 @@ pub struct EditArgs {
     pub saml_url: Option<SamlUrl>,
     #[arg(long)]
     pub idp_arn: Option<IdpArn>,
+    /// Test the edited parameters (test credential generation) and save nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub answers: Answers,
+}
+
+/// What a start, restart or test may need from the person.
+#[derive(Debug, Args, Default)]
+pub struct Answers {
+    /// The current code of the session's MFA device (else asked for on a terminal)
+    #[arg(long)]
+    pub mfa_code: Option<MfaCode>,
+    /// `-`: read the SAML assertion (base64) from standard input
+    #[arg(long, value_name = "-")]
+    pub saml_assertion: Option<SecretOption>,
 }
 
 #[derive(Debug, Subcommand)]

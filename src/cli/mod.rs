@@ -4,6 +4,7 @@
 mod args;
 mod input;
 mod output;
+mod prompt;
 
 use std::io::Write;
 use std::sync::Arc;
@@ -11,8 +12,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
+use crate::aws::sts::Sdk;
 use crate::awsfiles::Files;
-use crate::engine::{self, Engine};
+use crate::engine::{self, Engine, NoPrompt, ProposedKeys, Tested};
 use crate::secrets::Keychain;
 use crate::session::{
     self, AccessKeyId, Edit, IamUserKeys, NewSession, RoleSessionName, SecretAccessKey,
@@ -23,16 +25,23 @@ use args::{
     AddCommand, Cli, Command, Common, EditArgs, FilesCommand, ProfileCommand, SecretOption,
     SessionCommand,
 };
+use prompt::CliPrompt;
+use secrecy::ExposeSecret;
 
 /// Input the user must correct (exit code 2).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-/// Logs go to stderr, filtered by `CREDTRAY_LOG` (default: warnings only).
+/// Logs go to stderr. `CREDTRAY_LOG` sets the level of credtray's own logs (default: warn);
+/// libraries stay at warn whatever it says, because the AWS SDK's debug and trace logs carry
+/// request and response bodies, and with them credentials.
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CREDTRAY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let level = std::env::var("CREDTRAY_LOG")
+        .ok()
+        .and_then(|l| l.trim().parse::<tracing::level_filters::LevelFilter>().ok())
+        .unwrap_or(tracing::level_filters::LevelFilter::WARN);
+    let filter = tracing_subscriber::EnvFilter::new(format!("warn,credtray={level}"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -68,11 +77,18 @@ pub fn run() -> anyhow::Result<()> {
         help.print_help()?;
         return Err(UsageError("no command given".to_owned()).into());
     };
-    let engine = Engine::new(Store::from_env()?, Arc::new(Keychain), Files::from_env()?);
+    let sts = Arc::new(Sdk::new().context("cannot start the STS client")?);
+    let mut engine = Engine::new(
+        Store::from_env()?,
+        Arc::new(Keychain),
+        Files::from_env()?,
+        sts,
+    );
     match command {
-        Command::Session(command) => session(&engine, command, leaf(&matches)),
+        Command::Session(command) => session(&mut engine, command, leaf(&matches)),
         Command::Profile(command) => profile(&engine, command),
         Command::Files(FilesCommand::Check { json }) => check_files(&engine, json),
+        Command::CredentialProcess { session } => credential_process(&mut engine, &session),
     }
 }
 
@@ -84,7 +100,11 @@ fn leaf(matches: &ArgMatches) -> &ArgMatches {
     }
 }
 
-fn session(engine: &Engine, command: SessionCommand, matches: &ArgMatches) -> anyhow::Result<()> {
+fn session(
+    engine: &mut Engine,
+    command: SessionCommand,
+    matches: &ArgMatches,
+) -> anyhow::Result<()> {
     match command {
         SessionCommand::List { json } => {
             let catalog = engine.catalog()?;
@@ -120,23 +140,109 @@ fn session(engine: &Engine, command: SessionCommand, matches: &ArgMatches) -> an
                 added.region
             ))
         }
-        SessionCommand::Edit(edit) => {
+        SessionCommand::Edit(mut edit) => {
             let catalog = engine.catalog()?;
             let id = catalog.resolve(&edit.session)?.id;
+            let dry_run = edit.dry_run;
+            let answers = std::mem::take(&mut edit.answers);
             let edit = to_edit(&catalog, edit, matches)?;
-            let outcome = engine.edit(id, edit)?;
+            let mut prompt = CliPrompt::new(answers);
+            if dry_run {
+                let result = engine.test_edit(id, edit, &mut prompt);
+                return report_test(result, false);
+            }
+            let (outcome, restart) = engine.edit(id, edit, &mut prompt)?;
             let alias = outcome.session.alias.as_str();
             if outcome.changed.is_empty() {
                 print(&format!(
                     "session {alias:?} already has those values; nothing changed\n"
-                ))
+                ))?;
             } else {
                 let fields: Vec<String> = outcome.changed.iter().map(ToString::to_string).collect();
                 print(&format!(
                     "edited session {alias:?}: {}\n",
                     fields.join(", ")
-                ))
+                ))?;
             }
+            match restart {
+                None => Ok(()),
+                Some(Ok(s)) => print(&format!(
+                    "restarted session {alias:?} on profile {} in {}\n",
+                    s.profile, s.region
+                )),
+                Some(Err(e)) => Err(anyhow::Error::from(e).context(format!(
+                    "edited session {alias:?}, but restarting it failed"
+                ))),
+            }
+        }
+        SessionCommand::Start {
+            session,
+            answers,
+            take_over,
+        } => {
+            let id = engine.catalog()?.resolve(&session)?.id;
+            let started = engine.start(id, &mut CliPrompt::new(answers), take_over)?;
+            let until = started.expiration.map(rfc3339).unwrap_or_default();
+            print(&format!(
+                "started session {:?} on profile {} in {} (credentials expire {until})\n",
+                started.alias.as_str(),
+                started.profile,
+                started.region
+            ))
+        }
+        SessionCommand::Stop { session, all } => {
+            let stopped = match (session, all) {
+                (_, true) => engine.stop_all()?,
+                (Some(session), false) => {
+                    let id = engine.catalog()?.resolve(&session)?.id;
+                    vec![engine.stop(id)?]
+                }
+                (None, false) => {
+                    return Err(UsageError("name a session or --all".to_owned()).into());
+                }
+            };
+            let lines: String = stopped
+                .iter()
+                .map(|s| format!("stopped session {:?}\n", s.alias.as_str()))
+                .collect();
+            print(if lines.is_empty() {
+                "no session was running\n"
+            } else {
+                &lines
+            })
+        }
+        SessionCommand::Test {
+            session,
+            answers,
+            json,
+        } => {
+            let catalog = engine.catalog()?;
+            let session = catalog.resolve(&session)?.clone();
+            let result = engine.test(
+                &session,
+                &ProposedKeys::default(),
+                &mut CliPrompt::new(answers),
+            );
+            report_test(result, json)
+        }
+        SessionCommand::Chain {
+            session,
+            role_arn,
+            alias,
+            role_session_name,
+            profile,
+            region,
+        } => {
+            let assumer = engine.catalog()?.resolve(&session)?.id;
+            let chained =
+                engine.chain(assumer, role_arn, alias, role_session_name, profile, region)?;
+            print(&format!(
+                "added iam-role-chained session {:?} ({}) on profile {} in {}\n",
+                chained.alias.as_str(),
+                chained.id,
+                chained.profile,
+                chained.region
+            ))
         }
         SessionCommand::Delete { session, cascade } => {
             let id = engine.catalog()?.resolve(&session)?.id;
@@ -181,6 +287,62 @@ fn profile(engine: &Engine, command: ProfileCommand) -> anyhow::Result<()> {
             print(&format!("deleted named profile {name}\n"))
         }
     }
+}
+
+/// Prints a dry run's result; a failed test is exit code 1 (after printing, with --json).
+fn report_test(result: Result<Tested, engine::Error>, json: bool) -> anyhow::Result<()> {
+    if json {
+        let (ok, caller_arn, expiration, error) = match &result {
+            Ok(t) => (
+                true,
+                Some(t.caller_arn.clone()),
+                Some(rfc3339(t.expiration)),
+                None,
+            ),
+            Err(e) => (
+                false,
+                None,
+                None,
+                Some(format!("{:#}", anyhow::anyhow!(e.to_string()))),
+            ),
+        };
+        print_json(
+            &serde_json::json!({"ok": ok, "caller_arn": caller_arn, "expiration": expiration, "error": error}),
+        )?;
+    }
+    match result {
+        Ok(t) => {
+            if !json {
+                print(&format!(
+                    "credentials work: caller {} (they would expire {}); nothing was saved\n",
+                    t.caller_arn,
+                    rfc3339(t.expiration)
+                ))?;
+            }
+            Ok(())
+        }
+        Err(e) => Err(anyhow::Error::from(e).context("test credential generation failed")),
+    }
+}
+
+/// `credential_process`: JSON Version 1 on stdout, or exit 1 with the reason on stderr.
+fn credential_process(engine: &mut Engine, session: &str) -> anyhow::Result<()> {
+    let id = engine.catalog()?.resolve(session)?.id;
+    let c = engine.credentials_for(id, &mut NoPrompt)?;
+    let document = serde_json::json!({
+        "Version": 1,
+        "AccessKeyId": c.access_key_id.expose_secret(),
+        "SecretAccessKey": c.secret_access_key.expose_secret(),
+        "SessionToken": c.session_token.expose_secret(),
+        "Expiration": rfc3339(c.expiration),
+    });
+    let text = zeroize::Zeroizing::new(format!("{document}\n"));
+    print(&text)
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 fn check_files(engine: &Engine, json: bool) -> anyhow::Result<()> {

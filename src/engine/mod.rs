@@ -1,18 +1,27 @@
-//! The engine: the one owner of session state. CLI and tray send it commands; it keeps the
-//! store and the keychain in step. Every change runs under the store's lock (load, change,
-//! save) and writes secrets before the store, undoing them if the store can't be saved, so a
-//! failed command leaves no trace. (Starting, stopping and rotating sessions join here with
-//! the STS client.)
+//! The engine: the one owner of session state. CLI and tray send it commands and render the
+//! events it emits; it keeps the store, the keychain, STS and the AWS files in step. Every
+//! change runs under the store's lock (load, change, save) and writes secrets before the
+//! store, undoing them if the store can't be saved, so a failed command leaves no trace.
+//! Defining sessions lives here; running them (start, stop, rotate, test) in [`run`].
+
+mod prompt;
+mod run;
+
+pub use prompt::{MfaAsk, NoPrompt, Prompt};
+pub use run::{ProposedKeys, REFRESH_MARGIN, Tested};
 
 use std::sync::Arc;
 
+use time::OffsetDateTime;
+
 use secrecy::SecretString;
 
+use crate::aws::{self, Sts};
 use crate::awsfiles::{self, Files};
 use crate::secrets::{self, Item, Key, SecretStore};
 use crate::session::{
-    self, Catalog, Edit, EditOutcome, Field, IamUserKeys, NewSession, ProfileName, Session,
-    SessionId, ValidationError,
+    self, Alias, Catalog, Edit, EditOutcome, Field, IamUserKeys, NewSession, ProfileName, RoleArn,
+    RoleSessionName, Session, SessionId, ValidationError,
 };
 use crate::store::{self, Store};
 
@@ -26,6 +35,34 @@ pub enum Error {
     Secrets(#[from] secrets::Error),
     #[error(transparent)]
     Files(#[from] awsfiles::Error),
+    #[error("session {alias:?}: {source}")]
+    Sts {
+        alias: String,
+        #[source]
+        source: aws::sts::Error,
+    },
+    #[error(
+        "session {alias:?} needs an MFA code: give it with --mfa-code (or start it from the tray)"
+    )]
+    NeedsMfaCode { alias: String },
+    #[error(
+        "the MFA code for session {alias:?} was already used; wait for the next code and try again"
+    )]
+    MfaCodeReused { alias: String },
+    #[error(
+        "session {alias:?} needs a SAML assertion from its identity provider: give it with --saml-assertion -"
+    )]
+    NeedsSamlAssertion { alias: String },
+    #[error(
+        "the keys of session {alias:?} are missing from the OS keychain; set them with `credtray session edit {alias:?} --access-key-id - --secret-access-key -`"
+    )]
+    MissingKeys { alias: String },
+    #[error(
+        "session {alias:?} comes from an AWS SSO integration, which this credtray can't start yet"
+    )]
+    NotStartable { alias: String },
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl Error {
@@ -36,8 +73,44 @@ impl Error {
             Error::Store(e) => e.is_invalid_input(),
             Error::Secrets(_) => false,
             Error::Files(e) => e.is_invalid_input(),
+            Error::NeedsMfaCode { .. }
+            | Error::MfaCodeReused { .. }
+            | Error::NeedsSamlAssertion { .. }
+            | Error::NotStartable { .. } => true,
+            Error::Sts { .. } | Error::MissingKeys { .. } | Error::Internal(_) => false,
         }
     }
+
+    fn unknown(id: SessionId) -> Self {
+        Error::Session(session::Error::UnknownSession(id.to_string()))
+    }
+
+    fn sts(session: &Session, source: aws::sts::Error) -> Self {
+        Error::Sts {
+            alias: session.alias.to_string(),
+            source,
+        }
+    }
+}
+
+/// What the engine tells its front ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    StateChanged {
+        id: SessionId,
+        state: session::State,
+    },
+    Refreshed {
+        id: SessionId,
+        expiration: Option<OffsetDateTime>,
+    },
+    Failed {
+        id: SessionId,
+        message: String,
+    },
+    NeedsMfaCode {
+        id: SessionId,
+    },
 }
 
 impl From<ValidationError> for Error {
@@ -50,15 +123,46 @@ pub struct Engine {
     store: Store,
     secrets: Arc<dyn SecretStore>,
     files: Files,
+    sts: Arc<dyn Sts>,
+    used_codes: run::UsedCodes,
+    clock: fn() -> OffsetDateTime,
+    sink: Box<dyn FnMut(&Event) + Send>,
 }
 
 impl Engine {
-    pub fn new(store: Store, secrets: Arc<dyn SecretStore>, files: Files) -> Self {
+    pub fn new(
+        store: Store,
+        secrets: Arc<dyn SecretStore>,
+        files: Files,
+        sts: Arc<dyn Sts>,
+    ) -> Self {
         Self {
             store,
             secrets,
             files,
+            sts,
+            used_codes: run::UsedCodes::new(),
+            clock: OffsetDateTime::now_utc,
+            sink: Box::new(|event| tracing::debug!(?event, "engine event")),
         }
+    }
+
+    /// Where events go (the tray renders them; the CLI logs them).
+    pub fn on_event(&mut self, sink: impl FnMut(&Event) + Send + 'static) {
+        self.sink = Box::new(sink);
+    }
+
+    /// Replaces the clock, for tests of expiry and rotation.
+    pub fn set_clock(&mut self, clock: fn() -> OffsetDateTime) {
+        self.clock = clock;
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        (self.clock)()
+    }
+
+    fn emit(&mut self, event: Event) {
+        (self.sink)(&event);
     }
 
     pub fn store(&self) -> &Store {
@@ -108,8 +212,25 @@ impl Engine {
     }
 
     /// Edits a session: the definition in the store, replaced keys in the keychain (dropping
-    /// the cached token when the keys or the MFA device change), all or nothing.
-    pub fn edit(&self, id: SessionId, edit: Edit) -> Result<EditOutcome, Error> {
+    /// the cached token when the keys or the MFA device change), all or nothing. An active
+    /// session whose profile, region or credentials changed is then restarted; the restart's
+    /// own result is returned beside the outcome.
+    pub fn edit(
+        &mut self,
+        id: SessionId,
+        edit: Edit,
+        prompt: &mut dyn Prompt,
+    ) -> Result<(EditOutcome, Option<Result<Session, Error>>), Error> {
+        let before = self.store.load()?.get(id).cloned();
+        let outcome = self.edit_definition(id, edit)?;
+        let restart = match before {
+            Some(before) if outcome.needs_restart => Some(self.restart(&before, prompt)),
+            _ => None,
+        };
+        Ok((outcome, restart))
+    }
+
+    fn edit_definition(&self, id: SessionId, edit: Edit) -> Result<EditOutcome, Error> {
         let mut locked = self.store.lock()?;
         let outcome = locked.catalog.edit(id, &edit)?;
         if outcome.changed.is_empty() {
@@ -150,11 +271,54 @@ impl Engine {
         Ok(outcome)
     }
 
+    /// Creates a chained session whose assumer is `assumer`, with the SPEC defaults: alias
+    /// `<assumer alias> chained`, role session name `credtray-<assumer alias>`, the assumer's
+    /// region, profile `default`.
+    pub fn chain(
+        &self,
+        assumer: SessionId,
+        role_arn: RoleArn,
+        alias: Option<Alias>,
+        role_session_name: Option<RoleSessionName>,
+        profile: Option<ProfileName>,
+        region: Option<String>,
+    ) -> Result<Session, Error> {
+        let catalog = self.store.load()?;
+        let parent = catalog
+            .get(assumer)
+            .ok_or_else(|| Error::unknown(assumer))?;
+        let alias = match alias {
+            Some(alias) => alias,
+            None => default_chained_alias(&catalog, &parent.alias)?,
+        };
+        let new = NewSession {
+            alias,
+            profile,
+            region: Some(region.unwrap_or_else(|| parent.region.to_string())),
+            kind: session::SessionKind::IamRoleChained {
+                role_arn,
+                role_session_name: Some(
+                    role_session_name
+                        .unwrap_or_else(|| RoleSessionName::derived_from(&parent.alias)),
+                ),
+                assumer,
+            },
+        };
+        self.add(new, None)
+    }
+
     /// Deletes a session and its keychain entries; with `cascade`, also every session chained
     /// from it. Returns what was deleted.
     pub fn delete(&self, id: SessionId, cascade: bool) -> Result<Vec<Session>, Error> {
         let mut locked = self.store.lock()?;
         let removed = locked.catalog.remove(id, cascade)?;
+        // A running session's credentials go with it.
+        for session in removed.iter().filter(|s| s.state == session::State::Active) {
+            let mut owned = std::mem::take(&mut locked.catalog.owned);
+            let result = self.files.unpublish(&session.profile, &mut owned);
+            locked.catalog.owned = owned;
+            result?;
+        }
         for session in removed.iter().filter(|s| s.kind.kind().has_keys()) {
             // The cached token first: if the keychain fails part-way, the keys are still there
             // and the session still works; deleting again finishes the job.
@@ -237,6 +401,26 @@ impl Engine {
             }
         }
     }
+}
+
+/// `<parent> chained`, cut to fit 64 characters, numbered when taken.
+fn default_chained_alias(catalog: &Catalog, parent: &Alias) -> Result<Alias, Error> {
+    let base: String = parent
+        .as_str()
+        .chars()
+        .take(64 - " chained 99".len())
+        .collect();
+    for n in 1..100 {
+        let candidate = if n == 1 {
+            format!("{base} chained")
+        } else {
+            format!("{base} chained {n}")
+        };
+        if catalog.resolve(&candidate).is_err() {
+            return Ok(candidate.parse()?);
+        }
+    }
+    Err(ValidationError::new(Field::Alias, "no free default alias; give one with --alias").into())
 }
 
 #[cfg(test)]

@@ -23,7 +23,12 @@ fn user(alias: &str) -> NewSession {
 fn engine(secrets: Arc<Memory>) -> (tempfile::TempDir, Engine) {
     let dir = tempfile::tempdir().unwrap();
     let files = Files::at(dir.path().join("credentials"), dir.path().join("config"));
-    let engine = Engine::new(Store::at(dir.path().join("cfg")), secrets, files);
+    let engine = Engine::new(
+        Store::at(dir.path().join("cfg")),
+        secrets,
+        files,
+        Arc::new(crate::aws::Fake::new()),
+    );
     (dir, engine)
 }
 
@@ -86,7 +91,7 @@ fn a_keychain_failing_part_way_through_add_is_rolled_back() {
 #[test]
 fn a_keychain_failing_part_way_through_edit_restores_the_old_keys() {
     let mem = Arc::new(Memory::new());
-    let (_dir, engine) = engine(mem.clone());
+    let (_dir, mut engine) = engine(mem.clone());
     let s = engine
         .add(user("u"), Some(keys("AKIAAAAAAAAAAAAAAAAA", "old")))
         .unwrap();
@@ -100,7 +105,7 @@ fn a_keychain_failing_part_way_through_edit_restores_the_old_keys() {
         ),
         ..Edit::default()
     };
-    assert!(engine.edit(s.id, edit).is_err());
+    assert!(engine.edit(s.id, edit, &mut NoPrompt).is_err());
     assert_eq!(
         secret_of(&mem, s.id, Item::AccessKeyId).as_deref(),
         Some("AKIAAAAAAAAAAAAAAAAA")
@@ -133,7 +138,7 @@ fn a_store_that_cannot_be_saved_takes_the_new_keys_back_out() {
 #[test]
 fn edit_replaces_keys_drops_the_cached_token_and_restores_on_failure() {
     let mem = Arc::new(Memory::new());
-    let (_dir, engine) = engine(mem.clone());
+    let (_dir, mut engine) = engine(mem.clone());
     let s = engine
         .add(user("u"), Some(keys("AKIAAAAAAAAAAAAAAAAA", "old")))
         .unwrap();
@@ -149,7 +154,7 @@ fn edit_replaces_keys_drops_the_cached_token_and_restores_on_failure() {
         ),
         ..Edit::default()
     };
-    let out = engine.edit(s.id, edit).unwrap();
+    let (out, _) = engine.edit(s.id, edit, &mut NoPrompt).unwrap();
     assert_eq!(out.changed, [Field::SecretAccessKey]);
     assert_eq!(
         secret_of(&mem, s.id, Item::SecretAccessKey).as_deref(),
@@ -174,7 +179,7 @@ fn edit_replaces_keys_drops_the_cached_token_and_restores_on_failure() {
         &SecretString::from("t".to_owned()),
     )
     .unwrap();
-    engine.edit(s.id, mfa).unwrap();
+    engine.edit(s.id, mfa, &mut NoPrompt).unwrap();
     assert_eq!(
         secret_of(&mem, s.id, Item::SessionToken),
         None,
@@ -185,7 +190,7 @@ fn edit_replaces_keys_drops_the_cached_token_and_restores_on_failure() {
 #[test]
 fn an_edit_that_fails_validation_touches_no_secret() {
     let mem = Arc::new(Memory::new());
-    let (_dir, engine) = engine(mem.clone());
+    let (_dir, mut engine) = engine(mem.clone());
     let s = engine
         .add(user("u"), Some(keys("AKIAAAAAAAAAAAAAAAAA", "old")))
         .unwrap();
@@ -196,7 +201,7 @@ fn an_edit_that_fails_validation_touches_no_secret() {
         ),
         ..Edit::default()
     };
-    let err = engine.edit(s.id, edit).unwrap_err();
+    let err = engine.edit(s.id, edit, &mut NoPrompt).unwrap_err();
     assert!(err.is_invalid_input());
     assert_eq!(
         secret_of(&mem, s.id, Item::SecretAccessKey).as_deref(),
@@ -262,7 +267,535 @@ fn delete_with_the_keychain_down_keeps_the_session() {
         .add(user("u"), Some(keys("AKIAAAAAAAAAAAAAAAAA", "x")))
         .unwrap();
     let down = Arc::new(Memory::unreachable());
-    let broken = Engine::new(engine.store().clone(), down, engine.files.clone());
+    let broken = Engine::new(
+        engine.store().clone(),
+        down,
+        engine.files.clone(),
+        engine.sts.clone(),
+    );
     assert!(broken.delete(s.id, false).is_err());
     assert_eq!(engine.catalog().unwrap().sessions().len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running sessions, against the scripted STS
+
+use crate::aws::sts::Cause;
+use crate::aws::{Call, Fake};
+use crate::engine::{MfaAsk, Prompt, ProposedKeys};
+use crate::session::{MfaCode, MfaDevice, State};
+
+struct Scripted {
+    codes: Vec<&'static str>,
+    asked: Vec<MfaAsk>,
+    assertion: Option<&'static str>,
+}
+
+impl Scripted {
+    fn codes(codes: &[&'static str]) -> Self {
+        Self {
+            codes: codes.to_vec(),
+            asked: Vec::new(),
+            assertion: None,
+        }
+    }
+}
+
+impl Prompt for Scripted {
+    fn mfa_code(&mut self, _: &Session, _: &MfaDevice, ask: MfaAsk) -> Option<MfaCode> {
+        self.asked.push(ask);
+        (!self.codes.is_empty()).then(|| self.codes.remove(0).parse().unwrap())
+    }
+    fn saml_assertion(&mut self, _: &Session) -> Option<SecretString> {
+        self.assertion.map(|a| SecretString::from(a.to_owned()))
+    }
+}
+
+struct Rig {
+    dir: tempfile::TempDir,
+    mem: Arc<Memory>,
+    sts: Arc<Fake>,
+    engine: Engine,
+}
+
+fn rig() -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let mem = Arc::new(Memory::new());
+    let sts = Arc::new(Fake::new());
+    let files = Files::at(dir.path().join("credentials"), dir.path().join("config"));
+    let engine = Engine::new(
+        Store::at(dir.path().join("cfg")),
+        mem.clone(),
+        files,
+        sts.clone(),
+    );
+    Rig {
+        dir,
+        mem,
+        sts,
+        engine,
+    }
+}
+
+impl Rig {
+    fn user(&self, alias: &str, mfa: bool) -> SessionId {
+        let new = NewSession {
+            alias: alias.parse().unwrap(),
+            profile: Some(alias.replace(' ', "-").parse().unwrap()),
+            region: Some("eu-west-1".into()),
+            kind: SessionKind::IamUser {
+                mfa_device: mfa.then(|| "arn:aws:iam::123456789012:mfa/me".parse().unwrap()),
+            },
+        };
+        self.engine
+            .add(new, Some(keys("AKIAAAAAAAAAAAAAAAAA", "s3cret")))
+            .unwrap()
+            .id
+    }
+
+    fn chained(&self, alias: &str, assumer: SessionId, profile: &str) -> SessionId {
+        self.engine
+            .chain(
+                assumer,
+                "arn:aws:iam::123456789012:role/admin".parse().unwrap(),
+                Some(alias.parse().unwrap()),
+                None,
+                Some(profile.parse().unwrap()),
+                None,
+            )
+            .unwrap()
+            .id
+    }
+
+    fn text(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default()
+    }
+
+    fn session(&self, id: SessionId) -> Session {
+        self.engine.catalog().unwrap().get(id).unwrap().clone()
+    }
+
+    fn sts_calls(&self, name: &str) -> usize {
+        self.sts
+            .calls()
+            .iter()
+            .filter(|c| format!("{c:?}").starts_with(name))
+            .count()
+    }
+}
+
+#[test]
+fn start_publishes_caches_the_token_and_reuses_it() {
+    let mut r = rig();
+    let id = r.user("dev", false);
+    let s = r.engine.start(id, &mut NoPrompt, false).unwrap();
+    assert_eq!(s.state, State::Active);
+    assert!(s.expiration.is_some());
+    assert!(
+        r.text("credentials")
+            .contains("[dev]\naws_access_key_id = ASIAFAKE000000000001\n")
+    );
+    assert_eq!(r.text("config"), "[profile dev]\nregion = eu-west-1\n");
+    assert!(
+        r.mem
+            .accounts()
+            .iter()
+            .any(|a| a.ends_with("-iam-user-session-token"))
+    );
+    r.engine.start(id, &mut NoPrompt, false).unwrap();
+    assert_eq!(
+        r.sts_calls("GetSessionToken"),
+        1,
+        "the cached token is reused"
+    );
+    let Call::GetSessionToken {
+        seconds, region, ..
+    } = &r.sts.calls()[0]
+    else {
+        panic!()
+    };
+    assert_eq!((*seconds, region.as_str()), (12 * 3600, "eu-west-1"));
+}
+
+#[test]
+fn a_chain_asks_for_the_mfa_code_once_per_token_not_once_per_child() {
+    let mut r = rig();
+    let root = r.user("root", true);
+    let a = r.chained("a", root, "pa");
+    let b = r.chained("b", a, "pb");
+    let mut prompt = Scripted::codes(&["123456"]);
+    r.engine.start(b, &mut prompt, false).unwrap();
+    r.engine.start(a, &mut prompt, false).unwrap();
+    r.engine.start(root, &mut prompt, false).unwrap();
+    assert_eq!(
+        prompt.asked,
+        [MfaAsk::First],
+        "one code for the whole chain"
+    );
+    assert_eq!(r.sts_calls("GetSessionToken"), 1);
+    assert_eq!(
+        r.sts_calls("AssumeRole {"),
+        3,
+        "b needs a then its own role; a its own"
+    );
+    assert!(!r.text("credentials").contains("[root]\n") || r.session(root).state == State::Active);
+    // b's call went out with a's credentials, a's with root's token.
+    let calls = r.sts.calls();
+    let Call::AssumeRole {
+        caller,
+        session_name,
+        seconds,
+        ..
+    } = &calls[2]
+    else {
+        panic!("{calls:?}")
+    };
+    assert!(
+        caller.contains("assumed-role/admin/credtray-root"),
+        "{caller}"
+    );
+    assert_eq!(session_name, "credtray-a");
+    assert_eq!(*seconds, 3600);
+}
+
+#[test]
+fn the_assumer_of_a_started_chain_is_not_published() {
+    let mut r = rig();
+    let root = r.user("root", false);
+    let child = r.chained("child", root, "child");
+    r.engine.start(child, &mut NoPrompt, false).unwrap();
+    let creds = r.text("credentials");
+    assert!(
+        creds.contains("[child]") && !creds.contains("[root]"),
+        "{creds}"
+    );
+    assert_eq!(r.session(root).state, State::Inactive);
+}
+
+#[test]
+fn a_code_used_in_this_window_is_not_resubmitted() {
+    let mut r = rig();
+    let id = r.user("dev", true);
+    r.engine
+        .start(id, &mut Scripted::codes(&["111111"]), false)
+        .unwrap();
+    // Without the cached token a new GetSessionToken needs a new code; the used one is refused.
+    let mut prompt = Scripted::codes(&["111111", "111111", "111111"]);
+    r.mem.delete(Key::new(id, Item::SessionToken)).unwrap();
+    let err = r.engine.start(id, &mut prompt, false).unwrap_err();
+    assert!(matches!(err, Error::MfaCodeReused { .. }), "{err}");
+    assert_eq!(
+        prompt.asked,
+        [MfaAsk::First, MfaAsk::AlreadyUsed, MfaAsk::AlreadyUsed]
+    );
+    let mut prompt = Scripted::codes(&["111111", "222222"]);
+    r.engine.start(id, &mut prompt, false).unwrap();
+    assert_eq!(prompt.asked, [MfaAsk::First, MfaAsk::AlreadyUsed]);
+    let codes: Vec<_> = r
+        .sts
+        .calls()
+        .into_iter()
+        .filter_map(|c| match c {
+            Call::GetSessionToken { mfa_code, .. } => mfa_code,
+            _ => None,
+        })
+        .collect();
+    assert_eq!(codes, ["111111", "222222"]);
+}
+
+#[test]
+fn without_a_code_the_start_fails_clearly_and_records_nothing() {
+    let mut r = rig();
+    let id = r.user("dev", true);
+    let err = r.engine.start(id, &mut NoPrompt, false).unwrap_err();
+    assert!(
+        err.is_invalid_input() && err.to_string().contains("--mfa-code"),
+        "{err}"
+    );
+    assert_eq!(r.session(id).state, State::Inactive);
+    assert_eq!(r.text("credentials"), "");
+}
+
+#[test]
+fn sts_failures_name_the_session_and_leave_it_in_error() {
+    let mut r = rig();
+    let id = r.user("dev", false);
+    r.sts.fail_next(Cause::InvalidKey);
+    let err = r.engine.start(id, &mut NoPrompt, false).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.starts_with("session \"dev\": STS rejected the access key"),
+        "{message}"
+    );
+    assert_eq!(r.session(id).state, State::Error(message));
+    assert_eq!(r.text("credentials"), "", "nothing published");
+}
+
+#[test]
+fn one_active_session_per_profile_and_stop_removes_the_sections() {
+    let mut r = rig();
+    let a = r.user("a", false);
+    let b = r
+        .engine
+        .add(
+            NewSession {
+                alias: "b".parse().unwrap(),
+                profile: Some("a".parse().unwrap()),
+                region: None,
+                kind: SessionKind::IamUser { mfa_device: None },
+            },
+            Some(keys("AKIABBBBBBBBBBBBBBBB", "x")),
+        )
+        .unwrap()
+        .id;
+    r.engine.start(a, &mut NoPrompt, false).unwrap();
+    r.engine.start(b, &mut NoPrompt, false).unwrap();
+    assert_eq!(r.session(a).state, State::Inactive);
+    assert_eq!(r.session(b).state, State::Active);
+    assert!(
+        r.text("config")
+            .contains("[profile a]\nregion = us-east-1\n"),
+        "{}",
+        r.text("config")
+    );
+    r.engine.stop(a).unwrap();
+    assert!(
+        r.text("credentials").contains("[a]"),
+        "stopping an inactive session leaves the profile alone"
+    );
+    r.engine.stop_all().unwrap();
+    assert_eq!(r.text("credentials"), "");
+    assert_eq!(r.text("config"), "");
+    assert!(r.engine.catalog().unwrap().owned.is_empty());
+}
+
+#[test]
+fn editing_region_or_profile_of_an_active_session_restarts_it() {
+    let mut r = rig();
+    let id = r.user("dev", false);
+    r.engine.start(id, &mut NoPrompt, false).unwrap();
+    let edit = Edit {
+        profile: Some("moved".parse().unwrap()),
+        region: Some("ap-south-1".into()),
+        ..Edit::default()
+    };
+    let (out, restart) = r.engine.edit(id, edit, &mut NoPrompt).unwrap();
+    assert!(out.needs_restart);
+    let s = restart.unwrap().unwrap();
+    assert_eq!(
+        (s.profile.as_str(), s.state.clone()),
+        ("moved", State::Active)
+    );
+    let creds = r.text("credentials");
+    assert!(
+        !creds.contains("[dev]") && creds.contains("[moved]"),
+        "{creds}"
+    );
+    assert_eq!(r.text("config"), "[profile moved]\nregion = ap-south-1\n");
+}
+
+#[test]
+fn a_failed_restart_leaves_the_session_in_error_and_no_orphan_section() {
+    let mut r = rig();
+    let root = r.user("root", false);
+    let id = r.chained("child", root, "child");
+    r.engine.start(id, &mut NoPrompt, false).unwrap();
+    r.sts.fail_next(Cause::AccessDenied);
+    let edit = Edit {
+        role_arn: Some("arn:aws:iam::123456789012:role/other".parse().unwrap()),
+        ..Edit::default()
+    };
+    let (_, restart) = r.engine.edit(id, edit, &mut NoPrompt).unwrap();
+    assert!(restart.unwrap().is_err());
+    assert!(
+        matches!(r.session(id).state, State::Error(ref m) if m.contains("access denied")),
+        "{:?}",
+        r.session(id).state
+    );
+    assert!(
+        !r.text("credentials").contains("[child]"),
+        "{}",
+        r.text("credentials")
+    );
+    assert!(r.engine.catalog().unwrap().owned.is_empty());
+}
+
+#[test]
+fn test_is_a_real_dry_run_that_writes_nothing() {
+    let mut r = rig();
+    let id = r.user("dev", false);
+    r.engine.start(id, &mut NoPrompt, false).unwrap();
+    let store = std::fs::read(r.engine.store().path()).unwrap();
+    let accounts = r.mem.accounts();
+    let token = r
+        .mem
+        .get(Key::new(id, Item::SessionToken))
+        .unwrap()
+        .unwrap()
+        .expose_secret()
+        .to_owned();
+    let (creds, config) = (r.text("credentials"), r.text("config"));
+
+    let session = r.session(id);
+    let tested = r
+        .engine
+        .test(&session, &ProposedKeys::default(), &mut NoPrompt)
+        .unwrap();
+    assert_eq!(tested.caller_arn, "arn:aws:iam::123456789012:user/fake");
+    assert_eq!(r.sts_calls("GetSessionToken"), 2, "never the cached token");
+    let proposed = ProposedKeys {
+        access_key_id: Some(
+            AccessKeyId::parse(&SecretString::from("AKIANEWNEWNEWNEW0000".to_owned())).unwrap(),
+        ),
+        secret_access_key: None,
+    };
+    r.engine.test(&session, &proposed, &mut NoPrompt).unwrap();
+    let Some(Call::GetSessionToken { access_key_id, .. }) = r
+        .sts
+        .calls()
+        .into_iter()
+        .rev()
+        .find(|c| matches!(c, Call::GetSessionToken { .. }))
+    else {
+        panic!()
+    };
+    assert_eq!(
+        access_key_id, "AKIANEWNEWNEWNEW0000",
+        "the proposed key is the one tested"
+    );
+    let edit = Edit {
+        region: Some("us-west-2".into()),
+        ..Edit::default()
+    };
+    r.engine.test_edit(id, edit, &mut NoPrompt).unwrap();
+    r.sts.fail_next(Cause::InvalidKey);
+    assert!(
+        r.engine
+            .test(&session, &ProposedKeys::default(), &mut NoPrompt)
+            .is_err()
+    );
+
+    assert_eq!(std::fs::read(r.engine.store().path()).unwrap(), store);
+    assert_eq!(r.mem.accounts(), accounts);
+    assert_eq!(
+        r.mem
+            .get(Key::new(id, Item::SessionToken))
+            .unwrap()
+            .unwrap()
+            .expose_secret(),
+        token
+    );
+    assert_eq!((r.text("credentials"), r.text("config")), (creds, config));
+}
+
+#[test]
+fn taking_over_a_foreign_profile_needs_consent_and_changes_nothing_without_it() {
+    let mut r = rig();
+    let id = r.user("dev", false);
+    std::fs::write(
+        r.dir.path().join("credentials"),
+        "[dev]\naws_access_key_id = AKIAMINE\n",
+    )
+    .unwrap();
+    let store = std::fs::read(r.engine.store().path()).unwrap();
+    let err = r.engine.start(id, &mut NoPrompt, false).unwrap_err();
+    assert!(
+        matches!(err, Error::Files(crate::awsfiles::Error::NotOwned { .. })),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(r.engine.store().path()).unwrap(), store);
+    assert_eq!(r.sts.calls(), vec![], "nothing asked of STS either");
+    r.engine.start(id, &mut NoPrompt, true).unwrap();
+    assert!(r.text("credentials.credtray-backup").contains("AKIAMINE"));
+}
+
+#[test]
+fn rotation_refreshes_only_what_is_about_to_expire() {
+    let mut r = rig();
+    let root = r.user("root", false);
+    let child = r.chained("child", root, "child");
+    r.engine.start(child, &mut NoPrompt, false).unwrap();
+    assert!(
+        r.engine.rotate(&mut NoPrompt).unwrap().is_empty(),
+        "1 h left: nothing to do"
+    );
+    // 50 minutes later the 1 h role credentials have 10 minutes left.
+    r.engine
+        .set_clock(|| time::OffsetDateTime::now_utc() + time::Duration::minutes(50));
+    let rotated = r.engine.rotate(&mut NoPrompt).unwrap();
+    assert_eq!(rotated.len(), 1);
+    assert!(rotated[0].1.is_ok());
+    assert_eq!(r.sts_calls("AssumeRole {"), 2);
+}
+
+#[test]
+fn federated_sessions_need_an_assertion() {
+    let mut r = rig();
+    let new = NewSession {
+        alias: "fed".parse().unwrap(),
+        profile: None,
+        region: None,
+        kind: SessionKind::IamRoleFederated {
+            role_arn: "arn:aws:iam::123456789012:role/fed".parse().unwrap(),
+            saml_url: "https://idp.example.com".parse().unwrap(),
+            idp_arn: "arn:aws:iam::123456789012:saml-provider/p".parse().unwrap(),
+        },
+    };
+    let id = r.engine.add(new, None).unwrap().id;
+    let err = r.engine.start(id, &mut NoPrompt, false).unwrap_err();
+    assert!(matches!(err, Error::NeedsSamlAssertion { .. }));
+    let mut prompt = Scripted {
+        codes: vec![],
+        asked: vec![],
+        assertion: Some("PHNhbWw+"),
+    };
+    r.engine.start(id, &mut prompt, false).unwrap();
+    assert!(r.text("credentials").contains("[default]"));
+}
+
+#[test]
+fn chain_uses_the_spec_defaults() {
+    let r = rig();
+    let root = r.user("Prod Admin", false);
+    let id = r
+        .engine
+        .chain(
+            root,
+            "arn:aws:iam::123456789012:role/x".parse().unwrap(),
+            None,
+            None,
+            None,
+            None,
+        )
+        .unwrap()
+        .id;
+    let s = r.session(id);
+    assert_eq!(s.alias.as_str(), "Prod Admin chained");
+    assert_eq!(s.profile.as_str(), "default");
+    assert_eq!(s.region.as_str(), "eu-west-1");
+    let SessionKind::IamRoleChained {
+        role_session_name,
+        assumer,
+        ..
+    } = &s.kind
+    else {
+        panic!()
+    };
+    assert_eq!(
+        role_session_name.as_ref().unwrap().as_str(),
+        "credtray-Prod-Admin"
+    );
+    assert_eq!(*assumer, root);
+    let again = r
+        .engine
+        .chain(
+            root,
+            "arn:aws:iam::123456789012:role/x".parse().unwrap(),
+            None,
+            None,
+            None,
+            None,
+        )
+        .unwrap();
+    assert_eq!(again.alias.as_str(), "Prod Admin chained 2");
 }

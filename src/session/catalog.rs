@@ -214,6 +214,7 @@ impl Catalog {
             region,
             kind: new.kind,
             state: State::Inactive,
+            expiration: None,
         };
         let mut next = self.clone();
         next.ensure_profile(&session.profile);
@@ -390,6 +391,19 @@ impl Catalog {
         let children: Vec<SessionId> = self.dependents(id).map(|s| s.id).collect();
         for child in children {
             self.collect_subtree(child, out);
+        }
+    }
+
+    /// Records where a session stands (and when its credentials expire).
+    pub fn set_state(
+        &mut self,
+        id: SessionId,
+        state: State,
+        expiration: Option<time::OffsetDateTime>,
+    ) {
+        if let Some(s) = self.sessions.iter_mut().find(|s| s.id == id) {
+            s.state = state;
+            s.expiration = expiration;
         }
     }
 
@@ -731,6 +745,7 @@ mod tests {
                 integration: "0b9c3f38-6a5e-4c47-9d1c-3c1f5b8d2a10".parse().unwrap(),
             },
             state: State::Inactive,
+            expiration: None,
         };
         let mut c = Catalog::new(Settings::default(), vec![], vec![sso.clone()]).unwrap();
         let err = c

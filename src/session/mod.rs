@@ -24,6 +24,8 @@ pub struct Session {
     pub region: Region,
     pub kind: SessionKind,
     pub state: State,
+    /// When the credentials of an active session expire.
+    pub expiration: Option<time::OffsetDateTime>,
 }
 
 /// The four session types and their own fields. Secrets are not here: they live in the

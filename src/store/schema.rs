@@ -57,6 +57,12 @@ pub struct SessionV1 {
     pub state: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub expiration: Option<time::OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mfa_device: Option<MfaDevice>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -251,6 +257,7 @@ impl SessionV1 {
             profile: self.profile,
             kind,
             state,
+            expiration: self.expiration,
         })
     }
 
@@ -263,6 +270,7 @@ impl SessionV1 {
             region: s.region.to_string(),
             state: s.state.as_str().to_owned(),
             error: s.state.error().map(str::to_owned),
+            expiration: s.expiration,
             mfa_device: None,
             role_arn: None,
             role_session_name: None,

@@ -309,6 +309,7 @@ fn temp_creds(n: u32) -> Credentials {
         access_key_id: SecretString::from(format!("ASIATEST{n:012}")),
         secret_access_key: SecretString::from(format!("tmp/secret+{n}==")),
         session_token: SecretString::from(format!("FwoGZXIvYXdzE{n}//token+=")),
+        expiration: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
     }
 }
 

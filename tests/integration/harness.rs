@@ -73,6 +73,46 @@ impl Env {
         cmd
     }
 
+    /// A `credtray` command whose STS is the test's moto.
+    pub fn moto_command(&self, args: &[&str]) -> Command {
+        let mut cmd = self.command(args);
+        cmd.env("AWS_ENDPOINT_URL", moto());
+        cmd
+    }
+
+    /// Runs `credtray args` against moto.
+    pub fn run_moto(&self, args: &[&str], stdin: &str) -> Run {
+        finish(self.moto_command(args), stdin)
+    }
+
+    /// Runs the real AWS CLI in this environment (its HOME, so its ~/.aws), against moto.
+    pub fn aws(&self, args: &[&str]) -> Run {
+        let aws = std::env::var("CREDTRAY_TEST_AWS")
+            .expect("CREDTRAY_TEST_AWS (the AWS CLI) is set by scripts/test");
+        let mut cmd = Command::new(aws);
+        cmd.args(args)
+            .env("HOME", self.root.join("home"))
+            .env("CREDTRAY_CONFIG_DIR", self.config_dir())
+            .env("AWS_ENDPOINT_URL", moto())
+            .env_remove("AWS_SHARED_CREDENTIALS_FILE")
+            .env_remove("AWS_CONFIG_FILE")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        finish(cmd, "")
+    }
+
+    pub fn aws_dir(&self) -> PathBuf {
+        self.root.join("home/.aws")
+    }
+
+    /// The bytes of ~/.aws/credentials and ~/.aws/config (empty when missing).
+    pub fn aws_files(&self) -> (String, String) {
+        let read =
+            |name: &str| std::fs::read_to_string(self.aws_dir().join(name)).unwrap_or_default();
+        (read("credentials"), read("config"))
+    }
+
     /// Runs `credtray args` with `stdin` as its standard input.
     pub fn run(&self, args: &[&str], stdin: &str) -> Run {
         finish(self.command(args), stdin)
@@ -233,6 +273,79 @@ pub fn require_secret_service() {
         std::env::var_os("CREDTRAY_TEST_SECRET_SERVICE").is_some(),
         "these tests need a real Secret Service on a private D-Bus session bus: run them with scripts/test"
     );
+}
+
+/// The moto endpoint scripts/test started.
+pub fn moto() -> String {
+    std::env::var("CREDTRAY_TEST_MOTO").expect("CREDTRAY_TEST_MOTO (a moto_server) is set by scripts/test: run the suite with scripts/test")
+}
+
+/// IAM fixtures created in moto under a unique prefix.
+pub struct Fixtures {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub role_arn: String,
+    pub deeper_role_arn: String,
+    pub federated_role_arn: String,
+    pub idp_arn: String,
+}
+
+pub fn fixtures() -> Fixtures {
+    let python =
+        std::env::var("CREDTRAY_TEST_PYTHON").expect("CREDTRAY_TEST_PYTHON is set by scripts/test");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/support/moto_fixtures.py"
+    );
+    let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let out = Command::new(python)
+        .args([script, &moto(), &prefix])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "moto fixtures: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let get = |k: &str| v[k].as_str().unwrap().to_owned();
+    Fixtures {
+        access_key_id: get("access_key_id"),
+        secret_access_key: get("secret_access_key"),
+        role_arn: get("role_arn"),
+        deeper_role_arn: get("deeper_role_arn"),
+        federated_role_arn: get("federated_role_arn"),
+        idp_arn: get("idp_arn"),
+    }
+}
+
+/// A base64 SAML response naming `role_arn,idp_arn`, as moto reads it (unsigned).
+pub fn saml_assertion(role_arn: &str, idp_arn: &str) -> String {
+    let xml = format!(
+        r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"><saml:Assertion><saml:AttributeStatement><saml:Attribute Name="https://aws.amazon.com/SAML/Attributes/Role"><saml:AttributeValue>{role_arn},{idp_arn}</saml:AttributeValue></saml:Attribute><saml:Attribute Name="https://aws.amazon.com/SAML/Attributes/RoleSessionName"><saml:AttributeValue>jane@example.com</saml:AttributeValue></saml:Attribute><saml:Attribute Name="https://aws.amazon.com/SAML/Attributes/SessionDuration"><saml:AttributeValue>3600</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion></samlp:Response>"#
+    );
+    base64(xml.as_bytes())
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// A fresh, unique, valid-looking access key id and secret access key.

@@ -9,7 +9,7 @@ fn secrets_used_through_a_whole_lifecycle_never_leave_the_keychain() {
     let (access_key_id, secret) = fresh_keys();
     let (access_key_id_2, secret_2) = fresh_keys();
     let mut runs: Vec<Run> = Vec::new();
-    let mut run = |args: &[&str], stdin: &str| runs.push(env.run(args, stdin));
+    let mut run = |args: &[&str], stdin: &str| runs.push(env.run_moto(args, stdin));
 
     run(
         &[
@@ -92,6 +92,22 @@ fn secrets_used_through_a_whole_lifecycle_never_leave_the_keychain() {
     );
     run(&["session", "list", "--json"], "");
     run(&["profile", "list", "--json"], "");
+    // Running it: STS calls at trace level, a dry run, a chained start, a stop.
+    run(&["session", "start", "leaky", "--mfa-code", "123456"], "");
+    run(&["session", "test", "leaky", "--json"], "");
+    run(
+        &[
+            "session",
+            "edit",
+            "leaky",
+            "--access-key-id",
+            "-",
+            "--dry-run",
+        ],
+        &format!("{access_key_id}\n"),
+    );
+    run(&["session", "start", "child"], "");
+    run(&["session", "stop", "--all"], "");
 
     assert!(
         runs.iter()
@@ -99,8 +115,25 @@ fn secrets_used_through_a_whole_lifecycle_never_leave_the_keychain() {
         "logging was on: {runs:#?}"
     );
     let id = env.id_of("leaky");
-    assert_eq!(keychain(&id).len(), 2, "the keys are in the keychain");
-    let needles = [&access_key_id, &secret, &access_key_id_2, &secret_2];
+    let items = keychain(&id);
+    assert_eq!(
+        items.len(),
+        3,
+        "the keys and the cached session token are in the keychain"
+    );
+    // The cached temporary credentials were in ~/.aws/credentials while the session ran; after
+    // `stop --all` they must be nowhere but the keychain either.
+    let token: serde_json::Value = serde_json::from_str(&items[2].secret).unwrap();
+    let temp_secret = token["SecretAccessKey"].as_str().unwrap().to_owned();
+    let temp_token = token["SessionToken"].as_str().unwrap().to_owned();
+    let needles = [
+        &access_key_id,
+        &secret,
+        &access_key_id_2,
+        &secret_2,
+        &temp_secret,
+        &temp_token,
+    ];
     for r in &runs {
         for needle in needles {
             assert!(

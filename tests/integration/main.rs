@@ -7,6 +7,7 @@ mod harness;
 
 mod awsfiles;
 mod concurrency;
+mod engine;
 mod files;
 mod keychain;
 mod leaks;

@@ -1,0 +1,65 @@
+//! The CLI's answers to the engine's questions: the MFA code from `--mfa-code` (or a no-echo
+//! prompt on a terminal), the SAML assertion from standard input with `--saml-assertion -`.
+
+use std::io::{IsTerminal, Read};
+
+use secrecy::SecretString;
+use zeroize::Zeroizing;
+
+use super::args::Answers;
+use crate::engine::{MfaAsk, Prompt};
+use crate::session::{MfaCode, MfaDevice, Session};
+
+pub struct CliPrompt {
+    mfa_code: Option<MfaCode>,
+    saml_from_stdin: bool,
+}
+
+impl CliPrompt {
+    pub fn new(answers: Answers) -> Self {
+        Self {
+            mfa_code: answers.mfa_code,
+            saml_from_stdin: answers.saml_assertion.is_some(),
+        }
+    }
+}
+
+impl Prompt for CliPrompt {
+    fn mfa_code(&mut self, session: &Session, device: &MfaDevice, ask: MfaAsk) -> Option<MfaCode> {
+        if ask == MfaAsk::First
+            && let Some(code) = self.mfa_code.take()
+        {
+            return Some(code);
+        }
+        if !std::io::stdin().is_terminal() {
+            return None;
+        }
+        let question = match ask {
+            MfaAsk::First => format!(
+                "MFA code for session {:?} ({device}): ",
+                session.alias.as_str()
+            ),
+            MfaAsk::AlreadyUsed => {
+                "That code was already used; wait for the next one and enter it: ".to_owned()
+            }
+        };
+        let answer = Zeroizing::new(rpassword::prompt_password(question).ok()?);
+        match answer.parse() {
+            Ok(code) => Some(code),
+            Err(e) => {
+                eprintln!("credtray: {e}");
+                None
+            }
+        }
+    }
+
+    fn saml_assertion(&mut self, _session: &Session) -> Option<SecretString> {
+        if !std::mem::take(&mut self.saml_from_stdin) {
+            return None;
+        }
+        let mut text = Zeroizing::new(String::new());
+        std::io::stdin().read_to_string(&mut text).ok()?;
+        let assertion = text.trim();
+        (!assertion.is_empty()).then(|| SecretString::from(assertion.to_owned()))
+    }
+}
