@@ -519,6 +519,31 @@ fn aws_errors_become_clear_sentences() {
         assert!(!run.stderr.contains(&secret) && !run.stderr.contains(&access_key_id));
         assert_eq!(env.session("dev")["state"], "error");
     }
+
+    // A rejected MFA code is told apart from other access denials.
+    env.run(
+        &[
+            "session",
+            "edit",
+            "dev",
+            "--mfa-device",
+            "arn:aws:iam::123456789012:mfa/dev",
+        ],
+        "",
+    )
+    .ok();
+    let mut cmd = env.command(&["session", "start", "dev", "--mfa-code", "654321"]);
+    cmd.env(
+        "AWS_ENDPOINT_URL",
+        stub_sts(
+            403,
+            "AccessDenied",
+            "MultiFactorAuthentication failed with invalid MFA one time pass code. ",
+        ),
+    );
+    let run = crate::harness::finish(cmd, "");
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("the MFA code was rejected"), "{run:?}");
 }
 
 #[test]

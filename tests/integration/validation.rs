@@ -402,6 +402,42 @@ fn invalid_inputs_of_every_field_exit_2_name_the_field_and_change_nothing() {
             String::new(),
             "nobody",
         ),
+        (
+            "5-digit MFA code",
+            vec![
+                "session".into(),
+                "start".into(),
+                "key-user".into(),
+                "--mfa-code".into(),
+                "12345".into(),
+            ],
+            String::new(),
+            "MFA code",
+        ),
+        (
+            "7-digit MFA code",
+            vec![
+                "session".into(),
+                "test".into(),
+                "key-user".into(),
+                "--mfa-code".into(),
+                "1234567".into(),
+            ],
+            String::new(),
+            "MFA code",
+        ),
+        (
+            "MFA code of letters",
+            vec![
+                "session".into(),
+                "start".into(),
+                "key-user".into(),
+                "--mfa-code".into(),
+                "abcdef".into(),
+            ],
+            String::new(),
+            "MFA code",
+        ),
     ];
     assert!(rows.len() >= 40);
 
