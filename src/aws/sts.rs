@@ -132,18 +132,28 @@ impl Sdk {
         })
     }
 
-    fn client(&self, region: &Region, with: Option<&Credentials>) -> aws_sdk_sts::Client {
+    /// A client for `region`, signing with `credentials` (unsigned without).
+    fn client(
+        &self,
+        region: &Region,
+        credentials: Option<aws_sdk_sts::config::Credentials>,
+    ) -> aws_sdk_sts::Client {
         let mut config = aws_sdk_sts::config::Builder::from(self.base())
             .region(SdkRegion::new(region.to_string()));
-        if let Some(c) = with {
-            config = config.credentials_provider(sdk_credentials(
-                c.access_key_id.expose_secret(),
-                c.secret_access_key.expose_secret(),
-                Some(c.session_token.expose_secret()),
-            ));
+        if let Some(c) = credentials {
+            config = config.credentials_provider(c);
         }
         aws_sdk_sts::Client::from_conf(config.build())
     }
+}
+
+/// Temporary credentials as the SDK takes them.
+fn temporary(c: &Credentials) -> aws_sdk_sts::config::Credentials {
+    sdk_credentials(
+        c.access_key_id.expose_secret(),
+        c.secret_access_key.expose_secret(),
+        Some(c.session_token.expose_secret()),
+    )
 }
 
 fn sdk_credentials(
@@ -172,14 +182,12 @@ impl Sts for Sdk {
         duration: Duration,
         mfa: Option<(&MfaDevice, &MfaCode)>,
     ) -> Result<Credentials, Error> {
-        let mut config = aws_sdk_sts::config::Builder::from(self.base())
-            .region(SdkRegion::new(region.to_string()));
-        config = config.credentials_provider(sdk_credentials(
+        let long_term = sdk_credentials(
             keys.access_key_id.secret().expose_secret(),
             keys.secret_access_key.secret().expose_secret(),
             None,
-        ));
-        let client = aws_sdk_sts::Client::from_conf(config.build());
+        );
+        let client = self.client(region, Some(long_term));
         let mut call = client
             .get_session_token()
             .duration_seconds(seconds(duration));
@@ -204,7 +212,7 @@ impl Sts for Sdk {
         duration: Duration,
     ) -> Result<Credentials, Error> {
         let call = self
-            .client(region, Some(with))
+            .client(region, Some(temporary(with)))
             .assume_role()
             .role_arn(role_arn.as_str())
             .role_session_name(session_name.as_str())
@@ -239,7 +247,9 @@ impl Sts for Sdk {
     }
 
     fn get_caller_identity(&self, region: &Region, with: &Credentials) -> Result<String, Error> {
-        let call = self.client(region, Some(with)).get_caller_identity();
+        let call = self
+            .client(region, Some(temporary(with)))
+            .get_caller_identity();
         let out = self
             .runtime
             .block_on(call.send())

@@ -314,10 +314,7 @@ impl Engine {
         let removed = locked.catalog.remove(id, cascade)?;
         // A running session's credentials go with it.
         for session in removed.iter().filter(|s| s.state == session::State::Active) {
-            let mut owned = std::mem::take(&mut locked.catalog.owned);
-            let result = self.files.unpublish(&session.profile, &mut owned);
-            locked.catalog.owned = owned;
-            result?;
+            self.unpublish(&mut locked.catalog, &session.profile)?;
         }
         for session in removed.iter().filter(|s| s.kind.kind().has_keys()) {
             // The cached token first: if the keychain fails part-way, the keys are still there

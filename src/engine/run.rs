@@ -130,14 +130,11 @@ impl Engine {
             .get(id)
             .cloned()
             .ok_or_else(|| Error::unknown(id))?;
-        if session.state == State::Active {
-            let mut owned = std::mem::take(&mut locked.catalog.owned);
-            let result = self.files.unpublish(&session.profile, &mut owned);
-            locked.catalog.owned = owned;
-            if let Err(e) = result {
-                locked.save()?;
-                return Err(e.into());
-            }
+        if session.state == State::Active
+            && let Err(e) = self.unpublish(&mut locked.catalog, &session.profile)
+        {
+            locked.save()?;
+            return Err(e);
         }
         locked.catalog.set_state(id, State::Inactive, None);
         let catalog = locked.save()?;
@@ -251,9 +248,7 @@ impl Engine {
     ) -> Result<Session, Error> {
         {
             let mut locked = self.store.lock()?;
-            let mut owned = std::mem::take(&mut locked.catalog.owned);
-            let result = self.files.unpublish(&before.profile, &mut owned);
-            locked.catalog.owned = owned;
+            let result = self.unpublish(&mut locked.catalog, &before.profile);
             if result.is_ok() {
                 locked.catalog.set_state(before.id, State::Inactive, None);
             }
@@ -310,6 +305,19 @@ impl Engine {
             });
         }
         catalog.get(id).cloned().ok_or_else(|| Error::unknown(id))
+    }
+
+    /// Removes a profile's owned sections, keeping the catalog's ownership record in step
+    /// whatever happens (the caller saves it).
+    pub(super) fn unpublish(
+        &self,
+        catalog: &mut Catalog,
+        profile: &crate::session::ProfileName,
+    ) -> Result<(), Error> {
+        let mut owned = std::mem::take(&mut catalog.owned);
+        let result = self.files.unpublish(profile, &mut owned);
+        catalog.owned = owned;
+        Ok(result?)
     }
 
     fn record_state(
