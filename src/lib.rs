@@ -23,3 +23,4 @@ pub mod engine;
 pub mod secrets;
 pub mod session;
 pub mod store;
+pub mod tray;

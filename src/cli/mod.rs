@@ -70,12 +70,8 @@ pub fn run() -> anyhow::Result<()> {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches)?;
     let Some(command) = cli.command else {
-        let mut help = Cli::command();
-        eprintln!(
-            "credtray: the tray app is not part of this build yet; use the commands below.\n"
-        );
-        help.print_help()?;
-        return Err(UsageError("no command given".to_owned()).into());
+        // No command: the tray (the only path that initialises a GUI toolkit).
+        return crate::tray::run();
     };
     let sts = Arc::new(Sdk::new().context("cannot start the STS client")?);
     let mut engine = Engine::new(

@@ -1,0 +1,193 @@
+//! What a menu item does, typed. Every item's muda `MenuId` is a `MenuAction` written with
+//! `Display` and read back with `FromStr`, so no id is ever matched by hand.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::session::{Kind, SessionId};
+
+/// A text (or secret) parameter that Edit ▸ opens a dialog for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Param {
+    Alias,
+    Region,
+    MfaDevice,
+    AccessKeyId,
+    SecretAccessKey,
+    RoleArn,
+    RoleSessionName,
+    Assumer,
+    SamlUrl,
+    IdpArn,
+}
+
+impl Param {
+    const ALL: [Param; 10] = [
+        Param::Alias,
+        Param::Region,
+        Param::MfaDevice,
+        Param::AccessKeyId,
+        Param::SecretAccessKey,
+        Param::RoleArn,
+        Param::RoleSessionName,
+        Param::Assumer,
+        Param::SamlUrl,
+        Param::IdpArn,
+    ];
+
+    fn code(self) -> &'static str {
+        match self {
+            Param::Alias => "alias",
+            Param::Region => "region",
+            Param::MfaDevice => "mfa-device",
+            Param::AccessKeyId => "access-key-id",
+            Param::SecretAccessKey => "secret-access-key",
+            Param::RoleArn => "role-arn",
+            Param::RoleSessionName => "role-session-name",
+            Param::Assumer => "assumer",
+            Param::SamlUrl => "saml-url",
+            Param::IdpArn => "idp-arn",
+        }
+    }
+
+    /// Secrets are asked for in a masked, empty entry and never shown.
+    pub fn is_secret(self) -> bool {
+        matches!(self, Param::AccessKeyId | Param::SecretAccessKey)
+    }
+
+    /// The label the user reads, e.g. "Role ARN".
+    pub fn label(self) -> &'static str {
+        match self {
+            Param::Alias => "Session alias",
+            Param::Region => "AWS region",
+            Param::MfaDevice => "MFA device",
+            Param::AccessKeyId => "Access key ID",
+            Param::SecretAccessKey => "Secret access key",
+            Param::RoleArn => "Role ARN",
+            Param::RoleSessionName => "Role session name",
+            Param::Assumer => "Assumer session",
+            Param::SamlUrl => "SAML 2.0 URL",
+            Param::IdpArn => "Identity provider ARN",
+        }
+    }
+}
+
+/// Everything a menu item can do.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum MenuAction {
+    Start(SessionId),
+    Stop(SessionId),
+    Test(SessionId),
+    Chain(SessionId),
+    Delete(SessionId),
+    /// Open a dialog for a text or secret parameter.
+    Edit(SessionId, Param),
+    /// Pick a named profile (radio).
+    SetProfile(SessionId, String),
+    NewProfile(SessionId),
+    /// Pick a region (radio).
+    SetRegion(SessionId, String),
+    /// Pick an assumer session (radio).
+    SetAssumer(SessionId, SessionId),
+    Add(Kind),
+    StopAll,
+    Quit,
+    /// A label that does nothing (a disabled explanation).
+    Info(String),
+}
+
+impl fmt::Display for MenuAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MenuAction::Start(id) => write!(f, "start:{id}"),
+            MenuAction::Stop(id) => write!(f, "stop:{id}"),
+            MenuAction::Test(id) => write!(f, "test:{id}"),
+            MenuAction::Chain(id) => write!(f, "chain:{id}"),
+            MenuAction::Delete(id) => write!(f, "delete:{id}"),
+            MenuAction::Edit(id, p) => write!(f, "edit:{id}:{}", p.code()),
+            MenuAction::SetProfile(id, p) => write!(f, "profile:{id}:{p}"),
+            MenuAction::NewProfile(id) => write!(f, "new-profile:{id}"),
+            MenuAction::SetRegion(id, r) => write!(f, "region:{id}:{r}"),
+            MenuAction::SetAssumer(id, a) => write!(f, "assumer:{id}:{a}"),
+            MenuAction::Add(kind) => write!(f, "add:{kind}"),
+            MenuAction::StopAll => f.write_str("stop-all"),
+            MenuAction::Quit => f.write_str("quit"),
+            MenuAction::Info(key) => write!(f, "info:{key}"),
+        }
+    }
+}
+
+/// An id that is not a `MenuAction`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown menu item {0:?}")]
+pub struct UnknownAction(String);
+
+impl FromStr for MenuAction {
+    type Err = UnknownAction;
+    fn from_str(s: &str) -> Result<Self, UnknownAction> {
+        let unknown = || UnknownAction(s.to_owned());
+        let id = |v: &str| v.parse::<SessionId>().map_err(|_| unknown());
+        let (verb, rest) = s.split_once(':').unwrap_or((s, ""));
+        let (first, second) = rest.split_once(':').unwrap_or((rest, ""));
+        Ok(match verb {
+            "start" => MenuAction::Start(id(rest)?),
+            "stop" => MenuAction::Stop(id(rest)?),
+            "test" => MenuAction::Test(id(rest)?),
+            "chain" => MenuAction::Chain(id(rest)?),
+            "delete" => MenuAction::Delete(id(rest)?),
+            "edit" => {
+                let param = Param::ALL
+                    .into_iter()
+                    .find(|p| p.code() == second)
+                    .ok_or_else(unknown)?;
+                MenuAction::Edit(id(first)?, param)
+            }
+            "profile" => MenuAction::SetProfile(id(first)?, second.to_owned()),
+            "new-profile" => MenuAction::NewProfile(id(rest)?),
+            "region" => MenuAction::SetRegion(id(first)?, second.to_owned()),
+            "assumer" => MenuAction::SetAssumer(id(first)?, id(second)?),
+            "add" => MenuAction::Add(rest.parse().map_err(|_| unknown())?),
+            "stop-all" => MenuAction::StopAll,
+            "quit" => MenuAction::Quit,
+            "info" => MenuAction::Info(rest.to_owned()),
+            _ => return Err(unknown()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_round_trips_through_its_id() {
+        let a = SessionId::new();
+        let b = SessionId::new();
+        let mut actions = vec![
+            MenuAction::Start(a),
+            MenuAction::Stop(a),
+            MenuAction::Test(a),
+            MenuAction::Chain(a),
+            MenuAction::Delete(a),
+            MenuAction::SetProfile(a, "team.prod+x@y".into()),
+            MenuAction::NewProfile(a),
+            MenuAction::SetRegion(a, "eu-west-1".into()),
+            MenuAction::SetAssumer(a, b),
+            MenuAction::StopAll,
+            MenuAction::Quit,
+            MenuAction::Info("edit-disabled:x".into()),
+        ];
+        actions.extend(Param::ALL.map(|p| MenuAction::Edit(a, p)));
+        actions.extend(Kind::ALL.map(MenuAction::Add));
+        for action in actions {
+            assert_eq!(
+                action.to_string().parse::<MenuAction>(),
+                Ok(action.clone()),
+                "{action}"
+            );
+        }
+        assert!("start:not-a-uuid".parse::<MenuAction>().is_err());
+        assert!("explode".parse::<MenuAction>().is_err());
+        assert!(format!("edit:{a}:colour").parse::<MenuAction>().is_err());
+    }
+}

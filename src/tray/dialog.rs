@@ -1,0 +1,269 @@
+//! Dialogs: a pure model (a form of fields, validated, re-opened with the message until the
+//! input is valid or the person cancels) behind a trait, so the logic is tested without a
+//! display, and a thin GTK3 view through the `gtk` crate tao already links. Confirmations are
+//! GTK message dialogs too: native-dialog shells out to zenity or kdialog on Linux, which a
+//! desktop need not have. macOS (osascript) and Windows views can implement the same trait.
+
+/// One entry of a form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    pub label: String,
+    pub value: String,
+    /// A secret: typed into a masked entry that starts empty and can't be copied.
+    pub masked: bool,
+}
+
+impl Field {
+    pub fn text(label: impl Into<String>, value: impl Into<String>) -> Self {
+        Self {
+            label: label.into(),
+            value: value.into(),
+            masked: false,
+        }
+    }
+
+    pub fn secret(label: impl Into<String>) -> Self {
+        Self {
+            label: label.into(),
+            value: String::new(),
+            masked: true,
+        }
+    }
+}
+
+/// A small form: a title that names the session, fields, and the last validation message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Form {
+    pub title: String,
+    pub fields: Vec<Field>,
+    pub error: Option<String>,
+}
+
+impl Form {
+    pub fn new(title: impl Into<String>, fields: Vec<Field>) -> Self {
+        Self {
+            title: title.into(),
+            fields,
+            error: None,
+        }
+    }
+}
+
+/// Where dialogs are shown.
+pub trait Dialogs {
+    /// The values entered, in field order, or `None` when cancelled.
+    fn form(&self, form: &Form) -> Option<Vec<String>>;
+    fn confirm(&self, title: &str, message: &str) -> bool;
+}
+
+/// Shows `form` until `parse` accepts its values or the person cancels; each refusal re-opens
+/// the form with the message and the values typed so far (secrets excepted: they are asked
+/// for again rather than kept in a widget).
+pub fn ask<T>(
+    dialogs: &dyn Dialogs,
+    mut form: Form,
+    parse: impl Fn(&[String]) -> Result<T, String>,
+) -> Option<T> {
+    loop {
+        let values = dialogs.form(&form)?;
+        match parse(&values) {
+            Ok(value) => return Some(value),
+            Err(message) => {
+                for (field, value) in form.fields.iter_mut().zip(values) {
+                    field.value = if field.masked { String::new() } else { value };
+                }
+                form.error = Some(message);
+            }
+        }
+    }
+}
+
+/// GTK3 dialogs, on the GTK main thread (the tray's).
+#[cfg(target_os = "linux")]
+pub struct Gtk;
+
+#[cfg(target_os = "linux")]
+impl Dialogs for Gtk {
+    fn form(&self, form: &Form) -> Option<Vec<String>> {
+        use gtk::prelude::*;
+        let dialog = gtk::Dialog::with_buttons(
+            Some(&form.title),
+            None::<&gtk::Window>,
+            gtk::DialogFlags::MODAL,
+            &[
+                ("Cancel", gtk::ResponseType::Cancel),
+                ("OK", gtk::ResponseType::Ok),
+            ],
+        );
+        dialog.set_default_response(gtk::ResponseType::Ok);
+        dialog.set_keep_above(true);
+        dialog.set_position(gtk::WindowPosition::Center);
+        let grid = gtk::Grid::new();
+        grid.set_row_spacing(8);
+        grid.set_column_spacing(12);
+        grid.set_border_width(12);
+        let mut row = 0;
+        if let Some(error) = &form.error {
+            let label = gtk::Label::new(None);
+            label.set_markup(&format!(
+                "<span foreground='#b00020'>{}</span>",
+                gtk::glib::markup_escape_text(error)
+            ));
+            label.set_line_wrap(true);
+            label.set_max_width_chars(60);
+            label.set_xalign(0.0);
+            grid.attach(&label, 0, row, 2, 1);
+            row += 1;
+        }
+        let entries: Vec<gtk::Entry> = form
+            .fields
+            .iter()
+            .map(|field| {
+                let label = gtk::Label::new(Some(&field.label));
+                label.set_xalign(0.0);
+                let entry = gtk::Entry::new();
+                entry.set_text(&field.value);
+                entry.set_width_chars(52);
+                entry.set_activates_default(true);
+                if field.masked {
+                    entry.set_visibility(false);
+                    entry.set_input_purpose(gtk::InputPurpose::Password);
+                }
+                grid.attach(&label, 0, row, 1, 1);
+                grid.attach(&entry, 1, row, 1, 1);
+                row += 1;
+                entry
+            })
+            .collect();
+        dialog.content_area().add(&grid);
+        dialog.show_all();
+        let response = dialog.run();
+        let values = entries.iter().map(|e| e.text().to_string()).collect();
+        dialog.close();
+        (response == gtk::ResponseType::Ok).then_some(values)
+    }
+
+    fn confirm(&self, title: &str, message: &str) -> bool {
+        use gtk::prelude::*;
+        let dialog = gtk::MessageDialog::new(
+            None::<&gtk::Window>,
+            gtk::DialogFlags::MODAL,
+            gtk::MessageType::Question,
+            gtk::ButtonsType::YesNo,
+            message,
+        );
+        dialog.set_title(title);
+        dialog.set_keep_above(true);
+        let response = dialog.run();
+        dialog.close();
+        response == gtk::ResponseType::Yes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+
+    /// Answers forms from a script and records what it was shown.
+    struct Scripted {
+        answers: RefCell<Vec<Option<Vec<&'static str>>>>,
+        shown: RefCell<Vec<Form>>,
+    }
+
+    impl Dialogs for Scripted {
+        fn form(&self, form: &Form) -> Option<Vec<String>> {
+            self.shown.borrow_mut().push(form.clone());
+            self.answers
+                .borrow_mut()
+                .remove(0)
+                .map(|v| v.into_iter().map(str::to_owned).collect())
+        }
+        fn confirm(&self, _: &str, _: &str) -> bool {
+            true
+        }
+    }
+
+    fn scripted(answers: Vec<Option<Vec<&'static str>>>) -> Scripted {
+        Scripted {
+            answers: RefCell::new(answers),
+            shown: RefCell::new(Vec::new()),
+        }
+    }
+
+    fn role_arn(values: &[String]) -> Result<crate::session::RoleArn, String> {
+        values[0]
+            .parse()
+            .map_err(|e: crate::session::ValidationError| e.to_string())
+    }
+
+    #[test]
+    fn invalid_input_reopens_the_form_with_the_message_and_the_typed_value() {
+        let d = scripted(vec![
+            Some(vec!["arn:aws:iam::1:role/x"]),
+            Some(vec!["arn:aws:iam::123456789012:role/x"]),
+        ]);
+        let form = Form::new(
+            "Edit \"dev\"",
+            vec![Field::text(
+                "Role ARN",
+                "arn:aws:iam::123456789012:role/old",
+            )],
+        );
+        let got = ask(&d, form, role_arn).unwrap();
+        assert_eq!(got.as_str(), "arn:aws:iam::123456789012:role/x");
+        let shown = d.shown.borrow();
+        assert_eq!(
+            shown[0].fields[0].value, "arn:aws:iam::123456789012:role/old",
+            "pre-filled with the current value"
+        );
+        assert_eq!(shown[0].error, None);
+        assert_eq!(
+            shown[1].fields[0].value, "arn:aws:iam::1:role/x",
+            "re-opened with what was typed"
+        );
+        assert!(
+            shown[1]
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("invalid role ARN")
+        );
+    }
+
+    #[test]
+    fn cancelling_gives_nothing() {
+        let d = scripted(vec![Some(vec!["bad"]), None]);
+        assert!(
+            ask(
+                &d,
+                Form::new("t", vec![Field::text("Role ARN", "")]),
+                role_arn
+            )
+            .is_none()
+        );
+    }
+
+    #[test]
+    fn secrets_start_empty_and_are_not_kept_across_retries() {
+        let d = scripted(vec![Some(vec!["not a key"]), None]);
+        let form = Form::new("t", vec![Field::secret("Access key ID")]);
+        assert_eq!(form.fields[0].value, "");
+        let parse = |v: &[String]| {
+            crate::session::AccessKeyId::parse(&secrecy::SecretString::from(v[0].clone()))
+                .map_err(|e| e.to_string())
+        };
+        assert!(ask(&d, form, parse).is_none());
+        let shown = d.shown.borrow();
+        assert_eq!(
+            shown[1].fields[0].value, "",
+            "the refused secret is not put back into the entry"
+        );
+        assert!(shown[1].fields[0].masked);
+        assert!(
+            !shown[1].error.as_deref().unwrap().contains("not a key"),
+            "the message does not echo it"
+        );
+    }
+}

@@ -1,0 +1,314 @@
+use super::*;
+use crate::session::{NewSession, ProfileName, Region, Settings};
+
+fn add(c: &mut Catalog, alias: &str, profile: &str, kind: SessionKind) -> SessionId {
+    c.add(NewSession {
+        alias: alias.parse().unwrap(),
+        profile: Some(profile.parse().unwrap()),
+        region: None,
+        kind,
+    })
+    .unwrap()
+    .id
+}
+
+fn user() -> SessionKind {
+    SessionKind::IamUser { mfa_device: None }
+}
+
+fn chained(assumer: SessionId) -> SessionKind {
+    SessionKind::IamRoleChained {
+        role_arn: "arn:aws:iam::123456789012:role/r".parse().unwrap(),
+        role_session_name: None,
+        assumer,
+    }
+}
+
+fn find<'a>(nodes: &'a [Node], key: &str) -> &'a Node {
+    fn walk<'a>(nodes: &'a [Node], key: &str) -> Option<&'a Node> {
+        nodes.iter().find_map(|n| {
+            if n.key() == key {
+                return Some(n);
+            }
+            match n {
+                Node::Submenu { children, .. } => walk(children, key),
+                _ => None,
+            }
+        })
+    }
+    walk(nodes, key).unwrap_or_else(|| panic!("no node {key}"))
+}
+
+fn labels(node: &Node) -> Vec<String> {
+    let Node::Submenu { children, .. } = node else {
+        panic!("{node:?}")
+    };
+    children
+        .iter()
+        .map(|c| match c {
+            Node::Item { label, .. } | Node::Choice { label, .. } | Node::Submenu { label, .. } => {
+                label.clone()
+            }
+            Node::Separator => "---".to_owned(),
+        })
+        .collect()
+}
+
+#[test]
+fn a_session_shows_state_alias_profile_and_region_with_its_actions() {
+    let mut c = Catalog::default();
+    let id = add(&mut c, "prod-admin", "default", user());
+    let menu = build(&c);
+    let node = find(&menu, &format!("menu:session:{id}"));
+    let Node::Submenu { label, .. } = node else {
+        panic!()
+    };
+    assert_eq!(label, "○ prod-admin — default · us-east-1");
+    assert_eq!(
+        labels(node),
+        [
+            "Start",
+            "Edit",
+            "Test credential generation",
+            "Create chained session…",
+            "Delete…"
+        ]
+    );
+    c.set_state(id, State::Active, None);
+    let menu = build(&c);
+    let node = find(&menu, &format!("menu:session:{id}"));
+    assert_eq!(labels(node)[0], "Stop");
+    assert_eq!(
+        find(&menu, "stop-all"),
+        &Node::Item {
+            action: MenuAction::StopAll,
+            label: "Stop all sessions".into(),
+            enabled: true
+        }
+    );
+    c.set_state(
+        id,
+        State::Error("session \"prod-admin\": access denied".into()),
+        None,
+    );
+    let menu = build(&c);
+    let node = find(&menu, &format!("menu:session:{id}"));
+    assert_eq!(
+        labels(node)[..2],
+        [
+            "Start".to_owned(),
+            "Last error: session \"prod-admin\": access denied".to_owned()
+        ]
+    );
+}
+
+#[test]
+fn edit_lists_the_parameters_of_each_kind_with_secrets_masked() {
+    let mut c = Catalog::default();
+    let u = add(&mut c, "user", "default", user());
+    let ch = add(&mut c, "chained", "ops", chained(u));
+    let fed = add(
+        &mut c,
+        "fed",
+        "default",
+        SessionKind::IamRoleFederated {
+            role_arn: "arn:aws:iam::123456789012:role/f".parse().unwrap(),
+            saml_url: "https://idp.example.com/saml".parse().unwrap(),
+            idp_arn: "arn:aws:iam::123456789012:saml-provider/p".parse().unwrap(),
+        },
+    );
+    let menu = build(&c);
+    assert_eq!(
+        labels(find(&menu, &format!("menu:edit:{u}"))),
+        [
+            "Session alias: user…",
+            "Named profile: default",
+            "AWS region: us-east-1",
+            "MFA device: (none)…",
+            "Access key ID: ••••…",
+            "Secret access key: ••••…"
+        ]
+    );
+    assert_eq!(
+        labels(find(&menu, &format!("menu:edit:{ch}"))),
+        [
+            "Session alias: chained…",
+            "Named profile: ops",
+            "AWS region: us-east-1",
+            "Role ARN: arn:aws:iam::123456789012:role/r…",
+            "Role session name: (default)…",
+            "Assumer session: user"
+        ]
+    );
+    assert_eq!(
+        labels(find(&menu, &format!("menu:edit:{fed}"))),
+        [
+            "Session alias: fed…",
+            "Named profile: default",
+            "AWS region: us-east-1",
+            "Role ARN: arn:aws:iam::123456789012:role/f…",
+            "SAML 2.0 URL: https://idp.example.com/saml…",
+            "Identity provider ARN: arn:aws:iam::123456789012:saml-provider/p…"
+        ]
+    );
+}
+
+#[test]
+fn choices_are_radio_lists_with_the_current_value_checked() {
+    let mut c = Catalog::default();
+    let u = add(&mut c, "user", "default", user());
+    let other = add(&mut c, "other", "dev", user());
+    let ch = add(&mut c, "chained", "ops", chained(u));
+    let grandchild = add(&mut c, "grandchild", "ops", chained(ch));
+    c.edit(
+        other,
+        &crate::session::Edit {
+            region: Some("eu-west-1".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let menu = build(&c);
+    let checked = |key: &str| -> Vec<(String, bool)> {
+        let Node::Submenu { children, .. } = find(&menu, key) else {
+            panic!()
+        };
+        children
+            .iter()
+            .filter_map(|n| match n {
+                Node::Choice { label, checked, .. } => Some((label.clone(), *checked)),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        checked(&format!("menu:profile:{ch}")),
+        [
+            ("default".into(), false),
+            ("dev".into(), false),
+            ("ops".into(), true)
+        ]
+    );
+    let regions = checked(&format!("menu:region:{u}"));
+    assert_eq!(
+        regions,
+        [
+            ("eu-west-1 — Europe (Ireland)".into(), false),
+            ("us-east-1 — US East (N. Virginia)".into(), true)
+        ]
+    );
+    // Neither itself nor its own descendants can be a chained session's assumer.
+    assert_eq!(
+        checked(&format!("menu:assumer:{ch}")),
+        [("user".into(), true), ("other".into(), false)]
+    );
+    let _ = grandchild;
+    let Node::Submenu { children, .. } = find(&menu, &format!("menu:profile:{u}")) else {
+        panic!()
+    };
+    assert_eq!(
+        children.last(),
+        Some(&Node::item(MenuAction::NewProfile(u), "New named profile…"))
+    );
+}
+
+#[test]
+fn integration_derived_sessions_show_edit_disabled_with_the_reason_but_keep_quick_change() {
+    let sso = Session {
+        id: SessionId::new(),
+        alias: "sso".parse().unwrap(),
+        profile: ProfileName::default_profile(),
+        region: Region::us_east_1(),
+        kind: SessionKind::AwsSsoRole {
+            account_id: "123456789012".parse().unwrap(),
+            role_name: "Admin".parse().unwrap(),
+            integration: "0b9c3f38-6a5e-4c47-9d1c-3c1f5b8d2a10".parse().unwrap(),
+        },
+        state: State::Inactive,
+        expiration: None,
+    };
+    let c = Catalog::new(Settings::default(), vec![], vec![sso.clone()]).unwrap();
+    let menu = build(&c);
+    let Node::Submenu {
+        enabled,
+        label,
+        children,
+        ..
+    } = find(&menu, &format!("menu:edit:{}", sso.id))
+    else {
+        panic!()
+    };
+    assert!(!enabled && children.is_empty());
+    assert!(label.contains("can't be edited"), "{label}");
+    find(&menu, &format!("menu:profile:{}", sso.id));
+    find(&menu, &format!("menu:region:{}", sso.id));
+}
+
+#[test]
+fn large_catalogs_are_grouped_so_no_submenu_holds_more_than_fifty() {
+    let mut c = Catalog::default();
+    for i in 0..130 {
+        add(
+            &mut c,
+            &format!("s{i:03}"),
+            if i < 120 { "big" } else { "small" },
+            user(),
+        );
+    }
+    let menu = build(&c);
+    let groups: Vec<&Node> = menu
+        .iter()
+        .filter(|n| matches!(n, Node::Submenu { key, .. } if key.starts_with("group:")))
+        .collect();
+    assert_eq!(groups.len(), 4, "big in 3 chunks, small in one");
+    for g in &groups {
+        let Node::Submenu { children, .. } = g else {
+            panic!()
+        };
+        assert!(children.len() <= MAX_PER_SUBMENU);
+    }
+    let Node::Submenu { label, .. } = groups[0] else {
+        panic!()
+    };
+    assert_eq!(label, "big: s000 – s049");
+    let Node::Submenu {
+        label, children, ..
+    } = groups[3]
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (label.as_str(), children.len()),
+        ("small (10 sessions)", 10)
+    );
+    // Small catalogs are not grouped.
+    let mut small = Catalog::default();
+    for i in 0..GROUP_ABOVE {
+        add(&mut small, &format!("s{i}"), "p", user());
+    }
+    assert!(
+        build(&small)
+            .iter()
+            .all(|n| !matches!(n, Node::Submenu { key, .. } if key.starts_with("group:")))
+    );
+}
+
+#[test]
+fn the_bottom_of_the_menu_is_add_stop_all_quit() {
+    let menu = build(&Catalog::default());
+    let tail: Vec<String> = menu.iter().map(Node::key).collect();
+    assert_eq!(
+        tail,
+        [
+            "info:no-sessions",
+            "separator",
+            "menu:add",
+            "stop-all",
+            "quit"
+        ]
+    );
+    assert!(
+        matches!(&menu[3], Node::Item { enabled: false, .. }),
+        "nothing to stop"
+    );
+}

@@ -1,0 +1,246 @@
+//! The one place that touches muda: builds the items of a menu model once, and on every new
+//! model updates them in place (`set_text`, `set_enabled`, `set_checked`), rebuilding only the
+//! nodes whose shape changed.
+//!
+//! A submenu whose own label changes is rebuilt rather than relabelled: libayatana's dbusmenu
+//! export (what tray hosts read on Linux) does not pick up `set_text` on a submenu item, so the
+//! host would keep showing the old label (the end-to-end test caught this).
+
+use tray_icon::menu::{
+    CheckMenuItem, IsMenuItem, Menu, MenuId, MenuItem, PredefinedMenuItem, Submenu,
+};
+
+use super::menu::Node;
+
+enum Handle {
+    Item(MenuItem),
+    Check(CheckMenuItem),
+    Sub(Submenu),
+    Separator(PredefinedMenuItem),
+}
+
+impl Handle {
+    fn as_item(&self) -> &dyn IsMenuItem {
+        match self {
+            Handle::Item(i) => i,
+            Handle::Check(i) => i,
+            Handle::Sub(i) => i,
+            Handle::Separator(i) => i,
+        }
+    }
+}
+
+/// A node as built: its muda handle and its children's.
+struct Built {
+    handle: Handle,
+    children: Vec<Built>,
+}
+
+/// What an update did, for logs and benchmarks.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Changes {
+    pub updated: usize,
+    pub rebuilt: usize,
+}
+
+impl std::ops::AddAssign for Changes {
+    fn add_assign(&mut self, other: Self) {
+        self.updated += other.updated;
+        self.rebuilt += other.rebuilt;
+    }
+}
+
+/// The root menu or a submenu: where items are inserted and removed.
+enum Container<'a> {
+    Root(&'a Menu),
+    Sub(&'a Submenu),
+}
+
+impl Container<'_> {
+    fn append(&self, item: &dyn IsMenuItem) {
+        let result = match self {
+            Container::Root(m) => m.append(item),
+            Container::Sub(s) => s.append(item),
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not add a menu item");
+        }
+    }
+
+    fn insert(&self, item: &dyn IsMenuItem, at: usize) {
+        let result = match self {
+            Container::Root(m) => m.insert(item, at),
+            Container::Sub(s) => s.insert(item, at),
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not insert a menu item");
+        }
+    }
+
+    fn remove(&self, item: &dyn IsMenuItem) {
+        let _ = match self {
+            Container::Root(m) => m.remove(item),
+            Container::Sub(s) => s.remove(item),
+        };
+    }
+}
+
+pub struct Renderer {
+    menu: Menu,
+    model: Vec<Node>,
+    built: Vec<Built>,
+}
+
+impl Renderer {
+    pub fn new(model: Vec<Node>) -> Self {
+        let menu = Menu::new();
+        let built: Vec<Built> = model.iter().map(build).collect();
+        for b in &built {
+            Container::Root(&menu).append(b.handle.as_item());
+        }
+        Self { menu, model, built }
+    }
+
+    pub fn menu(&self) -> &Menu {
+        &self.menu
+    }
+
+    /// Brings the muda menu in line with `model`.
+    pub fn update(&mut self, model: Vec<Node>) -> Changes {
+        let changes = sync(
+            &Container::Root(&self.menu),
+            &mut self.built,
+            &self.model,
+            &model,
+        );
+        self.model = model;
+        changes
+    }
+}
+
+/// Makes the items of one container match `new`, given they were built from `old`.
+fn sync(container: &Container<'_>, built: &mut Vec<Built>, old: &[Node], new: &[Node]) -> Changes {
+    let mut changes = Changes::default();
+    let same_keys = old.len() == new.len() && old.iter().zip(new).all(|(a, b)| a.key() == b.key());
+    if !same_keys {
+        for b in built.iter() {
+            container.remove(b.handle.as_item());
+        }
+        *built = new.iter().map(build).collect();
+        for b in built.iter() {
+            container.append(b.handle.as_item());
+        }
+        changes.rebuilt += new.len();
+        return changes;
+    }
+    for (i, (o, n)) in old.iter().zip(new).enumerate() {
+        if o == n {
+            if let (Handle::Check(item), Node::Choice { checked, .. }) = (&built[i].handle, n) {
+                // muda toggles a check item when it is clicked: put back what the model says.
+                if item.is_checked() != *checked {
+                    item.set_checked(*checked);
+                    changes.updated += 1;
+                }
+            } else if let (Handle::Sub(sub), Node::Submenu { children, .. }) = (&built[i].handle, n)
+            {
+                let sub = sub.clone();
+                changes += sync(
+                    &Container::Sub(&sub),
+                    &mut built[i].children,
+                    children,
+                    children,
+                );
+            }
+            continue;
+        }
+        match (&built[i].handle, o, n) {
+            (Handle::Item(item), Node::Item { .. }, Node::Item { label, enabled, .. }) => {
+                item.set_text(label);
+                item.set_enabled(*enabled);
+                changes.updated += 1;
+            }
+            (Handle::Check(item), Node::Choice { .. }, Node::Choice { label, checked, .. }) => {
+                item.set_text(label);
+                item.set_checked(*checked);
+                changes.updated += 1;
+            }
+            (
+                Handle::Sub(sub),
+                Node::Submenu {
+                    label: l0,
+                    enabled: e0,
+                    children: k0,
+                    ..
+                },
+                Node::Submenu {
+                    label: l1,
+                    enabled: e1,
+                    children: k1,
+                    ..
+                },
+            ) if l0 == l1 && e0 == e1 => {
+                let sub = sub.clone();
+                changes += sync(&Container::Sub(&sub), &mut built[i].children, k0, k1);
+            }
+            _ => {
+                container.remove(built[i].handle.as_item());
+                built[i] = build(n);
+                container.insert(built[i].handle.as_item(), i);
+                changes.rebuilt += 1;
+            }
+        }
+    }
+    changes
+}
+
+fn build(node: &Node) -> Built {
+    match node {
+        Node::Item {
+            action,
+            label,
+            enabled,
+        } => Built {
+            handle: Handle::Item(MenuItem::with_id(
+                MenuId::new(action.to_string()),
+                label,
+                *enabled,
+                None,
+            )),
+            children: Vec::new(),
+        },
+        Node::Choice {
+            action,
+            label,
+            checked,
+        } => Built {
+            handle: Handle::Check(CheckMenuItem::with_id(
+                MenuId::new(action.to_string()),
+                label,
+                true,
+                *checked,
+                None,
+            )),
+            children: Vec::new(),
+        },
+        Node::Submenu {
+            key,
+            label,
+            enabled,
+            children,
+        } => {
+            let sub = Submenu::with_id(MenuId::new(format!("menu:{key}")), label, *enabled);
+            let built: Vec<Built> = children.iter().map(build).collect();
+            for b in &built {
+                Container::Sub(&sub).append(b.handle.as_item());
+            }
+            Built {
+                handle: Handle::Sub(sub),
+                children: built,
+            }
+        }
+        Node::Separator => Built {
+            handle: Handle::Separator(PredefinedMenuItem::separator()),
+            children: Vec::new(),
+        },
+    }
+}

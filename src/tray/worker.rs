@@ -1,0 +1,304 @@
+//! The engine's thread: it owns the engine, runs the commands the menu sends, watches the
+//! store (so CLI changes reach the menu within a second), rotates credentials on a timer, and
+//! shows notifications. The GUI thread never waits for it; it talks back through the event
+//! loop proxy. When the engine needs an MFA code or a SAML assertion, it asks the GUI thread
+//! for a dialog and waits for the answer.
+
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant, SystemTime};
+
+use secrecy::SecretString;
+use tao::event_loop::EventLoopProxy;
+
+use super::UserEvent;
+use crate::awsfiles;
+use crate::engine::{self, Engine, MfaAsk, Prompt, ProposedKeys};
+use crate::session::{
+    Alias, Edit, IamUserKeys, MfaCode, MfaDevice, NewSession, RoleArn, RoleSessionName, Session,
+    SessionId,
+};
+
+/// How often the store is looked at for changes made by other processes.
+const WATCH_EVERY: Duration = Duration::from_millis(400);
+/// How often active sessions are checked for credentials about to expire.
+const ROTATE_EVERY: Duration = Duration::from_secs(60);
+/// How long a dialog may stay open before the engine gives up on the answer.
+const ANSWER_WITHIN: Duration = Duration::from_secs(600);
+
+/// What the menu asks the engine to do.
+pub enum Command {
+    Start(SessionId),
+    Stop(SessionId),
+    StopAll,
+    Test(SessionId),
+    Edit(SessionId, Box<Edit>),
+    Chain {
+        assumer: SessionId,
+        role_arn: RoleArn,
+        alias: Alias,
+        role_session_name: RoleSessionName,
+        start: bool,
+    },
+    Add(Box<NewSession>, Option<IamUserKeys>),
+    Delete(SessionId),
+    Quit,
+}
+
+/// What the engine asks the person, through a dialog on the GUI thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Question {
+    MfaCode {
+        alias: String,
+        device: String,
+        again: bool,
+    },
+    SamlAssertion {
+        alias: String,
+    },
+    TakeOver {
+        alias: String,
+        message: String,
+    },
+}
+
+pub fn run(mut engine: Engine, proxy: EventLoopProxy<UserEvent>, commands: Receiver<Command>) {
+    let mut worker = Worker {
+        proxy,
+        last_seen: None,
+        failed_rotation: Vec::new(),
+    };
+    worker.publish(&engine);
+    let mut last_rotation = Instant::now();
+    loop {
+        match commands.recv_timeout(WATCH_EVERY) {
+            Ok(Command::Quit) | Err(RecvTimeoutError::Disconnected) => break,
+            Ok(command) => {
+                worker.handle(&mut engine, command);
+                worker.publish(&engine);
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        if worker.store_changed(&engine) {
+            worker.publish(&engine);
+        }
+        if last_rotation.elapsed() >= ROTATE_EVERY {
+            last_rotation = Instant::now();
+            worker.rotate(&mut engine);
+        }
+    }
+}
+
+struct Worker {
+    proxy: EventLoopProxy<UserEvent>,
+    last_seen: Option<(SystemTime, u64)>,
+    /// Sessions whose refresh failed and were notified about, so it is said once.
+    failed_rotation: Vec<SessionId>,
+}
+
+impl Worker {
+    fn stamp(engine: &Engine) -> Option<(SystemTime, u64)> {
+        let meta = std::fs::metadata(engine.store().path()).ok()?;
+        Some((meta.modified().ok()?, meta.len()))
+    }
+
+    fn store_changed(&mut self, engine: &Engine) -> bool {
+        Self::stamp(engine) != self.last_seen
+    }
+
+    /// Sends the catalog to the GUI (always after a command, so radio items clicked but not
+    /// applied are put back).
+    fn publish(&mut self, engine: &Engine) {
+        self.last_seen = Self::stamp(engine);
+        match engine.catalog() {
+            Ok(catalog) => {
+                let _ = self.proxy.send_event(UserEvent::Catalog(Box::new(catalog)));
+            }
+            Err(e) => notify("credtray can't read its store", &chain(&e)),
+        }
+    }
+
+    fn handle(&mut self, engine: &mut Engine, command: Command) {
+        let mut prompt = TrayPrompt { proxy: &self.proxy };
+        match command {
+            Command::Start(id) => self.start(engine, id),
+            Command::Stop(id) => report(engine.stop(id).map(drop), "Could not stop the session"),
+            Command::StopAll => report(engine.stop_all().map(drop), "Could not stop every session"),
+            Command::Test(id) => {
+                let session = engine.catalog().ok().and_then(|c| c.get(id).cloned());
+                let Some(session) = session else { return };
+                let title = format!("Test credential generation: {}", session.alias);
+                match engine.test(&session, &ProposedKeys::default(), &mut prompt) {
+                    Ok(t) => notify(
+                        &title,
+                        &format!(
+                            "Credentials work.\nCaller: {}\nThey would expire {}.",
+                            t.caller_arn,
+                            rfc3339(t.expiration)
+                        ),
+                    ),
+                    Err(e) => notify(&title, &format!("Failed: {}", chain(&e))),
+                }
+            }
+            Command::Edit(id, edit) => match engine.edit(id, *edit, &mut prompt) {
+                Ok((outcome, Some(Ok(s)))) => {
+                    notify(
+                        &format!("Restarted {}", outcome.session.alias),
+                        &format!("Now on profile {} in {}.", s.profile, s.region),
+                    );
+                }
+                Ok((outcome, Some(Err(e)))) => {
+                    notify(
+                        &format!("Edited {}, but restarting it failed", outcome.session.alias),
+                        &chain(&e),
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => notify("Could not edit the session", &chain(&e)),
+            },
+            Command::Chain {
+                assumer,
+                role_arn,
+                alias,
+                role_session_name,
+                start,
+            } => match engine.chain(
+                assumer,
+                role_arn,
+                Some(alias),
+                Some(role_session_name),
+                None,
+                None,
+            ) {
+                Ok(session) if start => self.start(engine, session.id),
+                Ok(_) => {}
+                Err(e) => notify("Could not create the chained session", &chain(&e)),
+            },
+            Command::Add(new, keys) => report(
+                engine.add(*new, keys).map(drop),
+                "Could not add the session",
+            ),
+            Command::Delete(id) => report(
+                engine.delete(id, false).map(drop),
+                "Could not delete the session",
+            ),
+            Command::Quit => {}
+        }
+    }
+
+    /// Starts a session; a profile credtray does not own is taken over only if the person
+    /// agrees in a dialog.
+    fn start(&mut self, engine: &mut Engine, id: SessionId) {
+        let mut prompt = TrayPrompt { proxy: &self.proxy };
+        let result = match engine.start(id, &mut prompt, false) {
+            Err(engine::Error::Files(e @ awsfiles::Error::NotOwned { .. })) => {
+                let alias = engine
+                    .catalog()
+                    .ok()
+                    .and_then(|c| c.get(id).map(|s| s.alias.to_string()))
+                    .unwrap_or_default();
+                let question = Question::TakeOver {
+                    alias,
+                    message: e.to_string(),
+                };
+                if prompt.ask(question).is_some() {
+                    engine.start(id, &mut prompt, true)
+                } else {
+                    return;
+                }
+            }
+            other => other,
+        };
+        report(result.map(drop), "Could not start the session");
+    }
+
+    fn rotate(&mut self, engine: &mut Engine) {
+        let mut prompt = TrayPrompt { proxy: &self.proxy };
+        let Ok(results) = engine.rotate(&mut prompt) else {
+            return;
+        };
+        for (id, result) in results {
+            match result {
+                Ok(()) => self.failed_rotation.retain(|f| *f != id),
+                Err(e) if !self.failed_rotation.contains(&id) => {
+                    self.failed_rotation.push(id);
+                    notify("A session could not be refreshed", &chain(&e));
+                }
+                Err(_) => {}
+            }
+        }
+        self.publish(engine);
+    }
+}
+
+/// Asks the GUI thread, and waits for the answer.
+struct TrayPrompt<'a> {
+    proxy: &'a EventLoopProxy<UserEvent>,
+}
+
+impl TrayPrompt<'_> {
+    fn ask(&self, question: Question) -> Option<String> {
+        let (reply, answer) = mpsc::channel();
+        self.proxy
+            .send_event(UserEvent::Ask(question, reply))
+            .ok()?;
+        answer.recv_timeout(ANSWER_WITHIN).ok().flatten()
+    }
+}
+
+impl Prompt for TrayPrompt<'_> {
+    fn mfa_code(&mut self, session: &Session, device: &MfaDevice, ask: MfaAsk) -> Option<MfaCode> {
+        let question = Question::MfaCode {
+            alias: session.alias.to_string(),
+            device: device.to_string(),
+            again: ask == MfaAsk::AlreadyUsed,
+        };
+        self.ask(question)?.parse().ok()
+    }
+
+    fn saml_assertion(&mut self, session: &Session) -> Option<SecretString> {
+        let question = Question::SamlAssertion {
+            alias: session.alias.to_string(),
+        };
+        self.ask(question).map(SecretString::from)
+    }
+}
+
+fn report(result: Result<(), engine::Error>, title: &str) {
+    if let Err(e) = result {
+        notify(title, &chain(&e));
+    }
+}
+
+/// A notification toast. One that can't be shown (no notification daemon) is logged, never
+/// fatal.
+pub fn notify(summary: &str, body: &str) {
+    tracing::info!(summary, body, "notification");
+    let shown = notify_rust::Notification::new()
+        .appname("credtray")
+        .summary(summary)
+        .body(body)
+        .timeout(notify_rust::Timeout::Milliseconds(10_000))
+        .show();
+    if let Err(e) = shown {
+        tracing::warn!(error = %e, summary, "could not show a notification");
+    }
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let next = s.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = s.source();
+    }
+    text
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

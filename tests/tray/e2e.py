@@ -1,0 +1,190 @@
+"""End-to-end test of the tray, as a person uses it, on real components: Xvfb with a window
+manager, a StatusNotifierWatcher on a private session bus (watcher.py), the menu read and
+clicked over com.canonical.dbusmenu (probe.py), a real Secret Service, moto, the AWS CLI, dunst
+receiving the toasts, and the GTK dialog driven with xdotool.
+
+Run by scripts/test inside its D-Bus session with DISPLAY set; prints "N passed, N failed".
+Environment: CREDTRAY (the binary), CREDTRAY_TEST_PYTHON (venv Python with boto3),
+CREDTRAY_TEST_AWS (the AWS CLI), CREDTRAY_TEST_MOTO (moto's URL).
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import probe  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CREDTRAY = os.environ['CREDTRAY']
+MOTO = os.environ['CREDTRAY_TEST_MOTO']
+root = tempfile.mkdtemp(prefix='credtray-tray-')
+home = os.path.join(root, 'home')
+os.makedirs(os.path.join(home, '.aws'))
+env = dict(os.environ, HOME=home, CREDTRAY_CONFIG_DIR=os.path.join(root, 'config'), AWS_ENDPOINT_URL=MOTO,
+           CREDTRAY_LOG='info')
+for var in ('AWS_SHARED_CREDENTIALS_FILE', 'AWS_CONFIG_FILE', 'AWS_PROFILE', 'AWS_REGION'):
+    env.pop(var, None)
+FOREIGN_CREDENTIALS = '# mine\n[personal]\naws_access_key_id = AKIAPERSONAL000001\naws_secret_access_key = p\n'
+FOREIGN_CONFIG = '[profile personal]\nregion = sa-east-1\n\n[default]\noutput = json\n'
+results = []
+processes = []
+
+
+def credtray(*args, stdin=''):
+    return subprocess.run([CREDTRAY, *args], input=stdin, text=True, env=env, capture_output=True, check=True).stdout
+
+
+def aws(*args):
+    return subprocess.run([os.environ['CREDTRAY_TEST_AWS'], *args], text=True, env=env, capture_output=True)
+
+
+def wait_for(what, check, timeout=20):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            last = check()
+            if last:
+                return last
+        except Exception as e:  # the menu may be mid-update
+            last = e
+        time.sleep(0.2)
+    raise AssertionError(f'timed out waiting for {what} (last: {last!r})')
+
+
+def labels():
+    return [k['label'] for k in probe.tree()['children']]
+
+
+def step(name):
+    def run(fn):
+        try:
+            fn()
+            results.append((name, None))
+            print(f'ok     {name}', flush=True)
+        except Exception:
+            results.append((name, traceback.format_exc()))
+            print(f'FAILED {name}\n{traceback.format_exc()}', flush=True)
+    return run
+
+
+def background(args, log, extra_env=None):
+    p = subprocess.Popen(args, stdout=open(log, 'w'), stderr=subprocess.STDOUT, env=dict(env, **(extra_env or {})))
+    processes.append(p)
+    return p
+
+
+def aws_files():
+    read = lambda n: open(os.path.join(home, '.aws', n)).read() if os.path.exists(os.path.join(home, '.aws', n)) else ''
+    return read('credentials'), read('config')
+
+
+# --- set-up: fixtures, sessions, foreign profiles, watcher, notification monitor, the tray -------
+fixtures = json.loads(subprocess.check_output(
+    [os.environ['CREDTRAY_TEST_PYTHON'], os.path.join(HERE, '..', 'support', 'moto_fixtures.py'), MOTO, 'tray']))
+with open(os.path.join(home, '.aws', 'credentials'), 'w') as f:
+    f.write(FOREIGN_CREDENTIALS)
+with open(os.path.join(home, '.aws', 'config'), 'w') as f:
+    f.write(FOREIGN_CONFIG)
+credtray('session', 'add', 'iam-user', '--alias', 'dev', '--profile', 'dev', '--region', 'eu-west-1',
+         '--access-key-id', '-', '--secret-access-key', '-',
+         stdin=f"{fixtures['access_key_id']}\n{fixtures['secret_access_key']}\n")
+credtray('session', 'add', 'iam-role-federated', '--alias', 'sydney', '--profile', 'syd', '--region', 'ap-southeast-2',
+         '--role-arn', fixtures['federated_role_arn'], '--idp-arn', fixtures['idp_arn'], '--saml-url', 'https://idp.example.com/saml')
+
+watcher_log = os.path.join(root, 'watcher.log')
+background(['/usr/bin/python3', os.path.join(HERE, 'watcher.py')], watcher_log)
+wait_for('the watcher', lambda: 'WATCHER_READY' in open(watcher_log).read())
+notify_log = os.path.join(root, 'notify.log')
+background(['dbus-monitor', '--session', "interface='org.freedesktop.Notifications',member='Notify'"], notify_log)
+tray_log = os.path.join(root, 'tray.log')
+tray = background([CREDTRAY], tray_log)
+wait_for('the tray to register', lambda: 'REGISTERED' in open(watcher_log).read())
+wait_for('the menu', lambda: any(l.startswith('○ dev') for l in labels()))
+
+
+@step('a: Start from the menu, then the AWS CLI works on the profile')
+def _():
+    probe.click(['○ dev*', 'Start'])
+    wait_for('dev to be active', lambda: '● dev — dev · eu-west-1' in labels())
+    out = aws('sts', 'get-caller-identity', '--profile', 'dev')
+    assert out.returncode == 0, out.stderr
+    assert ':user/' in json.loads(out.stdout)['Arn'], out.stdout
+    creds, config = aws_files()
+    assert creds.startswith(FOREIGN_CREDENTIALS) and '[dev]' in creds, creds
+    assert config.startswith(FOREIGN_CONFIG) and '[profile dev]\nregion = eu-west-1\n' in config, config
+
+
+@step('b: change the region of the active session through the radio submenu')
+def _():
+    probe.click(['● dev*', 'Edit', 'AWS region: eu-west-1', 'ap-southeast-2*'])
+    wait_for('dev in ap-southeast-2', lambda: '● dev — dev · ap-southeast-2' in labels())
+    creds, config = wait_for('the config to move', lambda: (lambda c: c if 'region = ap-southeast-2' in c[1] else None)(aws_files()))
+    assert config.startswith(FOREIGN_CONFIG), config
+    assert config.count('[profile dev]') == 1 and 'eu-west-1' not in config, config
+    assert creds.startswith(FOREIGN_CREDENTIALS), creds
+    region = aws('configure', 'get', 'region', '--profile', 'dev')
+    assert region.stdout.strip() == 'ap-southeast-2', region
+    assert aws('sts', 'get-caller-identity', '--profile', 'dev').returncode == 0
+    edit = [k for k in probe.find(probe.tree(), ['● dev*', 'Edit', 'AWS region*'])['children'] if k['toggle'] == 1]
+    assert [k['label'] for k in edit] == ['ap-southeast-2 — Asia Pacific (Sydney)'], edit
+
+
+@step('c: Test credential generation shows a toast with the caller')
+def _():
+    probe.click(['● dev*', 'Test credential generation'])
+    text = wait_for('the toast', lambda: (lambda t: t if 'Credentials work' in t else None)(open(notify_log).read()))
+    assert 'Test credential generation: dev' in text, text
+    assert 'Caller: arn:aws:' in text, text
+    count = subprocess.run(['dunstctl', 'count', 'history'], capture_output=True, text=True).stdout.strip()
+    shown = subprocess.run(['dunstctl', 'count', 'displayed'], capture_output=True, text=True).stdout.strip()
+    assert int(count or 0) + int(shown or 0) >= 1, (count, shown)
+
+
+@step('d: Create chained session… through the GTK dialog, then it is in the menu')
+def _():
+    probe.click(['● dev*', 'Create chained session…'])
+    subprocess.run(['xdotool', 'search', '--sync', '--name', 'Create chained session from', 'windowactivate', '--sync'],
+                   check=True, timeout=20, capture_output=True)
+    subprocess.run(['xdotool', 'type', '--delay', '5', fixtures['role_arn']], check=True)
+    subprocess.run(['xdotool', 'key', 'Return'], check=True)
+    # "Start it now?": No, so the new session stays inactive.
+    subprocess.run(['xdotool', 'search', '--sync', '--name', 'Chained session created', 'windowactivate', '--sync'],
+                   check=True, timeout=20, capture_output=True)
+    subprocess.run(['xdotool', 'key', 'Escape'], check=True)
+    wait_for('the chained session', lambda: '○ dev chained — default · ap-southeast-2' in labels())
+    shown = json.loads(credtray('session', 'show', 'dev chained', '--json'))
+    assert shown['role_arn'] == fixtures['role_arn'] and shown['role_session_name'] == 'credtray-dev', shown
+
+
+@step('e: a CLI change shows up in the menu within a second')
+def _():
+    credtray('session', 'edit', 'sydney', '--alias', 'sydney-fed')
+    start = time.time()
+    wait_for('the new alias', lambda: any(l.startswith('○ sydney-fed') for l in labels()), timeout=5)
+    assert time.time() - start < 1.5, time.time() - start
+
+
+@step('f: Quit ends the tray cleanly')
+def _():
+    probe.click(['Quit'])
+    tray.wait(timeout=10)
+    assert tray.returncode == 0, tray.returncode
+
+
+for p in processes:
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+failed = [name for name, error in results if error]
+if failed:
+    print(open(tray_log).read()[-4000:])
+print(f'{len(results) - len(failed)} passed, {len(failed)} failed')
+sys.exit(1 if failed else 0)
