@@ -10,6 +10,7 @@ use crate::session::{Kind, SessionId};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Param {
     Alias,
+    Profile,
     Region,
     MfaDevice,
     AccessKeyId,
@@ -22,8 +23,9 @@ pub enum Param {
 }
 
 impl Param {
-    const ALL: [Param; 10] = [
+    const ALL: [Param; 11] = [
         Param::Alias,
+        Param::Profile,
         Param::Region,
         Param::MfaDevice,
         Param::AccessKeyId,
@@ -38,6 +40,7 @@ impl Param {
     fn code(self) -> &'static str {
         match self {
             Param::Alias => "alias",
+            Param::Profile => "profile",
             Param::Region => "region",
             Param::MfaDevice => "mfa-device",
             Param::AccessKeyId => "access-key-id",
@@ -59,6 +62,7 @@ impl Param {
     pub fn label(self) -> &'static str {
         match self {
             Param::Alias => "Session alias",
+            Param::Profile => "Named profile",
             Param::Region => "AWS region",
             Param::MfaDevice => "MFA device",
             Param::AccessKeyId => "Access key ID",

@@ -11,6 +11,8 @@ pub struct Field {
     pub value: String,
     /// A secret: typed into a masked entry that starts empty and can't be copied.
     pub masked: bool,
+    /// Values to pick from (an editable combo box); empty for a plain entry.
+    pub choices: Vec<String>,
 }
 
 impl Field {
@@ -19,6 +21,7 @@ impl Field {
             label: label.into(),
             value: value.into(),
             masked: false,
+            choices: Vec::new(),
         }
     }
 
@@ -27,6 +30,19 @@ impl Field {
             label: label.into(),
             value: String::new(),
             masked: true,
+            choices: Vec::new(),
+        }
+    }
+
+    /// A value picked from `choices` (or typed: the combo box is editable).
+    pub fn choice(
+        label: impl Into<String>,
+        value: impl Into<String>,
+        choices: Vec<String>,
+    ) -> Self {
+        Self {
+            choices,
+            ..Self::text(label, value)
         }
     }
 }
@@ -121,6 +137,21 @@ impl Dialogs for Gtk {
             .map(|field| {
                 let label = gtk::Label::new(Some(&field.label));
                 label.set_xalign(0.0);
+                grid.attach(&label, 0, row, 1, 1);
+                if !field.choices.is_empty() {
+                    let combo = gtk::ComboBoxText::with_entry();
+                    for choice in &field.choices {
+                        combo.append_text(choice);
+                    }
+                    grid.attach(&combo, 1, row, 1, 1);
+                    row += 1;
+                    if let Some(entry) = combo.child().and_then(|c| c.downcast::<gtk::Entry>().ok())
+                    {
+                        entry.set_text(&field.value);
+                        entry.set_activates_default(true);
+                        return entry;
+                    }
+                }
                 let entry = gtk::Entry::new();
                 entry.set_text(&field.value);
                 entry.set_width_chars(52);
@@ -129,7 +160,6 @@ impl Dialogs for Gtk {
                     entry.set_visibility(false);
                     entry.set_input_purpose(gtk::InputPurpose::Password);
                 }
-                grid.attach(&label, 0, row, 1, 1);
                 grid.attach(&entry, 1, row, 1, 1);
                 row += 1;
                 entry

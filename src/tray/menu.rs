@@ -224,6 +224,14 @@ fn session_menu(catalog: &Catalog, s: &Session) -> Node {
     Node::submenu(format!("session:{id}"), session_label(s), children)
 }
 
+/// Whether choices are radio lists in the menu. Past [`GROUP_ABOVE`] sessions they become
+/// dialogs with a combo box instead: a profile and a region list inside every session's Edit ▸
+/// would multiply the menu's size (and the tray's memory, and the cost of every update) by the
+/// number of profiles and regions.
+fn inline_choices(catalog: &Catalog) -> bool {
+    catalog.sessions().len() <= GROUP_ABOVE
+}
+
 fn text(id: SessionId, param: Param, value: &str) -> Node {
     let shown = if param.is_secret() {
         "••••"
@@ -284,6 +292,9 @@ fn edit_menu(catalog: &Catalog, s: &Session) -> Vec<Node> {
 }
 
 fn profile_menu(catalog: &Catalog, s: &Session) -> Node {
+    if !inline_choices(catalog) {
+        return text(s.id, Param::Profile, s.profile.as_str());
+    }
     let mut children: Vec<Node> = catalog
         .profiles()
         .iter()
@@ -309,6 +320,9 @@ fn profile_menu(catalog: &Catalog, s: &Session) -> Node {
 /// for the rest of the partition list: a 48-entry radio list per session would make the menu
 /// of a large catalog enormous and hard to scan.
 fn region_menu(catalog: &Catalog, s: &Session) -> Node {
+    if !inline_choices(catalog) {
+        return text(s.id, Param::Region, s.region.as_str());
+    }
     let mut regions: BTreeSet<String> = catalog
         .sessions()
         .iter()
@@ -338,6 +352,12 @@ fn region_menu(catalog: &Catalog, s: &Session) -> Node {
 
 /// Sessions that may assume for `s`: not itself, not one chained (at any depth) from it.
 fn assumer_menu(catalog: &Catalog, s: &Session, current: SessionId) -> Node {
+    if !inline_choices(catalog) {
+        let name = catalog
+            .get(current)
+            .map_or_else(String::new, |a| a.alias.to_string());
+        return text(s.id, Param::Assumer, &name);
+    }
     let mut candidates: Vec<&Session> = catalog
         .sessions()
         .iter()

@@ -155,7 +155,9 @@ impl App {
 
     fn show_catalog(&mut self, catalog: Catalog) {
         let started = Instant::now();
-        let changes = self.renderer.update(menu::build(&catalog));
+        let model = menu::build(&catalog);
+        let built_in = started.elapsed();
+        let changes = self.renderer.update(model);
         let look = icon::Look::of(&catalog);
         if let Some(tray) = &self.tray {
             if self.look != Some(look) {
@@ -172,6 +174,7 @@ impl App {
         self.catalog = catalog;
         tracing::info!(
             elapsed_us = started.elapsed().as_micros() as u64,
+            model_us = built_in.as_micros() as u64,
             updated = changes.updated,
             rebuilt = changes.rebuilt,
             "applied a state change to the menu"
@@ -194,6 +197,13 @@ impl App {
 
     /// Every menu action, mapped to a dialog and an engine command in one place.
     fn on_action(&mut self, action: MenuAction) {
+        if matches!(
+            action,
+            MenuAction::SetProfile(..) | MenuAction::SetRegion(..) | MenuAction::SetAssumer(..)
+        ) {
+            // A radio item shows the choice once the engine has applied it, not on the click.
+            self.renderer.restore(&action.to_string());
+        }
         let alias = |id: SessionId| {
             self.catalog
                 .get(id)
@@ -277,14 +287,10 @@ impl App {
     }
 
     /// An edit that the catalog would refuse is not sent; the refusal is shown instead.
-    fn send_edit(&mut self, id: SessionId, edit: Edit) {
+    fn send_edit(&self, id: SessionId, edit: Edit) {
         match self.catalog.clone().edit(id, &edit) {
             Ok(_) => self.send(Command::Edit(id, Box::new(edit))),
-            Err(e) => {
-                worker::notify("Could not change the session", &e.to_string());
-                // muda toggled the radio item that was clicked: put it back as it was.
-                self.show_catalog(self.catalog.clone());
-            }
+            Err(e) => worker::notify("Could not change the session", &e.to_string()),
         }
     }
 
@@ -292,11 +298,34 @@ impl App {
     /// and masked), re-opened until the value is valid for this session.
     fn edit_form(&self, id: SessionId, param: Param) -> Option<Edit> {
         let session = self.catalog.get(id)?.clone();
-        let current = current_value(&session, param);
-        let field = if param.is_secret() {
-            Field::secret(param.label())
-        } else {
-            Field::text(param.label(), current)
+        let current = current_value(&self.catalog, &session, param);
+        let field = match param {
+            _ if param.is_secret() => Field::secret(param.label()),
+            Param::Profile => Field::choice(
+                param.label(),
+                current,
+                self.catalog
+                    .profiles()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+            ),
+            Param::Region => Field::choice(
+                param.label(),
+                current,
+                crate::aws::regions().map(|r| r.code.to_owned()).collect(),
+            ),
+            Param::Assumer => Field::choice(
+                param.label(),
+                current,
+                self.catalog
+                    .sessions()
+                    .iter()
+                    .filter(|s| s.id != id)
+                    .map(|s| s.alias.to_string())
+                    .collect(),
+            ),
+            _ => Field::text(param.label(), current),
         };
         let form = Form::new(
             format!("credtray — Edit \"{}\"", session.alias),
@@ -512,9 +541,14 @@ fn tooltip(catalog: &Catalog) -> String {
     }
 }
 
-fn current_value(session: &crate::session::Session, param: Param) -> String {
+fn current_value(catalog: &Catalog, session: &crate::session::Session, param: Param) -> String {
     match (param, &session.kind) {
         (Param::Alias, _) => session.alias.to_string(),
+        (Param::Profile, _) => session.profile.to_string(),
+        (Param::Assumer, SessionKind::IamRoleChained { assumer, .. }) => catalog
+            .get(*assumer)
+            .map(|a| a.alias.to_string())
+            .unwrap_or_default(),
         (Param::Region, _) => session.region.to_string(),
         (Param::MfaDevice, SessionKind::IamUser { mfa_device }) => mfa_device
             .as_ref()
@@ -548,6 +582,10 @@ fn parse_param(catalog: &Catalog, param: Param, value: &str) -> Result<Edit, Val
     Ok(match param {
         Param::Alias => Edit {
             alias: Some(value.parse()?),
+            ..Edit::default()
+        },
+        Param::Profile => Edit {
+            profile: Some(value.parse()?),
             ..Edit::default()
         },
         Param::Region => {

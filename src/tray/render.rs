@@ -105,6 +105,29 @@ impl Renderer {
         &self.menu
     }
 
+    /// muda toggles a check item when it is clicked; this puts the radio item `key` back as
+    /// the model has it (the engine's answer, if the choice is applied, comes as a new model).
+    pub fn restore(&self, key: &str) {
+        fn walk(built: &[Built], model: &[Node], key: &str) -> bool {
+            for (b, n) in built.iter().zip(model) {
+                match (&b.handle, n) {
+                    (Handle::Check(item), Node::Choice { checked, .. }) if n.key() == key => {
+                        item.set_checked(*checked);
+                        return true;
+                    }
+                    (Handle::Sub(_), Node::Submenu { children, .. })
+                        if walk(&b.children, children, key) =>
+                    {
+                        return true;
+                    }
+                    _ => {}
+                }
+            }
+            false
+        }
+        walk(&self.built, &self.model, key);
+    }
+
     /// Brings the muda menu in line with `model`.
     pub fn update(&mut self, model: Vec<Node>) -> Changes {
         let changes = sync(

@@ -281,6 +281,23 @@ fn large_catalogs_are_grouped_so_no_submenu_holds_more_than_fifty() {
         (label.as_str(), children.len()),
         ("small (10 sessions)", 10)
     );
+    // At this size choices are dialogs (with combo boxes), not radio lists in every session.
+    let some = groups[0];
+    let Node::Submenu { children, .. } = some else {
+        panic!()
+    };
+    let Node::Submenu { key, .. } = &children[0] else {
+        panic!()
+    };
+    let id: SessionId = key.trim_start_matches("session:").parse().unwrap();
+    let edit = labels(find(&menu, &format!("menu:edit:{id}")));
+    assert_eq!(
+        edit[1..3],
+        [
+            "Named profile: big…".to_owned(),
+            "AWS region: us-east-1…".to_owned()
+        ]
+    );
     // Small catalogs are not grouped.
     let mut small = Catalog::default();
     for i in 0..GROUP_ABOVE {
