@@ -8,7 +8,7 @@ import time
 import uuid
 
 root, scratch = sys.argv[1], sys.argv[2]
-credtray = os.path.join(root, 'target/release/credtray')
+credtray = os.environ.get('CREDTRAY_BIN', os.path.join(root, 'target/release/credtray'))
 bare = os.path.join(root, 'target/release/examples/bare_tray')
 watcher_log = os.path.join(scratch, 'watcher.log')
 watcher = subprocess.Popen(['/usr/bin/python3', os.path.join(root, 'tests/tray/watcher.py')],
@@ -69,14 +69,14 @@ for n in (10, 2000):
     cfg = os.path.join(scratch, f'config-{n}')
     store(n, cfg)
     log = os.path.join(scratch, f'tray-{n}.log')
-    env = dict(os.environ, CREDTRAY_CONFIG_DIR=cfg, CREDTRAY_LOG='info')
+    env = dict(os.environ, CREDTRAY_CONFIG_DIR=cfg, CREDTRAY_LOG=os.environ.get('BENCH_LOG', 'info'))
     p, t, rss = launch([credtray], env, log)
     print(f'credtray, {n:4d} sessions:  RSS {rss / 1024:6.1f} MiB ({rss / rss_bare:.2f}x bare), '
           f'menu on the bus after {t * 1000:6.0f} ms')
     if n == 2000:
         # One state change at a time, as the store records it: a session becomes active, then not.
         path = os.path.join(cfg, 'config.toml')
-        samples, models = [], []
+        samples, models, renders = [], [], []
         for i in range(10):
             text = open(path).read()
             old, new = ('state = "inactive"', 'state = "active"') if i % 2 == 0 else ('state = "active"', 'state = "inactive"')
@@ -88,12 +88,14 @@ for n in (10, 2000):
             deadline = time.time() + 10
             while len(re.findall(r'applied a state change', open(log).read())) == seen and time.time() < deadline:
                 time.sleep(0.05)
-            lines = re.findall(r'applied a state change to the menu elapsed_us=(\d+) model_us=(\d+) updated=(\d+) rebuilt=(\d+)', open(log).read())
+            lines = re.findall(r'applied a state change to the menu elapsed_us=(\d+) model_us=(\d+) render_us=(\d+) updated=(\d+) rebuilt=(\d+)', open(log).read())
             samples.append(int(lines[-1][0]) / 1000)
             models.append(int(lines[-1][1]) / 1000)
+            renders.append(int(lines[-1][2]) / 1000)
             time.sleep(0.3)
         print(f'one state change on the 2000-session menu: median {statistics.median(samples):.1f} ms, '
               f'max {max(samples):.1f} ms over {len(samples)} (of which building the model from the catalog: '
-              f'median {statistics.median(models):.1f} ms; the rest is diffing and patching muda items)')
+              f'median {statistics.median(models):.1f} ms; diffing and patching muda items: median '
+              f'{statistics.median(renders):.1f} ms; the rest is the icon and tooltip)')
     stop(p)
 watcher.terminate()

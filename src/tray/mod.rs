@@ -6,6 +6,7 @@
 
 pub mod action;
 pub mod dialog;
+pub mod forms;
 pub mod icon;
 pub mod menu;
 pub mod render;
@@ -25,11 +26,7 @@ use crate::aws::sts::Sdk;
 use crate::awsfiles::Files;
 use crate::engine::Engine;
 use crate::secrets::Keychain;
-use crate::session::{
-    AccessKeyId, Alias, Catalog, Edit, Field as SessionField, IamUserKeys, IdpArn, Kind, MfaCode,
-    MfaDevice, NewSession, ProfileName, RoleArn, RoleSessionName, SamlUrl, SecretAccessKey,
-    SessionId, SessionKind, ValidationError,
-};
+use crate::session::{Catalog, Edit, Kind, MfaCode, ProfileName, SessionId};
 use crate::store::Store;
 use action::{MenuAction, Param};
 use dialog::{Dialogs, Field, Form, ask};
@@ -158,6 +155,8 @@ impl App {
         let model = menu::build(&catalog);
         let built_in = started.elapsed();
         let changes = self.renderer.update(model);
+        let rendered_in = started.elapsed() - built_in;
+        let icon_started = Instant::now();
         let look = icon::Look::of(&catalog);
         if let Some(tray) = &self.tray {
             if self.look != Some(look) {
@@ -171,10 +170,15 @@ impl App {
             }
             let _ = tray.set_tooltip(Some(tooltip(&catalog)));
         }
+        tracing::debug!(
+            icon_us = icon_started.elapsed().as_micros() as u64,
+            "icon and tooltip"
+        );
         self.catalog = catalog;
         tracing::info!(
             elapsed_us = started.elapsed().as_micros() as u64,
             model_us = built_in.as_micros() as u64,
+            render_us = rendered_in.as_micros() as u64,
             updated = changes.updated,
             rebuilt = changes.rebuilt,
             "applied a state change to the menu"
@@ -297,76 +301,20 @@ impl App {
     /// The dialog for one text or secret parameter, pre-filled with its value (secrets empty
     /// and masked), re-opened until the value is valid for this session.
     fn edit_form(&self, id: SessionId, param: Param) -> Option<Edit> {
-        let session = self.catalog.get(id)?.clone();
-        let current = current_value(&self.catalog, &session, param);
-        let field = match param {
-            _ if param.is_secret() => Field::secret(param.label()),
-            Param::Profile => Field::choice(
-                param.label(),
-                current,
-                self.catalog
-                    .profiles()
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect(),
-            ),
-            Param::Region => Field::choice(
-                param.label(),
-                current,
-                crate::aws::regions().map(|r| r.code.to_owned()).collect(),
-            ),
-            Param::Assumer => Field::choice(
-                param.label(),
-                current,
-                self.catalog
-                    .sessions()
-                    .iter()
-                    .filter(|s| s.id != id)
-                    .map(|s| s.alias.to_string())
-                    .collect(),
-            ),
-            _ => Field::text(param.label(), current),
-        };
-        let form = Form::new(
-            format!("credtray — Edit \"{}\"", session.alias),
-            vec![field],
-        );
-        let catalog = self.catalog.clone();
-        ask(&self.dialogs, form, |values| {
-            let edit = parse_param(&catalog, param, &values[0]).map_err(|e| e.to_string())?;
-            catalog.clone().edit(id, &edit).map_err(|e| e.to_string())?;
-            Ok(edit)
-        })
+        let session = self.catalog.get(id)?;
+        ask(
+            &self.dialogs,
+            forms::edit(&self.catalog, session, param),
+            |v| forms::parse_edit(&self.catalog, id, param, &v[0]),
+        )
     }
 
-    /// Create chained session…: the role ARN, with alias and role session name pre-filled.
+    /// Create chained session…: the role ARN, with alias and role session name pre-filled,
+    /// then an offer to start it.
     fn chain_form(&self, id: SessionId) -> Option<Command> {
-        let parent = self.catalog.get(id)?.clone();
-        let alias = format!("{} chained", parent.alias);
-        let rsn = RoleSessionName::derived_from(&parent.alias).to_string();
-        let form = Form::new(
-            format!(
-                "credtray — Create chained session from \"{}\"",
-                parent.alias
-            ),
-            vec![
-                Field::text("Role ARN", ""),
-                Field::text("Session alias", alias),
-                Field::text("Role session name", rsn),
-            ],
-        );
-        let catalog = self.catalog.clone();
-        let (role_arn, alias, role_session_name) = ask(&self.dialogs, form, |v| {
-            let role_arn: RoleArn = v[0].parse().map_err(|e: ValidationError| e.to_string())?;
-            let alias: Alias = v[1].parse().map_err(|e: ValidationError| e.to_string())?;
-            let rsn: RoleSessionName = v[2].parse().map_err(|e: ValidationError| e.to_string())?;
-            if catalog.resolve(alias.as_str()).is_ok() {
-                return Err(format!(
-                    "another session is already called {:?}",
-                    alias.as_str()
-                ));
-            }
-            Ok((role_arn, alias, rsn))
+        let parent = self.catalog.get(id)?;
+        let (role_arn, alias, role_session_name) = ask(&self.dialogs, forms::chain(parent), |v| {
+            forms::parse_chain(&self.catalog, v)
         })?;
         let start = self.dialogs.confirm(
             "credtray — Chained session created",
@@ -383,96 +331,9 @@ impl App {
 
     /// Add session ▸: every field of the chosen type in one form.
     fn add_form(&self, kind: Kind) -> Option<Command> {
-        let region = self.catalog.settings.default_region.to_string();
-        let mut fields = vec![
-            Field::text("Session alias", ""),
-            Field::text("Named profile", "default"),
-            Field::text("AWS region", region),
-        ];
-        match kind {
-            Kind::IamUser => fields.extend([
-                Field::text("MFA device (optional)", ""),
-                Field::secret("Access key ID"),
-                Field::secret("Secret access key"),
-            ]),
-            Kind::IamRoleChained => fields.extend([
-                Field::text("Role ARN", ""),
-                Field::text("Role session name (optional)", ""),
-                Field::text("Assumer session", ""),
-            ]),
-            Kind::IamRoleFederated => fields.extend([
-                Field::text("Role ARN", ""),
-                Field::text("SAML 2.0 URL", "https://"),
-                Field::text("Identity provider ARN", ""),
-            ]),
-            Kind::AwsSsoRole => return None,
-        }
-        let form = Form::new(format!("credtray — Add {kind} session"), fields);
-        let catalog = self.catalog.clone();
+        let form = forms::add(&self.catalog, kind)?;
         let (new, keys) = ask(&self.dialogs, form, |v| {
-            let e = |e: ValidationError| e.to_string();
-            let optional = |s: &str| (!s.trim().is_empty()).then(|| s.to_owned());
-            let (kind, keys) = match kind {
-                Kind::IamUser => {
-                    let mfa_device = optional(&v[3])
-                        .map(|m| m.parse::<MfaDevice>())
-                        .transpose()
-                        .map_err(e)?;
-                    let keys = IamUserKeys {
-                        access_key_id: AccessKeyId::parse(&secrecy::SecretString::from(
-                            v[4].clone(),
-                        ))
-                        .map_err(e)?,
-                        secret_access_key: SecretAccessKey::parse(&secrecy::SecretString::from(
-                            v[5].clone(),
-                        ))
-                        .map_err(e)?,
-                    };
-                    (SessionKind::IamUser { mfa_device }, Some(keys))
-                }
-                Kind::IamRoleChained => {
-                    let assumer = catalog
-                        .resolve(&v[5])
-                        .map_err(|_| {
-                            format!(
-                                "invalid assumer session: no session has the id or alias {:?}",
-                                v[5]
-                            )
-                        })?
-                        .id;
-                    let role_session_name = optional(&v[4])
-                        .map(|n| n.parse::<RoleSessionName>())
-                        .transpose()
-                        .map_err(e)?;
-                    (
-                        SessionKind::IamRoleChained {
-                            role_arn: v[3].parse().map_err(e)?,
-                            role_session_name,
-                            assumer,
-                        },
-                        None,
-                    )
-                }
-                _ => (
-                    SessionKind::IamRoleFederated {
-                        role_arn: v[3].parse().map_err(e)?,
-                        saml_url: v[4].parse::<SamlUrl>().map_err(e)?,
-                        idp_arn: v[5].parse::<IdpArn>().map_err(e)?,
-                    },
-                    None,
-                ),
-            };
-            let new = NewSession {
-                alias: v[0].parse().map_err(e)?,
-                profile: Some(v[1].trim().parse().map_err(e)?),
-                region: Some(v[2].trim().to_owned()),
-                kind,
-            };
-            catalog
-                .clone()
-                .add(new.clone())
-                .map_err(|e| e.to_string())?;
-            Ok((new, keys))
+            forms::parse_add(&self.catalog, kind, v)
         })?;
         Some(Command::Add(Box::new(new), keys))
     }
@@ -539,104 +400,4 @@ fn tooltip(catalog: &Catalog) -> String {
         1 => "credtray — 1 session active".to_owned(),
         n => format!("credtray — {n} sessions active"),
     }
-}
-
-fn current_value(catalog: &Catalog, session: &crate::session::Session, param: Param) -> String {
-    match (param, &session.kind) {
-        (Param::Alias, _) => session.alias.to_string(),
-        (Param::Profile, _) => session.profile.to_string(),
-        (Param::Assumer, SessionKind::IamRoleChained { assumer, .. }) => catalog
-            .get(*assumer)
-            .map(|a| a.alias.to_string())
-            .unwrap_or_default(),
-        (Param::Region, _) => session.region.to_string(),
-        (Param::MfaDevice, SessionKind::IamUser { mfa_device }) => mfa_device
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
-        (
-            Param::RoleArn,
-            SessionKind::IamRoleChained { role_arn, .. }
-            | SessionKind::IamRoleFederated { role_arn, .. },
-        ) => role_arn.to_string(),
-        (
-            Param::RoleSessionName,
-            SessionKind::IamRoleChained {
-                role_session_name, ..
-            },
-        ) => role_session_name
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
-        (Param::SamlUrl, SessionKind::IamRoleFederated { saml_url, .. }) => saml_url.to_string(),
-        (Param::IdpArn, SessionKind::IamRoleFederated { idp_arn, .. }) => idp_arn.to_string(),
-        _ => String::new(),
-    }
-}
-
-/// The edit a dialog's value stands for.
-fn parse_param(catalog: &Catalog, param: Param, value: &str) -> Result<Edit, ValidationError> {
-    let value = value.trim();
-    let secret = || secrecy::SecretString::from(value.to_owned());
-    let optional = |v: &str| (!v.is_empty()).then(|| v.to_owned());
-    Ok(match param {
-        Param::Alias => Edit {
-            alias: Some(value.parse()?),
-            ..Edit::default()
-        },
-        Param::Profile => Edit {
-            profile: Some(value.parse()?),
-            ..Edit::default()
-        },
-        Param::Region => {
-            catalog.parse_region(value)?;
-            Edit {
-                region: Some(value.to_owned()),
-                ..Edit::default()
-            }
-        }
-        Param::MfaDevice => Edit {
-            mfa_device: Some(optional(value).map(|v| v.parse()).transpose()?),
-            ..Edit::default()
-        },
-        Param::AccessKeyId => Edit {
-            access_key_id: Some(AccessKeyId::parse(&secret())?),
-            ..Edit::default()
-        },
-        Param::SecretAccessKey => Edit {
-            secret_access_key: Some(SecretAccessKey::parse(&secret())?),
-            ..Edit::default()
-        },
-        Param::RoleArn => Edit {
-            role_arn: Some(value.parse()?),
-            ..Edit::default()
-        },
-        Param::RoleSessionName => Edit {
-            role_session_name: Some(optional(value).map(|v| v.parse()).transpose()?),
-            ..Edit::default()
-        },
-        Param::Assumer => {
-            let assumer = catalog
-                .resolve(value)
-                .map_err(|_| {
-                    ValidationError::new(
-                        SessionField::Assumer,
-                        format!("no session has the id or alias {value:?}"),
-                    )
-                })?
-                .id;
-            Edit {
-                assumer: Some(assumer),
-                ..Edit::default()
-            }
-        }
-        Param::SamlUrl => Edit {
-            saml_url: Some(value.parse()?),
-            ..Edit::default()
-        },
-        Param::IdpArn => Edit {
-            idp_arn: Some(value.parse()?),
-            ..Edit::default()
-        },
-    })
 }

@@ -206,9 +206,12 @@ fn sync(container: &Container<'_>, built: &mut Vec<Built>, old: &[Node], new: &[
                 changes += sync(&Container::Sub(&sub), &mut built[i].children, k0, k1);
             }
             _ => {
+                let started = std::time::Instant::now();
                 container.remove(built[i].handle.as_item());
+                let removed = started.elapsed();
                 built[i] = build(n);
                 container.insert(built[i].handle.as_item(), i);
+                tracing::debug!(key = %n.key(), removed_us = removed.as_micros() as u64, total_us = started.elapsed().as_micros() as u64, "rebuilt a menu node");
                 changes.rebuilt += 1;
             }
         }
