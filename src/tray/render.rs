@@ -2,9 +2,11 @@
 //! model updates them in place (`set_text`, `set_enabled`, `set_checked`), rebuilding only the
 //! nodes whose shape changed.
 //!
-//! A submenu whose own label changes is rebuilt rather than relabelled: libayatana's dbusmenu
-//! export (what tray hosts read on Linux) does not pick up `set_text` on a submenu item, so the
-//! host would keep showing the old label (the end-to-end test caught this).
+//! Submenu labels are the exception: muda's `Submenu::set_text` does nothing on GTK (the label
+//! lives in a `GtkBox` inside the menu item, and `gtk_menu_item_set_label` only updates a
+//! `GtkLabel` child), so tray hosts kept showing old labels (the end-to-end test caught this).
+//! On Linux the renderer relabels the GTK widget itself; elsewhere, or if that fails, the
+//! submenu is rebuilt, which costs ~20 ms for a session's submenu at 2,000 sessions.
 
 use tray_icon::menu::{
     CheckMenuItem, IsMenuItem, Menu, MenuId, MenuItem, PredefinedMenuItem, Submenu,
@@ -130,19 +132,109 @@ impl Renderer {
 
     /// Brings the muda menu in line with `model`.
     pub fn update(&mut self, model: Vec<Node>) -> Changes {
+        #[cfg(target_os = "linux")]
+        let gtk_root = {
+            use tray_icon::menu::ContextMenu;
+            self.menu.gtk_context_menu()
+        };
+        let at = Path {
+            indices: Vec::new(),
+            #[cfg(target_os = "linux")]
+            gtk_root: &gtk_root,
+        };
         let changes = sync(
             &Container::Root(&self.menu),
             &mut self.built,
             &self.model,
             &model,
+            &at,
         );
         self.model = model;
         changes
     }
 }
 
+/// Where a container is: its indices from the root, and the GTK menu tray-icon shows.
+struct Path<'a> {
+    indices: Vec<usize>,
+    #[cfg(target_os = "linux")]
+    gtk_root: &'a gtk::Menu,
+}
+
+impl Path<'_> {
+    fn child(&self, i: usize) -> Self {
+        let mut indices = self.indices.clone();
+        indices.push(i);
+        Path {
+            indices,
+            #[cfg(target_os = "linux")]
+            gtk_root: self.gtk_root,
+        }
+    }
+
+    /// Sets the label of the submenu item at this path in the GTK menu; false if not found.
+    #[cfg(target_os = "linux")]
+    fn relabel(&self, text: &str) -> bool {
+        use gtk::prelude::*;
+        fn label_in(widget: gtk::Widget) -> Option<gtk::Label> {
+            match widget.downcast::<gtk::Label>() {
+                Ok(label) => Some(label),
+                Err(widget) => widget
+                    .downcast::<gtk::Container>()
+                    .ok()?
+                    .children()
+                    .into_iter()
+                    .find_map(label_in),
+            }
+        }
+        let Some((&last, parents)) = self.indices.split_last() else {
+            return false;
+        };
+        let mut menu = self.gtk_root.clone();
+        for &i in parents {
+            let Some(sub) = menu
+                .children()
+                .get(i)
+                .and_then(|w| w.clone().downcast::<gtk::MenuItem>().ok())
+                .and_then(|item| item.submenu())
+                .and_then(|w| w.downcast::<gtk::Menu>().ok())
+            else {
+                return false;
+            };
+            menu = sub;
+        }
+        let Some(item) = menu.children().get(last).cloned() else {
+            return false;
+        };
+        match label_in(item) {
+            Some(label) => {
+                // The label was made with use-underline, as muda makes it.
+                label.set_label(&text.replace('_', "__"));
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn relabel(&self, _text: &str) -> bool {
+        false
+    }
+}
+
+/// muda reads `&` as a mnemonic marker; labels (aliases) may contain a literal one.
+fn muda_text(label: &str) -> String {
+    label.replace('&', "&&")
+}
+
 /// Makes the items of one container match `new`, given they were built from `old`.
-fn sync(container: &Container<'_>, built: &mut Vec<Built>, old: &[Node], new: &[Node]) -> Changes {
+fn sync(
+    container: &Container<'_>,
+    built: &mut Vec<Built>,
+    old: &[Node],
+    new: &[Node],
+    at: &Path<'_>,
+) -> Changes {
     let mut changes = Changes::default();
     let same_keys = old.len() == new.len() && old.iter().zip(new).all(|(a, b)| a.key() == b.key());
     if !same_keys {
@@ -158,32 +250,16 @@ fn sync(container: &Container<'_>, built: &mut Vec<Built>, old: &[Node], new: &[
     }
     for (i, (o, n)) in old.iter().zip(new).enumerate() {
         if o == n {
-            if let (Handle::Check(item), Node::Choice { checked, .. }) = (&built[i].handle, n) {
-                // muda toggles a check item when it is clicked: put back what the model says.
-                if item.is_checked() != *checked {
-                    item.set_checked(*checked);
-                    changes.updated += 1;
-                }
-            } else if let (Handle::Sub(sub), Node::Submenu { children, .. }) = (&built[i].handle, n)
-            {
-                let sub = sub.clone();
-                changes += sync(
-                    &Container::Sub(&sub),
-                    &mut built[i].children,
-                    children,
-                    children,
-                );
-            }
             continue;
         }
         match (&built[i].handle, o, n) {
             (Handle::Item(item), Node::Item { .. }, Node::Item { label, enabled, .. }) => {
-                item.set_text(label);
+                item.set_text(muda_text(label));
                 item.set_enabled(*enabled);
                 changes.updated += 1;
             }
             (Handle::Check(item), Node::Choice { .. }, Node::Choice { label, checked, .. }) => {
-                item.set_text(label);
+                item.set_text(muda_text(label));
                 item.set_checked(*checked);
                 changes.updated += 1;
             }
@@ -201,9 +277,20 @@ fn sync(container: &Container<'_>, built: &mut Vec<Built>, old: &[Node], new: &[
                     children: k1,
                     ..
                 },
-            ) if l0 == l1 && e0 == e1 => {
+            ) if e0 == e1 && (l0 == l1 || at.child(i).relabel(l1)) => {
                 let sub = sub.clone();
-                changes += sync(&Container::Sub(&sub), &mut built[i].children, k0, k1);
+                if l0 != l1 {
+                    // Keeps muda's own record of the text right (for GTK menus it makes later).
+                    sub.set_text(muda_text(l1));
+                    changes.updated += 1;
+                }
+                changes += sync(
+                    &Container::Sub(&sub),
+                    &mut built[i].children,
+                    k0,
+                    k1,
+                    &at.child(i),
+                );
             }
             _ => {
                 let started = std::time::Instant::now();
@@ -228,7 +315,7 @@ fn build(node: &Node) -> Built {
         } => Built {
             handle: Handle::Item(MenuItem::with_id(
                 MenuId::new(action.to_string()),
-                label,
+                muda_text(label),
                 *enabled,
                 None,
             )),
@@ -241,7 +328,7 @@ fn build(node: &Node) -> Built {
         } => Built {
             handle: Handle::Check(CheckMenuItem::with_id(
                 MenuId::new(action.to_string()),
-                label,
+                muda_text(label),
                 true,
                 *checked,
                 None,
@@ -254,7 +341,11 @@ fn build(node: &Node) -> Built {
             enabled,
             children,
         } => {
-            let sub = Submenu::with_id(MenuId::new(format!("menu:{key}")), label, *enabled);
+            let sub = Submenu::with_id(
+                MenuId::new(format!("menu:{key}")),
+                muda_text(label),
+                *enabled,
+            );
             let built: Vec<Built> = children.iter().map(build).collect();
             for b in &built {
                 Container::Sub(&sub).append(b.handle.as_item());
