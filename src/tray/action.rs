@@ -79,8 +79,9 @@ impl Param {
 /// Everything a menu item can do.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum MenuAction {
-    Start(SessionId),
-    Stop(SessionId),
+    /// Start an inactive session, stop an active one. One action (not two) so that a state
+    /// change relabels this item instead of replacing it, which would rebuild the submenu.
+    StartStop(SessionId),
     Test(SessionId),
     Chain(SessionId),
     Delete(SessionId),
@@ -103,8 +104,7 @@ pub enum MenuAction {
 impl fmt::Display for MenuAction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            MenuAction::Start(id) => write!(f, "start:{id}"),
-            MenuAction::Stop(id) => write!(f, "stop:{id}"),
+            MenuAction::StartStop(id) => write!(f, "start-stop:{id}"),
             MenuAction::Test(id) => write!(f, "test:{id}"),
             MenuAction::Chain(id) => write!(f, "chain:{id}"),
             MenuAction::Delete(id) => write!(f, "delete:{id}"),
@@ -134,8 +134,7 @@ impl FromStr for MenuAction {
         let (verb, rest) = s.split_once(':').unwrap_or((s, ""));
         let (first, second) = rest.split_once(':').unwrap_or((rest, ""));
         Ok(match verb {
-            "start" => MenuAction::Start(id(rest)?),
-            "stop" => MenuAction::Stop(id(rest)?),
+            "start-stop" => MenuAction::StartStop(id(rest)?),
             "test" => MenuAction::Test(id(rest)?),
             "chain" => MenuAction::Chain(id(rest)?),
             "delete" => MenuAction::Delete(id(rest)?),
@@ -168,8 +167,7 @@ mod tests {
         let a = SessionId::new();
         let b = SessionId::new();
         let mut actions = vec![
-            MenuAction::Start(a),
-            MenuAction::Stop(a),
+            MenuAction::StartStop(a),
             MenuAction::Test(a),
             MenuAction::Chain(a),
             MenuAction::Delete(a),

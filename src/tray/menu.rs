@@ -97,7 +97,7 @@ pub fn session_label(s: &Session) -> String {
 /// The whole menu.
 pub fn build(catalog: &Catalog) -> Vec<Node> {
     let mut sessions: Vec<&Session> = catalog.sessions().iter().collect();
-    sessions.sort_by_key(|s| s.alias.folded());
+    sessions.sort_by_cached_key(|s| s.alias.folded());
     let mut nodes: Vec<Node> = if sessions.len() > GROUP_ABOVE {
         grouped(catalog, &sessions)
     } else {
@@ -182,14 +182,15 @@ fn initial(alias: &str) -> String {
 fn session_menu(catalog: &Catalog, s: &Session) -> Node {
     let id = s.id;
     let mut children = Vec::new();
-    children.push(match s.state {
-        State::Active => Node::item(MenuAction::Stop(id), "Stop"),
-        State::Pending => Node::Item {
-            action: MenuAction::Stop(id),
-            label: "Starting…".to_owned(),
-            enabled: false,
-        },
-        State::Inactive | State::Error(_) => Node::item(MenuAction::Start(id), "Start"),
+    let (label, enabled) = match s.state {
+        State::Active => ("Stop", true),
+        State::Pending => ("Starting…", false),
+        State::Inactive | State::Error(_) => ("Start", true),
+    };
+    children.push(Node::Item {
+        action: MenuAction::StartStop(id),
+        label: label.to_owned(),
+        enabled,
     });
     if let State::Error(message) = &s.state {
         let short: String = message.chars().take(90).collect();
@@ -363,7 +364,7 @@ fn assumer_menu(catalog: &Catalog, s: &Session, current: SessionId) -> Node {
         .iter()
         .filter(|c| c.id != s.id && !descends_from(catalog, c, s.id))
         .collect();
-    candidates.sort_by_key(|c| (c.id != current, c.alias.folded()));
+    candidates.sort_by_cached_key(|c| (c.id != current, c.alias.folded()));
     let mut children: Vec<Node> = candidates
         .iter()
         .take(MAX_ASSUMERS)

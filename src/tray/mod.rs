@@ -26,7 +26,7 @@ use crate::aws::sts::Sdk;
 use crate::awsfiles::Files;
 use crate::engine::Engine;
 use crate::secrets::Keychain;
-use crate::session::{Catalog, Edit, Kind, MfaCode, ProfileName, SessionId};
+use crate::session::{Catalog, Edit, Kind, MfaCode, ProfileName, SessionId, State};
 use crate::store::Store;
 use action::{MenuAction, Param};
 use dialog::{Dialogs, Field, Form, ask};
@@ -215,8 +215,11 @@ impl App {
                 .unwrap_or_default()
         };
         match action {
-            MenuAction::Start(id) => self.send(Command::Start(id)),
-            MenuAction::Stop(id) => self.send(Command::Stop(id)),
+            MenuAction::StartStop(id) => match self.catalog.get(id).map(|s| &s.state) {
+                Some(State::Active) => self.send(Command::Stop(id)),
+                Some(State::Inactive | State::Error(_)) => self.send(Command::Start(id)),
+                Some(State::Pending) | None => {}
+            },
             MenuAction::StopAll => self.send(Command::StopAll),
             MenuAction::Test(id) => self.send(Command::Test(id)),
             MenuAction::Chain(id) => {
