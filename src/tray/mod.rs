@@ -12,9 +12,10 @@ pub mod menu;
 pub mod render;
 mod worker;
 
-use std::sync::mpsc::{self, Sender};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use tao::event::{Event, StartCause};
@@ -32,10 +33,15 @@ use action::{MenuAction, Param};
 use dialog::{Dialogs, Field, Form, ask};
 use worker::{Command, Question};
 
+/// How long Quit waits for the engine to finish its current command.
+const QUIT_WITHIN: Duration = Duration::from_secs(5);
+
 /// What wakes the event loop.
 pub enum UserEvent {
     Menu(MenuEvent),
     Catalog(Box<Catalog>),
+    /// A session's state changed while the engine is still working (e.g. now starting).
+    State(SessionId, State),
     Ask(Question, Sender<Option<String>>),
 }
 
@@ -75,14 +81,22 @@ pub fn run() -> anyhow::Result<()> {
         }
     }));
     let (commands, receiver) = mpsc::channel();
+    let quitting = Arc::new(AtomicBool::new(false));
+    let (finished, worker_done) = mpsc::channel();
+    let worker_quitting = quitting.clone();
     let worker = std::thread::Builder::new()
         .name("credtray-engine".to_owned())
-        .spawn(move || worker::run(engine, proxy, receiver))
+        .spawn(move || {
+            worker::run(engine, proxy, receiver, worker_quitting);
+            let _ = finished.send(());
+        })
         .context("cannot start the engine thread")?;
 
     let mut app = App {
         commands,
         worker: Some(worker),
+        worker_done,
+        quitting,
         renderer: render::Renderer::new(menu::build(&catalog)),
         catalog,
         tray: None,
@@ -105,6 +119,12 @@ pub fn run() -> anyhow::Result<()> {
                 );
             }
             Event::UserEvent(UserEvent::Catalog(catalog)) => app.show_catalog(*catalog),
+            Event::UserEvent(UserEvent::State(id, state)) => {
+                let mut catalog = app.catalog.clone();
+                let expiration = catalog.get(id).and_then(|s| s.expiration);
+                catalog.set_state(id, state, expiration);
+                app.show_catalog(catalog);
+            }
             Event::UserEvent(UserEvent::Menu(event)) => match event.id.0.parse::<MenuAction>() {
                 Ok(MenuAction::Quit) => {
                     app.quit();
@@ -124,6 +144,8 @@ pub fn run() -> anyhow::Result<()> {
 struct App {
     commands: Sender<Command>,
     worker: Option<std::thread::JoinHandle<()>>,
+    worker_done: Receiver<()>,
+    quitting: Arc<AtomicBool>,
     renderer: render::Renderer,
     catalog: Catalog,
     tray: Option<TrayIcon>,
@@ -191,9 +213,14 @@ impl App {
         }
     }
 
+    /// Lets the engine finish what it is doing (a write is never cut in half), waiting a few
+    /// seconds at most: a slow STS call is not worth a tray that won't quit.
     fn quit(&mut self) {
+        self.quitting.store(true, Ordering::Relaxed);
         self.send(Command::Quit);
-        if let Some(worker) = self.worker.take() {
+        if self.worker_done.recv_timeout(QUIT_WITHIN).is_ok()
+            && let Some(worker) = self.worker.take()
+        {
             let _ = worker.join();
         }
         self.tray = None;

@@ -4,6 +4,8 @@
 //! loop proxy. When the engine needs an MFA code or a SAML assertion, it asks the GUI thread
 //! for a dialog and waits for the answer.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -61,11 +63,24 @@ pub enum Question {
     },
 }
 
-pub fn run(mut engine: Engine, proxy: EventLoopProxy<UserEvent>, commands: Receiver<Command>) {
+pub fn run(
+    mut engine: Engine,
+    proxy: EventLoopProxy<UserEvent>,
+    commands: Receiver<Command>,
+    quitting: Arc<AtomicBool>,
+) {
+    // State changes (a session starting) reach the menu as they happen, not only at the end.
+    let events = proxy.clone();
+    engine.on_event(move |event| {
+        if let engine::Event::StateChanged { id, state } = event {
+            let _ = events.send_event(UserEvent::State(*id, state.clone()));
+        }
+    });
     let mut worker = Worker {
         proxy,
         last_seen: None,
         failed_rotation: Vec::new(),
+        quitting,
     };
     worker.publish(&engine);
     let mut last_rotation = Instant::now();
@@ -93,6 +108,8 @@ struct Worker {
     last_seen: Option<(SystemTime, u64)>,
     /// Sessions whose refresh failed and were notified about, so it is said once.
     failed_rotation: Vec<SessionId>,
+    /// Set by the GUI when the person quits: a question still waiting is given up.
+    quitting: Arc<AtomicBool>,
 }
 
 impl Worker {
@@ -118,7 +135,10 @@ impl Worker {
     }
 
     fn handle(&mut self, engine: &mut Engine, command: Command) {
-        let mut prompt = TrayPrompt { proxy: &self.proxy };
+        let mut prompt = TrayPrompt {
+            proxy: &self.proxy,
+            quitting: &self.quitting,
+        };
         match command {
             Command::Start(id) => self.start(engine, id),
             Command::Stop(id) => report(engine.stop(id).map(drop), "Could not stop the session"),
@@ -188,7 +208,10 @@ impl Worker {
     /// Starts a session; a profile credtray does not own is taken over only if the person
     /// agrees in a dialog.
     fn start(&mut self, engine: &mut Engine, id: SessionId) {
-        let mut prompt = TrayPrompt { proxy: &self.proxy };
+        let mut prompt = TrayPrompt {
+            proxy: &self.proxy,
+            quitting: &self.quitting,
+        };
         let result = match engine.start(id, &mut prompt, false) {
             Err(engine::Error::Files(e @ awsfiles::Error::NotOwned { .. })) => {
                 let alias = engine
@@ -212,7 +235,10 @@ impl Worker {
     }
 
     fn rotate(&mut self, engine: &mut Engine) {
-        let mut prompt = TrayPrompt { proxy: &self.proxy };
+        let mut prompt = TrayPrompt {
+            proxy: &self.proxy,
+            quitting: &self.quitting,
+        };
         let Ok(results) = engine.rotate(&mut prompt) else {
             return;
         };
@@ -233,15 +259,26 @@ impl Worker {
 /// Asks the GUI thread, and waits for the answer.
 struct TrayPrompt<'a> {
     proxy: &'a EventLoopProxy<UserEvent>,
+    quitting: &'a AtomicBool,
 }
 
 impl TrayPrompt<'_> {
+    /// Waits for the answer, giving up when the person quits (the GUI is then waiting for this
+    /// thread, so waiting on would deadlock) or after [`ANSWER_WITHIN`].
     fn ask(&self, question: Question) -> Option<String> {
         let (reply, answer) = mpsc::channel();
         self.proxy
             .send_event(UserEvent::Ask(question, reply))
             .ok()?;
-        answer.recv_timeout(ANSWER_WITHIN).ok().flatten()
+        let asked = Instant::now();
+        while asked.elapsed() < ANSWER_WITHIN && !self.quitting.load(Ordering::Relaxed) {
+            match answer.recv_timeout(Duration::from_millis(200)) {
+                Ok(answer) => return answer,
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+        None
     }
 }
 

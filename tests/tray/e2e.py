@@ -169,6 +169,22 @@ def _():
     assert time.time() - start < 1.5, time.time() - start
 
 
+@step('e2: a start that needs a SAML login shows "Starting…" and asks in a dialog naming the session')
+def _():
+    probe.click(['○ sydney-fed*', 'Start'])
+    subprocess.run(['xdotool', 'search', '--sync', '--name', 'SAML login for "sydney-fed"'],
+                   check=True, timeout=20, capture_output=True)
+    wait_for('the starting mark', lambda: any(l.startswith('◌ sydney-fed') for l in labels()))
+    item = probe.find(probe.tree(), ['◌ sydney-fed*', 'Starting…'])
+    assert not item['enabled'], item
+    subprocess.run(['xdotool', 'search', '--sync', '--name', 'SAML login for', 'windowactivate', '--sync'],
+                   check=True, timeout=20, capture_output=True)
+    subprocess.run(['xdotool', 'key', 'Escape'], check=True)
+    wait_for('the session back to inactive', lambda: any(l.startswith('○ sydney-fed') for l in labels()))
+    text = wait_for('the toast', lambda: (lambda t: t if 'needs a SAML assertion' in t else None)(open(notify_log).read()))
+    assert 'Could not start the session' in text, text
+
+
 @step('f: Quit ends the tray cleanly')
 def _():
     probe.click(['Quit'])
