@@ -72,7 +72,11 @@ fn create_new(path: &Path, mode: u32) -> io::Result<File> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
     #[cfg(not(unix))]
     let _ = mode;
-    options.open(path)
+    let file = options.open(path)?;
+    // The mode given to open() is reduced by the umask; "keep the file's mode" means exactly it.
+    #[cfg(unix)]
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))?;
+    Ok(file)
 }
 
 fn parent(path: &Path) -> &Path {

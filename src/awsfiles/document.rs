@@ -292,7 +292,17 @@ impl Document {
         };
         let mut range = self.range(&section);
         if !separator.is_empty() && self.text[..range.start].ends_with(separator) {
-            range.start -= separator.len();
+            // The separator may start with the line break that ends the line before it; taking
+            // it away must not glue that line to whatever now follows the section.
+            let before = &self.text[..range.start - separator.len()];
+            let after = &self.text[range.end..];
+            let glues = !before.is_empty()
+                && !before.ends_with('\n')
+                && !after.is_empty()
+                && !after.starts_with(['\n', '\r']);
+            if !glues {
+                range.start -= separator.len();
+            }
         }
         // Removing whole lines from a document that parsed leaves one that parses.
         self.apply(vec![(range, String::new())]).is_ok()

@@ -51,10 +51,9 @@ pub enum Error {
 impl Error {
     /// Whether the user must decide (take over, fix the file) rather than retry.
     pub fn is_invalid_input(&self) -> bool {
-        matches!(
-            self,
-            Error::Parse { .. } | Error::NotOwned { .. } | Error::Duplicate { .. }
-        )
+        // An unparseable or duplicated file is a file error (exit 1, SPEC §5); a section
+        // credtray does not own waits for the user's decision (--take-over), like bad input.
+        matches!(self, Error::NotOwned { .. })
     }
 }
 
@@ -97,6 +96,33 @@ pub struct Files {
     pub credentials: AwsFile,
     pub config: AwsFile,
 }
+
+/// Keys that point the AWS tools at another credential source, removed from a section credtray
+/// takes over (the backup keeps them).
+const CONFLICTING_KEYS: [&str; 12] = [
+    "role_arn",
+    "source_profile",
+    "credential_source",
+    "credential_process",
+    "web_identity_token_file",
+    "role_session_name",
+    "mfa_serial",
+    "sso_session",
+    "sso_start_url",
+    "sso_region",
+    "sso_account_id",
+    "sso_role_name",
+];
+
+/// One file a publish changed: the section's record, whether it was created or already
+/// credtray's, and the values it had before (to put back if the other file fails).
+type Done<'a> = (
+    &'a AwsFile,
+    Owned,
+    bool,
+    bool,
+    Vec<(String, Option<String>)>,
+);
 
 /// Keys and values to set in one section.
 type Pairs<'a> = &'a [(&'a str, &'a str)];
@@ -184,7 +210,7 @@ impl Files {
         // Check both first, so a refusal in the second file leaves the first untouched.
         self.check_publish(profile, owned, take_over)?;
         let mut published = Published::default();
-        let mut done: Vec<(&AwsFile, Owned, bool)> = Vec::new();
+        let mut done: Vec<Done<'_>> = Vec::new();
         for (file, flavor, pairs) in plan {
             let section = flavor.section(profile);
             let result = file.edit(|doc| {
@@ -192,14 +218,25 @@ impl Files {
                 if taking_over && let Some(text) = doc.section_text(&section) {
                     published.backups.push(file.back_up(text)?);
                 }
-                doc.upsert(&section, pairs, &[])
-                    .map_err(|source| Error::Parse {
-                        path: file.path().to_owned(),
-                        source,
-                    })
+                // A section taken over keeps none of the keys that would make the AWS tools get
+                // credentials elsewhere (they rank assume-role and SSO above static keys).
+                let remove: &[&str] = if taking_over { &CONFLICTING_KEYS } else { &[] };
+                let previous: Vec<(String, Option<String>)> = pairs
+                    .iter()
+                    .map(|(k, _)| *k)
+                    .chain(remove.iter().copied())
+                    .map(|k| (k.to_owned(), doc.get(&section, k).map(str::to_owned)))
+                    .collect();
+                let upserted =
+                    doc.upsert(&section, pairs, remove)
+                        .map_err(|source| Error::Parse {
+                            path: file.path().to_owned(),
+                            source,
+                        })?;
+                Ok((upserted, previous))
             });
             match result {
-                Ok(upserted) => {
+                Ok((upserted, previous)) => {
                     let record = Owned {
                         file: file.path().to_owned(),
                         section,
@@ -211,15 +248,30 @@ impl Files {
                     if new {
                         owned.push(record.clone());
                     }
-                    done.push((file, record, upserted.created));
+                    done.push((file, record, upserted.created, new, previous));
                 }
                 Err(e) => {
-                    // Undo a section this call created in the other file, so a failed publish
-                    // leaves no half-written profile.
-                    for (file, record, created) in done {
-                        if created {
-                            let _ =
-                                file.edit(|doc| Ok(doc.remove(&record.section, &record.separator)));
+                    // Undo what this call did to the other file, so a failed publish leaves
+                    // neither a half-written profile nor one session's keys under another's name.
+                    for (file, record, created, new, previous) in done {
+                        let _ = file.edit(|doc| {
+                            if created {
+                                doc.remove(&record.section, &record.separator);
+                            } else {
+                                let restore: Vec<(&str, &str)> = previous
+                                    .iter()
+                                    .filter_map(|(k, v)| v.as_deref().map(|v| (k.as_str(), v)))
+                                    .collect();
+                                let absent: Vec<&str> = previous
+                                    .iter()
+                                    .filter(|(_, v)| v.is_none())
+                                    .map(|(k, _)| k.as_str())
+                                    .collect();
+                                let _ = doc.upsert(&record.section, &restore, &absent);
+                            }
+                            Ok(())
+                        });
+                        if new {
                             owned.retain(|o| *o != record);
                         }
                     }

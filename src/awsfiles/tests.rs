@@ -276,3 +276,103 @@ fn unparseable_files_are_left_untouched_and_named() {
     let report = files.check(&owned);
     assert!(report[0].problems[0].contains("not UTF-8"), "{report:?}");
 }
+
+#[test]
+fn removing_a_section_never_glues_a_line_to_what_follows() {
+    // The file ended without a newline, credtray appended [dev], then another tool appended
+    // [prod] after it: removing [dev] must keep [prod] on its own line.
+    let mut d = doc("[default]\nregion = us-east-1");
+    let up = d.upsert("dev", &[("k", "v")], &[]).unwrap();
+    assert_eq!(up.separator, "\n\n");
+    let text = format!("{}[prod]\nregion = eu-west-1\n", d.as_str());
+    let mut d = doc(&text);
+    assert!(d.remove("dev", &up.separator));
+    assert_eq!(
+        d.as_str(),
+        "[default]\nregion = us-east-1\n\n[prod]\nregion = eu-west-1\n"
+    );
+    assert_eq!(d.get("prod", "region"), Some("eu-west-1"));
+    assert_eq!(d.get("default", "region"), Some("us-east-1"));
+}
+
+#[cfg(unix)]
+#[test]
+fn new_files_get_their_mode_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f");
+    crate::atomic::write(&path, b"x", 0o640).unwrap();
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o640
+    );
+}
+
+#[test]
+fn a_publish_that_fails_in_the_config_file_puts_the_credentials_file_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = Files::at(dir.path().join("credentials"), dir.path().join("config"));
+    let dev: ProfileName = "dev".parse().unwrap();
+    let mut owned = Vec::new();
+    files
+        .publish(&dev, &Region::us_east_1(), &creds(1), &mut owned, false)
+        .unwrap();
+    let before = std::fs::read_to_string(files.credentials.path()).unwrap();
+    // A directory where the config file's lock goes: reading works, writing fails.
+    std::fs::remove_file(dir.path().join("config.credtray-lock")).unwrap();
+    std::fs::create_dir(dir.path().join("config.credtray-lock")).unwrap();
+    assert!(
+        files
+            .publish(&dev, &Region::us_east_1(), &creds(2), &mut owned, false)
+            .is_err()
+    );
+    assert_eq!(
+        std::fs::read_to_string(files.credentials.path()).unwrap(),
+        before,
+        "session 1's keys, not session 2's"
+    );
+    assert_eq!(owned.len(), 2, "what was owned stays owned");
+    // A new profile is removed again, and not recorded.
+    let other: ProfileName = "other".parse().unwrap();
+    assert!(
+        files
+            .publish(&other, &Region::us_east_1(), &creds(3), &mut owned, false)
+            .is_err()
+    );
+    assert_eq!(
+        std::fs::read_to_string(files.credentials.path()).unwrap(),
+        before
+    );
+    assert_eq!(owned.len(), 2);
+}
+
+#[test]
+fn taking_over_a_config_section_drops_keys_that_would_send_the_aws_tools_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = Files::at(dir.path().join("credentials"), dir.path().join("config"));
+    std::fs::write(
+        files.config.path(),
+        "[profile dev]\nrole_arn = arn:aws:iam::123456789012:role/x\nsource_profile = base\noutput = json\nregion = us-west-2\n",
+    )
+    .unwrap();
+    let mut owned = Vec::new();
+    let dev: ProfileName = "dev".parse().unwrap();
+    let published = files
+        .publish(
+            &dev,
+            &Region::parse("eu-west-1", &[]).unwrap(),
+            &creds(1),
+            &mut owned,
+            true,
+        )
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(files.config.path()).unwrap(),
+        "[profile dev]\noutput = json\nregion = eu-west-1\n"
+    );
+    let backup = std::fs::read_to_string(&published.backups[0]).unwrap();
+    assert!(
+        backup.contains("role_arn = arn:aws:iam::123456789012:role/x"),
+        "{backup}"
+    );
+}

@@ -142,7 +142,7 @@ fn session(
             let dry_run = edit.dry_run;
             let answers = std::mem::take(&mut edit.answers);
             let edit = to_edit(&catalog, edit, matches)?;
-            let mut prompt = CliPrompt::new(answers);
+            let mut prompt = CliPrompt::new(answers)?;
             if dry_run {
                 let result = engine.test_edit(id, edit, &mut prompt);
                 return report_test(result, false);
@@ -177,7 +177,7 @@ fn session(
             take_over,
         } => {
             let id = engine.catalog()?.resolve(&session)?.id;
-            let started = engine.start(id, &mut CliPrompt::new(answers), take_over)?;
+            let started = engine.start(id, &mut CliPrompt::new(answers)?, take_over)?;
             let until = started.expiration.map(rfc3339).unwrap_or_default();
             print(&format!(
                 "started session {:?} on profile {} in {} (credentials expire {until})\n",
@@ -217,7 +217,7 @@ fn session(
             let result = engine.test(
                 &session,
                 &ProposedKeys::default(),
-                &mut CliPrompt::new(answers),
+                &mut CliPrompt::new(answers)?,
             );
             report_test(result, json)
         }

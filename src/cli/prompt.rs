@@ -6,6 +6,7 @@ use std::io::{IsTerminal, Read};
 use secrecy::SecretString;
 use zeroize::Zeroizing;
 
+use super::UsageError;
 use super::args::Answers;
 use crate::engine::{MfaAsk, Prompt};
 use crate::session::{MfaCode, MfaDevice, Session};
@@ -16,11 +17,22 @@ pub struct CliPrompt {
 }
 
 impl CliPrompt {
-    pub fn new(answers: Answers) -> Self {
-        Self {
+    /// The answers given; a SAML assertion on the command line itself is refused, like a key.
+    pub fn new(answers: Answers) -> Result<Self, UsageError> {
+        if answers
+            .saml_assertion
+            .as_ref()
+            .is_some_and(|a| !a.is_stdin())
+        {
+            return Err(UsageError(
+                "SAML assertions are never taken from the command line: pass --saml-assertion - and give it on standard input"
+                    .to_owned(),
+            ));
+        }
+        Ok(Self {
             mfa_code: answers.mfa_code,
             saml_from_stdin: answers.saml_assertion.is_some(),
-        }
+        })
     }
 }
 

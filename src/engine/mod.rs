@@ -222,6 +222,17 @@ impl Engine {
         prompt: &mut dyn Prompt,
     ) -> Result<(EditOutcome, Option<Result<Session, Error>>), Error> {
         let before = self.store.load()?.get(id).cloned();
+        // A restart onto a profile credtray may not write would stop the session and then fail:
+        // refuse such an edit before anything changes.
+        let mut preview = self.store.load()?;
+        let planned = preview.edit(id, &edit)?;
+        if let Some(before) = &before
+            && planned.needs_restart
+            && planned.session.profile != before.profile
+        {
+            self.files
+                .check_publish(&planned.session.profile, &preview.owned, false)?;
+        }
         let outcome = self.edit_definition(id, edit)?;
         let restart = match before {
             Some(before) if outcome.needs_restart => Some(self.restart(&before, prompt)),
@@ -313,7 +324,8 @@ impl Engine {
         let mut locked = self.store.lock()?;
         let removed = locked.catalog.remove(id, cascade)?;
         // A running session's credentials go with it.
-        for session in removed.iter().filter(|s| s.state == session::State::Active) {
+        let before = self.store.load()?;
+        for session in removed.iter().filter(|s| run::holds_profile(&before, s)) {
             self.unpublish(&mut locked.catalog, &session.profile)?;
         }
         for session in removed.iter().filter(|s| s.kind.kind().has_keys()) {

@@ -67,6 +67,17 @@ impl Mode<'_> {
     }
 }
 
+/// Whether the profile's sections are this session's to remove: it is not inactive (an `error`
+/// or `pending` session may still have credentials written) and no other session is the active
+/// one on that profile.
+pub(super) fn holds_profile(catalog: &Catalog, session: &Session) -> bool {
+    session.state != State::Inactive
+        && !catalog
+            .sessions()
+            .iter()
+            .any(|o| o.id != session.id && o.profile == session.profile && o.state == State::Active)
+}
+
 /// MFA codes used recently, per device: (code, 30-second window).
 pub(super) type UsedCodes = HashMap<String, (String, i64)>;
 
@@ -90,6 +101,19 @@ impl Engine {
         prompt: &mut dyn Prompt,
         take_over: bool,
     ) -> Result<Session, Error> {
+        self.start_or_refresh(id, prompt, take_over, false)
+    }
+
+    /// A start, or (`refresh`) a rotation's refresh: that one publishes only if the session is
+    /// still active when its credentials arrive (it may have been stopped meanwhile), and any
+    /// failure marks the session `error`, so it is not retried (and asked about) every minute.
+    fn start_or_refresh(
+        &mut self,
+        id: SessionId,
+        prompt: &mut dyn Prompt,
+        take_over: bool,
+        refresh: bool,
+    ) -> Result<Session, Error> {
         let catalog = self.store.load()?;
         let session = catalog.get(id).cloned().ok_or_else(|| Error::unknown(id))?;
         // Refuse a foreign profile before asking anyone for anything, and change nothing.
@@ -101,7 +125,7 @@ impl Engine {
         });
         let result = self
             .credentials(&catalog, &session, prompt, Mode::Live)
-            .and_then(|credentials| self.publish(id, &credentials, take_over));
+            .and_then(|credentials| self.publish(id, &credentials, take_over, refresh));
         match result {
             Ok(session) => {
                 tracing::info!(%id, kind = %session.kind.kind(), "started session");
@@ -113,7 +137,7 @@ impl Engine {
             }
             Err(e) => {
                 let message = e.to_string();
-                if !e.is_invalid_input() {
+                if refresh || !e.is_invalid_input() {
                     self.record_state(id, State::Error(message.clone()), None)?;
                 }
                 self.emit(Event::Failed { id, message });
@@ -130,7 +154,7 @@ impl Engine {
             .get(id)
             .cloned()
             .ok_or_else(|| Error::unknown(id))?;
-        if session.state == State::Active
+        if holds_profile(&locked.catalog, &session)
             && let Err(e) = self.unpublish(&mut locked.catalog, &session.profile)
         {
             locked.save()?;
@@ -176,7 +200,7 @@ impl Engine {
         Ok(due
             .into_iter()
             .map(|id| {
-                let result = self.start(id, prompt, false).map(|s| {
+                let result = self.start_or_refresh(id, prompt, false, true).map(|s| {
                     self.emit(Event::Refreshed {
                         id,
                         expiration: s.expiration,
@@ -264,6 +288,7 @@ impl Engine {
         id: SessionId,
         credentials: &Credentials,
         take_over: bool,
+        refresh: bool,
     ) -> Result<Session, Error> {
         let mut locked = self.store.lock()?;
         let session = locked
@@ -271,6 +296,10 @@ impl Engine {
             .get(id)
             .cloned()
             .ok_or_else(|| Error::unknown(id))?;
+        if refresh && session.state != State::Active {
+            tracing::info!(%id, "the session was stopped during its refresh; the new credentials are dropped");
+            return Ok(session);
+        }
         let mut owned = std::mem::take(&mut locked.catalog.owned);
         let result = self.files.publish(
             &session.profile,
@@ -297,7 +326,19 @@ impl Engine {
         locked
             .catalog
             .set_state(id, State::Active, Some(credentials.expiration));
-        let catalog = locked.save()?;
+        let owned = locked.catalog.owned.clone();
+        let catalog = match locked.save() {
+            Ok(catalog) => catalog,
+            Err(e) => {
+                // The store can't record the sections as credtray's: take them out again rather
+                // than leave credentials that no store entry owns.
+                let mut owned = owned;
+                if let Err(undo) = self.files.unpublish(&session.profile, &mut owned) {
+                    tracing::warn!(error = %undo, "could not remove the sections of a start that failed to save");
+                }
+                return Err(e.into());
+            }
+        };
         for other in others {
             self.emit(Event::StateChanged {
                 id: other,

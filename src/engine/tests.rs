@@ -799,3 +799,117 @@ fn chain_uses_the_spec_defaults() {
         .unwrap();
     assert_eq!(again.alias.as_str(), "Prod Admin chained 2");
 }
+
+#[test]
+fn stopping_a_session_in_error_removes_the_credentials_it_left() {
+    let mut r = rig();
+    let id = r.user("dev", false);
+    r.engine.start(id, &mut NoPrompt, false).unwrap();
+    // A refresh fails: the session is in error, but its last credentials are still written.
+    r.engine
+        .set_clock(|| time::OffsetDateTime::now_utc() + time::Duration::hours(12));
+    r.sts.fail_next(Cause::Unreachable);
+    let rotated = r.engine.rotate(&mut NoPrompt).unwrap();
+    assert!(rotated[0].1.is_err());
+    assert!(matches!(r.session(id).state, State::Error(_)));
+    assert!(r.text("credentials").contains("[dev]"));
+    r.engine.stop(id).unwrap();
+    assert_eq!(
+        (r.text("credentials"), r.text("config")),
+        (String::new(), String::new())
+    );
+    assert!(r.engine.catalog().unwrap().owned.is_empty());
+}
+
+#[test]
+fn a_refresh_that_cannot_ask_for_its_mfa_code_marks_the_session_and_is_not_retried() {
+    let mut r = rig();
+    let id = r.user("dev", true);
+    r.engine
+        .start(id, &mut Scripted::codes(&["123456"]), false)
+        .unwrap();
+    r.engine
+        .set_clock(|| time::OffsetDateTime::now_utc() + time::Duration::hours(12));
+    let rotated = r.engine.rotate(&mut NoPrompt).unwrap();
+    assert!(matches!(rotated[0].1, Err(Error::NeedsMfaCode { .. })));
+    assert!(matches!(r.session(id).state, State::Error(ref m) if m.contains("MFA code")));
+    assert!(
+        r.engine.rotate(&mut NoPrompt).unwrap().is_empty(),
+        "not asked again every minute"
+    );
+}
+
+/// A prompt that, while the engine waits for the code, stops the session from "another process".
+struct StopsMeanwhile {
+    other: Engine,
+    id: SessionId,
+}
+
+impl Prompt for StopsMeanwhile {
+    fn mfa_code(&mut self, _: &Session, _: &MfaDevice, _: MfaAsk) -> Option<MfaCode> {
+        self.other.stop(self.id).unwrap();
+        Some("654321".parse().unwrap())
+    }
+    fn saml_assertion(&mut self, _: &Session) -> Option<SecretString> {
+        None
+    }
+}
+
+#[test]
+fn a_session_stopped_during_its_refresh_stays_stopped() {
+    let mut r = rig();
+    let id = r.user("dev", true);
+    r.engine
+        .start(id, &mut Scripted::codes(&["123456"]), false)
+        .unwrap();
+    r.engine
+        .set_clock(|| time::OffsetDateTime::now_utc() + time::Duration::hours(12));
+    let files = Files::at(
+        r.dir.path().join("credentials"),
+        r.dir.path().join("config"),
+    );
+    let other = Engine::new(
+        r.engine.store().clone(),
+        r.mem.clone(),
+        files,
+        r.sts.clone(),
+    );
+    let mut prompt = StopsMeanwhile { other, id };
+    let rotated = r.engine.rotate(&mut prompt).unwrap();
+    assert!(rotated[0].1.is_ok());
+    assert_eq!(r.session(id).state, State::Inactive);
+    assert_eq!(
+        r.text("credentials"),
+        "",
+        "the fresh credentials were not written back"
+    );
+}
+
+#[test]
+fn an_edit_that_would_restart_onto_a_foreign_profile_is_refused_before_anything_changes() {
+    let mut r = rig();
+    let id = r.user("dev", false);
+    r.engine.start(id, &mut NoPrompt, false).unwrap();
+    let creds = r.text("credentials");
+    std::fs::write(
+        r.dir.path().join("credentials"),
+        format!("{creds}\n[theirs]\naws_access_key_id = AKIATHEIRS\n"),
+    )
+    .unwrap();
+    let store = std::fs::read(r.engine.store().path()).unwrap();
+    let edit = Edit {
+        profile: Some("theirs".parse().unwrap()),
+        ..Edit::default()
+    };
+    let err = r.engine.edit(id, edit, &mut NoPrompt).unwrap_err();
+    assert!(
+        matches!(err, Error::Files(crate::awsfiles::Error::NotOwned { .. })),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(r.engine.store().path()).unwrap(), store);
+    assert_eq!(r.session(id).state, State::Active);
+    assert!(
+        r.text("credentials")
+            .contains("[dev]\naws_access_key_id = ASIAFAKE")
+    );
+}

@@ -438,6 +438,18 @@ fn invalid_inputs_of_every_field_exit_2_name_the_field_and_change_nothing() {
             String::new(),
             "MFA code",
         ),
+        (
+            "literal SAML assertion",
+            vec![
+                "session".into(),
+                "start".into(),
+                "fed-a".into(),
+                "--saml-assertion".into(),
+                "PHNhbWw+".into(),
+            ],
+            String::new(),
+            "saml-assertion",
+        ),
     ];
     assert!(rows.len() >= 40);
 
