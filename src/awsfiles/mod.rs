@@ -88,6 +88,29 @@ pub struct Owned {
     /// What credtray put before the section when it created it (see [`Upserted::separator`]).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub separator: String,
+    /// A fingerprint of the section as credtray last wrote it: a section changed by hand since
+    /// is backed up before credtray replaces or removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+}
+
+/// FNV-1a (64 bit) of a section's text, in hex: stable across builds and platforms.
+fn fingerprint(text: &str) -> String {
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
+/// Whether the section is not as credtray last wrote it.
+fn changed_by_hand(record: Option<&Owned>, doc: &Document, section: &str) -> bool {
+    match (
+        record.and_then(|r| r.fingerprint.as_deref()),
+        doc.section_text(section),
+    ) {
+        (Some(written), Some(text)) => fingerprint(text) != written,
+        _ => false,
+    }
 }
 
 /// The two files, as the AWS CLI finds them.
@@ -215,7 +238,12 @@ impl Files {
             let section = flavor.section(profile);
             let result = file.edit(|doc| {
                 let taking_over = check_writable(file, doc, &section, owned, take_over)?;
-                if taking_over && let Some(text) = doc.section_text(&section) {
+                let record = owned
+                    .iter()
+                    .find(|o| o.file == file.path() && o.section == section);
+                if (taking_over || changed_by_hand(record, doc, &section))
+                    && let Some(text) = doc.section_text(&section)
+                {
                     published.backups.push(file.back_up(text)?);
                 }
                 // A section taken over keeps none of the keys that would make the AWS tools get
@@ -233,20 +261,24 @@ impl Files {
                             path: file.path().to_owned(),
                             source,
                         })?;
-                Ok((upserted, previous))
+                let written = doc.section_text(&section).map(fingerprint);
+                Ok((upserted, previous, written))
             });
             match result {
-                Ok((upserted, previous)) => {
+                Ok((upserted, previous, written)) => {
                     let record = Owned {
                         file: file.path().to_owned(),
                         section,
                         separator: upserted.separator,
+                        fingerprint: written.clone(),
                     };
-                    let new = !owned
-                        .iter()
-                        .any(|o| o.file == record.file && o.section == record.section);
-                    if new {
-                        owned.push(record.clone());
+                    let existing = owned
+                        .iter_mut()
+                        .find(|o| o.file == record.file && o.section == record.section);
+                    let new = existing.is_none();
+                    match existing {
+                        Some(o) => o.fingerprint = written,
+                        None => owned.push(record.clone()),
                     }
                     done.push((file, record, upserted.created, new, previous));
                 }
@@ -254,7 +286,7 @@ impl Files {
                     // Undo what this call did to the other file, so a failed publish leaves
                     // neither a half-written profile nor one session's keys under another's name.
                     for (file, record, created, new, previous) in done {
-                        let _ = file.edit(|doc| {
+                        let undone = file.edit(|doc| {
                             if created {
                                 doc.remove(&record.section, &record.separator);
                             } else {
@@ -269,10 +301,15 @@ impl Files {
                                     .collect();
                                 let _ = doc.upsert(&record.section, &restore, &absent);
                             }
-                            Ok(())
+                            Ok(doc.section_text(&record.section).map(fingerprint))
                         });
+                        let same = |o: &Owned| o.file == record.file && o.section == record.section;
                         if new {
-                            owned.retain(|o| *o != record);
+                            owned.retain(|o| !same(o));
+                        } else if let Ok(restored) = undone
+                            && let Some(o) = owned.iter_mut().find(|o| same(o))
+                        {
+                            o.fingerprint = restored;
                         }
                     }
                     return Err(e);
@@ -321,6 +358,12 @@ impl Files {
                         section: section.clone(),
                         count,
                     });
+                }
+                // Changed by hand since credtray wrote it: keep a copy of what is about to go.
+                if changed_by_hand(Some(&record), doc, &section)
+                    && let Some(text) = doc.section_text(&section)
+                {
+                    file.back_up(text)?;
                 }
                 Ok(doc.remove(&section, &record.separator))
             })?;

@@ -376,3 +376,49 @@ fn taking_over_a_config_section_drops_keys_that_would_send_the_aws_tools_elsewhe
         "{backup}"
     );
 }
+
+#[test]
+fn an_owned_section_changed_by_hand_is_backed_up_before_it_is_replaced_or_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = Files::at(dir.path().join("credentials"), dir.path().join("config"));
+    let dev: ProfileName = "dev".parse().unwrap();
+    let mut owned = Vec::new();
+    files
+        .publish(&dev, &Region::us_east_1(), &creds(1), &mut owned, false)
+        .unwrap();
+    assert!(owned.iter().all(|o| o.fingerprint.is_some()));
+    // Unchanged: a refresh and a stop make no backup.
+    let published = files
+        .publish(&dev, &Region::us_east_1(), &creds(2), &mut owned, false)
+        .unwrap();
+    assert!(published.backups.is_empty());
+    // Someone adds their own key to credtray's section.
+    let text = std::fs::read_to_string(files.credentials.path()).unwrap();
+    std::fs::write(
+        files.credentials.path(),
+        text.replace("[dev]\n", "[dev]\n# my note\nregion_hint = mine\n"),
+    )
+    .unwrap();
+    let published = files
+        .publish(&dev, &Region::us_east_1(), &creds(3), &mut owned, false)
+        .unwrap();
+    assert_eq!(published.backups.len(), 1);
+    let backup = std::fs::read_to_string(&published.backups[0]).unwrap();
+    assert!(backup.contains("region_hint = mine"), "{backup}");
+    let text = std::fs::read_to_string(files.credentials.path()).unwrap();
+    std::fs::write(
+        files.credentials.path(),
+        text.replace("region_hint = mine", "region_hint = changed again"),
+    )
+    .unwrap();
+    files.unpublish(&dev, &mut owned).unwrap();
+    let backup = std::fs::read_to_string(&published.backups[0]).unwrap();
+    assert!(
+        backup.contains("region_hint = changed again"),
+        "the removed text is kept: {backup}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(files.credentials.path()).unwrap(),
+        ""
+    );
+}

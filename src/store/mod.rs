@@ -256,6 +256,7 @@ mod tests {
             file: "/home/u/.aws/credentials".into(),
             section: "dev".to_owned(),
             separator: "\r\n\r\n".to_owned(),
+            fingerprint: Some("0123456789abcdef".to_owned()),
         });
         let saved = locked.save().unwrap();
         assert_eq!(store.load().unwrap(), saved);
