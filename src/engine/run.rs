@@ -92,6 +92,15 @@ struct CachedToken {
     expiration: OffsetDateTime,
 }
 
+impl Drop for CachedToken {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.access_key_id.zeroize();
+        self.secret_access_key.zeroize();
+        self.session_token.zeroize();
+    }
+}
+
 impl Engine {
     /// Starts a session: obtains its credentials and writes them to its named profile, stopping
     /// any other session active on that profile.
@@ -543,14 +552,14 @@ impl Engine {
             return Ok(None);
         };
         // A cache entry that does not parse is only a cache miss; it is replaced on success.
-        let Ok(cached) = serde_json::from_str::<CachedToken>(json.expose_secret()) else {
+        let Ok(mut cached) = serde_json::from_str::<CachedToken>(json.expose_secret()) else {
             tracing::warn!(account = %key, "ignoring a cached session token that does not parse");
             return Ok(None);
         };
         Ok(Some(Credentials {
-            access_key_id: SecretString::from(cached.access_key_id),
-            secret_access_key: SecretString::from(cached.secret_access_key),
-            session_token: SecretString::from(cached.session_token),
+            access_key_id: SecretString::from(std::mem::take(&mut cached.access_key_id)),
+            secret_access_key: SecretString::from(std::mem::take(&mut cached.secret_access_key)),
+            session_token: SecretString::from(std::mem::take(&mut cached.session_token)),
             expiration: cached.expiration,
         }))
     }
