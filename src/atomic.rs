@@ -33,7 +33,7 @@ pub fn write(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     result
 }
 
-/// Removes temp files that [`write`] left beside `path` when its process was killed mid-write.
+/// Removes temp files that [`write()`] left beside `path` when its process was killed mid-write.
 /// Call it only while holding the lock that serialises writers of `path`, so none is in use.
 pub fn remove_stale_temps(path: &Path) {
     let (Some(name), dir) = (path.file_name(), parent(path)) else {

@@ -1,5 +1,5 @@
 //! `~/.aws/credentials` and `~/.aws/config`, edited losslessly, atomically, and only where
-//! credtray owns the section (SPEC §3). [`document`] is the byte-exact model, [`file`] the safe
+//! credtray owns the section (SPEC §3). `document` is the byte-exact model, `file` the safe
 //! I/O; this module knows the two naming schemes, publishes a profile's credentials and region,
 //! and keeps the record of owned sections that the store saves.
 

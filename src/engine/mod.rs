@@ -2,7 +2,7 @@
 //! events it emits; it keeps the store, the keychain, STS and the AWS files in step. Every
 //! change runs under the store's lock (load, change, save) and writes secrets before the
 //! store, undoing them if the store can't be saved, so a failed command leaves no trace.
-//! Defining sessions lives here; running them (start, stop, rotate, test) in [`run`].
+//! Defining sessions lives here; running them (start, stop, rotate, test) in `run`.
 
 mod prompt;
 mod run;
