@@ -97,6 +97,9 @@ fn sync_dir(_dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// How long a writer waits for another one before giving up with a clear message.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// An exclusive advisory lock on a sidecar file, held until dropped. Locking a sidecar (not
 /// the data file) keeps the lock valid across the rename that replaces the data file.
 #[derive(Debug)]
@@ -106,7 +109,8 @@ pub struct Lock {
 }
 
 impl Lock {
-    /// Blocks until this process holds the lock at `path` (created with `mode` if missing).
+    /// Waits (at most a minute) until this process holds the lock at `path` (created with
+    /// `mode` if missing).
     pub fn exclusive(path: &Path, mode: u32) -> io::Result<Self> {
         let mut options = OpenOptions::new();
         options.read(true).write(true).create(true).truncate(false);
@@ -115,7 +119,27 @@ impl Lock {
         #[cfg(not(unix))]
         let _ = mode;
         let file = options.open(path)?;
-        file.lock()?;
+        // Holders finish in milliseconds, unless one waits on a person (a keychain unlock
+        // prompt left unanswered): then say so rather than hang without a word.
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!(
+                            "another credtray process has held it for {} s (is a keychain unlock prompt waiting for an answer?)",
+                            LOCK_WAIT.as_secs()
+                        ),
+                    ));
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(e),
+            }
+        }
         Ok(Self {
             _file: file,
             path: path.to_owned(),
@@ -161,6 +185,27 @@ mod tests {
         assert_eq!(
             fs::metadata(&path).unwrap().permissions().mode() & 0o777,
             0o600
+        );
+    }
+
+    #[test]
+    fn a_second_writer_waits_for_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.lock");
+        let first = Lock::exclusive(&path, 0o600).unwrap();
+        let released = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = released.clone();
+        let path2 = path.clone();
+        let second = std::thread::spawn(move || {
+            let _lock = Lock::exclusive(&path2, 0o600).unwrap();
+            seen.load(std::sync::atomic::Ordering::SeqCst)
+        });
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        released.store(true, std::sync::atomic::Ordering::SeqCst);
+        drop(first);
+        assert!(
+            second.join().unwrap(),
+            "the second got the lock only after the first let go"
         );
     }
 
