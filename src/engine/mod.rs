@@ -61,6 +61,12 @@ pub enum Error {
         "session {alias:?} comes from an AWS SSO integration, which this credtray can't start yet"
     )]
     NotStartable { alias: String },
+    #[error("deleted session {alias:?}, but not all of its keychain entries could be removed")]
+    LeftSecrets {
+        alias: String,
+        #[source]
+        source: secrets::Error,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -77,7 +83,10 @@ impl Error {
             | Error::MfaCodeReused { .. }
             | Error::NeedsSamlAssertion { .. }
             | Error::NotStartable { .. } => true,
-            Error::Sts { .. } | Error::MissingKeys { .. } | Error::Internal(_) => false,
+            Error::Sts { .. }
+            | Error::MissingKeys { .. }
+            | Error::LeftSecrets { .. }
+            | Error::Internal(_) => false,
         }
     }
 
@@ -322,22 +331,41 @@ impl Engine {
     /// from it. Returns what was deleted.
     pub fn delete(&self, id: SessionId, cascade: bool) -> Result<Vec<Session>, Error> {
         let mut locked = self.store.lock()?;
+        let before = locked.catalog.clone();
         let removed = locked.catalog.remove(id, cascade)?;
-        // A running session's credentials go with it.
-        let before = self.store.load()?;
-        for session in removed.iter().filter(|s| run::holds_profile(&before, s)) {
-            self.unpublish(&mut locked.catalog, &session.profile)?;
+        let with_keys: Vec<&Session> = removed
+            .iter()
+            .filter(|s| s.kind.kind().has_keys())
+            .collect();
+        // A keychain that can't be reached refuses the delete before anything changes.
+        for session in &with_keys {
+            self.secrets.get(Key::new(session.id, Item::AccessKeyId))?;
         }
-        for session in removed.iter().filter(|s| s.kind.kind().has_keys()) {
-            // The cached token first: if the keychain fails part-way, the keys are still there
-            // and the session still works; deleting again finishes the job.
-            for item in Item::IAM_USER.into_iter().rev() {
-                self.secrets.delete(Key::new(session.id, item))?;
+        // A running session's credentials go with it; if that fails, the sessions stay.
+        for session in removed.iter().filter(|s| run::holds_profile(&before, s)) {
+            if let Err(e) = self.unpublish(&mut locked.catalog, &session.profile) {
+                let owned = std::mem::take(&mut locked.catalog.owned);
+                locked.catalog = before.clone();
+                locked.catalog.owned = owned;
+                locked.save()?;
+                return Err(e);
             }
         }
+        // The store first, then the keychain: a store that can't be saved leaves the sessions
+        // whole, keys included.
         locked.save()?;
         for session in &removed {
             tracing::info!(id = %session.id, "deleted session");
+        }
+        for session in with_keys {
+            for item in Item::IAM_USER {
+                if let Err(source) = self.secrets.delete(Key::new(session.id, item)) {
+                    return Err(Error::LeftSecrets {
+                        alias: session.alias.to_string(),
+                        source,
+                    });
+                }
+            }
         }
         Ok(removed)
     }

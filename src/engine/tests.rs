@@ -119,20 +119,45 @@ fn a_keychain_failing_part_way_through_edit_restores_the_old_keys() {
 #[test]
 fn a_store_that_cannot_be_saved_takes_the_new_keys_back_out() {
     let mem = Arc::new(Memory::new());
-    let (dir, engine) = engine(mem.clone());
+    let (_dir, engine) = engine(mem.clone());
     engine.add_profile("seed".parse().unwrap()).unwrap();
-    // A directory where the temp file would go makes the save fail after the keys are written.
-    let store_path = engine.store().path();
-    std::fs::remove_file(&store_path).unwrap();
-    std::fs::create_dir(&store_path).unwrap();
-    std::fs::write(store_path.join("x"), "").unwrap();
-    assert!(
-        engine
-            .add(user("u"), Some(keys("AKIAAAAAAAAAAAAAAAAA", "s3cret")))
-            .is_err()
+    let broken = Engine::new(
+        engine.store().failing_saves(),
+        mem.clone(),
+        engine.files.clone(),
+        engine.sts.clone(),
     );
-    assert_eq!(mem.accounts(), Vec::<String>::new());
-    drop(dir);
+    let err = broken
+        .add(user("u"), Some(keys("AKIAAAAAAAAAAAAAAAAA", "s3cret")))
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Store(crate::store::Error::Write { .. })),
+        "{err}"
+    );
+    assert_eq!(
+        mem.accounts(),
+        Vec::<String>::new(),
+        "the keys written before the save are gone"
+    );
+    assert!(engine.catalog().unwrap().sessions().is_empty());
+}
+
+#[test]
+fn a_delete_whose_store_cannot_be_saved_keeps_the_session_and_its_keys() {
+    let mem = Arc::new(Memory::new());
+    let (_dir, engine) = engine(mem.clone());
+    let s = engine
+        .add(user("u"), Some(keys("AKIAAAAAAAAAAAAAAAAA", "s3cret")))
+        .unwrap();
+    let broken = Engine::new(
+        engine.store().failing_saves(),
+        mem.clone(),
+        engine.files.clone(),
+        engine.sts.clone(),
+    );
+    assert!(broken.delete(s.id, false).is_err());
+    assert_eq!(engine.catalog().unwrap().sessions().len(), 1);
+    assert_eq!(mem.accounts().len(), 2, "the keys are still there");
 }
 
 #[test]

@@ -73,6 +73,9 @@ impl Error {
 #[derive(Debug, Clone)]
 pub struct Store {
     dir: PathBuf,
+    /// Unit tests of callers' rollbacks: every save fails as a full disk would.
+    #[cfg(test)]
+    fail_saves: bool,
 }
 
 impl Store {
@@ -86,7 +89,20 @@ impl Store {
     }
 
     pub fn at(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self {
+            dir: dir.into(),
+            #[cfg(test)]
+            fail_saves: false,
+        }
+    }
+
+    /// A copy of this store whose saves fail (for tests of what callers undo).
+    #[cfg(test)]
+    pub(crate) fn failing_saves(&self) -> Self {
+        Self {
+            dir: self.dir.clone(),
+            fail_saves: true,
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -126,6 +142,8 @@ impl Store {
             _lock: lock,
             catalog: loaded.clone(),
             loaded,
+            #[cfg(test)]
+            fail_saves: self.fail_saves,
         })
     }
 }
@@ -137,11 +155,20 @@ pub struct Locked {
     _lock: atomic::Lock,
     loaded: Catalog,
     pub catalog: Catalog,
+    #[cfg(test)]
+    fail_saves: bool,
 }
 
 impl Locked {
     /// Writes the catalog atomically if it changed, then releases the lock.
     pub fn save(self) -> Result<Catalog, Error> {
+        #[cfg(test)]
+        if self.fail_saves && self.catalog != self.loaded {
+            return Err(Error::Write {
+                path: self.path.clone(),
+                source: io::Error::other("the test store refuses to save"),
+            });
+        }
         if self.catalog != self.loaded {
             let text = serialize(&self.catalog).map_err(|e| Error::Write {
                 path: self.path.clone(),
