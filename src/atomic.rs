@@ -4,7 +4,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Replaces `path` with `bytes`: a temp file in the same directory, fsync, rename, then fsync
 /// of the directory so the rename itself survives a power cut. `mode` applies on Unix.
@@ -105,7 +105,6 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 #[derive(Debug)]
 pub struct Lock {
     _file: File,
-    path: PathBuf,
 }
 
 impl Lock {
@@ -140,14 +139,7 @@ impl Lock {
                 Err(std::fs::TryLockError::Error(e)) => return Err(e),
             }
         }
-        Ok(Self {
-            _file: file,
-            path: path.to_owned(),
-        })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(Self { _file: file })
     }
 }
 

@@ -463,7 +463,10 @@ fn a_chain_asks_for_the_mfa_code_once_per_token_not_once_per_child() {
         3,
         "b needs a then its own role; a its own"
     );
-    assert!(!r.text("credentials").contains("[root]\n") || r.session(root).state == State::Active);
+    for (id, section) in [(root, "[root]\n"), (a, "[pa]\n"), (b, "[pb]\n")] {
+        assert_eq!(r.session(id).state, State::Active);
+        assert!(r.text("credentials").contains(section), "{section}");
+    }
     // b's call went out with a's credentials, a's with root's token.
     let calls = r.sts.calls();
     let Call::AssumeRole {

@@ -43,11 +43,6 @@ impl Memory {
         *lock(&self.fault) = Fault::Refuses(item);
     }
 
-    /// Makes every operation from now on succeed again.
-    pub fn heal(&self) {
-        *lock(&self.fault) = Fault::None;
-    }
-
     /// The accounts stored, sorted.
     pub fn accounts(&self) -> Vec<String> {
         let mut accounts: Vec<String> = lock(&self.entries).keys().cloned().collect();
