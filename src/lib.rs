@@ -15,6 +15,23 @@
 
 #![forbid(unsafe_code)]
 
+/// An error and its causes as one sentence ("cannot write …: Permission denied"), a cause left
+/// out when the text before already says it. For notifications and reports; the CLI's `main`
+/// prints anyhow's chain the same way.
+pub fn error_sentence(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let next = s.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = s.source();
+    }
+    text
+}
+
 pub mod atomic;
 pub mod aws;
 pub mod awsfiles;

@@ -28,6 +28,13 @@ impl Credentials {
     }
 }
 
+/// An instant as RFC 3339 UTC (`2026-11-28T01:02:03Z`), as credential_process and AWS write
+/// expiries.
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// One region of the SDK's partition data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KnownRegion {

@@ -95,9 +95,7 @@ impl AwsFile {
     pub fn back_up(&self, section: &str) -> Result<PathBuf, Error> {
         let target = self.target()?;
         let backup = sidecar(&target, "credtray-backup");
-        let now = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
+        let now = crate::aws::rfc3339(time::OffsetDateTime::now_utc());
         let mut text = format!(
             "# {now}: credtray took over this section of {}\n{section}",
             self.path.display()

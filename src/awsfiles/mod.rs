@@ -402,7 +402,7 @@ impl Files {
                             }
                         }
                     }
-                    Err(e) => report.problems.push(error_chain(&e)),
+                    Err(e) => report.problems.push(crate::error_sentence(&e)),
                 }
                 report
             })
@@ -437,17 +437,6 @@ fn check_writable(
             section: section.to_owned(),
         }),
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// One file's state, as `credtray files check` prints it.

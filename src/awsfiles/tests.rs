@@ -266,7 +266,7 @@ fn unparseable_files_are_left_untouched_and_named() {
             false,
         )
         .unwrap_err();
-    let message = error_chain(&err);
+    let message = crate::error_sentence(&err);
     assert!(
         message.contains("config") && message.contains("line 2"),
         "{message}"

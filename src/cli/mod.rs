@@ -178,7 +178,10 @@ fn session(
         } => {
             let id = engine.catalog()?.resolve(&session)?.id;
             let started = engine.start(id, &mut CliPrompt::new(answers)?, take_over)?;
-            let until = started.expiration.map(rfc3339).unwrap_or_default();
+            let until = started
+                .expiration
+                .map(crate::aws::rfc3339)
+                .unwrap_or_default();
             print(&format!(
                 "started session {:?} on profile {} in {} (credentials expire {until})\n",
                 started.alias.as_str(),
@@ -292,7 +295,7 @@ fn report_test(result: Result<Tested, engine::Error>, json: bool) -> anyhow::Res
             Ok(t) => (
                 true,
                 Some(t.caller_arn.clone()),
-                Some(rfc3339(t.expiration)),
+                Some(crate::aws::rfc3339(t.expiration)),
                 None,
             ),
             Err(e) => (
@@ -312,7 +315,7 @@ fn report_test(result: Result<Tested, engine::Error>, json: bool) -> anyhow::Res
                 print(&format!(
                     "credentials work: caller {} (they would expire {}); nothing was saved\n",
                     t.caller_arn,
-                    rfc3339(t.expiration)
+                    crate::aws::rfc3339(t.expiration)
                 ))?;
             }
             Ok(())
@@ -330,15 +333,10 @@ fn credential_process(engine: &mut Engine, session: &str) -> anyhow::Result<()> 
         "AccessKeyId": c.access_key_id.expose_secret(),
         "SecretAccessKey": c.secret_access_key.expose_secret(),
         "SessionToken": c.session_token.expose_secret(),
-        "Expiration": rfc3339(c.expiration),
+        "Expiration": crate::aws::rfc3339(c.expiration),
     });
     let text = zeroize::Zeroizing::new(format!("{document}\n"));
     print(&text)
-}
-
-fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 fn check_files(engine: &Engine, json: bool) -> anyhow::Result<()> {

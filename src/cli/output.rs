@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::session::{Catalog, Session, SessionKind, State};
+use crate::session::{Catalog, Session, SessionKind};
 
 /// A session as `--json` shows it (SPEC §5 keys).
 #[derive(Debug, Serialize)]
@@ -92,15 +92,6 @@ impl<'a> SessionJson<'a> {
     }
 }
 
-fn symbol(state: &State) -> &'static str {
-    match state {
-        State::Inactive => "○",
-        State::Pending => "◌",
-        State::Active => "●",
-        State::Error(_) => "✗",
-    }
-}
-
 /// One line per session, columns aligned.
 pub fn table(catalog: &Catalog) -> String {
     if catalog.sessions().is_empty() {
@@ -111,7 +102,7 @@ pub fn table(catalog: &Catalog) -> String {
         .iter()
         .map(|s| {
             [
-                format!("{} {}", symbol(&s.state), s.state.as_str()),
+                format!("{} {}", s.state.mark(), s.state.as_str()),
                 s.alias.to_string(),
                 s.kind.kind().to_string(),
                 s.profile.to_string(),

@@ -147,6 +147,17 @@ impl State {
         }
     }
 
+    /// The mark CLI and tray put in front of a session: ● active, ○ inactive, ◌ starting,
+    /// ⚠ error.
+    pub fn mark(&self) -> &'static str {
+        match self {
+            State::Active => "●",
+            State::Inactive => "○",
+            State::Pending => "◌",
+            State::Error(_) => "⚠",
+        }
+    }
+
     pub fn error(&self) -> Option<&str> {
         match self {
             State::Error(message) => Some(message),

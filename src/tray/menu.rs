@@ -73,21 +73,11 @@ impl Node {
     }
 }
 
-/// The state mark in front of a session: ● active, ○ inactive, ◌ starting, ⚠ error.
-pub fn mark(state: &State) -> &'static str {
-    match state {
-        State::Active => "●",
-        State::Inactive => "○",
-        State::Pending => "◌",
-        State::Error(_) => "⚠",
-    }
-}
-
 /// `● prod-admin — default · eu-west-1`
 pub fn session_label(s: &Session) -> String {
     format!(
         "{} {} — {} · {}",
-        mark(&s.state),
+        s.state.mark(),
         s.alias,
         s.profile,
         s.region

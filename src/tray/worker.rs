@@ -130,7 +130,7 @@ impl Worker {
             Ok(catalog) => {
                 let _ = self.proxy.send_event(UserEvent::Catalog(Box::new(catalog)));
             }
-            Err(e) => notify("credtray can't read its store", &chain(&e)),
+            Err(e) => notify("credtray can't read its store", &crate::error_sentence(&e)),
         }
     }
 
@@ -153,10 +153,10 @@ impl Worker {
                         &format!(
                             "Credentials work.\nCaller: {}\nThey would expire {}.",
                             t.caller_arn,
-                            rfc3339(t.expiration)
+                            crate::aws::rfc3339(t.expiration)
                         ),
                     ),
-                    Err(e) => notify(&title, &format!("Failed: {}", chain(&e))),
+                    Err(e) => notify(&title, &format!("Failed: {}", crate::error_sentence(&e))),
                 }
             }
             Command::Edit(id, edit) => match engine.edit(id, *edit, &mut prompt) {
@@ -169,11 +169,11 @@ impl Worker {
                 Ok((outcome, Some(Err(e)))) => {
                     notify(
                         &format!("Edited {}, but restarting it failed", outcome.session.alias),
-                        &chain(&e),
+                        &crate::error_sentence(&e),
                     );
                 }
                 Ok(_) => {}
-                Err(e) => notify("Could not edit the session", &chain(&e)),
+                Err(e) => notify("Could not edit the session", &crate::error_sentence(&e)),
             },
             Command::Chain {
                 assumer,
@@ -191,7 +191,10 @@ impl Worker {
             ) {
                 Ok(session) if start => self.start(engine, session.id),
                 Ok(_) => {}
-                Err(e) => notify("Could not create the chained session", &chain(&e)),
+                Err(e) => notify(
+                    "Could not create the chained session",
+                    &crate::error_sentence(&e),
+                ),
             },
             Command::Add(new, keys) => report(
                 engine.add(*new, keys).map(drop),
@@ -247,7 +250,10 @@ impl Worker {
                 Ok(()) => self.failed_rotation.retain(|f| *f != id),
                 Err(e) if !self.failed_rotation.contains(&id) => {
                     self.failed_rotation.push(id);
-                    notify("A session could not be refreshed", &chain(&e));
+                    notify(
+                        "A session could not be refreshed",
+                        &crate::error_sentence(&e),
+                    );
                 }
                 Err(_) => {}
             }
@@ -302,7 +308,7 @@ impl Prompt for TrayPrompt<'_> {
 
 fn report(result: Result<(), engine::Error>, title: &str) {
     if let Err(e) = result {
-        notify(title, &chain(&e));
+        notify(title, &crate::error_sentence(&e));
     }
 }
 
@@ -319,23 +325,4 @@ pub fn notify(summary: &str, body: &str) {
     if let Err(e) = shown {
         tracing::warn!(error = %e, summary, "could not show a notification");
     }
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let next = s.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = s.source();
-    }
-    text
-}
-
-fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
