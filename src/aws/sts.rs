@@ -132,6 +132,22 @@ impl Sdk {
         })
     }
 
+    /// Runs one SDK call to completion on this client's runtime, its error as a sentence.
+    fn send<O, E, R>(
+        &self,
+        call: &'static str,
+        with_mfa: bool,
+        request: impl std::future::Future<Output = Result<O, SdkError<E, R>>>,
+    ) -> Result<O, Error>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: fmt::Debug,
+    {
+        self.runtime
+            .block_on(request)
+            .map_err(|e| map_error(call, with_mfa, e))
+    }
+
     /// A client for `region`, signing with `credentials` (unsigned without).
     fn client(
         &self,
@@ -196,10 +212,7 @@ impl Sts for Sdk {
                 .serial_number(device.as_str())
                 .token_code(code.as_str());
         }
-        let out = self
-            .runtime
-            .block_on(call.send())
-            .map_err(|e| map_error("GetSessionToken", mfa.is_some(), e))?;
+        let out = self.send("GetSessionToken", mfa.is_some(), call.send())?;
         convert("GetSessionToken", out.credentials)
     }
 
@@ -217,10 +230,7 @@ impl Sts for Sdk {
             .role_arn(role_arn.as_str())
             .role_session_name(session_name.as_str())
             .duration_seconds(seconds(duration));
-        let out = self
-            .runtime
-            .block_on(call.send())
-            .map_err(|e| map_error("AssumeRole", false, e))?;
+        let out = self.send("AssumeRole", false, call.send())?;
         convert("AssumeRole", out.credentials)
     }
 
@@ -239,10 +249,7 @@ impl Sts for Sdk {
             .principal_arn(idp_arn.as_str())
             .saml_assertion(assertion.expose_secret())
             .duration_seconds(seconds(duration));
-        let out = self
-            .runtime
-            .block_on(call.send())
-            .map_err(|e| map_error("AssumeRoleWithSAML", false, e))?;
+        let out = self.send("AssumeRoleWithSAML", false, call.send())?;
         convert("AssumeRoleWithSAML", out.credentials)
     }
 
@@ -250,10 +257,7 @@ impl Sts for Sdk {
         let call = self
             .client(region, Some(temporary(with)))
             .get_caller_identity();
-        let out = self
-            .runtime
-            .block_on(call.send())
-            .map_err(|e| map_error("GetCallerIdentity", false, e))?;
+        let out = self.send("GetCallerIdentity", false, call.send())?;
         out.arn.ok_or_else(|| Error {
             call: "GetCallerIdentity",
             cause: Cause::Other("an answer without an ARN".to_owned()),
