@@ -230,10 +230,10 @@ impl Engine {
         edit: Edit,
         prompt: &mut dyn Prompt,
     ) -> Result<(EditOutcome, Option<Result<Session, Error>>), Error> {
-        let before = self.store.load()?.get(id).cloned();
         // A restart onto a profile credtray may not write would stop the session and then fail:
         // refuse such an edit before anything changes.
         let mut preview = self.store.load()?;
+        let before = preview.get(id).cloned();
         let planned = preview.edit(id, &edit)?;
         if let Some(before) = &before
             && planned.needs_restart

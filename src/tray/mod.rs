@@ -42,7 +42,8 @@ pub enum UserEvent {
     Catalog(Box<Catalog>),
     /// A session's state changed while the engine is still working (e.g. now starting).
     State(SessionId, State),
-    Ask(Question, Sender<Option<String>>),
+    /// The answer travels as a secret: it may be a SAML assertion or an MFA code.
+    Ask(Question, Sender<Option<secrecy::SecretString>>),
 }
 
 /// Runs the tray until Quit.
@@ -64,13 +65,14 @@ pub fn run() -> anyhow::Result<()> {
             lock_path.display()
         );
     }
-    let catalog = store.load().unwrap_or_default();
     let engine = Engine::new(
         store,
         Arc::new(Keychain),
         Files::from_env()?,
         Arc::new(Sdk::new().context("cannot start the STS client")?),
     );
+    // A store that can't be read starts an empty menu; the engine thread says why in a toast.
+    let catalog = engine.catalog().unwrap_or_default();
 
     let event_loop = EventLoopBuilder::<UserEvent>::with_user_event().build();
     let proxy = event_loop.create_proxy();
@@ -134,7 +136,7 @@ pub fn run() -> anyhow::Result<()> {
                 Err(e) => tracing::debug!(error = %e, "ignoring a menu event"),
             },
             Event::UserEvent(UserEvent::Ask(question, reply)) => {
-                let _ = reply.send(app.answer(&question));
+                let _ = reply.send(app.answer(&question).map(secrecy::SecretString::from));
             }
             _ => {}
         }

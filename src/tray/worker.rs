@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime};
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use tao::event_loop::EventLoopProxy;
 
 use super::UserEvent;
@@ -271,7 +271,7 @@ struct TrayPrompt<'a> {
 impl TrayPrompt<'_> {
     /// Waits for the answer, giving up when the person quits (the GUI is then waiting for this
     /// thread, so waiting on would deadlock) or after [`ANSWER_WITHIN`].
-    fn ask(&self, question: Question) -> Option<String> {
+    fn ask(&self, question: Question) -> Option<SecretString> {
         let (reply, answer) = mpsc::channel();
         self.proxy
             .send_event(UserEvent::Ask(question, reply))
@@ -295,14 +295,14 @@ impl Prompt for TrayPrompt<'_> {
             device: device.to_string(),
             again: ask == MfaAsk::AlreadyUsed,
         };
-        self.ask(question)?.parse().ok()
+        self.ask(question)?.expose_secret().parse().ok()
     }
 
     fn saml_assertion(&mut self, session: &Session) -> Option<SecretString> {
         let question = Question::SamlAssertion {
             alias: session.alias.to_string(),
         };
-        self.ask(question).map(SecretString::from)
+        self.ask(question)
     }
 }
 
