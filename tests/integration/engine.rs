@@ -357,34 +357,35 @@ fn test_and_edit_dry_run_report_the_caller_or_the_reason_and_change_nothing() {
         "InvalidClientTokenId",
         "The security token included in the request is invalid.",
     );
-    let mut cmd = env.command(&[
-        "session",
-        "edit",
-        "dev",
-        "--access-key-id",
-        "-",
-        "--secret-access-key",
-        "-",
-        "--dry-run",
-    ]);
-    cmd.env("AWS_ENDPOINT_URL", &stub);
-    let run = crate::harness::finish(cmd, "AKIAUNKNOWNKEY000001\nwrong\n");
+    let run = env.run_against(
+        &stub,
+        &[
+            "session",
+            "edit",
+            "dev",
+            "--access-key-id",
+            "-",
+            "--secret-access-key",
+            "-",
+            "--dry-run",
+        ],
+        "AKIAUNKNOWNKEY000001\nwrong\n",
+    );
     assert_eq!(run.code, 1, "{run:?}");
     assert!(
         run.stderr.contains("test credential generation failed")
             && run.stderr.contains("STS rejected the access key"),
         "{run:?}"
     );
-    let mut cmd = env.command(&["session", "test", "ops", "--json"]);
-    cmd.env(
-        "AWS_ENDPOINT_URL",
-        stub_sts(
+    let run = env.run_against(
+        &stub_sts(
             403,
             "AccessDenied",
             "not authorized to perform sts:AssumeRole",
         ),
+        &["session", "test", "ops", "--json"],
+        "",
     );
-    let run = crate::harness::finish(cmd, "");
     assert_eq!(run.code, 1);
     assert!(
         run.json()["error"]
@@ -489,9 +490,7 @@ fn aws_errors_become_clear_sentences() {
         (closed, "could not be reached"),
     ];
     for (endpoint, expected) in cases {
-        let mut cmd = env.command(&["session", "test", "dev", "--json"]);
-        cmd.env("AWS_ENDPOINT_URL", &endpoint);
-        let run = crate::harness::finish(cmd, "");
+        let run = env.run_against(&endpoint, &["session", "test", "dev", "--json"], "");
         assert_eq!(run.code, 1, "{endpoint}: {run:?}");
         let json = run.json();
         assert_eq!(json["ok"], false);
@@ -506,9 +505,7 @@ fn aws_errors_become_clear_sentences() {
                 && !error.contains('{'),
             "no SDK dump: {error}"
         );
-        let mut cmd = env.command(&["session", "start", "dev"]);
-        cmd.env("AWS_ENDPOINT_URL", &endpoint);
-        let run = crate::harness::finish(cmd, "");
+        let run = env.run_against(&endpoint, &["session", "start", "dev"], "");
         assert_eq!(run.code, 1);
         let sentence = run
             .stderr
@@ -532,16 +529,15 @@ fn aws_errors_become_clear_sentences() {
         "",
     )
     .ok();
-    let mut cmd = env.command(&["session", "start", "dev", "--mfa-code", "654321"]);
-    cmd.env(
-        "AWS_ENDPOINT_URL",
-        stub_sts(
+    let run = env.run_against(
+        &stub_sts(
             403,
             "AccessDenied",
             "MultiFactorAuthentication failed with invalid MFA one time pass code. ",
         ),
+        &["session", "start", "dev", "--mfa-code", "654321"],
+        "",
     );
-    let run = crate::harness::finish(cmd, "");
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("the MFA code was rejected"), "{run:?}");
 }

@@ -73,16 +73,16 @@ impl Env {
         cmd
     }
 
-    /// A `credtray` command whose STS is the test's moto.
-    pub fn moto_command(&self, args: &[&str]) -> Command {
+    /// Runs `credtray args` with STS at `endpoint` (moto, a stub, a closed port).
+    pub fn run_against(&self, endpoint: &str, args: &[&str], stdin: &str) -> Run {
         let mut cmd = self.command(args);
-        cmd.env("AWS_ENDPOINT_URL", moto());
-        cmd
+        cmd.env("AWS_ENDPOINT_URL", endpoint);
+        finish(cmd, stdin)
     }
 
     /// Runs `credtray args` against moto.
     pub fn run_moto(&self, args: &[&str], stdin: &str) -> Run {
-        finish(self.moto_command(args), stdin)
+        self.run_against(&moto(), args, stdin)
     }
 
     /// Runs the real AWS CLI in this environment (its HOME, so its ~/.aws), against moto.
