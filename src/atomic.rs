@@ -6,9 +6,32 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
 
+/// How a [`write()`] that replaced the file ended.
+#[derive(Debug)]
+#[must_use = "a replaced file whose directory was not synced deserves at least a warning"]
+pub enum Written {
+    /// Replaced, and the rename is on disk.
+    Durable,
+    /// Replaced (every reader now sees the new bytes), but the directory fsync after the rename
+    /// failed, so a power cut might still bring the old file back. Not a failure to undo: the
+    /// change happened.
+    Unsynced(io::Error),
+}
+
+impl Written {
+    /// Logs a replaced-but-unsynced write as a warning; `what` names the file.
+    pub fn warn_if_unsynced(self, what: &Path) {
+        if let Written::Unsynced(e) = self {
+            tracing::warn!(path = %what.display(), error = %e, "the file was replaced, but syncing its directory failed; a power cut could undo the change");
+        }
+    }
+}
+
 /// Replaces `path` with `bytes`: a temp file in the same directory, fsync, rename, then fsync
 /// of the directory so the rename itself survives a power cut. `mode` applies on Unix.
-pub fn write(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+/// `Err` means the file was **not** replaced; a failure after the rename is
+/// [`Written::Unsynced`], since the new bytes are already what everyone reads.
+pub fn write(path: &Path, bytes: &[u8], mode: u32) -> io::Result<Written> {
     let dir = parent(path);
     let name = path
         .file_name()
@@ -23,14 +46,30 @@ pub fn write(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
-        fs::rename(&tmp, path)?;
-        sync_dir(dir)
+        fs::rename(&tmp, path)
     })();
-    if result.is_err() {
+    if let Err(e) = result {
         // Best effort: the original is intact either way; only the temp file may be left.
         let _ = fs::remove_file(&tmp);
+        return Err(e);
     }
-    result
+    Ok(match sync_dir(dir) {
+        Ok(()) => Written::Durable,
+        Err(e) => Written::Unsynced(e),
+    })
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Unit tests of callers: the directory fsync after a rename fails on this thread, as it
+    /// can on some network and FUSE file systems.
+    static FAIL_DIR_SYNC: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Makes every directory fsync on this thread fail (or work again), for tests.
+#[cfg(test)]
+pub(crate) fn fail_dir_sync(fail: bool) {
+    FAIL_DIR_SYNC.with(|f| f.set(fail));
 }
 
 /// Removes temp files that [`write()`] left beside `path` when its process was killed mid-write.
@@ -88,6 +127,10 @@ fn parent(path: &Path) -> &Path {
 
 #[cfg(unix)]
 fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(test)]
+    if FAIL_DIR_SYNC.with(std::cell::Cell::get) {
+        return Err(io::Error::other("the test seam fails directory fsyncs"));
+    }
     File::open(dir)?.sync_all()
 }
 
@@ -151,8 +194,14 @@ mod tests {
     fn write_replaces_content_and_leaves_no_temp_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.toml");
-        write(&path, b"one", 0o600).unwrap();
-        write(&path, b"two", 0o600).unwrap();
+        assert!(matches!(
+            write(&path, b"one", 0o600).unwrap(),
+            Written::Durable
+        ));
+        assert!(matches!(
+            write(&path, b"two", 0o600).unwrap(),
+            Written::Durable
+        ));
         assert_eq!(fs::read(&path).unwrap(), b"two");
         let names: Vec<_> = fs::read_dir(dir.path())
             .unwrap()
@@ -173,7 +222,7 @@ mod tests {
             0o700
         );
         let path = sub.join("f");
-        write(&path, b"x", 0o600).unwrap();
+        let _ = write(&path, b"x", 0o600).unwrap();
         assert_eq!(
             fs::metadata(&path).unwrap().permissions().mode() & 0o777,
             0o600
@@ -205,7 +254,7 @@ mod tests {
     fn a_failed_write_keeps_the_original() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
-        write(&path, b"original", 0o600).unwrap();
+        let _ = write(&path, b"original", 0o600).unwrap();
         // Renaming a file over a non-empty directory fails after the temp file was written.
         let blocked = dir.path().join("d");
         fs::create_dir(&blocked).unwrap();
@@ -213,5 +262,19 @@ mod tests {
         assert!(write(&blocked, b"new", 0o600).is_err());
         assert_eq!(fs::read(&path).unwrap(), b"original");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn a_failed_directory_fsync_after_the_rename_is_not_reported_as_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        fail_dir_sync(true);
+        let written = write(&path, b"new", 0o600);
+        fail_dir_sync(false);
+        assert!(
+            matches!(written, Ok(Written::Unsynced(_))),
+            "the file was replaced: {written:?}"
+        );
+        assert_eq!(fs::read(&path).unwrap(), b"new");
     }
 }

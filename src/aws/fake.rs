@@ -48,6 +48,9 @@ struct State {
     calls: Vec<Call>,
     /// Causes for the next calls, in order.
     failures: Vec<Cause>,
+    /// The longest credentials it hands out, as AWS caps what is asked for (a SAML
+    /// `SessionDuration`, the 1 h of role chaining).
+    cap: Option<Duration>,
 }
 
 #[derive(Default)]
@@ -63,6 +66,11 @@ impl Fake {
     /// The next call fails with `cause`.
     pub fn fail_next(&self, cause: Cause) {
         self.lock().failures.push(cause);
+    }
+
+    /// From now on, credentials last at most `cap`.
+    pub fn cap_duration(&self, cap: Duration) {
+        self.lock().cap = Some(cap);
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -94,6 +102,7 @@ impl Fake {
         }
         state.issued += 1;
         let n = state.issued;
+        let duration = state.cap.map_or(duration, |cap| cap.min(duration));
         let access_key_id = format!("ASIAFAKE{n:012}");
         state.owners.insert(access_key_id.clone(), owner);
         Ok(Credentials {
@@ -101,6 +110,7 @@ impl Fake {
             secret_access_key: SecretString::from(format!("fake-secret-{n}")),
             session_token: SecretString::from(format!("fake-token-{n}")),
             expiration: OffsetDateTime::now_utc() + duration,
+            issued: None,
         })
     }
 

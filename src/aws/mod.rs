@@ -19,13 +19,38 @@ pub struct Credentials {
     pub secret_access_key: SecretString,
     pub session_token: SecretString,
     pub expiration: OffsetDateTime,
+    /// When credtray received them, if known (the engine stamps it; STS does not say): with
+    /// the expiry, their lifetime, which sets their refresh margin.
+    pub issued: Option<OffsetDateTime>,
 }
 
 impl Credentials {
-    /// Whether they are still good for at least `margin`.
-    pub fn valid_for(&self, margin: time::Duration, now: OffsetDateTime) -> bool {
-        self.expiration - now >= margin
+    /// Whether they are due for a refresh (see [`refresh_due`]).
+    pub fn refresh_due(&self, now: OffsetDateTime) -> bool {
+        refresh_due(self.issued, self.expiration, now)
     }
+}
+
+/// The most a refresh margin can be: botocore refreshes below ~15 minutes, so credentials
+/// with less than ~20 left would make SDKs refresh on every call.
+pub const REFRESH_MARGIN: time::Duration = time::Duration::minutes(20);
+
+/// How long before expiry credentials of this lifetime are refreshed: min(20 minutes, a third
+/// of the lifetime), so a 15-minute SAML session is not "due" from its first minute. An
+/// unknown lifetime gets the full 20 minutes.
+pub fn refresh_margin(lifetime: Option<time::Duration>) -> time::Duration {
+    lifetime.map_or(REFRESH_MARGIN, |l| REFRESH_MARGIN.min(l / 3))
+}
+
+/// The one refresh rule (cache reuse, rotation, and later the agent and exec): credentials
+/// issued at `issued` and expiring at `expiration` are refreshed, never handed out, once less
+/// than their refresh margin remains.
+pub fn refresh_due(
+    issued: Option<OffsetDateTime>,
+    expiration: OffsetDateTime,
+    now: OffsetDateTime,
+) -> bool {
+    expiration - now < refresh_margin(issued.map(|i| expiration - i))
 }
 
 /// An instant as RFC 3339 UTC (`2026-11-28T01:02:03Z`), as credential_process and AWS write
@@ -119,6 +144,24 @@ mod tests {
         assert_eq!(region("eu-west-1").map(|r| r.partition), Some("aws"));
         assert!(region("aws-global").is_none());
         assert!(region("eu-west-9").is_none());
+    }
+
+    #[test]
+    fn credentials_shorter_than_the_margin_are_not_due_from_their_first_minute() {
+        let issued = time::macros::datetime!(2026-11-28 10:00 UTC);
+        let minutes = time::Duration::minutes;
+        // A 900 s SAML session: margin 5 minutes.
+        let saml = issued + minutes(15);
+        assert!(!refresh_due(Some(issued), saml, issued + minutes(1)));
+        assert!(!refresh_due(Some(issued), saml, issued + minutes(9)));
+        assert!(refresh_due(Some(issued), saml, issued + minutes(11)));
+        // A 12-hour session token: capped at 20 minutes.
+        let token = issued + time::Duration::hours(12);
+        assert!(!refresh_due(Some(issued), token, token - minutes(21)));
+        assert!(refresh_due(Some(issued), token, token - minutes(19)));
+        // Unknown lifetime: the full 20 minutes.
+        assert!(refresh_due(None, saml, issued + minutes(1)));
+        assert_eq!(refresh_margin(Some(time::Duration::hours(1))), minutes(20));
     }
 
     #[test]

@@ -286,6 +286,7 @@ fn convert(
         secret_access_key: SecretString::from(c.secret_access_key),
         session_token: SecretString::from(c.session_token),
         expiration,
+        issued: None,
     })
 }
 

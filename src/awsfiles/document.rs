@@ -308,6 +308,31 @@ impl Document {
         self.apply(vec![(range, String::new())]).is_ok()
     }
 
+    /// Puts `text` (a whole section as [`Self::section_text`] gave it: header to last key
+    /// line, line ending included) in place of the section `name`, or at the end when the
+    /// section is missing; the rest of the document is untouched.
+    pub fn restore(&mut self, name: &str, text: &str) -> Result<(), ParseError> {
+        let edit = match self.find(name).cloned() {
+            Some(section) => {
+                let range = self.range(&section);
+                let mut text = text.to_owned();
+                // The original was the file's last line; something follows it now.
+                if !text.ends_with('\n') && range.end < self.text.len() {
+                    text.push_str(&self.eol());
+                }
+                (range, text)
+            }
+            None => {
+                let end = self.text.len();
+                (
+                    end..end,
+                    format!("{}{text}", self.separator_for_new_section()),
+                )
+            }
+        };
+        self.apply(vec![edit])
+    }
+
     fn find(&self, name: &str) -> Option<&Section> {
         let name = normalise(name);
         self.sections.iter().find(|s| s.name == name)

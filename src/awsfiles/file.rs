@@ -85,21 +85,30 @@ impl AwsFile {
         if doc.as_str() != text {
             let mode = mode_of(&target).unwrap_or(NEW_FILE_MODE);
             atomic::write(&target, doc.as_str().as_bytes(), mode)
-                .map_err(|e| self.io("write", e))?;
+                .map_err(|e| self.io("write", e))?
+                .warn_if_unsynced(&target);
         }
         Ok(result)
     }
 
     /// Appends `section` to `<file>.credtray-backup` (never truncating it), fsynced, before
-    /// credtray takes the section over.
-    pub fn back_up(&self, section: &str) -> Result<PathBuf, Error> {
+    /// credtray replaces or removes it. A user's section taken over is copied verbatim (it is
+    /// theirs); a section credtray wrote itself has its credential values redacted, since they
+    /// are live temporary credentials that no file but `~/.aws/credentials` should hold.
+    pub fn back_up(&self, section: &str, why: Backup) -> Result<PathBuf, Error> {
         let target = self.target()?;
         let backup = sidecar(&target, "credtray-backup");
         let now = crate::aws::rfc3339(time::OffsetDateTime::now_utc());
-        let mut text = format!(
-            "# {now}: credtray took over this section of {}\n{section}",
-            self.path.display()
-        );
+        let path = self.path.display();
+        let mut text = match why {
+            Backup::TakenOver => {
+                format!("# {now}: credtray took over this section of {path}\n{section}")
+            }
+            Backup::ChangedByHand => format!(
+                "# {now}: credtray replaced or removed this section of {path}, changed by hand since credtray wrote it (credential values redacted)\n{}",
+                redact(section)
+            ),
+        };
         if !text.ends_with('\n') {
             text.push('\n');
         }
@@ -151,6 +160,41 @@ impl AwsFile {
     }
 }
 
+/// Why a section is copied to the backup file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backup {
+    /// The user's own section, about to be taken over: copied verbatim.
+    TakenOver,
+    /// A section credtray wrote, changed by hand since: copied with credentials redacted.
+    ChangedByHand,
+}
+
+/// Keys whose values are credentials.
+const CREDENTIAL_KEYS: [&str; 4] = [
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "aws_security_token",
+];
+
+/// The section with the value of every credential key replaced by `<redacted by credtray>`.
+fn redact(section: &str) -> String {
+    section
+        .split_inclusive('\n')
+        .map(|line| {
+            let Some(delimiter) = line.find(['=', ':']) else {
+                return line.to_owned();
+            };
+            let key = line[..delimiter].trim();
+            if !CREDENTIAL_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+                return line.to_owned();
+            }
+            let eol = &line[line.trim_end_matches(['\r', '\n']).len()..];
+            format!("{} <redacted by credtray>{eol}", &line[..=delimiter])
+        })
+        .collect()
+}
+
 /// `<file>.<suffix>` beside the file.
 fn sidecar(target: &Path, suffix: &str) -> PathBuf {
     let mut name = target.file_name().unwrap_or_default().to_owned();
@@ -173,4 +217,16 @@ fn mode_of(_path: &Path) -> Option<u32> {
 
 fn line_of(bytes: &[u8], offset: usize) -> usize {
     bytes[..offset].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn backups_of_credtrays_own_sections_carry_no_credential_value() {
+        let section = "[dev]\r\naws_access_key_id = ASIAXXXXXXXXXXXXXXXX\r\nAWS_Secret_Access_Key=abc/def\nregion = eu-west-1\naws_session_token : tok\n";
+        assert_eq!(
+            super::redact(section),
+            "[dev]\r\naws_access_key_id = <redacted by credtray>\r\nAWS_Secret_Access_Key= <redacted by credtray>\nregion = eu-west-1\naws_session_token : <redacted by credtray>\n"
+        );
+    }
 }

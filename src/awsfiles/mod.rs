@@ -5,16 +5,15 @@
 
 mod document;
 mod file;
+mod owned;
 
 pub use document::{Document, ParseError, Upserted};
 pub use file::AwsFile;
+pub use owned::{Original, Owned, Plan, Published, Settled, TakenOver};
 
 use std::path::PathBuf;
 
-use secrecy::ExposeSecret;
-
-use crate::aws::Credentials;
-use crate::session::{ProfileName, Region};
+use crate::session::ProfileName;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -36,6 +35,11 @@ pub enum Error {
         .path.display(), .path.display()
     )]
     NotOwned { path: PathBuf, section: String },
+    #[error(
+        "[{section}] in {} changed while credtray was taking it over; nothing was written, so try again",
+        .path.display()
+    )]
+    ChangedMeanwhile { path: PathBuf, section: String },
     #[error("[{section}] appears {count} times in {}; credtray won't guess which one to change, so fix the file by hand", .path.display())]
     Duplicate {
         path: PathBuf,
@@ -58,7 +62,8 @@ impl Error {
 }
 
 /// Which of the two files, with its section naming scheme.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Flavor {
     /// `[name]`, keys `aws_access_key_id`, `aws_secret_access_key`, `aws_session_token`.
     Credentials,
@@ -77,84 +82,11 @@ impl Flavor {
     }
 }
 
-/// A section credtray owns: it created it, or the user let it take it over.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Owned {
-    /// The file as configured (absolute).
-    pub file: PathBuf,
-    /// The section header without brackets, e.g. `dev` or `profile dev`.
-    pub section: String,
-    /// What credtray put before the section when it created it (see [`Upserted::separator`]).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub separator: String,
-    /// A fingerprint of the section as credtray last wrote it: a section changed by hand since
-    /// is backed up before credtray replaces or removes it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fingerprint: Option<String>,
-}
-
-/// FNV-1a (64 bit) of a section's text, in hex: stable across builds and platforms.
-fn fingerprint(text: &str) -> String {
-    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
-    format!("{hash:016x}")
-}
-
-/// Whether the section is not as credtray last wrote it.
-fn changed_by_hand(record: Option<&Owned>, doc: &Document, section: &str) -> bool {
-    match (
-        record.and_then(|r| r.fingerprint.as_deref()),
-        doc.section_text(section),
-    ) {
-        (Some(written), Some(text)) => fingerprint(text) != written,
-        _ => false,
-    }
-}
-
 /// The two files, as the AWS CLI finds them.
 #[derive(Debug, Clone)]
 pub struct Files {
     pub credentials: AwsFile,
     pub config: AwsFile,
-}
-
-/// Keys that point the AWS tools at another credential source, removed from a section credtray
-/// takes over (the backup keeps them).
-const CONFLICTING_KEYS: [&str; 12] = [
-    "role_arn",
-    "source_profile",
-    "credential_source",
-    "credential_process",
-    "web_identity_token_file",
-    "role_session_name",
-    "mfa_serial",
-    "sso_session",
-    "sso_start_url",
-    "sso_region",
-    "sso_account_id",
-    "sso_role_name",
-];
-
-/// One file a publish changed: the section's record, whether it was created or already
-/// credtray's, and the values it had before (to put back if the other file fails).
-type Done<'a> = (
-    &'a AwsFile,
-    Owned,
-    bool,
-    bool,
-    Vec<(String, Option<String>)>,
-);
-
-/// Keys and values to set in one section.
-type Pairs<'a> = &'a [(&'a str, &'a str)];
-
-/// What [`Files::publish`] did.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Published {
-    /// Backups of sections taken over, if any.
-    pub backups: Vec<PathBuf>,
 }
 
 impl Files {
@@ -199,179 +131,6 @@ impl Files {
         ]
     }
 
-    /// Writes `credentials` to the profile's section of the credentials file and `region` to its
-    /// section of the config file, recording ownership in `owned`. A section that exists but
-    /// is not owned is refused, unless `take_over`, which first backs it up. Nothing is
-    /// written unless both files can be changed.
-    pub fn publish(
-        &self,
-        profile: &ProfileName,
-        region: &Region,
-        credentials: &Credentials,
-        owned: &mut Vec<Owned>,
-        take_over: bool,
-    ) -> Result<Published, Error> {
-        let creds = [
-            (
-                "aws_access_key_id",
-                credentials.access_key_id.expose_secret(),
-            ),
-            (
-                "aws_secret_access_key",
-                credentials.secret_access_key.expose_secret(),
-            ),
-            (
-                "aws_session_token",
-                credentials.session_token.expose_secret(),
-            ),
-        ];
-        let config = [("region", region.as_str())];
-        let plan: [(&AwsFile, Flavor, Pairs); 2] = [
-            (&self.credentials, Flavor::Credentials, &creds),
-            (&self.config, Flavor::Config, &config),
-        ];
-        // Check both first, so a refusal in the second file leaves the first untouched.
-        self.check_publish(profile, owned, take_over)?;
-        let mut published = Published::default();
-        let mut done: Vec<Done<'_>> = Vec::new();
-        for (file, flavor, pairs) in plan {
-            let section = flavor.section(profile);
-            let result = file.edit(|doc| {
-                let taking_over = check_writable(file, doc, &section, owned, take_over)?;
-                let record = owned
-                    .iter()
-                    .find(|o| o.file == file.path() && o.section == section);
-                if (taking_over || changed_by_hand(record, doc, &section))
-                    && let Some(text) = doc.section_text(&section)
-                {
-                    published.backups.push(file.back_up(text)?);
-                }
-                // A section taken over keeps none of the keys that would make the AWS tools get
-                // credentials elsewhere (they rank assume-role and SSO above static keys).
-                let remove: &[&str] = if taking_over { &CONFLICTING_KEYS } else { &[] };
-                let previous: Vec<(String, Option<String>)> = pairs
-                    .iter()
-                    .map(|(k, _)| *k)
-                    .chain(remove.iter().copied())
-                    .map(|k| (k.to_owned(), doc.get(&section, k).map(str::to_owned)))
-                    .collect();
-                let upserted =
-                    doc.upsert(&section, pairs, remove)
-                        .map_err(|source| Error::Parse {
-                            path: file.path().to_owned(),
-                            source,
-                        })?;
-                let written = doc.section_text(&section).map(fingerprint);
-                Ok((upserted, previous, written))
-            });
-            match result {
-                Ok((upserted, previous, written)) => {
-                    let record = Owned {
-                        file: file.path().to_owned(),
-                        section,
-                        separator: upserted.separator,
-                        fingerprint: written.clone(),
-                    };
-                    let existing = owned
-                        .iter_mut()
-                        .find(|o| o.file == record.file && o.section == record.section);
-                    let new = existing.is_none();
-                    match existing {
-                        Some(o) => o.fingerprint = written,
-                        None => owned.push(record.clone()),
-                    }
-                    done.push((file, record, upserted.created, new, previous));
-                }
-                Err(e) => {
-                    // Undo what this call did to the other file, so a failed publish leaves
-                    // neither a half-written profile nor one session's keys under another's name.
-                    for (file, record, created, new, previous) in done {
-                        let undone = file.edit(|doc| {
-                            if created {
-                                doc.remove(&record.section, &record.separator);
-                            } else {
-                                let restore: Vec<(&str, &str)> = previous
-                                    .iter()
-                                    .filter_map(|(k, v)| v.as_deref().map(|v| (k.as_str(), v)))
-                                    .collect();
-                                let absent: Vec<&str> = previous
-                                    .iter()
-                                    .filter(|(_, v)| v.is_none())
-                                    .map(|(k, _)| k.as_str())
-                                    .collect();
-                                let _ = doc.upsert(&record.section, &restore, &absent);
-                            }
-                            Ok(doc.section_text(&record.section).map(fingerprint))
-                        });
-                        let same = |o: &Owned| o.file == record.file && o.section == record.section;
-                        if new {
-                            owned.retain(|o| !same(o));
-                        } else if let Ok(restored) = undone
-                            && let Some(o) = owned.iter_mut().find(|o| same(o))
-                        {
-                            o.fingerprint = restored;
-                        }
-                    }
-                    return Err(e);
-                }
-            }
-        }
-        Ok(published)
-    }
-
-    /// Whether [`Self::publish`] would be allowed, checked without writing anything.
-    pub fn check_publish(
-        &self,
-        profile: &ProfileName,
-        owned: &[Owned],
-        take_over: bool,
-    ) -> Result<(), Error> {
-        for (file, flavor) in self.both() {
-            check_writable(
-                file,
-                &file.read()?,
-                &flavor.section(profile),
-                owned,
-                take_over,
-            )?;
-        }
-        Ok(())
-    }
-
-    /// Removes the profile's owned sections from both files and forgets them; sections
-    /// credtray does not own are left alone.
-    pub fn unpublish(&self, profile: &ProfileName, owned: &mut Vec<Owned>) -> Result<(), Error> {
-        for (file, flavor) in self.both() {
-            let section = flavor.section(profile);
-            let Some(record) = owned
-                .iter()
-                .find(|o| o.file == file.path() && o.section == section)
-                .cloned()
-            else {
-                continue;
-            };
-            file.edit(|doc| {
-                let count = doc.count(&section);
-                if count > 1 {
-                    return Err(Error::Duplicate {
-                        path: file.path().to_owned(),
-                        section: section.clone(),
-                        count,
-                    });
-                }
-                // Changed by hand since credtray wrote it: keep a copy of what is about to go.
-                if changed_by_hand(Some(&record), doc, &section)
-                    && let Some(text) = doc.section_text(&section)
-                {
-                    file.back_up(text)?;
-                }
-                Ok(doc.remove(&section, &record.separator))
-            })?;
-            owned.retain(|o| *o != record);
-        }
-        Ok(())
-    }
-
     /// Parses both files and reports, for each, its sections, the ones credtray owns, and any
     /// problem.
     pub fn check(&self, owned: &[Owned]) -> Vec<Report> {
@@ -407,35 +166,6 @@ impl Files {
                 report
             })
             .collect()
-    }
-}
-
-/// Whether `section` may be written: `Ok(true)` when it must be taken over first.
-fn check_writable(
-    file: &AwsFile,
-    doc: &Document,
-    section: &str,
-    owned: &[Owned],
-    take_over: bool,
-) -> Result<bool, Error> {
-    let count = doc.count(section);
-    if count > 1 {
-        return Err(Error::Duplicate {
-            path: file.path().to_owned(),
-            section: section.to_owned(),
-            count,
-        });
-    }
-    let is_owned = owned
-        .iter()
-        .any(|o| o.file == file.path() && o.section == section);
-    match (count, is_owned, take_over) {
-        (0, _, _) | (_, true, _) => Ok(false),
-        (_, false, true) => Ok(true),
-        (_, false, false) => Err(Error::NotOwned {
-            path: file.path().to_owned(),
-            section: section.to_owned(),
-        }),
     }
 }
 

@@ -1,6 +1,13 @@
 use std::path::Path;
 
 use super::*;
+use crate::aws::Credentials;
+use crate::session::{Region, SessionId};
+
+/// The session the tests publish for.
+fn sid() -> SessionId {
+    "0b9c3f38-6a5e-4c47-9d1c-3c1f5b8d2a10".parse().unwrap()
+}
 
 fn doc(text: &str) -> Document {
     Document::parse(text).unwrap()
@@ -13,6 +20,7 @@ fn creds(n: u32) -> Credentials {
         secret_access_key: SecretString::from(format!("secret{n}")),
         session_token: SecretString::from(format!("token{n}")),
         expiration: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+        issued: None,
     }
 }
 
@@ -140,7 +148,7 @@ fn publish_refuses_foreign_sections_unless_taken_over_with_a_backup() {
     let region: Region = Region::parse("eu-west-1", &[]).unwrap();
     let mut owned = Vec::new();
     let err = files
-        .publish(&dev, &region, &creds(1), &mut owned, false)
+        .publish(&dev, &region, &creds(1), &mut owned, false, sid())
         .unwrap_err();
     assert!(matches!(err, Error::NotOwned { .. }), "{err}");
     assert_eq!(
@@ -153,8 +161,8 @@ fn publish_refuses_foreign_sections_unless_taken_over_with_a_backup() {
     );
     assert!(owned.is_empty());
 
-    let published = files
-        .publish(&dev, &region, &creds(1), &mut owned, true)
+    let (_, published) = files
+        .publish(&dev, &region, &creds(1), &mut owned, true, sid())
         .unwrap();
     assert_eq!(published.backups.len(), 1);
     let backup = std::fs::read_to_string(&published.backups[0]).unwrap();
@@ -171,9 +179,9 @@ fn publish_refuses_foreign_sections_unless_taken_over_with_a_backup() {
 
     // Owned now: updates need no take-over, and unpublish removes both sections.
     files
-        .publish(&dev, &region, &creds(2), &mut owned, false)
+        .publish(&dev, &region, &creds(2), &mut owned, false, sid())
         .unwrap();
-    files.unpublish(&dev, &mut owned).unwrap();
+    files.unpublish(&dev, &mut owned, &[]).unwrap();
     assert!(owned.is_empty());
     assert_eq!(
         std::fs::read_to_string(files.credentials.path()).unwrap(),
@@ -183,7 +191,7 @@ fn publish_refuses_foreign_sections_unless_taken_over_with_a_backup() {
     // A second take-over appends to the backup, never truncating it.
     std::fs::write(files.credentials.path(), foreign).unwrap();
     files
-        .publish(&dev, &region, &creds(3), &mut owned, true)
+        .publish(&dev, &region, &creds(3), &mut owned, true, sid())
         .unwrap();
     let backup = std::fs::read_to_string(&published.backups[0]).unwrap();
     assert_eq!(backup.matches("AKIAFOREIGN").count(), 2);
@@ -197,7 +205,14 @@ fn publish_into_new_files_creates_them_private() {
     let mut owned = Vec::new();
     let default = ProfileName::default_profile();
     files
-        .publish(&default, &Region::us_east_1(), &creds(7), &mut owned, false)
+        .publish(
+            &default,
+            &Region::us_east_1(),
+            &creds(7),
+            &mut owned,
+            false,
+            sid(),
+        )
         .unwrap();
     assert_eq!(
         std::fs::read_to_string(files.config.path()).unwrap(),
@@ -232,6 +247,7 @@ fn writes_go_through_symlinks_and_keep_the_mode() {
             &creds(1),
             &mut owned,
             false,
+            sid(),
         )
         .unwrap();
     assert!(
@@ -264,6 +280,7 @@ fn unparseable_files_are_left_untouched_and_named() {
             &creds(1),
             &mut owned,
             false,
+            sid(),
         )
         .unwrap_err();
     let message = crate::error_sentence(&err);
@@ -301,7 +318,7 @@ fn new_files_get_their_mode_whatever_the_umask() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("f");
-    crate::atomic::write(&path, b"x", 0o640).unwrap();
+    let _ = crate::atomic::write(&path, b"x", 0o640).unwrap();
     assert_eq!(
         std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
         0o640
@@ -315,7 +332,14 @@ fn a_publish_that_fails_in_the_config_file_puts_the_credentials_file_back() {
     let dev: ProfileName = "dev".parse().unwrap();
     let mut owned = Vec::new();
     files
-        .publish(&dev, &Region::us_east_1(), &creds(1), &mut owned, false)
+        .publish(
+            &dev,
+            &Region::us_east_1(),
+            &creds(1),
+            &mut owned,
+            false,
+            sid(),
+        )
         .unwrap();
     let before = std::fs::read_to_string(files.credentials.path()).unwrap();
     // A directory where the config file's lock goes: reading works, writing fails.
@@ -323,7 +347,14 @@ fn a_publish_that_fails_in_the_config_file_puts_the_credentials_file_back() {
     std::fs::create_dir(dir.path().join("config.credtray-lock")).unwrap();
     assert!(
         files
-            .publish(&dev, &Region::us_east_1(), &creds(2), &mut owned, false)
+            .publish(
+                &dev,
+                &Region::us_east_1(),
+                &creds(2),
+                &mut owned,
+                false,
+                sid()
+            )
             .is_err()
     );
     assert_eq!(
@@ -336,7 +367,14 @@ fn a_publish_that_fails_in_the_config_file_puts_the_credentials_file_back() {
     let other: ProfileName = "other".parse().unwrap();
     assert!(
         files
-            .publish(&other, &Region::us_east_1(), &creds(3), &mut owned, false)
+            .publish(
+                &other,
+                &Region::us_east_1(),
+                &creds(3),
+                &mut owned,
+                false,
+                sid()
+            )
             .is_err()
     );
     assert_eq!(
@@ -357,13 +395,14 @@ fn taking_over_a_config_section_drops_keys_that_would_send_the_aws_tools_elsewhe
     .unwrap();
     let mut owned = Vec::new();
     let dev: ProfileName = "dev".parse().unwrap();
-    let published = files
+    let (_, published) = files
         .publish(
             &dev,
             &Region::parse("eu-west-1", &[]).unwrap(),
             &creds(1),
             &mut owned,
             true,
+            sid(),
         )
         .unwrap();
     assert_eq!(
@@ -384,12 +423,26 @@ fn an_owned_section_changed_by_hand_is_backed_up_before_it_is_replaced_or_remove
     let dev: ProfileName = "dev".parse().unwrap();
     let mut owned = Vec::new();
     files
-        .publish(&dev, &Region::us_east_1(), &creds(1), &mut owned, false)
+        .publish(
+            &dev,
+            &Region::us_east_1(),
+            &creds(1),
+            &mut owned,
+            false,
+            sid(),
+        )
         .unwrap();
     assert!(owned.iter().all(|o| o.fingerprint.is_some()));
     // Unchanged: a refresh and a stop make no backup.
-    let published = files
-        .publish(&dev, &Region::us_east_1(), &creds(2), &mut owned, false)
+    let (_, published) = files
+        .publish(
+            &dev,
+            &Region::us_east_1(),
+            &creds(2),
+            &mut owned,
+            false,
+            sid(),
+        )
         .unwrap();
     assert!(published.backups.is_empty());
     // Someone adds their own key to credtray's section.
@@ -399,8 +452,15 @@ fn an_owned_section_changed_by_hand_is_backed_up_before_it_is_replaced_or_remove
         text.replace("[dev]\n", "[dev]\n# my note\nregion_hint = mine\n"),
     )
     .unwrap();
-    let published = files
-        .publish(&dev, &Region::us_east_1(), &creds(3), &mut owned, false)
+    let (_, published) = files
+        .publish(
+            &dev,
+            &Region::us_east_1(),
+            &creds(3),
+            &mut owned,
+            false,
+            sid(),
+        )
         .unwrap();
     assert_eq!(published.backups.len(), 1);
     let backup = std::fs::read_to_string(&published.backups[0]).unwrap();
@@ -411,7 +471,7 @@ fn an_owned_section_changed_by_hand_is_backed_up_before_it_is_replaced_or_remove
         text.replace("region_hint = mine", "region_hint = changed again"),
     )
     .unwrap();
-    files.unpublish(&dev, &mut owned).unwrap();
+    files.unpublish(&dev, &mut owned, &[]).unwrap();
     let backup = std::fs::read_to_string(&published.backups[0]).unwrap();
     assert!(
         backup.contains("region_hint = changed again"),

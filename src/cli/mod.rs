@@ -166,9 +166,13 @@ fn session(
                     "restarted session {alias:?} on profile {} in {}\n",
                     s.profile, s.region
                 )),
-                Some(Err(e)) => Err(anyhow::Error::from(e).context(format!(
-                    "edited session {alias:?}, but restarting it failed"
-                ))),
+                // The edit is saved: whatever stopped the restart (even a missing MFA code, bad
+                // input on its own), the command as a whole failed to do its job (exit 1), and
+                // says the edit is not lost.
+                Some(Err(e)) => Err(anyhow::anyhow!(
+                    "the edit of session {alias:?} is saved, but restarting it failed: {}; start it again with `credtray session start`",
+                    crate::error_sentence(&e)
+                )),
             }
         }
         SessionCommand::Start {

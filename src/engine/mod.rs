@@ -4,24 +4,25 @@
 //! store, undoing them if the store can't be saved, so a failed command leaves no trace.
 //! Defining sessions lives here; running them (start, stop, rotate, test) in `run`.
 
+mod owning;
 mod prompt;
 mod run;
 
 pub use prompt::{MfaAsk, NoPrompt, Prompt};
-pub use run::{ProposedKeys, REFRESH_MARGIN, Tested};
+pub use run::{ProposedKeys, Tested};
 
 use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::aws::{self, Sts};
 use crate::awsfiles::{self, Files};
 use crate::secrets::{self, Item, Key, SecretStore};
 use crate::session::{
     self, Alias, Catalog, Edit, EditOutcome, Field, IamUserKeys, NewSession, ProfileName, RoleArn,
-    RoleSessionName, Session, SessionId, ValidationError,
+    RoleSessionName, Session, SessionId, State, ValidationError,
 };
 use crate::store::{self, Store};
 
@@ -61,12 +62,21 @@ pub enum Error {
         "session {alias:?} comes from an AWS SSO integration, which this credtray can't start yet"
     )]
     NotStartable { alias: String },
-    #[error("deleted session {alias:?}, but not all of its keychain entries could be removed")]
+    #[error(
+        "session {alias:?} is being deleted, but its keychain entry {account} could not be removed; it stays in the list as `deleting` until `credtray session delete` is run again"
+    )]
     LeftSecrets {
         alias: String,
+        account: String,
         #[source]
         source: secrets::Error,
     },
+    #[error(
+        "this session already keeps the original of [{section}], which it took over, until the session now on that profile stops; stop that one first"
+    )]
+    KeepsOriginal { section: String },
+    #[error("session {alias:?} is being deleted; run `credtray session delete` again to finish")]
+    Deleting { alias: String },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -82,7 +92,9 @@ impl Error {
             Error::NeedsMfaCode { .. }
             | Error::MfaCodeReused { .. }
             | Error::NeedsSamlAssertion { .. }
-            | Error::NotStartable { .. } => true,
+            | Error::NotStartable { .. }
+            | Error::KeepsOriginal { .. }
+            | Error::Deleting { .. } => true,
             Error::Sts { .. }
             | Error::MissingKeys { .. }
             | Error::LeftSecrets { .. }
@@ -203,7 +215,7 @@ impl Engine {
             }
             _ => {}
         }
-        let mut locked = self.store.lock()?;
+        let mut locked = self.lock()?;
         let session = locked.catalog.add(new)?;
         if let Some(keys) = &keys {
             self.write_keys(
@@ -221,38 +233,58 @@ impl Engine {
     }
 
     /// Edits a session: the definition in the store, replaced keys in the keychain (dropping
-    /// the cached token when the keys or the MFA device change), all or nothing. An active
-    /// session whose profile, region or credentials changed is then restarted; the restart's
-    /// own result is returned beside the outcome.
+    /// the cached token when the keys or the MFA device change), all or nothing, under one
+    /// lock. A session that holds its profile and moves to another one gives the old one up
+    /// (also in `error`, whose credentials may still be written); an active session whose
+    /// profile, region or credentials changed is then restarted, and the restart's own result
+    /// is returned beside the outcome.
     pub fn edit(
         &mut self,
         id: SessionId,
         edit: Edit,
         prompt: &mut dyn Prompt,
     ) -> Result<(EditOutcome, Option<Result<Session, Error>>), Error> {
-        // A restart onto a profile credtray may not write would stop the session and then fail:
-        // refuse such an edit before anything changes.
-        let mut preview = self.store.load()?;
-        let before = preview.get(id).cloned();
-        let planned = preview.edit(id, &edit)?;
-        if let Some(before) = &before
-            && planned.needs_restart
-            && planned.session.profile != before.profile
-        {
-            self.files
-                .check_publish(&planned.session.profile, &preview.owned, false)?;
-        }
-        let outcome = self.edit_definition(id, edit)?;
-        let restart = match before {
-            Some(before) if outcome.needs_restart => Some(self.restart(&before, prompt)),
-            _ => None,
+        let (outcome, retake) = {
+            let mut locked = self.lock()?;
+            let before = locked
+                .catalog
+                .get(id)
+                .cloned()
+                .ok_or_else(|| Error::unknown(id))?;
+            let holds = run::holds_profile(&locked.catalog, &before);
+            let planned = locked.catalog.clone().edit(id, &edit)?;
+            let moves = planned.session.profile != before.profile;
+            // A restart onto a profile credtray may not write would stop the session and then
+            // fail: refuse such an edit before anything changes.
+            if planned.needs_restart && moves {
+                self.files
+                    .plan(&planned.session.profile, &locked.catalog.owned, false)?;
+            }
+            let outcome = self.edit_definition(&mut locked, id, &edit)?;
+            let mut retake = false;
+            if holds && (outcome.needs_restart || moves) {
+                let removed = self.unpublish(&mut locked, &before.profile)?;
+                locked.catalog.set_state(id, State::Inactive, None);
+                locked.save()?;
+                self.forget_originals(&locked, &removed);
+                // The same profile, taken over before: take the user's section over again.
+                retake = !moves && removed.iter().any(|r| r.taken_over.is_some());
+            }
+            (outcome, retake)
         };
+        let restart = outcome
+            .needs_restart
+            .then(|| self.start(id, prompt, retake));
         Ok((outcome, restart))
     }
 
-    fn edit_definition(&self, id: SessionId, edit: Edit) -> Result<EditOutcome, Error> {
-        let mut locked = self.store.lock()?;
-        let outcome = locked.catalog.edit(id, &edit)?;
+    fn edit_definition(
+        &self,
+        locked: &mut store::Locked,
+        id: SessionId,
+        edit: &Edit,
+    ) -> Result<EditOutcome, Error> {
+        let outcome = locked.catalog.edit(id, edit)?;
         if outcome.changed.is_empty() {
             return Ok(outcome);
         }
@@ -280,10 +312,15 @@ impl Engine {
         } else {
             Ok(false)
         }
-        .and_then(|_| locked.save().map_err(Error::from));
+        .and_then(|_| locked.save().map(drop).map_err(Error::from));
         if let Err(e) = saved {
-            if let Some([access_key_id, secret_access_key]) = previous {
-                let _ = self.write_keys(id, access_key_id.as_ref(), secret_access_key.as_ref());
+            // Still under the lock: put the old keys back before anyone can read the new ones.
+            locked.catalog = locked.saved().clone();
+            if let Some([access_key_id, secret_access_key]) = previous
+                && let Err(undo) =
+                    self.write_keys(id, access_key_id.as_ref(), secret_access_key.as_ref())
+            {
+                tracing::warn!(%id, error = %undo, "could not put the old keys back after a failed edit");
             }
             return Err(e);
         }
@@ -328,46 +365,66 @@ impl Engine {
     }
 
     /// Deletes a session and its keychain entries; with `cascade`, also every session chained
-    /// from it. Returns what was deleted.
+    /// from it. Returns what was deleted. The sessions first become `deleting` in the store;
+    /// each leaves it once its keychain entries are gone, so a keychain that fails part-way
+    /// leaves them there, named in the error, and deleting again finishes the job.
     pub fn delete(&self, id: SessionId, cascade: bool) -> Result<Vec<Session>, Error> {
-        let mut locked = self.store.lock()?;
+        let mut locked = self.lock()?;
         let before = locked.catalog.clone();
-        let removed = locked.catalog.remove(id, cascade)?;
-        let with_keys: Vec<&Session> = removed
-            .iter()
-            .filter(|s| s.kind.kind().has_keys())
-            .collect();
+        let doomed = before.clone().remove(id, cascade)?;
         // A keychain that can't be reached refuses the delete before anything changes.
-        for session in &with_keys {
+        for session in doomed.iter().filter(|s| s.kind.kind().has_keys()) {
             self.secrets.get(Key::new(session.id, Item::AccessKeyId))?;
         }
         // A running session's credentials go with it; if that fails, the sessions stay.
-        for session in removed.iter().filter(|s| run::holds_profile(&before, s)) {
-            if let Err(e) = self.unpublish(&mut locked.catalog, &session.profile) {
-                let owned = std::mem::take(&mut locked.catalog.owned);
-                locked.catalog = before.clone();
-                locked.catalog.owned = owned;
-                locked.save()?;
-                return Err(e);
+        let mut removed_records = Vec::new();
+        for session in doomed.iter().filter(|s| run::holds_profile(&before, s)) {
+            match self.unpublish(&mut locked, &session.profile) {
+                Ok(removed) => removed_records.extend(removed),
+                Err(e) => {
+                    locked.save()?;
+                    return Err(e);
+                }
             }
+        }
+        for session in &doomed {
+            locked.catalog.set_state(session.id, State::Deleting, None);
         }
         // The store first, then the keychain: a store that can't be saved leaves the sessions
         // whole, keys included.
         locked.save()?;
-        for session in &removed {
-            tracing::info!(id = %session.id, "deleted session");
-        }
-        for session in with_keys {
+        self.forget_originals(&locked, &removed_records);
+        let mut left = Vec::new();
+        // Only the keys: an original this session took over is either given back already (and
+        // gone from the keychain) or still needed by the session now on that profile.
+        for session in doomed.iter().filter(|s| s.kind.kind().has_keys()) {
             for item in Item::IAM_USER {
-                if let Err(source) = self.secrets.delete(Key::new(session.id, item)) {
-                    return Err(Error::LeftSecrets {
-                        alias: session.alias.to_string(),
-                        source,
-                    });
+                let key = Key::new(session.id, item);
+                if let Err(source) = self.secrets.delete(key) {
+                    left.push((session.alias.to_string(), key, source));
                 }
             }
         }
-        Ok(removed)
+        let finished: Vec<SessionId> = doomed
+            .iter()
+            .map(|s| s.id)
+            .filter(|id| !left.iter().any(|(_, key, _)| key.session == *id))
+            .collect();
+        for &gone in &finished {
+            locked.catalog.forget(gone)?;
+        }
+        locked.save()?;
+        for session in doomed.iter().filter(|s| finished.contains(&s.id)) {
+            tracing::info!(id = %session.id, "deleted session");
+        }
+        if let Some((alias, key, source)) = left.into_iter().next() {
+            return Err(Error::LeftSecrets {
+                alias,
+                account: key.to_string(),
+                source,
+            });
+        }
+        Ok(doomed)
     }
 
     /// Parses both AWS files and reports their sections, the ones credtray owns, and problems.
@@ -376,14 +433,14 @@ impl Engine {
     }
 
     pub fn add_profile(&self, profile: ProfileName) -> Result<(), Error> {
-        let mut locked = self.store.lock()?;
+        let mut locked = self.lock()?;
         locked.catalog.add_profile(profile)?;
         locked.save()?;
         Ok(())
     }
 
     pub fn delete_profile(&self, profile: &ProfileName) -> Result<(), Error> {
-        let mut locked = self.store.lock()?;
+        let mut locked = self.lock()?;
         locked.catalog.remove_profile(profile)?;
         locked.save()?;
         Ok(())
@@ -396,7 +453,8 @@ impl Engine {
         ])
     }
 
-    /// Writes the given keys; if one fails, restores what the other replaced.
+    /// Writes the given keys, both or neither: each is read back after it is written, and if
+    /// one fails (or does not read back), what was replaced is restored.
     fn write_keys(
         &self,
         id: SessionId,
@@ -410,24 +468,43 @@ impl Engine {
         ] {
             let Some(value) = value else { continue };
             let key = Key::new(id, item);
-            let result = self
-                .secrets
-                .get(key)
-                .and_then(|old| self.secrets.set(key, value).map(|()| old));
-            match result {
-                Ok(old) => written.push((key, old)),
+            let old = match self.secrets.get(key) {
+                Ok(old) => old,
                 Err(e) => {
-                    for (key, old) in written.into_iter().rev() {
-                        let _ = match old {
-                            Some(old) => self.secrets.set(key, &old),
-                            None => self.secrets.delete(key).map(drop),
-                        };
-                    }
+                    self.restore_keys(written);
                     return Err(e.into());
                 }
+            };
+            let result =
+                self.secrets
+                    .set(key, value)
+                    .and_then(|()| match self.secrets.get(key)? {
+                        Some(back) if back.expose_secret() == value.expose_secret() => Ok(()),
+                        _ => Err(secrets::Error::Failure {
+                            account: key.to_string(),
+                            cause: "the keychain did not keep what was written".to_owned(),
+                        }),
+                    });
+            written.push((key, old));
+            if let Err(e) = result {
+                self.restore_keys(written);
+                return Err(e.into());
             }
         }
         Ok(())
+    }
+
+    /// Puts back what [`Self::write_keys`] replaced, newest first; failures are logged.
+    fn restore_keys(&self, written: Vec<(Key, Option<SecretString>)>) {
+        for (key, old) in written.into_iter().rev() {
+            let restored = match old {
+                Some(old) => self.secrets.set(key, &old),
+                None => self.secrets.delete(key).map(drop),
+            };
+            if let Err(e) = restored {
+                tracing::warn!(account = %key, error = %e, "could not put a keychain entry back after a failed write");
+            }
+        }
     }
 
     /// Best effort: removes every secret of a session that is not going to exist after all.

@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 use super::prompt::{MfaAsk, Prompt};
 use super::{Engine, Error, Event};
 use crate::aws::Credentials;
+use crate::aws::sts::Cause;
 use crate::secrets::{Item, Key};
 use crate::session::{
     AccessKeyId, Catalog, Edit, IamUserKeys, MfaCode, MfaDevice, RoleSessionName, SecretAccessKey,
@@ -21,9 +22,6 @@ use crate::session::{
 pub const SESSION_TOKEN_DURATION: Duration = Duration::from_secs(12 * 3600);
 /// AssumeRole and AssumeRoleWithSAML: 1 h, which AWS also caps role chaining at.
 pub const ROLE_DURATION: Duration = Duration::from_secs(3600);
-/// Credentials with less than this left are refreshed, never handed out: botocore refreshes
-/// below ~15 minutes, so anything under ~20 would make SDKs refresh on every call.
-pub const REFRESH_MARGIN: time::Duration = time::Duration::minutes(20);
 /// TOTP codes change every 30 s; a code is single-use within its window.
 const MFA_WINDOW_SECONDS: i64 = 30;
 
@@ -71,15 +69,16 @@ impl Mode<'_> {
 /// or `pending` session may still have credentials written) and no other session is the active
 /// one on that profile.
 pub(super) fn holds_profile(catalog: &Catalog, session: &Session) -> bool {
-    session.state != State::Inactive
+    !matches!(session.state, State::Inactive | State::Deleting)
         && !catalog
             .sessions()
             .iter()
             .any(|o| o.id != session.id && o.profile == session.profile && o.state == State::Active)
 }
 
-/// MFA codes used recently, per device: (code, 30-second window).
-pub(super) type UsedCodes = HashMap<String, (String, i64)>;
+/// MFA codes used recently, per device: (code, 30-second window). A used code is worthless to
+/// AWS, but it is still wiped from memory when dropped.
+pub(super) type UsedCodes = HashMap<String, (Zeroizing<String>, i64)>;
 
 /// The cached GetSessionToken result, as kept in the keychain.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -90,6 +89,9 @@ struct CachedToken {
     session_token: String,
     #[serde(with = "time::serde::rfc3339")]
     expiration: OffsetDateTime,
+    /// Absent in caches written before the refresh margin depended on the lifetime.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    issued: Option<OffsetDateTime>,
 }
 
 impl Drop for CachedToken {
@@ -125,9 +127,15 @@ impl Engine {
     ) -> Result<Session, Error> {
         let catalog = self.store.load()?;
         let session = catalog.get(id).cloned().ok_or_else(|| Error::unknown(id))?;
-        // Refuse a foreign profile before asking anyone for anything, and change nothing.
+        if session.state == State::Deleting {
+            return Err(Error::Deleting {
+                alias: session.alias.to_string(),
+            });
+        }
+        // Refuse a foreign profile before asking anyone for anything, and change nothing (the
+        // publish checks again under the lock).
         self.files
-            .check_publish(&session.profile, &catalog.owned, take_over)?;
+            .plan(&session.profile, &catalog.owned, take_over)?;
         self.emit(Event::StateChanged {
             id,
             state: State::Pending,
@@ -147,7 +155,7 @@ impl Engine {
             Err(e) => {
                 let message = e.to_string();
                 if refresh || !e.is_invalid_input() {
-                    self.record_state(id, State::Error(message.clone()), None)?;
+                    self.record_failure(id, message.clone(), refresh)?;
                 }
                 self.emit(Event::Failed { id, message });
                 Err(e)
@@ -156,27 +164,40 @@ impl Engine {
     }
 
     /// Stops a session: removes its profile's sections (if it is the one active there).
+    /// A taken-over section gets the user's original back.
     pub fn stop(&mut self, id: SessionId) -> Result<Session, Error> {
-        let mut locked = self.store.lock()?;
+        let mut locked = self.lock()?;
         let session = locked
             .catalog
             .get(id)
             .cloned()
             .ok_or_else(|| Error::unknown(id))?;
-        if holds_profile(&locked.catalog, &session)
-            && let Err(e) = self.unpublish(&mut locked.catalog, &session.profile)
-        {
-            locked.save()?;
-            return Err(e);
-        }
+        let removed = if holds_profile(&locked.catalog, &session) {
+            match self.unpublish(&mut locked, &session.profile) {
+                Ok(removed) => removed,
+                Err(e) => {
+                    locked.save()?;
+                    return Err(e);
+                }
+            }
+        } else {
+            Vec::new()
+        };
         locked.catalog.set_state(id, State::Inactive, None);
-        let catalog = locked.save()?;
+        locked.save()?;
+        self.forget_originals(&locked, &removed);
+        let stopped = locked
+            .catalog
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::unknown(id))?;
+        drop(locked);
         self.emit(Event::StateChanged {
             id,
             state: State::Inactive,
         });
         tracing::info!(%id, "stopped session");
-        catalog.get(id).cloned().ok_or_else(|| Error::unknown(id))
+        Ok(stopped)
     }
 
     /// Stops every session that is not inactive.
@@ -202,7 +223,9 @@ impl Engine {
             .sessions()
             .iter()
             .filter(|s| {
-                s.state == State::Active && s.expiration.is_none_or(|e| e - now < REFRESH_MARGIN)
+                s.state == State::Active
+                    && s.expiration
+                        .is_none_or(|e| crate::aws::refresh_due(s.issued, e, now))
             })
             .map(|s| s.id)
             .collect();
@@ -272,116 +295,6 @@ impl Engine {
         self.credentials(&catalog, &session, prompt, Mode::Live)
     }
 
-    /// Restarts an active session after an edit: its old profile's sections go, the new ones
-    /// are written. A failure leaves it in `error` with no section of its own left behind.
-    pub(super) fn restart(
-        &mut self,
-        before: &Session,
-        prompt: &mut dyn Prompt,
-    ) -> Result<Session, Error> {
-        {
-            let mut locked = self.store.lock()?;
-            let result = self.unpublish(&mut locked.catalog, &before.profile);
-            if result.is_ok() {
-                locked.catalog.set_state(before.id, State::Inactive, None);
-            }
-            locked.save()?;
-            result?;
-        }
-        self.start(before.id, prompt, false)
-    }
-
-    /// Writes credentials to the session's profile and records it active.
-    fn publish(
-        &mut self,
-        id: SessionId,
-        credentials: &Credentials,
-        take_over: bool,
-        refresh: bool,
-    ) -> Result<Session, Error> {
-        let mut locked = self.store.lock()?;
-        let session = locked
-            .catalog
-            .get(id)
-            .cloned()
-            .ok_or_else(|| Error::unknown(id))?;
-        if refresh && session.state != State::Active {
-            tracing::info!(%id, "the session was stopped during its refresh; the new credentials are dropped");
-            return Ok(session);
-        }
-        let mut owned = std::mem::take(&mut locked.catalog.owned);
-        let result = self.files.publish(
-            &session.profile,
-            &session.region,
-            credentials,
-            &mut owned,
-            take_over,
-        );
-        locked.catalog.owned = owned;
-        if let Err(e) = result {
-            locked.save()?;
-            return Err(e.into());
-        }
-        let others: Vec<SessionId> = locked
-            .catalog
-            .sessions()
-            .iter()
-            .filter(|s| s.id != id && s.profile == session.profile && s.state == State::Active)
-            .map(|s| s.id)
-            .collect();
-        for other in &others {
-            locked.catalog.set_state(*other, State::Inactive, None);
-        }
-        locked
-            .catalog
-            .set_state(id, State::Active, Some(credentials.expiration));
-        let owned = locked.catalog.owned.clone();
-        let catalog = match locked.save() {
-            Ok(catalog) => catalog,
-            Err(e) => {
-                // The store can't record the sections as credtray's: take them out again rather
-                // than leave credentials that no store entry owns.
-                let mut owned = owned;
-                if let Err(undo) = self.files.unpublish(&session.profile, &mut owned) {
-                    tracing::warn!(error = %undo, "could not remove the sections of a start that failed to save");
-                }
-                return Err(e.into());
-            }
-        };
-        for other in others {
-            self.emit(Event::StateChanged {
-                id: other,
-                state: State::Inactive,
-            });
-        }
-        catalog.get(id).cloned().ok_or_else(|| Error::unknown(id))
-    }
-
-    /// Removes a profile's owned sections, keeping the catalog's ownership record in step
-    /// whatever happens (the caller saves it).
-    pub(super) fn unpublish(
-        &self,
-        catalog: &mut Catalog,
-        profile: &crate::session::ProfileName,
-    ) -> Result<(), Error> {
-        let mut owned = std::mem::take(&mut catalog.owned);
-        let result = self.files.unpublish(profile, &mut owned);
-        catalog.owned = owned;
-        Ok(result?)
-    }
-
-    fn record_state(
-        &mut self,
-        id: SessionId,
-        state: State,
-        expiration: Option<OffsetDateTime>,
-    ) -> Result<(), Error> {
-        let mut locked = self.store.lock()?;
-        locked.catalog.set_state(id, state, expiration);
-        locked.save()?;
-        Ok(())
-    }
-
     /// The credentials of a session, through its assumers when it has any.
     fn credentials(
         &mut self,
@@ -390,10 +303,15 @@ impl Engine {
         prompt: &mut dyn Prompt,
         mode: Mode<'_>,
     ) -> Result<Credentials, Error> {
+        let now = self.now();
+        let stamp = |mut c: Credentials| {
+            c.issued = Some(now);
+            c
+        };
         match &session.kind {
-            SessionKind::IamUser { mfa_device } => {
-                self.session_token(session, mfa_device.as_ref(), prompt, mode)
-            }
+            SessionKind::IamUser { mfa_device } => self
+                .session_token(session, mfa_device.as_ref(), prompt, mode, false)
+                .map(|(c, _)| c),
             SessionKind::IamRoleChained {
                 role_arn,
                 role_session_name,
@@ -402,20 +320,32 @@ impl Engine {
                 let parent = catalog
                     .get(*assumer)
                     .ok_or_else(|| Error::unknown(*assumer))?;
-                let parent_credentials = self.credentials(catalog, parent, prompt, mode)?;
+                let (parent_credentials, cached) =
+                    self.assumer(catalog, parent, prompt, mode, false)?;
                 let name = role_session_name
                     .clone()
                     .unwrap_or_else(|| RoleSessionName::derived_from(&session.alias));
                 tracing::info!(id = %session.id, assumer = %parent.id, "using AssumeRole with the assumer's credentials");
-                self.sts
-                    .assume_role(
-                        &session.region,
-                        &parent_credentials,
-                        role_arn,
-                        &name,
-                        ROLE_DURATION,
-                    )
-                    .map_err(|e| Error::sts(session, e))
+                let assume = |sts: &dyn crate::aws::Sts, with: &Credentials| {
+                    sts.assume_role(&session.region, with, role_arn, &name, ROLE_DURATION)
+                };
+                match assume(self.sts.as_ref(), &parent_credentials) {
+                    // AWS says the cached token itself is dead (expired early, revoked, keys
+                    // rotated): never use it again; fetch a new one, once. A plain AccessDenied
+                    // (the role's trust policy) says nothing about the token, which is kept.
+                    Err(e) if cached && matches!(e.cause, Cause::ExpiredToken | Cause::InvalidKey) => {
+                        tracing::info!(id = %parent.id, "AWS rejected the cached session token of the assumer; fetching a new one");
+                        if mode.writes() {
+                            self.secrets
+                                .delete(Key::new(parent.id, Item::SessionToken))?;
+                        }
+                        let (fresh, _) = self.assumer(catalog, parent, prompt, mode, true)?;
+                        assume(self.sts.as_ref(), &fresh)
+                    }
+                    other => other,
+                }
+                .map(stamp)
+                .map_err(|e| Error::sts(session, e))
             }
             SessionKind::IamRoleFederated {
                 role_arn, idp_arn, ..
@@ -435,6 +365,7 @@ impl Engine {
                         &assertion,
                         ROLE_DURATION,
                     )
+                    .map(stamp)
                     .map_err(|e| Error::sts(session, e))
             }
             SessionKind::AwsSsoRole { .. } => Err(Error::NotStartable {
@@ -443,22 +374,43 @@ impl Engine {
         }
     }
 
-    /// An IAM user's session token: the cached one while it has more than the refresh margin
-    /// left (so an MFA code is asked for at most once per token), else a new one.
+    /// The credentials of an assumer, and whether they are a cached session token (`fresh`
+    /// refuses the cache).
+    fn assumer(
+        &mut self,
+        catalog: &Catalog,
+        parent: &Session,
+        prompt: &mut dyn Prompt,
+        mode: Mode<'_>,
+        fresh: bool,
+    ) -> Result<(Credentials, bool), Error> {
+        match &parent.kind {
+            SessionKind::IamUser { mfa_device } => {
+                self.session_token(parent, mfa_device.as_ref(), prompt, mode, fresh)
+            }
+            _ => Ok((self.credentials(catalog, parent, prompt, mode)?, false)),
+        }
+    }
+
+    /// An IAM user's session token, and whether it came from the cache: the cached one until
+    /// it is due for a refresh (so an MFA code is asked for at most once per token), unless
+    /// `fresh`; else a new one.
     fn session_token(
         &mut self,
         session: &Session,
         device: Option<&MfaDevice>,
         prompt: &mut dyn Prompt,
         mode: Mode<'_>,
-    ) -> Result<Credentials, Error> {
+        fresh: bool,
+    ) -> Result<(Credentials, bool), Error> {
         let token_key = Key::new(session.id, Item::SessionToken);
-        if !mode.fresh(session.id)
+        if !fresh
+            && !mode.fresh(session.id)
             && let Some(cached) = self.cached_token(token_key)?
-            && cached.valid_for(REFRESH_MARGIN, self.now())
+            && !cached.refresh_due(self.now())
         {
             tracing::info!(id = %session.id, "using the cached session token");
-            return Ok(cached);
+            return Ok((cached, true));
         }
         let keys = self.keys(session, mode)?;
         let code = match device {
@@ -466,7 +418,8 @@ impl Engine {
             None => None,
         };
         tracing::info!(id = %session.id, mfa = code.is_some(), "using GetSessionToken");
-        let credentials = self
+        let issued = self.now();
+        let mut credentials = self
             .sts
             .get_session_token(
                 &session.region,
@@ -477,13 +430,16 @@ impl Engine {
             .map_err(|e| Error::sts(session, e))?;
         if let (Some(device), Some(code)) = (device, &code) {
             let window = self.now().unix_timestamp() / MFA_WINDOW_SECONDS;
-            self.used_codes
-                .insert(device.to_string(), (code.as_str().to_owned(), window));
+            self.used_codes.insert(
+                device.to_string(),
+                (Zeroizing::new(code.as_str().to_owned()), window),
+            );
         }
+        credentials.issued = Some(issued);
         if mode.writes() {
             self.cache_token(token_key, &credentials)?;
         }
-        Ok(credentials)
+        Ok((credentials, false))
     }
 
     /// The IAM user's long-term keys: the proposed ones of a dry run, else the keychain's.
@@ -531,7 +487,7 @@ impl Engine {
             let reused = self
                 .used_codes
                 .get(device.as_str())
-                .is_some_and(|(used, at)| used == code.as_str() && window - at <= 1);
+                .is_some_and(|(used, at)| used.as_str() == code.as_str() && window - at <= 1);
             if !reused {
                 return Ok(code);
             }
@@ -561,6 +517,7 @@ impl Engine {
             secret_access_key: SecretString::from(std::mem::take(&mut cached.secret_access_key)),
             session_token: SecretString::from(std::mem::take(&mut cached.session_token)),
             expiration: cached.expiration,
+            issued: cached.issued,
         }))
     }
 
@@ -570,6 +527,7 @@ impl Engine {
             secret_access_key: c.secret_access_key.expose_secret().to_owned(),
             session_token: c.session_token.expose_secret().to_owned(),
             expiration: c.expiration,
+            issued: c.issued,
         };
         let json = Zeroizing::new(
             serde_json::to_string(&cached).map_err(|e| Error::Internal(e.to_string()))?,

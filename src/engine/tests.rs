@@ -308,7 +308,7 @@ fn delete_with_the_keychain_down_keeps_the_session() {
 use crate::aws::sts::Cause;
 use crate::aws::{Call, Fake};
 use crate::engine::{MfaAsk, Prompt, ProposedKeys};
-use crate::session::{MfaCode, MfaDevice, State};
+use crate::session::{MfaCode, MfaDevice, Region, State};
 
 struct Scripted {
     codes: Vec<&'static str>,
@@ -939,5 +939,493 @@ fn an_edit_that_would_restart_onto_a_foreign_profile_is_refused_before_anything_
     assert!(
         r.text("credentials")
             .contains("[dev]\naws_access_key_id = ASIAFAKE")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 8: regressions, each named after the defect it pins
+
+/// A hand-written `[default]`: keys in the credentials file; region, output and a nested
+/// `s3` block in the config file, with comments and odd spacing around it.
+const USER_CREDENTIALS: &str = "# my keys\n[default]\naws_access_key_id = AKIAUSERSOWNKEY00000\naws_secret_access_key=mine/secret\n\n[other]\naws_access_key_id = AKIAOTHER\n";
+const USER_CONFIG: &str = "[default]\nregion = us-west-2\noutput = json\ns3 =\n  max_concurrent_requests = 20\n\n[profile other]\nregion = eu-north-1\n";
+
+fn default_user(r: &Rig) -> SessionId {
+    let new = NewSession {
+        alias: "dev".parse().unwrap(),
+        profile: None,
+        region: Some("eu-west-1".into()),
+        kind: SessionKind::IamUser { mfa_device: None },
+    };
+    r.engine
+        .add(new, Some(keys("AKIAAAAAAAAAAAAAAAAA", "s3cret")))
+        .unwrap()
+        .id
+}
+
+fn write_user_files(r: &Rig) {
+    std::fs::write(r.dir.path().join("credentials"), USER_CREDENTIALS).unwrap();
+    std::fs::write(r.dir.path().join("config"), USER_CONFIG).unwrap();
+}
+
+#[test]
+fn take_over_then_stop_deletes_the_users_section() {
+    let mut r = rig();
+    let id = default_user(&r);
+    write_user_files(&r);
+    r.engine.start(id, &mut NoPrompt, true).unwrap();
+    assert!(r.text("credentials").contains("ASIAFAKE"));
+    assert!(!r.text("credentials").contains("AKIAUSERSOWNKEY"));
+    // The originals are in the keychain; the store knows only that they exist.
+    let kept = secret_of(&r.mem, id, Item::TakenOverCredentials).unwrap();
+    assert!(kept.contains("AKIAUSERSOWNKEY00000"), "{kept}");
+    assert!(
+        secret_of(&r.mem, id, Item::TakenOverConfig)
+            .unwrap()
+            .contains("s3 =")
+    );
+    let store = std::fs::read_to_string(r.engine.store().path()).unwrap();
+    assert!(!store.contains("AKIAUSERSOWNKEY"), "{store}");
+    assert!(!store.contains("mine/secret"), "{store}");
+    assert!(store.contains("taken_over"), "{store}");
+
+    r.engine.stop(id).unwrap();
+    assert_eq!(r.text("credentials"), USER_CREDENTIALS);
+    assert_eq!(r.text("config"), USER_CONFIG);
+    assert_eq!(secret_of(&r.mem, id, Item::TakenOverCredentials), None);
+    assert_eq!(secret_of(&r.mem, id, Item::TakenOverConfig), None);
+    assert!(r.engine.catalog().unwrap().owned.is_empty());
+    // And it can be taken over again, and given back again.
+    r.engine.start(id, &mut NoPrompt, true).unwrap();
+    r.engine.stop(id).unwrap();
+    assert_eq!(r.text("credentials"), USER_CREDENTIALS);
+}
+
+#[test]
+fn a_hand_edit_of_a_taken_over_section_is_backed_up_and_the_original_restored() {
+    let mut r = rig();
+    let id = default_user(&r);
+    write_user_files(&r);
+    r.engine.start(id, &mut NoPrompt, true).unwrap();
+    let edited = r
+        .text("credentials")
+        .replace("aws_session_token", "# added by hand\naws_session_token");
+    std::fs::write(r.dir.path().join("credentials"), edited).unwrap();
+    r.engine.stop(id).unwrap();
+    assert_eq!(r.text("credentials"), USER_CREDENTIALS);
+    let backup = r.text("credentials.credtray-backup");
+    assert!(backup.contains("# added by hand"), "{backup}");
+    assert!(
+        !backup.contains("ASIAFAKE") && !backup.contains("fake-secret"),
+        "credtray's own credentials are redacted: {backup}"
+    );
+    assert!(backup.contains("<redacted by credtray>"), "{backup}");
+    // The take-over copy is verbatim: it is the user's.
+    assert!(backup.contains("mine/secret"), "{backup}");
+}
+
+#[test]
+fn a_restart_of_a_taken_over_profile_keeps_the_original_and_gives_it_back_on_stop() {
+    let mut r = rig();
+    let id = default_user(&r);
+    write_user_files(&r);
+    r.engine.start(id, &mut NoPrompt, true).unwrap();
+    let edit = Edit {
+        region: Some("eu-central-1".into()),
+        ..Edit::default()
+    };
+    let (_, restart) = r.engine.edit(id, edit, &mut NoPrompt).unwrap();
+    restart.unwrap().unwrap();
+    assert!(r.text("config").contains("region = eu-central-1"));
+    r.engine.stop(id).unwrap();
+    assert_eq!(r.text("credentials"), USER_CREDENTIALS);
+    assert_eq!(r.text("config"), USER_CONFIG);
+}
+
+#[test]
+fn a_second_session_on_a_taken_over_profile_gives_the_users_section_back_on_stop() {
+    let mut r = rig();
+    let first = default_user(&r);
+    let second = r
+        .engine
+        .add(
+            NewSession {
+                alias: "second".parse().unwrap(),
+                ..user("unused")
+            },
+            Some(keys("AKIACCCCCCCCCCCCCCCC", "other")),
+        )
+        .unwrap()
+        .id;
+    write_user_files(&r);
+    r.engine.start(first, &mut NoPrompt, true).unwrap();
+    r.engine.start(second, &mut NoPrompt, false).unwrap();
+    assert_eq!(r.session(first).state, State::Inactive);
+    // The session that took the profile over goes away; the original it keeps must not.
+    r.engine.delete(first, false).unwrap();
+    assert!(secret_of(&r.mem, first, Item::TakenOverCredentials).is_some());
+    r.engine.stop(second).unwrap();
+    assert_eq!(r.text("credentials"), USER_CREDENTIALS);
+    assert_eq!(r.text("config"), USER_CONFIG);
+    assert!(
+        r.mem.accounts().iter().all(|a| !a.contains("taken-over")),
+        "{:?}",
+        r.mem.accounts()
+    );
+}
+
+#[test]
+fn ownership_follows_each_processs_environment() {
+    let mut r = rig();
+    let id = r.user("dev", false);
+    // This process publishes into files named by AWS_SHARED_CREDENTIALS_FILE/AWS_CONFIG_FILE…
+    let elsewhere = r.dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let mut shell = Engine::new(
+        r.engine.store().clone(),
+        r.mem.clone(),
+        Files::at(elsewhere.join("credentials"), elsewhere.join("config")),
+        r.sts.clone(),
+    );
+    shell.start(id, &mut NoPrompt, false).unwrap();
+    assert!(
+        std::fs::read_to_string(elsewhere.join("credentials"))
+            .unwrap()
+            .contains("ASIAFAKE")
+    );
+    // …and the tray, started without them, refreshes and stops them where they were written.
+    r.engine
+        .set_clock(|| time::OffsetDateTime::now_utc() + time::Duration::hours(12));
+    let rotated = r.engine.rotate(&mut NoPrompt).unwrap();
+    assert!(rotated[0].1.is_ok());
+    assert_eq!(
+        r.text("credentials"),
+        "",
+        "nothing written to the default files"
+    );
+    assert!(
+        std::fs::read_to_string(elsewhere.join("credentials"))
+            .unwrap()
+            .contains("ASIAFAKE000000000002")
+    );
+    r.engine.stop(id).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(elsewhere.join("credentials")).unwrap(),
+        ""
+    );
+    assert_eq!(
+        std::fs::read_to_string(elsewhere.join("config")).unwrap(),
+        ""
+    );
+    assert!(r.engine.catalog().unwrap().owned.is_empty());
+}
+
+#[test]
+fn editing_a_session_in_error_orphans_its_credentials() {
+    let mut r = rig();
+    let root = r.user("root", false);
+    let child = r.chained("child", root, "child");
+    r.engine.start(child, &mut NoPrompt, false).unwrap();
+    // A refresh fails: the session is in error, its last credentials still written.
+    r.sts.fail_next(Cause::Throttled);
+    r.engine
+        .set_clock(|| time::OffsetDateTime::now_utc() + time::Duration::minutes(50));
+    assert!(r.engine.rotate(&mut NoPrompt).unwrap()[0].1.is_err());
+    assert!(matches!(r.session(child).state, State::Error(_)));
+    assert!(r.text("credentials").contains("[child]"));
+    let edit = Edit {
+        profile: Some("elsewhere".parse().unwrap()),
+        ..Edit::default()
+    };
+    let (outcome, restart) = r.engine.edit(child, edit, &mut NoPrompt).unwrap();
+    assert!(restart.is_none(), "a session in error is not restarted");
+    assert_eq!(outcome.session.profile.as_str(), "elsewhere");
+    assert!(
+        !r.text("credentials").contains("[child]"),
+        "{}",
+        r.text("credentials")
+    );
+    assert!(!r.text("config").contains("[profile child]"));
+    assert_eq!(r.session(child).state, State::Inactive);
+    assert!(r.engine.catalog().unwrap().owned.is_empty());
+}
+
+#[test]
+fn a_cached_token_aws_rejects_is_published_again() {
+    for cause in [Cause::ExpiredToken, Cause::InvalidKey] {
+        let mut r = rig();
+        let root = r.user("root", true);
+        let child = r.chained("child", root, "child");
+        let mut prompt = Scripted::codes(&["111111", "222222"]);
+        r.engine.start(child, &mut prompt, false).unwrap();
+        r.engine.stop(child).unwrap();
+        let cached = secret_of(&r.mem, root, Item::SessionToken).unwrap();
+        // AWS now says the cached token is dead: it is dropped and a new one fetched, once.
+        r.sts.fail_next(cause.clone());
+        r.engine
+            .set_clock(|| time::OffsetDateTime::now_utc() + time::Duration::minutes(1));
+        r.engine.start(child, &mut prompt, false).unwrap();
+        assert_eq!(r.sts_calls("GetSessionToken"), 2, "{cause:?}");
+        assert_eq!(prompt.asked.len(), 2, "asked for a second code: {cause:?}");
+        let renewed = secret_of(&r.mem, root, Item::SessionToken).unwrap();
+        assert_ne!(cached, renewed, "the dead token is gone: {cause:?}");
+    }
+}
+
+#[test]
+fn an_access_denied_keeps_the_valid_cached_token() {
+    let mut r = rig();
+    let root = r.user("root", true);
+    let child = r.chained("child", root, "child");
+    let mut prompt = Scripted::codes(&["111111"]);
+    r.engine.start(child, &mut prompt, false).unwrap();
+    let cached = secret_of(&r.mem, root, Item::SessionToken).unwrap();
+    r.sts.fail_next(Cause::AccessDenied);
+    assert!(r.engine.start(child, &mut prompt, false).is_err());
+    assert_eq!(r.sts_calls("GetSessionToken"), 1);
+    assert_eq!(secret_of(&r.mem, root, Item::SessionToken), Some(cached));
+}
+
+#[test]
+fn a_crash_between_intent_and_write_leaves_an_unowned_section() {
+    // The intent is saved, then the process dies before writing: the next command settles it.
+    let mut r = rig();
+    let id = default_user(&r);
+    write_user_files(&r);
+    let plan = r
+        .engine
+        .files
+        .plan(&"default".parse().unwrap(), &[], true)
+        .unwrap();
+    {
+        let mut locked = r.engine.store().lock().unwrap();
+        r.engine.keep_originals(id, &plan, &[]).unwrap();
+        r.engine.files.intend(&plan, id, &mut locked.catalog.owned);
+        locked.save().unwrap();
+    }
+    assert_eq!(r.engine.catalog().unwrap().owned.len(), 2);
+    // Nothing was written: the intents are dropped, with the originals they kept.
+    r.engine.start(id, &mut NoPrompt, true).unwrap();
+    r.engine.stop(id).unwrap();
+    assert_eq!(r.text("credentials"), USER_CREDENTIALS);
+    assert!(
+        r.mem.accounts().iter().all(|a| !a.contains("taken-over")),
+        "{:?}",
+        r.mem.accounts()
+    );
+
+    // Killed after the write: the section is credtray's, and the session says so.
+    let other = r.user("other", false);
+    let plan = r
+        .engine
+        .files
+        .plan(&"other".parse().unwrap(), &[], true)
+        .unwrap();
+    {
+        let mut locked = r.engine.store().lock().unwrap();
+        r.engine.keep_originals(other, &plan, &[]).unwrap();
+        r.engine
+            .files
+            .intend(&plan, other, &mut locked.catalog.owned);
+        locked.save().unwrap();
+        let mut owned = locked.catalog.owned.clone();
+        r.engine
+            .files
+            .write(&plan, &Region::us_east_1(), &fake_credentials(), &mut owned)
+            .unwrap();
+        // …and the process dies before it saves `owned`.
+    }
+    drop(r.engine.lock().unwrap());
+    let catalog = r.engine.catalog().unwrap();
+    assert!(matches!(r.session(other).state, State::Error(ref m) if m.contains("interrupted")));
+    assert!(catalog.owned.iter().all(|o| o.intent.is_none()));
+    r.engine.stop(other).unwrap();
+    assert_eq!(
+        r.text("credentials"),
+        USER_CREDENTIALS,
+        "the user's [other] is back"
+    );
+    assert_eq!(r.text("config"), USER_CONFIG);
+}
+
+fn fake_credentials() -> crate::aws::Credentials {
+    crate::aws::Credentials {
+        access_key_id: SecretString::from("ASIACRASHED000000000".to_owned()),
+        secret_access_key: SecretString::from("crashed".to_owned()),
+        session_token: SecretString::from("crashed-token".to_owned()),
+        expiration: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+        issued: None,
+    }
+}
+
+/// A prompt that stops the session from "another process" and then gives no code, so the
+/// refresh fails after the stop.
+struct StopsThenFails {
+    other: Engine,
+    id: SessionId,
+}
+
+impl Prompt for StopsThenFails {
+    fn mfa_code(&mut self, _: &Session, _: &MfaDevice, _: MfaAsk) -> Option<MfaCode> {
+        self.other.stop(self.id).unwrap();
+        None
+    }
+    fn saml_assertion(&mut self, _: &Session) -> Option<SecretString> {
+        None
+    }
+}
+
+#[test]
+fn a_failed_refresh_overwrites_a_concurrent_stop() {
+    let mut r = rig();
+    let id = r.user("dev", true);
+    r.engine
+        .start(id, &mut Scripted::codes(&["123456"]), false)
+        .unwrap();
+    r.engine
+        .set_clock(|| time::OffsetDateTime::now_utc() + time::Duration::hours(12));
+    let other = Engine::new(
+        r.engine.store().clone(),
+        r.mem.clone(),
+        Files::at(
+            r.dir.path().join("credentials"),
+            r.dir.path().join("config"),
+        ),
+        r.sts.clone(),
+    );
+    let rotated = r.engine.rotate(&mut StopsThenFails { other, id }).unwrap();
+    assert!(rotated[0].1.is_err());
+    assert_eq!(r.session(id).state, State::Inactive, "the stop stands");
+}
+
+#[test]
+fn write_keys_overwrites_one_key_of_the_pair_when_the_keychain_loses_the_other() {
+    let mut r = rig();
+    let id = r.user("dev", false);
+    r.mem.forget_writes(Item::SecretAccessKey);
+    let edit = Edit {
+        access_key_id: Some(
+            AccessKeyId::parse(&SecretString::from("AKIABBBBBBBBBBBBBBBB".to_owned())).unwrap(),
+        ),
+        secret_access_key: Some(
+            SecretAccessKey::parse(&SecretString::from("new".to_owned())).unwrap(),
+        ),
+        ..Edit::default()
+    };
+    let err = r.engine.edit(id, edit, &mut NoPrompt).unwrap_err();
+    assert!(err.to_string().contains("did not keep"), "{err}");
+    r.mem.heal();
+    assert_eq!(
+        secret_of(&r.mem, id, Item::AccessKeyId).as_deref(),
+        Some("AKIAAAAAAAAAAAAAAAAA"),
+        "both or neither"
+    );
+    assert_eq!(
+        secret_of(&r.mem, id, Item::SecretAccessKey).as_deref(),
+        Some("s3cret")
+    );
+}
+
+#[test]
+fn a_delete_that_cannot_remove_a_keychain_item_orphans_the_rest() {
+    let mut r = rig();
+    let id = r.user("dev", false);
+    r.engine.start(id, &mut NoPrompt, false).unwrap();
+    r.mem.refuse_delete(Item::AccessKeyId);
+    let err = r.engine.delete(id, false).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("{id}-iam-user-access-key-id")) && message.contains("deleting"),
+        "{message}"
+    );
+    // The other items went; the session stays, `deleting`, and can't be started.
+    assert_eq!(secret_of(&r.mem, id, Item::SecretAccessKey), None);
+    assert_eq!(secret_of(&r.mem, id, Item::SessionToken), None);
+    assert_eq!(r.session(id).state, State::Deleting);
+    assert_eq!(r.text("credentials"), "", "its credentials went first");
+    assert!(matches!(
+        r.engine.start(id, &mut NoPrompt, false),
+        Err(Error::Deleting { .. })
+    ));
+    // Deleting again finishes the job.
+    r.mem.heal();
+    r.engine.delete(id, false).unwrap();
+    assert!(r.engine.catalog().unwrap().sessions().is_empty());
+    assert!(r.mem.accounts().is_empty(), "{:?}", r.mem.accounts());
+}
+
+#[test]
+fn an_unsynced_directory_after_a_saved_add_forgets_the_keys_of_a_saved_session() {
+    let mem = Arc::new(Memory::new());
+    let (_dir, engine) = engine(mem.clone());
+    crate::atomic::fail_dir_sync(true);
+    let added = engine.add(user("u"), Some(keys("AKIAAAAAAAAAAAAAAAAA", "s3cret")));
+    crate::atomic::fail_dir_sync(false);
+    let added = added.unwrap();
+    assert_eq!(engine.catalog().unwrap().sessions().len(), 1);
+    assert_eq!(
+        secret_of(&mem, added.id, Item::SecretAccessKey).as_deref(),
+        Some("s3cret")
+    );
+}
+
+#[test]
+fn a_backup_of_credtrays_own_section_carries_live_credentials() {
+    let mut r = rig();
+    let id = r.user("dev", false);
+    r.engine.start(id, &mut NoPrompt, false).unwrap();
+    let edited = r
+        .text("credentials")
+        .replace("[dev]\n", "[dev]\n# a note\n");
+    std::fs::write(r.dir.path().join("credentials"), edited).unwrap();
+    r.engine.stop(id).unwrap();
+    let backup = r.text("credentials.credtray-backup");
+    assert!(backup.contains("# a note"), "{backup}");
+    assert!(!backup.contains("ASIAFAKE"), "{backup}");
+    assert!(!backup.contains("fake-secret"), "{backup}");
+    assert!(!backup.contains("fake-token"), "{backup}");
+}
+
+static CLOCK_OFFSET_SECONDS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+fn offset_clock() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+        + time::Duration::seconds(CLOCK_OFFSET_SECONDS.load(std::sync::atomic::Ordering::SeqCst))
+}
+
+#[test]
+fn short_saml_credentials_are_due_every_minute() {
+    let mut r = rig();
+    let new = NewSession {
+        alias: "fed".parse().unwrap(),
+        profile: Some("fed".parse().unwrap()),
+        region: None,
+        kind: SessionKind::IamRoleFederated {
+            role_arn: "arn:aws:iam::123456789012:role/x".parse().unwrap(),
+            saml_url: "https://idp.example.com/saml".parse().unwrap(),
+            idp_arn: "arn:aws:iam::123456789012:saml-provider/idp"
+                .parse()
+                .unwrap(),
+        },
+    };
+    let id = r.engine.add(new, None).unwrap().id;
+    // The IdP grants 900 s (its SessionDuration), less than the 20-minute cap.
+    r.sts.cap_duration(std::time::Duration::from_secs(900));
+    r.engine.set_clock(offset_clock);
+    let mut prompt = Scripted {
+        assertion: Some("PHNhbWw+"),
+        ..Scripted::codes(&[])
+    };
+    r.engine.start(id, &mut prompt, false).unwrap();
+    CLOCK_OFFSET_SECONDS.store(60, std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        r.engine.rotate(&mut prompt).unwrap().is_empty(),
+        "14 minutes left of 15: not due"
+    );
+    CLOCK_OFFSET_SECONDS.store(11 * 60, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        r.engine.rotate(&mut prompt).unwrap().len(),
+        1,
+        "4 minutes left: due"
     );
 }

@@ -23,6 +23,10 @@ enum Fault {
     Unreachable,
     /// Writing this item fails; everything else works.
     Refuses(Item),
+    /// Deleting this item fails; everything else works.
+    RefusesDelete(Item),
+    /// Writing this item "succeeds" but keeps nothing, as a keychain that lost the write.
+    Forgets(Item),
 }
 
 impl Memory {
@@ -43,6 +47,21 @@ impl Memory {
         *lock(&self.fault) = Fault::Refuses(item);
     }
 
+    /// From now on, refuses to delete `item`.
+    pub fn refuse_delete(&self, item: Item) {
+        *lock(&self.fault) = Fault::RefusesDelete(item);
+    }
+
+    /// From now on, says yes to writes of `item` but keeps nothing.
+    pub fn forget_writes(&self, item: Item) {
+        *lock(&self.fault) = Fault::Forgets(item);
+    }
+
+    /// Works normally again.
+    pub fn heal(&self) {
+        *lock(&self.fault) = Fault::None;
+    }
+
     /// The accounts stored, sorted.
     pub fn accounts(&self) -> Vec<String> {
         let mut accounts: Vec<String> = lock(&self.entries).keys().cloned().collect();
@@ -50,18 +69,31 @@ impl Memory {
         accounts
     }
 
-    fn check(&self, key: Key, writing: bool) -> Result<(), Error> {
+    fn check(&self, key: Key, op: Op) -> Result<(), Error> {
+        let refused = || Error::Failure {
+            account: key.to_string(),
+            cause: "the in-memory test keychain refuses this entry".to_owned(),
+        };
         match *lock(&self.fault) {
             Fault::Unreachable => Err(Error::Unavailable {
                 cause: "the in-memory test keychain is switched off".to_owned(),
             }),
-            Fault::Refuses(item) if writing && item == key.item => Err(Error::Failure {
-                account: key.to_string(),
-                cause: "the in-memory test keychain refuses this entry".to_owned(),
-            }),
+            Fault::Refuses(item) if op == Op::Write && item == key.item => Err(refused()),
+            Fault::RefusesDelete(item) if op == Op::Delete && item == key.item => Err(refused()),
             _ => Ok(()),
         }
     }
+
+    fn forgets(&self, key: Key) -> bool {
+        matches!(*lock(&self.fault), Fault::Forgets(item) if item == key.item)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Read,
+    Write,
+    Delete,
 }
 
 /// A poisoned lock only means another test thread panicked; the map itself is still whole.
@@ -71,14 +103,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl SecretStore for Memory {
     fn get(&self, key: Key) -> Result<Option<SecretString>, Error> {
-        self.check(key, false)?;
+        self.check(key, Op::Read)?;
         Ok(lock(&self.entries)
             .get(&key.to_string())
             .map(|v| SecretString::from(v.expose_secret().to_owned())))
     }
 
     fn set(&self, key: Key, value: &SecretString) -> Result<(), Error> {
-        self.check(key, true)?;
+        self.check(key, Op::Write)?;
+        if self.forgets(key) {
+            return Ok(());
+        }
         lock(&self.entries).insert(
             key.to_string(),
             SecretString::from(value.expose_secret().to_owned()),
@@ -87,7 +122,7 @@ impl SecretStore for Memory {
     }
 
     fn delete(&self, key: Key) -> Result<bool, Error> {
-        self.check(key, false)?;
+        self.check(key, Op::Delete)?;
         Ok(lock(&self.entries).remove(&key.to_string()).is_some())
     }
 }

@@ -1,4 +1,5 @@
-//! Secrets: the long-term keys and cached session tokens of sessions, kept only in the OS
+//! Secrets: the long-term keys and cached session tokens of sessions (and the original text
+//! of `~/.aws` sections a session took over, which may hold the user's keys), kept only in the OS
 //! keychain (service `credtray`, account `<uuid>-<informative name>`). [`SecretStore`] is the
 //! seam; [`Keychain`] is the real store, [`Memory`] an in-memory fake for unit tests. NotFound
 //! is an `Ok(None)`, never confused with a failure, and there is no plaintext fallback.
@@ -25,17 +26,32 @@ pub enum Item {
     SecretAccessKey,
     /// The cached `GetSessionToken` result (JSON with its expiry).
     SessionToken,
+    /// The user's original text of a `~/.aws/credentials` section this session took over
+    /// (it may hold their long-term keys), put back when the session gives the profile up.
+    TakenOverCredentials,
+    /// The same for the `~/.aws/config` section.
+    TakenOverConfig,
 }
 
 impl Item {
     /// Every secret an IAM-user session may have, in the order they are written.
     pub const IAM_USER: [Item; 3] = [Item::AccessKeyId, Item::SecretAccessKey, Item::SessionToken];
 
+    /// Where the original of a taken-over section of this file is kept.
+    pub fn taken_over(flavor: crate::awsfiles::Flavor) -> Self {
+        match flavor {
+            crate::awsfiles::Flavor::Credentials => Item::TakenOverCredentials,
+            crate::awsfiles::Flavor::Config => Item::TakenOverConfig,
+        }
+    }
+
     fn informative_name(self) -> &'static str {
         match self {
             Item::AccessKeyId => "iam-user-access-key-id",
             Item::SecretAccessKey => "iam-user-secret-access-key",
             Item::SessionToken => "iam-user-session-token",
+            Item::TakenOverCredentials => "taken-over-credentials",
+            Item::TakenOverConfig => "taken-over-config",
         }
     }
 }

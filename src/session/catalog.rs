@@ -215,6 +215,7 @@ impl Catalog {
             kind: new.kind,
             state: State::Inactive,
             expiration: None,
+            issued: None,
         };
         let mut next = self.clone();
         next.ensure_profile(&session.profile);
@@ -383,6 +384,16 @@ impl Catalog {
         Ok(removed)
     }
 
+    /// Takes one session out for good, once [`Self::remove`] has said it may go and its
+    /// keychain entries are gone; it must have no dependents left.
+    pub fn forget(&mut self, id: SessionId) -> Result<(), Error> {
+        let mut next = self.clone();
+        next.sessions.retain(|s| s.id != id);
+        next.check()?;
+        *self = next;
+        Ok(())
+    }
+
     fn collect_subtree(&self, id: SessionId, out: &mut Vec<SessionId>) {
         if out.contains(&id) {
             return;
@@ -404,6 +415,16 @@ impl Catalog {
         if let Some(s) = self.sessions.iter_mut().find(|s| s.id == id) {
             s.state = state;
             s.expiration = expiration;
+            if expiration.is_none() {
+                s.issued = None;
+            }
+        }
+    }
+
+    /// Records when the credentials of a session were issued (see [`Session::issued`]).
+    pub fn set_issued(&mut self, id: SessionId, issued: Option<time::OffsetDateTime>) {
+        if let Some(s) = self.sessions.iter_mut().find(|s| s.id == id) {
+            s.issued = issued;
         }
     }
 
@@ -746,6 +767,7 @@ mod tests {
             },
             state: State::Inactive,
             expiration: None,
+            issued: None,
         };
         let mut c = Catalog::new(Settings::default(), vec![], vec![sso.clone()]).unwrap();
         let err = c

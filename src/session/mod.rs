@@ -26,6 +26,9 @@ pub struct Session {
     pub state: State,
     /// When the credentials of an active session expire.
     pub expiration: Option<time::OffsetDateTime>,
+    /// When those credentials were issued: with the expiry, their lifetime, which sets when
+    /// they are refreshed ([`crate::aws::refresh_due`]).
+    pub issued: Option<time::OffsetDateTime>,
 }
 
 /// The four session types and their own fields. Secrets are not here: they live in the
@@ -135,6 +138,9 @@ pub enum State {
     Pending,
     Active,
     Error(String),
+    /// Removed from the catalog once its keychain entries are gone; a delete that could not
+    /// remove them all leaves the session here, to be finished by deleting it again.
+    Deleting,
 }
 
 impl State {
@@ -144,6 +150,7 @@ impl State {
             State::Pending => "pending",
             State::Active => "active",
             State::Error(_) => "error",
+            State::Deleting => "deleting",
         }
     }
 
@@ -155,6 +162,7 @@ impl State {
             State::Inactive => "○",
             State::Pending => "◌",
             State::Error(_) => "⚠",
+            State::Deleting => "✕",
         }
     }
 

@@ -51,7 +51,7 @@ pub enum Error {
         #[source]
         source: session::Error,
     },
-    #[error("{} line {line} has schema version {found}, but this credtray understands version {} only (credtray will not modify the file)", .path.display(), schema::VERSION)]
+    #[error("{} line {line} has schema version {found}, but this credtray understands versions {} to {} only: it was written by a newer credtray (credtray will not modify the file)", .path.display(), schema::OLDEST, schema::VERSION)]
     Version {
         path: PathBuf,
         line: usize,
@@ -160,8 +160,10 @@ pub struct Locked {
 }
 
 impl Locked {
-    /// Writes the catalog atomically if it changed, then releases the lock.
-    pub fn save(self) -> Result<Catalog, Error> {
+    /// Writes the catalog atomically if it changed. The lock stays held until `self` is
+    /// dropped, so a caller can still undo what a failed save was meant to record, and check
+    /// and write again, without another process in between.
+    pub fn save(&mut self) -> Result<&Catalog, Error> {
         #[cfg(test)]
         if self.fail_saves && self.catalog != self.loaded {
             return Err(Error::Write {
@@ -174,12 +176,21 @@ impl Locked {
                 path: self.path.clone(),
                 source: io::Error::other(e),
             })?;
-            atomic::write(&self.path, text.as_bytes(), 0o600).map_err(|source| Error::Write {
-                path: self.path.clone(),
-                source,
-            })?;
+            // Replaced but not synced is saved: every reader sees it (a warning is logged).
+            atomic::write(&self.path, text.as_bytes(), 0o600)
+                .map_err(|source| Error::Write {
+                    path: self.path.clone(),
+                    source,
+                })?
+                .warn_if_unsynced(&self.path);
+            self.loaded = self.catalog.clone();
         }
-        Ok(self.catalog)
+        Ok(&self.catalog)
+    }
+
+    /// The catalog as last saved (or loaded), for a caller that gives up on its changes.
+    pub fn saved(&self) -> &Catalog {
+        &self.loaded
     }
 }
 
@@ -191,7 +202,8 @@ fn parse(path: &Path, text: &str) -> Result<Catalog, Error> {
     };
     let probe: schema::Probe = toml::from_str(text).map_err(parse_error)?;
     match probe.version {
-        Some(v) if *v.get_ref() == i64::from(schema::VERSION) => {}
+        Some(v)
+            if (i64::from(schema::OLDEST)..=i64::from(schema::VERSION)).contains(v.get_ref()) => {}
         Some(v) => {
             return Err(Error::Version {
                 path: path.to_owned(),
@@ -281,16 +293,25 @@ mod tests {
             .unwrap();
         locked.catalog.owned.push(crate::awsfiles::Owned {
             file: "/home/u/.aws/credentials".into(),
+            flavor: crate::awsfiles::Flavor::Credentials,
             section: "dev".to_owned(),
             separator: "\r\n\r\n".to_owned(),
             fingerprint: Some("0123456789abcdef".to_owned()),
+            intent: Some(user),
+            taken_over: Some(crate::awsfiles::TakenOver {
+                session: user,
+                fingerprint: "fedcba9876543210".to_owned(),
+            }),
         });
-        let saved = locked.save().unwrap();
+        locked
+            .catalog
+            .set_state(user, crate::session::State::Deleting, None);
+        let saved = locked.save().unwrap().clone();
         assert_eq!(store.load().unwrap(), saved);
         assert_eq!(saved.profiles().len(), 2);
         let text = std::fs::read_to_string(store.path()).unwrap();
         assert!(text.starts_with("# credtray's store"));
-        assert!(text.contains("version = 1"));
+        assert!(text.contains("version = 2"));
     }
 
     #[test]
@@ -332,10 +353,57 @@ mod tests {
     fn a_newer_schema_is_refused_by_version() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::at(dir.path());
-        std::fs::write(store.path(), "version = 2\nnew_thing = true\n").unwrap();
+        std::fs::write(store.path(), "version = 3\nnew_thing = true\n").unwrap();
         assert!(matches!(
             store.load().unwrap_err(),
-            Error::Version { found: 2, .. }
+            Error::Version { found: 3, .. }
+        ));
+    }
+
+    #[test]
+    fn a_version_1_store_is_migrated_with_the_flavor_of_each_owned_section_inferred() {
+        use crate::awsfiles::Flavor;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path());
+        let text = "version = 1\nprofiles = [\"default\"]\n\n\
+            [[owned]]\nfile = \"/h/.aws/credentials\"\nsection = \"default\"\n\n\
+            [[owned]]\nfile = \"/h/.aws/config\"\nsection = \"default\"\n\n\
+            [[owned]]\nfile = \"/h/.aws/config\"\nsection = \"profile dev\"\n\n\
+            [[owned]]\nfile = \"/h/.aws/credentials\"\nsection = \"dev\"\n\n\
+            [[owned]]\nfile = \"/h/creds-config-test\"\nsection = \"default\"\n";
+        std::fs::write(store.path(), text).unwrap();
+        let catalog = store.load().unwrap();
+        let flavors: Vec<Flavor> = catalog.owned.iter().map(|o| o.flavor).collect();
+        assert_eq!(
+            flavors,
+            [
+                Flavor::Credentials,
+                Flavor::Config,
+                Flavor::Config,
+                Flavor::Credentials,
+                Flavor::Config
+            ]
+        );
+        // Saved as version 2, with the flavors written down.
+        let mut locked = store.lock().unwrap();
+        locked.catalog.settings.extra_regions.clear();
+        locked.catalog.owned[0].fingerprint = Some("x".to_owned());
+        locked.save().unwrap();
+        let saved = std::fs::read_to_string(store.path()).unwrap();
+        assert!(saved.contains("version = 2"), "{saved}");
+        assert_eq!(saved.matches("flavor = ").count(), 5, "{saved}");
+        assert_eq!(store.load().unwrap().owned.len(), 5);
+    }
+
+    #[test]
+    fn a_version_2_record_without_its_flavor_is_invalid() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path());
+        let text = "version = 2\nprofiles = [\"default\"]\n\n[[owned]]\nfile = \"/h/.aws/config\"\nsection = \"default\"\n";
+        std::fs::write(store.path(), text).unwrap();
+        assert!(matches!(
+            store.load().unwrap_err(),
+            Error::Invalid { line: 4, .. }
         ));
     }
 

@@ -1,17 +1,28 @@
-//! The on-disk shape of `config.toml`, version 1, kept apart from the domain: flat serde
-//! records, converted to and from [`Catalog`] with every rule checked on the way in.
+//! The on-disk shape of `config.toml`, kept apart from the domain: flat serde records,
+//! converted to and from [`Catalog`] with every rule checked on the way in.
+//!
+//! Version 2 added to version 1: each `[[owned]]` record's `flavor` (which of the two AWS
+//! files), `intent` (a write recorded before it happens) and `taken_over` (where the original
+//! of a user's section is kept); a session's `issued` time; the `deleting` state. A version-1
+//! file is read and migrated (the flavor of its records inferred, see [`infer_flavor`]) and
+//! saved as version 2; an older credtray refuses a version-2 file by its version.
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use crate::awsfiles::Owned;
+use std::path::{Path, PathBuf};
+
+use crate::awsfiles::{Flavor, Owned, TakenOver};
 use crate::session::{
     AccountId, Alias, Catalog, Field, IdpArn, IntegrationId, Kind, MfaDevice, ProfileName, Region,
     RoleArn, RoleName, RoleSessionName, SamlUrl, Session, SessionId, SessionKind, Settings, State,
     ValidationError,
 };
 
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
+
+/// The oldest version this credtray reads (and migrates).
+pub const OLDEST: u32 = 1;
 
 /// Read first, alone, so a file from a newer credtray is refused by its version rather than by
 /// whatever field it added.
@@ -32,7 +43,26 @@ pub struct File {
     pub sessions: Vec<Spanned<SessionV1>>,
     /// Sections of the AWS files credtray owns.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub owned: Vec<Spanned<Owned>>,
+    pub owned: Vec<Spanned<OwnedRecord>>,
+}
+
+/// One `[[owned]]` record.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnedRecord {
+    pub file: PathBuf,
+    /// Absent in version 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flavor: Option<Flavor>,
+    pub section: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub separator: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<SessionId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taken_over: Option<TakenOver>,
 }
 
 #[derive(Serialize, Deserialize, Default)]
@@ -63,6 +93,12 @@ pub struct SessionV1 {
         with = "time::serde::rfc3339::option"
     )]
     pub expiration: Option<time::OffsetDateTime>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub issued: Option<time::OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mfa_device: Option<MfaDevice>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -131,20 +167,39 @@ impl File {
             offset: first_offset,
             error,
         })?;
-        for record in self.owned {
-            let offset = record.span().start;
-            let record = record.into_inner();
+        let records: Vec<(usize, OwnedRecord)> = self
+            .owned
+            .into_iter()
+            .map(|r| (r.span().start, r.into_inner()))
+            .collect();
+        for (offset, record) in &records {
+            let invalid = |message: &str| Invalid {
+                offset: *offset,
+                error: ValidationError::new(Field::Profile, message).into(),
+            };
             if !record.file.is_absolute() || record.section.trim().is_empty() {
-                return Err(Invalid {
-                    offset,
-                    error: ValidationError::new(
-                        Field::Profile,
-                        "an [[owned]] entry needs an absolute file path and a section name",
-                    )
-                    .into(),
-                });
+                return Err(invalid(
+                    "an [[owned]] entry needs an absolute file path and a section name",
+                ));
             }
-            catalog.owned.push(record);
+            let flavor = match (record.flavor, self.version) {
+                (Some(flavor), _) => flavor,
+                (None, 1) => infer_flavor(record, &records),
+                (None, _) => {
+                    return Err(invalid(
+                        "an [[owned]] entry needs its flavor (credentials or config)",
+                    ));
+                }
+            };
+            catalog.owned.push(Owned {
+                file: record.file.clone(),
+                flavor,
+                section: record.section.clone(),
+                separator: record.separator.clone(),
+                fingerprint: record.fingerprint.clone(),
+                intent: record.intent,
+                taken_over: record.taken_over.clone(),
+            });
         }
         Ok(catalog)
     }
@@ -174,10 +229,56 @@ impl File {
             owned: catalog
                 .owned
                 .iter()
-                .map(|o| Spanned::new(0..0, o.clone()))
+                .map(|o| {
+                    Spanned::new(
+                        0..0,
+                        OwnedRecord {
+                            file: o.file.clone(),
+                            flavor: Some(o.flavor),
+                            section: o.section.clone(),
+                            separator: o.separator.clone(),
+                            fingerprint: o.fingerprint.clone(),
+                            intent: o.intent,
+                            taken_over: o.taken_over.clone(),
+                        },
+                    )
+                })
                 .collect(),
         }
     }
+}
+
+/// The file a version-1 record (which did not say) was written to: `[profile …]` sections
+/// are only in the config file, other names but `default` only in the credentials file; a
+/// `[default]` is judged by its file's other records, then by the file's name.
+fn infer_flavor(record: &OwnedRecord, records: &[(usize, OwnedRecord)]) -> Flavor {
+    let by_name = |section: &str| {
+        if section.starts_with("profile ") {
+            Some(Flavor::Config)
+        } else if section == "default" {
+            None
+        } else {
+            Some(Flavor::Credentials)
+        }
+    };
+    by_name(&record.section)
+        .or_else(|| {
+            records
+                .iter()
+                .filter(|(_, r)| r.file == record.file)
+                .find_map(|(_, r)| by_name(&r.section))
+        })
+        .unwrap_or_else(|| {
+            let name = Path::new(&record.file)
+                .file_name()
+                .map(|n| n.to_string_lossy().to_lowercase())
+                .unwrap_or_default();
+            if name.contains("config") {
+                Flavor::Config
+            } else {
+                Flavor::Credentials
+            }
+        })
 }
 
 impl SessionV1 {
@@ -243,6 +344,7 @@ impl SessionV1 {
             ("pending", _) => State::Pending,
             ("active", _) => State::Active,
             ("error", message) => State::Error(message.unwrap_or_default()),
+            ("deleting", _) => State::Deleting,
             (other, _) => {
                 return Err(ValidationError::new(
                     Field::Id,
@@ -258,6 +360,7 @@ impl SessionV1 {
             kind,
             state,
             expiration: self.expiration,
+            issued: self.issued,
         })
     }
 
@@ -271,6 +374,7 @@ impl SessionV1 {
             state: s.state.as_str().to_owned(),
             error: s.state.error().map(str::to_owned),
             expiration: s.expiration,
+            issued: s.issued,
             mfa_device: None,
             role_arn: None,
             role_session_name: None,

@@ -175,6 +175,8 @@ fn session_menu(catalog: &Catalog, s: &Session) -> Node {
     let (label, enabled) = match s.state {
         State::Active => ("Stop", true),
         State::Pending => ("Starting…", false),
+        // Delete… finishes the job; nothing else applies any more.
+        State::Deleting => ("Being deleted…", false),
         State::Inactive | State::Error(_) => ("Start", true),
     };
     children.push(Node::Item {

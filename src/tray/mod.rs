@@ -247,7 +247,7 @@ impl App {
             MenuAction::StartStop(id) => match self.catalog.get(id).map(|s| &s.state) {
                 Some(State::Active) => self.send(Command::Stop(id)),
                 Some(State::Inactive | State::Error(_)) => self.send(Command::Start(id)),
-                Some(State::Pending) | None => {}
+                Some(State::Pending | State::Deleting) | None => {}
             },
             MenuAction::StopAll => self.send(Command::StopAll),
             MenuAction::Test(id) => self.send(Command::Test(id)),

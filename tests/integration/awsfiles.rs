@@ -310,7 +310,13 @@ fn temp_creds(n: u32) -> Credentials {
         secret_access_key: SecretString::from(format!("tmp/secret+{n}==")),
         session_token: SecretString::from(format!("FwoGZXIvYXdzE{n}//token+=")),
         expiration: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+        issued: None,
     }
+}
+
+/// The session these file-level tests publish for.
+fn test_session() -> credtray::session::SessionId {
+    "0b9c3f38-6a5e-4c47-9d1c-3c1f5b8d2a10".parse().unwrap()
 }
 
 /// The Python with botocore that scripts/test installs.
@@ -360,6 +366,7 @@ fn botocore_reads_every_profile_credtray_wrote_and_every_foreign_one() {
                     &temp_creds(n * 10 + i as u32),
                     &mut owned,
                     false,
+                    test_session(),
                 )
                 .unwrap();
         }
@@ -425,7 +432,7 @@ fn botocore_reads_every_profile_credtray_wrote_and_every_foreign_one() {
     // Unpublishing gives back the foreign files byte for byte.
     for (profile, _) in ours {
         files
-            .unpublish(&profile.parse().unwrap(), &mut owned)
+            .unpublish(&profile.parse().unwrap(), &mut owned, &[])
             .unwrap();
     }
     assert_eq!(
@@ -553,6 +560,7 @@ fn run_child(job: &str) {
                     &temp_creds(n),
                     &mut owned,
                     false,
+                    test_session(),
                 )
                 .unwrap();
         }

@@ -23,7 +23,7 @@ fn files_check_reports_sections_ownership_and_problems_without_writing() {
     env.run(&["profile", "add", "dev"], "").ok(); // creates the store
     let mut store = std::fs::read_to_string(env.store_path()).unwrap();
     store.push_str(&format!(
-        "\n[[owned]]\nfile = {:?}\nsection = \"dev\"\n\n[[owned]]\nfile = {:?}\nsection = \"profile gone\"\n",
+        "\n[[owned]]\nfile = {:?}\nflavor = \"credentials\"\nsection = \"dev\"\n\n[[owned]]\nfile = {:?}\nflavor = \"config\"\nsection = \"profile gone\"\n",
         aws.join("credentials"),
         aws.join("config")
     ));

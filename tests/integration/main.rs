@@ -11,4 +11,5 @@ mod engine;
 mod files;
 mod keychain;
 mod leaks;
+mod repairs;
 mod validation;

@@ -226,6 +226,7 @@ fn integration_derived_sessions_show_edit_disabled_with_the_reason_but_keep_quic
         },
         state: State::Inactive,
         expiration: None,
+        issued: None,
     };
     let c = Catalog::new(Settings::default(), vec![], vec![sso.clone()]).unwrap();
     let menu = build(&c);

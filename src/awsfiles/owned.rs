@@ -1,0 +1,569 @@
+//! The sections of the AWS files credtray owns, and the only code that writes them. A profile
+//! is published in three steps: [`Files::plan`] checks both files and reads the text of any
+//! section being taken over, [`Files::intend`] records the sections about to be written (the
+//! caller saves that record before any file changes, so a crash in between is settled by
+//! [`Files::reconcile`] instead of leaving a section nobody owns), and [`Files::write`] writes
+//! them. [`Files::unpublish`] removes them again and puts a taken-over original back byte for
+//! byte. Records carry the path each section was written to, so every process — a tray started
+//! at login without the shell's `AWS_*_FILE` variables, a CLI run from that shell — refreshes
+//! and removes exactly what was written, where it was written.
+
+use std::path::PathBuf;
+
+use secrecy::ExposeSecret;
+use zeroize::Zeroizing;
+
+use super::file::Backup;
+use super::{AwsFile, Document, Error, Files, Flavor};
+use crate::aws::Credentials;
+use crate::session::{ProfileName, Region, SessionId};
+
+/// A section credtray owns: it created it, or the user let it take it over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owned {
+    /// The file as configured when the section was first written (absolute; symlinks are
+    /// followed when it is written, so the link survives).
+    pub file: PathBuf,
+    /// Which of the two files it is, and so how profiles are named in it.
+    pub flavor: Flavor,
+    /// The section header without brackets, e.g. `dev` or `profile dev`.
+    pub section: String,
+    /// What credtray put before the section when it created it (see
+    /// [`super::Upserted::separator`]).
+    pub separator: String,
+    /// A fingerprint of the section as credtray last wrote it: a section changed by hand since
+    /// is backed up before credtray replaces or removes it.
+    pub fingerprint: Option<String>,
+    /// Recorded before the first write, by this session: the write may not have happened yet
+    /// (or was cut short by a crash) until [`Files::write`] clears it.
+    pub intent: Option<SessionId>,
+    /// The section was the user's: its original text is kept in the keychain, to be put back
+    /// when credtray gives the profile up.
+    pub taken_over: Option<TakenOver>,
+}
+
+/// Where the original text of a taken-over section is, and what it was.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TakenOver {
+    /// The session whose keychain entry (`<id>-taken-over-credentials` or `-config`) holds
+    /// the text.
+    pub session: SessionId,
+    /// The fingerprint of that text, to tell it from anything else.
+    pub fingerprint: String,
+}
+
+/// The user's own text of a section credtray takes over, kept until it is put back. It may
+/// hold the user's long-term keys: it lives in memory only until it reaches the keychain.
+pub struct Original {
+    pub flavor: Flavor,
+    pub text: Zeroizing<String>,
+}
+
+impl std::fmt::Debug for Original {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Original")
+            .field("flavor", &self.flavor)
+            .field("fingerprint", &self.fingerprint())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Original {
+    pub fn fingerprint(&self) -> String {
+        fingerprint(&self.text)
+    }
+}
+
+/// FNV-1a (64 bit) of a section's text, in hex: stable across builds and platforms.
+pub(super) fn fingerprint(text: &str) -> String {
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
+/// A publish checked against the files as they are: where each section goes, and the
+/// sections that will be taken over.
+#[derive(Debug)]
+pub struct Plan {
+    targets: Vec<Target>,
+    /// The text of each section to be taken over: the caller keeps it (in the keychain) before
+    /// anything is written.
+    pub originals: Vec<Original>,
+}
+
+#[derive(Debug)]
+struct Target {
+    file: AwsFile,
+    flavor: Flavor,
+    section: String,
+}
+
+/// What [`Files::write`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Published {
+    /// Backups of sections taken over or changed by hand, if any.
+    pub backups: Vec<PathBuf>,
+}
+
+/// What [`Files::reconcile`] made of a record of an interrupted write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settled {
+    /// The write never happened: the record is gone (and any original it kept is not needed).
+    Dropped(Owned),
+    /// The write happened: the section is credtray's now, and the session that wrote it holds
+    /// it.
+    Kept(Owned),
+}
+
+/// Keys that point the AWS tools at another credential source, removed from a section credtray
+/// takes over (the backup and the kept original have them).
+const CONFLICTING_KEYS: [&str; 12] = [
+    "role_arn",
+    "source_profile",
+    "credential_source",
+    "credential_process",
+    "web_identity_token_file",
+    "role_session_name",
+    "mfa_serial",
+    "sso_session",
+    "sso_start_url",
+    "sso_region",
+    "sso_account_id",
+    "sso_role_name",
+];
+
+fn find<'a>(owned: &'a [Owned], flavor: Flavor, section: &str) -> Option<&'a Owned> {
+    owned
+        .iter()
+        .find(|o| o.flavor == flavor && o.section == section)
+}
+
+fn position(owned: &[Owned], flavor: Flavor, section: &str) -> Option<usize> {
+    owned
+        .iter()
+        .position(|o| o.flavor == flavor && o.section == section)
+}
+
+fn duplicate(file: &AwsFile, doc: &Document, section: &str) -> Result<(), Error> {
+    match doc.count(section) {
+        0 | 1 => Ok(()),
+        count => Err(Error::Duplicate {
+            path: file.path().to_owned(),
+            section: section.to_owned(),
+            count,
+        }),
+    }
+}
+
+/// One file a write changed, to put back if the other file fails.
+struct Done {
+    index: usize,
+    /// The record's intent before this write: `Some` when it was the first write.
+    intent: Option<SessionId>,
+    first: bool,
+    created: bool,
+    previous: Vec<(String, Option<Zeroizing<String>>)>,
+}
+
+impl Files {
+    /// The file the profile's section of `flavor` lives in: where credtray wrote it, else
+    /// where the AWS tools of this process look.
+    fn file_for(&self, flavor: Flavor, section: &str, owned: &[Owned]) -> AwsFile {
+        match find(owned, flavor, section) {
+            Some(record) => AwsFile::new(record.file.clone()),
+            None => match flavor {
+                Flavor::Credentials => self.credentials.clone(),
+                Flavor::Config => self.config.clone(),
+            },
+        }
+    }
+
+    /// Checks that the profile may be written, without writing anything: a section that
+    /// exists but is not owned is refused unless `take_over`, and then its text is read into
+    /// the plan's originals.
+    pub fn plan(
+        &self,
+        profile: &ProfileName,
+        owned: &[Owned],
+        take_over: bool,
+    ) -> Result<Plan, Error> {
+        let mut plan = Plan {
+            targets: Vec::new(),
+            originals: Vec::new(),
+        };
+        for flavor in [Flavor::Credentials, Flavor::Config] {
+            let section = flavor.section(profile);
+            let file = self.file_for(flavor, &section, owned);
+            let doc = file.read()?;
+            duplicate(&file, &doc, &section)?;
+            if find(owned, flavor, &section).is_none()
+                && let Some(text) = doc.section_text(&section)
+            {
+                if !take_over {
+                    return Err(Error::NotOwned {
+                        path: file.path().to_owned(),
+                        section,
+                    });
+                }
+                plan.originals.push(Original {
+                    flavor,
+                    text: Zeroizing::new(text.to_owned()),
+                });
+            }
+            plan.targets.push(Target {
+                file,
+                flavor,
+                section,
+            });
+        }
+        Ok(plan)
+    }
+
+    /// Records, for every section of `plan` credtray does not own yet, that `session` is about
+    /// to write it (and which original it takes over). Save this before [`Self::write`].
+    pub fn intend(&self, plan: &Plan, session: SessionId, owned: &mut Vec<Owned>) {
+        for target in &plan.targets {
+            if find(owned, target.flavor, &target.section).is_some() {
+                continue;
+            }
+            let taken_over = plan
+                .originals
+                .iter()
+                .find(|o| o.flavor == target.flavor)
+                .map(|o| TakenOver {
+                    session,
+                    fingerprint: o.fingerprint(),
+                });
+            owned.push(Owned {
+                file: target.file.path().to_owned(),
+                flavor: target.flavor,
+                section: target.section.clone(),
+                separator: String::new(),
+                fingerprint: None,
+                intent: Some(session),
+                taken_over,
+            });
+        }
+    }
+
+    /// Writes `credentials` to the profile's section of the credentials file and `region` to
+    /// its section of the config file. Every section must be recorded (owned, or intended
+    /// through [`Self::intend`]). A section being taken over must still be the text the plan
+    /// read, and is backed up first; one changed by hand since credtray wrote it is backed up
+    /// with its credentials redacted. If the second file fails, the first is put back and the
+    /// intents of this publish are dropped.
+    pub fn write(
+        &self,
+        plan: &Plan,
+        region: &Region,
+        credentials: &Credentials,
+        owned: &mut Vec<Owned>,
+    ) -> Result<Published, Error> {
+        let creds = [
+            (
+                "aws_access_key_id",
+                credentials.access_key_id.expose_secret(),
+            ),
+            (
+                "aws_secret_access_key",
+                credentials.secret_access_key.expose_secret(),
+            ),
+            (
+                "aws_session_token",
+                credentials.session_token.expose_secret(),
+            ),
+        ];
+        let config = [("region", region.as_str())];
+        let mut published = Published::default();
+        let mut done: Vec<Done> = Vec::new();
+        for target in &plan.targets {
+            let pairs: &[(&str, &str)] = match target.flavor {
+                Flavor::Credentials => &creds,
+                Flavor::Config => &config,
+            };
+            let result = position(owned, target.flavor, &target.section)
+                .ok_or_else(|| Error::NotOwned {
+                    path: target.file.path().to_owned(),
+                    section: target.section.clone(),
+                })
+                .and_then(|index| {
+                    let record = owned[index].clone();
+                    self.write_one(target, &record, pairs, &mut published).map(
+                        |(created, separator, previous, written)| {
+                            let first = record.intent.is_some();
+                            let o = &mut owned[index];
+                            o.fingerprint = Some(written);
+                            if first {
+                                o.intent = None;
+                                o.separator = separator;
+                            }
+                            Done {
+                                index,
+                                intent: record.intent,
+                                first,
+                                created,
+                                previous,
+                            }
+                        },
+                    )
+                });
+            match result {
+                Ok(one) => done.push(one),
+                Err(e) => {
+                    self.undo(plan, done, owned);
+                    let intended = |o: &Owned| {
+                        o.intent.is_some()
+                            && plan
+                                .targets
+                                .iter()
+                                .any(|t| t.flavor == o.flavor && t.section == o.section)
+                    };
+                    owned.retain(|o| !intended(o));
+                    return Err(e);
+                }
+            }
+        }
+        Ok(published)
+    }
+
+    /// One file of [`Self::write`]: (created, separator, previous values, new fingerprint).
+    #[allow(clippy::type_complexity)]
+    fn write_one(
+        &self,
+        target: &Target,
+        record: &Owned,
+        pairs: &[(&str, &str)],
+        published: &mut Published,
+    ) -> Result<
+        (
+            bool,
+            String,
+            Vec<(String, Option<Zeroizing<String>>)>,
+            String,
+        ),
+        Error,
+    > {
+        let file = &target.file;
+        let section = target.section.as_str();
+        file.edit(|doc| {
+            duplicate(file, doc, section)?;
+            let first = record.intent.is_some();
+            let current = doc.section_text(section);
+            let changed_meanwhile = || Error::ChangedMeanwhile {
+                path: file.path().to_owned(),
+                section: section.to_owned(),
+            };
+            match (&record.taken_over, first, current) {
+                (Some(taken), true, Some(text)) if fingerprint(text) == taken.fingerprint => {
+                    published
+                        .backups
+                        .push(file.back_up(text, Backup::TakenOver)?);
+                }
+                (Some(_), true, _) => return Err(changed_meanwhile()),
+                // A section that appeared after the plan found none is someone else's.
+                (None, true, Some(_)) => {
+                    return Err(Error::NotOwned {
+                        path: file.path().to_owned(),
+                        section: section.to_owned(),
+                    });
+                }
+                (_, false, Some(text))
+                    if record
+                        .fingerprint
+                        .as_deref()
+                        .is_some_and(|f| f != fingerprint(text)) =>
+                {
+                    published
+                        .backups
+                        .push(file.back_up(text, Backup::ChangedByHand)?);
+                }
+                _ => {}
+            }
+            // A section taken over keeps none of the keys that would make the AWS tools get
+            // credentials elsewhere (they rank assume-role and SSO above static keys).
+            let remove: &[&str] = if first && record.taken_over.is_some() {
+                &CONFLICTING_KEYS
+            } else {
+                &[]
+            };
+            let previous = pairs
+                .iter()
+                .map(|(k, _)| *k)
+                .chain(remove.iter().copied())
+                .map(|k| {
+                    (
+                        k.to_owned(),
+                        doc.get(section, k).map(|v| Zeroizing::new(v.to_owned())),
+                    )
+                })
+                .collect();
+            let upserted = doc
+                .upsert(section, pairs, remove)
+                .map_err(|source| Error::Parse {
+                    path: file.path().to_owned(),
+                    source,
+                })?;
+            let written = doc
+                .section_text(section)
+                .map(fingerprint)
+                .unwrap_or_default();
+            Ok((upserted.created, upserted.separator, previous, written))
+        })
+    }
+
+    /// Puts back what a failed write changed in the files it reached; best effort, logged.
+    fn undo(&self, plan: &Plan, done: Vec<Done>, owned: &mut [Owned]) {
+        for one in done {
+            let record = owned[one.index].clone();
+            let file = AwsFile::new(record.file.clone());
+            let original = plan.originals.iter().find(|o| o.flavor == record.flavor);
+            let undone = file.edit(|doc| {
+                match (one.first, &record.taken_over, original) {
+                    (true, Some(_), Some(original)) => doc
+                        .restore(&record.section, &original.text)
+                        .map_err(|source| Error::Parse {
+                            path: file.path().to_owned(),
+                            source,
+                        })?,
+                    (true, _, _) if one.created => {
+                        doc.remove(&record.section, &record.separator);
+                    }
+                    _ => {
+                        let restore: Vec<(&str, &str)> = one
+                            .previous
+                            .iter()
+                            .filter_map(|(k, v)| v.as_deref().map(|v| (k.as_str(), v.as_str())))
+                            .collect();
+                        let absent: Vec<&str> = one
+                            .previous
+                            .iter()
+                            .filter(|(_, v)| v.is_none())
+                            .map(|(k, _)| k.as_str())
+                            .collect();
+                        doc.upsert(&record.section, &restore, &absent)
+                            .map_err(|source| Error::Parse {
+                                path: file.path().to_owned(),
+                                source,
+                            })?;
+                    }
+                }
+                Ok(doc.section_text(&record.section).map(fingerprint))
+            });
+            match undone {
+                Ok(restored) if !one.first => owned[one.index].fingerprint = restored,
+                // Undone: the record is an intent again, which the caller drops.
+                Ok(_) => owned[one.index].intent = one.intent,
+                Err(e) => {
+                    tracing::warn!(error = %e, section = %record.section, "could not undo a publish that failed half-way");
+                }
+            }
+        }
+    }
+
+    /// Removes the profile's owned sections from the files they were written to and forgets
+    /// their records; a taken-over section gets its original text back (from `originals`,
+    /// which the caller read from the keychain). Returns the records it removed. Sections
+    /// credtray does not own are left alone.
+    pub fn unpublish(
+        &self,
+        profile: &ProfileName,
+        owned: &mut Vec<Owned>,
+        originals: &[Original],
+    ) -> Result<Vec<Owned>, Error> {
+        let mut removed = Vec::new();
+        for flavor in [Flavor::Credentials, Flavor::Config] {
+            let section = flavor.section(profile);
+            let Some(record) = find(owned, flavor, &section).cloned() else {
+                continue;
+            };
+            let file = AwsFile::new(record.file.clone());
+            file.edit(|doc| {
+                duplicate(&file, doc, &section)?;
+                // Changed by hand since credtray wrote it: keep a copy of what is about to go.
+                if let (Some(written), Some(text)) =
+                    (record.fingerprint.as_deref(), doc.section_text(&section))
+                    && fingerprint(text) != written
+                {
+                    file.back_up(text, Backup::ChangedByHand)?;
+                }
+                let original = record.taken_over.as_ref().and_then(|taken| {
+                    originals
+                        .iter()
+                        .find(|o| o.flavor == flavor && o.fingerprint() == taken.fingerprint)
+                });
+                match (&record.taken_over, original) {
+                    (Some(_), Some(original)) => {
+                        doc.restore(&section, &original.text)
+                            .map_err(|source| Error::Parse {
+                                path: file.path().to_owned(),
+                                source,
+                            })?;
+                    }
+                    (Some(_), None) => {
+                        tracing::warn!(section = %section, path = %file.path().display(), "the original of a taken-over section is missing from the keychain; the copy in the .credtray-backup file is all that is left");
+                        doc.remove(&section, &record.separator);
+                    }
+                    (None, _) => {
+                        doc.remove(&section, &record.separator);
+                    }
+                }
+                Ok(())
+            })?;
+            owned.retain(|o| *o != record);
+            removed.push(record);
+        }
+        Ok(removed)
+    }
+
+    /// Settles the records of writes a crash interrupted (those still marked as intended): a
+    /// section that is absent, or still exactly the original being taken over, was never
+    /// written, and its record is dropped; any other is credtray's writing, and kept.
+    pub fn reconcile(&self, owned: &mut Vec<Owned>) -> Result<Vec<Settled>, Error> {
+        let mut settled = Vec::new();
+        for index in (0..owned.len()).rev() {
+            if owned[index].intent.is_none() {
+                continue;
+            }
+            let record = owned[index].clone();
+            let doc = AwsFile::new(record.file.clone()).read()?;
+            let written = match (doc.section_text(&record.section), &record.taken_over) {
+                (None, _) => None,
+                (Some(text), Some(taken)) if fingerprint(text) == taken.fingerprint => None,
+                (Some(text), _) => Some(fingerprint(text)),
+            };
+            match written {
+                None => {
+                    owned.remove(index);
+                    settled.push(Settled::Dropped(record));
+                }
+                Some(written) => {
+                    let o = &mut owned[index];
+                    o.intent = None;
+                    o.fingerprint = Some(written);
+                    settled.push(Settled::Kept(record));
+                }
+            }
+        }
+        Ok(settled)
+    }
+
+    /// Writes the profile in one go (plan, intend, write) on behalf of `session`: for tests and
+    /// callers with nowhere to crash between the steps. Originals taken over are returned in
+    /// the plan for the caller to keep.
+    pub fn publish(
+        &self,
+        profile: &ProfileName,
+        region: &Region,
+        credentials: &Credentials,
+        owned: &mut Vec<Owned>,
+        take_over: bool,
+        session: SessionId,
+    ) -> Result<(Plan, Published), Error> {
+        let plan = self.plan(profile, owned, take_over)?;
+        self.intend(&plan, session, owned);
+        let published = self.write(&plan, region, credentials, owned)?;
+        Ok((plan, published))
+    }
+}

@@ -1,0 +1,295 @@
+//! The engine's side of owning `~/.aws` sections: taking the store's lock with interrupted
+//! writes settled, publishing a profile (originals of taken-over sections into the keychain,
+//! the intent saved, then the files written), and unpublishing it (originals put back, and
+//! dropped from the keychain only once the store no longer points at them). Every step runs
+//! under the one store lock its caller holds, so no check and its write are ever apart.
+
+use zeroize::Zeroizing;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{Engine, Error, Event};
+use crate::aws::Credentials;
+use crate::awsfiles::{Original, Owned, Plan, Settled};
+use crate::secrets::{Item, Key};
+use crate::session::{ProfileName, Session, SessionId, State};
+use crate::store::Locked;
+
+/// What a session whose write was interrupted is told.
+const INTERRUPTED: &str = "credtray was interrupted while writing this session's credentials; \
+    stop it to remove them, or start it again";
+
+/// Debug builds only: `CREDTRAY_FAILPOINT=<name>` aborts the process at the named point, so the
+/// crash tests can kill it exactly there (and at random times too).
+pub(super) fn failpoint(name: &str) {
+    #[cfg(debug_assertions)]
+    if std::env::var_os("CREDTRAY_FAILPOINT").is_some_and(|v| v == name) {
+        eprintln!("credtray: failpoint {name}: aborting");
+        std::process::abort();
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = name;
+}
+
+impl Engine {
+    /// The store's lock, with the records of writes a crash interrupted settled first (see
+    /// [`crate::awsfiles::Files::reconcile`]).
+    pub(super) fn lock(&self) -> Result<Locked, Error> {
+        let mut locked = self.store.lock()?;
+        if locked.catalog.owned.iter().any(|o| o.intent.is_some()) {
+            let mut owned = std::mem::take(&mut locked.catalog.owned);
+            let settled = self.files.reconcile(&mut owned);
+            locked.catalog.owned = owned;
+            for settled in settled? {
+                match settled {
+                    Settled::Dropped(record) => {
+                        tracing::info!(section = %record.section, "an interrupted write never happened; its record is dropped");
+                        self.forget_original(&locked.catalog.owned, &record);
+                    }
+                    Settled::Kept(record) => {
+                        tracing::info!(section = %record.section, "an interrupted write happened; credtray owns the section");
+                        if let Some(id) = record.intent
+                            && locked.catalog.get(id).is_some_and(|s| {
+                                matches!(s.state, State::Inactive | State::Pending)
+                            })
+                        {
+                            locked.catalog.set_state(
+                                id,
+                                State::Error(INTERRUPTED.to_owned()),
+                                None,
+                            );
+                        }
+                    }
+                }
+            }
+            locked.save()?;
+        }
+        Ok(locked)
+    }
+
+    /// Writes credentials to the session's profile and records it active, all under one
+    /// lock. A section taken over has its original kept in the keychain and the intent saved
+    /// before any file changes.
+    pub(super) fn publish(
+        &mut self,
+        id: SessionId,
+        credentials: &Credentials,
+        take_over: bool,
+        refresh: bool,
+    ) -> Result<Session, Error> {
+        let mut locked = self.lock()?;
+        let session = locked
+            .catalog
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::unknown(id))?;
+        if refresh && session.state != State::Active {
+            tracing::info!(%id, "the session was stopped during its refresh; the new credentials are dropped");
+            return Ok(session);
+        }
+        let plan = self
+            .files
+            .plan(&session.profile, &locked.catalog.owned, take_over)?;
+        self.keep_originals(id, &plan, &locked.catalog.owned)?;
+        self.files.intend(&plan, id, &mut locked.catalog.owned);
+        if let Err(e) = locked.save() {
+            self.drop_originals(id, &plan);
+            return Err(e.into());
+        }
+        failpoint("after-intent");
+        let mut owned = std::mem::take(&mut locked.catalog.owned);
+        let result = self
+            .files
+            .write(&plan, &session.region, credentials, &mut owned);
+        locked.catalog.owned = owned;
+        if let Err(e) = result {
+            // The write put back what it changed and dropped its intents.
+            self.drop_originals(id, &plan);
+            locked.save()?;
+            return Err(e.into());
+        }
+        failpoint("after-write");
+        let others: Vec<SessionId> = locked
+            .catalog
+            .sessions()
+            .iter()
+            .filter(|s| s.id != id && s.profile == session.profile && s.state == State::Active)
+            .map(|s| s.id)
+            .collect();
+        for other in &others {
+            locked.catalog.set_state(*other, State::Inactive, None);
+        }
+        locked
+            .catalog
+            .set_state(id, State::Active, Some(credentials.expiration));
+        locked.catalog.set_issued(id, credentials.issued);
+        if let Err(e) = locked.save() {
+            // The store can't record the sections as credtray's: take them out again (still
+            // under the lock) rather than leave credentials that no store entry owns.
+            let mut owned = locked.catalog.owned.clone();
+            match self
+                .files
+                .unpublish(&session.profile, &mut owned, &plan.originals)
+            {
+                Ok(_) => self.drop_originals(id, &plan),
+                Err(undo) => {
+                    tracing::warn!(error = %undo, "could not remove the sections of a start that failed to save");
+                }
+            }
+            return Err(e.into());
+        }
+        for other in others {
+            self.emit(Event::StateChanged {
+                id: other,
+                state: State::Inactive,
+            });
+        }
+        locked
+            .catalog
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::unknown(id))
+    }
+
+    /// Removes a profile's owned sections, putting taken-over originals back, and updates the
+    /// catalog's records (the caller saves, then calls [`Self::forget_originals`] with what
+    /// this returns: an original leaves the keychain only once no saved record points at it).
+    pub(super) fn unpublish(
+        &self,
+        locked: &mut Locked,
+        profile: &ProfileName,
+    ) -> Result<Vec<Owned>, Error> {
+        let originals = self.originals(&locked.catalog.owned, profile)?;
+        let mut owned = std::mem::take(&mut locked.catalog.owned);
+        let result = self.files.unpublish(profile, &mut owned, &originals);
+        locked.catalog.owned = owned;
+        Ok(result?)
+    }
+
+    /// Drops from the keychain the originals of records that are gone from the saved store.
+    pub(super) fn forget_originals(&self, locked: &Locked, removed: &[Owned]) {
+        for record in removed {
+            self.forget_original(&locked.catalog.owned, record);
+        }
+    }
+
+    fn forget_original(&self, owned: &[Owned], record: &Owned) {
+        let Some(taken) = &record.taken_over else {
+            return;
+        };
+        let still_needed = owned.iter().any(|o| {
+            o.flavor == record.flavor
+                && o.taken_over
+                    .as_ref()
+                    .is_some_and(|t| t.session == taken.session)
+        });
+        if still_needed {
+            return;
+        }
+        let key = Key::new(taken.session, Item::taken_over(record.flavor));
+        if let Err(e) = self.secrets.delete(key) {
+            tracing::warn!(account = %key, error = %e, "could not remove the kept original of a section given back");
+        }
+    }
+
+    /// The originals the records of `profile` kept, read from the keychain. A missing entry is
+    /// left out (unpublish then says so); an unreachable keychain stops everything.
+    fn originals(&self, owned: &[Owned], profile: &ProfileName) -> Result<Vec<Original>, Error> {
+        let mut originals = Vec::new();
+        for record in owned {
+            let Some(taken) = &record.taken_over else {
+                continue;
+            };
+            if record.section != record.flavor.section(profile) {
+                continue;
+            }
+            let key = Key::new(taken.session, Item::taken_over(record.flavor));
+            if let Some(text) = self.secrets.get(key)? {
+                originals.push(Original {
+                    flavor: record.flavor,
+                    text: Zeroizing::new(text.expose_secret().to_owned()),
+                });
+            }
+        }
+        Ok(originals)
+    }
+
+    /// Keeps the originals a plan takes over in the keychain, read back to be sure, before
+    /// anything else changes; all or none.
+    pub(super) fn keep_originals(
+        &self,
+        id: SessionId,
+        plan: &Plan,
+        owned: &[Owned],
+    ) -> Result<(), Error> {
+        for original in &plan.originals {
+            // One entry per session and file: one still kept for another profile can't be
+            // replaced without losing it.
+            if let Some(record) = owned.iter().find(|o| {
+                o.flavor == original.flavor
+                    && o.taken_over.as_ref().is_some_and(|t| t.session == id)
+            }) {
+                return Err(Error::KeepsOriginal {
+                    section: record.section.clone(),
+                });
+            }
+        }
+        let mut kept = Vec::new();
+        for original in &plan.originals {
+            let key = Key::new(id, Item::taken_over(original.flavor));
+            let value = SecretString::from(original.text.as_str().to_owned());
+            let result = self.secrets.set(key, &value).and_then(|()| {
+                let back = self.secrets.get(key)?;
+                Ok(back.is_some_and(|b| b.expose_secret() == original.text.as_str()))
+            });
+            match result {
+                Ok(true) => kept.push(original.flavor),
+                Ok(false) | Err(_) => {
+                    for flavor in kept {
+                        let _ = self.secrets.delete(Key::new(id, Item::taken_over(flavor)));
+                    }
+                    let _ = self.secrets.delete(key);
+                    return Err(match result {
+                        Err(e) => e.into(),
+                        Ok(_) => crate::secrets::Error::Failure {
+                            account: key.to_string(),
+                            cause: "the keychain did not keep what was written".to_owned(),
+                        }
+                        .into(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Best effort: removes the originals of a publish that did not happen.
+    fn drop_originals(&self, id: SessionId, plan: &Plan) {
+        for original in &plan.originals {
+            let key = Key::new(id, Item::taken_over(original.flavor));
+            if let Err(e) = self.secrets.delete(key) {
+                tracing::warn!(account = %key, error = %e, "could not remove the kept original of a take-over that did not happen");
+            }
+        }
+    }
+
+    /// Records a failed start or refresh as the session's error, unless (a refresh) the
+    /// session was stopped meanwhile: checked and written under one lock.
+    pub(super) fn record_failure(
+        &self,
+        id: SessionId,
+        message: String,
+        refresh: bool,
+    ) -> Result<(), Error> {
+        let mut locked = self.lock()?;
+        let Some(session) = locked.catalog.get(id) else {
+            return Ok(());
+        };
+        if refresh && session.state != State::Active {
+            return Ok(());
+        }
+        locked.catalog.set_state(id, State::Error(message), None);
+        locked.save()?;
+        Ok(())
+    }
+}
