@@ -394,13 +394,19 @@ impl Catalog {
         }
     }
 
-    /// Records where a session stands (and when its credentials expire).
+    /// Records where a session stands (and when its credentials expire). A failure's message
+    /// is scrubbed of anything shaped like a key or token: it may quote AWS, and the store,
+    /// `--json` and the menu show it.
     pub fn set_state(
         &mut self,
         id: SessionId,
         state: State,
         expiration: Option<time::OffsetDateTime>,
     ) {
+        let state = match state {
+            State::Error(message) => State::Error(crate::redact::scrub(&message)),
+            other => other,
+        };
         if let Some(s) = self.sessions.iter_mut().find(|s| s.id == id) {
             s.state = state;
             s.expiration = expiration;
@@ -800,6 +806,28 @@ mod tests {
         assert_eq!(
             c.add_profile(ProfileName::default_profile()),
             Err(Error::ProfileExists("default".into()))
+        );
+    }
+
+    #[test]
+    fn an_error_message_is_stored_without_the_keys_or_tokens_it_quotes() {
+        let mut c = Catalog::default();
+        let a = c.add(federated("a")).unwrap();
+        let token =
+            "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQDx7Kq2+9zWb3f1".repeat(3);
+        c.set_state(
+            a.id,
+            State::Error(format!(
+                "session \"a\": AssumeRoleWithSAML failed (AWS said: key ASIAQWERTYUIOP123456 token {token} for arn:aws:iam::123456789012:role/r)"
+            )),
+            None,
+        );
+        let State::Error(message) = &c.get(a.id).unwrap().state else {
+            panic!("not an error: {:?}", c.get(a.id));
+        };
+        assert_eq!(
+            message,
+            "session \"a\": AssumeRoleWithSAML failed (AWS said: key <redacted> token <redacted> for arn:aws:iam::123456789012:role/r)"
         );
     }
 
