@@ -174,19 +174,18 @@ impl Catalog {
         self.sessions.iter().find(|s| s.id == id)
     }
 
-    /// The session a user named by id or (case-insensitively) by alias.
+    /// The session a user named by id or (case-insensitively) by alias. A name shaped like an
+    /// id is only ever looked up as an id: aliases can't have that shape (see [`Alias`]), so
+    /// one session can't be reached through another's id, even one deleted since.
     pub fn resolve(&self, name: &str) -> Result<&Session, Error> {
         let name = name.trim();
-        if let Ok(id) = name.parse::<SessionId>()
-            && let Some(session) = self.get(id)
-        {
-            return Ok(session);
-        }
-        let folded = name.to_lowercase();
-        self.sessions
-            .iter()
-            .find(|s| s.alias.folded() == folded)
-            .ok_or_else(|| Error::UnknownSession(name.to_owned()))
+        let found = if uuid::Uuid::parse_str(name).is_ok() {
+            name.parse::<SessionId>().ok().and_then(|id| self.get(id))
+        } else {
+            let folded = name.to_lowercase();
+            self.sessions.iter().find(|s| s.alias.folded() == folded)
+        };
+        found.ok_or_else(|| Error::UnknownSession(name.to_owned()))
     }
 
     /// A region this catalog accepts: a known one, or one the user has used before.
@@ -828,6 +827,30 @@ mod tests {
         assert_eq!(
             message,
             "session \"a\": AssumeRoleWithSAML failed (AWS said: key <redacted> token <redacted> for arn:aws:iam::123456789012:role/r)"
+        );
+    }
+
+    #[test]
+    fn an_id_never_resolves_to_another_session_through_an_alias() {
+        let mut c = Catalog::default();
+        let a = c.add(federated("a")).unwrap();
+        let b = c.add(federated("b")).unwrap();
+        // The id's other spellings name the same session.
+        for name in [
+            a.id.to_string(),
+            a.id.to_string().to_uppercase(),
+            format!("{{{}}}", a.id),
+            a.id.to_string().replace('-', ""),
+        ] {
+            assert_eq!(c.resolve(&name).unwrap().id, a.id, "{name}");
+        }
+        // No alias can take a's id, so b can't be reached through it, even once a is gone.
+        assert!(a.id.to_string().parse::<Alias>().is_err());
+        assert!(b.alias.as_str().parse::<SessionId>().is_err());
+        c.remove(a.id, false).unwrap();
+        assert_eq!(
+            c.resolve(&a.id.to_string()).unwrap_err(),
+            Error::UnknownSession(a.id.to_string())
         );
     }
 
