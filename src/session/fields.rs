@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
+use zeroize::Zeroizing;
 
 use crate::aws;
 
@@ -639,9 +640,9 @@ impl fmt::Display for IntegrationId {
     }
 }
 
-/// A one-time MFA code: exactly six digits.
+/// A one-time MFA code: exactly six digits, wiped from memory when dropped.
 #[derive(Clone, PartialEq, Eq)]
-pub struct MfaCode(String);
+pub struct MfaCode(Zeroizing<String>);
 
 impl MfaCode {
     pub fn as_str(&self) -> &str {
@@ -654,7 +655,7 @@ impl FromStr for MfaCode {
     fn from_str(s: &str) -> Result<Self, ValidationError> {
         let s = s.trim();
         if s.len() == 6 && s.bytes().all(|b| b.is_ascii_digit()) {
-            Ok(Self(s.to_owned()))
+            Ok(Self(Zeroizing::new(s.to_owned())))
         } else {
             Err(ValidationError::new(
                 Field::MfaCode,
@@ -663,6 +664,9 @@ impl FromStr for MfaCode {
         }
     }
 }
+
+// The one field is `Zeroizing`, so dropping an `MfaCode` wipes it.
+impl zeroize::ZeroizeOnDrop for MfaCode {}
 
 impl fmt::Debug for MfaCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -771,6 +775,12 @@ mod tests {
             format!("{:?}", "123456".parse::<MfaCode>().unwrap()),
             "MfaCode(••••••)"
         );
+    }
+
+    #[test]
+    fn mfa_codes_are_wiped_when_dropped() {
+        fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>(_: &T) {}
+        wiped_on_drop(&"123456".parse::<MfaCode>().unwrap());
     }
 
     #[test]
