@@ -8,6 +8,8 @@
 //! - [`engine`]: the one owner of session state; CLI and tray only send it commands.
 //! - [`cli`]: the `credtray` command line: parse, call the engine, render.
 //! - [`atomic`]: crash-safe file replacement and cross-process locks.
+//! - [`redact`]: secret-shaped text (key ids, keys, tokens, assertions) scrubbed from AWS's
+//!   messages before they are stored, shown or logged.
 //!
 //! Flow: `main` parses arguments into a [`cli`] command, which builds an [`engine::Engine`]
 //! over the [`store::Store`] and the [`secrets::Keychain`], calls it, and renders the result.
@@ -37,6 +39,7 @@ pub mod aws;
 pub mod awsfiles;
 pub mod cli;
 pub mod engine;
+pub mod redact;
 pub mod secrets;
 pub mod session;
 pub mod store;

@@ -322,6 +322,9 @@ where
         (Cause::Unreachable, _) => source_text(&error),
         (_, _) => message,
     };
+    // AWS's text can quote what it was sent (a key id, a signed header with the session
+    // token); this message goes on to stores, toasts and logs.
+    let message = crate::redact::scrub(&message);
     Error {
         call,
         cause,
@@ -338,4 +341,54 @@ fn source_text(error: &dyn std::error::Error) -> String {
         source = s.source();
     }
     last
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_sts::error::ErrorMetadata;
+    use aws_sdk_sts::operation::get_session_token::GetSessionTokenError;
+
+    use super::*;
+
+    fn answer(code: &str, message: &str) -> SdkError<GetSessionTokenError, ()> {
+        let meta = ErrorMetadata::builder().code(code).message(message).build();
+        SdkError::service_error(GetSessionTokenError::generic(meta), ())
+    }
+
+    #[test]
+    fn aws_messages_lose_the_keys_and_tokens_they_quote() {
+        let token =
+            "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQDx7Kq2+9zWb3f1".repeat(3);
+        let e = map_error(
+            "GetSessionToken",
+            false,
+            answer(
+                "SignatureDoesNotMatch",
+                &format!(
+                    "Credential=AKIAIOSFODNN7EXAMPLE/20261128/us-east-1/sts/aws4_request\nx-amz-security-token:{token}\n"
+                ),
+            ),
+        );
+        assert_eq!(e.cause, Cause::InvalidKey);
+        assert_eq!(
+            e.message,
+            "Credential=<redacted>/20261128/us-east-1/sts/aws4_request\nx-amz-security-token:<redacted>\n"
+        );
+        let sentence = e.to_string();
+        assert!(!sentence.contains("AKIAIOSFODNN7EXAMPLE") && !sentence.contains(&token[..40]));
+        // The MFA check still sees AWS's words, and ARNs stay readable.
+        let e = map_error(
+            "GetSessionToken",
+            true,
+            answer(
+                "AccessDenied",
+                "MultiFactorAuthentication failed for arn:aws:iam::123456789012:user/dev",
+            ),
+        );
+        assert_eq!(e.cause, Cause::MfaRejected);
+        assert_eq!(
+            e.message,
+            "MultiFactorAuthentication failed for arn:aws:iam::123456789012:user/dev"
+        );
+    }
 }

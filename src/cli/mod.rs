@@ -328,19 +328,71 @@ fn report_test(result: Result<Tested, engine::Error>, json: bool) -> anyhow::Res
     }
 }
 
+/// The `credential_process` document (Version 1), borrowing the secrets it shows.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ProcessCredentials<'a> {
+    version: u8,
+    access_key_id: &'a str,
+    secret_access_key: &'a str,
+    session_token: &'a str,
+    expiration: String,
+}
+
 /// `credential_process`: JSON Version 1 on stdout, or exit 1 with the reason on stderr.
 fn credential_process(engine: &mut Engine, session: &str) -> anyhow::Result<()> {
     let id = engine.catalog()?.resolve(session)?.id;
     let c = engine.credentials_for(id, &mut NoPrompt)?;
-    let document = serde_json::json!({
-        "Version": 1,
-        "AccessKeyId": c.access_key_id.expose_secret(),
-        "SecretAccessKey": c.secret_access_key.expose_secret(),
-        "SessionToken": c.session_token.expose_secret(),
-        "Expiration": crate::aws::rfc3339(c.expiration),
-    });
-    let text = zeroize::Zeroizing::new(format!("{document}\n"));
-    print(&text)
+    let document = ProcessCredentials {
+        version: 1,
+        access_key_id: c.access_key_id.expose_secret(),
+        secret_access_key: c.secret_access_key.expose_secret(),
+        session_token: c.session_token.expose_secret(),
+        expiration: crate::aws::rfc3339(c.expiration),
+    };
+    let text = process_json(&document)?;
+    print_secret(&text)
+}
+
+/// The document as JSON text in one wiped buffer. It is sized up front, so it never grows: a
+/// `Vec` that grows leaves its old allocation, with the secrets written so far, unwiped.
+fn process_json(document: &ProcessCredentials<'_>) -> anyhow::Result<zeroize::Zeroizing<Vec<u8>>> {
+    let secrets = document.access_key_id.len()
+        + document.secret_access_key.len()
+        + document.session_token.len();
+    // JSON escapes a character into at most six bytes; the rest is under 200 bytes.
+    let capacity = 6 * secrets + document.expiration.len() + 256;
+    let mut text = zeroize::Zeroizing::new(Vec::with_capacity(capacity));
+    let reserved = text.capacity();
+    serde_json::to_writer(&mut *text, document)?;
+    text.push(b'\n');
+    debug_assert_eq!(text.capacity(), reserved, "the buffer grew");
+    Ok(text)
+}
+
+/// Writes secret bytes straight to the standard output's file descriptor: `std::io::stdout()`
+/// would copy them into its own line buffer, which lives on, unwiped, until the process ends.
+#[cfg(unix)]
+fn print_secret(bytes: &[u8]) -> anyhow::Result<()> {
+    use std::os::fd::AsFd;
+    std::io::stdout()
+        .flush()
+        .context("cannot write to standard output")?;
+    let fd = std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .context("cannot write to standard output")?;
+    std::fs::File::from(fd)
+        .write_all(bytes)
+        .context("cannot write to standard output")
+}
+
+#[cfg(not(unix))]
+fn print_secret(bytes: &[u8]) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .context("cannot write to standard output")?;
+    out.flush().context("cannot write to standard output")
 }
 
 fn check_files(engine: &Engine, json: bool) -> anyhow::Result<()> {
@@ -521,4 +573,37 @@ fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     let mut text = serde_json::to_string_pretty(value)?;
     text.push('\n');
     print(&text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credential_process_json_is_built_in_one_wiped_buffer_that_never_grows() {
+        let token =
+            "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQDx7Kq2+9zWb3f1".repeat(6);
+        let document = ProcessCredentials {
+            version: 1,
+            access_key_id: "ASIAQWERTYUIOP123456",
+            secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            session_token: &token,
+            expiration: "2026-11-28T01:02:03Z".to_owned(),
+        };
+        let text: zeroize::Zeroizing<Vec<u8>> = process_json(&document).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&text).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "Version": 1,
+                "AccessKeyId": "ASIAQWERTYUIOP123456",
+                "SecretAccessKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                "SessionToken": token,
+                "Expiration": "2026-11-28T01:02:03Z",
+            })
+        );
+        assert!(text.ends_with(b"}\n"));
+        let secrets = 20 + 40 + token.len();
+        assert_eq!(text.capacity(), 6 * secrets + 20 + 256, "the buffer grew");
+    }
 }

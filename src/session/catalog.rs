@@ -174,19 +174,18 @@ impl Catalog {
         self.sessions.iter().find(|s| s.id == id)
     }
 
-    /// The session a user named by id or (case-insensitively) by alias.
+    /// The session a user named by id or (case-insensitively) by alias. A name shaped like an
+    /// id is only ever looked up as an id: aliases can't have that shape (see [`Alias`]), so
+    /// one session can't be reached through another's id, even one deleted since.
     pub fn resolve(&self, name: &str) -> Result<&Session, Error> {
         let name = name.trim();
-        if let Ok(id) = name.parse::<SessionId>()
-            && let Some(session) = self.get(id)
-        {
-            return Ok(session);
-        }
-        let folded = name.to_lowercase();
-        self.sessions
-            .iter()
-            .find(|s| s.alias.folded() == folded)
-            .ok_or_else(|| Error::UnknownSession(name.to_owned()))
+        let found = if uuid::Uuid::parse_str(name).is_ok() {
+            name.parse::<SessionId>().ok().and_then(|id| self.get(id))
+        } else {
+            let folded = name.to_lowercase();
+            self.sessions.iter().find(|s| s.alias.folded() == folded)
+        };
+        found.ok_or_else(|| Error::UnknownSession(name.to_owned()))
     }
 
     /// A region this catalog accepts: a known one, or one the user has used before.
@@ -405,13 +404,19 @@ impl Catalog {
         }
     }
 
-    /// Records where a session stands (and when its credentials expire).
+    /// Records where a session stands (and when its credentials expire). A failure's message
+    /// is scrubbed of anything shaped like a key or token: it may quote AWS, and the store,
+    /// `--json` and the menu show it.
     pub fn set_state(
         &mut self,
         id: SessionId,
         state: State,
         expiration: Option<time::OffsetDateTime>,
     ) {
+        let state = match state {
+            State::Error(message) => State::Error(crate::redact::scrub(&message)),
+            other => other,
+        };
         if let Some(s) = self.sessions.iter_mut().find(|s| s.id == id) {
             s.state = state;
             s.expiration = expiration;
@@ -822,6 +827,52 @@ mod tests {
         assert_eq!(
             c.add_profile(ProfileName::default_profile()),
             Err(Error::ProfileExists("default".into()))
+        );
+    }
+
+    #[test]
+    fn an_error_message_is_stored_without_the_keys_or_tokens_it_quotes() {
+        let mut c = Catalog::default();
+        let a = c.add(federated("a")).unwrap();
+        let token =
+            "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQDx7Kq2+9zWb3f1".repeat(3);
+        c.set_state(
+            a.id,
+            State::Error(format!(
+                "session \"a\": AssumeRoleWithSAML failed (AWS said: key ASIAQWERTYUIOP123456 token {token} for arn:aws:iam::123456789012:role/r)"
+            )),
+            None,
+        );
+        let State::Error(message) = &c.get(a.id).unwrap().state else {
+            panic!("not an error: {:?}", c.get(a.id));
+        };
+        assert_eq!(
+            message,
+            "session \"a\": AssumeRoleWithSAML failed (AWS said: key <redacted> token <redacted> for arn:aws:iam::123456789012:role/r)"
+        );
+    }
+
+    #[test]
+    fn an_id_never_resolves_to_another_session_through_an_alias() {
+        let mut c = Catalog::default();
+        let a = c.add(federated("a")).unwrap();
+        let b = c.add(federated("b")).unwrap();
+        // The id's other spellings name the same session.
+        for name in [
+            a.id.to_string(),
+            a.id.to_string().to_uppercase(),
+            format!("{{{}}}", a.id),
+            a.id.to_string().replace('-', ""),
+        ] {
+            assert_eq!(c.resolve(&name).unwrap().id, a.id, "{name}");
+        }
+        // No alias can take a's id, so b can't be reached through it, even once a is gone.
+        assert!(a.id.to_string().parse::<Alias>().is_err());
+        assert!(b.alias.as_str().parse::<SessionId>().is_err());
+        c.remove(a.id, false).unwrap();
+        assert_eq!(
+            c.resolve(&a.id.to_string()).unwrap_err(),
+            Error::UnknownSession(a.id.to_string())
         );
     }
 

@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
+use zeroize::Zeroizing;
 
 use crate::aws;
 
@@ -211,6 +212,41 @@ impl fmt::Display for SessionId {
     }
 }
 
+/// Unicode's format characters (general category Cf, Unicode 16) and the line and paragraph
+/// separators (Zl, Zp). All are invisible; bidi overrides and isolates (U+202A–U+202E,
+/// U+2066–U+2069) also reorder the text around them, so an alias holding one can display as
+/// another session's name.
+const INVISIBLE: [(u32, u32); 21] = [
+    (0x00AD, 0x00AD),
+    (0x0600, 0x0605),
+    (0x061C, 0x061C),
+    (0x06DD, 0x06DD),
+    (0x070F, 0x070F),
+    (0x0890, 0x0891),
+    (0x08E2, 0x08E2),
+    (0x180E, 0x180E),
+    (0x200B, 0x200F),
+    (0x2028, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x206F),
+    (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
+    (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD),
+    (0x13430, 0x1343F),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F),
+];
+
+fn is_invisible(c: char) -> bool {
+    let c = u32::from(c);
+    INVISIBLE
+        .iter()
+        .any(|&(first, last)| (first..=last).contains(&c))
+}
+
 fn parse_alias(s: &str) -> Parsed {
     let s = s.trim();
     check_len(Field::Alias, s, 1, 64)?;
@@ -218,6 +254,23 @@ fn parse_alias(s: &str) -> Parsed {
         return Err(ValidationError::new(
             Field::Alias,
             "must not contain control characters such as line breaks or tabs",
+        ));
+    }
+    if let Some(c) = s.chars().find(|&c| is_invisible(c)) {
+        return Err(ValidationError::new(
+            Field::Alias,
+            format!(
+                "must not contain the invisible character U+{:04X} (bidi controls, zero-width and other format characters can make one alias look like another)",
+                u32::from(c)
+            ),
+        ));
+    }
+    // Ids and aliases are kept apart, so a name given to `resolve` means one session whatever
+    // else exists: an alias shaped like an id could stand for another session's id.
+    if Uuid::parse_str(s).is_ok() {
+        return Err(ValidationError::new(
+            Field::Alias,
+            format!("{s:?} has the shape of a session id; an alias must not"),
         ));
     }
     Ok(s.to_owned())
@@ -587,9 +640,9 @@ impl fmt::Display for IntegrationId {
     }
 }
 
-/// A one-time MFA code: exactly six digits.
+/// A one-time MFA code: exactly six digits, wiped from memory when dropped.
 #[derive(Clone, PartialEq, Eq)]
-pub struct MfaCode(String);
+pub struct MfaCode(Zeroizing<String>);
 
 impl MfaCode {
     pub fn as_str(&self) -> &str {
@@ -602,7 +655,7 @@ impl FromStr for MfaCode {
     fn from_str(s: &str) -> Result<Self, ValidationError> {
         let s = s.trim();
         if s.len() == 6 && s.bytes().all(|b| b.is_ascii_digit()) {
-            Ok(Self(s.to_owned()))
+            Ok(Self(Zeroizing::new(s.to_owned())))
         } else {
             Err(ValidationError::new(
                 Field::MfaCode,
@@ -611,6 +664,9 @@ impl FromStr for MfaCode {
         }
     }
 }
+
+// The one field is `Zeroizing`, so dropping an `MfaCode` wipes it.
+impl zeroize::ZeroizeOnDrop for MfaCode {}
 
 impl fmt::Debug for MfaCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -719,6 +775,65 @@ mod tests {
             format!("{:?}", "123456".parse::<MfaCode>().unwrap()),
             "MfaCode(••••••)"
         );
+    }
+
+    #[test]
+    fn mfa_codes_are_wiped_when_dropped() {
+        fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>(_: &T) {}
+        wiped_on_drop(&"123456".parse::<MfaCode>().unwrap());
+    }
+
+    #[test]
+    fn aliases_with_bidi_zero_width_or_other_format_characters_are_refused() {
+        for (alias, code_point) in [
+            ("prod\u{202E}nimda", "U+202E"),
+            ("\u{202A}dev", "U+202A"),
+            ("dev\u{2066}x\u{2069}", "U+2066"),
+            ("de\u{200B}v", "U+200B"),
+            ("de\u{200D}v", "U+200D"),
+            ("dev\u{200F}", "U+200F"),
+            ("d\u{2060}ev", "U+2060"),
+            ("\u{FEFF}dev", "U+FEFF"),
+            ("de\u{00AD}v", "U+00AD"),
+            ("dev\u{E0041}", "U+E0041"),
+            ("one\u{2028}two", "U+2028"),
+        ] {
+            let err = alias.parse::<Alias>().unwrap_err();
+            assert_eq!(err.field, Field::Alias, "{alias:?}");
+            assert!(err.to_string().contains(code_point), "{alias:?}: {err}");
+        }
+        // Visible Unicode stays welcome.
+        for ok in [
+            "Prod ✓",
+            "Entwicklung (München)",
+            "本番",
+            "dev 🚀",
+            "ops—eu",
+        ] {
+            ok.parse::<Alias>().unwrap();
+        }
+    }
+
+    #[test]
+    fn an_alias_shaped_like_a_session_id_is_refused() {
+        let id = SessionId::new().to_string();
+        let simple = id.replace('-', "");
+        for alias in [
+            id.clone(),
+            id.to_uppercase(),
+            format!(" {id} "),
+            format!("{{{id}}}"),
+            format!("urn:uuid:{id}"),
+            simple,
+            "6ba7b810-9dad-11d1-80b4-00c04fd430c8".to_owned(),
+        ] {
+            let err = alias.parse::<Alias>().unwrap_err();
+            assert_eq!(err.field, Field::Alias, "{alias:?}");
+            assert!(err.to_string().contains("session id"), "{alias:?}: {err}");
+        }
+        // Near misses are ordinary names.
+        format!("{id} copy").parse::<Alias>().unwrap();
+        id[..35].parse::<Alias>().unwrap();
     }
 
     #[test]

@@ -3,12 +3,19 @@
 //! display, and a thin GTK3 view through the `gtk` crate tao already links. Confirmations are
 //! GTK message dialogs too: native-dialog shells out to zenity or kdialog on Linux, which a
 //! desktop need not have. macOS (osascript) and Windows views can implement the same trait.
+//!
+//! What is typed may be a secret (keys, an MFA code, a SAML assertion), so every value the
+//! model holds is `Zeroizing`: wiped when dropped, from the view's answer to the parser that
+//! turns it into a `SecretString` or a validated field.
+
+use zeroize::Zeroizing;
 
 /// One entry of a form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Field {
     pub label: String,
-    pub value: String,
+    /// The pre-filled (or, on a retry, typed) value; never a secret's.
+    pub value: Zeroizing<String>,
     /// A secret: typed into a masked entry that starts empty and can't be copied.
     pub masked: bool,
     /// Values to pick from (an editable combo box); empty for a plain entry.
@@ -19,7 +26,7 @@ impl Field {
     pub fn text(label: impl Into<String>, value: impl Into<String>) -> Self {
         Self {
             label: label.into(),
-            value: value.into(),
+            value: Zeroizing::new(value.into()),
             masked: false,
             choices: Vec::new(),
         }
@@ -28,7 +35,7 @@ impl Field {
     pub fn secret(label: impl Into<String>) -> Self {
         Self {
             label: label.into(),
-            value: String::new(),
+            value: Zeroizing::default(),
             masked: true,
             choices: Vec::new(),
         }
@@ -68,7 +75,7 @@ impl Form {
 /// Where dialogs are shown.
 pub trait Dialogs {
     /// The values entered, in field order, or `None` when cancelled.
-    fn form(&self, form: &Form) -> Option<Vec<String>>;
+    fn form(&self, form: &Form) -> Option<Vec<Zeroizing<String>>>;
     fn confirm(&self, title: &str, message: &str) -> bool;
 }
 
@@ -78,7 +85,7 @@ pub trait Dialogs {
 pub fn ask<T>(
     dialogs: &dyn Dialogs,
     mut form: Form,
-    parse: impl Fn(&[String]) -> Result<T, String>,
+    parse: impl Fn(&[Zeroizing<String>]) -> Result<T, String>,
 ) -> Option<T> {
     loop {
         let values = dialogs.form(&form)?;
@@ -86,7 +93,11 @@ pub fn ask<T>(
             Ok(value) => return Some(value),
             Err(message) => {
                 for (field, value) in form.fields.iter_mut().zip(values) {
-                    field.value = if field.masked { String::new() } else { value };
+                    field.value = if field.masked {
+                        Zeroizing::default()
+                    } else {
+                        value
+                    };
                 }
                 form.error = Some(message);
             }
@@ -100,7 +111,7 @@ pub struct Gtk;
 
 #[cfg(target_os = "linux")]
 impl Dialogs for Gtk {
-    fn form(&self, form: &Form) -> Option<Vec<String>> {
+    fn form(&self, form: &Form) -> Option<Vec<Zeroizing<String>>> {
         use gtk::prelude::*;
         let dialog = gtk::Dialog::with_buttons(
             Some(&form.title),
@@ -168,7 +179,12 @@ impl Dialogs for Gtk {
         dialog.content_area().add(&grid);
         dialog.show_all();
         let response = dialog.run();
-        let values = entries.iter().map(|e| e.text().to_string()).collect();
+        // Our copy of each value is wiped; GTK's are out of our hands: the entry's buffer and
+        // the `GString` that `text()` returns are freed by GLib without being wiped.
+        let values = entries
+            .iter()
+            .map(|e| Zeroizing::new(e.text().to_string()))
+            .collect();
         dialog.close();
         (response == gtk::ResponseType::Ok).then_some(values)
     }
@@ -203,12 +219,13 @@ mod tests {
     }
 
     impl Dialogs for Scripted {
-        fn form(&self, form: &Form) -> Option<Vec<String>> {
+        fn form(&self, form: &Form) -> Option<Vec<Zeroizing<String>>> {
             self.shown.borrow_mut().push(form.clone());
-            self.answers
-                .borrow_mut()
-                .remove(0)
-                .map(|v| v.into_iter().map(str::to_owned).collect())
+            self.answers.borrow_mut().remove(0).map(|v| {
+                v.into_iter()
+                    .map(|s| Zeroizing::new(s.to_owned()))
+                    .collect()
+            })
         }
         fn confirm(&self, _: &str, _: &str) -> bool {
             true
@@ -222,7 +239,7 @@ mod tests {
         }
     }
 
-    fn role_arn(values: &[String]) -> Result<crate::session::RoleArn, String> {
+    fn role_arn(values: &[Zeroizing<String>]) -> Result<crate::session::RoleArn, String> {
         values[0]
             .parse()
             .map_err(|e: crate::session::ValidationError| e.to_string())
@@ -245,12 +262,14 @@ mod tests {
         assert_eq!(got.as_str(), "arn:aws:iam::123456789012:role/x");
         let shown = d.shown.borrow();
         assert_eq!(
-            shown[0].fields[0].value, "arn:aws:iam::123456789012:role/old",
+            shown[0].fields[0].value.as_str(),
+            "arn:aws:iam::123456789012:role/old",
             "pre-filled with the current value"
         );
         assert_eq!(shown[0].error, None);
         assert_eq!(
-            shown[1].fields[0].value, "arn:aws:iam::1:role/x",
+            shown[1].fields[0].value.as_str(),
+            "arn:aws:iam::1:role/x",
             "re-opened with what was typed"
         );
         assert!(
@@ -279,15 +298,16 @@ mod tests {
     fn secrets_start_empty_and_are_not_kept_across_retries() {
         let d = scripted(vec![Some(vec!["not a key"]), None]);
         let form = Form::new("t", vec![Field::secret("Access key ID")]);
-        assert_eq!(form.fields[0].value, "");
-        let parse = |v: &[String]| {
-            crate::session::AccessKeyId::parse(&secrecy::SecretString::from(v[0].clone()))
+        assert_eq!(form.fields[0].value.as_str(), "");
+        let parse = |v: &[Zeroizing<String>]| {
+            crate::session::AccessKeyId::parse(&secrecy::SecretString::from(v[0].as_str()))
                 .map_err(|e| e.to_string())
         };
         assert!(ask(&d, form, parse).is_none());
         let shown = d.shown.borrow();
         assert_eq!(
-            shown[1].fields[0].value, "",
+            shown[1].fields[0].value.as_str(),
+            "",
             "the refused secret is not put back into the entry"
         );
         assert!(shown[1].fields[0].masked);

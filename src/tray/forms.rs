@@ -3,6 +3,7 @@
 //! so a refusal re-opens the dialog with the reason. Tested without a display.
 
 use secrecy::SecretString;
+use zeroize::Zeroizing;
 
 use super::action::Param;
 use super::dialog::{Field, Form};
@@ -157,7 +158,7 @@ pub fn chain(parent: &Session) -> Form {
 
 pub fn parse_chain(
     catalog: &Catalog,
-    values: &[String],
+    values: &[Zeroizing<String>],
 ) -> Result<(RoleArn, Alias, RoleSessionName), String> {
     let role_arn: RoleArn = values[0].parse().map_err(message)?;
     let alias: Alias = values[1].parse().map_err(message)?;
@@ -208,7 +209,7 @@ pub fn add(catalog: &Catalog, kind: Kind) -> Option<Form> {
 pub fn parse_add(
     catalog: &Catalog,
     kind: Kind,
-    v: &[String],
+    v: &[Zeroizing<String>],
 ) -> Result<(NewSession, Option<IamUserKeys>), String> {
     let (session_kind, keys) = match kind {
         Kind::IamUser => {
@@ -217,9 +218,9 @@ pub fn parse_add(
                 .transpose()
                 .map_err(message)?;
             let keys = IamUserKeys {
-                access_key_id: AccessKeyId::parse(&SecretString::from(v[4].clone()))
+                access_key_id: AccessKeyId::parse(&SecretString::from(v[4].as_str()))
                     .map_err(message)?,
-                secret_access_key: SecretAccessKey::parse(&SecretString::from(v[5].clone()))
+                secret_access_key: SecretAccessKey::parse(&SecretString::from(v[5].as_str()))
                     .map_err(message)?,
             };
             (SessionKind::IamUser { mfa_device }, Some(keys))
@@ -290,8 +291,8 @@ mod tests {
         (c, s)
     }
 
-    fn values(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| (*s).to_owned()).collect()
+    fn values(v: &[&str]) -> Vec<Zeroizing<String>> {
+        v.iter().map(|s| Zeroizing::new((*s).to_owned())).collect()
     }
 
     #[test]
@@ -299,11 +300,11 @@ mod tests {
         let (c, s) = catalog();
         let f = edit(&c, &s, Param::MfaDevice);
         assert_eq!(f.title, "credtray — Edit \"Prod Admin\"");
-        assert_eq!(f.fields[0].value, "GAHT12345678");
+        assert_eq!(f.fields[0].value.as_str(), "GAHT12345678");
         let f = edit(&c, &s, Param::SecretAccessKey);
         assert!(f.fields[0].masked && f.fields[0].value.is_empty());
         let f = edit(&c, &s, Param::Region);
-        assert_eq!(f.fields[0].value, "eu-west-1");
+        assert_eq!(f.fields[0].value.as_str(), "eu-west-1");
         assert!(
             f.fields[0].choices.len() > 40
                 && f.fields[0].choices.contains(&"ap-southeast-2".to_owned())

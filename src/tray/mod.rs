@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use secrecy::SecretString;
 use tao::event::{Event, StartCause};
 use tao::event_loop::{ControlFlow, EventLoopBuilder};
 use tray_icon::menu::MenuEvent;
@@ -43,7 +44,7 @@ pub enum UserEvent {
     /// A session's state changed while the engine is still working (e.g. now starting).
     State(SessionId, State),
     /// The answer travels as a secret: it may be a SAML assertion or an MFA code.
-    Ask(Question, Sender<Option<secrecy::SecretString>>),
+    Ask(Question, Sender<Option<SecretString>>),
 }
 
 /// Runs the tray until Quit.
@@ -136,7 +137,7 @@ pub fn run() -> anyhow::Result<()> {
                 Err(e) => tracing::debug!(error = %e, "ignoring a menu event"),
             },
             Event::UserEvent(UserEvent::Ask(question, reply)) => {
-                let _ = reply.send(app.answer(&question).map(secrecy::SecretString::from));
+                let _ = reply.send(app.answer(&question));
             }
             _ => {}
         }
@@ -370,8 +371,9 @@ impl App {
         Some(Command::Add(Box::new(new), keys))
     }
 
-    /// A dialog for what the engine needs from the person; `None` when cancelled.
-    fn answer(&self, question: &Question) -> Option<String> {
+    /// A dialog for what the engine needs from the person, as a secret from the dialog on;
+    /// `None` when cancelled.
+    fn answer(&self, question: &Question) -> Option<SecretString> {
         match question {
             Question::MfaCode {
                 alias,
@@ -387,7 +389,7 @@ impl App {
                 }
                 ask(&self.dialogs, form, |v| {
                     v[0].parse::<MfaCode>()
-                        .map(|c| c.as_str().to_owned())
+                        .map(|c| SecretString::from(c.as_str()))
                         .map_err(|e| e.to_string())
                 })
             }
@@ -401,7 +403,7 @@ impl App {
                     if a.len() < 4 {
                         Err("paste the base64 SAML response from your identity provider".to_owned())
                     } else {
-                        Ok(a.to_owned())
+                        Ok(SecretString::from(a))
                     }
                 })
             }
@@ -411,7 +413,7 @@ impl App {
                 );
                 self.dialogs
                     .confirm("credtray — Take over an existing profile?", &text)
-                    .then(|| "yes".to_owned())
+                    .then(|| SecretString::from("yes"))
             }
         }
     }

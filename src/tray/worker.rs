@@ -315,14 +315,34 @@ fn report(result: Result<(), engine::Error>, title: &str) {
 /// A notification toast. One that can't be shown (no notification daemon) is logged, never
 /// fatal.
 pub fn notify(summary: &str, body: &str) {
-    tracing::info!(summary, body, "notification");
-    let shown = notify_rust::Notification::new()
+    let toast = toast(summary, body);
+    tracing::info!(summary = %toast.summary, body = %toast.body, "notification");
+    if let Err(e) = toast.show() {
+        tracing::warn!(error = %e, summary = %toast.summary, "could not show a notification");
+    }
+}
+
+/// A toast's text, scrubbed of anything shaped like a key or token: its errors may quote AWS.
+fn toast(summary: &str, body: &str) -> notify_rust::Notification {
+    notify_rust::Notification::new()
         .appname("credtray")
-        .summary(summary)
-        .body(body)
+        .summary(&crate::redact::scrub(summary))
+        .body(&crate::redact::scrub(body))
         .timeout(notify_rust::Timeout::Milliseconds(10_000))
-        .show();
-    if let Err(e) = shown {
-        tracing::warn!(error = %e, summary, "could not show a notification");
+        .finalize()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn toasts_do_not_show_the_keys_or_tokens_an_error_quotes() {
+        let toast = super::toast(
+            "Could not start the session",
+            "session \"dev\": GetSessionToken failed (AWS said: key AKIAIOSFODNN7EXAMPLE, secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY)",
+        );
+        assert_eq!(
+            toast.body,
+            "session \"dev\": GetSessionToken failed (AWS said: key <redacted>, secret <redacted>)"
+        );
     }
 }

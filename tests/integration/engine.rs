@@ -416,7 +416,7 @@ fn test_and_edit_dry_run_report_the_caller_or_the_reason_and_change_nothing() {
 }
 
 /// A stub STS on 127.0.0.1 answering every request with `status` and an AWS error document.
-fn stub_sts(status: u16, code: &str, message: &str) -> String {
+pub fn stub_sts(status: u16, code: &str, message: &str) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let body = format!(

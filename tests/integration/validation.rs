@@ -87,6 +87,7 @@ fn invalid_inputs_of_every_field_exit_2_name_the_field_and_change_nothing() {
     let rsn65 = long(65);
     let profile65 = long(65);
     let serial257 = "A".repeat(257);
+    let fed_a_id = env.id_of("fed-a");
 
     // (what, args, stdin, the field the message must name)
     let rows: Vec<(&str, Vec<String>, String, &str)> = vec![
@@ -325,6 +326,42 @@ fn invalid_inputs_of_every_field_exit_2_name_the_field_and_change_nothing() {
             "alias",
         ),
         (
+            "alias with a bidi override",
+            edit("fed-a", &["--alias", "prod\u{202E}nimda"]),
+            String::new(),
+            "U+202E",
+        ),
+        (
+            "alias with a bidi isolate",
+            edit("fed-a", &["--alias", "\u{2067}dev\u{2069}"]),
+            String::new(),
+            "U+2067",
+        ),
+        (
+            "alias with a zero-width space",
+            chained("de\u{200B}v", "fed-a", &[]),
+            String::new(),
+            "U+200B",
+        ),
+        (
+            "alias with a byte order mark",
+            chained("\u{FEFF}dev", "fed-a", &[]),
+            String::new(),
+            "U+FEFF",
+        ),
+        (
+            "alias that is another session's id, on edit",
+            edit("chain-c", &["--alias", &fed_a_id]),
+            String::new(),
+            "alias",
+        ),
+        (
+            "alias that is another session's id, upper-case, on add",
+            chained(&fed_a_id.to_uppercase(), "fed-a", &[]),
+            String::new(),
+            "alias",
+        ),
+        (
             "duplicate alias on add (other case)",
             chained("FED-A", "chain-b", &[]),
             String::new(),
@@ -477,6 +514,52 @@ fn invalid_inputs_of_every_field_exit_2_name_the_field_and_change_nothing() {
             "{what}: the store changed"
         );
     }
+}
+
+#[test]
+fn an_alias_shaped_like_another_sessions_id_never_stands_for_that_session() {
+    let env = Env::new();
+    let a = env.add_federated("fed-a");
+    env.add_federated("fed-b");
+    let before = env.store_bytes().unwrap();
+    for alias in [
+        a.clone(),
+        a.to_uppercase(),
+        format!("{{{a}}}"),
+        a.replace('-', ""),
+    ] {
+        let run = env.run(&["session", "edit", "fed-b", "--alias", &alias], "");
+        assert_eq!(run.code, 2, "{alias}: {run:#?}");
+        assert!(
+            run.stderr.contains("invalid alias") && run.stderr.contains("session id"),
+            "{alias}: {}",
+            run.stderr
+        );
+        assert_eq!(
+            env.store_bytes().unwrap(),
+            before,
+            "{alias}: the store changed"
+        );
+    }
+    assert_eq!(env.session(&a)["alias"], "fed-a");
+    env.run(&["session", "delete", "fed-a"], "").ok();
+    let run = env.run(&["session", "show", &a], "");
+    assert_eq!(run.code, 2, "a deleted id names no session: {run:#?}");
+
+    // A store that holds such an alias (hand-edited, or written before the rule) is refused
+    // whole, naming the line, rather than letting the alias stand in for an id.
+    let text = String::from_utf8(env.store_bytes().unwrap()).unwrap();
+    let edited = text.replace("alias = \"fed-b\"", &format!("alias = \"{a}\""));
+    assert_ne!(edited, text);
+    std::fs::write(env.store_path(), &edited).unwrap();
+    let run = env.run(&["session", "show", &a], "");
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(
+        run.stderr.contains("alias") && run.stderr.contains(" line "),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read_to_string(env.store_path()).unwrap(), edited);
 }
 
 #[test]
