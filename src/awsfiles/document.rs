@@ -389,7 +389,7 @@ impl Document {
 
     /// What goes between the existing text and a new section: nothing in an empty file, a
     /// blank line otherwise (plus the missing line ending of a last line).
-    fn separator_for_new_section(&self) -> String {
+    pub fn separator_for_new_section(&self) -> String {
         let eol = self.eol();
         match self.lines.last() {
             None => String::new(),

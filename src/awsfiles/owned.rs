@@ -98,6 +98,9 @@ struct Target {
     file: AwsFile,
     flavor: Flavor,
     section: String,
+    /// What will set a new section apart, as the file is now: recorded with the intent, so a
+    /// crash after the write still lets stop remove the section without a trace.
+    separator: String,
 }
 
 /// What [`Files::write`] did.
@@ -216,6 +219,7 @@ impl Files {
                 file,
                 flavor,
                 section,
+                separator: doc.separator_for_new_section(),
             });
         }
         Ok(plan)
@@ -240,7 +244,11 @@ impl Files {
                 file: target.file.path().to_owned(),
                 flavor: target.flavor,
                 section: target.section.clone(),
-                separator: String::new(),
+                separator: if taken_over.is_some() {
+                    String::new()
+                } else {
+                    target.separator.clone()
+                },
                 fingerprint: None,
                 intent: Some(session),
                 taken_over,

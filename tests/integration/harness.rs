@@ -209,7 +209,11 @@ pub fn finish(mut cmd: Command, stdin: &str) -> Run {
         stderr,
     } = child.wait_with_output().unwrap();
     Run {
-        code: status.code().expect("credtray exited, not killed"),
+        // Killed by a signal (a failpoint's abort): 128 + the signal, as a shell reports it.
+        code: status.code().unwrap_or_else(|| {
+            128 + std::os::unix::process::ExitStatusExt::signal(&status)
+                .expect("an exit code or a signal")
+        }),
         stdout: String::from_utf8(stdout).unwrap(),
         stderr: String::from_utf8(stderr).unwrap(),
     }
