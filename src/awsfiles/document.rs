@@ -374,11 +374,16 @@ impl Document {
         }
     }
 
-    /// Applies non-overlapping edits; the document changes only if the result parses.
-    fn apply(&mut self, mut edits: Vec<(Range<usize>, String)>) -> Result<(), ParseError> {
-        edits.sort_by_key(|(r, _)| std::cmp::Reverse(r.start));
+    /// Applies non-overlapping edits; the document changes only if the result parses. Edits
+    /// that start at the same byte land in the order given: an empty value at the very end of
+    /// the text and the keys appended after it share that byte.
+    fn apply(&mut self, edits: Vec<(Range<usize>, String)>) -> Result<(), ParseError> {
+        let mut edits: Vec<(usize, (Range<usize>, String))> =
+            edits.into_iter().enumerate().collect();
+        // Last to first, so earlier offsets stay valid; of two at one byte, the later goes in first.
+        edits.sort_by_key(|(i, (r, _))| std::cmp::Reverse((r.start, *i)));
         let mut text = self.text.clone();
-        for (range, replacement) in edits {
+        for (_, (range, replacement)) in edits {
             text.replace_range(range, &replacement);
         }
         *self = Self::parse(&text)?;

@@ -422,3 +422,20 @@ fn an_owned_section_changed_by_hand_is_backed_up_before_it_is_replaced_or_remove
         ""
     );
 }
+
+#[test]
+fn an_upsert_into_an_empty_last_value_without_a_final_newline_keeps_the_new_value() {
+    // The value's edit and the keys appended after it both land at the end of the text.
+    let mut d = doc("[dev]\naws_access_key_id=");
+    d.upsert(
+        "dev",
+        &[("aws_access_key_id", "new"), ("aws_session_token", "t")],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        d.as_str(),
+        "[dev]\naws_access_key_id=new\naws_session_token = t"
+    );
+    assert_eq!(d.get("dev", "aws_access_key_id"), Some("new"));
+}
