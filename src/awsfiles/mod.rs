@@ -162,7 +162,7 @@ impl Files {
     /// `~/.aws/credentials` and `~/.aws/config`.
     pub fn from_env() -> Result<Self, Error> {
         let home = directories::BaseDirs::new().map(|b| b.home_dir().to_owned());
-        let locate = |var: &str, default: &str| -> Result<AwsFile, Error> {
+        let locate = |var: &str, default: &str, flavor: Flavor| -> Result<AwsFile, Error> {
             let path = match std::env::var_os(var).filter(|v| !v.is_empty()) {
                 Some(value) => {
                     let value = PathBuf::from(value);
@@ -177,18 +177,25 @@ impl Files {
                     .join(".aws")
                     .join(default),
             };
-            Ok(AwsFile::new(std::path::absolute(&path).unwrap_or(path)))
+            Ok(AwsFile::new(
+                std::path::absolute(&path).unwrap_or(path),
+                flavor,
+            ))
         };
         Ok(Self {
-            credentials: locate("AWS_SHARED_CREDENTIALS_FILE", "credentials")?,
-            config: locate("AWS_CONFIG_FILE", "config")?,
+            credentials: locate(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "credentials",
+                Flavor::Credentials,
+            )?,
+            config: locate("AWS_CONFIG_FILE", "config", Flavor::Config)?,
         })
     }
 
     pub fn at(credentials: impl Into<PathBuf>, config: impl Into<PathBuf>) -> Self {
         Self {
-            credentials: AwsFile::new(credentials),
-            config: AwsFile::new(config),
+            credentials: AwsFile::new(credentials, Flavor::Credentials),
+            config: AwsFile::new(config, Flavor::Config),
         }
     }
 
