@@ -175,6 +175,31 @@ pub struct Upserted {
     pub separator: String,
 }
 
+/// A section whose name an earlier section already has (see [`Document::repeated_sections`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepeatedSection {
+    /// Its header text as written, and its 1-based line.
+    pub header: String,
+    pub line: usize,
+    /// The earlier section's header text and line.
+    pub earlier: String,
+    pub earlier_line: usize,
+    /// Whether the header text is exactly the earlier one's: configparser, and so botocore,
+    /// then refuses the whole file. Otherwise botocore keeps only the last of them.
+    pub same_text: bool,
+}
+
+/// A key that an earlier key of the same section already has (see
+/// [`Document::repeated_keys`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepeatedKey {
+    /// The section's header text, the key as written, its 1-based line and the earlier key's.
+    pub section: String,
+    pub key: String,
+    pub line: usize,
+    pub earlier_line: usize,
+}
+
 impl Document {
     /// Parses `text` as a file of `flavor`, which decides how sections are named.
     pub fn parse(text: &str, flavor: Flavor) -> Result<Self, ParseError> {
@@ -409,6 +434,57 @@ impl Document {
         }
         // Removing whole lines from a document that parsed leaves one that parses.
         self.apply(vec![(range, String::new())]).is_ok()
+    }
+
+    /// Whether the text starts with a UTF-8 byte order mark (which botocore can't read past).
+    pub fn has_bom(&self) -> bool {
+        self.text.starts_with(BOM)
+    }
+
+    /// Sections that botocore names like an earlier one, in file order: with exactly the same
+    /// header text, or spelled another way (`[profile  dev]` after `[profile "dev"]`).
+    pub fn repeated_sections(&self) -> Vec<RepeatedSection> {
+        let mut repeats = Vec::new();
+        for (i, section) in self.sections.iter().enumerate() {
+            let earlier = &self.sections[..i];
+            let same_text = earlier.iter().find(|e| e.text == section.text);
+            let Some(first) = same_text.or_else(|| earlier.iter().find(|e| e.name == section.name))
+            else {
+                continue;
+            };
+            repeats.push(RepeatedSection {
+                header: section.text.clone(),
+                line: section.header + 1,
+                earlier: first.text.clone(),
+                earlier_line: first.header + 1,
+                same_text: same_text.is_some(),
+            });
+        }
+        repeats
+    }
+
+    /// Keys repeated within one section, in file order; keys match ignoring case, as
+    /// configparser compares them (it refuses the file then).
+    pub fn repeated_keys(&self) -> Vec<RepeatedKey> {
+        let mut repeats = Vec::new();
+        for section in &self.sections {
+            let keys: Vec<(usize, &str)> = self.keys(section).collect();
+            for (n, (line, key)) in keys.iter().enumerate() {
+                let key_lower = key.to_lowercase();
+                if let Some((earlier, _)) = keys[..n]
+                    .iter()
+                    .find(|(_, k)| k.to_lowercase() == key_lower)
+                {
+                    repeats.push(RepeatedKey {
+                        section: section.text.clone(),
+                        key: (*key).to_owned(),
+                        line: line + 1,
+                        earlier_line: earlier + 1,
+                    });
+                }
+            }
+        }
+        repeats
     }
 
     /// The sections botocore calls `name`: the one place names are compared.

@@ -557,3 +557,56 @@ fn a_spaced_credentials_header_is_another_profile_and_stays_untouched() {
     );
     assert_eq!(d.get(" dev ", "aws_access_key_id"), Some(""));
 }
+
+#[test]
+fn files_check_warns_about_a_bom_and_repeated_sections_and_keys_with_their_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = Files::at(dir.path().join("credentials"), dir.path().join("config"));
+    std::fs::write(
+        files.credentials.path(),
+        "\u{feff}[a]\nk = 1\nK = 2\n[b]\nk = 1\n[a]\nk = 3\n",
+    )
+    .unwrap();
+    std::fs::write(
+        files.config.path(),
+        "[profile \"dev\"]\nregion = r\n\n[profile  dev]\nregion = s\n[profile default]\n[default]\n",
+    )
+    .unwrap();
+    let reports = files.check(&[]);
+    let lines = |r: &Report| r.warnings.iter().map(|w| w.line).collect::<Vec<_>>();
+    assert_eq!(lines(&reports[0]), [1, 3, 6], "{reports:?}");
+    let [bom, key, section] = &reports[0].warnings[..] else {
+        unreachable!()
+    };
+    assert!(bom.message.contains("byte order mark"), "{bom:?}");
+    assert!(
+        bom.message.contains("refuses to read any of the file"),
+        "{bom:?}"
+    );
+    assert!(
+        key.message
+            .starts_with("K repeats the key on line 2 in [a]"),
+        "{key:?}"
+    );
+    assert!(
+        section
+            .message
+            .starts_with("[a] repeats the section on line 1"),
+        "{section:?}"
+    );
+    assert!(reports[0].problems.is_empty(), "warnings are not problems");
+
+    assert_eq!(lines(&reports[1]), [4, 7], "{reports:?}");
+    assert!(
+        reports[1].warnings[0].message.starts_with(
+            "[profile  dev] is the same section to botocore as [profile \"dev\"] on line 1; it reads only the last"
+        ),
+        "{reports:?}"
+    );
+    assert!(
+        reports[1].warnings[1].message.starts_with(
+            "[default] is the same section to botocore as [profile default] on line 6"
+        ),
+        "{reports:?}"
+    );
+}
