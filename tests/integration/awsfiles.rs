@@ -116,212 +116,217 @@ fn golden_before_after_pairs() {
 // ---------------------------------------------------------------------------------------------
 // Properties over generated AWS-style files
 
-fn eol() -> impl Strategy<Value = &'static str> {
-    prop_oneof![3 => Just("\n"), 1 => Just("\r\n")]
-}
+/// The properties, in their own module so `scripts/proptest` can run just them.
+mod properties {
+    use super::*;
 
-fn section_name() -> impl Strategy<Value = String> {
-    prop_oneof![
-        Just("default".to_owned()),
-        Just("dev".to_owned()),
-        Just("prod".to_owned()),
-        Just("profile dev".to_owned()),
-        Just("profile  prod".to_owned()),
-        Just("sso-session corp".to_owned()),
-        Just("services local".to_owned()),
-        Just("équipe".to_owned()),
-        "[a-z][a-z0-9_.-]{0,8}",
-    ]
-}
+    fn eol() -> impl Strategy<Value = &'static str> {
+        prop_oneof![3 => Just("\n"), 1 => Just("\r\n")]
+    }
 
-fn value() -> impl Strategy<Value = String> {
-    "[ -~äß✓\t]{0,20}".prop_map(|v| v.trim().to_owned())
-}
+    fn section_name() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("default".to_owned()),
+            Just("dev".to_owned()),
+            Just("prod".to_owned()),
+            Just("profile dev".to_owned()),
+            Just("profile  prod".to_owned()),
+            Just("sso-session corp".to_owned()),
+            Just("services local".to_owned()),
+            Just("équipe".to_owned()),
+            "[a-z][a-z0-9_.-]{0,8}",
+        ]
+    }
 
-fn key() -> impl Strategy<Value = String> {
-    prop_oneof![
-        Just("aws_access_key_id".to_owned()),
-        Just("AWS_Secret_Access_Key".to_owned()),
-        Just("region".to_owned()),
-        Just("output".to_owned()),
-        "[a-z][a-z_]{0,10}",
-    ]
-}
+    fn value() -> impl Strategy<Value = String> {
+        "[ -~äß✓\t]{0,20}".prop_map(|v| v.trim().to_owned())
+    }
 
-fn comment() -> impl Strategy<Value = String> {
-    (
-        "[ \t]{0,2}",
-        prop_oneof![Just('#'), Just(';')],
-        "[ -~äß✓\t]{0,20}",
-    )
-        .prop_map(|(i, c, t)| format!("{i}{c}{t}"))
-}
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("aws_access_key_id".to_owned()),
+            Just("AWS_Secret_Access_Key".to_owned()),
+            Just("region".to_owned()),
+            Just("output".to_owned()),
+            "[a-z][a-z_]{0,10}",
+        ]
+    }
 
-fn spacing() -> impl Strategy<Value = (&'static str, &'static str, &'static str)> {
-    (
-        prop_oneof![Just(""), Just(" "), Just("\t"), Just("   ")],
-        prop_oneof![Just("="), Just(":")],
-        prop_oneof![Just(""), Just(" "), Just("\t")],
-    )
-}
+    fn comment() -> impl Strategy<Value = String> {
+        (
+            "[ \t]{0,2}",
+            prop_oneof![Just('#'), Just(';')],
+            "[ -~äß✓\t]{0,20}",
+        )
+            .prop_map(|(i, c, t)| format!("{i}{c}{t}"))
+    }
 
-/// One body line group of a section: a key, a comment, a blank line, or a nested sub-section.
-fn body_lines() -> impl Strategy<Value = Vec<String>> {
-    prop_oneof![
-        4 => (key(), spacing(), value()).prop_map(|(k, (a, d, b), v)| vec![format!("{k}{a}{d}{b}{v}")]),
-        1 => comment().prop_map(|c| vec![c]),
-        1 => "[ \t]{0,3}".prop_map(|b| vec![b]),
-        1 => (prop_oneof![Just("s3"), Just("sts"), Just("ec2")], prop::collection::vec((key(), value()), 1..3),
-              prop_oneof![Just("  "), Just("\t"), Just("    ")])
-            .prop_map(|(k, nested, indent)| {
-                std::iter::once(format!("{k} ="))
-                    .chain(nested.into_iter().map(|(nk, nv)| format!("{indent}{nk} = {nv}")))
-                    .collect()
-            }),
-    ]
-}
+    fn spacing() -> impl Strategy<Value = (&'static str, &'static str, &'static str)> {
+        (
+            prop_oneof![Just(""), Just(" "), Just("\t"), Just("   ")],
+            prop_oneof![Just("="), Just(":")],
+            prop_oneof![Just(""), Just(" "), Just("\t")],
+        )
+    }
 
-fn header(name: String) -> impl Strategy<Value = String> {
-    (
-        prop_oneof![Just(""), Just(" ")],
-        prop_oneof![Just(""), Just(" # trailing")],
-    )
-        .prop_map(move |(pad, tail)| format!("[{pad}{name}{pad}]{tail}"))
-}
+    /// One body line group of a section: a key, a comment, a blank line, or a nested sub-section.
+    fn body_lines() -> impl Strategy<Value = Vec<String>> {
+        prop_oneof![
+            4 => (key(), spacing(), value()).prop_map(|(k, (a, d, b), v)| vec![format!("{k}{a}{d}{b}{v}")]),
+            1 => comment().prop_map(|c| vec![c]),
+            1 => "[ \t]{0,3}".prop_map(|b| vec![b]),
+            1 => (prop_oneof![Just("s3"), Just("sts"), Just("ec2")], prop::collection::vec((key(), value()), 1..3),
+                  prop_oneof![Just("  "), Just("\t"), Just("    ")])
+                .prop_map(|(k, nested, indent)| {
+                    std::iter::once(format!("{k} ="))
+                        .chain(nested.into_iter().map(|(nk, nv)| format!("{indent}{nk} = {nv}")))
+                        .collect()
+                }),
+        ]
+    }
 
-fn aws_file() -> impl Strategy<Value = String> {
-    let preamble = prop::collection::vec(prop_oneof![comment(), "[ \t]{0,2}"], 0..3);
-    let section = section_name()
-        .prop_flat_map(header)
-        .prop_flat_map(|h| (Just(h), prop::collection::vec(body_lines(), 0..5)));
-    (
-        any::<bool>(),
-        preamble,
-        prop::collection::vec(section, 0..6),
-        any::<bool>(),
-    )
-        .prop_flat_map(|(bom, preamble, sections, trailing_newline)| {
-            let mut lines: Vec<String> = preamble;
-            for (h, body) in sections {
-                lines.push(h);
-                lines.extend(body.into_iter().flatten());
+    fn header(name: String) -> impl Strategy<Value = String> {
+        (
+            prop_oneof![Just(""), Just(" ")],
+            prop_oneof![Just(""), Just(" # trailing")],
+        )
+            .prop_map(move |(pad, tail)| format!("[{pad}{name}{pad}]{tail}"))
+    }
+
+    fn aws_file() -> impl Strategy<Value = String> {
+        let preamble = prop::collection::vec(prop_oneof![comment(), "[ \t]{0,2}"], 0..3);
+        let section = section_name()
+            .prop_flat_map(header)
+            .prop_flat_map(|h| (Just(h), prop::collection::vec(body_lines(), 0..5)));
+        (
+            any::<bool>(),
+            preamble,
+            prop::collection::vec(section, 0..6),
+            any::<bool>(),
+        )
+            .prop_flat_map(|(bom, preamble, sections, trailing_newline)| {
+                let mut lines: Vec<String> = preamble;
+                for (h, body) in sections {
+                    lines.push(h);
+                    lines.extend(body.into_iter().flatten());
+                }
+                let n = lines.len();
+                (
+                    Just((bom, lines, trailing_newline)),
+                    prop::collection::vec(eol(), n..=n),
+                )
+            })
+            .prop_map(|((bom, lines, trailing_newline), eols)| {
+                let mut text = String::from(if bom { "\u{feff}" } else { "" });
+                let n = lines.len();
+                for (i, (line, eol)) in lines.into_iter().zip(eols).enumerate() {
+                    text.push_str(&line);
+                    if i + 1 < n || trailing_newline {
+                        text.push_str(eol);
+                    }
+                }
+                text
+            })
+    }
+
+    fn target() -> impl Strategy<Value = String> {
+        prop_oneof![
+            section_name(),
+            Just("credtray-new".to_owned()),
+            Just("profile credtray-new".to_owned())
+        ]
+    }
+
+    /// The properties run on a fixed seed (so CI and `cargo test` are reproducible) with 512 cases,
+    /// after the failures saved in tests/proptest-regressions/awsfiles.txt; `scripts/proptest`
+    /// sets PROPTEST_RNG_SEED (random) and PROPTEST_CASES (many) to search further.
+    fn proptest_config() -> ProptestConfig {
+        // ProptestConfig::default() has read the PROPTEST_* variables; fill in what they left unset.
+        let mut config = ProptestConfig::default();
+        if std::env::var_os("PROPTEST_CASES").is_none() {
+            config.cases = 512;
+        }
+        if std::env::var_os("PROPTEST_RNG_SEED").is_none() {
+            config.rng_seed = proptest::test_runner::RngSeed::Fixed(0x00c0_ffee_5eed_2024);
+        }
+        config
+    }
+
+    const FLAVORS: [Flavor; 2] = [Flavor::Credentials, Flavor::Config];
+
+    proptest! {
+        #![proptest_config(proptest_config())]
+
+        #[test]
+        fn parse_then_serialise_is_the_identity(text in aws_file()) {
+            for flavor in FLAVORS {
+                let doc = Document::parse(&text, flavor).unwrap();
+                prop_assert_eq!(doc.as_str(), text.as_str());
             }
-            let n = lines.len();
-            (
-                Just((bom, lines, trailing_newline)),
-                prop::collection::vec(eol(), n..=n),
-            )
-        })
-        .prop_map(|((bom, lines, trailing_newline), eols)| {
-            let mut text = String::from(if bom { "\u{feff}" } else { "" });
-            let n = lines.len();
-            for (i, (line, eol)) in lines.into_iter().zip(eols).enumerate() {
-                text.push_str(&line);
-                if i + 1 < n || trailing_newline {
-                    text.push_str(eol);
+        }
+
+        /// For the target and for every section by the name the file lists it under: the name that
+        /// finds the section (`section_range`) is the one `upsert` edits and `get` reads.
+        #[test]
+        fn an_upsert_changes_no_byte_outside_its_section(text in aws_file(), name in target(), v in "[A-Za-z0-9/+]{1,30}") {
+            for flavor in FLAVORS {
+                let doc = Document::parse(&text, flavor).unwrap();
+                let names = std::iter::once(name.clone()).chain(doc.section_names().map(str::to_owned));
+                for name in names.collect::<Vec<_>>() {
+                    let mut doc = doc.clone();
+                    if doc.count(&name) > 1 {
+                        continue;
+                    }
+                    let before = doc.section_range(&name);
+                    let pairs = [("aws_access_key_id", v.as_str()), ("aws_session_token", "t0k3n")];
+                    let up = doc.upsert(&name, &pairs, &["region"]).unwrap();
+                    let after = doc.as_str();
+                    match before {
+                        Some(range) => {
+                            prop_assert!(!up.created);
+                            prop_assert!(after.starts_with(&text[..range.start]));
+                            prop_assert!(after.ends_with(&text[range.end..]));
+                        }
+                        None => {
+                            prop_assert!(up.created);
+                            prop_assert!(after.starts_with(&text));
+                            prop_assert!(after[text.len()..].starts_with(&up.separator));
+                        }
+                    }
+                    prop_assert_eq!(doc.get(&name, "aws_access_key_id"), Some(v.as_str()), "{:?} [{}]", flavor, name);
+                    prop_assert_eq!(doc.get(&name, "region"), None);
+                    Document::parse(after, flavor).unwrap();
                 }
             }
-            text
-        })
-}
-
-fn target() -> impl Strategy<Value = String> {
-    prop_oneof![
-        section_name(),
-        Just("credtray-new".to_owned()),
-        Just("profile credtray-new".to_owned())
-    ]
-}
-
-/// The properties run on a fixed seed (so CI and `cargo test` are reproducible) with 512 cases,
-/// after the failures saved in tests/proptest-regressions/awsfiles.txt; `scripts/proptest`
-/// sets PROPTEST_RNG_SEED (random) and PROPTEST_CASES (many) to search further.
-fn proptest_config() -> ProptestConfig {
-    // ProptestConfig::default() has read the PROPTEST_* variables; fill in what they left unset.
-    let mut config = ProptestConfig::default();
-    if std::env::var_os("PROPTEST_CASES").is_none() {
-        config.cases = 512;
-    }
-    if std::env::var_os("PROPTEST_RNG_SEED").is_none() {
-        config.rng_seed = proptest::test_runner::RngSeed::Fixed(0x00c0_ffee_5eed_2024);
-    }
-    config
-}
-
-const FLAVORS: [Flavor; 2] = [Flavor::Credentials, Flavor::Config];
-
-proptest! {
-    #![proptest_config(proptest_config())]
-
-    #[test]
-    fn parse_then_serialise_is_the_identity(text in aws_file()) {
-        for flavor in FLAVORS {
-            let doc = Document::parse(&text, flavor).unwrap();
-            prop_assert_eq!(doc.as_str(), text.as_str());
         }
-    }
 
-    /// For the target and for every section by the name the file lists it under: the name that
-    /// finds the section (`section_range`) is the one `upsert` edits and `get` reads.
-    #[test]
-    fn an_upsert_changes_no_byte_outside_its_section(text in aws_file(), name in target(), v in "[A-Za-z0-9/+]{1,30}") {
-        for flavor in FLAVORS {
-            let doc = Document::parse(&text, flavor).unwrap();
-            let names = std::iter::once(name.clone()).chain(doc.section_names().map(str::to_owned));
-            for name in names.collect::<Vec<_>>() {
-                let mut doc = doc.clone();
-                if doc.count(&name) > 1 {
+        #[test]
+        fn a_remove_changes_no_byte_outside_its_section(text in aws_file(), pick in any::<prop::sample::Index>()) {
+            for flavor in FLAVORS {
+                let mut doc = Document::parse(&text, flavor).unwrap();
+                let unique: Vec<String> = doc.section_names().filter(|n| doc.count(n) == 1).map(str::to_owned).collect();
+                if unique.is_empty() {
                     continue;
                 }
-                let before = doc.section_range(&name);
-                let pairs = [("aws_access_key_id", v.as_str()), ("aws_session_token", "t0k3n")];
-                let up = doc.upsert(&name, &pairs, &["region"]).unwrap();
-                let after = doc.as_str();
-                match before {
-                    Some(range) => {
-                        prop_assert!(!up.created);
-                        prop_assert!(after.starts_with(&text[..range.start]));
-                        prop_assert!(after.ends_with(&text[range.end..]));
-                    }
-                    None => {
-                        prop_assert!(up.created);
-                        prop_assert!(after.starts_with(&text));
-                        prop_assert!(after[text.len()..].starts_with(&up.separator));
-                    }
+                let name = pick.get(&unique).clone();
+                let range = doc.section_range(&name).unwrap();
+                prop_assert!(doc.remove(&name, ""));
+                prop_assert_eq!(doc.as_str(), format!("{}{}", &text[..range.start], &text[range.end..]));
+                prop_assert_eq!(doc.count(&name), 0);
+            }
+        }
+
+        #[test]
+        fn upsert_then_remove_of_a_new_section_restores_the_original(text in aws_file(), name in target()) {
+            for flavor in FLAVORS {
+                let mut doc = Document::parse(&text, flavor).unwrap();
+                if doc.count(&name) != 0 {
+                    continue;
                 }
-                prop_assert_eq!(doc.get(&name, "aws_access_key_id"), Some(v.as_str()), "{:?} [{}]", flavor, name);
-                prop_assert_eq!(doc.get(&name, "region"), None);
-                Document::parse(after, flavor).unwrap();
+                let up = doc.upsert(&name, &GOLDEN_CREDENTIALS, &[]).unwrap();
+                prop_assert!(doc.remove(&name, &up.separator));
+                prop_assert_eq!(doc.as_str(), text.as_str());
             }
-        }
-    }
-
-    #[test]
-    fn a_remove_changes_no_byte_outside_its_section(text in aws_file(), pick in any::<prop::sample::Index>()) {
-        for flavor in FLAVORS {
-            let mut doc = Document::parse(&text, flavor).unwrap();
-            let unique: Vec<String> = doc.section_names().filter(|n| doc.count(n) == 1).map(str::to_owned).collect();
-            if unique.is_empty() {
-                continue;
-            }
-            let name = pick.get(&unique).clone();
-            let range = doc.section_range(&name).unwrap();
-            prop_assert!(doc.remove(&name, ""));
-            prop_assert_eq!(doc.as_str(), format!("{}{}", &text[..range.start], &text[range.end..]));
-            prop_assert_eq!(doc.count(&name), 0);
-        }
-    }
-
-    #[test]
-    fn upsert_then_remove_of_a_new_section_restores_the_original(text in aws_file(), name in target()) {
-        for flavor in FLAVORS {
-            let mut doc = Document::parse(&text, flavor).unwrap();
-            if doc.count(&name) != 0 {
-                continue;
-            }
-            let up = doc.upsert(&name, &GOLDEN_CREDENTIALS, &[]).unwrap();
-            prop_assert!(doc.remove(&name, &up.separator));
-            prop_assert_eq!(doc.as_str(), text.as_str());
         }
     }
 }
