@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use credtray::awsfiles::{AwsFile, Document};
+use credtray::awsfiles::{AwsFile, Document, Flavor};
 
 const FOREIGN: usize = 1_000;
 const ROUNDS: usize = 300;
@@ -44,7 +44,7 @@ fn main() {
     let mut in_memory = Vec::with_capacity(ROUNDS);
     for i in 0..ROUNDS {
         let start = Instant::now();
-        let mut doc = Document::parse(&text).expect("parses");
+        let mut doc = Document::parse(&text, Flavor::Credentials).expect("parses");
         let key = format!("ASIA{i:016}");
         doc.upsert(
             "credtray-bench",
@@ -64,7 +64,7 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("credentials");
     std::fs::write(&path, &text).expect("writes");
-    let file = AwsFile::new(&path);
+    let file = AwsFile::new(&path, Flavor::Credentials);
     let mut on_disk = Vec::with_capacity(ROUNDS);
     for i in 0..ROUNDS {
         let key = format!("ASIA{i:016}");

@@ -229,25 +229,48 @@ mod tests {
         );
     }
 
+    /// Whether some process holds the lock at `path`, asked without waiting through another
+    /// open file (flock locks belong to the open file, so this conflicts even in-process).
+    fn held(path: &Path) -> bool {
+        matches!(
+            File::open(path).unwrap().try_lock(),
+            Err(fs::TryLockError::WouldBlock)
+        )
+    }
+
     #[test]
     fn a_second_writer_waits_for_the_first() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Barrier};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.lock");
         let first = Lock::exclusive(&path, 0o600).unwrap();
-        let released = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let seen = released.clone();
-        let path2 = path.clone();
-        let second = std::thread::spawn(move || {
-            let _lock = Lock::exclusive(&path2, 0o600).unwrap();
-            seen.load(std::sync::atomic::Ordering::SeqCst)
+        assert!(held(&path), "the first writer holds the lock");
+        let trying = Arc::new(Barrier::new(2));
+        let released = Arc::new(AtomicBool::new(false));
+        let second = std::thread::spawn({
+            let (trying, released, path) = (trying.clone(), released.clone(), path.clone());
+            move || {
+                trying.wait();
+                let lock = Lock::exclusive(&path, 0o600).unwrap();
+                (lock, released.load(Ordering::SeqCst))
+            }
         });
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        released.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Past the barrier the second thread is running, however late it started. Every
+        // assertion below holds whatever the timing from here on; the pause only makes it
+        // likely that the second is already waiting, so that path is the one exercised.
+        trying.wait();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        released.store(true, Ordering::SeqCst);
         drop(first);
+        let (second, after_release) = second.join().unwrap();
         assert!(
-            second.join().unwrap(),
+            after_release,
             "the second got the lock only after the first let go"
         );
+        assert!(held(&path), "the second writer really holds it");
+        drop(second);
+        assert!(!held(&path), "and lets it go");
     }
 
     #[test]

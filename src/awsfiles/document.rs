@@ -7,9 +7,12 @@
 //!
 //! The grammar is the one botocore reads through Python's configparser: full-line comments
 //! only (`#` inside a value is data), `=` or `:` between key and value, indented lines continue
-//! the previous value.
+//! the previous value. Sections are found by the name botocore gives them, which depends on the
+//! file ([`Flavor`]): see [`Name::of`], the one function every lookup goes through.
 
 use std::ops::Range;
+
+use super::Flavor;
 
 const BOM: &str = "\u{feff}";
 
@@ -49,10 +52,104 @@ impl Line {
     }
 }
 
+/// What botocore calls a section, the identity every lookup compares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Name {
+    Profile(String),
+    SsoSession(String),
+    Services(String),
+    /// Any other section, known by its exact header text.
+    Other(String),
+}
+
+impl Name {
+    /// The name botocore gives the section headed `[header]` in a file of this flavor.
+    ///
+    /// configparser names a section by the exact text between `[` and the last `]` of its
+    /// (stripped) line. The credentials file uses that as the profile name, so `[ dev ]` is
+    /// profile ` dev `. The config file goes through botocore's `build_profile_map`: a name that
+    /// starts with `profile` (then `sso-session`, `services`) and that `shlex.split` cuts into
+    /// exactly two words names the second word (`[profile "dev"]`, `[profile   dev]`, even
+    /// `[profilex dev]`), `default` is the default profile like `[profile default]`, and any
+    /// other name is kept (or, a `profile…` name that does not split into two words, dropped)
+    /// under its exact text.
+    fn of(flavor: Flavor, header: &str) -> Self {
+        if flavor == Flavor::Credentials {
+            return Name::Profile(header.to_owned());
+        }
+        let kind: Option<fn(String) -> Name> = if header.starts_with("profile") {
+            Some(Name::Profile)
+        } else if header.starts_with("sso-session") {
+            Some(Name::SsoSession)
+        } else if header.starts_with("services") {
+            Some(Name::Services)
+        } else {
+            None
+        };
+        if let Some(kind) = kind {
+            return match shlex_split(header).as_deref() {
+                Some([_, name]) => kind(name.clone()),
+                _ => Name::Other(header.to_owned()),
+            };
+        }
+        if header == "default" {
+            Name::Profile(header.to_owned())
+        } else {
+            Name::Other(header.to_owned())
+        }
+    }
+}
+
+/// Python's `shlex.split(text)` (POSIX mode, no comments), which botocore applies to config
+/// section names; `None` where Python raises (an unclosed quote, a trailing backslash).
+fn shlex_split(text: &str) -> Option<Vec<String>> {
+    let mut words = Vec::new();
+    // `Some` once a word has begun, even an empty one: `""` is a word.
+    let mut word: Option<String> = None;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' | '\r' | '\n' => words.extend(word.take()),
+            '\\' => word.get_or_insert_default().push(chars.next()?),
+            '\'' => {
+                let word = word.get_or_insert_default();
+                loop {
+                    match chars.next()? {
+                        '\'' => break,
+                        c => word.push(c),
+                    }
+                }
+            }
+            '"' => {
+                let word = word.get_or_insert_default();
+                loop {
+                    match chars.next()? {
+                        '"' => break,
+                        // Inside double quotes a backslash escapes only `"` and itself.
+                        '\\' => match chars.next()? {
+                            c @ ('"' | '\\') => word.push(c),
+                            c => {
+                                word.push('\\');
+                                word.push(c);
+                            }
+                        },
+                        c => word.push(c),
+                    }
+                }
+            }
+            c => word.get_or_insert_default().push(c),
+        }
+    }
+    words.extend(word);
+    Some(words)
+}
+
 #[derive(Debug, Clone)]
 struct Section {
-    /// The header's inner text, normalised (`profile  dev` → `profile dev`).
-    name: String,
+    /// The header's text between `[` and the last `]`, as written: configparser's name for it.
+    text: String,
+    /// What botocore calls it.
+    name: Name,
     header: usize,
     /// The last line that is not blank or a comment (the header itself when there is none):
     /// comments and blank lines after it belong to whatever follows.
@@ -63,6 +160,7 @@ struct Section {
 #[derive(Debug, Clone)]
 pub struct Document {
     text: String,
+    flavor: Flavor,
     lines: Vec<Line>,
     sections: Vec<Section>,
 }
@@ -77,8 +175,34 @@ pub struct Upserted {
     pub separator: String,
 }
 
+/// A section whose name an earlier section already has (see [`Document::repeated_sections`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepeatedSection {
+    /// Its header text as written, and its 1-based line.
+    pub header: String,
+    pub line: usize,
+    /// The earlier section's header text and line.
+    pub earlier: String,
+    pub earlier_line: usize,
+    /// Whether the header text is exactly the earlier one's: configparser, and so botocore,
+    /// then refuses the whole file. Otherwise botocore keeps only the last of them.
+    pub same_text: bool,
+}
+
+/// A key that an earlier key of the same section already has (see
+/// [`Document::repeated_keys`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepeatedKey {
+    /// The section's header text, the key as written, its 1-based line and the earlier key's.
+    pub section: String,
+    pub key: String,
+    pub line: usize,
+    pub earlier_line: usize,
+}
+
 impl Document {
-    pub fn parse(text: &str) -> Result<Self, ParseError> {
+    /// Parses `text` as a file of `flavor`, which decides how sections are named.
+    pub fn parse(text: &str, flavor: Flavor) -> Result<Self, ParseError> {
         let mut lines = Vec::new();
         let mut sections: Vec<Section> = Vec::new();
         let mut start = if text.starts_with(BOM) { BOM.len() } else { 0 };
@@ -109,12 +233,14 @@ impl Document {
                 let close = trimmed
                     .rfind(']')
                     .ok_or_else(|| error("a section header without a closing ]"))?;
-                let name = normalise(&trimmed[1..close]);
-                if name.is_empty() {
+                // configparser's `\[(?P<header>.+)\]`: up to the last `]`, spaces kept.
+                let inner = &trimmed[1..close];
+                if inner.is_empty() {
                     return Err(error("a section header with no name"));
                 }
                 sections.push(Section {
-                    name,
+                    text: inner.to_owned(),
+                    name: Name::of(flavor, inner),
                     header: lines.len(),
                     last: lines.len(),
                 });
@@ -150,6 +276,7 @@ impl Document {
         }
         Ok(Self {
             text: text.to_owned(),
+            flavor,
             lines,
             sections,
         })
@@ -160,15 +287,16 @@ impl Document {
         &self.text
     }
 
-    /// The names of the sections in order (normalised, e.g. `profile dev`), duplicates included.
+    /// The sections' headers in order, as written between the brackets (e.g. `profile  dev`),
+    /// duplicates included; each one finds its section again.
     pub fn section_names(&self) -> impl Iterator<Item = &str> {
-        self.sections.iter().map(|s| s.name.as_str())
+        self.sections.iter().map(|s| s.text.as_str())
     }
 
-    /// How many sections are called `name`.
+    /// How many sections botocore calls `name` (`[profile "dev"]` and `[profile dev]` are both
+    /// `profile dev` in the config file).
     pub fn count(&self, name: &str) -> usize {
-        let name = normalise(name);
-        self.sections.iter().filter(|s| s.name == name).count()
+        self.matching(name).count()
     }
 
     /// The text of the section called `name` (header to its last key), if there is one.
@@ -215,7 +343,7 @@ impl Document {
         let eol = self.eol();
         let Some(section) = self.find(name).cloned() else {
             let separator = self.separator_for_new_section();
-            let mut block = format!("{separator}[{}]{eol}", normalise(name));
+            let mut block = format!("{separator}[{name}]{eol}");
             for (key, value) in pairs {
                 block.push_str(&format!("{key} = {value}{eol}"));
             }
@@ -333,9 +461,65 @@ impl Document {
         self.apply(vec![edit])
     }
 
+    /// Whether the text starts with a UTF-8 byte order mark (which botocore can't read past).
+    pub fn has_bom(&self) -> bool {
+        self.text.starts_with(BOM)
+    }
+
+    /// Sections that botocore names like an earlier one, in file order: with exactly the same
+    /// header text, or spelled another way (`[profile  dev]` after `[profile "dev"]`).
+    pub fn repeated_sections(&self) -> Vec<RepeatedSection> {
+        let mut repeats = Vec::new();
+        for (i, section) in self.sections.iter().enumerate() {
+            let earlier = &self.sections[..i];
+            let same_text = earlier.iter().find(|e| e.text == section.text);
+            let Some(first) = same_text.or_else(|| earlier.iter().find(|e| e.name == section.name))
+            else {
+                continue;
+            };
+            repeats.push(RepeatedSection {
+                header: section.text.clone(),
+                line: section.header + 1,
+                earlier: first.text.clone(),
+                earlier_line: first.header + 1,
+                same_text: same_text.is_some(),
+            });
+        }
+        repeats
+    }
+
+    /// Keys repeated within one section, in file order; keys match ignoring case, as
+    /// configparser compares them (it refuses the file then).
+    pub fn repeated_keys(&self) -> Vec<RepeatedKey> {
+        let mut repeats = Vec::new();
+        for section in &self.sections {
+            let keys: Vec<(usize, &str)> = self.keys(section).collect();
+            for (n, (line, key)) in keys.iter().enumerate() {
+                let key_lower = key.to_lowercase();
+                if let Some((earlier, _)) = keys[..n]
+                    .iter()
+                    .find(|(_, k)| k.to_lowercase() == key_lower)
+                {
+                    repeats.push(RepeatedKey {
+                        section: section.text.clone(),
+                        key: (*key).to_owned(),
+                        line: line + 1,
+                        earlier_line: earlier + 1,
+                    });
+                }
+            }
+        }
+        repeats
+    }
+
+    /// The sections botocore calls `name`: the one place names are compared.
+    fn matching(&self, name: &str) -> impl Iterator<Item = &Section> {
+        let name = Name::of(self.flavor, name);
+        self.sections.iter().filter(move |s| s.name == name)
+    }
+
     fn find(&self, name: &str) -> Option<&Section> {
-        let name = normalise(name);
-        self.sections.iter().find(|s| s.name == name)
+        self.matching(name).next()
     }
 
     /// Bytes from the header to the end of the section's last key line, line ending included.
@@ -399,27 +583,19 @@ impl Document {
         }
     }
 
-    /// Applies non-overlapping edits; the document changes only if the result parses.
-    fn apply(&mut self, mut edits: Vec<(Range<usize>, String)>) -> Result<(), ParseError> {
-        edits.sort_by_key(|(r, _)| std::cmp::Reverse(r.start));
+    /// Applies non-overlapping edits; the document changes only if the result parses. Edits
+    /// that start at the same byte land in the order given: an empty value at the very end of
+    /// the text and the keys appended after it share that byte.
+    fn apply(&mut self, edits: Vec<(Range<usize>, String)>) -> Result<(), ParseError> {
+        let mut edits: Vec<(usize, (Range<usize>, String))> =
+            edits.into_iter().enumerate().collect();
+        // Last to first, so earlier offsets stay valid; of two at one byte, the later goes in first.
+        edits.sort_by_key(|(i, (r, _))| std::cmp::Reverse((r.start, *i)));
         let mut text = self.text.clone();
-        for (range, replacement) in edits {
+        for (_, (range, replacement)) in edits {
             text.replace_range(range, &replacement);
         }
-        *self = Self::parse(&text)?;
+        *self = Self::parse(&text, self.flavor)?;
         Ok(())
-    }
-}
-
-/// `profile   dev` → `profile dev`; other names are trimmed.
-fn normalise(name: &str) -> String {
-    let name = name.trim();
-    match name.split_once(char::is_whitespace) {
-        Some((first, rest))
-            if first == "profile" || first == "sso-session" || first == "services" =>
-        {
-            format!("{first} {}", rest.trim())
-        }
-        _ => name.to_owned(),
     }
 }

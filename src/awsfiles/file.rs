@@ -7,23 +7,32 @@ use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use super::Error;
 use super::document::{Document, ParseError};
+use super::{Error, Flavor};
 use crate::atomic;
 
 /// Mode of files credtray creates, and of a `~/.aws` it creates.
 const NEW_FILE_MODE: u32 = 0o600;
 const NEW_DIR_MODE: u32 = 0o700;
 
-/// An AWS shared file at a configured path (which may be a symlink).
+/// An AWS shared file at a configured path (which may be a symlink), and which of the two it
+/// is (that decides how its sections are named).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsFile {
     path: PathBuf,
+    flavor: Flavor,
 }
 
 impl AwsFile {
-    pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into() }
+    pub fn new(path: impl Into<PathBuf>, flavor: Flavor) -> Self {
+        Self {
+            path: path.into(),
+            flavor,
+        }
+    }
+
+    pub fn flavor(&self) -> Flavor {
+        self.flavor
     }
 
     /// The path as configured (what the user sees).
@@ -145,7 +154,7 @@ impl AwsFile {
     }
 
     fn parse(&self, text: &str) -> Result<Document, Error> {
-        Document::parse(text).map_err(|source| Error::Parse {
+        Document::parse(text, self.flavor).map_err(|source| Error::Parse {
             path: self.path.clone(),
             source,
         })

@@ -7,7 +7,7 @@ mod document;
 mod file;
 mod owned;
 
-pub use document::{Document, ParseError, Upserted};
+pub use document::{Document, ParseError, RepeatedKey, RepeatedSection, Upserted};
 pub use file::AwsFile;
 pub use owned::{Original, Owned, Plan, Published, Settled, TakenOver};
 
@@ -94,7 +94,7 @@ impl Files {
     /// `~/.aws/credentials` and `~/.aws/config`.
     pub fn from_env() -> Result<Self, Error> {
         let home = directories::BaseDirs::new().map(|b| b.home_dir().to_owned());
-        let locate = |var: &str, default: &str| -> Result<AwsFile, Error> {
+        let locate = |var: &str, default: &str, flavor: Flavor| -> Result<AwsFile, Error> {
             let path = match std::env::var_os(var).filter(|v| !v.is_empty()) {
                 Some(value) => {
                     let value = PathBuf::from(value);
@@ -109,18 +109,25 @@ impl Files {
                     .join(".aws")
                     .join(default),
             };
-            Ok(AwsFile::new(std::path::absolute(&path).unwrap_or(path)))
+            Ok(AwsFile::new(
+                std::path::absolute(&path).unwrap_or(path),
+                flavor,
+            ))
         };
         Ok(Self {
-            credentials: locate("AWS_SHARED_CREDENTIALS_FILE", "credentials")?,
-            config: locate("AWS_CONFIG_FILE", "config")?,
+            credentials: locate(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "credentials",
+                Flavor::Credentials,
+            )?,
+            config: locate("AWS_CONFIG_FILE", "config", Flavor::Config)?,
         })
     }
 
     pub fn at(credentials: impl Into<PathBuf>, config: impl Into<PathBuf>) -> Self {
         Self {
-            credentials: AwsFile::new(credentials),
-            config: AwsFile::new(config),
+            credentials: AwsFile::new(credentials, Flavor::Credentials),
+            config: AwsFile::new(config, Flavor::Config),
         }
     }
 
@@ -143,10 +150,12 @@ impl Files {
                     sections: 0,
                     owned: Vec::new(),
                     problems: Vec::new(),
+                    warnings: Vec::new(),
                 };
                 match file.read() {
                     Ok(doc) => {
                         report.sections = doc.section_names().count();
+                        report.warnings = unreadable_by_botocore(&doc);
                         for record in owned.iter().filter(|o| o.file == file.path()) {
                             match doc.count(&record.section) {
                                 1 => report.owned.push(record.section.clone()),
@@ -176,7 +185,61 @@ pub struct Report {
     pub exists: bool,
     pub sections: usize,
     pub owned: Vec<String>,
+    /// What keeps credtray from doing its job (the check fails).
     pub problems: Vec<String>,
+    /// What credtray can work with but the AWS tools can't read (the check still passes).
+    pub warnings: Vec<Warning>,
+}
+
+/// Something in a file that the AWS tools can't read, at its 1-based line.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Warning {
+    pub line: usize,
+    pub message: String,
+}
+
+/// What botocore (so the AWS CLI and boto3) refuses or silently drops in a file credtray can
+/// parse, verified against botocore 1.44: a BOM makes the first line neither a comment nor a
+/// header, and configparser's strict mode rejects a repeated section or key.
+fn unreadable_by_botocore(doc: &Document) -> Vec<Warning> {
+    const REFUSED: &str = "botocore (the AWS CLI, boto3) refuses to read any of the file";
+    let mut warnings = Vec::new();
+    if doc.has_bom() {
+        warnings.push(Warning {
+            line: 1,
+            message: format!(
+                "the file starts with a UTF-8 byte order mark, so {REFUSED} (\"Unable to parse config file\"); save it as UTF-8 without a BOM"
+            ),
+        });
+    }
+    for r in doc.repeated_sections() {
+        let message = if r.same_text {
+            format!(
+                "[{}] repeats the section on line {}, so {REFUSED}; merge the two",
+                r.header, r.earlier_line
+            )
+        } else {
+            format!(
+                "[{}] is the same section to botocore as [{}] on line {}; it reads only the last of them",
+                r.header, r.earlier, r.earlier_line
+            )
+        };
+        warnings.push(Warning {
+            line: r.line,
+            message,
+        });
+    }
+    for r in doc.repeated_keys() {
+        warnings.push(Warning {
+            line: r.line,
+            message: format!(
+                "{} repeats the key on line {} in [{}], so {REFUSED}; keep one",
+                r.key, r.earlier_line, r.section
+            ),
+        });
+    }
+    warnings.sort_by_key(|w| w.line);
+    warnings
 }
 
 #[cfg(test)]

@@ -175,7 +175,7 @@ impl Files {
     /// where the AWS tools of this process look.
     fn file_for(&self, flavor: Flavor, section: &str, owned: &[Owned]) -> AwsFile {
         match find(owned, flavor, section) {
-            Some(record) => AwsFile::new(record.file.clone()),
+            Some(record) => AwsFile::new(record.file.clone(), record.flavor),
             None => match flavor {
                 Flavor::Credentials => self.credentials.clone(),
                 Flavor::Config => self.config.clone(),
@@ -425,7 +425,7 @@ impl Files {
     fn undo(&self, plan: &Plan, done: Vec<Done>, owned: &mut [Owned]) {
         for one in done {
             let record = owned[one.index].clone();
-            let file = AwsFile::new(record.file.clone());
+            let file = AwsFile::new(record.file.clone(), record.flavor);
             let original = plan.originals.iter().find(|o| o.flavor == record.flavor);
             let undone = file.edit(|doc| {
                 match (one.first, &record.taken_over, original) {
@@ -486,7 +486,7 @@ impl Files {
             let Some(record) = find(owned, flavor, &section).cloned() else {
                 continue;
             };
-            let file = AwsFile::new(record.file.clone());
+            let file = AwsFile::new(record.file.clone(), record.flavor);
             file.edit(|doc| {
                 duplicate(&file, doc, &section)?;
                 // Changed by hand since credtray wrote it: keep a copy of what is about to go.
@@ -535,7 +535,7 @@ impl Files {
                 continue;
             }
             let record = owned[index].clone();
-            let doc = AwsFile::new(record.file.clone()).read()?;
+            let doc = AwsFile::new(record.file.clone(), record.flavor).read()?;
             let written = match (doc.section_text(&record.section), &record.taken_over) {
                 (None, _) => None,
                 (Some(text), Some(taken)) if fingerprint(text) == taken.fingerprint => None,

@@ -9,8 +9,13 @@ fn sid() -> SessionId {
     "0b9c3f38-6a5e-4c47-9d1c-3c1f5b8d2a10".parse().unwrap()
 }
 
+/// A credentials file.
 fn doc(text: &str) -> Document {
-    Document::parse(text).unwrap()
+    Document::parse(text, Flavor::Credentials).unwrap()
+}
+
+fn config(text: &str) -> Document {
+    Document::parse(text, Flavor::Config).unwrap()
 }
 
 fn creds(n: u32) -> Credentials {
@@ -27,7 +32,7 @@ fn creds(n: u32) -> Credentials {
 #[test]
 fn parse_keeps_every_byte() {
     let text = "\u{feff}# top\r\n; other\n\n[default]\r\naws_access_key_id=AKIA # not a comment\nregion\t: eu-west-1\n[profile x]\ns3 =\n  max_concurrent_requests = 10\n\n[profile x]\nKey = dup\nkey = dup2\nnäme = wert";
-    let d = doc(text);
+    let d = config(text);
     assert_eq!(d.as_str(), text);
     assert_eq!(
         d.section_names().collect::<Vec<_>>(),
@@ -50,7 +55,11 @@ fn unparseable_lines_are_reported_with_their_number() {
         ("[]\n", 1),
         ("[a]\n= no key\n", 2),
     ] {
-        assert_eq!(Document::parse(text).unwrap_err().line, line, "{text:?}");
+        assert_eq!(
+            Document::parse(text, Flavor::Credentials).unwrap_err().line,
+            line,
+            "{text:?}"
+        );
     }
 }
 
@@ -480,5 +489,184 @@ fn an_owned_section_changed_by_hand_is_backed_up_before_it_is_replaced_or_remove
     assert_eq!(
         std::fs::read_to_string(files.credentials.path()).unwrap(),
         ""
+    );
+}
+
+#[test]
+fn an_upsert_into_an_empty_last_value_without_a_final_newline_keeps_the_new_value() {
+    // The value's edit and the keys appended after it both land at the end of the text.
+    let mut d = doc("[dev]\naws_access_key_id=");
+    d.upsert(
+        "dev",
+        &[("aws_access_key_id", "new"), ("aws_session_token", "t")],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        d.as_str(),
+        "[dev]\naws_access_key_id=new\naws_session_token = t"
+    );
+    assert_eq!(d.get("dev", "aws_access_key_id"), Some("new"));
+}
+
+/// Which header spellings botocore (1.44) files under which name, as its `load_config` and
+/// `raw_config_parse` report them.
+#[test]
+fn sections_are_found_by_the_name_botocore_gives_them() {
+    let config_dev = [
+        ("profile dev", true),
+        ("profile  dev", true),
+        ("profile\tdev", true),
+        ("profile \"dev\"", true),
+        ("profile 'dev'", true),
+        ("profile dev ", true),
+        ("profile \"de\"v", true),
+        ("profile d\\ev", true),
+        ("profilex dev", true),
+        ("Profile dev", false),
+        (" profile dev", false),
+        ("profile \"dev", false),
+        ("profile dev\\", false),
+        ("profile dev extra", false),
+        ("profile", false),
+        ("dev", false),
+        (" dev ", false),
+    ];
+    for (header, found) in config_dev {
+        let d = config(&format!("[{header}]\nregion = r\n"));
+        assert_eq!(d.count("profile dev"), usize::from(found), "[{header}]");
+        assert_eq!(
+            d.get("profile dev", "region").is_some(),
+            found,
+            "[{header}]"
+        );
+        assert_eq!(
+            d.section_range("profile dev").is_some(),
+            found,
+            "[{header}]"
+        );
+        assert_eq!(d.section_text("profile dev").is_some(), found, "[{header}]");
+    }
+    for (header, found) in [
+        ("default", true),
+        ("profile default", true),
+        (" default ", false),
+    ] {
+        let d = config(&format!("[{header}]\nregion = r\n"));
+        assert_eq!(d.count("default"), usize::from(found), "[{header}]");
+    }
+    let d = config("[sso-session   corp]\nsso_region = r\n[services \"s\"]\nx = 1\n");
+    assert_eq!(d.get("sso-session corp", "sso_region"), Some("r"));
+    assert_eq!(d.count("services s"), 1);
+    assert_eq!(d.count("profile corp"), 0);
+
+    for (header, found) in [
+        ("dev", true),
+        (" dev ", false),
+        ("dev ", false),
+        ("profile dev", false),
+        ("\"dev\"", false),
+    ] {
+        let d = doc(&format!("[{header}]\naws_access_key_id = A\n"));
+        assert_eq!(d.count("dev"), usize::from(found), "[{header}]");
+        assert_eq!(d.count(header), 1, "[{header}] finds itself");
+    }
+}
+
+#[test]
+fn every_section_is_found_by_the_name_it_is_listed_under() {
+    let text = "[ dev ]\nk = 1\n[profile  \"a\"]\nk = 2\n[default]\nk = 3\n[weird name]\nk = 4\n";
+    for d in [doc(text), config(text)] {
+        let names: Vec<String> = d.section_names().map(str::to_owned).collect();
+        assert_eq!(names, [" dev ", "profile  \"a\"", "default", "weird name"]);
+        for (i, name) in names.iter().enumerate() {
+            assert_eq!(
+                d.get(name, "k"),
+                Some((i + 1).to_string().as_str()),
+                "{name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_config_profile_spelled_another_way_is_updated_in_place_not_shadowed() {
+    let mut d = config("[profile \"dev\"]\nregion = us-west-2\noutput = json\n");
+    let up = d
+        .upsert("profile dev", &[("region", "eu-west-1")], &[])
+        .unwrap();
+    assert!(!up.created);
+    assert_eq!(
+        d.as_str(),
+        "[profile \"dev\"]\nregion = eu-west-1\noutput = json\n"
+    );
+    assert!(d.remove("profile dev", ""));
+    assert_eq!(d.as_str(), "");
+}
+
+#[test]
+fn a_spaced_credentials_header_is_another_profile_and_stays_untouched() {
+    let mut d = doc("[ dev ]\naws_access_key_id=");
+    let up = d
+        .upsert("dev", &[("aws_access_key_id", "new")], &[])
+        .unwrap();
+    assert!(up.created);
+    assert_eq!(
+        d.as_str(),
+        "[ dev ]\naws_access_key_id=\n\n[dev]\naws_access_key_id = new\n"
+    );
+    assert_eq!(d.get(" dev ", "aws_access_key_id"), Some(""));
+}
+
+#[test]
+fn files_check_warns_about_a_bom_and_repeated_sections_and_keys_with_their_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = Files::at(dir.path().join("credentials"), dir.path().join("config"));
+    std::fs::write(
+        files.credentials.path(),
+        "\u{feff}[a]\nk = 1\nK = 2\n[b]\nk = 1\n[a]\nk = 3\n",
+    )
+    .unwrap();
+    std::fs::write(
+        files.config.path(),
+        "[profile \"dev\"]\nregion = r\n\n[profile  dev]\nregion = s\n[profile default]\n[default]\n",
+    )
+    .unwrap();
+    let reports = files.check(&[]);
+    let lines = |r: &Report| r.warnings.iter().map(|w| w.line).collect::<Vec<_>>();
+    assert_eq!(lines(&reports[0]), [1, 3, 6], "{reports:?}");
+    let [bom, key, section] = &reports[0].warnings[..] else {
+        unreachable!()
+    };
+    assert!(bom.message.contains("byte order mark"), "{bom:?}");
+    assert!(
+        bom.message.contains("refuses to read any of the file"),
+        "{bom:?}"
+    );
+    assert!(
+        key.message
+            .starts_with("K repeats the key on line 2 in [a]"),
+        "{key:?}"
+    );
+    assert!(
+        section
+            .message
+            .starts_with("[a] repeats the section on line 1"),
+        "{section:?}"
+    );
+    assert!(reports[0].problems.is_empty(), "warnings are not problems");
+
+    assert_eq!(lines(&reports[1]), [4, 7], "{reports:?}");
+    assert!(
+        reports[1].warnings[0].message.starts_with(
+            "[profile  dev] is the same section to botocore as [profile \"dev\"] on line 1; it reads only the last"
+        ),
+        "{reports:?}"
+    );
+    assert!(
+        reports[1].warnings[1].message.starts_with(
+            "[default] is the same section to botocore as [profile default] on line 6"
+        ),
+        "{reports:?}"
     );
 }

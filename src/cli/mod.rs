@@ -400,27 +400,7 @@ fn check_files(engine: &Engine, json: bool) -> anyhow::Result<()> {
     if json {
         print_json(&reports)?;
     } else {
-        let mut text = String::new();
-        for r in &reports {
-            let path = r.path.display();
-            if !r.exists {
-                text.push_str(&format!("{path}: does not exist yet\n"));
-            } else if r.problems.is_empty() || r.sections > 0 {
-                let owned = if r.owned.is_empty() {
-                    "none".to_owned()
-                } else {
-                    r.owned.join(", ")
-                };
-                text.push_str(&format!(
-                    "{path}: {} section(s); credtray owns: {owned}\n",
-                    r.sections
-                ));
-            }
-            for problem in &r.problems {
-                text.push_str(&format!("{path}: problem: {problem}\n"));
-            }
-        }
-        print(&text)?;
+        print(&output::files(&reports))?;
     }
     let problems: usize = reports.iter().map(|r| r.problems.len()).sum();
     if problems > 0 {

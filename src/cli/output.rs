@@ -1,10 +1,12 @@
-//! How the CLI renders sessions and profiles: aligned text for people, one JSON document for
-//! programs. Sessions hold no secrets, so nothing here can print one.
+//! How the CLI renders sessions, profiles and the AWS files' check: aligned text for people,
+//! one JSON document for programs. Sessions hold no secrets, and the check names sections,
+//! keys and lines but never a value, so nothing here can print one.
 
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::awsfiles::Report;
 use crate::session::{Catalog, Session, SessionKind};
 
 /// A session as `--json` shows it (SPEC §5 keys).
@@ -217,4 +219,38 @@ pub fn profiles(catalog: &Catalog) -> Vec<ProfileJson<'_>> {
                 .count(),
         })
         .collect()
+}
+
+/// `files check` as text: per file its sections and what credtray owns, then its problems, then
+/// the warnings as `path:line: warning: …` (the form editors and terminals link to).
+pub fn files(reports: &[Report]) -> String {
+    let mut text = String::new();
+    for r in reports {
+        let path = r.path.display();
+        if !r.exists {
+            let _ = writeln!(text, "{path}: does not exist yet");
+        } else if r.problems.is_empty() || r.sections > 0 {
+            let owned = if r.owned.is_empty() {
+                "none".to_owned()
+            } else {
+                r.owned.join(", ")
+            };
+            let _ = writeln!(
+                text,
+                "{path}: {} section(s); credtray owns: {owned}",
+                r.sections
+            );
+        }
+        for problem in &r.problems {
+            let _ = writeln!(text, "{path}: problem: {problem}");
+        }
+        for warning in &r.warnings {
+            let _ = writeln!(
+                text,
+                "{path}:{}: warning: {}",
+                warning.line, warning.message
+            );
+        }
+    }
+    text
 }

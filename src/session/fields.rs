@@ -298,6 +298,14 @@ fn parse_profile(s: &str) -> Parsed {
             ),
         ));
     }
+    // Python's configparser (botocore's reader) treats a `[DEFAULT]` section as defaults for
+    // every other section: credentials written there would apply to every profile of the file.
+    if s == "DEFAULT" {
+        return Err(ValidationError::new(
+            Field::Profile,
+            "\"DEFAULT\" is reserved: the AWS tools read [DEFAULT] as defaults for every profile (use \"default\")",
+        ));
+    }
     check_len(Field::Profile, s, 1, 64)?;
     check_chars(
         Field::Profile,
@@ -935,5 +943,14 @@ mod tests {
         }
         assert!(toml::from_str::<T>("arn = \"arn:aws:iam::1:role/x\"").is_err());
         assert!(toml::from_str::<T>("arn = \"arn:aws:iam::123456789012:role/x\"").is_ok());
+    }
+
+    #[test]
+    fn a_profile_named_default_in_capitals_would_give_every_profile_its_credentials() {
+        let err = "DEFAULT".parse::<ProfileName>().unwrap_err();
+        assert_eq!(err.field, Field::Profile);
+        assert!(err.to_string().contains("reserved"), "{err}");
+        assert!("default".parse::<ProfileName>().is_ok());
+        assert!("Default".parse::<ProfileName>().is_ok());
     }
 }

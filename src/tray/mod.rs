@@ -409,7 +409,7 @@ impl App {
             }
             Question::TakeOver { alias, message } => {
                 let text = format!(
-                    "Starting \"{alias}\": {message}\n\nTake it over? A copy of the section is saved first."
+                    "Starting \"{alias}\": {message}\n\nTake it over? A copy of the section is saved first, and it is put back as it was when the session stops."
                 );
                 self.dialogs
                     .confirm("credtray — Take over an existing profile?", &text)

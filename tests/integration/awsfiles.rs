@@ -55,14 +55,14 @@ fn golden_before_after_pairs() {
         let case: Case =
             toml::from_str(&std::fs::read_to_string(dir.join("case.toml")).unwrap()).unwrap();
         let before = std::fs::read_to_string(dir.join("before")).unwrap();
-        let mut doc = Document::parse(&before)
-            .unwrap_or_else(|e| panic!("{name}: before does not parse: {e}"));
-        assert_eq!(doc.as_str(), before, "{name}: parse is not lossless");
         let flavor = if case.flavor == "config" {
             Flavor::Config
         } else {
             Flavor::Credentials
         };
+        let mut doc = Document::parse(&before, flavor)
+            .unwrap_or_else(|e| panic!("{name}: before does not parse: {e}"));
+        assert_eq!(doc.as_str(), before, "{name}: parse is not lossless");
         let mut separators: BTreeMap<String, String> = BTreeMap::new();
         for (op, profile) in &case.ops {
             let profile: ProfileName = profile.parse().unwrap();
@@ -116,176 +116,218 @@ fn golden_before_after_pairs() {
 // ---------------------------------------------------------------------------------------------
 // Properties over generated AWS-style files
 
-fn eol() -> impl Strategy<Value = &'static str> {
-    prop_oneof![3 => Just("\n"), 1 => Just("\r\n")]
-}
+/// The properties, in their own module so `scripts/proptest` can run just them.
+mod properties {
+    use super::*;
 
-fn section_name() -> impl Strategy<Value = String> {
-    prop_oneof![
-        Just("default".to_owned()),
-        Just("dev".to_owned()),
-        Just("prod".to_owned()),
-        Just("profile dev".to_owned()),
-        Just("profile  prod".to_owned()),
-        Just("sso-session corp".to_owned()),
-        Just("services local".to_owned()),
-        Just("équipe".to_owned()),
-        "[a-z][a-z0-9_.-]{0,8}",
-    ]
-}
-
-fn value() -> impl Strategy<Value = String> {
-    "[ -~äß✓\t]{0,20}".prop_map(|v| v.trim().to_owned())
-}
-
-fn key() -> impl Strategy<Value = String> {
-    prop_oneof![
-        Just("aws_access_key_id".to_owned()),
-        Just("AWS_Secret_Access_Key".to_owned()),
-        Just("region".to_owned()),
-        Just("output".to_owned()),
-        "[a-z][a-z_]{0,10}",
-    ]
-}
-
-fn comment() -> impl Strategy<Value = String> {
-    (
-        "[ \t]{0,2}",
-        prop_oneof![Just('#'), Just(';')],
-        "[ -~äß✓\t]{0,20}",
-    )
-        .prop_map(|(i, c, t)| format!("{i}{c}{t}"))
-}
-
-fn spacing() -> impl Strategy<Value = (&'static str, &'static str, &'static str)> {
-    (
-        prop_oneof![Just(""), Just(" "), Just("\t"), Just("   ")],
-        prop_oneof![Just("="), Just(":")],
-        prop_oneof![Just(""), Just(" "), Just("\t")],
-    )
-}
-
-/// One body line group of a section: a key, a comment, a blank line, or a nested sub-section.
-fn body_lines() -> impl Strategy<Value = Vec<String>> {
-    prop_oneof![
-        4 => (key(), spacing(), value()).prop_map(|(k, (a, d, b), v)| vec![format!("{k}{a}{d}{b}{v}")]),
-        1 => comment().prop_map(|c| vec![c]),
-        1 => "[ \t]{0,3}".prop_map(|b| vec![b]),
-        1 => (prop_oneof![Just("s3"), Just("sts"), Just("ec2")], prop::collection::vec((key(), value()), 1..3),
-              prop_oneof![Just("  "), Just("\t"), Just("    ")])
-            .prop_map(|(k, nested, indent)| {
-                std::iter::once(format!("{k} ="))
-                    .chain(nested.into_iter().map(|(nk, nv)| format!("{indent}{nk} = {nv}")))
-                    .collect()
-            }),
-    ]
-}
-
-fn header(name: String) -> impl Strategy<Value = String> {
-    (
-        prop_oneof![Just(""), Just(" ")],
-        prop_oneof![Just(""), Just(" # trailing")],
-    )
-        .prop_map(move |(pad, tail)| format!("[{pad}{name}{pad}]{tail}"))
-}
-
-fn aws_file() -> impl Strategy<Value = String> {
-    let preamble = prop::collection::vec(prop_oneof![comment(), "[ \t]{0,2}"], 0..3);
-    let section = section_name()
-        .prop_flat_map(header)
-        .prop_flat_map(|h| (Just(h), prop::collection::vec(body_lines(), 0..5)));
-    (
-        any::<bool>(),
-        preamble,
-        prop::collection::vec(section, 0..6),
-        any::<bool>(),
-    )
-        .prop_flat_map(|(bom, preamble, sections, trailing_newline)| {
-            let mut lines: Vec<String> = preamble;
-            for (h, body) in sections {
-                lines.push(h);
-                lines.extend(body.into_iter().flatten());
-            }
-            let n = lines.len();
-            (
-                Just((bom, lines, trailing_newline)),
-                prop::collection::vec(eol(), n..=n),
-            )
-        })
-        .prop_map(|((bom, lines, trailing_newline), eols)| {
-            let mut text = String::from(if bom { "\u{feff}" } else { "" });
-            let n = lines.len();
-            for (i, (line, eol)) in lines.into_iter().zip(eols).enumerate() {
-                text.push_str(&line);
-                if i + 1 < n || trailing_newline {
-                    text.push_str(eol);
-                }
-            }
-            text
-        })
-}
-
-fn target() -> impl Strategy<Value = String> {
-    prop_oneof![
-        section_name(),
-        Just("credtray-new".to_owned()),
-        Just("profile credtray-new".to_owned())
-    ]
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
-
-    #[test]
-    fn parse_then_serialise_is_the_identity(text in aws_file()) {
-        let doc = Document::parse(&text).unwrap();
-        prop_assert_eq!(doc.as_str(), text.as_str());
+    fn eol() -> impl Strategy<Value = &'static str> {
+        prop_oneof![3 => Just("\n"), 1 => Just("\r\n")]
     }
 
-    #[test]
-    fn an_upsert_changes_no_byte_outside_its_section(text in aws_file(), name in target(), v in "[A-Za-z0-9/+]{1,30}") {
-        let mut doc = Document::parse(&text).unwrap();
-        prop_assume!(doc.count(&name) <= 1);
-        let before = doc.section_range(&name);
-        let pairs = [("aws_access_key_id", v.as_str()), ("aws_session_token", "t0k3n")];
-        let up = doc.upsert(&name, &pairs, &["region"]).unwrap();
-        let after = doc.as_str();
-        match before {
-            Some(range) => {
-                prop_assert!(!up.created);
-                prop_assert!(after.starts_with(&text[..range.start]));
-                prop_assert!(after.ends_with(&text[range.end..]));
-            }
-            None => {
-                prop_assert!(up.created);
-                prop_assert!(after.starts_with(&text));
-                prop_assert!(after[text.len()..].starts_with(&up.separator));
+    fn section_name() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("default".to_owned()),
+            Just("dev".to_owned()),
+            Just("prod".to_owned()),
+            Just("profile dev".to_owned()),
+            Just("profile  prod".to_owned()),
+            Just("sso-session corp".to_owned()),
+            Just("services local".to_owned()),
+            Just("équipe".to_owned()),
+            "[a-z][a-z0-9_.-]{0,8}",
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = String> {
+        "[ -~äß✓\t]{0,20}".prop_map(|v| v.trim().to_owned())
+    }
+
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("aws_access_key_id".to_owned()),
+            Just("AWS_Secret_Access_Key".to_owned()),
+            Just("region".to_owned()),
+            Just("output".to_owned()),
+            "[a-z][a-z_]{0,10}",
+        ]
+    }
+
+    fn comment() -> impl Strategy<Value = String> {
+        (
+            "[ \t]{0,2}",
+            prop_oneof![Just('#'), Just(';')],
+            "[ -~äß✓\t]{0,20}",
+        )
+            .prop_map(|(i, c, t)| format!("{i}{c}{t}"))
+    }
+
+    fn spacing() -> impl Strategy<Value = (&'static str, &'static str, &'static str)> {
+        (
+            prop_oneof![Just(""), Just(" "), Just("\t"), Just("   ")],
+            prop_oneof![Just("="), Just(":")],
+            prop_oneof![Just(""), Just(" "), Just("\t")],
+        )
+    }
+
+    /// One body line group of a section: a key, a comment, a blank line, or a nested sub-section.
+    fn body_lines() -> impl Strategy<Value = Vec<String>> {
+        prop_oneof![
+            4 => (key(), spacing(), value()).prop_map(|(k, (a, d, b), v)| vec![format!("{k}{a}{d}{b}{v}")]),
+            1 => comment().prop_map(|c| vec![c]),
+            1 => "[ \t]{0,3}".prop_map(|b| vec![b]),
+            1 => (prop_oneof![Just("s3"), Just("sts"), Just("ec2")], prop::collection::vec((key(), value()), 1..3),
+                  prop_oneof![Just("  "), Just("\t"), Just("    ")])
+                .prop_map(|(k, nested, indent)| {
+                    std::iter::once(format!("{k} ="))
+                        .chain(nested.into_iter().map(|(nk, nv)| format!("{indent}{nk} = {nv}")))
+                        .collect()
+                }),
+        ]
+    }
+
+    fn header(name: String) -> impl Strategy<Value = String> {
+        (
+            prop_oneof![Just(""), Just(" ")],
+            prop_oneof![Just(""), Just(" # trailing")],
+        )
+            .prop_map(move |(pad, tail)| format!("[{pad}{name}{pad}]{tail}"))
+    }
+
+    fn aws_file() -> impl Strategy<Value = String> {
+        let preamble = prop::collection::vec(prop_oneof![comment(), "[ \t]{0,2}"], 0..3);
+        let section = section_name()
+            .prop_flat_map(header)
+            .prop_flat_map(|h| (Just(h), prop::collection::vec(body_lines(), 0..5)));
+        (
+            any::<bool>(),
+            preamble,
+            prop::collection::vec(section, 0..6),
+            any::<bool>(),
+        )
+            .prop_flat_map(|(bom, preamble, sections, trailing_newline)| {
+                let mut lines: Vec<String> = preamble;
+                for (h, body) in sections {
+                    lines.push(h);
+                    lines.extend(body.into_iter().flatten());
+                }
+                let n = lines.len();
+                (
+                    Just((bom, lines, trailing_newline)),
+                    prop::collection::vec(eol(), n..=n),
+                )
+            })
+            .prop_map(|((bom, lines, trailing_newline), eols)| {
+                let mut text = String::from(if bom { "\u{feff}" } else { "" });
+                let n = lines.len();
+                for (i, (line, eol)) in lines.into_iter().zip(eols).enumerate() {
+                    text.push_str(&line);
+                    if i + 1 < n || trailing_newline {
+                        text.push_str(eol);
+                    }
+                }
+                text
+            })
+    }
+
+    fn target() -> impl Strategy<Value = String> {
+        prop_oneof![
+            section_name(),
+            Just("credtray-new".to_owned()),
+            Just("profile credtray-new".to_owned())
+        ]
+    }
+
+    /// The properties run on a fixed seed (so CI and `cargo test` are reproducible) with 512 cases,
+    /// after the failures saved in tests/proptest-regressions/awsfiles.txt; `scripts/proptest`
+    /// sets PROPTEST_RNG_SEED (random) and PROPTEST_CASES (many) to search further.
+    fn proptest_config() -> ProptestConfig {
+        // ProptestConfig::default() has read the PROPTEST_* variables; fill in what they left unset.
+        let mut config = ProptestConfig::default();
+        if std::env::var_os("PROPTEST_CASES").is_none() {
+            config.cases = 512;
+        }
+        if std::env::var_os("PROPTEST_RNG_SEED").is_none() {
+            config.rng_seed = proptest::test_runner::RngSeed::Fixed(0x00c0_ffee_5eed_2024);
+        }
+        config
+    }
+
+    const FLAVORS: [Flavor; 2] = [Flavor::Credentials, Flavor::Config];
+
+    proptest! {
+        #![proptest_config(proptest_config())]
+
+        #[test]
+        fn parse_then_serialise_is_the_identity(text in aws_file()) {
+            for flavor in FLAVORS {
+                let doc = Document::parse(&text, flavor).unwrap();
+                prop_assert_eq!(doc.as_str(), text.as_str());
             }
         }
-        prop_assert_eq!(doc.get(&name, "aws_access_key_id"), Some(v.as_str()));
-        prop_assert_eq!(doc.get(&name, "region"), None);
-        Document::parse(after).unwrap();
-    }
 
-    #[test]
-    fn a_remove_changes_no_byte_outside_its_section(text in aws_file(), pick in any::<prop::sample::Index>()) {
-        let mut doc = Document::parse(&text).unwrap();
-        let unique: Vec<String> = doc.section_names().filter(|n| doc.count(n) == 1).map(str::to_owned).collect();
-        prop_assume!(!unique.is_empty());
-        let name = pick.get(&unique).clone();
-        let range = doc.section_range(&name).unwrap();
-        prop_assert!(doc.remove(&name, ""));
-        prop_assert_eq!(doc.as_str(), format!("{}{}", &text[..range.start], &text[range.end..]));
-        prop_assert_eq!(doc.count(&name), 0);
-    }
+        /// For the target and for every section by the name the file lists it under: the name that
+        /// finds the section (`section_range`) is the one `upsert` edits and `get` reads.
+        #[test]
+        fn an_upsert_changes_no_byte_outside_its_section(text in aws_file(), name in target(), v in "[A-Za-z0-9/+]{1,30}") {
+            for flavor in FLAVORS {
+                let doc = Document::parse(&text, flavor).unwrap();
+                let names = std::iter::once(name.clone()).chain(doc.section_names().map(str::to_owned));
+                for name in names.collect::<Vec<_>>() {
+                    let mut doc = doc.clone();
+                    if doc.count(&name) > 1 {
+                        continue;
+                    }
+                    let before = doc.section_range(&name);
+                    let pairs = [("aws_access_key_id", v.as_str()), ("aws_session_token", "t0k3n")];
+                    let up = doc.upsert(&name, &pairs, &["region"]).unwrap();
+                    let after = doc.as_str();
+                    match before {
+                        Some(range) => {
+                            prop_assert!(!up.created);
+                            prop_assert!(after.starts_with(&text[..range.start]));
+                            prop_assert!(after.ends_with(&text[range.end..]));
+                        }
+                        None => {
+                            prop_assert!(up.created);
+                            prop_assert!(after.starts_with(&text));
+                            prop_assert!(after[text.len()..].starts_with(&up.separator));
+                        }
+                    }
+                    prop_assert_eq!(doc.get(&name, "aws_access_key_id"), Some(v.as_str()), "{:?} [{}]", flavor, name);
+                    prop_assert_eq!(doc.get(&name, "region"), None);
+                    Document::parse(after, flavor).unwrap();
+                }
+            }
+        }
 
-    #[test]
-    fn upsert_then_remove_of_a_new_section_restores_the_original(text in aws_file(), name in target()) {
-        let mut doc = Document::parse(&text).unwrap();
-        prop_assume!(doc.count(&name) == 0);
-        let up = doc.upsert(&name, &GOLDEN_CREDENTIALS, &[]).unwrap();
-        prop_assert!(doc.remove(&name, &up.separator));
-        prop_assert_eq!(doc.as_str(), text.as_str());
+        #[test]
+        fn a_remove_changes_no_byte_outside_its_section(text in aws_file(), pick in any::<prop::sample::Index>()) {
+            for flavor in FLAVORS {
+                let mut doc = Document::parse(&text, flavor).unwrap();
+                let unique: Vec<String> = doc.section_names().filter(|n| doc.count(n) == 1).map(str::to_owned).collect();
+                if unique.is_empty() {
+                    continue;
+                }
+                let name = pick.get(&unique).clone();
+                let range = doc.section_range(&name).unwrap();
+                prop_assert!(doc.remove(&name, ""));
+                prop_assert_eq!(doc.as_str(), format!("{}{}", &text[..range.start], &text[range.end..]));
+                prop_assert_eq!(doc.count(&name), 0);
+            }
+        }
+
+        #[test]
+        fn upsert_then_remove_of_a_new_section_restores_the_original(text in aws_file(), name in target()) {
+            for flavor in FLAVORS {
+                let mut doc = Document::parse(&text, flavor).unwrap();
+                if doc.count(&name) != 0 {
+                    continue;
+                }
+                let up = doc.upsert(&name, &GOLDEN_CREDENTIALS, &[]).unwrap();
+                prop_assert!(doc.remove(&name, &up.separator));
+                prop_assert_eq!(doc.as_str(), text.as_str());
+            }
+        }
     }
 }
 
@@ -427,7 +469,15 @@ fn botocore_reads_every_profile_credtray_wrote_and_every_foreign_one() {
         4 + ours.len(),
         "{config}"
     );
-    assert!(got["credentials"].get("region").is_none());
+    // The region goes to the config file only: no credentials section has a `region` key.
+    let credentials = got["credentials"].as_object().unwrap();
+    assert_eq!(credentials.len(), 2 + ours.len(), "{credentials:?}");
+    for (section, keys) in credentials {
+        assert!(
+            keys.get("region").is_none(),
+            "[{section}] has a region: {keys}"
+        );
+    }
 
     // Unpublishing gives back the foreign files byte for byte.
     for (profile, _) in ours {
@@ -444,6 +494,165 @@ fn botocore_reads_every_profile_credtray_wrote_and_every_foreign_one() {
         FOREIGN_CONFIG
     );
     assert!(owned.is_empty());
+}
+
+/// `aws configure get KEY --profile PROFILE` from the real AWS CLI, reading only these files.
+fn aws_configure_get(files: &Files, key: &str, profile: &str) -> String {
+    let aws = std::env::var("CREDTRAY_TEST_AWS").expect(
+        "CREDTRAY_TEST_AWS (the AWS CLI) is set by scripts/test: run the suite with scripts/test",
+    );
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(aws)
+        .args(["configure", "get", key, "--profile", profile])
+        .env("HOME", home.path())
+        .env("AWS_SHARED_CREDENTIALS_FILE", files.credentials.path())
+        .env("AWS_CONFIG_FILE", files.config.path())
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "aws configure get {key} --profile {profile:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// botocore's view of the files: the config file's profiles and the credentials file's sections.
+fn botocore_profiles(files: &Files) -> serde_json::Value {
+    let script = "import json, os, sys, botocore.configloader as c\n\
+        load = lambda parse, path: parse(path) if os.path.isfile(path) else {}\n\
+        print(json.dumps({'config': load(c.load_config, sys.argv[2]).get('profiles', {}),\n\
+                          'credentials': load(c.raw_config_parse, sys.argv[1])}))";
+    let out = Command::new(python())
+        .args(["-c", script])
+        .arg(files.credentials.path())
+        .arg(files.config.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Issue 8, item 12: credtray appended its own `[profile dev]` after a user's `[profile "dev"]`
+/// (shadowing it without asking), and took `[ dev ]` in the credentials file, which botocore
+/// reads as profile ` dev `, for profile `dev`.
+#[test]
+fn sections_are_found_as_botocore_finds_them_so_no_profile_is_shadowed_or_mistaken() {
+    let dev: ProfileName = "dev".parse().unwrap();
+    let region = Region::parse("eu-west-1", &[]).unwrap();
+    for spelling in [
+        "profile \"dev\"",
+        "profile   dev",
+        "profile\tdev",
+        "profile 'dev'",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let files = Files::at(dir.path().join("credentials"), dir.path().join("config"));
+        let config = format!("[{spelling}]\nregion = us-west-2\noutput = json\n");
+        std::fs::write(files.config.path(), &config).unwrap();
+        assert_eq!(
+            botocore_profiles(&files)["config"]["dev"]["region"],
+            "us-west-2",
+            "[{spelling}]"
+        );
+        let mut owned = Vec::new();
+        let refused = files.publish(
+            &dev,
+            &region,
+            &temp_creds(1),
+            &mut owned,
+            false,
+            test_session(),
+        );
+        assert!(
+            matches!(refused, Err(credtray::awsfiles::Error::NotOwned { .. })),
+            "[{spelling}] is the user's profile dev: {refused:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(files.config.path()).unwrap(),
+            config
+        );
+        let (plan, _) = files
+            .publish(
+                &dev,
+                &region,
+                &temp_creds(1),
+                &mut owned,
+                true,
+                test_session(),
+            )
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(files.config.path()).unwrap(),
+            format!("[{spelling}]\nregion = eu-west-1\noutput = json\n"),
+            "taken over in place, under the user's own spelling"
+        );
+        assert_eq!(
+            aws_configure_get(&files, "region", "dev"),
+            "eu-west-1",
+            "[{spelling}]"
+        );
+        assert_eq!(
+            aws_configure_get(&files, "output", "dev"),
+            "json",
+            "[{spelling}]"
+        );
+        assert_eq!(
+            aws_configure_get(&files, "aws_access_key_id", "dev"),
+            format!("ASIATEST{:012}", 1)
+        );
+        // Stopping gives the user's section back, spelling and all.
+        files.unpublish(&dev, &mut owned, &plan.originals).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(files.config.path()).unwrap(),
+            config
+        );
+        assert_eq!(
+            botocore_profiles(&files)["config"]["dev"]["region"],
+            "us-west-2"
+        );
+    }
+
+    // In the credentials file `[ dev ]` is profile " dev ": credtray's dev goes beside it.
+    let dir = tempfile::tempdir().unwrap();
+    let files = Files::at(dir.path().join("credentials"), dir.path().join("config"));
+    let spaced =
+        "[ dev ]\naws_access_key_id = AKIASPACED00000001\naws_secret_access_key = spaced\n";
+    std::fs::write(files.credentials.path(), spaced).unwrap();
+    let mut owned = Vec::new();
+    files
+        .publish(
+            &dev,
+            &region,
+            &temp_creds(2),
+            &mut owned,
+            false,
+            test_session(),
+        )
+        .unwrap();
+    let credentials = std::fs::read_to_string(files.credentials.path()).unwrap();
+    assert!(credentials.starts_with(spaced), "{credentials}");
+    assert_eq!(
+        aws_configure_get(&files, "aws_access_key_id", "dev"),
+        format!("ASIATEST{:012}", 2)
+    );
+    assert_eq!(
+        aws_configure_get(&files, "aws_access_key_id", " dev "),
+        "AKIASPACED00000001"
+    );
+    assert_eq!(aws_configure_get(&files, "region", "dev"), "eu-west-1");
+    files.unpublish(&dev, &mut owned, &[]).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(files.credentials.path()).unwrap(),
+        spaced
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -479,7 +688,7 @@ fn torture_op(doc: &mut Document, i: usize, separators: &mut BTreeMap<String, St
 
 /// The file's text after each of the first `n` ops: `states[k]` is after `k` ops.
 fn torture_states(initial: &str, n: usize) -> Vec<String> {
-    let mut doc = Document::parse(initial).unwrap();
+    let mut doc = Document::parse(initial, Flavor::Credentials).unwrap();
     let mut separators = BTreeMap::new();
     let mut states = vec![initial.to_owned()];
     for i in 0..n {
@@ -500,7 +709,7 @@ fn child() {
             let path = dir.path().join("credentials");
             std::fs::write(&path, FOREIGN_CREDENTIALS).unwrap();
             let states = torture_states(FOREIGN_CREDENTIALS, 40);
-            let file = AwsFile::new(&path);
+            let file = AwsFile::new(&path, Flavor::Credentials);
             let mut separators = BTreeMap::new();
             for i in 0..40 {
                 file.edit(|doc| {
@@ -525,11 +734,11 @@ fn run_child(job: &str) {
             let start: usize = start.parse().unwrap();
             // Replay the ops already done, in memory, to know the separators of live sections.
             let mut separators = BTreeMap::new();
-            let mut scratch = Document::parse(FOREIGN_CREDENTIALS).unwrap();
+            let mut scratch = Document::parse(FOREIGN_CREDENTIALS, Flavor::Credentials).unwrap();
             for i in 0..start {
                 torture_op(&mut scratch, i, &mut separators);
             }
-            let file = AwsFile::new(path);
+            let file = AwsFile::new(path, Flavor::Credentials);
             let mut out = std::io::stdout().lock();
             for i in start..TORTURE_OPS {
                 file.edit(|doc| {
@@ -630,7 +839,8 @@ fn sigkill_at_random_moments_never_leaves_a_torn_file() {
             kills += 1;
         }
         let text = std::fs::read_to_string(&path).unwrap();
-        Document::parse(&text).unwrap_or_else(|e| panic!("torn file after a kill ({e}):\n{text}"));
+        Document::parse(&text, Flavor::Credentials)
+            .unwrap_or_else(|e| panic!("torn file after a kill ({e}):\n{text}"));
         // Before or after the interrupted op: nothing in between, nothing else.
         let reported = last + 1;
         done = if text == states[reported] {
@@ -646,7 +856,9 @@ fn sigkill_at_random_moments_never_leaves_a_torn_file() {
     }
     assert!(kills >= 10, "only {kills} kills landed mid-run");
     // The next writer cleans up the temp files killed writers left; nothing else is left.
-    AwsFile::new(&path).edit(|_| Ok(())).unwrap();
+    AwsFile::new(&path, Flavor::Credentials)
+        .edit(|_| Ok(()))
+        .unwrap();
     let mut names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -683,8 +895,12 @@ fn twenty_processes_upserting_at_once_lose_nothing() {
     for mut child in children {
         assert!(child.wait().unwrap().success());
     }
-    let creds = Document::parse(&std::fs::read_to_string(&credentials).unwrap()).unwrap();
-    let conf = Document::parse(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    let creds = Document::parse(
+        &std::fs::read_to_string(&credentials).unwrap(),
+        Flavor::Credentials,
+    )
+    .unwrap();
+    let conf = Document::parse(&std::fs::read_to_string(&config).unwrap(), Flavor::Config).unwrap();
     assert!(creds.as_str().starts_with(FOREIGN_CREDENTIALS));
     assert!(conf.as_str().starts_with(FOREIGN_CONFIG));
     for i in 0..20u32 {

@@ -1,5 +1,6 @@
 //! `credtray files check`: parses both AWS files, lists what credtray owns, reports problems
-//! with exit code 1, and never writes either file.
+//! with exit code 1, warns (file and line, exit code 0) about what the AWS tools can't read,
+//! and never writes either file.
 
 use crate::harness::Env;
 
@@ -90,4 +91,73 @@ fn files_check_honours_the_aws_environment_variables() {
         "{run:?}"
     );
     assert!(run.stdout.contains("nope: does not exist yet"), "{run:?}");
+}
+
+/// Issue 8, item 14: `files check` said nothing about a file the AWS tools refuse to read.
+#[test]
+fn files_check_warns_with_file_and_line_about_what_the_aws_tools_cannot_read() {
+    let env = Env::new();
+    let aws = env.root.join("home/.aws");
+    std::fs::create_dir_all(&aws).unwrap();
+    let credentials = "\u{feff}[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n";
+    let config = "[default]\nregion = eu-west-1\n\n[profile dev]\nregion = us-east-2\n[profile dev]\noutput = json\n[profile \"ops\"]\n[profile ops]\nregion = eu-north-1\nREGION = us-west-1\n";
+    std::fs::write(aws.join("credentials"), credentials).unwrap();
+    std::fs::write(aws.join("config"), config).unwrap();
+
+    // What the warnings claim, asked of the real botocore.
+    let python = std::env::var("CREDTRAY_TEST_PYTHON")
+        .expect("CREDTRAY_TEST_PYTHON (a Python with botocore) is set by scripts/test");
+    for name in ["credentials", "config"] {
+        let out = std::process::Command::new(&python)
+            .args(["-c", "import sys, botocore.configloader as c\ntry:\n    c.raw_config_parse(sys.argv[1])\nexcept Exception as e:\n    print(type(e).__name__)"])
+            .arg(aws.join(name))
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "ConfigParseError",
+            "{name}"
+        );
+    }
+
+    let run = env.run(&["files", "check"], "").ok();
+    let creds = aws.join("credentials");
+    let conf = aws.join("config");
+    for expected in [
+        format!(
+            "{}:1: warning: the file starts with a UTF-8 byte order mark, so botocore (the AWS CLI, boto3) refuses to read any of the file",
+            creds.display()
+        ),
+        format!(
+            "{}:6: warning: [profile dev] repeats the section on line 4, so botocore",
+            conf.display()
+        ),
+        format!(
+            "{}:9: warning: [profile ops] is the same section to botocore as [profile \"ops\"] on line 8; it reads only the last of them",
+            conf.display()
+        ),
+        format!(
+            "{}:11: warning: REGION repeats the key on line 10 in [profile ops], so botocore",
+            conf.display()
+        ),
+    ] {
+        assert!(run.stdout.contains(&expected), "{expected}\n{run:?}");
+    }
+    assert_eq!(run.stdout.matches("warning:").count(), 4, "{run:?}");
+    assert!(
+        !run.stdout.contains("AKIA"),
+        "no value is ever printed: {run:?}"
+    );
+
+    let json = env.run(&["files", "check", "--json"], "").ok().json();
+    assert_eq!(json[0]["warnings"][0]["line"], 1);
+    let lines: Vec<&serde_json::Value> = json[1]["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| &w["line"])
+        .collect();
+    assert_eq!(lines, [6, 9, 11]);
+    assert_eq!(std::fs::read_to_string(&creds).unwrap(), credentials);
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), config);
 }

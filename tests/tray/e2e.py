@@ -185,6 +185,25 @@ def _():
     assert 'Could not start the session' in text, text
 
 
+@step('e3: a profile taken over through the dialog is given back byte for byte on Stop')
+def _():
+    before = aws_files()
+    assert '[default]\noutput = json\n' in before[1], before
+    probe.click(['○ dev chained*', 'Start'])
+    subprocess.run(['xdotool', 'search', '--sync', '--name', 'Take over an existing profile', 'windowactivate', '--sync'],
+                   check=True, timeout=20, capture_output=True)
+    subprocess.run(['xdotool', 'key', 'alt+y'], check=True)
+    wait_for('dev chained to be active', lambda: any(l.startswith('● dev chained') for l in labels()))
+    creds, config = aws_files()
+    assert '[default]\naws_access_key_id = ' in creds, creds
+    assert 'output = json' in config and 'region = ap-southeast-2' in config, config
+    out = aws('sts', 'get-caller-identity')
+    assert out.returncode == 0 and ':assumed-role/' in out.stdout, out
+    probe.click(['● dev chained*', 'Stop'])
+    wait_for('dev chained to be inactive', lambda: any(l.startswith('○ dev chained') for l in labels()))
+    assert aws_files() == before, (aws_files(), before)
+
+
 @step('f: Quit ends the tray cleanly')
 def _():
     probe.click(['Quit'])
