@@ -44,7 +44,9 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum FilesCommand {
-    /// Parse both AWS files, list the sections credtray owns, report problems (exit 1)
+    /// Parse both AWS files, list the sections credtray owns, report problems (exit 1), and
+    /// warn (file:line) about what the AWS tools themselves can't read: a UTF-8 BOM,
+    /// repeated sections or keys
     Check {
         #[arg(long)]
         json: bool,

@@ -246,11 +246,7 @@ impl Engine {
     ) -> Result<(EditOutcome, Option<Result<Session, Error>>), Error> {
         let (outcome, retake) = {
             let mut locked = self.lock()?;
-            let before = locked
-                .catalog
-                .get(id)
-                .cloned()
-                .ok_or_else(|| Error::unknown(id))?;
+            let before = session_in(&locked.catalog, id)?;
             let holds = run::holds_profile(&locked.catalog, &before);
             let planned = locked.catalog.clone().edit(id, &edit)?;
             let moves = planned.session.profile != before.profile;
@@ -515,6 +511,11 @@ impl Engine {
             }
         }
     }
+}
+
+/// The session `id` of `catalog`, or the error that names it unknown.
+fn session_in(catalog: &Catalog, id: SessionId) -> Result<Session, Error> {
+    catalog.get(id).cloned().ok_or_else(|| Error::unknown(id))
 }
 
 /// `<parent> chained`, cut to fit 64 characters, numbered when taken.

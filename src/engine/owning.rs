@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{Engine, Error, Event};
+use super::{Engine, Error, Event, session_in};
 use crate::aws::Credentials;
 use crate::awsfiles::{Original, Owned, Plan, Settled};
 use crate::secrets::{Item, Key};
@@ -78,11 +78,7 @@ impl Engine {
         refresh: bool,
     ) -> Result<Session, Error> {
         let mut locked = self.lock()?;
-        let session = locked
-            .catalog
-            .get(id)
-            .cloned()
-            .ok_or_else(|| Error::unknown(id))?;
+        let session = session_in(&locked.catalog, id)?;
         if refresh && session.state != State::Active {
             tracing::info!(%id, "the session was stopped during its refresh; the new credentials are dropped");
             return Ok(session);
@@ -144,11 +140,7 @@ impl Engine {
                 state: State::Inactive,
             });
         }
-        locked
-            .catalog
-            .get(id)
-            .cloned()
-            .ok_or_else(|| Error::unknown(id))
+        session_in(&locked.catalog, id)
     }
 
     /// Removes a profile's owned sections, putting taken-over originals back, and updates the

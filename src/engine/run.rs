@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use super::prompt::{MfaAsk, Prompt};
-use super::{Engine, Error, Event};
+use super::{Engine, Error, Event, session_in};
 use crate::aws::Credentials;
 use crate::aws::sts::Cause;
 use crate::secrets::{Item, Key};
@@ -126,7 +126,7 @@ impl Engine {
         refresh: bool,
     ) -> Result<Session, Error> {
         let catalog = self.store.load()?;
-        let session = catalog.get(id).cloned().ok_or_else(|| Error::unknown(id))?;
+        let session = session_in(&catalog, id)?;
         if session.state == State::Deleting {
             return Err(Error::Deleting {
                 alias: session.alias.to_string(),
@@ -167,11 +167,7 @@ impl Engine {
     /// A taken-over section gets the user's original back.
     pub fn stop(&mut self, id: SessionId) -> Result<Session, Error> {
         let mut locked = self.lock()?;
-        let session = locked
-            .catalog
-            .get(id)
-            .cloned()
-            .ok_or_else(|| Error::unknown(id))?;
+        let session = session_in(&locked.catalog, id)?;
         let removed = if holds_profile(&locked.catalog, &session) {
             match self.unpublish(&mut locked, &session.profile) {
                 Ok(removed) => removed,
@@ -186,11 +182,7 @@ impl Engine {
         locked.catalog.set_state(id, State::Inactive, None);
         locked.save()?;
         self.forget_originals(&locked, &removed);
-        let stopped = locked
-            .catalog
-            .get(id)
-            .cloned()
-            .ok_or_else(|| Error::unknown(id))?;
+        let stopped = session_in(&locked.catalog, id)?;
         drop(locked);
         self.emit(Event::StateChanged {
             id,
@@ -291,7 +283,7 @@ impl Engine {
         prompt: &mut dyn Prompt,
     ) -> Result<Credentials, Error> {
         let catalog = self.store.load()?;
-        let session = catalog.get(id).cloned().ok_or_else(|| Error::unknown(id))?;
+        let session = session_in(&catalog, id)?;
         self.credentials(&catalog, &session, prompt, Mode::Live)
     }
 

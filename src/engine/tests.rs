@@ -400,6 +400,17 @@ impl Rig {
         self.engine.catalog().unwrap().get(id).unwrap().clone()
     }
 
+    /// Another process's engine on the same store, keychain and STS, writing `credentials` and
+    /// `config` in `dir` (the rig's own directory unless told otherwise).
+    fn other_engine(&self, dir: &std::path::Path) -> Engine {
+        Engine::new(
+            self.engine.store().clone(),
+            self.mem.clone(),
+            Files::at(dir.join("credentials"), dir.join("config")),
+            self.sts.clone(),
+        )
+    }
+
     fn sts_calls(&self, name: &str) -> usize {
         self.sts
             .calls()
@@ -867,16 +878,18 @@ fn a_refresh_that_cannot_ask_for_its_mfa_code_marks_the_session_and_is_not_retri
     );
 }
 
-/// A prompt that, while the engine waits for the code, stops the session from "another process".
+/// A prompt that, while the engine waits for the code, stops the session from "another
+/// process", then answers with `code` (or gives none, failing the refresh).
 struct StopsMeanwhile {
     other: Engine,
     id: SessionId,
+    code: Option<&'static str>,
 }
 
 impl Prompt for StopsMeanwhile {
     fn mfa_code(&mut self, _: &Session, _: &MfaDevice, _: MfaAsk) -> Option<MfaCode> {
         self.other.stop(self.id).unwrap();
-        Some("654321".parse().unwrap())
+        self.code.map(|c| c.parse().unwrap())
     }
     fn saml_assertion(&mut self, _: &Session) -> Option<SecretString> {
         None
@@ -892,17 +905,12 @@ fn a_session_stopped_during_its_refresh_stays_stopped() {
         .unwrap();
     r.engine
         .set_clock(|| time::OffsetDateTime::now_utc() + time::Duration::hours(12));
-    let files = Files::at(
-        r.dir.path().join("credentials"),
-        r.dir.path().join("config"),
-    );
-    let other = Engine::new(
-        r.engine.store().clone(),
-        r.mem.clone(),
-        files,
-        r.sts.clone(),
-    );
-    let mut prompt = StopsMeanwhile { other, id };
+    let other = r.other_engine(r.dir.path());
+    let mut prompt = StopsMeanwhile {
+        other,
+        id,
+        code: Some("654321"),
+    };
     let rotated = r.engine.rotate(&mut prompt).unwrap();
     assert!(rotated[0].1.is_ok());
     assert_eq!(r.session(id).state, State::Inactive);
@@ -1081,12 +1089,7 @@ fn ownership_follows_each_processs_environment() {
     // This process publishes into files named by AWS_SHARED_CREDENTIALS_FILE/AWS_CONFIG_FILE…
     let elsewhere = r.dir.path().join("elsewhere");
     std::fs::create_dir(&elsewhere).unwrap();
-    let mut shell = Engine::new(
-        r.engine.store().clone(),
-        r.mem.clone(),
-        Files::at(elsewhere.join("credentials"), elsewhere.join("config")),
-        r.sts.clone(),
-    );
+    let mut shell = r.other_engine(&elsewhere);
     shell.start(id, &mut NoPrompt, false).unwrap();
     assert!(
         std::fs::read_to_string(elsewhere.join("credentials"))
@@ -1258,23 +1261,6 @@ fn fake_credentials() -> crate::aws::Credentials {
     }
 }
 
-/// A prompt that stops the session from "another process" and then gives no code, so the
-/// refresh fails after the stop.
-struct StopsThenFails {
-    other: Engine,
-    id: SessionId,
-}
-
-impl Prompt for StopsThenFails {
-    fn mfa_code(&mut self, _: &Session, _: &MfaDevice, _: MfaAsk) -> Option<MfaCode> {
-        self.other.stop(self.id).unwrap();
-        None
-    }
-    fn saml_assertion(&mut self, _: &Session) -> Option<SecretString> {
-        None
-    }
-}
-
 #[test]
 fn a_failed_refresh_overwrites_a_concurrent_stop() {
     let mut r = rig();
@@ -1284,16 +1270,13 @@ fn a_failed_refresh_overwrites_a_concurrent_stop() {
         .unwrap();
     r.engine
         .set_clock(|| time::OffsetDateTime::now_utc() + time::Duration::hours(12));
-    let other = Engine::new(
-        r.engine.store().clone(),
-        r.mem.clone(),
-        Files::at(
-            r.dir.path().join("credentials"),
-            r.dir.path().join("config"),
-        ),
-        r.sts.clone(),
-    );
-    let rotated = r.engine.rotate(&mut StopsThenFails { other, id }).unwrap();
+    let other = r.other_engine(r.dir.path());
+    let mut prompt = StopsMeanwhile {
+        other,
+        id,
+        code: None,
+    };
+    let rotated = r.engine.rotate(&mut prompt).unwrap();
     assert!(rotated[0].1.is_err());
     assert_eq!(r.session(id).state, State::Inactive, "the stop stands");
 }

@@ -6,7 +6,14 @@ use std::net::TcpListener;
 
 use crate::harness::{Env, Fixtures, fixtures, keychain, saml_assertion};
 
-fn add_moto_user(env: &Env, f: &Fixtures, alias: &str, profile: &str, extra: &[&str]) -> String {
+/// An IAM-user session with moto's keys, on `profile` in eu-west-1.
+pub fn add_moto_user(
+    env: &Env,
+    f: &Fixtures,
+    alias: &str,
+    profile: &str,
+    extra: &[&str],
+) -> String {
     let mut args = vec![
         "session",
         "add",

@@ -17,29 +17,7 @@ fn write_user_files(env: &Env) {
 
 /// An IAM user on profile `profile` with moto's keys.
 fn add_user(env: &Env, alias: &str, profile: &str, extra: &[&str]) -> String {
-    let f = fixtures();
-    let mut args = vec![
-        "session",
-        "add",
-        "iam-user",
-        "--alias",
-        alias,
-        "--profile",
-        profile,
-        "--region",
-        "eu-west-1",
-        "--access-key-id",
-        "-",
-        "--secret-access-key",
-        "-",
-    ];
-    args.extend_from_slice(extra);
-    env.run(
-        &args,
-        &format!("{}\n{}\n", f.access_key_id, f.secret_access_key),
-    )
-    .ok();
-    env.id_of(alias)
+    crate::engine::add_moto_user(env, &fixtures(), alias, profile, extra)
 }
 
 fn accounts(id: &str) -> Vec<String> {
