@@ -186,20 +186,32 @@ const CREDENTIAL_KEYS: [&str; 4] = [
     "aws_security_token",
 ];
 
-/// The section with the value of every credential key replaced by `<redacted by credtray>`.
+/// The section with the value of every credential key replaced by `<redacted by credtray>`,
+/// lines continuing such a value (indented) included.
 fn redact(section: &str) -> String {
+    let mut in_credential = false;
     section
         .split_inclusive('\n')
         .map(|line| {
-            let Some(delimiter) = line.find(['=', ':']) else {
+            let eol = &line[line.trim_end_matches(['\r', '\n']).len()..];
+            let content = &line[..line.len() - eol.len()];
+            if content.starts_with([' ', '\t']) && !content.trim().is_empty() {
+                if in_credential {
+                    let indent = &content[..content.len() - content.trim_start().len()];
+                    return format!("{indent}<redacted by credtray>{eol}");
+                }
+                return line.to_owned();
+            }
+            in_credential = false;
+            let Some(delimiter) = content.find(['=', ':']) else {
                 return line.to_owned();
             };
-            let key = line[..delimiter].trim();
+            let key = content[..delimiter].trim();
             if !CREDENTIAL_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key)) {
                 return line.to_owned();
             }
-            let eol = &line[line.trim_end_matches(['\r', '\n']).len()..];
-            format!("{} <redacted by credtray>{eol}", &line[..=delimiter])
+            in_credential = true;
+            format!("{} <redacted by credtray>{eol}", &content[..=delimiter])
         })
         .collect()
 }
@@ -236,6 +248,11 @@ mod tests {
         assert_eq!(
             super::redact(section),
             "[dev]\r\naws_access_key_id = <redacted by credtray>\r\nAWS_Secret_Access_Key= <redacted by credtray>\nregion = eu-west-1\naws_session_token : <redacted by credtray>\n"
+        );
+        // A value continued on indented lines is redacted there too.
+        assert_eq!(
+            super::redact("[dev]\naws_session_token =\n  FwoGZXIvYXdz\n  more\nregion = x\n"),
+            "[dev]\naws_session_token = <redacted by credtray>\n  <redacted by credtray>\n  <redacted by credtray>\nregion = x\n"
         );
     }
 }

@@ -101,7 +101,12 @@ struct Target {
     /// What will set a new section apart, as the file is now: recorded with the intent, so a
     /// crash after the write still lets stop remove the section without a trace.
     separator: String,
+    /// The file as the plan read it, to foresee the section credtray will write.
+    doc: Document,
 }
+
+/// What [`Files::write`] changed, for [`Files::undo`].
+pub struct Written(Vec<Done>);
 
 /// What [`Files::write`] did.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -136,6 +141,31 @@ const CONFLICTING_KEYS: [&str; 12] = [
     "sso_account_id",
     "sso_role_name",
 ];
+
+/// The keys and values credtray writes into a profile's section of this file.
+fn pairs<'a>(
+    flavor: Flavor,
+    region: &'a Region,
+    credentials: &'a Credentials,
+) -> Vec<(&'static str, &'a str)> {
+    match flavor {
+        Flavor::Credentials => vec![
+            (
+                "aws_access_key_id",
+                credentials.access_key_id.expose_secret(),
+            ),
+            (
+                "aws_secret_access_key",
+                credentials.secret_access_key.expose_secret(),
+            ),
+            (
+                "aws_session_token",
+                credentials.session_token.expose_secret(),
+            ),
+        ],
+        Flavor::Config => vec![("region", region.as_str())],
+    }
+}
 
 fn find<'a>(owned: &'a [Owned], flavor: Flavor, section: &str) -> Option<&'a Owned> {
     owned
@@ -220,14 +250,23 @@ impl Files {
                 flavor,
                 section,
                 separator: doc.separator_for_new_section(),
+                doc,
             });
         }
         Ok(plan)
     }
 
     /// Records, for every section of `plan` credtray does not own yet, that `session` is about
-    /// to write it (and which original it takes over). Save this before [`Self::write`].
-    pub fn intend(&self, plan: &Plan, session: SessionId, owned: &mut Vec<Owned>) {
+    /// to write it (which original it takes over, and the fingerprint of the section it will
+    /// write). Save this before [`Self::write`].
+    pub fn intend(
+        &self,
+        plan: &Plan,
+        session: SessionId,
+        region: &Region,
+        credentials: &Credentials,
+        owned: &mut Vec<Owned>,
+    ) {
         for target in &plan.targets {
             if find(owned, target.flavor, &target.section).is_some() {
                 continue;
@@ -240,6 +279,22 @@ impl Files {
                     session,
                     fingerprint: o.fingerprint(),
                 });
+            // The section as the write will leave it: after a crash, only that text is taken
+            // for credtray's (anything else there is the user's).
+            let mut foreseen = target.doc.clone();
+            let remove: &[&str] = if taken_over.is_some() {
+                &CONFLICTING_KEYS
+            } else {
+                &[]
+            };
+            let expected = foreseen
+                .upsert(
+                    &target.section,
+                    &pairs(target.flavor, region, credentials),
+                    remove,
+                )
+                .ok()
+                .and_then(|_| foreseen.section_text(&target.section).map(fingerprint));
             owned.push(Owned {
                 file: target.file.path().to_owned(),
                 flavor: target.flavor,
@@ -249,7 +304,7 @@ impl Files {
                 } else {
                     target.separator.clone()
                 },
-                fingerprint: None,
+                fingerprint: expected,
                 intent: Some(session),
                 taken_over,
             });
@@ -268,29 +323,12 @@ impl Files {
         region: &Region,
         credentials: &Credentials,
         owned: &mut Vec<Owned>,
-    ) -> Result<Published, Error> {
-        let creds = [
-            (
-                "aws_access_key_id",
-                credentials.access_key_id.expose_secret(),
-            ),
-            (
-                "aws_secret_access_key",
-                credentials.secret_access_key.expose_secret(),
-            ),
-            (
-                "aws_session_token",
-                credentials.session_token.expose_secret(),
-            ),
-        ];
-        let config = [("region", region.as_str())];
+    ) -> Result<(Published, Written), Error> {
         let mut published = Published::default();
         let mut done: Vec<Done> = Vec::new();
         for target in &plan.targets {
-            let pairs: &[(&str, &str)] = match target.flavor {
-                Flavor::Credentials => &creds,
-                Flavor::Config => &config,
-            };
+            let pairs = pairs(target.flavor, region, credentials);
+            let pairs = pairs.as_slice();
             let result = position(owned, target.flavor, &target.section)
                 .ok_or_else(|| Error::NotOwned {
                     path: target.file.path().to_owned(),
@@ -320,20 +358,27 @@ impl Files {
             match result {
                 Ok(one) => done.push(one),
                 Err(e) => {
-                    self.undo(plan, done, owned);
-                    let intended = |o: &Owned| {
-                        o.intent.is_some()
-                            && plan
-                                .targets
-                                .iter()
-                                .any(|t| t.flavor == o.flavor && t.section == o.section)
-                    };
-                    owned.retain(|o| !intended(o));
+                    self.undo(plan, Written(done), owned);
                     return Err(e);
                 }
             }
         }
-        Ok(published)
+        Ok((published, Written(done)))
+    }
+
+    /// Puts back what a write changed (the values a refresh replaced, a taken-over original,
+    /// or no section at all) and drops the intents of `plan`; best effort, logged. A record
+    /// whose file could not be put back stays, so nothing it needs is thrown away.
+    pub fn undo(&self, plan: &Plan, written: Written, owned: &mut Vec<Owned>) {
+        self.undo_files(plan, written.0, owned);
+        let intended = |o: &Owned| {
+            o.intent.is_some()
+                && plan
+                    .targets
+                    .iter()
+                    .any(|t| t.flavor == o.flavor && t.section == o.section)
+        };
+        owned.retain(|o| !intended(o));
     }
 
     /// One file of [`Self::write`]: (created, separator, previous values, new fingerprint).
@@ -422,7 +467,7 @@ impl Files {
     }
 
     /// Puts back what a failed write changed in the files it reached; best effort, logged.
-    fn undo(&self, plan: &Plan, done: Vec<Done>, owned: &mut [Owned]) {
+    fn undo_files(&self, plan: &Plan, done: Vec<Done>, owned: &mut [Owned]) {
         for one in done {
             let record = owned[one.index].clone();
             let file = AwsFile::new(record.file.clone(), record.flavor);
@@ -526,21 +571,31 @@ impl Files {
     }
 
     /// Settles the records of writes a crash interrupted (those still marked as intended): a
-    /// section that is absent, or still exactly the original being taken over, was never
-    /// written, and its record is dropped; any other is credtray's writing, and kept.
-    pub fn reconcile(&self, owned: &mut Vec<Owned>) -> Result<Vec<Settled>, Error> {
+    /// section holding exactly the text credtray meant to write is credtray's, and kept; any
+    /// other (absent, still the original being taken over, or written by the user since) was
+    /// not credtray's write, and its record is dropped. Records whose file can't be read are
+    /// left for later.
+    pub fn reconcile(&self, owned: &mut Vec<Owned>) -> Vec<Settled> {
         let mut settled = Vec::new();
         for index in (0..owned.len()).rev() {
             if owned[index].intent.is_none() {
                 continue;
             }
             let record = owned[index].clone();
-            let doc = AwsFile::new(record.file.clone(), record.flavor).read()?;
-            let written = match (doc.section_text(&record.section), &record.taken_over) {
-                (None, _) => None,
-                (Some(text), Some(taken)) if fingerprint(text) == taken.fingerprint => None,
-                (Some(text), _) => Some(fingerprint(text)),
+            // A file that can't be read now is settled later; it must not stop every command.
+            let doc = match AwsFile::new(record.file.clone(), record.flavor).read() {
+                Ok(doc) => doc,
+                Err(e) => {
+                    tracing::warn!(error = %e, section = %record.section, "cannot settle an interrupted write yet");
+                    continue;
+                }
             };
+            // Only the very text credtray meant to write is credtray's: an original still there
+            // means the write never happened, and anything else is the user's doing since.
+            let written = doc
+                .section_text(&record.section)
+                .map(fingerprint)
+                .filter(|f| record.fingerprint.as_ref() == Some(f));
             match written {
                 None => {
                     owned.remove(index);
@@ -554,7 +609,7 @@ impl Files {
                 }
             }
         }
-        Ok(settled)
+        settled
     }
 
     /// Writes the profile in one go (plan, intend, write) on behalf of `session`: for tests and
@@ -570,8 +625,8 @@ impl Files {
         session: SessionId,
     ) -> Result<(Plan, Published), Error> {
         let plan = self.plan(profile, owned, take_over)?;
-        self.intend(&plan, session, owned);
-        let published = self.write(&plan, region, credentials, owned)?;
+        self.intend(&plan, session, region, credentials, owned);
+        let (published, _) = self.write(&plan, region, credentials, owned)?;
         Ok((plan, published))
     }
 }

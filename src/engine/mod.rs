@@ -216,6 +216,11 @@ impl Engine {
             _ => {}
         }
         let mut locked = self.lock()?;
+        if let session::SessionKind::IamRoleChained { assumer, .. } = &new.kind
+            && let Some(assumer) = locked.catalog.get(*assumer)
+        {
+            refuse_deleting(assumer)?;
+        }
         let session = locked.catalog.add(new)?;
         if let Some(keys) = &keys {
             self.write_keys(
@@ -247,8 +252,12 @@ impl Engine {
         let (outcome, retake) = {
             let mut locked = self.lock()?;
             let before = session_in(&locked.catalog, id)?;
+            refuse_deleting(&before)?;
             let holds = run::holds_profile(&locked.catalog, &before);
             let planned = locked.catalog.clone().edit(id, &edit)?;
+            if planned.changed.is_empty() {
+                return Ok((planned, None));
+            }
             let moves = planned.session.profile != before.profile;
             // A restart onto a profile credtray may not write would stop the session and then
             // fail: refuse such an edit before anything changes.
@@ -256,16 +265,25 @@ impl Engine {
                 self.files
                     .plan(&planned.session.profile, &locked.catalog.owned, false)?;
             }
-            let outcome = self.edit_definition(&mut locked, id, &edit)?;
+            // The old profile is given up first: if that fails, the edit is not applied, and
+            // the store still says where the session's sections are.
             let mut retake = false;
-            if holds && (outcome.needs_restart || moves) {
-                let removed = self.unpublish(&mut locked, &before.profile)?;
+            if holds && (planned.needs_restart || moves) {
+                let removed = match self.unpublish(&mut locked, &before.profile) {
+                    Ok(removed) => removed,
+                    Err(e) => {
+                        locked.save()?;
+                        return Err(e);
+                    }
+                };
                 locked.catalog.set_state(id, State::Inactive, None);
                 locked.save()?;
                 self.forget_originals(&locked, &removed);
                 // The same profile, taken over before: take the user's section over again.
                 retake = !moves && removed.iter().any(|r| r.taken_over.is_some());
             }
+            let mut outcome = self.edit_definition(&mut locked, id, &edit)?;
+            outcome.needs_restart = planned.needs_restart;
             (outcome, retake)
         };
         let restart = outcome
@@ -511,6 +529,16 @@ impl Engine {
             }
         }
     }
+}
+
+/// A session being deleted takes no command but the delete that finishes it.
+fn refuse_deleting(session: &Session) -> Result<(), Error> {
+    if session.state == State::Deleting {
+        return Err(Error::Deleting {
+            alias: session.alias.to_string(),
+        });
+    }
+    Ok(())
 }
 
 /// The session `id` of `catalog`, or the error that names it unknown.

@@ -40,7 +40,7 @@ impl Engine {
             let mut owned = std::mem::take(&mut locked.catalog.owned);
             let settled = self.files.reconcile(&mut owned);
             locked.catalog.owned = owned;
-            for settled in settled? {
+            for settled in settled {
                 match settled {
                     Settled::Dropped(record) => {
                         tracing::info!(section = %record.section, "an interrupted write never happened; its record is dropped");
@@ -87,9 +87,16 @@ impl Engine {
             .files
             .plan(&session.profile, &locked.catalog.owned, take_over)?;
         self.keep_originals(id, &plan, &locked.catalog.owned)?;
-        self.files.intend(&plan, id, &mut locked.catalog.owned);
+        self.files.intend(
+            &plan,
+            id,
+            &session.region,
+            credentials,
+            &mut locked.catalog.owned,
+        );
         if let Err(e) = locked.save() {
-            self.drop_originals(id, &plan);
+            // No saved record points at the originals just kept.
+            self.drop_originals(id, &plan, &[]);
             return Err(e.into());
         }
         failpoint("after-intent");
@@ -98,12 +105,15 @@ impl Engine {
             .files
             .write(&plan, &session.region, credentials, &mut owned);
         locked.catalog.owned = owned;
-        if let Err(e) = result {
-            // The write put back what it changed and dropped its intents.
-            self.drop_originals(id, &plan);
-            locked.save()?;
-            return Err(e.into());
-        }
+        let written = match result {
+            Ok((_, written)) => written,
+            Err(e) => {
+                // The write put back what it changed and dropped its intents.
+                self.drop_originals(id, &plan, &locked.catalog.owned);
+                locked.save()?;
+                return Err(e.into());
+            }
+        };
         failpoint("after-write");
         let others: Vec<SessionId> = locked
             .catalog
@@ -120,18 +130,12 @@ impl Engine {
             .set_state(id, State::Active, Some(credentials.expiration));
         locked.catalog.set_issued(id, credentials.issued);
         if let Err(e) = locked.save() {
-            // The store can't record the sections as credtray's: take them out again (still
-            // under the lock) rather than leave credentials that no store entry owns.
+            // The store can't record what was written: undo the write (still under the lock):
+            // a refresh's old values, a taken-over original, or no section at all, as the
+            // saved store says.
             let mut owned = locked.catalog.owned.clone();
-            match self
-                .files
-                .unpublish(&session.profile, &mut owned, &plan.originals)
-            {
-                Ok(_) => self.drop_originals(id, &plan),
-                Err(undo) => {
-                    tracing::warn!(error = %undo, "could not remove the sections of a start that failed to save");
-                }
-            }
+            self.files.undo(&plan, written, &mut owned);
+            self.drop_originals(id, &plan, &owned);
             return Err(e.into());
         }
         for other in others {
@@ -255,9 +259,17 @@ impl Engine {
         Ok(())
     }
 
-    /// Best effort: removes the originals of a publish that did not happen.
-    fn drop_originals(&self, id: SessionId, plan: &Plan) {
+    /// Best effort: removes the originals of a publish that did not happen, except those a
+    /// record in `owned` still needs (its file could not be put back).
+    fn drop_originals(&self, id: SessionId, plan: &Plan, owned: &[Owned]) {
         for original in &plan.originals {
+            let needed = owned.iter().any(|o| {
+                o.flavor == original.flavor
+                    && o.taken_over.as_ref().is_some_and(|t| t.session == id)
+            });
+            if needed {
+                continue;
+            }
             let key = Key::new(id, Item::taken_over(original.flavor));
             if let Err(e) = self.secrets.delete(key) {
                 tracing::warn!(account = %key, error = %e, "could not remove the kept original of a take-over that did not happen");

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use super::prompt::{MfaAsk, Prompt};
-use super::{Engine, Error, Event, session_in};
+use super::{Engine, Error, Event, refuse_deleting, session_in};
 use crate::aws::Credentials;
 use crate::aws::sts::Cause;
 use crate::secrets::{Item, Key};
@@ -127,11 +127,7 @@ impl Engine {
     ) -> Result<Session, Error> {
         let catalog = self.store.load()?;
         let session = session_in(&catalog, id)?;
-        if session.state == State::Deleting {
-            return Err(Error::Deleting {
-                alias: session.alias.to_string(),
-            });
-        }
+        refuse_deleting(&session)?;
         // Refuse a foreign profile before asking anyone for anything, and change nothing (the
         // publish checks again under the lock).
         self.files
@@ -168,6 +164,7 @@ impl Engine {
     pub fn stop(&mut self, id: SessionId) -> Result<Session, Error> {
         let mut locked = self.lock()?;
         let session = session_in(&locked.catalog, id)?;
+        refuse_deleting(&session)?;
         let removed = if holds_profile(&locked.catalog, &session) {
             match self.unpublish(&mut locked, &session.profile) {
                 Ok(removed) => removed,
@@ -199,7 +196,7 @@ impl Engine {
             .load()?
             .sessions()
             .iter()
-            .filter(|s| s.state != State::Inactive)
+            .filter(|s| !matches!(s.state, State::Inactive | State::Deleting))
             .map(|s| s.id)
             .collect();
         ids.into_iter().map(|id| self.stop(id)).collect()

@@ -1203,7 +1203,13 @@ fn a_crash_between_intent_and_write_leaves_an_unowned_section() {
     {
         let mut locked = r.engine.store().lock().unwrap();
         r.engine.keep_originals(id, &plan, &[]).unwrap();
-        r.engine.files.intend(&plan, id, &mut locked.catalog.owned);
+        r.engine.files.intend(
+            &plan,
+            id,
+            &Region::us_east_1(),
+            &fake_credentials(),
+            &mut locked.catalog.owned,
+        );
         locked.save().unwrap();
     }
     assert_eq!(r.engine.catalog().unwrap().owned.len(), 2);
@@ -1227,9 +1233,13 @@ fn a_crash_between_intent_and_write_leaves_an_unowned_section() {
     {
         let mut locked = r.engine.store().lock().unwrap();
         r.engine.keep_originals(other, &plan, &[]).unwrap();
-        r.engine
-            .files
-            .intend(&plan, other, &mut locked.catalog.owned);
+        r.engine.files.intend(
+            &plan,
+            other,
+            &Region::us_east_1(),
+            &fake_credentials(),
+            &mut locked.catalog.owned,
+        );
         locked.save().unwrap();
         let mut owned = locked.catalog.owned.clone();
         r.engine
@@ -1411,4 +1421,149 @@ fn short_saml_credentials_are_due_every_minute() {
         1,
         "4 minutes left: due"
     );
+}
+
+#[test]
+fn after_a_crash_a_section_the_user_wrote_is_claimed_and_deleted() {
+    let mut r = rig();
+    let id = r.user("dev", false);
+    let plan = r
+        .engine
+        .files
+        .plan(&"dev".parse().unwrap(), &[], false)
+        .unwrap();
+    {
+        let mut locked = r.engine.store().lock().unwrap();
+        r.engine.files.intend(
+            &plan,
+            id,
+            &Region::us_east_1(),
+            &fake_credentials(),
+            &mut locked.catalog.owned,
+        );
+        locked.save().unwrap();
+    }
+    // The process died before writing; then the user ran `aws configure --profile dev`.
+    let mine = "[dev]\naws_access_key_id = AKIAMINE000000000000\naws_secret_access_key = mine\n";
+    std::fs::write(r.dir.path().join("credentials"), mine).unwrap();
+    r.engine.stop(id).unwrap();
+    assert_eq!(r.text("credentials"), mine);
+    assert!(r.engine.catalog().unwrap().owned.is_empty());
+    let err = r.engine.start(id, &mut NoPrompt, false).unwrap_err();
+    assert!(
+        matches!(err, Error::Files(crate::awsfiles::Error::NotOwned { .. })),
+        "the user's section is theirs: {err}"
+    );
+}
+
+#[test]
+fn an_edit_whose_old_profile_cannot_be_given_up_is_half_applied() {
+    let mut r = rig();
+    let id = default_user(&r);
+    write_user_files(&r);
+    r.engine.start(id, &mut NoPrompt, true).unwrap();
+    // A second spelling of [default] in the config file: giving it up fails there.
+    let config = format!("{}\n[profile default]\nregion = x\n", r.text("config"));
+    std::fs::write(r.dir.path().join("config"), config).unwrap();
+    let edit = Edit {
+        profile: Some("prod".parse().unwrap()),
+        ..Edit::default()
+    };
+    assert!(r.engine.edit(id, edit, &mut NoPrompt).is_err());
+    let s = r.session(id);
+    assert_eq!(s.profile.as_str(), "default", "the edit is not applied");
+    // The store still knows the config section it holds; a second session can't take the
+    // restored user's [default] without being asked.
+    assert!(
+        r.engine
+            .catalog()
+            .unwrap()
+            .owned
+            .iter()
+            .any(|o| o.section == "default")
+    );
+    let second = r
+        .engine
+        .add(
+            NewSession {
+                alias: "second".parse().unwrap(),
+                ..user("unused")
+            },
+            Some(keys("AKIACCCCCCCCCCCCCCCC", "other")),
+        )
+        .unwrap()
+        .id;
+    let config = r
+        .text("config")
+        .replace("\n[profile default]\nregion = x\n", "");
+    std::fs::write(r.dir.path().join("config"), config).unwrap();
+    assert!(matches!(
+        r.engine.start(second, &mut NoPrompt, false),
+        Err(Error::Files(crate::awsfiles::Error::NotOwned { .. }))
+    ));
+    assert!(r.text("credentials").contains("AKIAUSERSOWNKEY00000"));
+}
+
+#[test]
+fn a_refresh_whose_last_save_fails_removes_the_sections_it_should_have_kept() {
+    let mut r = rig();
+    let id = default_user(&r);
+    write_user_files(&r);
+    r.engine.start(id, &mut NoPrompt, true).unwrap();
+    let before = r.text("credentials");
+    let mut broken = Engine::new(
+        r.engine.store().failing_saves(),
+        r.mem.clone(),
+        Files::at(
+            r.dir.path().join("credentials"),
+            r.dir.path().join("config"),
+        ),
+        r.sts.clone(),
+    );
+    assert!(
+        broken
+            .publish(id, &fake_credentials(), false, true)
+            .is_err()
+    );
+    assert_eq!(
+        r.text("credentials"),
+        before,
+        "the refresh is undone, nothing removed"
+    );
+    r.engine.stop(id).unwrap();
+    assert_eq!(r.text("credentials"), USER_CREDENTIALS);
+    assert_eq!(r.text("config"), USER_CONFIG);
+}
+
+#[test]
+fn stop_all_turns_a_deleting_session_back_into_an_inactive_one() {
+    let mut r = rig();
+    let id = r.user("dev", false);
+    r.mem.refuse_delete(Item::AccessKeyId);
+    assert!(r.engine.delete(id, false).is_err());
+    r.engine.stop_all().unwrap();
+    assert!(matches!(r.engine.stop(id), Err(Error::Deleting { .. })));
+    assert!(matches!(
+        r.engine.edit(
+            id,
+            Edit {
+                region: Some("eu-central-1".into()),
+                ..Edit::default()
+            },
+            &mut NoPrompt
+        ),
+        Err(Error::Deleting { .. })
+    ));
+    assert!(matches!(
+        r.engine.chain(
+            id,
+            "arn:aws:iam::123456789012:role/x".parse().unwrap(),
+            None,
+            None,
+            None,
+            None
+        ),
+        Err(Error::Deleting { .. })
+    ));
+    assert_eq!(r.session(id).state, State::Deleting);
 }

@@ -248,10 +248,19 @@ impl File {
     }
 }
 
-/// The file a version-1 record (which did not say) was written to: `[profile …]` sections
-/// are only in the config file, other names but `default` only in the credentials file; a
-/// `[default]` is judged by its file's other records, then by the file's name.
+/// The file a version-1 record (which did not say) was written to. Version 1 recorded the
+/// paths this process's environment names, so those decide first; then `[profile …]` sections
+/// are only in the config file and other names but `default` only in the credentials file; a
+/// `[default]` elsewhere is judged by its file's other records, then by the file's name.
 fn infer_flavor(record: &OwnedRecord, records: &[(usize, OwnedRecord)]) -> Flavor {
+    if let Ok(files) = crate::awsfiles::Files::from_env() {
+        if record.file == files.config.path() {
+            return Flavor::Config;
+        }
+        if record.file == files.credentials.path() {
+            return Flavor::Credentials;
+        }
+    }
     let by_name = |section: &str| {
         if section.starts_with("profile ") {
             Some(Flavor::Config)
