@@ -3,12 +3,23 @@
 
 use std::io::Write;
 
-use credtray::tray::icon::{Look, SIZE, rgba};
+// The tray's own drawing code, shared with the tray executable (a binary, so not a library
+// path an example can `use`).
+#[allow(dead_code)]
+#[path = "../src/tray/icon.rs"]
+mod icon;
+
+use icon::{Look, SIZE, rgba};
 
 fn main() -> std::io::Result<()> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("icons");
     for look in [Look::Inactive, Look::Active, Look::Error] {
-        let path = dir.join(format!("credtray-{}.png", look.name()));
+        let name = match look {
+            Look::Inactive => "inactive",
+            Look::Active => "active",
+            Look::Error => "error",
+        };
+        let path = dir.join(format!("credtray-{name}.png"));
         std::fs::File::create(&path)?.write_all(&png(&rgba(look), SIZE, SIZE))?;
         println!("wrote {}", path.display());
     }

@@ -1,10 +1,14 @@
-//! credtray: AWS credential sessions from the system tray and the command line.
+//! credtray: AWS credential sessions from the system tray and the command line. This library
+//! is the GUI-free core both executables stand on: `credtray` (the CLI, `src/main.rs`) and
+//! `credtray-tray` (the tray, `src/tray/main.rs`, the only code that links a GUI toolkit).
 //!
 //! The map of the crate:
 //! - [`session`]: the domain — session kinds, validated fields, the catalog and its rules.
 //! - [`store`]: `config.toml`, its versioned schema, atomic locked saves.
 //! - [`secrets`]: the OS keychain behind a trait, plus an in-memory fake.
-//! - [`aws`]: AWS knowledge: partitions and regions.
+//! - [`aws`]: AWS knowledge: partitions and regions, temporary credentials, the refresh rule,
+//!   STS behind a trait.
+//! - [`awsfiles`]: lossless, atomic, owned editing of `~/.aws/credentials` and `~/.aws/config`.
 //! - [`engine`]: the one owner of session state; CLI and tray only send it commands.
 //! - [`cli`]: the `credtray` command line: parse, call the engine, render.
 //! - [`atomic`]: crash-safe file replacement and cross-process locks.
@@ -43,4 +47,3 @@ pub mod redact;
 pub mod secrets;
 pub mod session;
 pub mod store;
-pub mod tray;

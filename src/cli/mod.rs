@@ -65,13 +65,53 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     if invalid { 2 } else { 1 }
 }
 
+/// The tray's executable, installed beside this one.
+const TRAY: &str = if cfg!(windows) {
+    "credtray-tray.exe"
+} else {
+    "credtray-tray"
+};
+
+/// `credtray` with no command: replaces this process with `credtray-tray` from beside this
+/// executable (the same PID, so autostart and process managers see one process).
+fn exec_tray() -> anyhow::Result<()> {
+    let me = std::env::current_exe().context("cannot find the path of this executable")?;
+    let tray = me
+        .parent()
+        .map(|dir| dir.join(TRAY))
+        .with_context(|| format!("{} has no directory", me.display()))?;
+    if !tray.is_file() {
+        anyhow::bail!(
+            "the tray is not installed: {} is missing (it is installed beside credtray; reinstall, or build both with `cargo build`); the subcommands work without it (`credtray --help`)",
+            tray.display()
+        );
+    }
+    let mut command = std::process::Command::new(&tray);
+    #[cfg(unix)]
+    {
+        let error = std::os::unix::process::CommandExt::exec(&mut command);
+        Err(error).with_context(|| format!("cannot start {}", tray.display()))
+    }
+    #[cfg(not(unix))]
+    {
+        let status = command
+            .status()
+            .with_context(|| format!("cannot start {}", tray.display()))?;
+        if status.success() {
+            Ok(())
+        } else {
+            anyhow::bail!("{} ended with {status}", tray.display())
+        }
+    }
+}
+
 /// Parses the process arguments and runs the command.
 pub fn run() -> anyhow::Result<()> {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches)?;
     let Some(command) = cli.command else {
-        // No command: the tray (the only path that initialises a GUI toolkit).
-        return crate::tray::run();
+        // No command: the tray, a separate executable (this one links no GUI toolkit).
+        return exec_tray();
     };
     let sts = Arc::new(Sdk::new().context("cannot start the STS client")?);
     let mut engine = Engine::new(

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::session::{Kind, SessionId};
+use credtray::session::{Kind, SessionId};
 
 /// A text (or secret) parameter that Edit ▸ opens a dialog for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

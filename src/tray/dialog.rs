@@ -239,10 +239,10 @@ mod tests {
         }
     }
 
-    fn role_arn(values: &[Zeroizing<String>]) -> Result<crate::session::RoleArn, String> {
+    fn role_arn(values: &[Zeroizing<String>]) -> Result<credtray::session::RoleArn, String> {
         values[0]
             .parse()
-            .map_err(|e: crate::session::ValidationError| e.to_string())
+            .map_err(|e: credtray::session::ValidationError| e.to_string())
     }
 
     #[test]
@@ -300,7 +300,7 @@ mod tests {
         let form = Form::new("t", vec![Field::secret("Access key ID")]);
         assert_eq!(form.fields[0].value.as_str(), "");
         let parse = |v: &[Zeroizing<String>]| {
-            crate::session::AccessKeyId::parse(&secrecy::SecretString::from(v[0].as_str()))
+            credtray::session::AccessKeyId::parse(&secrecy::SecretString::from(v[0].as_str()))
                 .map_err(|e| e.to_string())
         };
         assert!(ask(&d, form, parse).is_none());

@@ -7,7 +7,7 @@ use zeroize::Zeroizing;
 
 use super::action::Param;
 use super::dialog::{Field, Form};
-use crate::session::{
+use credtray::session::{
     AccessKeyId, Alias, Catalog, Edit, Field as SessionField, IamUserKeys, IdpArn, Kind, MfaDevice,
     NewSession, RoleArn, RoleSessionName, SamlUrl, SecretAccessKey, Session, SessionId,
     SessionKind, ValidationError,
@@ -18,7 +18,9 @@ fn profiles(catalog: &Catalog) -> Vec<String> {
 }
 
 fn regions() -> Vec<String> {
-    crate::aws::regions().map(|r| r.code.to_owned()).collect()
+    credtray::aws::regions()
+        .map(|r| r.code.to_owned())
+        .collect()
 }
 
 fn aliases(catalog: &Catalog, except: Option<SessionId>) -> Vec<String> {

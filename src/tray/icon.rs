@@ -2,7 +2,7 @@
 //! drawn in code at 32×32 with anti-aliased edges, so they stay crisp when the panel scales
 //! them to 16–32 px. `scripts/icons` writes the same pixels to `icons/*.png` for packaging.
 
-use crate::session::{Catalog, State};
+use credtray::session::{Catalog, State};
 
 pub const SIZE: u32 = 32;
 
@@ -22,14 +22,6 @@ impl Look {
             Look::Active
         } else {
             Look::Inactive
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Look::Inactive => "inactive",
-            Look::Active => "active",
-            Look::Error => "error",
         }
     }
 

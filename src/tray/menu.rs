@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::action::{MenuAction, Param};
-use crate::session::{Catalog, Kind, Session, SessionId, SessionKind, State};
+use credtray::session::{Catalog, Kind, Session, SessionId, SessionKind, State};
 
 /// Past this many sessions the top level groups them by named profile.
 pub const GROUP_ABOVE: usize = 25;
@@ -326,7 +326,7 @@ fn region_menu(catalog: &Catalog, s: &Session) -> Node {
         .into_iter()
         .map(|r| Node::Choice {
             checked: r == s.region.as_str(),
-            label: crate::aws::region(&r)
+            label: credtray::aws::region(&r)
                 .map_or_else(|| r.clone(), |k| format!("{r} — {}", k.description)),
             action: MenuAction::SetRegion(s.id, r),
         })

@@ -13,9 +13,9 @@ use secrecy::{ExposeSecret, SecretString};
 use tao::event_loop::EventLoopProxy;
 
 use super::UserEvent;
-use crate::awsfiles;
-use crate::engine::{self, Engine, MfaAsk, Prompt, ProposedKeys};
-use crate::session::{
+use credtray::awsfiles;
+use credtray::engine::{self, Engine, MfaAsk, Prompt, ProposedKeys};
+use credtray::session::{
     Alias, Edit, IamUserKeys, MfaCode, MfaDevice, NewSession, RoleArn, RoleSessionName, Session,
     SessionId,
 };
@@ -130,7 +130,10 @@ impl Worker {
             Ok(catalog) => {
                 let _ = self.proxy.send_event(UserEvent::Catalog(Box::new(catalog)));
             }
-            Err(e) => notify("credtray can't read its store", &crate::error_sentence(&e)),
+            Err(e) => notify(
+                "credtray can't read its store",
+                &credtray::error_sentence(&e),
+            ),
         }
     }
 
@@ -153,10 +156,10 @@ impl Worker {
                         &format!(
                             "Credentials work.\nCaller: {}\nThey would expire {}.",
                             t.caller_arn,
-                            crate::aws::rfc3339(t.expiration)
+                            credtray::aws::rfc3339(t.expiration)
                         ),
                     ),
-                    Err(e) => notify(&title, &format!("Failed: {}", crate::error_sentence(&e))),
+                    Err(e) => notify(&title, &format!("Failed: {}", credtray::error_sentence(&e))),
                 }
             }
             Command::Edit(id, edit) => match engine.edit(id, *edit, &mut prompt) {
@@ -169,11 +172,11 @@ impl Worker {
                 Ok((outcome, Some(Err(e)))) => {
                     notify(
                         &format!("Edited {}, but restarting it failed", outcome.session.alias),
-                        &crate::error_sentence(&e),
+                        &credtray::error_sentence(&e),
                     );
                 }
                 Ok(_) => {}
-                Err(e) => notify("Could not edit the session", &crate::error_sentence(&e)),
+                Err(e) => notify("Could not edit the session", &credtray::error_sentence(&e)),
             },
             Command::Chain {
                 assumer,
@@ -193,7 +196,7 @@ impl Worker {
                 Ok(_) => {}
                 Err(e) => notify(
                     "Could not create the chained session",
-                    &crate::error_sentence(&e),
+                    &credtray::error_sentence(&e),
                 ),
             },
             Command::Add(new, keys) => report(
@@ -252,7 +255,7 @@ impl Worker {
                     self.failed_rotation.push(id);
                     notify(
                         "A session could not be refreshed",
-                        &crate::error_sentence(&e),
+                        &credtray::error_sentence(&e),
                     );
                 }
                 Err(_) => {}
@@ -308,7 +311,7 @@ impl Prompt for TrayPrompt<'_> {
 
 fn report(result: Result<(), engine::Error>, title: &str) {
     if let Err(e) = result {
-        notify(title, &crate::error_sentence(&e));
+        notify(title, &credtray::error_sentence(&e));
     }
 }
 
@@ -326,8 +329,8 @@ pub fn notify(summary: &str, body: &str) {
 fn toast(summary: &str, body: &str) -> notify_rust::Notification {
     notify_rust::Notification::new()
         .appname("credtray")
-        .summary(&crate::redact::scrub(summary))
-        .body(&crate::redact::scrub(body))
+        .summary(&credtray::redact::scrub(summary))
+        .body(&credtray::redact::scrub(body))
         .timeout(notify_rust::Timeout::Milliseconds(10_000))
         .finalize()
 }

@@ -6,6 +6,7 @@
 mod harness;
 
 mod awsfiles;
+mod binaries;
 mod concurrency;
 mod engine;
 mod files;

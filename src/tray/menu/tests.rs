@@ -1,5 +1,5 @@
 use super::*;
-use crate::session::{NewSession, ProfileName, Region, Settings};
+use credtray::session::{NewSession, ProfileName, Region, Settings};
 
 fn add(c: &mut Catalog, alias: &str, profile: &str, kind: SessionKind) -> SessionId {
     c.add(NewSession {
@@ -162,7 +162,7 @@ fn choices_are_radio_lists_with_the_current_value_checked() {
     let grandchild = add(&mut c, "grandchild", "ops", chained(ch));
     c.edit(
         other,
-        &crate::session::Edit {
+        &credtray::session::Edit {
             region: Some("eu-west-1".into()),
             ..Default::default()
         },

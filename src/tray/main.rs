@@ -1,16 +1,21 @@
-//! The tray: `credtray` with no arguments. The tao event loop owns the GTK main thread and
-//! sleeps in `ControlFlow::Wait`; the engine runs on its own thread (`worker`) and wakes the
-//! loop through an `EventLoopProxy`. The menu is data (`menu`), rendered by one thin layer
+//! `credtray-tray`, the tray (which `credtray` with no arguments execs): the only executable
+//! that links a GUI toolkit; the core it drives is the GUI-free `credtray` library. The tao
+//! event loop owns the GTK main thread and sleeps in `ControlFlow::Wait`; the engine runs on
+//! its own thread (`worker`) and wakes the loop through an `EventLoopProxy`. The menu is data (`menu`), rendered by one thin layer
 //! (`render`); menu ids are typed (`action`); dialogs are a pure model with a GTK view
 //! (`dialog`); `icon` draws the three icons.
 
-pub mod action;
-pub mod dialog;
-pub mod forms;
-pub mod icon;
-pub mod menu;
-pub mod render;
+#![forbid(unsafe_code)]
+
+mod action;
+mod dialog;
+mod forms;
+mod icon;
+mod menu;
+mod render;
 mod worker;
+
+use std::process::ExitCode;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -24,13 +29,13 @@ use tao::event_loop::{ControlFlow, EventLoopBuilder};
 use tray_icon::menu::MenuEvent;
 use tray_icon::{Icon, TrayIcon, TrayIconBuilder};
 
-use crate::aws::sts::Sdk;
-use crate::awsfiles::Files;
-use crate::engine::Engine;
-use crate::secrets::Keychain;
-use crate::session::{Catalog, Edit, Kind, MfaCode, ProfileName, SessionId, State};
-use crate::store::Store;
 use action::{MenuAction, Param};
+use credtray::aws::sts::Sdk;
+use credtray::awsfiles::Files;
+use credtray::engine::Engine;
+use credtray::secrets::Keychain;
+use credtray::session::{Catalog, Edit, Kind, MfaCode, ProfileName, SessionId, State};
+use credtray::store::Store;
 use dialog::{Dialogs, Field, Form, ask};
 use worker::{Command, Question};
 
@@ -47,11 +52,23 @@ pub enum UserEvent {
     Ask(Question, Sender<Option<SecretString>>),
 }
 
+fn main() -> ExitCode {
+    credtray::cli::init_logging();
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("credtray-tray: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Runs the tray until Quit.
-pub fn run() -> anyhow::Result<()> {
+fn run() -> anyhow::Result<()> {
     let started = Instant::now();
     let store = Store::from_env()?;
-    crate::atomic::create_dir(store.dir(), 0o700).context("cannot create the config directory")?;
+    credtray::atomic::create_dir(store.dir(), 0o700)
+        .context("cannot create the config directory")?;
     // One tray per user: a second start finds the lock held and says so.
     let lock_path = store.dir().join("tray.lock");
     let lock_file = std::fs::OpenOptions::new()
@@ -427,7 +444,7 @@ fn tooltip(catalog: &Catalog) -> String {
     let active = catalog
         .sessions()
         .iter()
-        .filter(|s| s.state == crate::session::State::Active)
+        .filter(|s| s.state == credtray::session::State::Active)
         .count();
     match active {
         0 => "credtray — no session active".to_owned(),

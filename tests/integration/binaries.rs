@@ -1,0 +1,88 @@
+//! The two executables: `credtray` (the CLI) links no GUI library, and with no arguments it
+//! execs `credtray-tray` from beside itself, in the same process.
+
+use std::path::Path;
+use std::process::Command;
+
+/// The shared libraries `ldd` says an executable needs, lower-cased.
+fn libraries(executable: &str) -> String {
+    let out = Command::new("ldd")
+        .arg(executable)
+        .output()
+        .expect("ldd runs");
+    assert!(out.status.success(), "ldd {executable}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).to_lowercase()
+}
+
+const GUI: [&str; 9] = [
+    "gtk",
+    "gdk",
+    "cairo",
+    "pango",
+    "libx11",
+    "xcb",
+    "xdo",
+    "webkit",
+    "appindicator",
+];
+
+#[test]
+fn the_cli_links_no_gui_library() {
+    let cli = libraries(env!("CARGO_BIN_EXE_credtray"));
+    for gui in GUI {
+        assert!(!cli.contains(gui), "credtray links {gui}:\n{cli}");
+    }
+    // The same check finds them in the tray, so it can fail.
+    let tray = libraries(env!("CARGO_BIN_EXE_credtray-tray"));
+    assert!(tray.contains("gtk") && tray.contains("gdk"), "{tray}");
+}
+
+/// A copy of the CLI alone in a directory, with `tray` (a shell script) as its credtray-tray.
+fn cli_in(dir: &Path, tray: Option<&str>) -> std::path::PathBuf {
+    let cli = dir.join("credtray");
+    std::fs::copy(env!("CARGO_BIN_EXE_credtray"), &cli).unwrap();
+    if let Some(script) = tray {
+        let path = dir.join("credtray-tray");
+        std::fs::write(&path, script).unwrap();
+        let mut permissions = std::fs::metadata(&path).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+        std::fs::set_permissions(&path, permissions).unwrap();
+    }
+    cli
+}
+
+#[test]
+fn credtray_without_arguments_execs_the_tray_beside_it_in_the_same_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let cli = cli_in(
+        dir.path(),
+        Some("#!/bin/sh\necho \"tray pid $$ args $#\"\n"),
+    );
+    let child = Command::new(&cli)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("tray pid {pid} args 0")
+    );
+}
+
+#[test]
+fn credtray_without_arguments_says_so_when_the_tray_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cli = cli_in(dir.path(), None);
+    let out = Command::new(&cli).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the tray is not installed") && stderr.contains("credtray-tray"),
+        "{stderr}"
+    );
+    // The subcommands still work.
+    let out = Command::new(&cli).arg("--version").output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
