@@ -1,10 +1,14 @@
-//! AWS knowledge that is not a call: the partitions and their regions, and the shape of
-//! temporary credentials. (The STS client joins this module with the session engine.)
+//! AWS: the partitions and their regions, temporary credentials and the one rule for when they
+//! are refreshed, and STS behind a trait (`sts`: the aws-sdk-sts client; in unit tests, `fake`,
+//! a scripted STS).
 
+// The scripted STS exists only in unit-test builds, never in a shipped binary.
+#[cfg(test)]
 mod fake;
 mod regions_data;
 pub mod sts;
 
+#[cfg(test)]
 pub use fake::{Call, Fake};
 pub use sts::Sts;
 

@@ -5,9 +5,13 @@
 //! is an `Ok(None)`, never confused with a failure, and there is no plaintext fallback.
 
 mod keychain;
+// The in-memory fake exists only in unit-test builds: a shipped binary can't fall back to a
+// store that forgets everything.
+#[cfg(test)]
 mod memory;
 
 pub use keychain::Keychain;
+#[cfg(test)]
 pub use memory::Memory;
 
 use std::fmt;
