@@ -1,8 +1,10 @@
 //! The engine: the one owner of session state. CLI and tray send it commands and render the
 //! events it emits; it keeps the store, the keychain, STS and the AWS files in step. Every
-//! change runs under the store's lock (load, change, save) and writes secrets before the
-//! store, undoing them if the store can't be saved, so a failed command leaves no trace.
-//! Defining sessions lives here; running them (start, stop, rotate, test) in `run`.
+//! change runs under the store's lock (load, change, save, with interrupted writes settled
+//! first) and writes secrets before the store, undoing them if the store can't be saved, so a
+//! failed command leaves no trace. Defining sessions lives here; running them (start, stop,
+//! rotate, test) in `run`; owning `~/.aws` sections (publish, unpublish, the kept originals of
+//! taken-over sections) in `owning`.
 
 mod owning;
 mod prompt;
@@ -114,23 +116,13 @@ impl Error {
     }
 }
 
-/// What the engine tells its front ends.
+/// What the engine tells its front ends while a command is still running (its result is
+/// returned): the tray shows a session as starting, or stopped by another's start, at once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     StateChanged {
         id: SessionId,
         state: session::State,
-    },
-    Refreshed {
-        id: SessionId,
-        expiration: Option<OffsetDateTime>,
-    },
-    Failed {
-        id: SessionId,
-        message: String,
-    },
-    NeedsMfaCode {
-        id: SessionId,
     },
 }
 
@@ -342,7 +334,7 @@ impl Engine {
         Ok(outcome)
     }
 
-    /// Creates a chained session whose assumer is `assumer`, with the SPEC defaults: alias
+    /// Creates a chained session whose assumer is `assumer`, with these defaults: alias
     /// `<assumer alias> chained`, role session name `credtray-<assumer alias>`, the assumer's
     /// region, profile `default`.
     pub fn chain(

@@ -18,7 +18,7 @@ use crate::session::{
     Session, SessionId, SessionKind, State,
 };
 
-/// GetSessionToken's duration (SPEC §4).
+/// GetSessionToken's duration: 12 h, AWS's default for IAM users.
 pub const SESSION_TOKEN_DURATION: Duration = Duration::from_secs(12 * 3600);
 /// AssumeRole and AssumeRoleWithSAML: 1 h, which AWS also caps role chaining at.
 pub const ROLE_DURATION: Duration = Duration::from_secs(3600);
@@ -149,11 +149,9 @@ impl Engine {
                 Ok(session)
             }
             Err(e) => {
-                let message = e.to_string();
                 if refresh || !e.is_invalid_input() {
-                    self.record_failure(id, message.clone(), refresh)?;
+                    self.record_failure(id, e.to_string(), refresh)?;
                 }
-                self.emit(Event::Failed { id, message });
                 Err(e)
             }
         }
@@ -221,12 +219,7 @@ impl Engine {
         Ok(due
             .into_iter()
             .map(|id| {
-                let result = self.start_or_refresh(id, prompt, false, true).map(|s| {
-                    self.emit(Event::Refreshed {
-                        id,
-                        expiration: s.expiration,
-                    });
-                });
+                let result = self.start_or_refresh(id, prompt, false, true).map(drop);
                 (id, result)
             })
             .collect())
@@ -468,7 +461,6 @@ impl Engine {
     ) -> Result<MfaCode, Error> {
         let mut ask = MfaAsk::First;
         for _ in 0..3 {
-            self.emit(Event::NeedsMfaCode { id: session.id });
             let Some(code) = prompt.mfa_code(session, device, ask) else {
                 break;
             };

@@ -37,7 +37,7 @@ use credtray::secrets::Keychain;
 use credtray::session::{Catalog, Edit, Kind, MfaCode, ProfileName, SessionId, State};
 use credtray::store::Store;
 use dialog::{Dialogs, Field, Form, ask};
-use worker::{Command, Question};
+use worker::{Answer, Command, Question};
 
 /// How long Quit waits for the engine to finish its current command.
 const QUIT_WITHIN: Duration = Duration::from_secs(5);
@@ -49,7 +49,7 @@ pub enum UserEvent {
     /// A session's state changed while the engine is still working (e.g. now starting).
     State(SessionId, State),
     /// The answer travels as a secret: it may be a SAML assertion or an MFA code.
-    Ask(Question, Sender<Option<SecretString>>),
+    Ask(Question, Sender<Option<Answer>>),
 }
 
 fn main() -> ExitCode {
@@ -388,9 +388,9 @@ impl App {
         Some(Command::Add(Box::new(new), keys))
     }
 
-    /// A dialog for what the engine needs from the person, as a secret from the dialog on;
-    /// `None` when cancelled.
-    fn answer(&self, question: &Question) -> Option<SecretString> {
+    /// A dialog for what the engine needs from the person: a secret (kept as one from the
+    /// dialog on) or a yes; `None` when cancelled.
+    fn answer(&self, question: &Question) -> Option<Answer> {
         match question {
             Question::MfaCode {
                 alias,
@@ -406,7 +406,7 @@ impl App {
                 }
                 ask(&self.dialogs, form, |v| {
                     v[0].parse::<MfaCode>()
-                        .map(|c| SecretString::from(c.as_str()))
+                        .map(|c| Answer::Secret(SecretString::from(c.as_str())))
                         .map_err(|e| e.to_string())
                 })
             }
@@ -420,7 +420,7 @@ impl App {
                     if a.len() < 4 {
                         Err("paste the base64 SAML response from your identity provider".to_owned())
                     } else {
-                        Ok(SecretString::from(a))
+                        Ok(Answer::Secret(SecretString::from(a)))
                     }
                 })
             }
@@ -430,7 +430,7 @@ impl App {
                 );
                 self.dialogs
                     .confirm("credtray — Take over an existing profile?", &text)
-                    .then(|| SecretString::from("yes"))
+                    .then_some(Answer::Yes)
             }
         }
     }

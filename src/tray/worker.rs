@@ -63,6 +63,13 @@ pub enum Question {
     },
 }
 
+/// What the person answered: a secret typed into a dialog (an MFA code, a SAML assertion),
+/// or a yes to a question that asks for nothing more.
+pub enum Answer {
+    Secret(SecretString),
+    Yes,
+}
+
 pub fn run(
     mut engine: Engine,
     proxy: EventLoopProxy<UserEvent>,
@@ -72,9 +79,8 @@ pub fn run(
     // State changes (a session starting) reach the menu as they happen, not only at the end.
     let events = proxy.clone();
     engine.on_event(move |event| {
-        if let engine::Event::StateChanged { id, state } = event {
-            let _ = events.send_event(UserEvent::State(*id, state.clone()));
-        }
+        let engine::Event::StateChanged { id, state } = event;
+        let _ = events.send_event(UserEvent::State(*id, state.clone()));
     });
     let mut worker = Worker {
         proxy,
@@ -82,19 +88,19 @@ pub fn run(
         failed_rotation: Vec::new(),
         quitting,
     };
-    worker.publish(&engine);
+    worker.send_catalog(&engine);
     let mut last_rotation = Instant::now();
     loop {
         match commands.recv_timeout(WATCH_EVERY) {
             Ok(Command::Quit) | Err(RecvTimeoutError::Disconnected) => break,
             Ok(command) => {
                 worker.handle(&mut engine, command);
-                worker.publish(&engine);
+                worker.send_catalog(&engine);
             }
             Err(RecvTimeoutError::Timeout) => {}
         }
         if worker.store_changed(&engine) {
-            worker.publish(&engine);
+            worker.send_catalog(&engine);
         }
         if last_rotation.elapsed() >= ROTATE_EVERY {
             last_rotation = Instant::now();
@@ -124,7 +130,7 @@ impl Worker {
 
     /// Sends the catalog to the GUI (always after a command, so radio items clicked but not
     /// applied are put back).
-    fn publish(&mut self, engine: &Engine) {
+    fn send_catalog(&mut self, engine: &Engine) {
         self.last_seen = Self::stamp(engine);
         match engine.catalog() {
             Ok(catalog) => {
@@ -229,7 +235,7 @@ impl Worker {
                     alias,
                     message: e.to_string(),
                 };
-                if prompt.ask(question).is_some() {
+                if matches!(prompt.ask(question), Some(Answer::Yes)) {
                     engine.start(id, &mut prompt, true)
                 } else {
                     return;
@@ -261,7 +267,7 @@ impl Worker {
                 Err(_) => {}
             }
         }
-        self.publish(engine);
+        self.send_catalog(engine);
     }
 }
 
@@ -274,7 +280,7 @@ struct TrayPrompt<'a> {
 impl TrayPrompt<'_> {
     /// Waits for the answer, giving up when the person quits (the GUI is then waiting for this
     /// thread, so waiting on would deadlock) or after [`ANSWER_WITHIN`].
-    fn ask(&self, question: Question) -> Option<SecretString> {
+    fn ask(&self, question: Question) -> Option<Answer> {
         let (reply, answer) = mpsc::channel();
         self.proxy
             .send_event(UserEvent::Ask(question, reply))
@@ -298,14 +304,20 @@ impl Prompt for TrayPrompt<'_> {
             device: device.to_string(),
             again: ask == MfaAsk::AlreadyUsed,
         };
-        self.ask(question)?.expose_secret().parse().ok()
+        match self.ask(question)? {
+            Answer::Secret(code) => code.expose_secret().parse().ok(),
+            Answer::Yes => None,
+        }
     }
 
     fn saml_assertion(&mut self, session: &Session) -> Option<SecretString> {
         let question = Question::SamlAssertion {
             alias: session.alias.to_string(),
         };
-        self.ask(question)
+        match self.ask(question)? {
+            Answer::Secret(assertion) => Some(assertion),
+            Answer::Yes => None,
+        }
     }
 }
 
