@@ -1,7 +1,7 @@
-//! `~/.aws/credentials` and `~/.aws/config`, edited losslessly, atomically, and only where
-//! credtray owns the section (SPEC §3). `document` is the byte-exact model, `file` the safe
-//! I/O; this module knows the two naming schemes, publishes a profile's credentials and region,
-//! and keeps the record of owned sections that the store saves.
+//! `~/.aws/credentials` and `~/.aws/config`, edited losslessly (every byte credtray does not
+//! own is kept), atomically, and only where credtray owns the section. `document` is the
+//! byte-exact model, `file` the safe I/O, `owned` the ownership records and the only code that
+//! writes sections; this module knows the two files and their naming schemes, and checks them.
 
 mod document;
 mod file;
@@ -55,7 +55,7 @@ pub enum Error {
 impl Error {
     /// Whether the user must decide (take over, fix the file) rather than retry.
     pub fn is_invalid_input(&self) -> bool {
-        // An unparseable or duplicated file is a file error (exit 1, SPEC §5); a section
+        // An unparseable or duplicated file is a file error (exit 1); a section
         // credtray does not own waits for the user's decision (--take-over), like bad input.
         matches!(self, Error::NotOwned { .. })
     }

@@ -1,4 +1,4 @@
-//! The command line's grammar (SPEC §5) as clap derive types. Field values are parsed into
+//! The command line's grammar as clap derive types. Field values are parsed into
 //! validated types here, so a bad value is a usage error (exit 2) before anything is touched.
 
 use std::str::FromStr;

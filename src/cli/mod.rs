@@ -1,5 +1,6 @@
 //! The `credtray` command line: each subcommand is one engine call plus output formatting.
-//! It never initialises a GUI toolkit, so it works over SSH and without a display.
+//! It links no GUI toolkit, so it works over SSH and without a display; with no subcommand it
+//! execs the tray, `credtray-tray`, from beside its own executable.
 
 mod args;
 mod input;

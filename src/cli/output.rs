@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::awsfiles::Report;
 use crate::session::{Catalog, Session, SessionKind};
 
-/// A session as `--json` shows it (SPEC §5 keys).
+/// A session as `--json` shows it: a stable, documented set of keys, no secret among them.
 #[derive(Debug, Serialize)]
 pub struct SessionJson<'a> {
     id: String,

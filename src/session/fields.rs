@@ -1,5 +1,5 @@
 //! Validated field types of a session ("parse, don't validate"): each newtype's only
-//! constructors run the SPEC §1 rule, and its `Deserialize` runs the same check, so an invalid
+//! constructors run the field's rule (written beside each type), and its `Deserialize` runs the same check, so an invalid
 //! value can't exist. Errors name the field and the rule, never a secret.
 
 use std::fmt;
@@ -57,7 +57,7 @@ impl fmt::Display for Field {
     }
 }
 
-/// A value that breaks a rule of SPEC §1.
+/// A value that breaks a field's rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {field}: {rule}")]
 pub struct ValidationError {
@@ -555,7 +555,7 @@ validated_string!(
 
 impl RoleSessionName {
     /// `credtray-<alias>`, with characters AWS refuses replaced by `-` and cut to 64
-    /// characters (SPEC §4), for chained sessions that have none.
+    /// characters (AWS's limit), for chained sessions that have none.
     pub fn derived_from(alias: &Alias) -> Self {
         let mut name: String = format!("credtray-{alias}")
             .chars()
@@ -685,7 +685,7 @@ impl fmt::Debug for MfaCode {
 // ---------------------------------------------------------------------------------------------
 // Secrets: no Debug that shows them, no Display, no Serialize; the messages never echo them.
 
-/// A long-term access key id. Kept secret like the key itself (SPEC §2).
+/// A long-term access key id. Kept secret like the key itself: it names the user.
 pub struct AccessKeyId(SecretString);
 
 impl AccessKeyId {

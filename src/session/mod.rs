@@ -1,4 +1,4 @@
-//! The domain: what a session is (SPEC §1), its validated fields, and the [`Catalog`] of all
+//! The domain: what a session is (its kind, alias, profile, region and state), its validated fields, and the [`Catalog`] of all
 //! sessions and named profiles whose invariants (unique aliases, existing profiles and
 //! assumers, no assumer cycles) every change must keep. Nothing here does I/O.
 

@@ -140,7 +140,7 @@ fn edit_of(catalog: &Catalog, param: Param, value: &str) -> Result<Edit, Validat
 
 // --- Create chained session… ---------------------------------------------------------------------
 
-/// The role ARN to assume, with the alias and role session name pre-filled (SPEC §4 defaults).
+/// The role ARN to assume, with the alias and role session name pre-filled with the defaults of `Engine::chain`.
 pub fn chain(parent: &Session) -> Form {
     Form::new(
         format!(

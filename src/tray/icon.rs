@@ -1,6 +1,7 @@
 //! The tray's three icons (no session active / some session active / some session in error),
 //! drawn in code at 32×32 with anti-aliased edges, so they stay crisp when the panel scales
-//! them to 16–32 px. `scripts/icons` writes the same pixels to `icons/*.png` for packaging.
+//! them to 16–32 px. `cargo run --example write_icons` writes the same pixels to `icons/*.png` for
+//! packaging.
 
 use credtray::session::{Catalog, State};
 
