@@ -6,6 +6,7 @@ mod args;
 mod input;
 mod output;
 mod prompt;
+mod sessions;
 
 use std::io::Write;
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
 use crate::aws::sts::Sdk;
 use crate::awsfiles::Files;
-use crate::engine::{self, Engine, NoPrompt, ProposedKeys, Tested};
+use crate::engine::{self, Engine, NoPrompt, Tested};
 use crate::secrets::Keychain;
 use crate::session::{
     self, AccessKeyId, Edit, IamUserKeys, NewSession, RoleSessionName, SecretAccessKey,
@@ -24,9 +25,7 @@ use crate::session::{
 use crate::store::{self, Store};
 use args::{
     AddCommand, Cli, Command, Common, EditArgs, FilesCommand, ProfileCommand, SecretOption,
-    SessionCommand,
 };
-use prompt::CliPrompt;
 use secrecy::ExposeSecret;
 
 /// Input the user must correct (exit code 2).
@@ -122,7 +121,7 @@ pub fn run() -> anyhow::Result<()> {
         sts,
     );
     match command {
-        Command::Session(command) => session(&mut engine, command, leaf(&matches)),
+        Command::Session(command) => sessions::run(&mut engine, command, leaf(&matches)),
         Command::Profile(command) => profile(&engine, command),
         Command::Files(FilesCommand::Check { json }) => check_files(&engine, json),
         Command::CredentialProcess { session } => credential_process(&mut engine, &session),
@@ -134,169 +133,6 @@ fn leaf(matches: &ArgMatches) -> &ArgMatches {
     match matches.subcommand() {
         Some((_, sub)) => leaf(sub),
         None => matches,
-    }
-}
-
-fn session(
-    engine: &mut Engine,
-    command: SessionCommand,
-    matches: &ArgMatches,
-) -> anyhow::Result<()> {
-    match command {
-        SessionCommand::List { json } => {
-            let catalog = engine.catalog()?;
-            if json {
-                let all: Vec<_> = catalog
-                    .sessions()
-                    .iter()
-                    .map(output::SessionJson::new)
-                    .collect();
-                print_json(&all)
-            } else {
-                print(&output::table(&catalog))
-            }
-        }
-        SessionCommand::Show { session, json } => {
-            let catalog = engine.catalog()?;
-            let found = catalog.resolve(&session)?;
-            if json {
-                print_json(&output::SessionJson::new(found))
-            } else {
-                print(&output::details(&catalog, found))
-            }
-        }
-        SessionCommand::Add(add) => {
-            let (new, keys) = new_session(engine, add, matches)?;
-            let added = engine.add(new, keys)?;
-            print(&format!(
-                "added {} session {:?} ({}) on profile {} in {}\n",
-                added.kind.kind(),
-                added.alias.as_str(),
-                added.id,
-                added.profile,
-                added.region
-            ))
-        }
-        SessionCommand::Edit(mut edit) => {
-            let catalog = engine.catalog()?;
-            let id = catalog.resolve(&edit.session)?.id;
-            let dry_run = edit.dry_run;
-            let answers = std::mem::take(&mut edit.answers);
-            let edit = to_edit(&catalog, edit, matches)?;
-            let mut prompt = CliPrompt::new(answers)?;
-            if dry_run {
-                let result = engine.test_edit(id, edit, &mut prompt);
-                return report_test(result, false);
-            }
-            let (outcome, restart) = engine.edit(id, edit, &mut prompt)?;
-            let alias = outcome.session.alias.as_str();
-            if outcome.changed.is_empty() {
-                print(&format!(
-                    "session {alias:?} already has those values; nothing changed\n"
-                ))?;
-            } else {
-                let fields: Vec<String> = outcome.changed.iter().map(ToString::to_string).collect();
-                print(&format!(
-                    "edited session {alias:?}: {}\n",
-                    fields.join(", ")
-                ))?;
-            }
-            match restart {
-                None => Ok(()),
-                Some(Ok(s)) => print(&format!(
-                    "restarted session {alias:?} on profile {} in {}\n",
-                    s.profile, s.region
-                )),
-                // The edit is saved: whatever stopped the restart (even a missing MFA code, bad
-                // input on its own), the command as a whole failed to do its job (exit 1), and
-                // says the edit is not lost.
-                Some(Err(e)) => Err(anyhow::anyhow!(
-                    "the edit of session {alias:?} is saved, but restarting it failed: {}; start it again with `credtray session start`",
-                    crate::error_sentence(&e)
-                )),
-            }
-        }
-        SessionCommand::Start {
-            session,
-            answers,
-            take_over,
-        } => {
-            let id = engine.catalog()?.resolve(&session)?.id;
-            let started = engine.start(id, &mut CliPrompt::new(answers)?, take_over)?;
-            let until = started
-                .expiration
-                .map(crate::aws::rfc3339)
-                .unwrap_or_default();
-            print(&format!(
-                "started session {:?} on profile {} in {} (credentials expire {until})\n",
-                started.alias.as_str(),
-                started.profile,
-                started.region
-            ))
-        }
-        SessionCommand::Stop { session, all } => {
-            let stopped = match (session, all) {
-                (_, true) => engine.stop_all()?,
-                (Some(session), false) => {
-                    let id = engine.catalog()?.resolve(&session)?.id;
-                    vec![engine.stop(id)?]
-                }
-                (None, false) => {
-                    return Err(UsageError("name a session or --all".to_owned()).into());
-                }
-            };
-            let lines: String = stopped
-                .iter()
-                .map(|s| format!("stopped session {:?}\n", s.alias.as_str()))
-                .collect();
-            print(if lines.is_empty() {
-                "no session was running\n"
-            } else {
-                &lines
-            })
-        }
-        SessionCommand::Test {
-            session,
-            answers,
-            json,
-        } => {
-            let catalog = engine.catalog()?;
-            let session = catalog.resolve(&session)?.clone();
-            let result = engine.test(
-                &session,
-                &ProposedKeys::default(),
-                &mut CliPrompt::new(answers)?,
-            );
-            report_test(result, json)
-        }
-        SessionCommand::Chain {
-            session,
-            role_arn,
-            alias,
-            role_session_name,
-            profile,
-            region,
-        } => {
-            let assumer = engine.catalog()?.resolve(&session)?.id;
-            let chained =
-                engine.chain(assumer, role_arn, alias, role_session_name, profile, region)?;
-            print(&format!(
-                "added iam-role-chained session {:?} ({}) on profile {} in {}\n",
-                chained.alias.as_str(),
-                chained.id,
-                chained.profile,
-                chained.region
-            ))
-        }
-        SessionCommand::Delete { session, cascade } => {
-            let id = engine.catalog()?.resolve(&session)?.id;
-            let removed = engine.delete(id, cascade)?;
-            let lines: String = removed
-                .iter()
-                .map(|s| format!("deleted session {:?} ({})\n", s.alias.as_str(), s.id))
-                .collect();
-            print(&lines)
-        }
     }
 }
 

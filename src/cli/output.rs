@@ -84,7 +84,7 @@ impl<'a> SessionJson<'a> {
         Self {
             id: s.id.to_string(),
             alias: s.alias.as_str(),
-            kind: s.kind.kind().as_str(),
+            kind: s.kind.tag().as_str(),
             profile: s.profile.as_str(),
             region: s.region.as_str(),
             state: s.state.as_str(),
@@ -106,7 +106,7 @@ pub fn table(catalog: &Catalog) -> String {
             [
                 format!("{} {}", s.state.mark(), s.state.as_str()),
                 s.alias.to_string(),
-                s.kind.kind().to_string(),
+                s.kind.tag().to_string(),
                 s.profile.to_string(),
                 s.region.to_string(),
                 s.id.to_string(),
@@ -137,7 +137,7 @@ pub fn details(catalog: &Catalog, s: &Session) -> String {
     let mut lines: Vec<(&str, String)> = vec![
         ("alias", s.alias.to_string()),
         ("id", s.id.to_string()),
-        ("kind", s.kind.kind().to_string()),
+        ("kind", s.kind.tag().to_string()),
         ("state", s.state.as_str().to_owned()),
         ("named profile", s.profile.to_string()),
         ("region", s.region.to_string()),

@@ -189,7 +189,7 @@ impl Engine {
 
     /// Adds a session; an IAM user's keys go to the keychain, and only there.
     pub fn add(&self, new: NewSession, keys: Option<IamUserKeys>) -> Result<Session, Error> {
-        let kind = new.kind.kind();
+        let kind = new.kind.tag();
         match (&keys, kind.has_keys()) {
             (None, true) => {
                 return Err(ValidationError::new(
@@ -379,7 +379,7 @@ impl Engine {
         let before = locked.catalog.clone();
         let doomed = before.clone().remove(id, cascade)?;
         // A keychain that can't be reached refuses the delete before anything changes.
-        for session in doomed.iter().filter(|s| s.kind.kind().has_keys()) {
+        for session in doomed.iter().filter(|s| s.kind.tag().has_keys()) {
             self.secrets.get(Key::new(session.id, Item::AccessKeyId))?;
         }
         // A running session's credentials go with it; if that fails, the sessions stay.
@@ -403,7 +403,7 @@ impl Engine {
         let mut left = Vec::new();
         // Only the keys: an original this session took over is either given back already (and
         // gone from the keychain) or still needed by the session now on that profile.
-        for session in doomed.iter().filter(|s| s.kind.kind().has_keys()) {
+        for session in doomed.iter().filter(|s| s.kind.tag().has_keys()) {
             for item in Item::IAM_USER {
                 let key = Key::new(session.id, item);
                 if let Err(source) = self.secrets.delete(key) {

@@ -141,7 +141,7 @@ impl Engine {
             .and_then(|credentials| self.publish(id, &credentials, take_over, refresh));
         match result {
             Ok(session) => {
-                tracing::info!(%id, kind = %session.kind.kind(), "started session");
+                tracing::info!(%id, kind = %session.kind.tag(), "started session");
                 self.emit(Event::StateChanged {
                     id,
                     state: State::Active,

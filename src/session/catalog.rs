@@ -235,7 +235,7 @@ impl Catalog {
         }
         let mut session = before.clone();
         let mut changed = Vec::new();
-        let kind = session.kind.kind();
+        let kind = session.kind.tag();
 
         if kind.is_integration_derived() && edit.edits_definition() {
             return Err(Error::NotEditable {

@@ -57,7 +57,8 @@ pub enum SessionKind {
 }
 
 impl SessionKind {
-    pub fn kind(&self) -> Kind {
+    /// Which of the four kinds, without its fields (`kind = …` in the store and `--json`).
+    pub fn tag(&self) -> Kind {
         match self {
             SessionKind::IamUser { .. } => Kind::IamUser,
             SessionKind::IamRoleChained { .. } => Kind::IamRoleChained,

@@ -377,7 +377,7 @@ impl SessionV1 {
         let mut v = Self {
             id: s.id,
             alias: s.alias.clone(),
-            kind: s.kind.kind().as_str().to_owned(),
+            kind: s.kind.tag().as_str().to_owned(),
             profile: s.profile.clone(),
             region: s.region.to_string(),
             state: s.state.as_str().to_owned(),

@@ -191,7 +191,7 @@ fn session_menu(catalog: &Catalog, s: &Session) -> Node {
             format!("Last error: {short}"),
         ));
     }
-    if s.kind.kind().is_integration_derived() {
+    if s.kind.tag().is_integration_derived() {
         children.push(Node::Submenu {
             key: format!("edit:{id}"),
             label: "Edit (comes from an integration; can't be edited)".to_owned(),

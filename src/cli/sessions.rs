@@ -1,0 +1,211 @@
+//! `credtray session …`: one function per subcommand, each one engine call and its output.
+
+use clap::ArgMatches;
+
+use super::args::{AddCommand, Answers, EditArgs, SessionCommand};
+use super::prompt::CliPrompt;
+use super::{UsageError, new_session, output, print, print_json, report_test, to_edit};
+use crate::engine::{Engine, ProposedKeys};
+use crate::session::{Alias, ProfileName, RoleArn, RoleSessionName};
+
+/// Runs one `session` subcommand; `matches` are its own (where options' positions are kept).
+pub(super) fn run(
+    engine: &mut Engine,
+    command: SessionCommand,
+    matches: &ArgMatches,
+) -> anyhow::Result<()> {
+    match command {
+        SessionCommand::List { json } => list(engine, json),
+        SessionCommand::Show { session, json } => show(engine, &session, json),
+        SessionCommand::Add(add) => self::add(engine, add, matches),
+        SessionCommand::Edit(edit) => self::edit(engine, edit, matches),
+        SessionCommand::Start {
+            session,
+            answers,
+            take_over,
+        } => start(engine, &session, answers, take_over),
+        SessionCommand::Stop { session, all } => stop(engine, session.as_deref(), all),
+        SessionCommand::Test {
+            session,
+            answers,
+            json,
+        } => test(engine, &session, answers, json),
+        SessionCommand::Chain {
+            session,
+            role_arn,
+            alias,
+            role_session_name,
+            profile,
+            region,
+        } => chain(
+            engine,
+            &session,
+            role_arn,
+            alias,
+            role_session_name,
+            profile,
+            region,
+        ),
+        SessionCommand::Delete { session, cascade } => delete(engine, &session, cascade),
+    }
+}
+
+fn list(engine: &Engine, json: bool) -> anyhow::Result<()> {
+    let catalog = engine.catalog()?;
+    if json {
+        let all: Vec<_> = catalog
+            .sessions()
+            .iter()
+            .map(output::SessionJson::new)
+            .collect();
+        print_json(&all)
+    } else {
+        print(&output::table(&catalog))
+    }
+}
+
+fn show(engine: &Engine, session: &str, json: bool) -> anyhow::Result<()> {
+    let catalog = engine.catalog()?;
+    let found = catalog.resolve(session)?;
+    if json {
+        print_json(&output::SessionJson::new(found))
+    } else {
+        print(&output::details(&catalog, found))
+    }
+}
+
+fn add(engine: &mut Engine, add: AddCommand, matches: &ArgMatches) -> anyhow::Result<()> {
+    let (new, keys) = new_session(engine, add, matches)?;
+    let added = engine.add(new, keys)?;
+    print(&format!(
+        "added {} session {:?} ({}) on profile {} in {}\n",
+        added.kind.tag(),
+        added.alias.as_str(),
+        added.id,
+        added.profile,
+        added.region
+    ))
+}
+
+fn edit(engine: &mut Engine, mut edit: EditArgs, matches: &ArgMatches) -> anyhow::Result<()> {
+    let catalog = engine.catalog()?;
+    let id = catalog.resolve(&edit.session)?.id;
+    let dry_run = edit.dry_run;
+    let answers = std::mem::take(&mut edit.answers);
+    let edit = to_edit(&catalog, edit, matches)?;
+    let mut prompt = CliPrompt::new(answers)?;
+    if dry_run {
+        let result = engine.test_edit(id, edit, &mut prompt);
+        return report_test(result, false);
+    }
+    let (outcome, restart) = engine.edit(id, edit, &mut prompt)?;
+    let alias = outcome.session.alias.as_str();
+    if outcome.changed.is_empty() {
+        print(&format!(
+            "session {alias:?} already has those values; nothing changed\n"
+        ))?;
+    } else {
+        let fields: Vec<String> = outcome.changed.iter().map(ToString::to_string).collect();
+        print(&format!(
+            "edited session {alias:?}: {}\n",
+            fields.join(", ")
+        ))?;
+    }
+    match restart {
+        None => Ok(()),
+        Some(Ok(s)) => print(&format!(
+            "restarted session {alias:?} on profile {} in {}\n",
+            s.profile, s.region
+        )),
+        // The edit is saved: whatever stopped the restart (even a missing MFA code, bad input
+        // on its own), the command as a whole failed to do its job (exit 1), and says the edit
+        // is not lost.
+        Some(Err(e)) => Err(anyhow::anyhow!(
+            "the edit of session {alias:?} is saved, but restarting it failed: {}; start it again with `credtray session start`",
+            crate::error_sentence(&e)
+        )),
+    }
+}
+
+fn start(
+    engine: &mut Engine,
+    session: &str,
+    answers: Answers,
+    take_over: bool,
+) -> anyhow::Result<()> {
+    let id = engine.catalog()?.resolve(session)?.id;
+    let started = engine.start(id, &mut CliPrompt::new(answers)?, take_over)?;
+    let until = started
+        .expiration
+        .map(crate::aws::rfc3339)
+        .unwrap_or_default();
+    print(&format!(
+        "started session {:?} on profile {} in {} (credentials expire {until})\n",
+        started.alias.as_str(),
+        started.profile,
+        started.region
+    ))
+}
+
+fn stop(engine: &mut Engine, session: Option<&str>, all: bool) -> anyhow::Result<()> {
+    let stopped = match (session, all) {
+        (_, true) => engine.stop_all()?,
+        (Some(session), false) => {
+            let id = engine.catalog()?.resolve(session)?.id;
+            vec![engine.stop(id)?]
+        }
+        (None, false) => {
+            return Err(UsageError("name a session or --all".to_owned()).into());
+        }
+    };
+    let lines: String = stopped
+        .iter()
+        .map(|s| format!("stopped session {:?}\n", s.alias.as_str()))
+        .collect();
+    print(if lines.is_empty() {
+        "no session was running\n"
+    } else {
+        &lines
+    })
+}
+
+fn test(engine: &mut Engine, session: &str, answers: Answers, json: bool) -> anyhow::Result<()> {
+    let catalog = engine.catalog()?;
+    let session = catalog.resolve(session)?.clone();
+    let result = engine.test(
+        &session,
+        &ProposedKeys::default(),
+        &mut CliPrompt::new(answers)?,
+    );
+    report_test(result, json)
+}
+
+fn chain(
+    engine: &mut Engine,
+    session: &str,
+    role_arn: RoleArn,
+    alias: Option<Alias>,
+    role_session_name: Option<RoleSessionName>,
+    profile: Option<ProfileName>,
+    region: Option<String>,
+) -> anyhow::Result<()> {
+    let assumer = engine.catalog()?.resolve(session)?.id;
+    let chained = engine.chain(assumer, role_arn, alias, role_session_name, profile, region)?;
+    print(&format!(
+        "added iam-role-chained session {:?} ({}) on profile {} in {}\n",
+        chained.alias.as_str(),
+        chained.id,
+        chained.profile,
+        chained.region
+    ))
+}
+
+fn delete(engine: &mut Engine, session: &str, cascade: bool) -> anyhow::Result<()> {
+    let id = engine.catalog()?.resolve(session)?.id;
+    let removed = engine.delete(id, cascade)?;
+    let lines: String = removed
+        .iter()
+        .map(|s| format!("deleted session {:?} ({})\n", s.alias.as_str(), s.id))
+        .collect();
+    print(&lines)
+}
