@@ -6,6 +6,7 @@
 //! rotate, test) in `run`; owning `~/.aws` sections (publish, unpublish, the kept originals of
 //! taken-over sections) in `owning`.
 
+mod kinds;
 mod owning;
 mod prompt;
 mod run;
@@ -137,7 +138,7 @@ pub struct Engine {
     secrets: Arc<dyn SecretStore>,
     files: Files,
     sts: Arc<dyn Sts>,
-    used_codes: run::UsedCodes,
+    used_codes: kinds::UsedCodes,
     clock: fn() -> OffsetDateTime,
     sink: Box<dyn FnMut(&Event) + Send>,
 }
@@ -154,7 +155,7 @@ impl Engine {
             secrets,
             files,
             sts,
-            used_codes: run::UsedCodes::new(),
+            used_codes: kinds::UsedCodes::new(),
             clock: OffsetDateTime::now_utc,
             sink: Box::new(|event| tracing::debug!(?event, "engine event")),
         }

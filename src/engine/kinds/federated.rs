@@ -1,0 +1,45 @@
+//! Federated roles: a SAML assertion from the identity provider (asked of the prompt), then
+//! AssumeRoleWithSAML.
+
+use super::{ROLE_DURATION, Source, stamp};
+use crate::aws::Credentials;
+use crate::engine::prompt::Prompt;
+use crate::engine::run::Mode;
+use crate::engine::{Engine, Error};
+use crate::session::{Catalog, IdpArn, RoleArn, Session};
+
+/// A federated session's source.
+pub(super) struct Federated<'a> {
+    pub role_arn: &'a RoleArn,
+    pub idp_arn: &'a IdpArn,
+}
+
+impl Source for Federated<'_> {
+    fn credentials(
+        &self,
+        engine: &mut Engine,
+        _: &Catalog,
+        session: &Session,
+        prompt: &mut dyn Prompt,
+        _: Mode<'_>,
+    ) -> Result<Credentials, Error> {
+        let assertion =
+            prompt
+                .saml_assertion(session)
+                .ok_or_else(|| Error::NeedsSamlAssertion {
+                    alias: session.alias.to_string(),
+                })?;
+        tracing::info!(id = %session.id, "using AssumeRoleWithSAML");
+        engine
+            .sts
+            .assume_role_with_saml(
+                &session.region,
+                self.role_arn,
+                self.idp_arn,
+                &assertion,
+                ROLE_DURATION,
+            )
+            .map(|c| stamp(engine, c))
+            .map_err(|e| Error::sts(session, e))
+    }
+}

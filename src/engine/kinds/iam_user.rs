@@ -1,0 +1,218 @@
+//! IAM users: GetSessionToken with the long-term keys from the keychain (and an MFA code when a
+//! device is set), cached in the keychain and reused until it is due for a refresh, so an MFA
+//! code is asked for at most once per token.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use super::Source;
+use crate::aws::Credentials;
+use crate::engine::prompt::{MfaAsk, Prompt};
+use crate::engine::run::Mode;
+use crate::engine::{Engine, Error};
+use crate::secrets::{Item, Key};
+use crate::session::{
+    AccessKeyId, Catalog, IamUserKeys, MfaCode, MfaDevice, SecretAccessKey, Session,
+};
+
+/// GetSessionToken's duration: 12 h, AWS's default for IAM users.
+const SESSION_TOKEN_DURATION: Duration = Duration::from_secs(12 * 3600);
+/// TOTP codes change every 30 s; a code is single-use within its window.
+const MFA_WINDOW_SECONDS: i64 = 30;
+
+/// MFA codes used recently, per device: (code, 30-second window). A used code is worthless to
+/// AWS, but it is still wiped from memory when dropped.
+pub(in crate::engine) type UsedCodes = HashMap<String, (Zeroizing<String>, i64)>;
+
+/// The cached GetSessionToken result, as kept in the keychain.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CachedToken {
+    access_key_id: String,
+    secret_access_key: String,
+    session_token: String,
+    #[serde(with = "time::serde::rfc3339")]
+    expiration: OffsetDateTime,
+    /// Absent in caches written before the refresh margin depended on the lifetime.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    issued: Option<OffsetDateTime>,
+}
+
+impl Drop for CachedToken {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.access_key_id.zeroize();
+        self.secret_access_key.zeroize();
+        self.session_token.zeroize();
+    }
+}
+
+/// An IAM-user session's source.
+pub(super) struct IamUser<'a> {
+    pub mfa_device: Option<&'a MfaDevice>,
+}
+
+impl Source for IamUser<'_> {
+    fn credentials(
+        &self,
+        engine: &mut Engine,
+        _: &Catalog,
+        session: &Session,
+        prompt: &mut dyn Prompt,
+        mode: Mode<'_>,
+    ) -> Result<Credentials, Error> {
+        engine
+            .session_token(session, self.mfa_device, prompt, mode, false)
+            .map(|(c, _)| c)
+    }
+}
+
+impl Engine {
+    /// An IAM user's session token, and whether it came from the cache: the cached one until
+    /// it is due for a refresh (so an MFA code is asked for at most once per token), unless
+    /// `fresh`; else a new one.
+    pub(super) fn session_token(
+        &mut self,
+        session: &Session,
+        device: Option<&MfaDevice>,
+        prompt: &mut dyn Prompt,
+        mode: Mode<'_>,
+        fresh: bool,
+    ) -> Result<(Credentials, bool), Error> {
+        let token_key = Key::new(session.id, Item::SessionToken);
+        if !fresh
+            && !mode.fresh(session.id)
+            && let Some(cached) = self.cached_token(token_key)?
+            && !cached.refresh_due(self.now())
+        {
+            tracing::info!(id = %session.id, "using the cached session token");
+            return Ok((cached, true));
+        }
+        let keys = self.keys(session, mode)?;
+        let code = match device {
+            Some(device) => Some(self.ask_mfa(session, device, prompt)?),
+            None => None,
+        };
+        tracing::info!(id = %session.id, mfa = code.is_some(), "using GetSessionToken");
+        let issued = self.now();
+        let mut credentials = self
+            .sts
+            .get_session_token(
+                &session.region,
+                &keys,
+                SESSION_TOKEN_DURATION,
+                device.zip(code.as_ref()),
+            )
+            .map_err(|e| Error::sts(session, e))?;
+        if let (Some(device), Some(code)) = (device, &code) {
+            let window = self.now().unix_timestamp() / MFA_WINDOW_SECONDS;
+            self.used_codes.insert(
+                device.to_string(),
+                (Zeroizing::new(code.as_str().to_owned()), window),
+            );
+        }
+        credentials.issued = Some(issued);
+        if mode.writes() {
+            self.cache_token(token_key, &credentials)?;
+        }
+        Ok((credentials, false))
+    }
+
+    /// The IAM user's long-term keys: the proposed ones of a dry run, else the keychain's.
+    fn keys(&self, session: &Session, mode: Mode<'_>) -> Result<IamUserKeys, Error> {
+        let proposed = match mode {
+            Mode::DryRun { target, keys } if target == session.id => Some(keys),
+            _ => None,
+        };
+        let stored = |item| -> Result<SecretString, Error> {
+            self.secrets
+                .get(Key::new(session.id, item))?
+                .ok_or_else(|| Error::MissingKeys {
+                    alias: session.alias.to_string(),
+                })
+        };
+        let access_key_id = match proposed.and_then(|k| k.access_key_id.as_ref()) {
+            Some(k) => AccessKeyId::parse(k.secret())?,
+            None => AccessKeyId::parse(&stored(Item::AccessKeyId)?)?,
+        };
+        let secret_access_key = match proposed.and_then(|k| k.secret_access_key.as_ref()) {
+            Some(k) => SecretAccessKey::parse(k.secret())?,
+            None => SecretAccessKey::parse(&stored(Item::SecretAccessKey)?)?,
+        };
+        Ok(IamUserKeys {
+            access_key_id,
+            secret_access_key,
+        })
+    }
+
+    /// Asks for an MFA code, refusing one already used in this 30-second window (AWS would
+    /// reject it; the person is asked to wait for the next one).
+    fn ask_mfa(
+        &mut self,
+        session: &Session,
+        device: &MfaDevice,
+        prompt: &mut dyn Prompt,
+    ) -> Result<MfaCode, Error> {
+        let mut ask = MfaAsk::First;
+        for _ in 0..3 {
+            let Some(code) = prompt.mfa_code(session, device, ask) else {
+                break;
+            };
+            let window = self.now().unix_timestamp() / MFA_WINDOW_SECONDS;
+            let reused = self
+                .used_codes
+                .get(device.as_str())
+                .is_some_and(|(used, at)| used.as_str() == code.as_str() && window - at <= 1);
+            if !reused {
+                return Ok(code);
+            }
+            ask = MfaAsk::AlreadyUsed;
+        }
+        Err(match ask {
+            MfaAsk::First => Error::NeedsMfaCode {
+                alias: session.alias.to_string(),
+            },
+            MfaAsk::AlreadyUsed => Error::MfaCodeReused {
+                alias: session.alias.to_string(),
+            },
+        })
+    }
+
+    fn cached_token(&self, key: Key) -> Result<Option<Credentials>, Error> {
+        let Some(json) = self.secrets.get(key)? else {
+            return Ok(None);
+        };
+        // A cache entry that does not parse is only a cache miss; it is replaced on success.
+        let Ok(mut cached) = serde_json::from_str::<CachedToken>(json.expose_secret()) else {
+            tracing::warn!(account = %key, "ignoring a cached session token that does not parse");
+            return Ok(None);
+        };
+        Ok(Some(Credentials {
+            access_key_id: SecretString::from(std::mem::take(&mut cached.access_key_id)),
+            secret_access_key: SecretString::from(std::mem::take(&mut cached.secret_access_key)),
+            session_token: SecretString::from(std::mem::take(&mut cached.session_token)),
+            expiration: cached.expiration,
+            issued: cached.issued,
+        }))
+    }
+
+    fn cache_token(&self, key: Key, c: &Credentials) -> Result<(), Error> {
+        let cached = CachedToken {
+            access_key_id: c.access_key_id.expose_secret().to_owned(),
+            secret_access_key: c.secret_access_key.expose_secret().to_owned(),
+            session_token: c.session_token.expose_secret().to_owned(),
+            expiration: c.expiration,
+            issued: c.issued,
+        };
+        let json = Zeroizing::new(
+            serde_json::to_string(&cached).map_err(|e| Error::Internal(e.to_string()))?,
+        );
+        self.secrets
+            .set(key, &SecretString::from(json.as_str().to_owned()))?;
+        Ok(())
+    }
+}
