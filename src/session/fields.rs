@@ -9,6 +9,8 @@ use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
+// The one place the domain reaches into `aws`: a region is valid when it is in the SDK's
+// partition data (`aws::region`), which is plain data with no I/O.
 use crate::aws;
 
 /// The user-facing name of a field, as error messages show it.
