@@ -241,10 +241,21 @@ pub struct Item {
 /// `prefix` (a session id), read from outside with libsecret's `secret-tool`.
 pub fn keychain(prefix: &str) -> Vec<Item> {
     require_secret_service();
-    let out = Command::new("secret-tool")
-        .args(["search", "--all", "service", "credtray"])
-        .output()
-        .expect("secret-tool runs (libsecret-tools)");
+    // secret-tool lists every item of the service and then loads their secrets in one call,
+    // which fails as a whole when another test deletes one of them in between: try again.
+    let mut out = None;
+    for _ in 0..20 {
+        let run = Command::new("secret-tool")
+            .args(["search", "--all", "service", "credtray"])
+            .output()
+            .expect("secret-tool runs (libsecret-tools)");
+        if run.status.success() {
+            out = Some(run);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = out.expect("secret-tool search keeps failing");
     // secret-tool prints each item's attributes on stderr and its secret on stdout.
     let listing = String::from_utf8_lossy(&out.stderr);
     let mut items: Vec<Item> = listing
