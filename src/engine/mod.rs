@@ -256,7 +256,7 @@ impl Engine {
             // fail: refuse such an edit before anything changes.
             if planned.needs_restart && moves {
                 self.files
-                    .plan(&planned.session.profile, &locked.catalog.owned, false)?;
+                    .plan(&planned.session.profile, &locked.owned, false)?;
             }
             // The old profile is given up first: if that fails, the edit is not applied, and
             // the store still says where the session's sections are.
@@ -436,7 +436,7 @@ impl Engine {
 
     /// Parses both AWS files and reports their sections, the ones credtray owns, and problems.
     pub fn check_files(&self) -> Result<Vec<awsfiles::Report>, Error> {
-        Ok(self.files.check(&self.store.load()?.owned))
+        Ok(self.files.check(&self.store.load_all()?.owned))
     }
 
     pub fn add_profile(&self, profile: ProfileName) -> Result<(), Error> {

@@ -36,15 +36,15 @@ impl Engine {
     /// [`crate::awsfiles::Files::reconcile`]).
     pub(super) fn lock(&self) -> Result<Locked, Error> {
         let mut locked = self.store.lock()?;
-        if locked.catalog.owned.iter().any(|o| o.intent.is_some()) {
-            let mut owned = std::mem::take(&mut locked.catalog.owned);
+        if locked.owned.iter().any(|o| o.intent.is_some()) {
+            let mut owned = std::mem::take(&mut locked.owned);
             let settled = self.files.reconcile(&mut owned);
-            locked.catalog.owned = owned;
+            locked.owned = owned;
             for settled in settled {
                 match settled {
                     Settled::Dropped(record) => {
                         tracing::info!(section = %record.section, "an interrupted write never happened; its record is dropped");
-                        self.forget_original(&locked.catalog.owned, &record);
+                        self.forget_original(&locked.owned, &record);
                     }
                     Settled::Kept(record) => {
                         tracing::info!(section = %record.section, "an interrupted write happened; credtray owns the section");
@@ -85,31 +85,26 @@ impl Engine {
         }
         let plan = self
             .files
-            .plan(&session.profile, &locked.catalog.owned, take_over)?;
-        self.keep_originals(id, &plan, &locked.catalog.owned)?;
-        self.files.intend(
-            &plan,
-            id,
-            &session.region,
-            credentials,
-            &mut locked.catalog.owned,
-        );
+            .plan(&session.profile, &locked.owned, take_over)?;
+        self.keep_originals(id, &plan, &locked.owned)?;
+        self.files
+            .intend(&plan, id, &session.region, credentials, &mut locked.owned);
         if let Err(e) = locked.save() {
             // No saved record points at the originals just kept.
             self.drop_originals(id, &plan, &[]);
             return Err(e.into());
         }
         failpoint("after-intent");
-        let mut owned = std::mem::take(&mut locked.catalog.owned);
+        let mut owned = std::mem::take(&mut locked.owned);
         let result = self
             .files
             .write(&plan, &session.region, credentials, &mut owned);
-        locked.catalog.owned = owned;
+        locked.owned = owned;
         let written = match result {
             Ok((_, written)) => written,
             Err(e) => {
                 // The write put back what it changed and dropped its intents.
-                self.drop_originals(id, &plan, &locked.catalog.owned);
+                self.drop_originals(id, &plan, &locked.owned);
                 locked.save()?;
                 return Err(e.into());
             }
@@ -133,7 +128,7 @@ impl Engine {
             // The store can't record what was written: undo the write (still under the lock):
             // a refresh's old values, a taken-over original, or no section at all, as the
             // saved store says.
-            let mut owned = locked.catalog.owned.clone();
+            let mut owned = locked.owned.clone();
             self.files.undo(&plan, written, &mut owned);
             self.drop_originals(id, &plan, &owned);
             return Err(e.into());
@@ -155,17 +150,17 @@ impl Engine {
         locked: &mut Locked,
         profile: &ProfileName,
     ) -> Result<Vec<Owned>, Error> {
-        let originals = self.originals(&locked.catalog.owned, profile)?;
-        let mut owned = std::mem::take(&mut locked.catalog.owned);
+        let originals = self.originals(&locked.owned, profile)?;
+        let mut owned = std::mem::take(&mut locked.owned);
         let result = self.files.unpublish(profile, &mut owned, &originals);
-        locked.catalog.owned = owned;
+        locked.owned = owned;
         Ok(result?)
     }
 
     /// Drops from the keychain the originals of records that are gone from the saved store.
     pub(super) fn forget_originals(&self, locked: &Locked, removed: &[Owned]) {
         for record in removed {
-            self.forget_original(&locked.catalog.owned, record);
+            self.forget_original(&locked.owned, record);
         }
     }
 

@@ -81,13 +81,14 @@ impl Engine {
         take_over: bool,
         refresh: bool,
     ) -> Result<Session, Error> {
-        let catalog = self.store.load()?;
+        let stored = self.store.load_all()?;
+        let catalog = stored.catalog;
         let session = session_in(&catalog, id)?;
         refuse_deleting(&session)?;
         // Refuse a foreign profile before asking anyone for anything, and change nothing (the
         // publish checks again under the lock).
         self.files
-            .plan(&session.profile, &catalog.owned, take_over)?;
+            .plan(&session.profile, &stored.owned, take_over)?;
         self.emit(Event::StateChanged {
             id,
             state: State::Pending,

@@ -605,7 +605,7 @@ fn one_active_session_per_profile_and_stop_removes_the_sections() {
     r.engine.stop_all().unwrap();
     assert_eq!(r.text("credentials"), "");
     assert_eq!(r.text("config"), "");
-    assert!(r.engine.catalog().unwrap().owned.is_empty());
+    assert!(r.engine.store().load_all().unwrap().owned.is_empty());
 }
 
 #[test]
@@ -656,7 +656,7 @@ fn a_failed_restart_leaves_the_session_in_error_and_no_orphan_section() {
         "{}",
         r.text("credentials")
     );
-    assert!(r.engine.catalog().unwrap().owned.is_empty());
+    assert!(r.engine.store().load_all().unwrap().owned.is_empty());
 }
 
 #[test]
@@ -857,7 +857,7 @@ fn stopping_a_session_in_error_removes_the_credentials_it_left() {
         (r.text("credentials"), r.text("config")),
         (String::new(), String::new())
     );
-    assert!(r.engine.catalog().unwrap().owned.is_empty());
+    assert!(r.engine.store().load_all().unwrap().owned.is_empty());
 }
 
 #[test]
@@ -1002,7 +1002,7 @@ fn take_over_then_stop_deletes_the_users_section() {
     assert_eq!(r.text("config"), USER_CONFIG);
     assert_eq!(secret_of(&r.mem, id, Item::TakenOverCredentials), None);
     assert_eq!(secret_of(&r.mem, id, Item::TakenOverConfig), None);
-    assert!(r.engine.catalog().unwrap().owned.is_empty());
+    assert!(r.engine.store().load_all().unwrap().owned.is_empty());
     // And it can be taken over again, and given back again.
     r.engine.start(id, &mut NoPrompt, true).unwrap();
     r.engine.stop(id).unwrap();
@@ -1120,7 +1120,7 @@ fn ownership_follows_each_processs_environment() {
         std::fs::read_to_string(elsewhere.join("config")).unwrap(),
         ""
     );
-    assert!(r.engine.catalog().unwrap().owned.is_empty());
+    assert!(r.engine.store().load_all().unwrap().owned.is_empty());
 }
 
 #[test]
@@ -1150,7 +1150,7 @@ fn editing_a_session_in_error_orphans_its_credentials() {
     );
     assert!(!r.text("config").contains("[profile child]"));
     assert_eq!(r.session(child).state, State::Inactive);
-    assert!(r.engine.catalog().unwrap().owned.is_empty());
+    assert!(r.engine.store().load_all().unwrap().owned.is_empty());
 }
 
 #[test]
@@ -1208,11 +1208,11 @@ fn a_crash_between_intent_and_write_leaves_an_unowned_section() {
             id,
             &Region::us_east_1(),
             &fake_credentials(),
-            &mut locked.catalog.owned,
+            &mut locked.owned,
         );
         locked.save().unwrap();
     }
-    assert_eq!(r.engine.catalog().unwrap().owned.len(), 2);
+    assert_eq!(r.engine.store().load_all().unwrap().owned.len(), 2);
     // Nothing was written: the intents are dropped, with the originals they kept.
     r.engine.start(id, &mut NoPrompt, true).unwrap();
     r.engine.stop(id).unwrap();
@@ -1238,10 +1238,10 @@ fn a_crash_between_intent_and_write_leaves_an_unowned_section() {
             other,
             &Region::us_east_1(),
             &fake_credentials(),
-            &mut locked.catalog.owned,
+            &mut locked.owned,
         );
         locked.save().unwrap();
-        let mut owned = locked.catalog.owned.clone();
+        let mut owned = locked.owned.clone();
         r.engine
             .files
             .write(&plan, &Region::us_east_1(), &fake_credentials(), &mut owned)
@@ -1249,9 +1249,9 @@ fn a_crash_between_intent_and_write_leaves_an_unowned_section() {
         // …and the process dies before it saves `owned`.
     }
     drop(r.engine.lock().unwrap());
-    let catalog = r.engine.catalog().unwrap();
+    let stored = r.engine.store().load_all().unwrap();
     assert!(matches!(r.session(other).state, State::Error(ref m) if m.contains("interrupted")));
-    assert!(catalog.owned.iter().all(|o| o.intent.is_none()));
+    assert!(stored.owned.iter().all(|o| o.intent.is_none()));
     r.engine.stop(other).unwrap();
     assert_eq!(
         r.text("credentials"),
@@ -1439,7 +1439,7 @@ fn after_a_crash_a_section_the_user_wrote_is_claimed_and_deleted() {
             id,
             &Region::us_east_1(),
             &fake_credentials(),
-            &mut locked.catalog.owned,
+            &mut locked.owned,
         );
         locked.save().unwrap();
     }
@@ -1448,7 +1448,7 @@ fn after_a_crash_a_section_the_user_wrote_is_claimed_and_deleted() {
     std::fs::write(r.dir.path().join("credentials"), mine).unwrap();
     r.engine.stop(id).unwrap();
     assert_eq!(r.text("credentials"), mine);
-    assert!(r.engine.catalog().unwrap().owned.is_empty());
+    assert!(r.engine.store().load_all().unwrap().owned.is_empty());
     let err = r.engine.start(id, &mut NoPrompt, false).unwrap_err();
     assert!(
         matches!(err, Error::Files(crate::awsfiles::Error::NotOwned { .. })),
@@ -1476,7 +1476,8 @@ fn an_edit_whose_old_profile_cannot_be_given_up_is_half_applied() {
     // restored user's [default] without being asked.
     assert!(
         r.engine
-            .catalog()
+            .store()
+            .load_all()
             .unwrap()
             .owned
             .iter()

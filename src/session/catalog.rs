@@ -125,8 +125,6 @@ pub struct EditOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Catalog {
     pub settings: Settings,
-    /// The sections of the AWS files that credtray owns (and only it may rewrite).
-    pub owned: Vec<crate::awsfiles::Owned>,
     profiles: Vec<ProfileName>,
     sessions: Vec<Session>,
 }
@@ -135,7 +133,6 @@ impl Default for Catalog {
     fn default() -> Self {
         Self {
             settings: Settings::default(),
-            owned: Vec::new(),
             profiles: vec![ProfileName::default_profile()],
             sessions: Vec::new(),
         }
@@ -154,7 +151,6 @@ impl Catalog {
         }
         let catalog = Self {
             settings,
-            owned: Vec::new(),
             profiles,
             sessions,
         };

@@ -1,5 +1,6 @@
 //! The store: `config.toml` in the platform config dir (or `$CREDTRAY_CONFIG_DIR`), holding
-//! the catalog of sessions and named profiles, never a secret. Loading checks every rule; a
+//! the catalog of sessions and named profiles and, beside it, the record of the `~/.aws`
+//! sections credtray owns ([`Stored`]); never a secret. Loading checks every rule; a
 //! file that does not parse is reported with its line and never overwritten. Changes happen
 //! under an advisory lock (load, change, atomic save), so concurrent processes never lose an
 //! update.
@@ -10,6 +11,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::atomic;
+use crate::awsfiles::Owned;
 use crate::session::{self, Catalog};
 
 const FILE_NAME: &str = "config.toml";
@@ -115,10 +117,15 @@ impl Store {
 
     /// The catalog as stored now; a missing file is an empty catalog.
     pub fn load(&self) -> Result<Catalog, Error> {
+        Ok(self.load_all()?.catalog)
+    }
+
+    /// The catalog and the record of the `~/.aws` sections credtray owns.
+    pub fn load_all(&self) -> Result<Stored, Error> {
         let path = self.path();
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Catalog::default()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Stored::default()),
             Err(source) => return Err(Error::Read { path, source }),
         };
         parse(&path, &text)
@@ -136,11 +143,12 @@ impl Store {
             source,
         })?;
         atomic::remove_stale_temps(&self.path());
-        let loaded = self.load()?;
+        let loaded = self.load_all()?;
         Ok(Locked {
             path: self.path(),
             _lock: lock,
-            catalog: loaded.clone(),
+            catalog: loaded.catalog.clone(),
+            owned: loaded.owned.clone(),
             loaded,
             #[cfg(test)]
             fail_saves: self.fail_saves,
@@ -148,13 +156,22 @@ impl Store {
     }
 }
 
-/// The catalog loaded under the store's lock; changes to `catalog` are kept by `save`.
+/// What `config.toml` holds: the catalog of sessions, and apart from it (the domain knows
+/// nothing of files) the record of the `~/.aws` sections credtray owns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stored {
+    pub catalog: Catalog,
+    pub owned: Vec<Owned>,
+}
+
+/// The store loaded under its lock; changes to `catalog` and `owned` are kept by `save`.
 #[derive(Debug)]
 pub struct Locked {
     path: PathBuf,
     _lock: atomic::Lock,
-    loaded: Catalog,
+    loaded: Stored,
     pub catalog: Catalog,
+    pub owned: Vec<Owned>,
     #[cfg(test)]
     fail_saves: bool,
 }
@@ -165,14 +182,14 @@ impl Locked {
     /// and write again, without another process in between.
     pub fn save(&mut self) -> Result<&Catalog, Error> {
         #[cfg(test)]
-        if self.fail_saves && self.catalog != self.loaded {
+        if self.fail_saves && self.changed() {
             return Err(Error::Write {
                 path: self.path.clone(),
                 source: io::Error::other("the test store refuses to save"),
             });
         }
-        if self.catalog != self.loaded {
-            let text = serialize(&self.catalog).map_err(|e| Error::Write {
+        if self.changed() {
+            let text = serialize(&self.catalog, &self.owned).map_err(|e| Error::Write {
                 path: self.path.clone(),
                 source: io::Error::other(e),
             })?;
@@ -183,18 +200,25 @@ impl Locked {
                     source,
                 })?
                 .warn_if_unsynced(&self.path);
-            self.loaded = self.catalog.clone();
+            self.loaded = Stored {
+                catalog: self.catalog.clone(),
+                owned: self.owned.clone(),
+            };
         }
         Ok(&self.catalog)
     }
 
+    fn changed(&self) -> bool {
+        self.catalog != self.loaded.catalog || self.owned != self.loaded.owned
+    }
+
     /// The catalog as last saved (or loaded), for a caller that gives up on its changes.
     pub fn saved(&self) -> &Catalog {
-        &self.loaded
+        &self.loaded.catalog
     }
 }
 
-fn parse(path: &Path, text: &str) -> Result<Catalog, Error> {
+fn parse(path: &Path, text: &str) -> Result<Stored, Error> {
     let parse_error = |e: toml::de::Error| Error::Parse {
         path: path.to_owned(),
         line: line_of(text, e.span().map_or(0, |s| s.start)),
@@ -220,15 +244,15 @@ fn parse(path: &Path, text: &str) -> Result<Catalog, Error> {
         }
     }
     let file: schema::File = toml::from_str(text).map_err(parse_error)?;
-    file.into_catalog().map_err(|invalid| Error::Invalid {
+    file.into_stored().map_err(|invalid| Error::Invalid {
         path: path.to_owned(),
         line: line_of(text, invalid.offset),
         source: invalid.error,
     })
 }
 
-fn serialize(catalog: &Catalog) -> Result<String, toml::ser::Error> {
-    let body = toml::to_string(&schema::File::from_catalog(catalog))?;
+fn serialize(catalog: &Catalog, owned: &[Owned]) -> Result<String, toml::ser::Error> {
+    let body = toml::to_string(&schema::File::from_catalog(catalog, owned))?;
     Ok(format!("{HEADER}{body}"))
 }
 
@@ -291,7 +315,7 @@ mod tests {
                 },
             })
             .unwrap();
-        locked.catalog.owned.push(crate::awsfiles::Owned {
+        locked.owned.push(crate::awsfiles::Owned {
             file: "/home/u/.aws/credentials".into(),
             flavor: crate::awsfiles::Flavor::Credentials,
             section: "dev".to_owned(),
@@ -308,6 +332,7 @@ mod tests {
             .set_state(user, crate::session::State::Deleting, None);
         let saved = locked.save().unwrap().clone();
         assert_eq!(store.load().unwrap(), saved);
+        assert_eq!(store.load_all().unwrap().owned, locked.owned);
         assert_eq!(saved.profiles().len(), 2);
         let text = std::fs::read_to_string(store.path()).unwrap();
         assert!(text.starts_with("# credtray's store"));
@@ -372,8 +397,8 @@ mod tests {
             [[owned]]\nfile = \"/h/.aws/credentials\"\nsection = \"dev\"\n\n\
             [[owned]]\nfile = \"/h/creds-config-test\"\nsection = \"default\"\n";
         std::fs::write(store.path(), text).unwrap();
-        let catalog = store.load().unwrap();
-        let flavors: Vec<Flavor> = catalog.owned.iter().map(|o| o.flavor).collect();
+        let stored = store.load_all().unwrap();
+        let flavors: Vec<Flavor> = stored.owned.iter().map(|o| o.flavor).collect();
         assert_eq!(
             flavors,
             [
@@ -387,12 +412,12 @@ mod tests {
         // Saved as version 2, with the flavors written down.
         let mut locked = store.lock().unwrap();
         locked.catalog.settings.extra_regions.clear();
-        locked.catalog.owned[0].fingerprint = Some("x".to_owned());
+        locked.owned[0].fingerprint = Some("x".to_owned());
         locked.save().unwrap();
         let saved = std::fs::read_to_string(store.path()).unwrap();
         assert!(saved.contains("version = 2"), "{saved}");
         assert_eq!(saved.matches("flavor = ").count(), 5, "{saved}");
-        assert_eq!(store.load().unwrap().owned.len(), 5);
+        assert_eq!(store.load_all().unwrap().owned.len(), 5);
     }
 
     #[test]

@@ -131,7 +131,7 @@ pub struct Invalid {
 
 impl File {
     /// The domain catalog, with every rule checked; errors carry where in the file they are.
-    pub fn into_catalog(self) -> Result<Catalog, Invalid> {
+    pub fn into_stored(self) -> Result<super::Stored, Invalid> {
         let at = |offset: usize| {
             move |e: ValidationError| Invalid {
                 offset,
@@ -163,7 +163,7 @@ impl File {
                 s.into_inner().into_session(&settings).map_err(at(offset))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let mut catalog = Catalog::new(settings, profiles, sessions).map_err(|error| Invalid {
+        let catalog = Catalog::new(settings, profiles, sessions).map_err(|error| Invalid {
             offset: first_offset,
             error,
         })?;
@@ -172,6 +172,7 @@ impl File {
             .into_iter()
             .map(|r| (r.span().start, r.into_inner()))
             .collect();
+        let mut owned = Vec::new();
         for (offset, record) in &records {
             let invalid = |message: &str| Invalid {
                 offset: *offset,
@@ -191,7 +192,7 @@ impl File {
                     ));
                 }
             };
-            catalog.owned.push(Owned {
+            owned.push(Owned {
                 file: record.file.clone(),
                 flavor,
                 section: record.section.clone(),
@@ -201,10 +202,10 @@ impl File {
                 taken_over: record.taken_over.clone(),
             });
         }
-        Ok(catalog)
+        Ok(super::Stored { catalog, owned })
     }
 
-    pub fn from_catalog(catalog: &Catalog) -> Self {
+    pub fn from_catalog(catalog: &Catalog, owned: &[Owned]) -> Self {
         let settings = &catalog.settings;
         Self {
             version: VERSION,
@@ -226,8 +227,7 @@ impl File {
                 .iter()
                 .map(|s| Spanned::new(0..0, SessionV1::from_session(s)))
                 .collect(),
-            owned: catalog
-                .owned
+            owned: owned
                 .iter()
                 .map(|o| {
                     Spanned::new(
