@@ -59,6 +59,90 @@ impl fmt::Display for Field {
     }
 }
 
+impl Field {
+    /// Every field, in the order forms show them.
+    pub const ALL: [Field; 17] = [
+        Field::Id,
+        Field::Alias,
+        Field::Kind,
+        Field::Profile,
+        Field::Region,
+        Field::MfaDevice,
+        Field::MfaCode,
+        Field::AccessKeyId,
+        Field::SecretAccessKey,
+        Field::RoleArn,
+        Field::RoleSessionName,
+        Field::Assumer,
+        Field::SamlUrl,
+        Field::IdpArn,
+        Field::AccountId,
+        Field::RoleName,
+        Field::Integration,
+    ];
+
+    /// The field's stable name in kebab case, as its CLI flag spells it (`role-arn`); the
+    /// tray's menu ids carry it too.
+    pub fn code(self) -> &'static str {
+        match self {
+            Field::Id => "id",
+            Field::Alias => "alias",
+            Field::Kind => "kind",
+            Field::Profile => "profile",
+            Field::Region => "region",
+            Field::MfaDevice => "mfa-device",
+            Field::MfaCode => "mfa-code",
+            Field::RoleArn => "role-arn",
+            Field::RoleSessionName => "role-session-name",
+            Field::Assumer => "assumer",
+            Field::SamlUrl => "saml-url",
+            Field::IdpArn => "idp-arn",
+            Field::AccessKeyId => "access-key-id",
+            Field::SecretAccessKey => "secret-access-key",
+            Field::AccountId => "account-id",
+            Field::RoleName => "role-name",
+            Field::Integration => "integration",
+        }
+    }
+
+    /// The field whose [`Self::code`] this is.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.code() == code)
+    }
+
+    /// The label a form shows, e.g. "Role ARN".
+    pub fn label(self) -> &'static str {
+        match self {
+            Field::Id => "Session ID",
+            Field::Alias => "Session alias",
+            Field::Kind => "Session type",
+            Field::Profile => "Named profile",
+            Field::Region => "AWS region",
+            Field::MfaDevice => "MFA device",
+            Field::MfaCode => "MFA code",
+            Field::RoleArn => "Role ARN",
+            Field::RoleSessionName => "Role session name",
+            Field::Assumer => "Assumer session",
+            Field::SamlUrl => "SAML 2.0 URL",
+            Field::IdpArn => "Identity provider ARN",
+            Field::AccessKeyId => "Access key ID",
+            Field::SecretAccessKey => "Secret access key",
+            Field::AccountId => "Account ID",
+            Field::RoleName => "Role name",
+            Field::Integration => "Integration",
+        }
+    }
+
+    /// Secrets are asked for in a masked, empty entry and never shown or stored outside the
+    /// keychain.
+    pub fn is_secret(self) -> bool {
+        matches!(
+            self,
+            Field::AccessKeyId | Field::SecretAccessKey | Field::MfaCode
+        )
+    }
+}
+
 /// A value that breaks a field's rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {field}: {rule}")]

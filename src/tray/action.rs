@@ -4,77 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use credtray::session::{Kind, SessionId};
-
-/// A text (or secret) parameter that Edit ▸ opens a dialog for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Param {
-    Alias,
-    Profile,
-    Region,
-    MfaDevice,
-    AccessKeyId,
-    SecretAccessKey,
-    RoleArn,
-    RoleSessionName,
-    Assumer,
-    SamlUrl,
-    IdpArn,
-}
-
-impl Param {
-    const ALL: [Param; 11] = [
-        Param::Alias,
-        Param::Profile,
-        Param::Region,
-        Param::MfaDevice,
-        Param::AccessKeyId,
-        Param::SecretAccessKey,
-        Param::RoleArn,
-        Param::RoleSessionName,
-        Param::Assumer,
-        Param::SamlUrl,
-        Param::IdpArn,
-    ];
-
-    fn code(self) -> &'static str {
-        match self {
-            Param::Alias => "alias",
-            Param::Profile => "profile",
-            Param::Region => "region",
-            Param::MfaDevice => "mfa-device",
-            Param::AccessKeyId => "access-key-id",
-            Param::SecretAccessKey => "secret-access-key",
-            Param::RoleArn => "role-arn",
-            Param::RoleSessionName => "role-session-name",
-            Param::Assumer => "assumer",
-            Param::SamlUrl => "saml-url",
-            Param::IdpArn => "idp-arn",
-        }
-    }
-
-    /// Secrets are asked for in a masked, empty entry and never shown.
-    pub fn is_secret(self) -> bool {
-        matches!(self, Param::AccessKeyId | Param::SecretAccessKey)
-    }
-
-    /// The label the user reads, e.g. "Role ARN".
-    pub fn label(self) -> &'static str {
-        match self {
-            Param::Alias => "Session alias",
-            Param::Profile => "Named profile",
-            Param::Region => "AWS region",
-            Param::MfaDevice => "MFA device",
-            Param::AccessKeyId => "Access key ID",
-            Param::SecretAccessKey => "Secret access key",
-            Param::RoleArn => "Role ARN",
-            Param::RoleSessionName => "Role session name",
-            Param::Assumer => "Assumer session",
-            Param::SamlUrl => "SAML 2.0 URL",
-            Param::IdpArn => "Identity provider ARN",
-        }
-    }
-}
+use credtray::session::{Field, Kind, SessionId};
 
 /// Everything a menu item can do.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -86,7 +16,7 @@ pub enum MenuAction {
     Chain(SessionId),
     Delete(SessionId),
     /// Open a dialog for a text or secret parameter.
-    Edit(SessionId, Param),
+    Edit(SessionId, Field),
     /// Pick a named profile (radio).
     SetProfile(SessionId, String),
     NewProfile(SessionId),
@@ -139,11 +69,8 @@ impl FromStr for MenuAction {
             "chain" => MenuAction::Chain(id(rest)?),
             "delete" => MenuAction::Delete(id(rest)?),
             "edit" => {
-                let param = Param::ALL
-                    .into_iter()
-                    .find(|p| p.code() == second)
-                    .ok_or_else(unknown)?;
-                MenuAction::Edit(id(first)?, param)
+                let field = Field::from_code(second).ok_or_else(unknown)?;
+                MenuAction::Edit(id(first)?, field)
             }
             "profile" => MenuAction::SetProfile(id(first)?, second.to_owned()),
             "new-profile" => MenuAction::NewProfile(id(rest)?),
@@ -179,7 +106,7 @@ mod tests {
             MenuAction::Quit,
             MenuAction::Info("edit-disabled:x".into()),
         ];
-        actions.extend(Param::ALL.map(|p| MenuAction::Edit(a, p)));
+        actions.extend(Field::ALL.map(|p| MenuAction::Edit(a, p)));
         actions.extend(Kind::ALL.map(MenuAction::Add));
         for action in actions {
             assert_eq!(

@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 
 /// One entry of a form.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Field {
+pub struct Entry {
     pub label: String,
     /// The pre-filled (or, on a retry, typed) value; never a secret's.
     pub value: Zeroizing<String>,
@@ -22,7 +22,7 @@ pub struct Field {
     pub choices: Vec<String>,
 }
 
-impl Field {
+impl Entry {
     pub fn text(label: impl Into<String>, value: impl Into<String>) -> Self {
         Self {
             label: label.into(),
@@ -58,12 +58,12 @@ impl Field {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Form {
     pub title: String,
-    pub fields: Vec<Field>,
+    pub fields: Vec<Entry>,
     pub error: Option<String>,
 }
 
 impl Form {
-    pub fn new(title: impl Into<String>, fields: Vec<Field>) -> Self {
+    pub fn new(title: impl Into<String>, fields: Vec<Entry>) -> Self {
         Self {
             title: title.into(),
             fields,
@@ -253,7 +253,7 @@ mod tests {
         ]);
         let form = Form::new(
             "Edit \"dev\"",
-            vec![Field::text(
+            vec![Entry::text(
                 "Role ARN",
                 "arn:aws:iam::123456789012:role/old",
             )],
@@ -287,7 +287,7 @@ mod tests {
         assert!(
             ask(
                 &d,
-                Form::new("t", vec![Field::text("Role ARN", "")]),
+                Form::new("t", vec![Entry::text("Role ARN", "")]),
                 role_arn
             )
             .is_none()
@@ -297,7 +297,7 @@ mod tests {
     #[test]
     fn secrets_start_empty_and_are_not_kept_across_retries() {
         let d = scripted(vec![Some(vec!["not a key"]), None]);
-        let form = Form::new("t", vec![Field::secret("Access key ID")]);
+        let form = Form::new("t", vec![Entry::secret("Access key ID")]);
         assert_eq!(form.fields[0].value.as_str(), "");
         let parse = |v: &[Zeroizing<String>]| {
             credtray::session::AccessKeyId::parse(&secrecy::SecretString::from(v[0].as_str()))

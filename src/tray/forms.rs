@@ -5,12 +5,11 @@
 use secrecy::SecretString;
 use zeroize::Zeroizing;
 
-use super::action::Param;
-use super::dialog::{Field, Form};
+use super::dialog::{Entry, Form};
+use credtray::session::Field;
 use credtray::session::{
-    AccessKeyId, Alias, Catalog, Edit, Field as SessionField, IamUserKeys, IdpArn, Kind, MfaDevice,
-    NewSession, RoleArn, RoleSessionName, SamlUrl, SecretAccessKey, Session, SessionId,
-    SessionKind, ValidationError,
+    AccessKeyId, Alias, Catalog, Edit, IamUserKeys, IdpArn, Kind, MfaDevice, NewSession, RoleArn,
+    RoleSessionName, SamlUrl, SecretAccessKey, Session, SessionId, SessionKind, ValidationError,
 };
 
 fn profiles(catalog: &Catalog) -> Vec<String> {
@@ -45,14 +44,14 @@ fn message(e: ValidationError) -> String {
 
 /// The dialog for one parameter: pre-filled with its value; secrets masked and empty; choices
 /// (profile, region, assumer) in an editable combo box.
-pub fn edit(catalog: &Catalog, session: &Session, param: Param) -> Form {
+pub fn edit(catalog: &Catalog, session: &Session, param: Field) -> Form {
     let current = current_value(catalog, session, param);
     let field = match param {
-        _ if param.is_secret() => Field::secret(param.label()),
-        Param::Profile => Field::choice(param.label(), current, profiles(catalog)),
-        Param::Region => Field::choice(param.label(), current, regions()),
-        Param::Assumer => Field::choice(param.label(), current, aliases(catalog, Some(session.id))),
-        _ => Field::text(param.label(), current),
+        _ if param.is_secret() => Entry::secret(param.label()),
+        Field::Profile => Entry::choice(param.label(), current, profiles(catalog)),
+        Field::Region => Entry::choice(param.label(), current, regions()),
+        Field::Assumer => Entry::choice(param.label(), current, aliases(catalog, Some(session.id))),
+        _ => Entry::text(param.label(), current),
     };
     Form::new(
         format!("credtray — Edit \"{}\"", session.alias),
@@ -64,7 +63,7 @@ pub fn edit(catalog: &Catalog, session: &Session, param: Param) -> Form {
 pub fn parse_edit(
     catalog: &Catalog,
     id: SessionId,
-    param: Param,
+    param: Field,
     value: &str,
 ) -> Result<Edit, String> {
     let edit = edit_of(catalog, param, value).map_err(message)?;
@@ -72,22 +71,22 @@ pub fn parse_edit(
     Ok(edit)
 }
 
-fn current_value(catalog: &Catalog, session: &Session, param: Param) -> String {
+fn current_value(catalog: &Catalog, session: &Session, param: Field) -> String {
     match (param, &session.kind) {
-        (Param::Alias, _) => session.alias.to_string(),
-        (Param::Profile, _) => session.profile.to_string(),
-        (Param::Region, _) => session.region.to_string(),
-        (Param::MfaDevice, SessionKind::IamUser { mfa_device }) => mfa_device
+        (Field::Alias, _) => session.alias.to_string(),
+        (Field::Profile, _) => session.profile.to_string(),
+        (Field::Region, _) => session.region.to_string(),
+        (Field::MfaDevice, SessionKind::IamUser { mfa_device }) => mfa_device
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_default(),
         (
-            Param::RoleArn,
+            Field::RoleArn,
             SessionKind::IamRoleChained { role_arn, .. }
             | SessionKind::IamRoleFederated { role_arn, .. },
         ) => role_arn.to_string(),
         (
-            Param::RoleSessionName,
+            Field::RoleSessionName,
             SessionKind::IamRoleChained {
                 role_session_name, ..
             },
@@ -95,45 +94,54 @@ fn current_value(catalog: &Catalog, session: &Session, param: Param) -> String {
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_default(),
-        (Param::Assumer, SessionKind::IamRoleChained { assumer, .. }) => catalog
+        (Field::Assumer, SessionKind::IamRoleChained { assumer, .. }) => catalog
             .get(*assumer)
             .map(|a| a.alias.to_string())
             .unwrap_or_default(),
-        (Param::SamlUrl, SessionKind::IamRoleFederated { saml_url, .. }) => saml_url.to_string(),
-        (Param::IdpArn, SessionKind::IamRoleFederated { idp_arn, .. }) => idp_arn.to_string(),
+        (Field::SamlUrl, SessionKind::IamRoleFederated { saml_url, .. }) => saml_url.to_string(),
+        (Field::IdpArn, SessionKind::IamRoleFederated { idp_arn, .. }) => idp_arn.to_string(),
         _ => String::new(),
     }
 }
 
-fn edit_of(catalog: &Catalog, param: Param, value: &str) -> Result<Edit, ValidationError> {
+fn edit_of(catalog: &Catalog, param: Field, value: &str) -> Result<Edit, ValidationError> {
     let value = value.trim();
     let secret = || SecretString::from(value.to_owned());
     let mut edit = Edit::default();
     match param {
-        Param::Alias => edit.alias = Some(value.parse()?),
-        Param::Profile => edit.profile = Some(value.parse()?),
-        Param::Region => {
+        Field::Alias => edit.alias = Some(value.parse()?),
+        Field::Profile => edit.profile = Some(value.parse()?),
+        Field::Region => {
             catalog.parse_region(value)?;
             edit.region = Some(value.to_owned());
         }
-        Param::MfaDevice => edit.mfa_device = Some(optional(value).map(|v| v.parse()).transpose()?),
-        Param::AccessKeyId => edit.access_key_id = Some(AccessKeyId::parse(&secret())?),
-        Param::SecretAccessKey => edit.secret_access_key = Some(SecretAccessKey::parse(&secret())?),
-        Param::RoleArn => edit.role_arn = Some(value.parse()?),
-        Param::RoleSessionName => {
+        Field::MfaDevice => edit.mfa_device = Some(optional(value).map(|v| v.parse()).transpose()?),
+        Field::AccessKeyId => edit.access_key_id = Some(AccessKeyId::parse(&secret())?),
+        Field::SecretAccessKey => edit.secret_access_key = Some(SecretAccessKey::parse(&secret())?),
+        Field::RoleArn => edit.role_arn = Some(value.parse()?),
+        Field::RoleSessionName => {
             edit.role_session_name = Some(optional(value).map(|v| v.parse()).transpose()?)
         }
-        Param::Assumer => {
+        Field::Assumer => {
             let assumer = catalog.resolve(value).map_err(|_| {
                 ValidationError::new(
-                    SessionField::Assumer,
+                    Field::Assumer,
                     format!("no session has the id or alias {value:?}"),
                 )
             })?;
             edit.assumer = Some(assumer.id);
         }
-        Param::SamlUrl => edit.saml_url = Some(value.parse()?),
-        Param::IdpArn => edit.idp_arn = Some(value.parse()?),
+        Field::SamlUrl => edit.saml_url = Some(value.parse()?),
+        Field::IdpArn => edit.idp_arn = Some(value.parse()?),
+        // Never offered by Edit ▸ (an id, a kind, a one-time code, SSO-derived fields).
+        Field::Id
+        | Field::Kind
+        | Field::MfaCode
+        | Field::AccountId
+        | Field::RoleName
+        | Field::Integration => {
+            return Err(ValidationError::new(param, "can't be edited here"));
+        }
     }
     Ok(edit)
 }
@@ -148,9 +156,9 @@ pub fn chain(parent: &Session) -> Form {
             parent.alias
         ),
         vec![
-            Field::text("Role ARN", ""),
-            Field::text("Session alias", format!("{} chained", parent.alias)),
-            Field::text(
+            Entry::text("Role ARN", ""),
+            Entry::text("Session alias", format!("{} chained", parent.alias)),
+            Entry::text(
                 "Role session name",
                 RoleSessionName::derived_from(&parent.alias).to_string(),
             ),
@@ -179,9 +187,9 @@ pub fn parse_chain(
 /// Every field of the chosen type in one form (`None` for kinds that come from integrations).
 pub fn add(catalog: &Catalog, kind: Kind) -> Option<Form> {
     let mut fields = vec![
-        Field::text("Session alias", ""),
-        Field::choice("Named profile", "default", profiles(catalog)),
-        Field::choice(
+        Entry::text("Session alias", ""),
+        Entry::choice("Named profile", "default", profiles(catalog)),
+        Entry::choice(
             "AWS region",
             catalog.settings.default_region.to_string(),
             regions(),
@@ -189,19 +197,19 @@ pub fn add(catalog: &Catalog, kind: Kind) -> Option<Form> {
     ];
     match kind {
         Kind::IamUser => fields.extend([
-            Field::text("MFA device (optional)", ""),
-            Field::secret("Access key ID"),
-            Field::secret("Secret access key"),
+            Entry::text("MFA device (optional)", ""),
+            Entry::secret("Access key ID"),
+            Entry::secret("Secret access key"),
         ]),
         Kind::IamRoleChained => fields.extend([
-            Field::text("Role ARN", ""),
-            Field::text("Role session name (optional)", ""),
-            Field::choice("Assumer session", "", aliases(catalog, None)),
+            Entry::text("Role ARN", ""),
+            Entry::text("Role session name (optional)", ""),
+            Entry::choice("Assumer session", "", aliases(catalog, None)),
         ]),
         Kind::IamRoleFederated => fields.extend([
-            Field::text("Role ARN", ""),
-            Field::text("SAML 2.0 URL", "https://"),
-            Field::text("Identity provider ARN", ""),
+            Entry::text("Role ARN", ""),
+            Entry::text("SAML 2.0 URL", "https://"),
+            Entry::text("Identity provider ARN", ""),
         ]),
         Kind::AwsSsoRole => return None,
     }
@@ -300,19 +308,19 @@ mod tests {
     #[test]
     fn edit_forms_are_prefilled_masked_or_offer_choices() {
         let (c, s) = catalog();
-        let f = edit(&c, &s, Param::MfaDevice);
+        let f = edit(&c, &s, Field::MfaDevice);
         assert_eq!(f.title, "credtray — Edit \"Prod Admin\"");
         assert_eq!(f.fields[0].value.as_str(), "GAHT12345678");
-        let f = edit(&c, &s, Param::SecretAccessKey);
+        let f = edit(&c, &s, Field::SecretAccessKey);
         assert!(f.fields[0].masked && f.fields[0].value.is_empty());
-        let f = edit(&c, &s, Param::Region);
+        let f = edit(&c, &s, Field::Region);
         assert_eq!(f.fields[0].value.as_str(), "eu-west-1");
         assert!(
             f.fields[0].choices.len() > 40
                 && f.fields[0].choices.contains(&"ap-southeast-2".to_owned())
         );
         assert_eq!(
-            edit(&c, &s, Param::Profile).fields[0].choices,
+            edit(&c, &s, Field::Profile).fields[0].choices,
             ["default", "prod"]
         );
     }
@@ -320,24 +328,24 @@ mod tests {
     #[test]
     fn edit_values_are_checked_against_the_catalog() {
         let (c, s) = catalog();
-        let e = parse_edit(&c, s.id, Param::Region, " us-west-2 ").unwrap();
+        let e = parse_edit(&c, s.id, Field::Region, " us-west-2 ").unwrap();
         assert_eq!(e.region.as_deref(), Some("us-west-2"));
         assert!(
-            parse_edit(&c, s.id, Param::Region, "us-wset-2")
+            parse_edit(&c, s.id, Field::Region, "us-wset-2")
                 .unwrap_err()
                 .contains("did you mean us-west-2")
         );
         assert_eq!(
-            parse_edit(&c, s.id, Param::MfaDevice, "")
+            parse_edit(&c, s.id, Field::MfaDevice, "")
                 .unwrap()
                 .mfa_device,
             Some(None),
             "empty clears it"
         );
         let err =
-            parse_edit(&c, s.id, Param::RoleArn, "arn:aws:iam::123456789012:role/x").unwrap_err();
+            parse_edit(&c, s.id, Field::RoleArn, "arn:aws:iam::123456789012:role/x").unwrap_err();
         assert!(err.contains("iam-user sessions have no role ARN"), "{err}");
-        let err = parse_edit(&c, s.id, Param::AccessKeyId, "not-a-key").unwrap_err();
+        let err = parse_edit(&c, s.id, Field::AccessKeyId, "not-a-key").unwrap_err();
         assert!(
             err.contains("access key id") && !err.contains("not-a-key"),
             "{err}"

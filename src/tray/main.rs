@@ -29,14 +29,15 @@ use tao::event_loop::{ControlFlow, EventLoopBuilder};
 use tray_icon::menu::MenuEvent;
 use tray_icon::{Icon, TrayIcon, TrayIconBuilder};
 
-use action::{MenuAction, Param};
+use action::MenuAction;
 use credtray::aws::sts::Sdk;
 use credtray::awsfiles::Files;
 use credtray::engine::Engine;
 use credtray::secrets::Keychain;
+use credtray::session::Field;
 use credtray::session::{Catalog, Edit, Kind, MfaCode, ProfileName, SessionId, State};
 use credtray::store::Store;
-use dialog::{Dialogs, Field, Form, ask};
+use dialog::{Dialogs, Entry, Form, ask};
 use worker::{Answer, Command, Question};
 
 /// How long Quit waits for the engine to finish its current command.
@@ -301,7 +302,7 @@ impl App {
             MenuAction::NewProfile(id) => {
                 let form = Form::new(
                     format!("credtray — New named profile for \"{}\"", alias(id)),
-                    vec![Field::text("Named profile", "")],
+                    vec![Entry::text("Named profile", "")],
                 );
                 if let Some(profile) = ask(&self.dialogs, form, |v| {
                     v[0].trim()
@@ -350,7 +351,7 @@ impl App {
 
     /// The dialog for one text or secret parameter, pre-filled with its value (secrets empty
     /// and masked), re-opened until the value is valid for this session.
-    fn edit_form(&self, id: SessionId, param: Param) -> Option<Edit> {
+    fn edit_form(&self, id: SessionId, param: Field) -> Option<Edit> {
         let session = self.catalog.get(id)?;
         ask(
             &self.dialogs,
@@ -399,7 +400,7 @@ impl App {
             } => {
                 let mut form = Form::new(
                     format!("credtray — MFA code for \"{alias}\""),
-                    vec![Field::text(format!("Code from {device}"), "")],
+                    vec![Entry::text(format!("Code from {device}"), "")],
                 );
                 if *again {
                     form.error = Some("That code was just used. Wait for the next one.".to_owned());
@@ -413,7 +414,7 @@ impl App {
             Question::SamlAssertion { alias } => {
                 let form = Form::new(
                     format!("credtray — SAML login for \"{alias}\""),
-                    vec![Field::secret("SAML assertion (base64)")],
+                    vec![Entry::secret("SAML assertion (base64)")],
                 );
                 ask(&self.dialogs, form, |v| {
                     let a = v[0].trim();

@@ -4,7 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use super::action::{MenuAction, Param};
+use super::action::MenuAction;
+use credtray::session::Field;
 use credtray::session::{Catalog, Kind, Session, SessionId, SessionKind, State};
 
 /// Past this many sessions the top level groups them by named profile.
@@ -225,7 +226,7 @@ fn inline_choices(catalog: &Catalog) -> bool {
     catalog.sessions().len() <= GROUP_ABOVE
 }
 
-fn text(id: SessionId, param: Param, value: &str) -> Node {
+fn text(id: SessionId, param: Field, value: &str) -> Node {
     let shown = if param.is_secret() {
         "••••"
     } else {
@@ -241,7 +242,7 @@ fn text(id: SessionId, param: Param, value: &str) -> Node {
 fn edit_menu(catalog: &Catalog, s: &Session) -> Vec<Node> {
     let id = s.id;
     let mut nodes = vec![
-        text(id, Param::Alias, s.alias.as_str()),
+        text(id, Field::Alias, s.alias.as_str()),
         profile_menu(catalog, s),
         region_menu(catalog, s),
     ];
@@ -249,21 +250,21 @@ fn edit_menu(catalog: &Catalog, s: &Session) -> Vec<Node> {
         SessionKind::IamUser { mfa_device } => {
             nodes.push(text(
                 id,
-                Param::MfaDevice,
+                Field::MfaDevice,
                 mfa_device.as_ref().map_or("(none)", |m| m.as_str()),
             ));
-            nodes.push(text(id, Param::AccessKeyId, ""));
-            nodes.push(text(id, Param::SecretAccessKey, ""));
+            nodes.push(text(id, Field::AccessKeyId, ""));
+            nodes.push(text(id, Field::SecretAccessKey, ""));
         }
         SessionKind::IamRoleChained {
             role_arn,
             role_session_name,
             assumer,
         } => {
-            nodes.push(text(id, Param::RoleArn, role_arn.as_str()));
+            nodes.push(text(id, Field::RoleArn, role_arn.as_str()));
             nodes.push(text(
                 id,
-                Param::RoleSessionName,
+                Field::RoleSessionName,
                 role_session_name
                     .as_ref()
                     .map_or("(default)", |n| n.as_str()),
@@ -275,9 +276,9 @@ fn edit_menu(catalog: &Catalog, s: &Session) -> Vec<Node> {
             saml_url,
             idp_arn,
         } => {
-            nodes.push(text(id, Param::RoleArn, role_arn.as_str()));
-            nodes.push(text(id, Param::SamlUrl, saml_url.as_str()));
-            nodes.push(text(id, Param::IdpArn, idp_arn.as_str()));
+            nodes.push(text(id, Field::RoleArn, role_arn.as_str()));
+            nodes.push(text(id, Field::SamlUrl, saml_url.as_str()));
+            nodes.push(text(id, Field::IdpArn, idp_arn.as_str()));
         }
         SessionKind::AwsSsoRole { .. } => {}
     }
@@ -286,7 +287,7 @@ fn edit_menu(catalog: &Catalog, s: &Session) -> Vec<Node> {
 
 fn profile_menu(catalog: &Catalog, s: &Session) -> Node {
     if !inline_choices(catalog) {
-        return text(s.id, Param::Profile, s.profile.as_str());
+        return text(s.id, Field::Profile, s.profile.as_str());
     }
     let mut children: Vec<Node> = catalog
         .profiles()
@@ -314,7 +315,7 @@ fn profile_menu(catalog: &Catalog, s: &Session) -> Node {
 /// of a large catalog enormous and hard to scan.
 fn region_menu(catalog: &Catalog, s: &Session) -> Node {
     if !inline_choices(catalog) {
-        return text(s.id, Param::Region, s.region.as_str());
+        return text(s.id, Field::Region, s.region.as_str());
     }
     let mut regions: BTreeSet<String> = catalog
         .sessions()
@@ -333,7 +334,7 @@ fn region_menu(catalog: &Catalog, s: &Session) -> Node {
         .collect();
     children.push(Node::Separator);
     children.push(Node::item(
-        MenuAction::Edit(s.id, Param::Region),
+        MenuAction::Edit(s.id, Field::Region),
         "Other region…",
     ));
     Node::submenu(
@@ -349,7 +350,7 @@ fn assumer_menu(catalog: &Catalog, s: &Session, current: SessionId) -> Node {
         let name = catalog
             .get(current)
             .map_or_else(String::new, |a| a.alias.to_string());
-        return text(s.id, Param::Assumer, &name);
+        return text(s.id, Field::Assumer, &name);
     }
     let mut candidates: Vec<&Session> = catalog
         .sessions()
@@ -369,7 +370,7 @@ fn assumer_menu(catalog: &Catalog, s: &Session, current: SessionId) -> Node {
     if candidates.len() > MAX_ASSUMERS {
         children.push(Node::Separator);
         children.push(Node::item(
-            MenuAction::Edit(s.id, Param::Assumer),
+            MenuAction::Edit(s.id, Field::Assumer),
             "Other session…",
         ));
     }
