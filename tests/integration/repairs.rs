@@ -167,23 +167,51 @@ fn a_start_killed_between_intent_and_write_leaves_an_unowned_section() {
 
 #[test]
 fn sigkill_at_random_moments_of_a_start_never_leaves_a_section_nobody_owns() {
+    // A federated session: its start touches no keychain. gnome-keyring-daemon itself aborts
+    // when a client is killed in the middle of opening its session (a GLib assertion in
+    // aes_negotiate), which would take every other test's keychain down with it.
     let env = Env::new();
     write_user_files(&env);
-    add_user(&env, "dev", "dev", &[]);
-    env.run_moto(&["session", "start", "dev"], "").ok(); // caches the token: starts are quick
-    env.run_moto(&["session", "stop", "dev"], "").ok();
+    let f = fixtures();
+    env.run(
+        &[
+            "session",
+            "add",
+            "iam-role-federated",
+            "--alias",
+            "dev",
+            "--profile",
+            "dev",
+            "--role-arn",
+            &f.federated_role_arn,
+            "--idp-arn",
+            &f.idp_arn,
+            "--saml-url",
+            "https://idp.example.com/saml",
+        ],
+        "",
+    )
+    .ok();
+    let assertion = format!(
+        "{}\n",
+        crate::harness::saml_assertion(&f.federated_role_arn, &f.idp_arn)
+    );
+    let start = &["session", "start", "dev", "--saml-assertion", "-"];
     let mut landed = 0;
     for round in 0..24u64 {
-        let mut cmd = env.command(&["session", "start", "dev"]);
+        let mut cmd = env.command(start);
         cmd.env("AWS_ENDPOINT_URL", crate::harness::moto());
         let mut child = cmd.spawn().unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(round % 12 * 2));
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = std::io::Write::write_all(&mut stdin, assertion.as_bytes());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(round % 12 * 3));
         child.kill().ok(); // SIGKILL
         let status = child.wait().unwrap();
         landed += usize::from(!status.success());
         // Whatever the kill interrupted, the next start works and the next stop gives the
         // files back exactly.
-        env.run_moto(&["session", "start", "dev"], "").ok();
+        env.run_moto(start, &assertion).ok();
         env.run_moto(&["session", "stop", "dev"], "").ok();
         assert_eq!(
             env.aws_files(),
@@ -222,5 +250,45 @@ fn an_edit_saved_whose_restart_failed_exits_2() {
     assert_eq!(
         env.session("dev")["mfa_device"],
         "arn:aws:iam::123456789012:mfa/other"
+    );
+}
+
+#[test]
+fn a_version_1_store_migrates_a_config_record_at_a_custom_path_as_credentials() {
+    // A version-1 store (no flavor in [[owned]]) written by a shell whose AWS_CONFIG_FILE and
+    // AWS_SHARED_CREDENTIALS_FILE name files called neither "config" nor "credentials".
+    let env = Env::new();
+    let dir = env.root.join("aws");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (creds, cfg) = (dir.join("keys.ini"), dir.join("settings.ini"));
+    std::fs::write(
+        &creds,
+        "[default]\naws_access_key_id = ASIAOLD00000000000000\naws_secret_access_key = s\naws_session_token = t\n",
+    )
+    .unwrap();
+    std::fs::write(&cfg, "[default]\nregion = eu-west-1\n").unwrap();
+    std::fs::create_dir_all(env.config_dir()).unwrap();
+    std::fs::write(
+        env.store_path(),
+        format!(
+            "version = 1\nprofiles = [\"default\"]\n\n[[session]]\nid = \"0b9c3f38-6a5e-4c47-9d1c-3c1f5b8d2a10\"\nalias = \"dev\"\nkind = \"iam-role-federated\"\nprofile = \"default\"\nregion = \"eu-west-1\"\nstate = \"active\"\nrole_arn = \"arn:aws:iam::123456789012:role/r\"\nsaml_url = \"https://idp.example.com/saml\"\nidp_arn = \"arn:aws:iam::123456789012:saml-provider/p\"\n\n[[owned]]\nfile = {:?}\nsection = \"default\"\n\n[[owned]]\nfile = {:?}\nsection = \"default\"\n",
+            creds, cfg
+        ),
+    )
+    .unwrap();
+    let mut cmd = env.command(&["session", "stop", "dev"]);
+    cmd.env("AWS_SHARED_CREDENTIALS_FILE", &creds)
+        .env("AWS_CONFIG_FILE", &cfg);
+    finish(cmd, "").ok();
+    assert_eq!(std::fs::read_to_string(&creds).unwrap(), "");
+    assert_eq!(
+        std::fs::read_to_string(&cfg).unwrap(),
+        "",
+        "the config record was read as the config file's"
+    );
+    let store = std::fs::read_to_string(env.store_path()).unwrap();
+    assert!(
+        store.contains("version = 2") && !store.contains("[[owned]]"),
+        "{store}"
     );
 }
