@@ -11,7 +11,9 @@ use time::OffsetDateTime;
 
 use super::Credentials;
 use super::sts::{Cause, Error, Sts};
-use crate::session::{IamUserKeys, IdpArn, MfaCode, MfaDevice, Region, RoleArn, RoleSessionName};
+use crate::session::{
+    ExternalId, IamUserKeys, IdpArn, MfaCode, MfaDevice, Region, RoleArn, RoleSessionName,
+};
 
 /// A call the fake received.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +29,7 @@ pub enum Call {
         caller: String,
         role_arn: String,
         session_name: String,
+        external_id: Option<String>,
         seconds: u64,
     },
     AssumeRoleWithSaml {
@@ -152,6 +155,7 @@ impl Sts for Fake {
         with: &Credentials,
         role_arn: &RoleArn,
         session_name: &RoleSessionName,
+        external_id: Option<&ExternalId>,
         duration: Duration,
     ) -> Result<Credentials, Error> {
         let caller = self.owner(with.access_key_id.expose_secret());
@@ -162,6 +166,7 @@ impl Sts for Fake {
             caller,
             role_arn: role_arn.to_string(),
             session_name: session_name.to_string(),
+            external_id: external_id.map(ToString::to_string),
             seconds: duration.as_secs(),
         };
         self.answer("AssumeRole", call, owner, duration)

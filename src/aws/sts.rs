@@ -14,7 +14,9 @@ use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
 use super::Credentials;
-use crate::session::{IamUserKeys, IdpArn, MfaCode, MfaDevice, Region, RoleArn, RoleSessionName};
+use crate::session::{
+    ExternalId, IamUserKeys, IdpArn, MfaCode, MfaDevice, Region, RoleArn, RoleSessionName,
+};
 
 /// Why STS said no, in the user's terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +82,7 @@ pub trait Sts: Send + Sync {
         with: &Credentials,
         role_arn: &RoleArn,
         session_name: &RoleSessionName,
+        external_id: Option<&ExternalId>,
         duration: Duration,
     ) -> Result<Credentials, Error>;
 
@@ -222,6 +225,7 @@ impl Sts for Sdk {
         with: &Credentials,
         role_arn: &RoleArn,
         session_name: &RoleSessionName,
+        external_id: Option<&ExternalId>,
         duration: Duration,
     ) -> Result<Credentials, Error> {
         let call = self
@@ -229,6 +233,7 @@ impl Sts for Sdk {
             .assume_role()
             .role_arn(role_arn.as_str())
             .role_session_name(session_name.as_str())
+            .set_external_id(external_id.map(|e| e.as_str().to_owned()))
             .duration_seconds(seconds(duration));
         let out = self.send("AssumeRole", false, call.send())?;
         convert("AssumeRole", out.credentials)

@@ -3,10 +3,10 @@
 
 use std::str::FromStr;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 
 use crate::session::{
-    Alias, IdpArn, MfaCode, MfaDevice, ProfileName, RoleArn, RoleSessionName, SamlUrl,
+    Alias, ExternalId, Field, Kind, MfaCode, ProfileName, RoleArn, RoleSessionName, Value,
 };
 
 #[derive(Debug, Parser)]
@@ -116,6 +116,9 @@ pub enum SessionCommand {
         /// [default: credtray-<assumer alias>]
         #[arg(long)]
         role_session_name: Option<RoleSessionName>,
+        /// The external id the role's trust policy asks for [default: none]
+        #[arg(long)]
+        external_id: Option<ExternalId>,
         /// [default: default]
         #[arg(long)]
         profile: Option<ProfileName>,
@@ -133,15 +136,62 @@ pub enum SessionCommand {
     },
 }
 
-#[derive(Debug, Subcommand)]
-#[allow(clippy::enum_variant_names)] // the variants spell the session kinds, as users type them
-pub enum AddCommand {
-    /// An IAM user with long-term keys (kept in the OS keychain)
-    IamUser(AddIamUser),
-    /// A role assumed with the credentials of another session
-    IamRoleChained(AddChained),
-    /// A role assumed with a SAML assertion from an identity provider
-    IamRoleFederated(AddFederated),
+/// `session add <kind>`: one subcommand per kind users define (not the integration-derived
+/// ones), with a flag for each of the kind's fields ([`Kind::fields`]), required unless the
+/// field is optional.
+#[derive(Debug)]
+pub struct AddCommand {
+    pub kind: Kind,
+    pub common: Common,
+    pub fields: Given,
+}
+
+fn addable() -> impl Iterator<Item = Kind> {
+    Kind::ALL
+        .into_iter()
+        .filter(|k| !k.is_integration_derived())
+}
+
+impl FromArgMatches for AddCommand {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let Some((name, sub)) = matches.subcommand() else {
+            return Err(clap::Error::new(clap::error::ErrorKind::MissingSubcommand));
+        };
+        let kind = addable()
+            .find(|k| k.as_str() == name)
+            .ok_or_else(|| clap::Error::new(clap::error::ErrorKind::InvalidSubcommand))?;
+        Ok(Self {
+            kind,
+            common: Common::from_arg_matches(sub)?,
+            fields: Given::from_matches(sub, kind.fields()),
+        })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl Subcommand for AddCommand {
+    fn augment_subcommands(cmd: clap::Command) -> clap::Command {
+        addable()
+            .fold(cmd, |cmd, kind| {
+                let sub =
+                    Common::augment_args(clap::Command::new(kind.as_str()).about(kind.about()));
+                cmd.subcommand(field_args(sub, kind.fields().iter().copied(), Mode::Add))
+            })
+            .subcommand_required(true)
+            .arg_required_else_help(true)
+    }
+
+    fn augment_subcommands_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_subcommands(cmd)
+    }
+
+    fn has_subcommand(name: &str) -> bool {
+        addable().any(|k| k.as_str() == name)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -158,81 +208,20 @@ pub struct Common {
 }
 
 #[derive(Debug, Args)]
-pub struct AddIamUser {
-    #[command(flatten)]
-    pub common: Common,
-    /// The virtual MFA device ARN or hardware serial
-    #[arg(long)]
-    pub mfa_device: Option<MfaDevice>,
-    /// `-`: read the access key id from standard input
-    #[arg(long, value_name = "-")]
-    pub access_key_id: SecretOption,
-    /// `-`: read the secret access key from standard input
-    #[arg(long, value_name = "-")]
-    pub secret_access_key: SecretOption,
-}
-
-#[derive(Debug, Args)]
-pub struct AddChained {
-    #[command(flatten)]
-    pub common: Common,
-    /// The role to assume
-    #[arg(long)]
-    pub role_arn: RoleArn,
-    /// The session (id or alias) whose credentials assume the role
-    #[arg(long)]
-    pub assumer: String,
-    /// The role session name [default: credtray-<alias>]
-    #[arg(long)]
-    pub role_session_name: Option<RoleSessionName>,
-}
-
-#[derive(Debug, Args)]
-pub struct AddFederated {
-    #[command(flatten)]
-    pub common: Common,
-    /// The role to assume
-    #[arg(long)]
-    pub role_arn: RoleArn,
-    /// The identity provider's ARN in IAM
-    #[arg(long)]
-    pub idp_arn: IdpArn,
-    /// The identity provider's SAML 2.0 login URL
-    #[arg(long)]
-    pub saml_url: SamlUrl,
-}
-
-#[derive(Debug, Args)]
 pub struct EditArgs {
     /// The session's id or alias
     pub session: String,
+    /// A new display name (unique, ignoring case)
     #[arg(long)]
     pub alias: Option<Alias>,
+    /// Another named profile to write credentials to
     #[arg(long)]
     pub profile: Option<ProfileName>,
+    /// Another AWS region
     #[arg(long)]
     pub region: Option<String>,
-    /// A new MFA device, or "" to remove it
-    #[arg(long)]
-    pub mfa_device: Option<Clearable<MfaDevice>>,
-    /// `-`: read a new access key id from standard input
-    #[arg(long, value_name = "-")]
-    pub access_key_id: Option<SecretOption>,
-    /// `-`: read a new secret access key from standard input
-    #[arg(long, value_name = "-")]
-    pub secret_access_key: Option<SecretOption>,
-    #[arg(long)]
-    pub role_arn: Option<RoleArn>,
-    /// A new role session name, or "" for the default
-    #[arg(long)]
-    pub role_session_name: Option<Clearable<RoleSessionName>>,
-    /// The new assumer session (id or alias)
-    #[arg(long)]
-    pub assumer: Option<String>,
-    #[arg(long)]
-    pub saml_url: Option<SamlUrl>,
-    #[arg(long)]
-    pub idp_arn: Option<IdpArn>,
+    #[command(flatten)]
+    pub fields: EditFields,
     /// Test the edited parameters (test credential generation) and save nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -292,29 +281,115 @@ impl std::fmt::Debug for SecretOption {
     }
 }
 
-/// A value, or `""` to clear an optional field.
+/// What the command line gave for a kind's own fields, in the order given.
+#[derive(Debug, Clone, Default)]
+pub struct Given(pub Vec<(Field, Flag)>);
+
+/// One kind field's flag value.
 #[derive(Debug, Clone)]
-pub enum Clearable<T> {
-    Clear,
-    Set(T),
+pub enum Flag {
+    /// A parsed value (`""` clears an optional field).
+    Value(Value),
+    /// A session's id or alias, for a field naming a session (the assumer): resolved against
+    /// the catalog.
+    Session(String),
+    /// A secret's flag: only `-`, "read it from standard input", is accepted.
+    Secret(SecretOption),
 }
 
-impl<T: FromStr> FromStr for Clearable<T> {
-    type Err = T::Err;
-    fn from_str(s: &str) -> Result<Self, T::Err> {
-        if s.trim().is_empty() {
-            Ok(Clearable::Clear)
-        } else {
-            s.parse().map(Clearable::Set)
-        }
+impl Given {
+    fn from_matches(matches: &ArgMatches, fields: &[Field]) -> Self {
+        let mut given: Vec<(usize, Field, Flag)> = fields
+            .iter()
+            .filter_map(|&field| {
+                let flag = matches.get_one::<Flag>(field.code())?.clone();
+                Some((matches.index_of(field.code())?, field, flag))
+            })
+            .collect();
+        given.sort_by_key(|(at, _, _)| *at);
+        Self(given.into_iter().map(|(_, f, v)| (f, v)).collect())
     }
 }
 
-impl<T> Clearable<T> {
-    pub fn into_option(self) -> Option<T> {
-        match self {
-            Clearable::Clear => None,
-            Clearable::Set(v) => Some(v),
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Add,
+    Edit,
+}
+
+/// A `--<code>` flag for each field, its value parsed as the field's (a usage error, exit 2,
+/// when it breaks the field's rule).
+fn field_args(
+    cmd: clap::Command,
+    fields: impl Iterator<Item = Field>,
+    mode: Mode,
+) -> clap::Command {
+    fields.fold(cmd, |cmd, field| {
+        let code = field.code();
+        let arg = clap::Arg::new(code)
+            .long(code)
+            .required(mode == Mode::Add && !field.is_optional());
+        let arg = if field.is_secret() {
+            arg.value_name("-")
+                .help(format!("`-`: read the {field} from standard input"))
+                .value_parser(|s: &str| {
+                    Ok::<_, std::convert::Infallible>(Flag::Secret(SecretOption(s.to_owned())))
+                })
+        } else if field == Field::Assumer {
+            arg.value_name("SESSION")
+                .help("The session (id or alias) whose credentials assume the role")
+                .value_parser(|s: &str| {
+                    Ok::<_, std::convert::Infallible>(Flag::Session(s.to_owned()))
+                })
+        } else {
+            let clear = match mode {
+                _ if !field.is_optional() => "",
+                Mode::Edit => "; \"\" to clear it",
+                Mode::Add => " [optional]",
+            };
+            arg.value_name(code.to_uppercase().replace('-', "_"))
+                .help(format!("The {field}, e.g. {}{clear}", field.example()))
+                .value_parser(move |s: &str| Value::parse(field, s).map(Flag::Value))
+        };
+        cmd.arg(arg)
+    })
+}
+
+/// `session edit`'s flags for the kinds' own fields: one for each field any editable kind
+/// has ([`Kind::fields`]); the catalog refuses a field the session's kind does not have.
+#[derive(Debug, Clone, Default)]
+pub struct EditFields(pub Given);
+
+/// Every field of the kinds users edit, each once, in table order.
+pub fn editable_fields() -> Vec<Field> {
+    let mut fields: Vec<Field> = Vec::new();
+    for kind in addable() {
+        for &field in kind.fields() {
+            if !fields.contains(&field) {
+                fields.push(field);
+            }
         }
+    }
+    fields
+}
+
+impl FromArgMatches for EditFields {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        Ok(Self(Given::from_matches(matches, &editable_fields())))
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl Args for EditFields {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        field_args(cmd, editable_fields().into_iter(), Mode::Edit)
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
     }
 }

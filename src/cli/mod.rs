@@ -7,25 +7,25 @@ mod input;
 mod output;
 mod prompt;
 mod sessions;
+#[cfg(test)]
+mod table_tests;
 
 use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{ArgMatches, CommandFactory, FromArgMatches};
+use clap::Parser;
 
 use crate::aws::sts::Sdk;
 use crate::awsfiles::Files;
 use crate::engine::{self, Engine, NoPrompt, Tested};
 use crate::secrets::Keychain;
 use crate::session::{
-    self, AccessKeyId, Edit, IamUserKeys, NewSession, RoleSessionName, SecretAccessKey,
-    SessionKind, ValidationError,
+    self, AccessKeyId, Edit, Field, IamUserKeys, Mismatch, NewSession, SecretAccessKey,
+    SessionKind, ValidationError, Value,
 };
 use crate::store::{self, Store};
-use args::{
-    AddCommand, Cli, Command, Common, EditArgs, FilesCommand, ProfileCommand, SecretOption,
-};
+use args::{AddCommand, Cli, Command, EditArgs, FilesCommand, Flag, Given, ProfileCommand};
 use secrecy::ExposeSecret;
 
 /// Input the user must correct (exit code 2).
@@ -107,8 +107,7 @@ fn exec_tray() -> anyhow::Result<()> {
 
 /// Parses the process arguments and runs the command.
 pub fn run() -> anyhow::Result<()> {
-    let matches = Cli::command().get_matches();
-    let cli = Cli::from_arg_matches(&matches)?;
+    let cli = Cli::parse();
     let Some(command) = cli.command else {
         // No command: the tray, a separate executable (this one links no GUI toolkit).
         return exec_tray();
@@ -121,18 +120,10 @@ pub fn run() -> anyhow::Result<()> {
         sts,
     );
     match command {
-        Command::Session(command) => sessions::run(&mut engine, command, leaf(&matches)),
+        Command::Session(command) => sessions::run(&mut engine, command),
         Command::Profile(command) => profile(&engine, command),
         Command::Files(FilesCommand::Check { json }) => check_files(&engine, json),
         Command::CredentialProcess { session } => credential_process(&mut engine, &session),
-    }
-}
-
-/// The matches of the innermost subcommand, where the options' positions are recorded.
-fn leaf(matches: &ArgMatches) -> &ArgMatches {
-    match matches.subcommand() {
-        Some((_, sub)) => leaf(sub),
-        None => matches,
     }
 }
 
@@ -289,134 +280,102 @@ fn check_files(engine: &Engine, json: bool) -> anyhow::Result<()> {
 fn new_session(
     engine: &Engine,
     add: AddCommand,
-    matches: &ArgMatches,
 ) -> anyhow::Result<(NewSession, Option<IamUserKeys>)> {
-    let new = |common: Common, kind| NewSession {
-        alias: common.alias,
-        profile: common.profile,
-        region: common.region,
+    let (values, keys) = resolve(&engine.catalog()?, add.fields)?;
+    let kind = SessionKind::from_values(add.kind, values).map_err(|m| {
+        let (Mismatch::Missing(field) | Mismatch::Stray(field)) = m;
+        UsageError(format!("{} sessions need --{}", add.kind, field.code()))
+    })?;
+    let keys = match keys {
+        Keys {
+            access_key_id: Some(access_key_id),
+            secret_access_key: Some(secret_access_key),
+        } => Some(IamUserKeys {
+            access_key_id,
+            secret_access_key,
+        }),
+        // The engine refuses an IAM user without keys, naming what is missing.
+        _ => None,
+    };
+    let new = NewSession {
+        alias: add.common.alias,
+        profile: add.common.profile,
+        region: add.common.region,
         kind,
     };
-    Ok(match add {
-        AddCommand::IamUser(a) => {
-            let keys = match read_keys(matches, Some(&a.access_key_id), Some(&a.secret_access_key))?
-            {
-                (Some(access_key_id), Some(secret_access_key)) => Some(IamUserKeys {
-                    access_key_id,
-                    secret_access_key,
-                }),
-                // The engine refuses an IAM user without keys, naming what is missing.
-                _ => None,
-            };
-            (
-                new(
-                    a.common,
-                    SessionKind::IamUser {
-                        mfa_device: a.mfa_device,
-                    },
-                ),
-                keys,
-            )
-        }
-        AddCommand::IamRoleChained(a) => {
-            let assumer = engine
-                .catalog()?
-                .resolve(&a.assumer)
-                .map_err(assumer_error)?
-                .id;
-            let kind = SessionKind::IamRoleChained {
-                role_arn: a.role_arn,
-                role_session_name: a.role_session_name,
-                assumer,
-            };
-            (new(a.common, kind), None)
-        }
-        AddCommand::IamRoleFederated(a) => {
-            let kind = SessionKind::IamRoleFederated {
-                role_arn: a.role_arn,
-                saml_url: a.saml_url,
-                idp_arn: a.idp_arn,
-            };
-            (new(a.common, kind), None)
-        }
-    })
+    Ok((new, keys))
 }
 
-fn to_edit(catalog: &session::Catalog, e: EditArgs, matches: &ArgMatches) -> anyhow::Result<Edit> {
-    let assumer = match &e.assumer {
-        Some(name) => Some(catalog.resolve(name).map_err(assumer_error)?.id),
-        None => None,
-    };
-    let (access_key_id, secret_access_key) = read_keys(
-        matches,
-        e.access_key_id.as_ref(),
-        e.secret_access_key.as_ref(),
-    )?;
+fn to_edit(catalog: &session::Catalog, e: EditArgs) -> anyhow::Result<Edit> {
+    let (values, keys) = resolve(catalog, e.fields.0)?;
     Ok(Edit {
         alias: e.alias,
         profile: e.profile,
         region: e.region,
-        mfa_device: e.mfa_device.map(args::Clearable::into_option),
-        role_arn: e.role_arn,
-        role_session_name: e
-            .role_session_name
-            .map(args::Clearable::<RoleSessionName>::into_option),
-        assumer,
-        saml_url: e.saml_url,
-        idp_arn: e.idp_arn,
-        access_key_id,
-        secret_access_key,
+        values,
+        access_key_id: keys.access_key_id,
+        secret_access_key: keys.secret_access_key,
     })
 }
 
-fn assumer_error(e: session::Error) -> anyhow::Error {
-    match e {
-        session::Error::UnknownSession(name) => ValidationError::new(
-            session::Field::Assumer,
-            format!("no session has the id or alias {name:?}"),
-        )
-        .into(),
-        other => other.into(),
-    }
+/// Keys read from standard input.
+#[derive(Default)]
+struct Keys {
+    access_key_id: Option<AccessKeyId>,
+    secret_access_key: Option<SecretAccessKey>,
 }
 
-/// Reads the requested keys from stdin (or prompts), in the order their options were given.
-fn read_keys(
-    matches: &ArgMatches,
-    access_key_id: Option<&SecretOption>,
-    secret_access_key: Option<&SecretOption>,
-) -> anyhow::Result<(Option<AccessKeyId>, Option<SecretAccessKey>)> {
-    let mut wanted: Vec<(usize, &str)> = Vec::new();
-    for (option, id, label) in [
-        (access_key_id, "access_key_id", "access key id"),
-        (secret_access_key, "secret_access_key", "secret access key"),
-    ] {
-        let Some(option) = option else { continue };
-        if !option.is_stdin() {
-            return Err(UsageError(format!(
-                "secrets are never taken from the command line: pass --{} - and give the {label} on standard input",
-                id.replace('_', "-")
-            ))
-            .into());
-        }
-        wanted.push((matches.index_of(id).unwrap_or(usize::MAX), label));
-    }
-    if wanted.is_empty() {
-        return Ok((None, None));
-    }
-    wanted.sort_unstable();
-    let labels: Vec<&str> = wanted.iter().map(|(_, label)| *label).collect();
-    let values = input::read_secrets(&labels)?;
-    let mut access_key_id = None;
-    let mut secret_access_key = None;
-    for (label, value) in labels.iter().zip(&values) {
-        if *label == "access key id" {
-            access_key_id = Some(AccessKeyId::parse(value)?);
-        } else {
-            secret_access_key = Some(SecretAccessKey::parse(value)?);
+/// The values of the kind fields given: sessions named by id or alias resolved against the
+/// catalog, secrets read from stdin (or prompted for) in the order their flags were given.
+fn resolve(catalog: &session::Catalog, given: Given) -> anyhow::Result<(Vec<Value>, Keys)> {
+    let mut values = Vec::new();
+    let mut secrets = Vec::new();
+    for (field, flag) in given.0 {
+        match flag {
+            Flag::Value(value) => values.push(value),
+            Flag::Session(name) => {
+                let id = catalog
+                    .resolve(&name)
+                    .map_err(|e| session_error(field, e))?
+                    .id;
+                values.push(Value::parse(field, &id.to_string())?);
+            }
+            Flag::Secret(option) if option.is_stdin() => secrets.push(field),
+            Flag::Secret(_) => {
+                return Err(UsageError(format!(
+                    "secrets are never taken from the command line: pass --{} - and give the {field} on standard input",
+                    field.code()
+                ))
+                .into());
+            }
         }
     }
-    Ok((access_key_id, secret_access_key))
+    let mut keys = Keys::default();
+    if secrets.is_empty() {
+        return Ok((values, keys));
+    }
+    let labels: Vec<String> = secrets.iter().map(ToString::to_string).collect();
+    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+    for (field, value) in secrets.iter().zip(input::read_secrets(&labels)?) {
+        match field {
+            Field::AccessKeyId => keys.access_key_id = Some(AccessKeyId::parse(&value)?),
+            Field::SecretAccessKey => {
+                keys.secret_access_key = Some(SecretAccessKey::parse(&value)?);
+            }
+            other => return Err(UsageError(format!("{other} is not a key")).into()),
+        }
+    }
+    Ok((values, keys))
+}
+
+/// A session named by a field (the assumer) that does not exist is that field's error.
+fn session_error(field: Field, e: session::Error) -> anyhow::Error {
+    match e {
+        session::Error::UnknownSession(name) => {
+            ValidationError::new(field, format!("no session has the id or alias {name:?}")).into()
+        }
+        other => other.into(),
+    }
 }
 
 fn print(text: &str) -> anyhow::Result<()> {

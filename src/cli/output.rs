@@ -5,9 +5,10 @@
 use std::fmt::Write as _;
 
 use serde::Serialize;
+use serde::ser::SerializeMap;
 
 use crate::awsfiles::Report;
-use crate::session::{Catalog, Session, SessionKind};
+use crate::session::{Catalog, Session, SessionKind, Value};
 
 /// A session as `--json` shows it: a stable, documented set of keys, no secret among them.
 #[derive(Debug, Serialize)]
@@ -24,63 +25,24 @@ pub struct SessionJson<'a> {
     fields: KindJson<'a>,
 }
 
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
-enum KindJson<'a> {
-    IamUser {
-        mfa_device: Option<&'a str>,
-    },
-    IamRoleChained {
-        role_arn: &'a str,
-        role_session_name: Option<&'a str>,
-        assumer: String,
-    },
-    IamRoleFederated {
-        role_arn: &'a str,
-        saml_url: &'a str,
-        idp_arn: &'a str,
-    },
-    AwsSsoRole {
-        account_id: &'a str,
-        role_name: &'a str,
-        integration: String,
-    },
+/// A session's own fields ([`Kind::fields`]) under their snake-case names, `null` when an
+/// optional one has no value; secrets (in the keychain) are never among them.
+#[derive(Debug)]
+struct KindJson<'a>(&'a SessionKind);
+
+impl Serialize for KindJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let values = self.0.values();
+        let mut map = serializer.serialize_map(Some(values.len()))?;
+        for value in &values {
+            map.serialize_entry(&value.field().key(), &value.text())?;
+        }
+        map.end()
+    }
 }
 
 impl<'a> SessionJson<'a> {
     pub fn new(s: &'a Session) -> Self {
-        let fields = match &s.kind {
-            SessionKind::IamUser { mfa_device } => KindJson::IamUser {
-                mfa_device: mfa_device.as_ref().map(|m| m.as_str()),
-            },
-            SessionKind::IamRoleChained {
-                role_arn,
-                role_session_name,
-                assumer,
-            } => KindJson::IamRoleChained {
-                role_arn: role_arn.as_str(),
-                role_session_name: role_session_name.as_ref().map(|n| n.as_str()),
-                assumer: assumer.to_string(),
-            },
-            SessionKind::IamRoleFederated {
-                role_arn,
-                saml_url,
-                idp_arn,
-            } => KindJson::IamRoleFederated {
-                role_arn: role_arn.as_str(),
-                saml_url: saml_url.as_str(),
-                idp_arn: idp_arn.as_str(),
-            },
-            SessionKind::AwsSsoRole {
-                account_id,
-                role_name,
-                integration,
-            } => KindJson::AwsSsoRole {
-                account_id: account_id.as_str(),
-                role_name: role_name.as_str(),
-                integration: integration.to_string(),
-            },
-        };
         Self {
             id: s.id.to_string(),
             alias: s.alias.as_str(),
@@ -89,7 +51,7 @@ impl<'a> SessionJson<'a> {
             region: s.region.as_str(),
             state: s.state.as_str(),
             error: s.state.error(),
-            fields,
+            fields: KindJson(&s.kind),
         }
     }
 }
@@ -134,63 +96,30 @@ pub fn table(catalog: &Catalog) -> String {
 
 /// Every field of one session, one per line; secrets only as "stored in the OS keychain".
 pub fn details(catalog: &Catalog, s: &Session) -> String {
-    let mut lines: Vec<(&str, String)> = vec![
-        ("alias", s.alias.to_string()),
-        ("id", s.id.to_string()),
-        ("kind", s.kind.tag().to_string()),
-        ("state", s.state.as_str().to_owned()),
-        ("named profile", s.profile.to_string()),
-        ("region", s.region.to_string()),
+    let mut lines: Vec<(String, String)> = vec![
+        ("alias".to_owned(), s.alias.to_string()),
+        ("id".to_owned(), s.id.to_string()),
+        ("kind".to_owned(), s.kind.tag().to_string()),
+        ("state".to_owned(), s.state.as_str().to_owned()),
+        ("named profile".to_owned(), s.profile.to_string()),
+        ("region".to_owned(), s.region.to_string()),
     ];
     if let Some(error) = s.state.error() {
-        lines.push(("last error", error.to_owned()));
+        lines.push(("last error".to_owned(), error.to_owned()));
     }
-    let none = || "(none)".to_owned();
-    match &s.kind {
-        SessionKind::IamUser { mfa_device } => {
-            lines.push((
-                "MFA device",
-                mfa_device.as_ref().map_or_else(none, ToString::to_string),
-            ));
-            lines.push(("access key id", "•••• (in the OS keychain)".to_owned()));
-            lines.push(("secret access key", "•••• (in the OS keychain)".to_owned()));
-        }
-        SessionKind::IamRoleChained {
-            role_arn,
-            role_session_name,
-            assumer,
-        } => {
-            lines.push(("role ARN", role_arn.to_string()));
-            lines.push((
-                "role session name",
-                role_session_name.as_ref().map_or_else(
-                    || "(default: credtray-<alias>)".to_owned(),
-                    ToString::to_string,
-                ),
-            ));
-            let assumer_alias = catalog
-                .get(*assumer)
-                .map_or_else(none, |a| a.alias.to_string());
-            lines.push(("assumer session", format!("{assumer_alias} ({assumer})")));
-        }
-        SessionKind::IamRoleFederated {
-            role_arn,
-            saml_url,
-            idp_arn,
-        } => {
-            lines.push(("role ARN", role_arn.to_string()));
-            lines.push(("SAML 2.0 URL", saml_url.to_string()));
-            lines.push(("identity provider ARN", idp_arn.to_string()));
-        }
-        SessionKind::AwsSsoRole {
-            account_id,
-            role_name,
-            integration,
-        } => {
-            lines.push(("account id", account_id.to_string()));
-            lines.push(("role name", role_name.to_string()));
-            lines.push(("integration", integration.to_string()));
-        }
+    for &field in s.kind.tag().fields() {
+        let value = match s.kind.get(field) {
+            _ if field.is_secret() => "•••• (in the OS keychain)".to_owned(),
+            Some(Value::Assumer(id)) => {
+                let alias = catalog
+                    .get(id)
+                    .map_or_else(|| "(none)".to_owned(), |a| a.alias.to_string());
+                format!("{alias} ({id})")
+            }
+            Some(value) => value.text().unwrap_or_else(|| field.unset().to_owned()),
+            None => field.unset().to_owned(),
+        };
+        lines.push((field.to_string(), value));
     }
     let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     lines

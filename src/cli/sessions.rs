@@ -1,24 +1,17 @@
 //! `credtray session …`: one function per subcommand, each one engine call and its output.
 
-use clap::ArgMatches;
-
 use super::args::{AddCommand, Answers, EditArgs, SessionCommand};
 use super::prompt::CliPrompt;
 use super::{UsageError, new_session, output, print, print_json, report_test, to_edit};
-use crate::engine::{Engine, ProposedKeys};
-use crate::session::{Alias, ProfileName, RoleArn, RoleSessionName};
+use crate::engine::{Chain, Engine, ProposedKeys};
 
-/// Runs one `session` subcommand; `matches` are its own (where options' positions are kept).
-pub(super) fn run(
-    engine: &mut Engine,
-    command: SessionCommand,
-    matches: &ArgMatches,
-) -> anyhow::Result<()> {
+/// Runs one `session` subcommand.
+pub(super) fn run(engine: &mut Engine, command: SessionCommand) -> anyhow::Result<()> {
     match command {
         SessionCommand::List { json } => list(engine, json),
         SessionCommand::Show { session, json } => show(engine, &session, json),
-        SessionCommand::Add(add) => self::add(engine, add, matches),
-        SessionCommand::Edit(edit) => self::edit(engine, edit, matches),
+        SessionCommand::Add(add) => self::add(engine, add),
+        SessionCommand::Edit(edit) => self::edit(engine, edit),
         SessionCommand::Start {
             session,
             answers,
@@ -35,16 +28,20 @@ pub(super) fn run(
             role_arn,
             alias,
             role_session_name,
+            external_id,
             profile,
             region,
         } => chain(
             engine,
             &session,
-            role_arn,
-            alias,
-            role_session_name,
-            profile,
-            region,
+            Chain {
+                role_arn,
+                alias,
+                role_session_name,
+                external_id,
+                profile,
+                region,
+            },
         ),
         SessionCommand::Delete { session, cascade } => delete(engine, &session, cascade),
     }
@@ -74,8 +71,8 @@ fn show(engine: &Engine, session: &str, json: bool) -> anyhow::Result<()> {
     }
 }
 
-fn add(engine: &mut Engine, add: AddCommand, matches: &ArgMatches) -> anyhow::Result<()> {
-    let (new, keys) = new_session(engine, add, matches)?;
+fn add(engine: &mut Engine, add: AddCommand) -> anyhow::Result<()> {
+    let (new, keys) = new_session(engine, add)?;
     let added = engine.add(new, keys)?;
     print(&format!(
         "added {} session {:?} ({}) on profile {} in {}\n",
@@ -87,12 +84,12 @@ fn add(engine: &mut Engine, add: AddCommand, matches: &ArgMatches) -> anyhow::Re
     ))
 }
 
-fn edit(engine: &mut Engine, mut edit: EditArgs, matches: &ArgMatches) -> anyhow::Result<()> {
+fn edit(engine: &mut Engine, mut edit: EditArgs) -> anyhow::Result<()> {
     let catalog = engine.catalog()?;
     let id = catalog.resolve(&edit.session)?.id;
     let dry_run = edit.dry_run;
     let answers = std::mem::take(&mut edit.answers);
-    let edit = to_edit(&catalog, edit, matches)?;
+    let edit = to_edit(&catalog, edit)?;
     let mut prompt = CliPrompt::new(answers)?;
     if dry_run {
         let result = engine.test_edit(id, edit, &mut prompt);
@@ -180,17 +177,9 @@ fn test(engine: &mut Engine, session: &str, answers: Answers, json: bool) -> any
     report_test(result, json)
 }
 
-fn chain(
-    engine: &mut Engine,
-    session: &str,
-    role_arn: RoleArn,
-    alias: Option<Alias>,
-    role_session_name: Option<RoleSessionName>,
-    profile: Option<ProfileName>,
-    region: Option<String>,
-) -> anyhow::Result<()> {
+fn chain(engine: &mut Engine, session: &str, chain: Chain) -> anyhow::Result<()> {
     let assumer = engine.catalog()?.resolve(session)?.id;
-    let chained = engine.chain(assumer, role_arn, alias, role_session_name, profile, region)?;
+    let chained = engine.chain(assumer, chain)?;
     print(&format!(
         "added iam-role-chained session {:?} ({}) on profile {} in {}\n",
         chained.alias.as_str(),

@@ -24,10 +24,22 @@ use crate::aws::{self, Sts};
 use crate::awsfiles::{self, Files};
 use crate::secrets::{self, Item, Key, SecretStore};
 use crate::session::{
-    self, Alias, Catalog, Edit, EditOutcome, Field, IamUserKeys, NewSession, ProfileName, RoleArn,
-    RoleSessionName, Session, SessionId, State, ValidationError,
+    self, Alias, Catalog, Edit, EditOutcome, ExternalId, Field, IamUserKeys, NewSession,
+    ProfileName, RoleArn, RoleSessionName, Session, SessionId, State, ValidationError,
 };
 use crate::store::{self, Store};
+
+/// A chained session to create from an assumer ([`Engine::chain`]); what is left out gets
+/// the assumer's defaults.
+#[derive(Debug)]
+pub struct Chain {
+    pub role_arn: RoleArn,
+    pub alias: Option<Alias>,
+    pub role_session_name: Option<RoleSessionName>,
+    pub external_id: Option<ExternalId>,
+    pub profile: Option<ProfileName>,
+    pub region: Option<String>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -338,34 +350,28 @@ impl Engine {
     /// Creates a chained session whose assumer is `assumer`, with these defaults: alias
     /// `<assumer alias> chained`, role session name `credtray-<assumer alias>`, the assumer's
     /// region, profile `default`.
-    pub fn chain(
-        &self,
-        assumer: SessionId,
-        role_arn: RoleArn,
-        alias: Option<Alias>,
-        role_session_name: Option<RoleSessionName>,
-        profile: Option<ProfileName>,
-        region: Option<String>,
-    ) -> Result<Session, Error> {
+    pub fn chain(&self, assumer: SessionId, chain: Chain) -> Result<Session, Error> {
         let catalog = self.store.load()?;
         let parent = catalog
             .get(assumer)
             .ok_or_else(|| Error::unknown(assumer))?;
-        let alias = match alias {
+        let alias = match chain.alias {
             Some(alias) => alias,
             None => default_chained_alias(&catalog, &parent.alias)?,
         };
         let new = NewSession {
             alias,
-            profile,
-            region: Some(region.unwrap_or_else(|| parent.region.to_string())),
+            profile: chain.profile,
+            region: Some(chain.region.unwrap_or_else(|| parent.region.to_string())),
             kind: session::SessionKind::IamRoleChained {
-                role_arn,
+                role_arn: chain.role_arn,
                 role_session_name: Some(
-                    role_session_name
+                    chain
+                        .role_session_name
                         .unwrap_or_else(|| RoleSessionName::derived_from(&parent.alias)),
                 ),
                 assumer,
+                external_id: chain.external_id,
             },
         };
         self.add(new, None)

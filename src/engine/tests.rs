@@ -2,7 +2,19 @@ use secrecy::ExposeSecret;
 
 use super::*;
 use crate::secrets::Memory;
-use crate::session::{AccessKeyId, SecretAccessKey, SessionKind};
+use crate::session::{AccessKeyId, SecretAccessKey, SessionKind, Value};
+
+/// A chained session to the role `arn`, everything else left to the assumer's defaults.
+fn chain_to(arn: &str) -> Chain {
+    Chain {
+        role_arn: arn.parse().unwrap(),
+        alias: None,
+        role_session_name: None,
+        external_id: None,
+        profile: None,
+        region: None,
+    }
+}
 
 fn keys(id: &str, secret: &str) -> IamUserKeys {
     IamUserKeys {
@@ -196,7 +208,7 @@ fn edit_replaces_keys_drops_the_cached_token_and_restores_on_failure() {
     );
 
     let mfa = Edit {
-        mfa_device: Some(Some("GAHT12345678".parse().unwrap())),
+        values: vec![Value::MfaDevice(Some("GAHT12345678".parse().unwrap()))],
         ..Edit::default()
     };
     mem.set(
@@ -382,11 +394,11 @@ impl Rig {
         self.engine
             .chain(
                 assumer,
-                "arn:aws:iam::123456789012:role/admin".parse().unwrap(),
-                Some(alias.parse().unwrap()),
-                None,
-                Some(profile.parse().unwrap()),
-                None,
+                Chain {
+                    alias: Some(alias.parse().unwrap()),
+                    profile: Some(profile.parse().unwrap()),
+                    ..chain_to("arn:aws:iam::123456789012:role/admin")
+                },
             )
             .unwrap()
             .id
@@ -495,6 +507,58 @@ fn a_chain_asks_for_the_mfa_code_once_per_token_not_once_per_child() {
     );
     assert_eq!(session_name, "credtray-a");
     assert_eq!(*seconds, 3600);
+}
+
+#[test]
+fn a_chained_sessions_external_id_goes_with_its_assume_role_and_can_be_changed_or_cleared() {
+    let mut r = rig();
+    let root = r.user("root", false);
+    let id = r
+        .engine
+        .chain(
+            root,
+            Chain {
+                external_id: Some("partner-42".parse().unwrap()),
+                profile: Some("ext".parse().unwrap()),
+                ..chain_to("arn:aws:iam::123456789012:role/partner")
+            },
+        )
+        .unwrap()
+        .id;
+    let external_ids = |r: &Rig| -> Vec<Option<String>> {
+        r.sts
+            .calls()
+            .iter()
+            .filter_map(|c| match c {
+                Call::AssumeRole { external_id, .. } => Some(external_id.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    r.engine.start(id, &mut NoPrompt, false).unwrap();
+    assert_eq!(external_ids(&r), [Some("partner-42".to_owned())]);
+
+    // Changing it restarts the active session with the new one; clearing it sends none.
+    for (value, sent) in [
+        (Some("partner-43"), Some("partner-43".to_owned())),
+        (None, None),
+    ] {
+        let edit = Edit {
+            values: vec![Value::ExternalId(value.map(|v| v.parse().unwrap()))],
+            ..Edit::default()
+        };
+        let (outcome, restart) = r.engine.edit(id, edit, &mut NoPrompt).unwrap();
+        assert_eq!(outcome.changed, [Field::ExternalId]);
+        assert!(restart.unwrap().is_ok());
+        assert_eq!(external_ids(&r).last().unwrap(), &sent);
+    }
+    assert!(matches!(
+        r.session(id).kind,
+        SessionKind::IamRoleChained {
+            external_id: None,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -641,7 +705,9 @@ fn a_failed_restart_leaves_the_session_in_error_and_no_orphan_section() {
     r.engine.start(id, &mut NoPrompt, false).unwrap();
     r.sts.fail_next(Cause::AccessDenied);
     let edit = Edit {
-        role_arn: Some("arn:aws:iam::123456789012:role/other".parse().unwrap()),
+        values: vec![Value::RoleArn(
+            "arn:aws:iam::123456789012:role/other".parse().unwrap(),
+        )],
         ..Edit::default()
     };
     let (_, restart) = r.engine.edit(id, edit, &mut NoPrompt).unwrap();
@@ -798,14 +864,7 @@ fn chain_uses_the_spec_defaults() {
     let root = r.user("Prod Admin", false);
     let id = r
         .engine
-        .chain(
-            root,
-            "arn:aws:iam::123456789012:role/x".parse().unwrap(),
-            None,
-            None,
-            None,
-            None,
-        )
+        .chain(root, chain_to("arn:aws:iam::123456789012:role/x"))
         .unwrap()
         .id;
     let s = r.session(id);
@@ -827,14 +886,7 @@ fn chain_uses_the_spec_defaults() {
     assert_eq!(*assumer, root);
     let again = r
         .engine
-        .chain(
-            root,
-            "arn:aws:iam::123456789012:role/x".parse().unwrap(),
-            None,
-            None,
-            None,
-            None,
-        )
+        .chain(root, chain_to("arn:aws:iam::123456789012:role/x"))
         .unwrap();
     assert_eq!(again.alias.as_str(), "Prod Admin chained 2");
 }
@@ -1556,14 +1608,8 @@ fn stop_all_turns_a_deleting_session_back_into_an_inactive_one() {
         Err(Error::Deleting { .. })
     ));
     assert!(matches!(
-        r.engine.chain(
-            id,
-            "arn:aws:iam::123456789012:role/x".parse().unwrap(),
-            None,
-            None,
-            None,
-            None
-        ),
+        r.engine
+            .chain(id, chain_to("arn:aws:iam::123456789012:role/x")),
         Err(Error::Deleting { .. })
     ));
     assert_eq!(r.session(id).state, State::Deleting);

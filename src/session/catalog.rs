@@ -5,9 +5,8 @@
 use std::collections::HashSet;
 
 use super::{
-    AccessKeyId, Alias, Field, IdpArn, Kind, MfaDevice, ProfileName, Region, RoleArn,
-    RoleSessionName, SamlUrl, SecretAccessKey, Session, SessionId, SessionKind, State,
-    ValidationError,
+    AccessKeyId, Alias, Field, Kind, ProfileName, Region, SecretAccessKey, Session, SessionId,
+    SessionKind, State, ValidationError, Value,
 };
 
 /// What is wrong with a requested change. All of these are the caller's input, never I/O.
@@ -76,19 +75,16 @@ pub struct NewSession {
     pub kind: SessionKind,
 }
 
-/// Changes to a session; `None` leaves a field as it is, `Some(None)` clears an optional one.
+/// Changes to a session; `None` leaves a field as it is.
 #[derive(Debug, Default)]
 pub struct Edit {
     pub alias: Option<Alias>,
     pub profile: Option<ProfileName>,
     /// Parsed against the catalog's known regions (see [`Catalog::parse_region`]).
     pub region: Option<String>,
-    pub mfa_device: Option<Option<MfaDevice>>,
-    pub role_arn: Option<RoleArn>,
-    pub role_session_name: Option<Option<RoleSessionName>>,
-    pub assumer: Option<SessionId>,
-    pub saml_url: Option<SamlUrl>,
-    pub idp_arn: Option<IdpArn>,
+    /// New values of the kind's own fields ([`Kind::fields`]); an optional field's `None`
+    /// value clears it.
+    pub values: Vec<Value>,
     /// Replacement keys: the catalog only checks they apply; the engine stores them.
     pub access_key_id: Option<AccessKeyId>,
     pub secret_access_key: Option<SecretAccessKey>,
@@ -97,12 +93,7 @@ pub struct Edit {
 impl Edit {
     fn edits_definition(&self) -> bool {
         self.alias.is_some()
-            || self.mfa_device.is_some()
-            || self.role_arn.is_some()
-            || self.role_session_name.is_some()
-            || self.assumer.is_some()
-            || self.saml_url.is_some()
-            || self.idp_arn.is_some()
+            || !self.values.is_empty()
             || self.access_key_id.is_some()
             || self.secret_access_key.is_some()
     }
@@ -110,6 +101,30 @@ impl Edit {
     /// Whether no field is named at all.
     pub fn is_empty(&self) -> bool {
         !self.edits_definition() && self.profile.is_none() && self.region.is_none()
+    }
+
+    /// The fields this edit names (common ones, the kind's, then keys).
+    pub fn fields(&self) -> Vec<Field> {
+        let mut fields = Vec::new();
+        for (field, named) in [
+            (Field::Alias, self.alias.is_some()),
+            (Field::Profile, self.profile.is_some()),
+            (Field::Region, self.region.is_some()),
+        ] {
+            if named {
+                fields.push(field);
+            }
+        }
+        fields.extend(self.values.iter().map(Value::field));
+        for (field, named) in [
+            (Field::AccessKeyId, self.access_key_id.is_some()),
+            (Field::SecretAccessKey, self.secret_access_key.is_some()),
+        ] {
+            if named {
+                fields.push(field);
+            }
+        }
+        fields
     }
 }
 
@@ -258,73 +273,24 @@ impl Catalog {
             session.region = region;
         }
 
-        let not_applicable = |field| Error::NotApplicable { field, kind };
-        match &mut session.kind {
-            SessionKind::IamUser { mfa_device } => {
-                if let Some(new) = edit.mfa_device.clone() {
-                    record(Field::MfaDevice, new != *mfa_device);
-                    *mfa_device = new;
-                }
-                record(Field::AccessKeyId, edit.access_key_id.is_some());
-                record(Field::SecretAccessKey, edit.secret_access_key.is_some());
-                reject(edit.role_arn.is_some(), not_applicable(Field::RoleArn))?;
-                reject(
-                    edit.role_session_name.is_some(),
-                    not_applicable(Field::RoleSessionName),
-                )?;
-                reject(edit.assumer.is_some(), not_applicable(Field::Assumer))?;
-                reject(edit.saml_url.is_some(), not_applicable(Field::SamlUrl))?;
-                reject(edit.idp_arn.is_some(), not_applicable(Field::IdpArn))?;
-            }
-            SessionKind::IamRoleChained {
-                role_arn,
-                role_session_name,
-                assumer,
-            } => {
-                if let Some(new) = edit.role_arn.clone() {
-                    record(Field::RoleArn, new != *role_arn);
-                    *role_arn = new;
-                }
-                if let Some(new) = edit.role_session_name.clone() {
-                    record(Field::RoleSessionName, new != *role_session_name);
-                    *role_session_name = new;
-                }
-                if let Some(new) = edit.assumer {
-                    record(Field::Assumer, new != *assumer);
-                    *assumer = new;
-                }
-                reject(edit.mfa_device.is_some(), not_applicable(Field::MfaDevice))?;
-                reject(edit.saml_url.is_some(), not_applicable(Field::SamlUrl))?;
-                reject(edit.idp_arn.is_some(), not_applicable(Field::IdpArn))?;
-                reject_keys(&edit.access_key_id, &edit.secret_access_key, kind)?;
-            }
-            SessionKind::IamRoleFederated {
-                role_arn,
-                saml_url,
-                idp_arn,
-            } => {
-                if let Some(new) = edit.role_arn.clone() {
-                    record(Field::RoleArn, new != *role_arn);
-                    *role_arn = new;
-                }
-                if let Some(new) = edit.saml_url.clone() {
-                    record(Field::SamlUrl, new != *saml_url);
-                    *saml_url = new;
-                }
-                if let Some(new) = edit.idp_arn.clone() {
-                    record(Field::IdpArn, new != *idp_arn);
-                    *idp_arn = new;
-                }
-                reject(edit.mfa_device.is_some(), not_applicable(Field::MfaDevice))?;
-                reject(
-                    edit.role_session_name.is_some(),
-                    not_applicable(Field::RoleSessionName),
-                )?;
-                reject(edit.assumer.is_some(), not_applicable(Field::Assumer))?;
-                reject_keys(&edit.access_key_id, &edit.secret_access_key, kind)?;
-            }
-            SessionKind::AwsSsoRole { .. } => {}
+        // Every field named must be one of the kind's (Kind::fields), checked before any is set.
+        if let Some(field) = edit
+            .fields()
+            .into_iter()
+            .find(|&f| !matches!(f, Field::Alias | Field::Profile | Field::Region) && !kind.has(f))
+        {
+            return Err(Error::NotApplicable { field, kind });
         }
+        for value in &edit.values {
+            let field = value.field();
+            let did_change = session
+                .kind
+                .set(value.clone())
+                .ok_or(Error::NotApplicable { field, kind })?;
+            record(field, did_change);
+        }
+        record(Field::AccessKeyId, edit.access_key_id.is_some());
+        record(Field::SecretAccessKey, edit.secret_access_key.is_some());
 
         if changed.is_empty() {
             return Ok(EditOutcome {
@@ -542,31 +508,6 @@ impl Catalog {
     }
 }
 
-fn reject(present: bool, error: Error) -> Result<(), Error> {
-    if present { Err(error) } else { Ok(()) }
-}
-
-fn reject_keys(
-    access_key_id: &Option<AccessKeyId>,
-    secret_access_key: &Option<SecretAccessKey>,
-    kind: Kind,
-) -> Result<(), Error> {
-    reject(
-        access_key_id.is_some(),
-        Error::NotApplicable {
-            field: Field::AccessKeyId,
-            kind,
-        },
-    )?;
-    reject(
-        secret_access_key.is_some(),
-        Error::NotApplicable {
-            field: Field::SecretAccessKey,
-            kind,
-        },
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -593,6 +534,7 @@ mod tests {
                 role_arn: "arn:aws:iam::123456789012:role/c".parse().unwrap(),
                 role_session_name: None,
                 assumer,
+                external_id: None,
             },
         }
     }
@@ -624,7 +566,7 @@ mod tests {
         assert!(c.add(federated("A")).is_err());
         assert!(c.add(chained("x", SessionId::new())).is_err());
         let cycle = Edit {
-            assumer: Some(b.id),
+            values: vec![Value::Assumer(b.id)],
             ..Edit::default()
         };
         assert!(c.edit(b.id, &cycle).is_err(), "self");
@@ -649,7 +591,7 @@ mod tests {
             .edit(
                 b.id,
                 &Edit {
-                    assumer: Some(y.id),
+                    values: vec![Value::Assumer(y.id)],
                     ..Edit::default()
                 },
             )
@@ -668,7 +610,7 @@ mod tests {
         c.edit(
             b.id,
             &Edit {
-                assumer: Some(a.id),
+                values: vec![Value::Assumer(a.id)],
                 ..Edit::default()
             },
         )
@@ -740,7 +682,7 @@ mod tests {
             .edit(
                 a.id,
                 &Edit {
-                    role_session_name: Some(None),
+                    values: vec![Value::RoleSessionName(None)],
                     ..Edit::default()
                 },
             )

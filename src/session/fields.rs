@@ -26,6 +26,7 @@ pub enum Field {
     RoleArn,
     RoleSessionName,
     Assumer,
+    ExternalId,
     SamlUrl,
     IdpArn,
     AccessKeyId,
@@ -48,6 +49,7 @@ impl fmt::Display for Field {
             Field::RoleArn => "role ARN",
             Field::RoleSessionName => "role session name",
             Field::Assumer => "assumer session",
+            Field::ExternalId => "external id",
             Field::SamlUrl => "SAML 2.0 URL",
             Field::IdpArn => "identity provider ARN",
             Field::AccessKeyId => "access key id",
@@ -61,7 +63,7 @@ impl fmt::Display for Field {
 
 impl Field {
     /// Every field, in the order forms show them.
-    pub const ALL: [Field; 17] = [
+    pub const ALL: [Field; 18] = [
         Field::Id,
         Field::Alias,
         Field::Kind,
@@ -74,6 +76,7 @@ impl Field {
         Field::RoleArn,
         Field::RoleSessionName,
         Field::Assumer,
+        Field::ExternalId,
         Field::SamlUrl,
         Field::IdpArn,
         Field::AccountId,
@@ -95,6 +98,7 @@ impl Field {
             Field::RoleArn => "role-arn",
             Field::RoleSessionName => "role-session-name",
             Field::Assumer => "assumer",
+            Field::ExternalId => "external-id",
             Field::SamlUrl => "saml-url",
             Field::IdpArn => "idp-arn",
             Field::AccessKeyId => "access-key-id",
@@ -123,6 +127,7 @@ impl Field {
             Field::RoleArn => "Role ARN",
             Field::RoleSessionName => "Role session name",
             Field::Assumer => "Assumer session",
+            Field::ExternalId => "External ID",
             Field::SamlUrl => "SAML 2.0 URL",
             Field::IdpArn => "Identity provider ARN",
             Field::AccessKeyId => "Access key ID",
@@ -130,6 +135,38 @@ impl Field {
             Field::AccountId => "Account ID",
             Field::RoleName => "Role name",
             Field::Integration => "Integration",
+        }
+    }
+
+    /// The field's name in snake case, as the store's `config.toml` and `--json` spell it
+    /// (`role_arn`).
+    pub fn key(self) -> String {
+        self.code().replace('-', "_")
+    }
+
+    /// What an optional field of a session's definition means when it has no value.
+    pub fn unset(self) -> &'static str {
+        match self {
+            Field::RoleSessionName => "(default: credtray-<alias>)",
+            _ => "(none)",
+        }
+    }
+
+    /// A valid value of a field of a session's definition, for help texts (and tests that walk
+    /// every field); empty for the others.
+    pub fn example(self) -> &'static str {
+        match self {
+            Field::MfaDevice => "arn:aws:iam::123456789012:mfa/alice",
+            Field::RoleArn => "arn:aws:iam::123456789012:role/Admin",
+            Field::RoleSessionName => "alice-admin",
+            Field::Assumer => "6f1c2b9e-4a3d-4e5f-9a8b-7c6d5e4f3a2b",
+            Field::ExternalId => "partner-7Hq:2026/ops",
+            Field::SamlUrl => "https://idp.example.com/saml/login",
+            Field::IdpArn => "arn:aws:iam::123456789012:saml-provider/Okta",
+            Field::AccountId => "123456789012",
+            Field::RoleName => "AdministratorAccess",
+            Field::Integration => "0b7e4f3a-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
+            _ => "",
         }
     }
 
@@ -652,6 +689,25 @@ impl RoleSessionName {
     }
 }
 
+fn parse_external_id(s: &str) -> Parsed {
+    let s = s.trim();
+    check_len(Field::ExternalId, s, 2, 1224)?;
+    check_chars(
+        Field::ExternalId,
+        s,
+        |c| is_iam_name_char(c) || c == '/' || c == ':',
+        "letters, digits and _ + = , . @ : / -",
+    )?;
+    Ok(s.to_owned())
+}
+
+validated_string!(
+    /// The external id a role's trust policy asks of whoever assumes it (`sts:ExternalId`),
+    /// sent with AssumeRole: 2–1224 characters of `[\w+=,.@:/-]`.
+    ExternalId,
+    parse_external_id
+);
+
 fn parse_role_name(s: &str) -> Parsed {
     let s = s.trim();
     check_len(Field::RoleName, s, 1, 64)?;
@@ -973,6 +1029,30 @@ mod tests {
         name.as_str().parse::<RoleSessionName>().unwrap();
         let long: Alias = "x".repeat(64).parse().unwrap();
         assert_eq!(RoleSessionName::derived_from(&long).as_str().len(), 64);
+    }
+
+    #[test]
+    fn external_ids_follow_the_aws_rule() {
+        for ok in [
+            "ab",
+            "partner-7Hq:2026/ops",
+            "a+b=c,d.e@f_g",
+            &"x".repeat(1224),
+        ] {
+            assert_eq!(ok.parse::<ExternalId>().unwrap().as_str(), ok);
+        }
+        assert_eq!(" ab ".parse::<ExternalId>().unwrap().as_str(), "ab");
+        for (bad, rule) in [
+            ("a", "2 to 1224 characters"),
+            (&"x".repeat(1225) as &str, "2 to 1224 characters"),
+            ("two words", "not allowed"),
+            ("naïve", "not allowed"),
+            ("a;b", "not allowed"),
+        ] {
+            let err = bad.parse::<ExternalId>().unwrap_err();
+            assert_eq!(err.field, Field::ExternalId);
+            assert!(err.to_string().contains(rule), "{bad:?}: {err}");
+        }
     }
 
     #[test]

@@ -4,16 +4,15 @@
 
 mod catalog;
 mod fields;
+mod kind;
 
 pub use catalog::{Catalog, Edit, EditOutcome, Error, NewSession, Settings};
 pub use fields::{
-    AccessKeyId, AccountId, Alias, Field, IamUserKeys, IdpArn, IntegrationId, MfaCode, MfaDevice,
-    PARTITIONS, ProfileName, Region, RoleArn, RoleName, RoleSessionName, SamlUrl, SecretAccessKey,
-    SessionId, ValidationError,
+    AccessKeyId, AccountId, Alias, ExternalId, Field, IamUserKeys, IdpArn, IntegrationId, MfaCode,
+    MfaDevice, PARTITIONS, ProfileName, Region, RoleArn, RoleName, RoleSessionName, SamlUrl,
+    SecretAccessKey, SessionId, ValidationError,
 };
-
-use std::fmt;
-use std::str::FromStr;
+pub use kind::{Kind, Mismatch, SessionKind, Value};
 
 /// A session: a way to obtain temporary credentials for one named profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,106 +28,6 @@ pub struct Session {
     /// When those credentials were issued: with the expiry, their lifetime, which sets when
     /// they are refreshed ([`crate::aws::refresh_due`]).
     pub issued: Option<time::OffsetDateTime>,
-}
-
-/// The four session types and their own fields. Secrets are not here: they live in the
-/// keychain under the session's id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SessionKind {
-    IamUser {
-        mfa_device: Option<MfaDevice>,
-    },
-    IamRoleChained {
-        role_arn: RoleArn,
-        role_session_name: Option<RoleSessionName>,
-        assumer: SessionId,
-    },
-    IamRoleFederated {
-        role_arn: RoleArn,
-        saml_url: SamlUrl,
-        idp_arn: IdpArn,
-    },
-    /// Integration-derived: its definition comes from the integration and can't be edited.
-    AwsSsoRole {
-        account_id: AccountId,
-        role_name: RoleName,
-        integration: IntegrationId,
-    },
-}
-
-impl SessionKind {
-    /// Which of the four kinds, without its fields (`kind = …` in the store and `--json`).
-    pub fn tag(&self) -> Kind {
-        match self {
-            SessionKind::IamUser { .. } => Kind::IamUser,
-            SessionKind::IamRoleChained { .. } => Kind::IamRoleChained,
-            SessionKind::IamRoleFederated { .. } => Kind::IamRoleFederated,
-            SessionKind::AwsSsoRole { .. } => Kind::AwsSsoRole,
-        }
-    }
-
-    /// The session this one assumes its role from, for chained sessions.
-    pub fn assumer(&self) -> Option<SessionId> {
-        match self {
-            SessionKind::IamRoleChained { assumer, .. } => Some(*assumer),
-            _ => None,
-        }
-    }
-}
-
-/// The type tag of a session, as `kind` in the store and in `--json`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    IamUser,
-    IamRoleChained,
-    IamRoleFederated,
-    AwsSsoRole,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 4] = [
-        Kind::IamUser,
-        Kind::IamRoleChained,
-        Kind::IamRoleFederated,
-        Kind::AwsSsoRole,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::IamUser => "iam-user",
-            Kind::IamRoleChained => "iam-role-chained",
-            Kind::IamRoleFederated => "iam-role-federated",
-            Kind::AwsSsoRole => "aws-sso-role",
-        }
-    }
-
-    /// Whether the session's definition comes from an integration (and so can't be edited).
-    pub fn is_integration_derived(self) -> bool {
-        self == Kind::AwsSsoRole
-    }
-
-    /// Whether the session has long-term secrets in the keychain.
-    pub fn has_keys(self) -> bool {
-        self == Kind::IamUser
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Kind {
-    type Err = ValidationError;
-    fn from_str(s: &str) -> Result<Self, ValidationError> {
-        Kind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| {
-            ValidationError::new(
-                Field::Kind,
-                format!("{s:?} is not one of iam-user, iam-role-chained, iam-role-federated, aws-sso-role"),
-            )
-        })
-    }
 }
 
 /// Where a session stands. `Error` carries the last error message.

@@ -297,6 +297,7 @@ mod tests {
                     role_arn: "arn:aws:iam::123456789012:role/admin".parse().unwrap(),
                     role_session_name: Some("me".parse().unwrap()),
                     assumer: user,
+                    external_id: Some("partner-42".parse().unwrap()),
                 },
             })
             .unwrap();
@@ -336,7 +337,7 @@ mod tests {
         assert_eq!(saved.profiles().len(), 2);
         let text = std::fs::read_to_string(store.path()).unwrap();
         assert!(text.starts_with("# credtray's store"));
-        assert!(text.contains("version = 2"));
+        assert!(text.contains("version = 3"));
     }
 
     #[test]
@@ -378,10 +379,10 @@ mod tests {
     fn a_newer_schema_is_refused_by_version() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::at(dir.path());
-        std::fs::write(store.path(), "version = 3\nnew_thing = true\n").unwrap();
+        std::fs::write(store.path(), "version = 4\nnew_thing = true\n").unwrap();
         assert!(matches!(
             store.load().unwrap_err(),
-            Error::Version { found: 3, .. }
+            Error::Version { found: 4, .. }
         ));
     }
 
@@ -409,13 +410,13 @@ mod tests {
                 Flavor::Config
             ]
         );
-        // Saved as version 2, with the flavors written down.
+        // Saved as the current version, with the flavors written down.
         let mut locked = store.lock().unwrap();
         locked.catalog.settings.extra_regions.clear();
         locked.owned[0].fingerprint = Some("x".to_owned());
         locked.save().unwrap();
         let saved = std::fs::read_to_string(store.path()).unwrap();
-        assert!(saved.contains("version = 2"), "{saved}");
+        assert!(saved.contains("version = 3"), "{saved}");
         assert_eq!(saved.matches("flavor = ").count(), 5, "{saved}");
         assert_eq!(store.load_all().unwrap().owned.len(), 5);
     }

@@ -5,21 +5,24 @@
 //! files), `intent` (a write recorded before it happens) and `taken_over` (where the original
 //! of a user's section is kept); a session's `issued` time; the `deleting` state. A version-1
 //! file is read and migrated (the flavor of its records inferred, see [`infer_flavor`]) and
-//! saved as version 2; an older credtray refuses a version-2 file by its version.
+//! saved as the current version; an older credtray refuses a newer file by its version.
+//!
+//! Version 3 added a chained session's `external_id`. Its sessions are otherwise written as
+//! version 2 wrote them, so a version-2 file is read as it is and saved as version 3.
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::awsfiles::{Flavor, Owned, TakenOver};
 use crate::session::{
-    AccountId, Alias, Catalog, Field, IdpArn, IntegrationId, Kind, MfaDevice, ProfileName, Region,
-    RoleArn, RoleName, RoleSessionName, SamlUrl, Session, SessionId, SessionKind, Settings, State,
-    ValidationError,
+    Alias, Catalog, Field, Kind, Mismatch, ProfileName, Region, Session, SessionId, SessionKind,
+    Settings, State, ValidationError, Value,
 };
 
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// The oldest version this credtray reads (and migrates).
 pub const OLDEST: u32 = 1;
@@ -40,7 +43,7 @@ pub struct File {
     #[serde(default)]
     pub profiles: Vec<Spanned<ProfileName>>,
     #[serde(default, rename = "session", skip_serializing_if = "Vec::is_empty")]
-    pub sessions: Vec<Spanned<SessionV1>>,
+    pub sessions: Vec<Spanned<SessionRecord>>,
     /// Sections of the AWS files credtray owns.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub owned: Vec<Spanned<OwnedRecord>>,
@@ -74,10 +77,11 @@ pub struct SettingsV1 {
     pub extra_regions: Vec<String>,
 }
 
-/// One session, all kinds' fields side by side; `kind` says which apply.
+/// One session: what every session has, then its kind's own fields ([`Kind::fields`]) under
+/// their snake-case names, checked against the kind's table on the way in (so a field of
+/// another kind, or a name nothing uses, is refused rather than dropped on the next save).
 #[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SessionV1 {
+pub struct SessionRecord {
     pub id: SessionId,
     pub alias: Alias,
     pub kind: String,
@@ -99,24 +103,8 @@ pub struct SessionV1 {
         with = "time::serde::rfc3339::option"
     )]
     pub issued: Option<time::OffsetDateTime>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mfa_device: Option<MfaDevice>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role_arn: Option<RoleArn>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role_session_name: Option<RoleSessionName>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assumer: Option<SessionId>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub saml_url: Option<SamlUrl>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub idp_arn: Option<IdpArn>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_id: Option<AccountId>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role_name: Option<RoleName>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub integration: Option<IntegrationId>,
+    #[serde(flatten)]
+    pub fields: BTreeMap<String, toml::Value>,
 }
 
 fn inactive() -> String {
@@ -225,7 +213,7 @@ impl File {
             sessions: catalog
                 .sessions()
                 .iter()
-                .map(|s| Spanned::new(0..0, SessionV1::from_session(s)))
+                .map(|s| Spanned::new(0..0, SessionRecord::from_session(s)))
                 .collect(),
             owned: owned
                 .iter()
@@ -290,7 +278,7 @@ fn infer_flavor(record: &OwnedRecord, records: &[(usize, OwnedRecord)]) -> Flavo
         })
 }
 
-impl SessionV1 {
+impl SessionRecord {
     fn into_session(self, settings: &Settings) -> Result<Session, ValidationError> {
         let kind: Kind = self.kind.parse()?;
         let alias = self.alias.as_str().to_owned();
@@ -306,48 +294,29 @@ impl SessionV1 {
                 format!("session {alias:?} is {kind}, which has no {field}"),
             )
         };
-        let allowed = match kind {
-            Kind::IamUser => &[Field::MfaDevice][..],
-            Kind::IamRoleChained => &[Field::RoleArn, Field::RoleSessionName, Field::Assumer],
-            Kind::IamRoleFederated => &[Field::RoleArn, Field::SamlUrl, Field::IdpArn],
-            Kind::AwsSsoRole => &[Field::AccountId, Field::RoleName, Field::Integration],
-        };
-        let present = [
-            (Field::MfaDevice, self.mfa_device.is_some()),
-            (Field::RoleArn, self.role_arn.is_some()),
-            (Field::RoleSessionName, self.role_session_name.is_some()),
-            (Field::Assumer, self.assumer.is_some()),
-            (Field::SamlUrl, self.saml_url.is_some()),
-            (Field::IdpArn, self.idp_arn.is_some()),
-            (Field::AccountId, self.account_id.is_some()),
-            (Field::RoleName, self.role_name.is_some()),
-            (Field::Integration, self.integration.is_some()),
-        ];
-        if let Some((field, _)) = present.iter().find(|(f, p)| *p && !allowed.contains(f)) {
-            return Err(stray(*field));
+        let mut values = Vec::new();
+        for (key, value) in &self.fields {
+            let field = Field::ALL
+                .into_iter()
+                .find(|f| f.key() == *key && !f.is_secret() && Kind::ALL.iter().any(|k| k.has(*f)))
+                .ok_or_else(|| {
+                    ValidationError::new(
+                        Field::Kind,
+                        format!("session {alias:?} has the unknown field {key:?}"),
+                    )
+                })?;
+            if !kind.has(field) {
+                return Err(stray(field));
+            }
+            let text = value.as_str().ok_or_else(|| {
+                ValidationError::new(field, format!("session {alias:?}: must be a string"))
+            })?;
+            values.push(Value::parse(field, text)?);
         }
-        let kind = match kind {
-            Kind::IamUser => SessionKind::IamUser {
-                mfa_device: self.mfa_device,
-            },
-            Kind::IamRoleChained => SessionKind::IamRoleChained {
-                role_arn: self.role_arn.ok_or_else(|| missing(Field::RoleArn))?,
-                role_session_name: self.role_session_name,
-                assumer: self.assumer.ok_or_else(|| missing(Field::Assumer))?,
-            },
-            Kind::IamRoleFederated => SessionKind::IamRoleFederated {
-                role_arn: self.role_arn.ok_or_else(|| missing(Field::RoleArn))?,
-                saml_url: self.saml_url.ok_or_else(|| missing(Field::SamlUrl))?,
-                idp_arn: self.idp_arn.ok_or_else(|| missing(Field::IdpArn))?,
-            },
-            Kind::AwsSsoRole => SessionKind::AwsSsoRole {
-                account_id: self.account_id.ok_or_else(|| missing(Field::AccountId))?,
-                role_name: self.role_name.ok_or_else(|| missing(Field::RoleName))?,
-                integration: self
-                    .integration
-                    .ok_or_else(|| missing(Field::Integration))?,
-            },
-        };
+        let kind = SessionKind::from_values(kind, values).map_err(|e| match e {
+            Mismatch::Missing(field) => missing(field),
+            Mismatch::Stray(field) => stray(field),
+        })?;
         let state = match (self.state.as_str(), self.error) {
             ("inactive", _) => State::Inactive,
             ("pending", _) => State::Pending,
@@ -374,7 +343,7 @@ impl SessionV1 {
     }
 
     fn from_session(s: &Session) -> Self {
-        let mut v = Self {
+        Self {
             id: s.id,
             alias: s.alias.clone(),
             kind: s.kind.tag().as_str().to_owned(),
@@ -384,46 +353,12 @@ impl SessionV1 {
             error: s.state.error().map(str::to_owned),
             expiration: s.expiration,
             issued: s.issued,
-            mfa_device: None,
-            role_arn: None,
-            role_session_name: None,
-            assumer: None,
-            saml_url: None,
-            idp_arn: None,
-            account_id: None,
-            role_name: None,
-            integration: None,
-        };
-        match &s.kind {
-            SessionKind::IamUser { mfa_device } => v.mfa_device.clone_from(mfa_device),
-            SessionKind::IamRoleChained {
-                role_arn,
-                role_session_name,
-                assumer,
-            } => {
-                v.role_arn = Some(role_arn.clone());
-                v.role_session_name.clone_from(role_session_name);
-                v.assumer = Some(*assumer);
-            }
-            SessionKind::IamRoleFederated {
-                role_arn,
-                saml_url,
-                idp_arn,
-            } => {
-                v.role_arn = Some(role_arn.clone());
-                v.saml_url = Some(saml_url.clone());
-                v.idp_arn = Some(idp_arn.clone());
-            }
-            SessionKind::AwsSsoRole {
-                account_id,
-                role_name,
-                integration,
-            } => {
-                v.account_id = Some(account_id.clone());
-                v.role_name = Some(role_name.clone());
-                v.integration = Some(*integration);
-            }
+            fields: s
+                .kind
+                .values()
+                .iter()
+                .filter_map(|v| Some((v.field().key(), toml::Value::String(v.text()?))))
+                .collect(),
         }
-        v
     }
 }

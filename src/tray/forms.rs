@@ -6,10 +6,10 @@ use secrecy::SecretString;
 use zeroize::Zeroizing;
 
 use super::dialog::{Entry, Form};
-use credtray::session::Field;
+use credtray::engine::Chain;
 use credtray::session::{
-    AccessKeyId, Alias, Catalog, Edit, IamUserKeys, IdpArn, Kind, MfaDevice, NewSession, RoleArn,
-    RoleSessionName, SamlUrl, SecretAccessKey, Session, SessionId, SessionKind, ValidationError,
+    AccessKeyId, Alias, Catalog, Edit, ExternalId, Field, IamUserKeys, Kind, Mismatch, NewSession,
+    RoleSessionName, SecretAccessKey, Session, SessionId, SessionKind, ValidationError, Value,
 };
 
 fn profiles(catalog: &Catalog) -> Vec<String> {
@@ -71,84 +71,74 @@ pub fn parse_edit(
     Ok(edit)
 }
 
-fn current_value(catalog: &Catalog, session: &Session, param: Field) -> String {
-    match (param, &session.kind) {
-        (Field::Alias, _) => session.alias.to_string(),
-        (Field::Profile, _) => session.profile.to_string(),
-        (Field::Region, _) => session.region.to_string(),
-        (Field::MfaDevice, SessionKind::IamUser { mfa_device }) => mfa_device
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
-        (
-            Field::RoleArn,
-            SessionKind::IamRoleChained { role_arn, .. }
-            | SessionKind::IamRoleFederated { role_arn, .. },
-        ) => role_arn.to_string(),
-        (
-            Field::RoleSessionName,
-            SessionKind::IamRoleChained {
-                role_session_name, ..
-            },
-        ) => role_session_name
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
-        (Field::Assumer, SessionKind::IamRoleChained { assumer, .. }) => catalog
-            .get(*assumer)
-            .map(|a| a.alias.to_string())
-            .unwrap_or_default(),
-        (Field::SamlUrl, SessionKind::IamRoleFederated { saml_url, .. }) => saml_url.to_string(),
-        (Field::IdpArn, SessionKind::IamRoleFederated { idp_arn, .. }) => idp_arn.to_string(),
-        _ => String::new(),
+fn current_value(catalog: &Catalog, session: &Session, field: Field) -> String {
+    match field {
+        Field::Alias => session.alias.to_string(),
+        Field::Profile => session.profile.to_string(),
+        Field::Region => session.region.to_string(),
+        _ => match session.kind.get(field) {
+            Some(Value::Assumer(id)) => catalog
+                .get(id)
+                .map(|a| a.alias.to_string())
+                .unwrap_or_default(),
+            Some(value) => value.text().unwrap_or_default(),
+            None => String::new(),
+        },
     }
 }
 
-fn edit_of(catalog: &Catalog, param: Field, value: &str) -> Result<Edit, ValidationError> {
+fn edit_of(catalog: &Catalog, field: Field, value: &str) -> Result<Edit, ValidationError> {
     let value = value.trim();
-    let secret = || SecretString::from(value.to_owned());
     let mut edit = Edit::default();
-    match param {
+    match field {
         Field::Alias => edit.alias = Some(value.parse()?),
         Field::Profile => edit.profile = Some(value.parse()?),
         Field::Region => {
             catalog.parse_region(value)?;
             edit.region = Some(value.to_owned());
         }
-        Field::MfaDevice => edit.mfa_device = Some(optional(value).map(|v| v.parse()).transpose()?),
-        Field::AccessKeyId => edit.access_key_id = Some(AccessKeyId::parse(&secret())?),
-        Field::SecretAccessKey => edit.secret_access_key = Some(SecretAccessKey::parse(&secret())?),
-        Field::RoleArn => edit.role_arn = Some(value.parse()?),
-        Field::RoleSessionName => {
-            edit.role_session_name = Some(optional(value).map(|v| v.parse()).transpose()?)
+        Field::AccessKeyId | Field::SecretAccessKey => {
+            let (access_key_id, secret_access_key) = secret_of(field, value)?;
+            edit.access_key_id = access_key_id;
+            edit.secret_access_key = secret_access_key;
         }
-        Field::Assumer => {
-            let assumer = catalog.resolve(value).map_err(|_| {
-                ValidationError::new(
-                    Field::Assumer,
-                    format!("no session has the id or alias {value:?}"),
-                )
-            })?;
-            edit.assumer = Some(assumer.id);
-        }
-        Field::SamlUrl => edit.saml_url = Some(value.parse()?),
-        Field::IdpArn => edit.idp_arn = Some(value.parse()?),
-        // Never offered by Edit ▸ (an id, a kind, a one-time code, SSO-derived fields).
-        Field::Id
-        | Field::Kind
-        | Field::MfaCode
-        | Field::AccountId
-        | Field::RoleName
-        | Field::Integration => {
-            return Err(ValidationError::new(param, "can't be edited here"));
-        }
+        // The kind's own fields (a session named by its alias), parsed by the domain's table.
+        _ => edit.values.push(value_of(catalog, field, value)?),
     }
     Ok(edit)
 }
 
+/// The value of one of a kind's non-secret fields; a session is named by its alias (or id).
+fn value_of(catalog: &Catalog, field: Field, text: &str) -> Result<Value, ValidationError> {
+    if field == Field::Assumer {
+        let session = catalog.resolve(text.trim()).map_err(|_| {
+            ValidationError::new(
+                field,
+                format!("no session has the id or alias {:?}", text.trim()),
+            )
+        })?;
+        return Ok(Value::Assumer(session.id));
+    }
+    Value::parse(field, text)
+}
+
+/// A key typed into a secret entry, in the slot its field names.
+fn secret_of(
+    field: Field,
+    text: &str,
+) -> Result<(Option<AccessKeyId>, Option<SecretAccessKey>), ValidationError> {
+    let secret = SecretString::from(text.trim().to_owned());
+    match field {
+        Field::AccessKeyId => Ok((Some(AccessKeyId::parse(&secret)?), None)),
+        Field::SecretAccessKey => Ok((None, Some(SecretAccessKey::parse(&secret)?))),
+        _ => Err(ValidationError::new(field, "is not a key")),
+    }
+}
+
 // --- Create chained session… ---------------------------------------------------------------------
 
-/// The role ARN to assume, with the alias and role session name pre-filled with the defaults of `Engine::chain`.
+/// The role ARN to assume, with the alias and role session name pre-filled with the defaults
+/// of `Engine::chain`, and the external id the role may ask for.
 pub fn chain(parent: &Session) -> Form {
     Form::new(
         format!(
@@ -156,123 +146,115 @@ pub fn chain(parent: &Session) -> Form {
             parent.alias
         ),
         vec![
-            Entry::text("Role ARN", ""),
-            Entry::text("Session alias", format!("{} chained", parent.alias)),
+            Entry::text(Field::RoleArn.label(), ""),
+            Entry::text(Field::Alias.label(), format!("{} chained", parent.alias)),
             Entry::text(
-                "Role session name",
+                Field::RoleSessionName.label(),
                 RoleSessionName::derived_from(&parent.alias).to_string(),
             ),
+            Entry::text(optional_label(Field::ExternalId), ""),
         ],
     )
 }
 
-pub fn parse_chain(
-    catalog: &Catalog,
-    values: &[Zeroizing<String>],
-) -> Result<(RoleArn, Alias, RoleSessionName), String> {
-    let role_arn: RoleArn = values[0].parse().map_err(message)?;
-    let alias: Alias = values[1].parse().map_err(message)?;
-    let role_session_name: RoleSessionName = values[2].parse().map_err(message)?;
+pub fn parse_chain(catalog: &Catalog, values: &[Zeroizing<String>]) -> Result<Chain, String> {
+    let text = |i: usize| values.get(i).map_or("", |v| v.as_str());
+    let alias: Alias = text(1).parse().map_err(message)?;
     if catalog.resolve(alias.as_str()).is_ok() {
         return Err(format!(
             "invalid alias: another session is already called {:?}",
             alias.as_str()
         ));
     }
-    Ok((role_arn, alias, role_session_name))
+    Ok(Chain {
+        role_arn: text(0).parse().map_err(message)?,
+        alias: Some(alias),
+        role_session_name: Some(text(2).parse().map_err(message)?),
+        external_id: optional(text(3))
+            .map(|e| e.parse::<ExternalId>())
+            .transpose()
+            .map_err(message)?,
+        profile: None,
+        region: None,
+    })
 }
 
 // --- Add session ▸ -------------------------------------------------------------------------------
 
-/// Every field of the chosen type in one form (`None` for kinds that come from integrations).
+fn optional_label(field: Field) -> String {
+    format!("{} (optional)", field.label())
+}
+
+/// Every field of the chosen type in one form, in its table's order (`None` for kinds that
+/// come from integrations).
 pub fn add(catalog: &Catalog, kind: Kind) -> Option<Form> {
+    if kind.is_integration_derived() {
+        return None;
+    }
     let mut fields = vec![
-        Entry::text("Session alias", ""),
-        Entry::choice("Named profile", "default", profiles(catalog)),
+        Entry::text(Field::Alias.label(), ""),
+        Entry::choice(Field::Profile.label(), "default", profiles(catalog)),
         Entry::choice(
-            "AWS region",
+            Field::Region.label(),
             catalog.settings.default_region.to_string(),
             regions(),
         ),
     ];
-    match kind {
-        Kind::IamUser => fields.extend([
-            Entry::text("MFA device (optional)", ""),
-            Entry::secret("Access key ID"),
-            Entry::secret("Secret access key"),
-        ]),
-        Kind::IamRoleChained => fields.extend([
-            Entry::text("Role ARN", ""),
-            Entry::text("Role session name (optional)", ""),
-            Entry::choice("Assumer session", "", aliases(catalog, None)),
-        ]),
-        Kind::IamRoleFederated => fields.extend([
-            Entry::text("Role ARN", ""),
-            Entry::text("SAML 2.0 URL", "https://"),
-            Entry::text("Identity provider ARN", ""),
-        ]),
-        Kind::AwsSsoRole => return None,
-    }
+    fields.extend(kind.fields().iter().map(|&field| {
+        let label = if field.is_optional() {
+            optional_label(field)
+        } else {
+            field.label().to_owned()
+        };
+        if field.is_secret() {
+            Entry::secret(label)
+        } else if field == Field::Assumer {
+            Entry::choice(label, "", aliases(catalog, None))
+        } else {
+            Entry::text(label, "")
+        }
+    }));
     Some(Form::new(format!("credtray — Add {kind} session"), fields))
 }
 
+/// The add form's values (in [`add`]'s order) as a session to add, checked against the
+/// catalog.
 pub fn parse_add(
     catalog: &Catalog,
     kind: Kind,
     v: &[Zeroizing<String>],
 ) -> Result<(NewSession, Option<IamUserKeys>), String> {
-    let (session_kind, keys) = match kind {
-        Kind::IamUser => {
-            let mfa_device = optional(&v[3])
-                .map(|m| m.parse::<MfaDevice>())
-                .transpose()
-                .map_err(message)?;
-            let keys = IamUserKeys {
-                access_key_id: AccessKeyId::parse(&SecretString::from(v[4].as_str()))
-                    .map_err(message)?,
-                secret_access_key: SecretAccessKey::parse(&SecretString::from(v[5].as_str()))
-                    .map_err(message)?,
-            };
-            (SessionKind::IamUser { mfa_device }, Some(keys))
+    if kind.is_integration_derived() {
+        return Err(format!("{kind} sessions come from an integration"));
+    }
+    let text = |i: usize| v.get(i).map_or("", |t| t.as_str());
+    let mut values = Vec::new();
+    let (mut access_key_id, mut secret_access_key) = (None, None);
+    for (i, &field) in kind.fields().iter().enumerate() {
+        let text = text(3 + i);
+        if field.is_secret() {
+            let (id, secret) = secret_of(field, text).map_err(message)?;
+            access_key_id = access_key_id.or(id);
+            secret_access_key = secret_access_key.or(secret);
+        } else {
+            values.push(value_of(catalog, field, text).map_err(message)?);
         }
-        Kind::IamRoleChained => {
-            let role_arn = v[3].parse().map_err(message)?;
-            let role_session_name = optional(&v[4])
-                .map(|n| n.parse::<RoleSessionName>())
-                .transpose()
-                .map_err(message)?;
-            let assumer = catalog
-                .resolve(&v[5])
-                .map_err(|_| {
-                    format!(
-                        "invalid assumer session: no session has the id or alias {:?}",
-                        v[5].trim()
-                    )
-                })?
-                .id;
-            (
-                SessionKind::IamRoleChained {
-                    role_arn,
-                    role_session_name,
-                    assumer,
-                },
-                None,
-            )
-        }
-        Kind::IamRoleFederated => (
-            SessionKind::IamRoleFederated {
-                role_arn: v[3].parse().map_err(message)?,
-                saml_url: v[4].parse::<SamlUrl>().map_err(message)?,
-                idp_arn: v[5].parse::<IdpArn>().map_err(message)?,
-            },
-            None,
-        ),
-        Kind::AwsSsoRole => return Err("AWS SSO sessions come from an integration".to_owned()),
+    }
+    let keys = match (access_key_id, secret_access_key) {
+        (Some(access_key_id), Some(secret_access_key)) => Some(IamUserKeys {
+            access_key_id,
+            secret_access_key,
+        }),
+        _ => None,
     };
+    let session_kind = SessionKind::from_values(kind, values).map_err(|m| {
+        let (Mismatch::Missing(field) | Mismatch::Stray(field)) = m;
+        format!("{kind} sessions need a {field}")
+    })?;
     let new = NewSession {
-        alias: v[0].parse().map_err(message)?,
-        profile: Some(v[1].trim().parse().map_err(message)?),
-        region: Some(v[2].trim().to_owned()),
+        alias: text(0).parse().map_err(message)?,
+        profile: Some(text(1).trim().parse().map_err(message)?),
+        region: Some(text(2).trim().to_owned()),
         kind: session_kind,
     };
     catalog
@@ -336,10 +318,8 @@ mod tests {
                 .contains("did you mean us-west-2")
         );
         assert_eq!(
-            parse_edit(&c, s.id, Field::MfaDevice, "")
-                .unwrap()
-                .mfa_device,
-            Some(None),
+            parse_edit(&c, s.id, Field::MfaDevice, "").unwrap().values,
+            [Value::MfaDevice(None)],
             "empty clears it"
         );
         let err =
@@ -357,7 +337,7 @@ mod tests {
         let (c, s) = catalog();
         let f = chain(&s);
         let got: Vec<&str> = f.fields.iter().map(|f| f.value.as_str()).collect();
-        assert_eq!(got, ["", "Prod Admin chained", "credtray-Prod-Admin"]);
+        assert_eq!(got, ["", "Prod Admin chained", "credtray-Prod-Admin", ""]);
         let ok = parse_chain(
             &c,
             &values(&[
@@ -367,7 +347,8 @@ mod tests {
             ]),
         )
         .unwrap();
-        assert_eq!(ok.0.as_str(), "arn:aws:iam::123456789012:role/ops");
+        assert_eq!(ok.role_arn.as_str(), "arn:aws:iam::123456789012:role/ops");
+        assert_eq!(ok.external_id, None);
         assert!(
             parse_chain(
                 &c,

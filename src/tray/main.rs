@@ -35,7 +35,7 @@ use credtray::awsfiles::Files;
 use credtray::engine::Engine;
 use credtray::secrets::Keychain;
 use credtray::session::Field;
-use credtray::session::{Catalog, Edit, Kind, MfaCode, ProfileName, SessionId, State};
+use credtray::session::{Catalog, Edit, Kind, MfaCode, ProfileName, SessionId, State, Value};
 use credtray::store::Store;
 use dialog::{Dialogs, Entry, Form, ask};
 use worker::{Answer, Command, Question};
@@ -328,7 +328,7 @@ impl App {
             MenuAction::SetAssumer(id, assumer) => self.send_edit(
                 id,
                 Edit {
-                    assumer: Some(assumer),
+                    values: vec![Value::Assumer(assumer)],
                     ..Edit::default()
                 },
             ),
@@ -364,18 +364,17 @@ impl App {
     /// then an offer to start it.
     fn chain_form(&self, id: SessionId) -> Option<Command> {
         let parent = self.catalog.get(id)?;
-        let (role_arn, alias, role_session_name) = ask(&self.dialogs, forms::chain(parent), |v| {
+        let chain = ask(&self.dialogs, forms::chain(parent), |v| {
             forms::parse_chain(&self.catalog, v)
         })?;
+        let alias = chain.alias.as_ref().map_or("", |a| a.as_str());
         let start = self.dialogs.confirm(
             "credtray — Chained session created",
             &format!("Start \"{alias}\" now? It writes to the named profile \"default\"."),
         );
         Some(Command::Chain {
             assumer: id,
-            role_arn,
-            alias,
-            role_session_name,
+            chain,
             start,
         })
     }

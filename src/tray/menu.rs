@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use super::action::MenuAction;
 use credtray::session::Field;
-use credtray::session::{Catalog, Kind, Session, SessionId, SessionKind, State};
+use credtray::session::{Catalog, Kind, Session, SessionId, State, Value};
 
 /// Past this many sessions the top level groups them by named profile.
 pub const GROUP_ABOVE: usize = 25;
@@ -246,41 +246,17 @@ fn edit_menu(catalog: &Catalog, s: &Session) -> Vec<Node> {
         profile_menu(catalog, s),
         region_menu(catalog, s),
     ];
-    match &s.kind {
-        SessionKind::IamUser { mfa_device } => {
-            nodes.push(text(
+    for &field in s.kind.tag().fields() {
+        nodes.push(match s.kind.get(field) {
+            Some(Value::Assumer(assumer)) => assumer_menu(catalog, s, assumer),
+            Some(value) => text(
                 id,
-                Field::MfaDevice,
-                mfa_device.as_ref().map_or("(none)", |m| m.as_str()),
-            ));
-            nodes.push(text(id, Field::AccessKeyId, ""));
-            nodes.push(text(id, Field::SecretAccessKey, ""));
-        }
-        SessionKind::IamRoleChained {
-            role_arn,
-            role_session_name,
-            assumer,
-        } => {
-            nodes.push(text(id, Field::RoleArn, role_arn.as_str()));
-            nodes.push(text(
-                id,
-                Field::RoleSessionName,
-                role_session_name
-                    .as_ref()
-                    .map_or("(default)", |n| n.as_str()),
-            ));
-            nodes.push(assumer_menu(catalog, s, *assumer));
-        }
-        SessionKind::IamRoleFederated {
-            role_arn,
-            saml_url,
-            idp_arn,
-        } => {
-            nodes.push(text(id, Field::RoleArn, role_arn.as_str()));
-            nodes.push(text(id, Field::SamlUrl, saml_url.as_str()));
-            nodes.push(text(id, Field::IdpArn, idp_arn.as_str()));
-        }
-        SessionKind::AwsSsoRole { .. } => {}
+                field,
+                &value.text().unwrap_or_else(|| field.unset().to_owned()),
+            ),
+            // A secret: shown as ••••.
+            None => text(id, field, ""),
+        });
     }
     nodes
 }

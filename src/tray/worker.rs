@@ -14,11 +14,8 @@ use tao::event_loop::EventLoopProxy;
 
 use super::UserEvent;
 use credtray::awsfiles;
-use credtray::engine::{self, Engine, MfaAsk, Prompt, ProposedKeys};
-use credtray::session::{
-    Alias, Edit, IamUserKeys, MfaCode, MfaDevice, NewSession, RoleArn, RoleSessionName, Session,
-    SessionId,
-};
+use credtray::engine::{self, Chain, Engine, MfaAsk, Prompt, ProposedKeys};
+use credtray::session::{Edit, IamUserKeys, MfaCode, MfaDevice, NewSession, Session, SessionId};
 
 /// How often the store is looked at for changes made by other processes.
 const WATCH_EVERY: Duration = Duration::from_millis(400);
@@ -36,9 +33,7 @@ pub enum Command {
     Edit(SessionId, Box<Edit>),
     Chain {
         assumer: SessionId,
-        role_arn: RoleArn,
-        alias: Alias,
-        role_session_name: RoleSessionName,
+        chain: Chain,
         start: bool,
     },
     Add(Box<NewSession>, Option<IamUserKeys>),
@@ -186,18 +181,9 @@ impl Worker {
             },
             Command::Chain {
                 assumer,
-                role_arn,
-                alias,
-                role_session_name,
+                chain,
                 start,
-            } => match engine.chain(
-                assumer,
-                role_arn,
-                Some(alias),
-                Some(role_session_name),
-                None,
-                None,
-            ) {
+            } => match engine.chain(assumer, chain) {
                 Ok(session) if start => self.start(engine, session.id),
                 Ok(_) => {}
                 Err(e) => notify(

@@ -574,3 +574,112 @@ fn starting_on_a_profile_credtray_does_not_own_is_refused_without_take_over() {
     assert!(backup.contains("AKIAHANDWRITTEN001"));
     assert!(caller(&env, "dev").contains(":user/"));
 }
+
+/// What went over the wire to moto while its recorder ran: each request's form body.
+fn moto_requests(command: &str) -> Vec<String> {
+    let python =
+        std::env::var("CREDTRAY_TEST_PYTHON").expect("CREDTRAY_TEST_PYTHON is set by scripts/test");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/support/moto_requests.py"
+    );
+    let out = std::process::Command::new(python)
+        .args([script, &crate::harness::moto(), command])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "moto recorder: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn a_chained_sessions_external_id_goes_to_sts_and_is_changed_and_cleared_from_the_cli() {
+    let env = Env::new();
+    let f = fixtures();
+    add_moto_user(&env, &f, "root", "root", &[]);
+    // A role session name no other test uses picks this test's AssumeRole calls out of what
+    // moto records (the recorder sees every test's requests).
+    let name = format!("ext-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let calls = || -> Vec<String> {
+        moto_requests("show")
+            .into_iter()
+            .filter(|body| {
+                body.contains("Action=AssumeRole&")
+                    && body.contains(&format!("RoleSessionName={name}"))
+            })
+            .collect()
+    };
+    moto_requests("start");
+    env.run(
+        &[
+            "session",
+            "chain",
+            "root",
+            "--role-arn",
+            &f.role_arn,
+            "--alias",
+            "partner",
+            "--profile",
+            "partner",
+            "--role-session-name",
+            &name,
+            "--external-id",
+            "partner-7Hq:2026/ops",
+        ],
+        "",
+    )
+    .ok();
+    assert_eq!(
+        env.session("partner")["external_id"],
+        "partner-7Hq:2026/ops"
+    );
+    env.run_moto(&["session", "start", "partner"], "").ok();
+    assert!(caller(&env, "partner").contains(":assumed-role/"));
+    let sent = calls();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(
+        sent[0].contains("&ExternalId=partner-7Hq%3A2026%2Fops"),
+        "{}",
+        sent[0]
+    );
+
+    // An edit restarts the active session with the new id; "" clears it.
+    let run = env
+        .run_moto(
+            &["session", "edit", "partner", "--external-id", "other-42"],
+            "",
+        )
+        .ok();
+    assert!(run.stdout.contains("external id"), "{run:?}");
+    assert!(calls().last().unwrap().contains("&ExternalId=other-42"));
+    env.run_moto(&["session", "edit", "partner", "--external-id", ""], "")
+        .ok();
+    assert!(!calls().last().unwrap().contains("ExternalId"));
+    assert_eq!(calls().len(), 3);
+    assert_eq!(
+        env.session("partner")["external_id"],
+        serde_json::Value::Null
+    );
+
+    // A bad one is refused by its rule, changing nothing; other kinds have none.
+    let run = env.run(&["session", "edit", "partner", "--external-id", "a b"], "");
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("invalid external id"), "{run:?}");
+    let run = env.run(
+        &["session", "edit", "root", "--external-id", "partner-1"],
+        "",
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("iam-user sessions have no external id"),
+        "{run:?}"
+    );
+    env.run_moto(&["session", "stop", "partner"], "").ok();
+}

@@ -9,13 +9,17 @@ use crate::engine::prompt::Prompt;
 use crate::engine::run::Mode;
 use crate::engine::{Engine, Error};
 use crate::secrets::{Item, Key};
-use crate::session::{Catalog, RoleArn, RoleSessionName, Session, SessionId, SessionKind};
+use crate::session::{
+    Catalog, ExternalId, RoleArn, RoleSessionName, Session, SessionId, SessionKind,
+};
 
 /// A chained session's source.
 pub(super) struct Chained<'a> {
     pub role_arn: &'a RoleArn,
     pub role_session_name: Option<&'a RoleSessionName>,
     pub assumer: SessionId,
+    /// Sent with AssumeRole when the role's trust policy asks for one.
+    pub external_id: Option<&'a ExternalId>,
 }
 
 impl Source for Chained<'_> {
@@ -37,7 +41,14 @@ impl Source for Chained<'_> {
             .unwrap_or_else(|| RoleSessionName::derived_from(&session.alias));
         tracing::info!(id = %session.id, assumer = %parent.id, "using AssumeRole with the assumer's credentials");
         let assume = |sts: &dyn crate::aws::Sts, with: &Credentials| {
-            sts.assume_role(&session.region, with, self.role_arn, &name, ROLE_DURATION)
+            sts.assume_role(
+                &session.region,
+                with,
+                self.role_arn,
+                &name,
+                self.external_id,
+                ROLE_DURATION,
+            )
         };
         match assume(engine.sts.as_ref(), &parent_credentials) {
             // AWS says the cached token itself is dead (expired early, revoked, keys rotated):

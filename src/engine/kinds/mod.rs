@@ -43,10 +43,12 @@ fn source(kind: &SessionKind) -> Option<Box<dyn Source + '_>> {
             role_arn,
             role_session_name,
             assumer,
+            external_id,
         } => Some(Box::new(chained::Chained {
             role_arn,
             role_session_name: role_session_name.as_ref(),
             assumer: *assumer,
+            external_id: external_id.as_ref(),
         })),
         SessionKind::IamRoleFederated {
             role_arn, idp_arn, ..

@@ -1,4 +1,5 @@
 use super::*;
+use credtray::session::SessionKind;
 use credtray::session::{NewSession, ProfileName, Region, Settings};
 
 fn add(c: &mut Catalog, alias: &str, profile: &str, kind: SessionKind) -> SessionId {
@@ -18,6 +19,7 @@ fn user() -> SessionKind {
 
 fn chained(assumer: SessionId) -> SessionKind {
     SessionKind::IamRoleChained {
+        external_id: None,
         role_arn: "arn:aws:iam::123456789012:role/r".parse().unwrap(),
         role_session_name: None,
         assumer,
@@ -136,8 +138,9 @@ fn edit_lists_the_parameters_of_each_kind_with_secrets_masked() {
             "Named profile: ops",
             "AWS region: us-east-1",
             "Role ARN: arn:aws:iam::123456789012:role/r…",
-            "Role session name: (default)…",
-            "Assumer session: user"
+            "Role session name: (default: credtray-<alias>)…",
+            "Assumer session: user",
+            "External ID: (none)…"
         ]
     );
     assert_eq!(
@@ -329,4 +332,97 @@ fn the_bottom_of_the_menu_is_add_stop_all_quit() {
         matches!(&menu[3], Node::Item { enabled: false, .. }),
         "nothing to stop"
     );
+}
+
+/// A key a secret entry would be given, for the walk below.
+fn typed_secret(field: Field) -> &'static str {
+    match field {
+        Field::AccessKeyId => "AKIAIOSFODNN7EXAMPLE",
+        _ => "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    }
+}
+
+/// Every field of every kind's table (`Kind::fields`) reaches the tray: an item of the
+/// session's Edit ▸ showing its value, an edit dialog pre-filled with it whose value becomes an
+/// edit the catalog takes, and an entry of the kind's add form whose value reaches the new
+/// session. (The CLI, `--json` and the store have the same walk in the library's tests.)
+#[test]
+fn every_field_of_every_kind_reaches_edit_menu_edit_dialog_and_add_form() {
+    use crate::forms;
+    use credtray::session::Value;
+    use zeroize::Zeroizing;
+
+    let mut c = Catalog::default();
+    let root = add(&mut c, "root", "default", user());
+    let example = |field: Field| match field {
+        Field::Assumer => Value::Assumer(root),
+        _ => Value::parse(field, field.example()).unwrap(),
+    };
+    // What a person sees and types for a field: the assumer by its alias.
+    let typed = |field: Field| match field {
+        Field::Assumer => "root",
+        _ if field.is_secret() => typed_secret(field),
+        _ => field.example(),
+    };
+    for kind in Kind::ALL {
+        let values = kind
+            .fields()
+            .iter()
+            .filter(|f| !f.is_secret())
+            .map(|&f| example(f));
+        let session_kind = SessionKind::from_values(kind, values).unwrap();
+        let id = add(&mut c, &format!("every {kind}"), "default", session_kind);
+        let s = c.get(id).unwrap().clone();
+        let menu = build(&c);
+        if kind.is_integration_derived() {
+            // Comes from its integration: Edit ▸ is disabled, there is no add form.
+            assert!(matches!(
+                find(&menu, &format!("menu:edit:{id}")),
+                Node::Submenu { enabled: false, .. }
+            ));
+            assert!(forms::add(&c, kind).is_none());
+            continue;
+        }
+        let edit_menu = find(&menu, &format!("menu:edit:{id}"));
+        for &field in kind.fields() {
+            let key = match field {
+                Field::Assumer => format!("menu:assumer:{id}"),
+                _ => MenuAction::Edit(id, field).to_string(),
+            };
+            let label = labels(edit_menu)
+                .into_iter()
+                .find(|l| l.starts_with(field.label()))
+                .unwrap_or_else(|| panic!("{kind}: no {field} in Edit ▸"));
+            find(std::slice::from_ref(edit_menu), &key);
+            let shown = if field.is_secret() {
+                "••••"
+            } else {
+                typed(field)
+            };
+            assert!(label.contains(shown), "{label}");
+
+            let dialog = forms::edit(&c, &s, field);
+            assert_eq!(dialog.fields[0].label, field.label());
+            assert_eq!(dialog.fields[0].masked, field.is_secret());
+            let prefilled = if field.is_secret() { "" } else { typed(field) };
+            assert_eq!(dialog.fields[0].value.as_str(), prefilled, "{field}");
+            let edit = forms::parse_edit(&c, id, field, typed(field))
+                .unwrap_or_else(|e| panic!("{kind} {field}: {e}"));
+            assert_eq!(edit.fields(), [field]);
+        }
+
+        let form = forms::add(&c, kind).unwrap();
+        let mut inputs = vec![format!("new {kind}"), "default".into(), "us-east-1".into()];
+        for (i, &field) in kind.fields().iter().enumerate() {
+            let entry = &form.fields[3 + i];
+            assert!(entry.label.starts_with(field.label()), "{}", entry.label);
+            assert_eq!(entry.masked, field.is_secret());
+            inputs.push(typed(field).to_owned());
+        }
+        assert_eq!(form.fields.len(), 3 + kind.fields().len());
+        let inputs: Vec<Zeroizing<String>> = inputs.into_iter().map(Zeroizing::new).collect();
+        let (new, keys) = forms::parse_add(&c, kind, &inputs).unwrap();
+        assert_eq!(new.kind, s.kind, "{kind}: a field was lost on the way");
+        assert_eq!(keys.is_some(), kind.has_keys());
+    }
 }
