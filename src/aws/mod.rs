@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 use regions_data::REGIONS;
 
 /// Temporary credentials as STS hands them out. No `Debug` that could print them.
+#[derive(Clone)]
 pub struct Credentials {
     pub access_key_id: SecretString,
     pub secret_access_key: SecretString,

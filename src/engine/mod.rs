@@ -9,9 +9,11 @@
 mod kinds;
 mod owning;
 mod prompt;
+mod remembered;
 mod run;
 
 pub use prompt::{MfaAsk, NoPrompt, Prompt};
+pub use remembered::Remembered;
 pub use run::{ProposedKeys, Tested};
 
 use std::sync::Arc;
@@ -153,6 +155,8 @@ pub struct Engine {
     used_codes: kinds::UsedCodes,
     clock: fn() -> OffsetDateTime,
     sink: Box<dyn FnMut(&Event) + Send>,
+    /// The process's credentials in memory, when it is long-lived (the agent).
+    remembered: Option<Arc<Remembered>>,
 }
 
 impl Engine {
@@ -170,7 +174,14 @@ impl Engine {
             used_codes: kinds::UsedCodes::new(),
             clock: OffsetDateTime::now_utc,
             sink: Box::new(|event| tracing::debug!(?event, "engine event")),
+            remembered: None,
         }
+    }
+
+    /// Keeps the credentials this engine obtains in `remembered` too, and serves them from
+    /// there while they are fresh (a long-lived process: the agent).
+    pub fn remember_in(&mut self, remembered: Arc<Remembered>) {
+        self.remembered = Some(remembered);
     }
 
     /// Where events go (the tray renders them; the CLI logs them).
@@ -324,14 +335,22 @@ impl Engine {
                 Field::AccessKeyId | Field::SecretAccessKey | Field::MfaDevice
             )
         });
-        let saved = if token_stale {
-            self.secrets
-                .delete(Key::new(id, Item::SessionToken))
-                .map_err(Error::from)
-        } else {
-            Ok(false)
+        // Role credentials were obtained for the old definition.
+        let kind = outcome.session.kind.tag();
+        let role_stale = !kind.has_keys() && outcome.changed.iter().any(|f| kind.has(*f));
+        let stale = [
+            (token_stale, Item::SessionToken),
+            (role_stale, Item::RoleCredentials),
+        ];
+        let saved = stale
+            .into_iter()
+            .filter(|(stale, _)| *stale)
+            .try_for_each(|(_, item)| self.secrets.delete(Key::new(id, item)).map(drop))
+            .map_err(Error::from)
+            .and_then(|()| locked.save().map(drop).map_err(Error::from));
+        if let Some(remembered) = &self.remembered {
+            remembered.forget(id);
         }
-        .and_then(|_| locked.save().map(drop).map_err(Error::from));
         if let Err(e) = saved {
             // Still under the lock: put the old keys back before anyone can read the new ones.
             locked.catalog = locked.saved().clone();
@@ -410,8 +429,16 @@ impl Engine {
         let mut left = Vec::new();
         // Only the keys: an original this session took over is either given back already (and
         // gone from the keychain) or still needed by the session now on that profile.
-        for session in doomed.iter().filter(|s| s.kind.tag().has_keys()) {
-            for item in Item::IAM_USER {
+        for session in &doomed {
+            let items: &[Item] = if session.kind.tag().has_keys() {
+                &Item::IAM_USER
+            } else {
+                &[Item::RoleCredentials]
+            };
+            if let Some(remembered) = &self.remembered {
+                remembered.forget(session.id);
+            }
+            for &item in items {
                 let key = Key::new(session.id, item);
                 if let Err(source) = self.secrets.delete(key) {
                     left.push((session.alias.to_string(), key, source));

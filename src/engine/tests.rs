@@ -483,8 +483,8 @@ fn a_chain_asks_for_the_mfa_code_once_per_token_not_once_per_child() {
     assert_eq!(r.sts_calls("GetSessionToken"), 1);
     assert_eq!(
         r.sts_calls("AssumeRole {"),
-        3,
-        "b needs a then its own role; a its own"
+        2,
+        "b needs a then its own role; a's own start reuses a's cached role credentials"
     );
     for (id, section) in [(root, "[root]\n"), (a, "[pa]\n"), (b, "[pb]\n")] {
         assert_eq!(r.session(id).state, State::Active);
@@ -559,6 +559,80 @@ fn a_chained_sessions_external_id_goes_with_its_assume_role_and_can_be_changed_o
             ..
         }
     ));
+}
+
+#[test]
+fn role_credentials_are_cached_in_the_keychain_until_an_edit_or_a_delete() {
+    let mut r = rig();
+    let root = r.user("root", false);
+    let child = r.chained("child", root, "child");
+    for _ in 0..3 {
+        r.engine.credentials_for(child, &mut NoPrompt).unwrap();
+    }
+    assert_eq!(r.sts_calls("AssumeRole {"), 1, "served from the keychain");
+    let cached = secret_of(&r.mem, child, Item::RoleCredentials).unwrap();
+    assert!(
+        cached.contains("arn:aws:iam::123456789012:role/admin"),
+        "its definition"
+    );
+
+    // Another role: the cache is dropped with the edit, and the next call assumes the new one.
+    let edit = Edit {
+        values: vec![Value::RoleArn(
+            "arn:aws:iam::123456789012:role/other".parse().unwrap(),
+        )],
+        ..Edit::default()
+    };
+    r.engine.edit(child, edit, &mut NoPrompt).unwrap();
+    assert_eq!(secret_of(&r.mem, child, Item::RoleCredentials), None);
+    r.engine.credentials_for(child, &mut NoPrompt).unwrap();
+    assert_eq!(r.sts_calls("AssumeRole {"), 2);
+    let Some(Call::AssumeRole { role_arn, .. }) = r.sts.calls().pop() else {
+        panic!()
+    };
+    assert_eq!(role_arn, "arn:aws:iam::123456789012:role/other");
+
+    // An entry written for another definition (say, by a process that missed the edit) is
+    // not used.
+    r.mem
+        .set(
+            Key::new(child, Item::RoleCredentials),
+            &cached.as_str().into(),
+        )
+        .unwrap();
+    r.engine.credentials_for(child, &mut NoPrompt).unwrap();
+    assert_eq!(r.sts_calls("AssumeRole {"), 3);
+
+    r.engine.delete(child, false).unwrap();
+    assert_eq!(secret_of(&r.mem, child, Item::RoleCredentials), None);
+}
+
+#[test]
+fn remembered_credentials_are_served_from_memory_while_fresh() {
+    let mut r = rig();
+    let root = r.user("root", false);
+    let child = r.chained("child", root, "child");
+    let remembered = Arc::new(Remembered::new());
+    r.engine.remember_in(remembered.clone());
+    r.engine.credentials_for(child, &mut NoPrompt).unwrap();
+    assert_eq!(remembered.len(), 2, "the child and its assumer");
+    // Gone from the keychain, still served: memory comes first.
+    r.mem
+        .delete(Key::new(child, Item::RoleCredentials))
+        .unwrap();
+    r.engine.credentials_for(child, &mut NoPrompt).unwrap();
+    assert_eq!(r.sts_calls("AssumeRole {"), 1);
+    // Within the refresh margin of their hour they are due, and fetched again.
+    r.engine
+        .set_clock(|| time::OffsetDateTime::now_utc() + time::Duration::minutes(45));
+    assert_eq!(
+        remembered
+            .due_by(time::OffsetDateTime::now_utc() + time::Duration::minutes(45))
+            .len(),
+        1
+    );
+    r.engine.credentials_for(child, &mut NoPrompt).unwrap();
+    assert_eq!(r.sts_calls("AssumeRole {"), 2);
 }
 
 #[test]
@@ -1214,6 +1288,10 @@ fn a_cached_token_aws_rejects_is_published_again() {
         let mut prompt = Scripted::codes(&["111111", "222222"]);
         r.engine.start(child, &mut prompt, false).unwrap();
         r.engine.stop(child).unwrap();
+        // The child's own credentials are past their cache (as after an hour).
+        r.mem
+            .delete(Key::new(child, Item::RoleCredentials))
+            .unwrap();
         let cached = secret_of(&r.mem, root, Item::SessionToken).unwrap();
         // AWS now says the cached token is dead: it is dropped and a new one fetched, once.
         r.sts.fail_next(cause.clone());
@@ -1235,6 +1313,9 @@ fn an_access_denied_keeps_the_valid_cached_token() {
     let mut prompt = Scripted::codes(&["111111"]);
     r.engine.start(child, &mut prompt, false).unwrap();
     let cached = secret_of(&r.mem, root, Item::SessionToken).unwrap();
+    r.mem
+        .delete(Key::new(child, Item::RoleCredentials))
+        .unwrap();
     r.sts.fail_next(Cause::AccessDenied);
     assert!(r.engine.start(child, &mut prompt, false).is_err());
     assert_eq!(r.sts_calls("GetSessionToken"), 1);

@@ -35,6 +35,9 @@ pub enum Item {
     TakenOverCredentials,
     /// The same for the `~/.aws/config` section.
     TakenOverConfig,
+    /// A role session's last credentials (JSON with their expiry and the definition they were
+    /// obtained for), so `credential-process` without an agent does not call STS every time.
+    RoleCredentials,
 }
 
 impl Item {
@@ -56,6 +59,7 @@ impl Item {
             Item::SessionToken => "iam-user-session-token",
             Item::TakenOverCredentials => "taken-over-credentials",
             Item::TakenOverConfig => "taken-over-config",
+            Item::RoleCredentials => "role-credentials",
         }
     }
 }

@@ -60,6 +60,9 @@ impl Source for Chained<'_> {
                     engine
                         .secrets
                         .delete(Key::new(parent.id, Item::SessionToken))?;
+                    if let Some(remembered) = &engine.remembered {
+                        remembered.forget(parent.id);
+                    }
                 }
                 let (fresh, _) = assumer(engine, catalog, parent, prompt, mode, true)?;
                 assume(engine.sts.as_ref(), &fresh)

@@ -5,8 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
-use time::OffsetDateTime;
+use secrecy::SecretString;
 use zeroize::Zeroizing;
 
 use super::Source;
@@ -27,29 +26,6 @@ const MFA_WINDOW_SECONDS: i64 = 30;
 /// MFA codes used recently, per device: (code, 30-second window). A used code is worthless to
 /// AWS, but it is still wiped from memory when dropped.
 pub(in crate::engine) type UsedCodes = HashMap<String, (Zeroizing<String>, i64)>;
-
-/// The cached GetSessionToken result, as kept in the keychain.
-#[derive(serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct CachedToken {
-    access_key_id: String,
-    secret_access_key: String,
-    session_token: String,
-    #[serde(with = "time::serde::rfc3339")]
-    expiration: OffsetDateTime,
-    /// Absent in caches written before the refresh margin depended on the lifetime.
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    issued: Option<OffsetDateTime>,
-}
-
-impl Drop for CachedToken {
-    fn drop(&mut self) {
-        use zeroize::Zeroize;
-        self.access_key_id.zeroize();
-        self.secret_access_key.zeroize();
-        self.session_token.zeroize();
-    }
-}
 
 /// An IAM-user session's source.
 pub(super) struct IamUser<'a> {
@@ -84,12 +60,21 @@ impl Engine {
         fresh: bool,
     ) -> Result<(Credentials, bool), Error> {
         let token_key = Key::new(session.id, Item::SessionToken);
+        let definition = super::definition(session);
+        if !fresh
+            && mode.writes()
+            && let Some(remembered) = &self.remembered
+            && let Some(token) = remembered.recall(session.id, &definition, self.now())
+        {
+            return Ok((token, true));
+        }
         if !fresh
             && !mode.fresh(session.id)
-            && let Some(cached) = self.cached_token(token_key)?
+            && let Some(cached) = self.cached(token_key, None)?
             && !cached.refresh_due(self.now())
         {
             tracing::info!(id = %session.id, "using the cached session token");
+            self.remember(session, &definition, &cached);
             return Ok((cached, true));
         }
         let keys = self.keys(session, mode)?;
@@ -117,7 +102,8 @@ impl Engine {
         }
         credentials.issued = Some(issued);
         if mode.writes() {
-            self.cache_token(token_key, &credentials)?;
+            self.cache(token_key, &credentials, None)?;
+            self.remember(session, &definition, &credentials);
         }
         Ok((credentials, false))
     }
@@ -180,39 +166,5 @@ impl Engine {
                 alias: session.alias.to_string(),
             },
         })
-    }
-
-    fn cached_token(&self, key: Key) -> Result<Option<Credentials>, Error> {
-        let Some(json) = self.secrets.get(key)? else {
-            return Ok(None);
-        };
-        // A cache entry that does not parse is only a cache miss; it is replaced on success.
-        let Ok(mut cached) = serde_json::from_str::<CachedToken>(json.expose_secret()) else {
-            tracing::warn!(account = %key, "ignoring a cached session token that does not parse");
-            return Ok(None);
-        };
-        Ok(Some(Credentials {
-            access_key_id: SecretString::from(std::mem::take(&mut cached.access_key_id)),
-            secret_access_key: SecretString::from(std::mem::take(&mut cached.secret_access_key)),
-            session_token: SecretString::from(std::mem::take(&mut cached.session_token)),
-            expiration: cached.expiration,
-            issued: cached.issued,
-        }))
-    }
-
-    fn cache_token(&self, key: Key, c: &Credentials) -> Result<(), Error> {
-        let cached = CachedToken {
-            access_key_id: c.access_key_id.expose_secret().to_owned(),
-            secret_access_key: c.secret_access_key.expose_secret().to_owned(),
-            session_token: c.session_token.expose_secret().to_owned(),
-            expiration: c.expiration,
-            issued: c.issued,
-        };
-        let json = Zeroizing::new(
-            serde_json::to_string(&cached).map_err(|e| Error::Internal(e.to_string()))?,
-        );
-        self.secrets
-            .set(key, &SecretString::from(json.as_str().to_owned()))?;
-        Ok(())
     }
 }
