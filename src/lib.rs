@@ -11,6 +11,8 @@
 //! - [`awsfiles`]: lossless, atomic, owned editing of `~/.aws/credentials` and `~/.aws/config`.
 //! - [`engine`]: the one owner of session state; CLI and tray only send it commands.
 //! - [`cli`]: the `credtray` command line: parse, call the engine, render.
+//! - [`agent`]: the long-lived process answering `credential-process` from memory over a
+//!   unix socket (the tray, or `credtray agent`), and its client.
 //! - [`atomic`]: crash-safe file replacement and cross-process locks.
 //! - [`redact`]: secret-shaped text (key ids, keys, tokens, assertions) scrubbed from AWS's
 //!   messages before they are stored, shown or logged.
@@ -19,7 +21,9 @@
 //! over the [`store::Store`] and the [`secrets::Keychain`], calls it, and renders the result.
 //! Errors carry their context up to `main`, which maps them to exit codes 0/1/2.
 
-#![forbid(unsafe_code)]
+// No unsafe code, but for the one system call std and rustix don't wrap on macOS and the
+// BSDs (`agent::socket::peer_uid`).
+#![deny(unsafe_code)]
 
 /// An error and its causes as one sentence ("cannot write …: Permission denied"), a cause left
 /// out when the text before already says it. For notifications and reports; the CLI's `main`
@@ -38,6 +42,7 @@ pub fn error_sentence(e: &dyn std::error::Error) -> String {
     text
 }
 
+pub mod agent;
 pub mod atomic;
 pub mod aws;
 pub mod awsfiles;

@@ -54,6 +54,8 @@ struct State {
     /// The longest credentials it hands out, as AWS caps what is asked for (a SAML
     /// `SessionDuration`, the 1 h of role chaining).
     cap: Option<Duration>,
+    /// How long each call takes, as a real round trip does.
+    latency: Duration,
 }
 
 #[derive(Default)]
@@ -76,6 +78,11 @@ impl Fake {
         self.lock().cap = Some(cap);
     }
 
+    /// Makes every call take `latency`, so concurrent callers overlap.
+    pub fn slow(&self, latency: Duration) {
+        self.lock().latency = latency;
+    }
+
     pub fn calls(&self) -> Vec<Call> {
         self.lock().calls.clone()
     }
@@ -93,6 +100,8 @@ impl Fake {
         owner: String,
         duration: Duration,
     ) -> Result<Credentials, Error> {
+        let latency = self.lock().latency;
+        std::thread::sleep(latency);
         let mut state = self.lock();
         state.calls.push(call);
         if !state.failures.is_empty() {

@@ -34,12 +34,16 @@ pub enum Command {
     /// Inspect ~/.aws/credentials and ~/.aws/config
     #[command(subcommand)]
     Files(FilesCommand),
-    /// Print a session's credentials for the AWS CLI's credential_process (JSON, Version 1)
+    /// Print a session's credentials for the AWS CLI's credential_process (JSON, Version 1):
+    /// from the running agent (the tray, or `credtray agent`) when there is one
     CredentialProcess {
         /// The session's id or alias
         #[arg(long)]
         session: String,
     },
+    /// Run the agent in the foreground (for machines without a desktop; the tray is one):
+    /// credential-process answered from memory over a unix socket
+    Agent,
 }
 
 #[derive(Debug, Subcommand)]

@@ -112,7 +112,17 @@ pub fn run() -> anyhow::Result<()> {
         // No command: the tray, a separate executable (this one links no GUI toolkit).
         return exec_tray();
     };
+    // Asked for on every AWS CLI command: the agent answers from memory, before anything
+    // else is set up.
+    if let Command::CredentialProcess { session } = &command
+        && let Some(document) = agent_credentials(session)?
+    {
+        return print_secret(&document);
+    }
     let sts = Arc::new(Sdk::new().context("cannot start the STS client")?);
+    if let Command::Agent = command {
+        return run_agent(sts);
+    }
     let mut engine = Engine::new(
         Store::from_env()?,
         Arc::new(Keychain),
@@ -124,6 +134,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Profile(command) => profile(&engine, command),
         Command::Files(FilesCommand::Check { json }) => check_files(&engine, json),
         Command::CredentialProcess { session } => credential_process(&mut engine, &session),
+        Command::Agent => unreachable!("handled above"),
     }
 }
 
@@ -208,9 +219,98 @@ struct ProcessCredentials<'a> {
 }
 
 /// `credential_process`: JSON Version 1 on stdout, or exit 1 with the reason on stderr.
+/// The `credential_process` document from the running agent; `None` when no agent runs (or it
+/// can't be understood), and the caller does the work itself.
+fn agent_credentials(session: &str) -> anyhow::Result<Option<zeroize::Zeroizing<Vec<u8>>>> {
+    use crate::agent::protocol::{Answer, Ask, ErrorKind};
+    let path = crate::agent::socket::path();
+    let reply = match crate::agent::client::request(
+        &path,
+        Ask::Credentials {
+            session: session.to_owned(),
+        },
+    ) {
+        Ok(Some(reply)) => reply,
+        Ok(None) => return Ok(None),
+        Err(e) => {
+            tracing::warn!(error = %e, "asking the agent failed; doing the work here");
+            return Ok(None);
+        }
+    };
+    match reply.body {
+        Answer::Credentials(c) => {
+            let document = ProcessCredentials {
+                version: 1,
+                access_key_id: &c.access_key_id,
+                secret_access_key: &c.secret_access_key,
+                session_token: &c.session_token,
+                expiration: c.expiration.clone(),
+            };
+            process_json(&document).map(Some)
+        }
+        Answer::Error {
+            kind: ErrorKind::NeedsMfa,
+            ..
+        } => Err(needs_mfa(session)),
+        Answer::Error {
+            kind: ErrorKind::Invalid,
+            message,
+        } => Err(UsageError(message).into()),
+        Answer::Error {
+            kind: ErrorKind::Protocol,
+            message,
+        } => {
+            tracing::warn!(%message, "the agent speaks another protocol; doing the work here");
+            Ok(None)
+        }
+        Answer::Error { message, .. } => Err(anyhow::anyhow!(message)),
+        Answer::Hello { .. } | Answer::HandingOver => Ok(None),
+    }
+}
+
+/// `credtray agent`: binds the agent's socket (refusing if another agent runs) and serves
+/// until a tray asks it to hand over.
+fn run_agent(sts: Arc<Sdk>) -> anyhow::Result<()> {
+    use crate::agent::{Agent, client, protocol, socket};
+    let path = socket::path();
+    let bound = socket::bind(&path, || {
+        match client::request(&path, protocol::Ask::Hello) {
+            Ok(Some(protocol::Reply {
+                body: protocol::Answer::Hello { pid, tray },
+                ..
+            })) => Some((pid, tray)),
+            _ => None,
+        }
+    })?;
+    let agent = Arc::new(Agent::new(
+        Store::from_env()?,
+        Arc::new(Keychain),
+        Files::from_env()?,
+        sts,
+    ));
+    eprintln!(
+        "credtray agent: listening on {} (process {})",
+        path.display(),
+        std::process::id()
+    );
+    agent.serve(bound);
+    Ok(())
+}
+
+/// credential_process has no terminal: say what to run instead.
+fn needs_mfa(session: &str) -> anyhow::Error {
+    UsageError(format!(
+        "session {session:?} needs an MFA code, which credential_process can't ask for: run `credtray session start {session:?}` in a terminal (its token lasts 12 hours), or start it from the tray"
+    ))
+    .into()
+}
+
 fn credential_process(engine: &mut Engine, session: &str) -> anyhow::Result<()> {
     let id = engine.catalog()?.resolve(session)?.id;
-    let c = engine.credentials_for(id, &mut NoPrompt)?;
+    let c = match engine.credentials_for(id, &mut NoPrompt) {
+        Err(engine::Error::NeedsMfaCode { .. }) => return Err(needs_mfa(session)),
+        other => other?,
+    };
     let document = ProcessCredentials {
         version: 1,
         access_key_id: c.access_key_id.expose_secret(),

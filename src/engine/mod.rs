@@ -440,8 +440,14 @@ impl Engine {
             }
             for &item in items {
                 let key = Key::new(session.id, item);
-                if let Err(source) = self.secrets.delete(key) {
-                    left.push((session.alias.to_string(), key, source));
+                match self.secrets.delete(key) {
+                    Ok(_) => {}
+                    // Cached role credentials expire within the hour by themselves: a keychain
+                    // that can't be reached does not keep a session without keys from going.
+                    Err(e) if item == Item::RoleCredentials => {
+                        tracing::warn!(account = %key, error = %e, "could not remove cached role credentials; they expire by themselves");
+                    }
+                    Err(source) => left.push((session.alias.to_string(), key, source)),
                 }
             }
         }

@@ -39,7 +39,7 @@ pub fn add_moto_user(
 }
 
 /// `aws sts get-caller-identity --profile P`: the caller ARN the real AWS CLI sees.
-fn caller(env: &Env, profile: &str) -> String {
+pub fn caller(env: &Env, profile: &str) -> String {
     let run = env
         .aws(&[
             "sts",
@@ -576,7 +576,7 @@ fn starting_on_a_profile_credtray_does_not_own_is_refused_without_take_over() {
 }
 
 /// What went over the wire to moto while its recorder ran: each request's form body.
-fn moto_requests(command: &str) -> Vec<String> {
+pub fn moto_requests(command: &str) -> Vec<String> {
     let python =
         std::env::var("CREDTRAY_TEST_PYTHON").expect("CREDTRAY_TEST_PYTHON is set by scripts/test");
     let script = concat!(

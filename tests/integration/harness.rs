@@ -41,7 +41,19 @@ impl Env {
             .unwrap();
         let root = dir.path().to_owned();
         std::fs::create_dir_all(root.join("home")).unwrap();
+        // The agent's socket lives under XDG_RUNTIME_DIR, which must be private (0700).
+        std::fs::create_dir_all(root.join("run")).unwrap();
+        std::fs::set_permissions(
+            root.join("run"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
         Self { _dir: dir, root }
+    }
+
+    /// This environment's `XDG_RUNTIME_DIR`: where its agent's socket is.
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.root.join("run")
     }
 
     pub fn config_dir(&self) -> PathBuf {
@@ -65,6 +77,7 @@ impl Env {
             .env("XDG_CONFIG_HOME", self.root.join("home/.config"))
             .env("CREDTRAY_CONFIG_DIR", self.config_dir())
             .env("CREDTRAY_LOG", "trace")
+            .env("XDG_RUNTIME_DIR", self.runtime_dir())
             .env_remove("AWS_SHARED_CREDENTIALS_FILE")
             .env_remove("AWS_CONFIG_FILE")
             .stdin(Stdio::piped())
@@ -93,6 +106,7 @@ impl Env {
         cmd.args(args)
             .env("HOME", self.root.join("home"))
             .env("CREDTRAY_CONFIG_DIR", self.config_dir())
+            .env("XDG_RUNTIME_DIR", self.runtime_dir())
             .env("AWS_ENDPOINT_URL", moto())
             .env_remove("AWS_SHARED_CREDENTIALS_FILE")
             .env_remove("AWS_CONFIG_FILE")

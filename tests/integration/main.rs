@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod agent;
 mod awsfiles;
 mod binaries;
 mod concurrency;

@@ -1,0 +1,227 @@
+//! Where the agent listens and who may talk to it: `$XDG_RUNTIME_DIR/credtray/agent.sock`, or
+//! `/tmp/credtray-<uid>/agent.sock` without `XDG_RUNTIME_DIR`, in a directory that must be the
+//! user's own with mode 0700 (else it is refused, never used), the socket itself 0600, and
+//! every connection's peer checked with `SO_PEERCRED` (`getpeereid` on the BSDs and macOS):
+//! only the same user is answered. One agent at a time holds `agent.lock` beside the socket.
+
+use std::io;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "{} is not safe for the agent's socket: {why} (it must be a directory of yours with mode 0700)",
+        .dir.display()
+    )]
+    UnsafeDir { dir: PathBuf, why: String },
+    #[error("another credtray agent is running (process {pid}{})", if *.tray { ", the tray" } else { "" })]
+    Running { pid: u32, tray: bool },
+    #[error("another credtray agent holds {} but does not answer", .lock.display())]
+    Stuck { lock: PathBuf },
+    #[error("cannot set up the agent's socket {}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// This process's effective user id.
+pub fn my_uid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+/// The directory of the agent's socket, from the environment.
+pub fn dir() -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        Some(runtime) => PathBuf::from(runtime).join("credtray"),
+        None => PathBuf::from(format!("/tmp/credtray-{}", my_uid())),
+    }
+}
+
+/// The agent's socket path.
+pub fn path() -> PathBuf {
+    dir().join("agent.sock")
+}
+
+/// Creates the socket's directory (0700) if missing, and refuses one that is not the user's
+/// own or that others may read or write: someone else could put their own socket there.
+pub fn prepare_dir(dir: &Path) -> Result<(), Error> {
+    crate::atomic::create_dir(dir, 0o700).map_err(io_error(dir))?;
+    check_dir(dir)
+}
+
+/// Checks that `dir` is a real directory (not a symlink) of this user with mode 0700.
+pub fn check_dir(dir: &Path) -> Result<(), Error> {
+    let meta = std::fs::symlink_metadata(dir).map_err(io_error(dir))?;
+    let refuse = |why: String| {
+        Err(Error::UnsafeDir {
+            dir: dir.to_owned(),
+            why,
+        })
+    };
+    if !meta.file_type().is_dir() {
+        return refuse("it is not a directory".into());
+    }
+    if meta.uid() != my_uid() {
+        return refuse(format!("it belongs to user {}", meta.uid()));
+    }
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return refuse(format!("its mode is {mode:04o}"));
+    }
+    Ok(())
+}
+
+/// Whether a peer may be answered: only the agent's own user.
+pub fn peer_allowed(peer_uid: u32, my_uid: u32) -> bool {
+    peer_uid == my_uid
+}
+
+/// The user id of the process at the other end of `stream`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn peer_uid(stream: &UnixStream) -> io::Result<u32> {
+    Ok(rustix::net::sockopt::socket_peercred(stream)?.uid.as_raw())
+}
+
+/// The user id of the process at the other end of `stream`.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[allow(unsafe_code)] // getpeereid has no safe wrapper outside Linux
+pub fn peer_uid(stream: &UnixStream) -> io::Result<u32> {
+    use std::os::fd::AsRawFd;
+    let (mut uid, mut gid) = (0, 0);
+    // SAFETY: `uid` and `gid` are valid for writes, and the fd is open.
+    let rc = unsafe { libc::getpeereid(stream.as_raw_fd(), &raw mut uid, &raw mut gid) };
+    if rc == 0 {
+        Ok(uid)
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// The agent's place: its lock held, its socket bound (mode 0600). Dropping it releases the
+/// lock; the socket file is removed first.
+pub struct Bound {
+    pub listener: UnixListener,
+    pub path: PathBuf,
+    _lock: std::fs::File,
+}
+
+impl Drop for Bound {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Takes the agent's lock and binds its socket at `path`. A socket file left by an agent that
+/// died is replaced; a live agent holding the lock is named in the error.
+pub fn bind(path: &Path, who_holds: impl Fn() -> Option<(u32, bool)>) -> Result<Bound, Error> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    prepare_dir(dir)?;
+    let lock_path = dir.join("agent.lock");
+    let lock = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode_0600()
+        .open(&lock_path)
+        .map_err(io_error(&lock_path))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(match who_holds() {
+                Some((pid, tray)) => Error::Running { pid, tray },
+                None => Error::Stuck { lock: lock_path },
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io_error(&lock_path)(e)),
+    }
+    // Holding the lock, any socket file here is a dead agent's.
+    match std::fs::remove_file(path) {
+        Ok(()) => {
+            tracing::info!(path = %path.display(), "replaced the socket of an agent that is gone")
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_error(path)(e)),
+    }
+    let listener = UnixListener::bind(path).map_err(io_error(path))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(io_error(path))?;
+    Ok(Bound {
+        listener,
+        path: path.to_owned(),
+        _lock: lock,
+    })
+}
+
+trait Mode0600 {
+    fn mode_0600(&mut self) -> &mut Self;
+}
+
+impl Mode0600 for std::fs::OpenOptions {
+    fn mode_0600(&mut self) -> &mut Self {
+        std::os::unix::fs::OpenOptionsExt::mode(self, 0o600)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_same_user_is_answered() {
+        assert!(peer_allowed(1000, 1000));
+        assert!(!peer_allowed(0, 1000), "not even root");
+        assert!(!peer_allowed(1001, 1000));
+    }
+
+    #[test]
+    fn a_directory_others_can_enter_is_refused() {
+        let base = tempfile::tempdir().unwrap();
+        let dir = base.path().join("credtray");
+        prepare_dir(&dir).unwrap();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let err = prepare_dir(&dir).unwrap_err().to_string();
+        assert!(err.contains("0755") && err.contains("0700"), "{err}");
+        // A symlink to a good directory is not the directory.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let link = base.path().join("link");
+        std::os::unix::fs::symlink(&dir, &link).unwrap();
+        assert!(check_dir(&link).is_err());
+    }
+
+    #[test]
+    fn one_agent_binds_a_second_is_told_who_holds_it_and_a_dead_ones_socket_is_replaced() {
+        let base = tempfile::tempdir().unwrap();
+        let path = base.path().join("credtray").join("agent.sock");
+        let first = bind(&path, || None).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let err = bind(&path, || Some((4242, false))).err().unwrap();
+        assert!(matches!(err, Error::Running { pid: 4242, .. }), "{err}");
+        // The peer of a connection is this very user.
+        let client = UnixStream::connect(&path).unwrap();
+        let (server, _) = first.listener.accept().unwrap();
+        assert_eq!(peer_uid(&server).unwrap(), my_uid());
+        drop(client);
+        // An agent killed without cleaning up leaves its socket file: the next one binds.
+        let left = first.path.clone();
+        std::mem::forget(first.listener.try_clone().unwrap());
+        drop(first);
+        std::fs::write(&left, b"").unwrap();
+        let second = bind(&path, || None).unwrap();
+        assert!(UnixStream::connect(&second.path).is_ok());
+    }
+}

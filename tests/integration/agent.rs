@@ -1,0 +1,201 @@
+//! The agent (`credtray agent`) against the real components: moto as STS, gnome-keyring as
+//! the keychain, the real AWS CLI running `credtray credential-process`, real unix sockets.
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::engine::{add_moto_user, caller, moto_requests};
+use crate::harness::{Env, fixtures, moto};
+
+/// A running `credtray agent`, killed when dropped.
+struct Agent {
+    child: Child,
+}
+
+impl Agent {
+    /// Starts the agent of `env` against moto and waits until its socket answers.
+    fn start(env: &Env) -> Self {
+        let mut cmd = env.command(&["agent"]);
+        cmd.env("AWS_ENDPOINT_URL", moto()).stdin(Stdio::null());
+        let child = cmd.spawn().unwrap();
+        let agent = Self { child };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::os::unix::net::UnixStream::connect(socket(env)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the agent did not start listening"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        agent
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL, as a crash: nothing is cleaned up. Only while it is idle (a keychain client
+    /// killed mid-call makes gnome-keyring abort).
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn socket(env: &Env) -> std::path::PathBuf {
+    env.runtime_dir().join("credtray/agent.sock")
+}
+
+fn access_key_id(env: &Env, session: &str) -> String {
+    let run = env
+        .run(&["credential-process", "--session", session], "")
+        .ok();
+    let json = run.json();
+    assert_eq!(json["Version"], 1);
+    json["AccessKeyId"].as_str().unwrap().to_owned()
+}
+
+/// The AssumeRole calls moto has seen for the role session name `name`.
+fn assume_roles(name: &str) -> usize {
+    moto_requests("show")
+        .iter()
+        .filter(|body| {
+            body.contains("Action=AssumeRole&") && body.contains(&format!("RoleSessionName={name}"))
+        })
+        .count()
+}
+
+#[test]
+fn the_agent_answers_credential_process_from_memory_and_the_aws_cli_through_it() {
+    let env = Env::new();
+    let f = fixtures();
+    add_moto_user(&env, &f, "root", "root", &[]);
+    let name = format!("agent-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    env.run(
+        &[
+            "session",
+            "chain",
+            "root",
+            "--role-arn",
+            &f.role_arn,
+            "--alias",
+            "admin",
+            "--profile",
+            "admin",
+            "--role-session-name",
+            &name,
+        ],
+        "",
+    )
+    .ok();
+    let id = env.id_of("admin");
+    let agent = Agent::start(&env);
+    let dir_mode = std::fs::metadata(env.runtime_dir().join("credtray"))
+        .unwrap()
+        .permissions()
+        .mode();
+    let socket_mode = std::fs::metadata(socket(&env))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!((dir_mode & 0o777, socket_mode & 0o777), (0o700, 0o600));
+
+    moto_requests("start");
+    // credential-process itself goes through the agent (run with no STS endpoint at all: it
+    // could not have called moto itself).
+    let first = access_key_id(&env, "admin");
+    assert_eq!(assume_roles(&name), 1);
+    // Gone from the keychain, still served: from the agent's memory.
+    let cleared = std::process::Command::new("secret-tool")
+        .args(["clear", "service", "credtray", "username"])
+        .arg(format!("{id}-role-credentials"))
+        .status()
+        .unwrap();
+    assert!(cleared.success());
+    for _ in 0..3 {
+        assert_eq!(access_key_id(&env, &id), first);
+    }
+    assert_eq!(assume_roles(&name), 1, "no STS call between warm requests");
+
+    // The AWS CLI through credential_process, answered by the agent.
+    std::fs::create_dir_all(env.aws_dir()).unwrap();
+    std::fs::write(
+        env.aws_dir().join("config"),
+        format!(
+            "[profile via-agent]\ncredential_process = {} credential-process --session {id}\nregion = eu-west-1\n",
+            env!("CARGO_BIN_EXE_credtray")
+        ),
+    )
+    .unwrap();
+    assert!(caller(&env, "via-agent").contains("assumed-role/"));
+    assert_eq!(assume_roles(&name), 1);
+
+    // Another process edits the session: the agent's next answer is the new role's.
+    env.run(
+        &["session", "edit", "admin", "--role-arn", &f.deeper_role_arn],
+        "",
+    )
+    .ok();
+    let role = f.deeper_role_arn.rsplit('/').next().unwrap();
+    let arn = caller(&env, "via-agent");
+    assert!(arn.contains(&format!("assumed-role/{role}/")), "{arn}");
+    drop(agent);
+}
+
+#[test]
+fn one_agent_at_a_time_and_a_crashed_ones_socket_is_replaced() {
+    let env = Env::new();
+    let first = Agent::start(&env);
+    let run = env.run(&["agent"], "");
+    assert_ne!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr.contains(&format!(
+            "another credtray agent is running (process {}",
+            first.pid()
+        )),
+        "{run:?}"
+    );
+    first.kill();
+    assert!(socket(&env).exists(), "a crash leaves its socket file");
+    let second = Agent::start(&env);
+    let run = env.run(&["agent"], "");
+    assert!(
+        run.stderr.contains(&format!("(process {}", second.pid())),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn a_headless_agent_says_what_to_run_when_an_mfa_code_is_needed() {
+    let env = Env::new();
+    let f = fixtures();
+    add_moto_user(
+        &env,
+        &f,
+        "dev",
+        "dev",
+        &["--mfa-device", "arn:aws:iam::123456789012:mfa/dev"],
+    );
+    let _agent = Agent::start(&env);
+    let run = env.run(&["credential-process", "--session", "dev"], "");
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stdout.is_empty());
+    let lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("credtray:"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{run:?}");
+    assert!(
+        lines[0].contains("needs an MFA code") && lines[0].contains("credtray session start"),
+        "{run:?}"
+    );
+}
