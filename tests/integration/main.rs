@@ -12,5 +12,6 @@ mod engine;
 mod files;
 mod keychain;
 mod leaks;
+mod publish;
 mod repairs;
 mod validation;
