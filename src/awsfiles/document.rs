@@ -440,6 +440,19 @@ impl Document {
     /// line, line ending included) in place of the section `name`, or at the end when the
     /// section is missing; the rest of the document is untouched.
     pub fn restore(&mut self, name: &str, text: &str) -> Result<(), ParseError> {
+        self.restore_at(name, text, None)
+    }
+
+    /// [`Self::restore`], putting a missing section back at byte `at` (where it was taken
+    /// out) when that is still a place a section can go without
+    /// taking in another's keys: the start of a line followed by nothing but blank lines and
+    /// comments up to the next header or the end. Anywhere else, it goes at the end.
+    pub fn restore_at(
+        &mut self,
+        name: &str,
+        text: &str,
+        at: Option<usize>,
+    ) -> Result<(), ParseError> {
         let edit = match self.find(name).cloned() {
             Some(section) => {
                 let range = self.range(&section);
@@ -450,15 +463,38 @@ impl Document {
                 }
                 (range, text)
             }
-            None => {
-                let end = self.text.len();
-                (
-                    end..end,
-                    format!("{}{text}", self.separator_for_new_section()),
-                )
-            }
+            None => match at.filter(|&at| self.is_free_place(at)) {
+                Some(at) => {
+                    let mut text = text.to_owned();
+                    if !text.ends_with('\n') && at < self.text.len() {
+                        text.push_str(&self.eol());
+                    }
+                    (at..at, text)
+                }
+                None => {
+                    let end = self.text.len();
+                    (
+                        end..end,
+                        format!("{}{text}", self.separator_for_new_section()),
+                    )
+                }
+            },
         };
         self.apply(vec![edit])
+    }
+
+    /// Whether a section inserted at byte `at` would take in no other section's keys.
+    fn is_free_place(&self, at: usize) -> bool {
+        if at == self.text.len() {
+            return at == 0 || self.text.ends_with('\n');
+        }
+        let Some(first) = self.lines.iter().position(|l| l.content.start == at) else {
+            return false;
+        };
+        self.lines[first..]
+            .iter()
+            .take_while(|l| l.kind != Kind::Header)
+            .all(|l| matches!(l.kind, Kind::Blank | Kind::Comment))
     }
 
     /// Whether the text starts with a UTF-8 byte order mark (which botocore can't read past).
@@ -564,6 +600,10 @@ impl Document {
     }
 
     /// The file's line ending, judged by its first line: new lines match the old ones.
+    pub fn line_ending(&self) -> String {
+        self.eol()
+    }
+
     fn eol(&self) -> String {
         match self.lines.iter().find(|l| l.has_eol()) {
             Some(l) if self.text[l.content.end..l.next].starts_with('\r') => "\r\n".to_owned(),

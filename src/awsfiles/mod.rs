@@ -9,7 +9,7 @@ mod owned;
 
 pub use document::{Document, ParseError, RepeatedKey, RepeatedSection, Upserted};
 pub use file::AwsFile;
-pub use owned::{Original, Owned, Plan, Published, Settled, TakenOver};
+pub use owned::{Contents, Original, Owned, Plan, Published, Settled, TakenOver};
 
 use std::path::PathBuf;
 
@@ -157,7 +157,14 @@ impl Files {
                         report.sections = doc.section_names().count();
                         report.warnings = unreadable_by_botocore(&doc);
                         for record in owned.iter().filter(|o| o.file == file.path()) {
-                            match doc.count(&record.section) {
+                            match (doc.count(&record.section), record.withheld) {
+                                // Held out of the file on purpose (published as a process).
+                                (0, Some(_)) => report.owned.push(record.section.clone()),
+                                (_, Some(_)) => report.problems.push(format!(
+                                    "[{}] is kept out of this file by credtray (its profile is published as a credential_process), but it is there: the AWS tools read it first",
+                                    record.section
+                                )),
+                                (count, None) => match count {
                                 1 => report.owned.push(record.section.clone()),
                                 0 => report.problems.push(format!(
                                     "[{}] is owned by credtray but missing (removed by hand?)",
@@ -167,6 +174,7 @@ impl Files {
                                     "[{}] is owned by credtray but appears {n} times",
                                     record.section
                                 )),
+                                },
                             }
                         }
                     }

@@ -4,7 +4,12 @@
 //! caller saves that record before any file changes, so a crash in between is settled by
 //! [`Files::reconcile`] instead of leaving a section nobody owns), and [`Files::write`] writes
 //! them. [`Files::unpublish`] removes them again and puts a taken-over original back byte for
-//! byte. Records carry the path each section was written to, so every process — a tray started
+//! byte. What goes in is [`Contents`]: temporary credentials (`file` mode), or only a
+//! `credential_process` line in the config file (`process` mode), which keeps the profile's
+//! section of the credentials file *withheld*: botocore reads that file first, so a section
+//! there would win over `credential_process`. A withheld section is still owned (a taken-over
+//! one's original is still kept), only absent; its record says where it was, so an original
+//! goes back in its place. Records carry the path each section was written to, so every process — a tray started
 //! at login without the shell's `AWS_*_FILE` variables, a CLI run from that shell — refreshes
 //! and removes exactly what was written, where it was written.
 
@@ -40,6 +45,10 @@ pub struct Owned {
     /// The section was the user's: its original text is kept in the keychain, to be put back
     /// when credtray gives the profile up.
     pub taken_over: Option<TakenOver>,
+    /// `Some(offset)`: credtray holds the section by keeping it out of the file (a profile
+    /// published as a process), and it was at this byte offset, where a taken-over original
+    /// goes back. Its fingerprint is then `None`: credtray's text there is no text at all.
+    pub withheld: Option<usize>,
 }
 
 /// Where the original text of a taken-over section is, and what it was.
@@ -142,28 +151,82 @@ const CONFLICTING_KEYS: [&str; 12] = [
     "sso_role_name",
 ];
 
-/// The keys and values credtray writes into a profile's section of this file.
-fn pairs<'a>(
-    flavor: Flavor,
-    region: &'a Region,
-    credentials: &'a Credentials,
-) -> Vec<(&'static str, &'a str)> {
-    match flavor {
-        Flavor::Credentials => vec![
-            (
-                "aws_access_key_id",
-                credentials.access_key_id.expose_secret(),
+/// What a published profile's sections hold.
+#[derive(Clone, Copy)]
+pub enum Contents<'a> {
+    /// `file` mode: temporary credentials in the credentials file, the region in the config.
+    Credentials {
+        region: &'a Region,
+        credentials: &'a Credentials,
+    },
+    /// `process` mode: no section in the credentials file (one there is withheld); the region
+    /// and `credential_process = <command>` in the config file.
+    Process {
+        region: &'a Region,
+        command: &'a str,
+    },
+}
+
+/// What a publish does to one section.
+enum Change<'a> {
+    /// Sets these keys and deletes those.
+    Set {
+        pairs: Vec<(&'static str, &'a str)>,
+        remove: Vec<&'static str>,
+    },
+    /// Keeps the section out of the file.
+    Withhold,
+}
+
+/// The key `process` mode writes; a `file`-mode publish of the same section deletes it.
+const CREDENTIAL_PROCESS: &str = "credential_process";
+
+impl<'a> Contents<'a> {
+    /// What this publish does to the profile's section of a file of `flavor`; a section being
+    /// taken over also loses the keys that would make the AWS tools look elsewhere.
+    fn change(self, flavor: Flavor, taking_over: bool) -> Change<'a> {
+        let set = |pairs: Vec<(&'static str, &'a str)>, also: &[&'static str]| {
+            let mut remove: Vec<&'static str> = if taking_over {
+                CONFLICTING_KEYS.to_vec()
+            } else {
+                Vec::new()
+            };
+            remove.extend(
+                also.iter()
+                    .filter(|k| !remove.contains(k))
+                    .collect::<Vec<_>>(),
+            );
+            // A key both set and deleted would be two edits of one line.
+            remove.retain(|k| !pairs.iter().any(|(p, _)| p.eq_ignore_ascii_case(k)));
+            Change::Set { pairs, remove }
+        };
+        match (self, flavor) {
+            (Contents::Credentials { credentials, .. }, Flavor::Credentials) => set(
+                vec![
+                    (
+                        "aws_access_key_id",
+                        credentials.access_key_id.expose_secret(),
+                    ),
+                    (
+                        "aws_secret_access_key",
+                        credentials.secret_access_key.expose_secret(),
+                    ),
+                    (
+                        "aws_session_token",
+                        credentials.session_token.expose_secret(),
+                    ),
+                ],
+                &[],
             ),
-            (
-                "aws_secret_access_key",
-                credentials.secret_access_key.expose_secret(),
+            (Contents::Credentials { region, .. }, Flavor::Config) => {
+                set(vec![("region", region.as_str())], &[CREDENTIAL_PROCESS])
+            }
+            (Contents::Process { .. }, Flavor::Credentials) => Change::Withhold,
+            (Contents::Process { region, command }, Flavor::Config) => set(
+                vec![("region", region.as_str()), (CREDENTIAL_PROCESS, command)],
+                &[],
             ),
-            (
-                "aws_session_token",
-                credentials.session_token.expose_secret(),
-            ),
-        ],
-        Flavor::Config => vec![("region", region.as_str())],
+        }
     }
 }
 
@@ -193,11 +256,41 @@ fn duplicate(file: &AwsFile, doc: &Document, section: &str) -> Result<(), Error>
 /// One file a write changed, to put back if the other file fails.
 struct Done {
     index: usize,
-    /// The record's intent before this write: `Some` when it was the first write.
-    intent: Option<SessionId>,
-    first: bool,
+    /// The record before this write (its intent is `Some` when this was the first write).
+    before: Owned,
+    wrote: WroteOne,
+}
+
+/// What one section's write did.
+struct WroteOne {
+    /// A section was appended, with this separator before it.
     created: bool,
+    separator: String,
+    /// The values of the keys it set or deleted, as they were.
     previous: Vec<(String, Option<Zeroizing<String>>)>,
+    /// The section's fingerprint now (`None`: withheld).
+    fingerprint: Option<String>,
+    /// Where it was, if it is withheld now.
+    withheld: Option<usize>,
+    /// The text this write took out of the file, and where it was.
+    removed: Option<(Zeroizing<String>, usize)>,
+    /// This write put back a section that was withheld.
+    unwithheld: bool,
+}
+
+/// Takes the section out of `doc` (with `separator` before it, when that is there) and returns
+/// its text and the offset it was at: where [`Document::restore_at`] puts it back.
+fn take_out(
+    doc: &mut Document,
+    section: &str,
+    separator: &str,
+) -> Option<(Zeroizing<String>, usize)> {
+    let start = doc.section_range(section)?.start;
+    let text = Zeroizing::new(doc.section_text(section)?.to_owned());
+    let before = doc.as_str().len();
+    doc.remove(section, separator);
+    let separated = (before - doc.as_str().len()).saturating_sub(text.len());
+    Some((text, start - separated))
 }
 
 impl Files {
@@ -258,13 +351,12 @@ impl Files {
 
     /// Records, for every section of `plan` credtray does not own yet, that `session` is about
     /// to write it (which original it takes over, and the fingerprint of the section it will
-    /// write). Save this before [`Self::write`].
+    /// write, or where a section it withholds is). Save this before [`Self::write`].
     pub fn intend(
         &self,
         plan: &Plan,
         session: SessionId,
-        region: &Region,
-        credentials: &Credentials,
+        contents: Contents<'_>,
         owned: &mut Vec<Owned>,
     ) {
         for target in &plan.targets {
@@ -279,22 +371,25 @@ impl Files {
                     session,
                     fingerprint: o.fingerprint(),
                 });
-            // The section as the write will leave it: after a crash, only that text is taken
-            // for credtray's (anything else there is the user's).
-            let mut foreseen = target.doc.clone();
-            let remove: &[&str] = if taken_over.is_some() {
-                &CONFLICTING_KEYS
-            } else {
-                &[]
+            let (fingerprint, withheld) = match contents.change(target.flavor, taken_over.is_some())
+            {
+                // No section and none to write: nothing to own.
+                Change::Withhold if taken_over.is_none() => continue,
+                Change::Withhold => (
+                    None,
+                    target.doc.section_range(&target.section).map(|r| r.start),
+                ),
+                // The section as the write will leave it: after a crash, only that text is
+                // taken for credtray's (anything else there is the user's).
+                Change::Set { pairs, remove } => {
+                    let mut foreseen = target.doc.clone();
+                    let expected = foreseen
+                        .upsert(&target.section, &pairs, &remove)
+                        .ok()
+                        .and_then(|_| foreseen.section_text(&target.section).map(fingerprint));
+                    (expected, None)
+                }
             };
-            let expected = foreseen
-                .upsert(
-                    &target.section,
-                    &pairs(target.flavor, region, credentials),
-                    remove,
-                )
-                .ok()
-                .and_then(|_| foreseen.section_text(&target.section).map(fingerprint));
             owned.push(Owned {
                 file: target.file.path().to_owned(),
                 flavor: target.flavor,
@@ -304,59 +399,69 @@ impl Files {
                 } else {
                     target.separator.clone()
                 },
-                fingerprint: expected,
+                fingerprint,
                 intent: Some(session),
                 taken_over,
+                withheld,
             });
         }
     }
 
-    /// Writes `credentials` to the profile's section of the credentials file and `region` to
-    /// its section of the config file. Every section must be recorded (owned, or intended
-    /// through [`Self::intend`]). A section being taken over must still be the text the plan
-    /// read, and is backed up first; one changed by hand since credtray wrote it is backed up
-    /// with its credentials redacted. If the second file fails, the first is put back and the
-    /// intents of this publish are dropped.
+    /// Writes `contents` to the profile's sections: temporary credentials into the
+    /// credentials file and the region into the config file, or (`process` mode) the region
+    /// and `credential_process` into the config file and nothing into the credentials file,
+    /// whose section is withheld. Every section written or withheld must be recorded (owned,
+    /// or intended through [`Self::intend`]). A section being taken over must still be the text
+    /// the plan read, and is backed up first; one changed by hand since credtray wrote it is
+    /// backed up with its credentials redacted. If the second file fails, the first is put
+    /// back and the intents of this publish are dropped.
     pub fn write(
         &self,
         plan: &Plan,
-        region: &Region,
-        credentials: &Credentials,
+        contents: Contents<'_>,
         owned: &mut Vec<Owned>,
     ) -> Result<(Published, Written), Error> {
         let mut published = Published::default();
         let mut done: Vec<Done> = Vec::new();
         for target in &plan.targets {
-            let pairs = pairs(target.flavor, region, credentials);
-            let pairs = pairs.as_slice();
-            let result = position(owned, target.flavor, &target.section)
-                .ok_or_else(|| Error::NotOwned {
-                    path: target.file.path().to_owned(),
-                    section: target.section.clone(),
-                })
-                .and_then(|index| {
+            let not_owned = || Error::NotOwned {
+                path: target.file.path().to_owned(),
+                section: target.section.clone(),
+            };
+            let result = match position(owned, target.flavor, &target.section) {
+                Some(index) => {
                     let record = owned[index].clone();
-                    self.write_one(target, &record, pairs, &mut published).map(
-                        |(created, separator, previous, written)| {
-                            let first = record.intent.is_some();
+                    let first = record.intent.is_some();
+                    let change =
+                        contents.change(target.flavor, first && record.taken_over.is_some());
+                    self.write_one(target, &record, &change, &mut published)
+                        .map(|wrote| {
                             let o = &mut owned[index];
-                            o.fingerprint = Some(written);
-                            if first {
-                                o.intent = None;
-                                o.separator = separator;
+                            o.fingerprint.clone_from(&wrote.fingerprint);
+                            o.withheld = wrote.withheld;
+                            if first || wrote.created {
+                                o.separator.clone_from(&wrote.separator);
                             }
-                            Done {
+                            o.intent = None;
+                            Some(Done {
                                 index,
-                                intent: record.intent,
-                                first,
-                                created,
-                                previous,
-                            }
-                        },
-                    )
-                });
+                                before: record,
+                                wrote,
+                            })
+                        })
+                }
+                // Nothing to withhold, as long as nothing appeared since the plan looked.
+                None if matches!(contents.change(target.flavor, false), Change::Withhold) => {
+                    match target.file.read() {
+                        Ok(doc) if doc.section_text(&target.section).is_some() => Err(not_owned()),
+                        Ok(_) => Ok(None),
+                        Err(e) => Err(e),
+                    }
+                }
+                None => Err(not_owned()),
+            };
             match result {
-                Ok(one) => done.push(one),
+                Ok(one) => done.extend(one),
                 Err(e) => {
                     self.undo(plan, Written(done), owned);
                     return Err(e);
@@ -381,25 +486,20 @@ impl Files {
         owned.retain(|o| !intended(o));
     }
 
-    /// One file of [`Self::write`]: (created, separator, previous values, new fingerprint).
-    #[allow(clippy::type_complexity)]
+    /// One section of [`Self::write`].
     fn write_one(
         &self,
         target: &Target,
         record: &Owned,
-        pairs: &[(&str, &str)],
+        change: &Change<'_>,
         published: &mut Published,
-    ) -> Result<
-        (
-            bool,
-            String,
-            Vec<(String, Option<Zeroizing<String>>)>,
-            String,
-        ),
-        Error,
-    > {
+    ) -> Result<WroteOne, Error> {
         let file = &target.file;
         let section = target.section.as_str();
+        let parse = |source| Error::Parse {
+            path: file.path().to_owned(),
+            source,
+        };
         file.edit(|doc| {
             duplicate(file, doc, section)?;
             let first = record.intent.is_some();
@@ -422,6 +522,13 @@ impl Files {
                         section: section.to_owned(),
                     });
                 }
+                // Withheld, yet there: credtray wrote none of it, so it is kept verbatim.
+                (_, false, Some(text)) if record.withheld.is_some() => {
+                    tracing::warn!(%section, path = %file.path().display(), "a section credtray keeps out of the file is there again; it is backed up and replaced");
+                    published
+                        .backups
+                        .push(file.back_up(text, Backup::TakenOver)?);
+                }
                 (_, false, Some(text))
                     if record
                         .fingerprint
@@ -434,13 +541,34 @@ impl Files {
                 }
                 _ => {}
             }
-            // A section taken over keeps none of the keys that would make the AWS tools get
-            // credentials elsewhere (they rank assume-role and SSO above static keys).
-            let remove: &[&str] = if first && record.taken_over.is_some() {
-                &CONFLICTING_KEYS
-            } else {
-                &[]
+            let (pairs, remove) = match change {
+                Change::Withhold => {
+                    // One credtray created goes with its separator, as on stop; any other
+                    // leaves its surroundings, to come back in its place.
+                    let separator = match (&record.taken_over, record.withheld) {
+                        (None, None) => record.separator.as_str(),
+                        _ => "",
+                    };
+                    let removed = take_out(doc, section, separator);
+                    return Ok(WroteOne {
+                        created: false,
+                        separator: String::new(),
+                        previous: Vec::new(),
+                        fingerprint: None,
+                        withheld: removed.as_ref().map(|(_, at)| *at).or(record.withheld),
+                        removed,
+                        unwithheld: false,
+                    });
+                }
+                Change::Set { pairs, remove } => (pairs, remove),
             };
+            // Back from being withheld: a taken-over section goes where the original was.
+            let unwithheld = record.withheld.is_some() && doc.section_text(section).is_none();
+            if unwithheld && record.taken_over.is_some() {
+                let header = format!("[{section}]{}", doc.line_ending());
+                doc.restore_at(section, &header, record.withheld)
+                    .map_err(parse)?;
+            }
             let previous = pairs
                 .iter()
                 .map(|(k, _)| *k)
@@ -452,17 +580,20 @@ impl Files {
                     )
                 })
                 .collect();
-            let upserted = doc
-                .upsert(section, pairs, remove)
-                .map_err(|source| Error::Parse {
-                    path: file.path().to_owned(),
-                    source,
-                })?;
+            let upserted = doc.upsert(section, pairs, remove).map_err(parse)?;
             let written = doc
                 .section_text(section)
                 .map(fingerprint)
                 .unwrap_or_default();
-            Ok((upserted.created, upserted.separator, previous, written))
+            Ok(WroteOne {
+                created: upserted.created,
+                separator: upserted.separator,
+                previous,
+                fingerprint: Some(written),
+                withheld: None,
+                removed: None,
+                unwithheld,
+            })
         })
     }
 
@@ -470,44 +601,65 @@ impl Files {
     fn undo_files(&self, plan: &Plan, done: Vec<Done>, owned: &mut [Owned]) {
         for one in done {
             let record = owned[one.index].clone();
+            let first = one.before.intent.is_some();
+            let wrote = &one.wrote;
             let file = AwsFile::new(record.file.clone(), record.flavor);
             let original = plan.originals.iter().find(|o| o.flavor == record.flavor);
+            let parse = |source| Error::Parse {
+                path: file.path().to_owned(),
+                source,
+            };
             let undone = file.edit(|doc| {
-                match (one.first, &record.taken_over, original) {
-                    (true, Some(_), Some(original)) => doc
-                        .restore(&record.section, &original.text)
-                        .map_err(|source| Error::Parse {
-                            path: file.path().to_owned(),
-                            source,
-                        })?,
-                    (true, _, _) if one.created => {
-                        doc.remove(&record.section, &record.separator);
+                match (&wrote.removed, first, &record.taken_over, original) {
+                    (Some((text, at)), _, _, _) => {
+                        if doc.section_text(&record.section).is_none() {
+                            doc.restore_at(&record.section, text, Some(*at))
+                                .map_err(parse)?;
+                        }
+                    }
+                    (None, true, Some(_), Some(original)) => {
+                        doc.restore(&record.section, &original.text)
+                            .map_err(parse)?;
+                    }
+                    (None, true, _, _) if wrote.created => {
+                        doc.remove(&record.section, &wrote.separator);
+                    }
+                    (None, false, _, _) if wrote.unwithheld => {
+                        let separator = if wrote.created {
+                            wrote.separator.as_str()
+                        } else {
+                            ""
+                        };
+                        doc.remove(&record.section, separator);
                     }
                     _ => {
-                        let restore: Vec<(&str, &str)> = one
+                        let restore: Vec<(&str, &str)> = wrote
                             .previous
                             .iter()
                             .filter_map(|(k, v)| v.as_deref().map(|v| (k.as_str(), v.as_str())))
                             .collect();
-                        let absent: Vec<&str> = one
+                        let absent: Vec<&str> = wrote
                             .previous
                             .iter()
                             .filter(|(_, v)| v.is_none())
                             .map(|(k, _)| k.as_str())
                             .collect();
                         doc.upsert(&record.section, &restore, &absent)
-                            .map_err(|source| Error::Parse {
-                                path: file.path().to_owned(),
-                                source,
-                            })?;
+                            .map_err(parse)?;
                     }
                 }
                 Ok(doc.section_text(&record.section).map(fingerprint))
             });
             match undone {
-                Ok(restored) if !one.first => owned[one.index].fingerprint = restored,
                 // Undone: the record is an intent again, which the caller drops.
-                Ok(_) => owned[one.index].intent = one.intent,
+                Ok(_) if first => owned[one.index].intent = one.before.intent,
+                Ok(restored) => {
+                    let o = &mut owned[one.index];
+                    *o = one.before.clone();
+                    if o.withheld.is_none() {
+                        o.fingerprint = restored;
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, section = %record.section, "could not undo a publish that failed half-way");
                 }
@@ -534,6 +686,9 @@ impl Files {
             let file = AwsFile::new(record.file.clone(), record.flavor);
             file.edit(|doc| {
                 duplicate(&file, doc, &section)?;
+                if let Some(at) = record.withheld {
+                    return self.give_back_withheld(&file, doc, &record, at, originals);
+                }
                 // Changed by hand since credtray wrote it: keep a copy of what is about to go.
                 if let (Some(written), Some(text)) =
                     (record.fingerprint.as_deref(), doc.section_text(&section))
@@ -570,6 +725,37 @@ impl Files {
         Ok(removed)
     }
 
+    /// Unpublishes a withheld section: credtray wrote nothing there, so there is nothing of its
+    /// own to remove; a taken-over original goes back where it was (a section someone put there
+    /// since is backed up verbatim and replaced by it).
+    fn give_back_withheld(
+        &self,
+        file: &AwsFile,
+        doc: &mut Document,
+        record: &Owned,
+        at: usize,
+        originals: &[Original],
+    ) -> Result<(), Error> {
+        let Some(taken) = &record.taken_over else {
+            return Ok(());
+        };
+        let Some(original) = originals
+            .iter()
+            .find(|o| o.flavor == record.flavor && o.fingerprint() == taken.fingerprint)
+        else {
+            tracing::warn!(section = %record.section, path = %file.path().display(), "the original of a taken-over section is missing from the keychain; the copy in the .credtray-backup file is all that is left");
+            return Ok(());
+        };
+        if let Some(text) = doc.section_text(&record.section) {
+            file.back_up(text, Backup::TakenOver)?;
+        }
+        doc.restore_at(&record.section, &original.text, Some(at))
+            .map_err(|source| Error::Parse {
+                path: file.path().to_owned(),
+                source,
+            })
+    }
+
     /// Settles the records of writes a crash interrupted (those still marked as intended): a
     /// section holding exactly the text credtray meant to write is credtray's, and kept; any
     /// other (absent, still the original being taken over, or written by the user since) was
@@ -592,10 +778,15 @@ impl Files {
             };
             // Only the very text credtray meant to write is credtray's: an original still there
             // means the write never happened, and anything else is the user's doing since.
-            let written = doc
-                .section_text(&record.section)
-                .map(fingerprint)
-                .filter(|f| record.fingerprint.as_ref() == Some(f));
+            // A withheld section's text is no text: it was written once the section is gone.
+            let written = match record.withheld {
+                Some(_) => doc.section_text(&record.section).is_none().then_some(None),
+                None => doc
+                    .section_text(&record.section)
+                    .map(fingerprint)
+                    .filter(|f| record.fingerprint.as_ref() == Some(f))
+                    .map(Some),
+            };
             match written {
                 None => {
                     owned.remove(index);
@@ -604,7 +795,7 @@ impl Files {
                 Some(written) => {
                     let o = &mut owned[index];
                     o.intent = None;
-                    o.fingerprint = Some(written);
+                    o.fingerprint = written;
                     settled.push(Settled::Kept(record));
                 }
             }
@@ -618,15 +809,14 @@ impl Files {
     pub fn publish(
         &self,
         profile: &ProfileName,
-        region: &Region,
-        credentials: &Credentials,
+        contents: Contents<'_>,
         owned: &mut Vec<Owned>,
         take_over: bool,
         session: SessionId,
     ) -> Result<(Plan, Published), Error> {
         let plan = self.plan(profile, owned, take_over)?;
-        self.intend(&plan, session, region, credentials, owned);
-        let (published, _) = self.write(&plan, region, credentials, owned)?;
+        self.intend(&plan, session, contents, owned);
+        let (published, _) = self.write(&plan, contents, owned)?;
         Ok((plan, published))
     }
 }

@@ -1,5 +1,6 @@
 use std::path::Path;
 
+use super::Contents;
 use super::*;
 use crate::aws::Credentials;
 use crate::session::{Region, SessionId};
@@ -157,7 +158,16 @@ fn publish_refuses_foreign_sections_unless_taken_over_with_a_backup() {
     let region: Region = Region::parse("eu-west-1", &[]).unwrap();
     let mut owned = Vec::new();
     let err = files
-        .publish(&dev, &region, &creds(1), &mut owned, false, sid())
+        .publish(
+            &dev,
+            Contents::Credentials {
+                region: &region,
+                credentials: &creds(1),
+            },
+            &mut owned,
+            false,
+            sid(),
+        )
         .unwrap_err();
     assert!(matches!(err, Error::NotOwned { .. }), "{err}");
     assert_eq!(
@@ -171,7 +181,16 @@ fn publish_refuses_foreign_sections_unless_taken_over_with_a_backup() {
     assert!(owned.is_empty());
 
     let (_, published) = files
-        .publish(&dev, &region, &creds(1), &mut owned, true, sid())
+        .publish(
+            &dev,
+            Contents::Credentials {
+                region: &region,
+                credentials: &creds(1),
+            },
+            &mut owned,
+            true,
+            sid(),
+        )
         .unwrap();
     assert_eq!(published.backups.len(), 1);
     let backup = std::fs::read_to_string(&published.backups[0]).unwrap();
@@ -188,7 +207,16 @@ fn publish_refuses_foreign_sections_unless_taken_over_with_a_backup() {
 
     // Owned now: updates need no take-over, and unpublish removes both sections.
     files
-        .publish(&dev, &region, &creds(2), &mut owned, false, sid())
+        .publish(
+            &dev,
+            Contents::Credentials {
+                region: &region,
+                credentials: &creds(2),
+            },
+            &mut owned,
+            false,
+            sid(),
+        )
         .unwrap();
     files.unpublish(&dev, &mut owned, &[]).unwrap();
     assert!(owned.is_empty());
@@ -200,7 +228,16 @@ fn publish_refuses_foreign_sections_unless_taken_over_with_a_backup() {
     // A second take-over appends to the backup, never truncating it.
     std::fs::write(files.credentials.path(), foreign).unwrap();
     files
-        .publish(&dev, &region, &creds(3), &mut owned, true, sid())
+        .publish(
+            &dev,
+            Contents::Credentials {
+                region: &region,
+                credentials: &creds(3),
+            },
+            &mut owned,
+            true,
+            sid(),
+        )
         .unwrap();
     let backup = std::fs::read_to_string(&published.backups[0]).unwrap();
     assert_eq!(backup.matches("AKIAFOREIGN").count(), 2);
@@ -216,8 +253,10 @@ fn publish_into_new_files_creates_them_private() {
     files
         .publish(
             &default,
-            &Region::us_east_1(),
-            &creds(7),
+            Contents::Credentials {
+                region: &Region::us_east_1(),
+                credentials: &creds(7),
+            },
             &mut owned,
             false,
             sid(),
@@ -252,8 +291,10 @@ fn writes_go_through_symlinks_and_keep_the_mode() {
     files
         .publish(
             &"p".parse().unwrap(),
-            &Region::us_east_1(),
-            &creds(1),
+            Contents::Credentials {
+                region: &Region::us_east_1(),
+                credentials: &creds(1),
+            },
             &mut owned,
             false,
             sid(),
@@ -285,8 +326,10 @@ fn unparseable_files_are_left_untouched_and_named() {
     let err = files
         .publish(
             &"p".parse().unwrap(),
-            &Region::us_east_1(),
-            &creds(1),
+            Contents::Credentials {
+                region: &Region::us_east_1(),
+                credentials: &creds(1),
+            },
             &mut owned,
             false,
             sid(),
@@ -343,8 +386,10 @@ fn a_publish_that_fails_in_the_config_file_puts_the_credentials_file_back() {
     files
         .publish(
             &dev,
-            &Region::us_east_1(),
-            &creds(1),
+            Contents::Credentials {
+                region: &Region::us_east_1(),
+                credentials: &creds(1),
+            },
             &mut owned,
             false,
             sid(),
@@ -358,8 +403,10 @@ fn a_publish_that_fails_in_the_config_file_puts_the_credentials_file_back() {
         files
             .publish(
                 &dev,
-                &Region::us_east_1(),
-                &creds(2),
+                Contents::Credentials {
+                    region: &Region::us_east_1(),
+                    credentials: &creds(2)
+                },
                 &mut owned,
                 false,
                 sid()
@@ -378,8 +425,10 @@ fn a_publish_that_fails_in_the_config_file_puts_the_credentials_file_back() {
         files
             .publish(
                 &other,
-                &Region::us_east_1(),
-                &creds(3),
+                Contents::Credentials {
+                    region: &Region::us_east_1(),
+                    credentials: &creds(3)
+                },
                 &mut owned,
                 false,
                 sid()
@@ -407,8 +456,10 @@ fn taking_over_a_config_section_drops_keys_that_would_send_the_aws_tools_elsewhe
     let (_, published) = files
         .publish(
             &dev,
-            &Region::parse("eu-west-1", &[]).unwrap(),
-            &creds(1),
+            Contents::Credentials {
+                region: &Region::parse("eu-west-1", &[]).unwrap(),
+                credentials: &creds(1),
+            },
             &mut owned,
             true,
             sid(),
@@ -434,8 +485,10 @@ fn an_owned_section_changed_by_hand_is_backed_up_before_it_is_replaced_or_remove
     files
         .publish(
             &dev,
-            &Region::us_east_1(),
-            &creds(1),
+            Contents::Credentials {
+                region: &Region::us_east_1(),
+                credentials: &creds(1),
+            },
             &mut owned,
             false,
             sid(),
@@ -446,8 +499,10 @@ fn an_owned_section_changed_by_hand_is_backed_up_before_it_is_replaced_or_remove
     let (_, published) = files
         .publish(
             &dev,
-            &Region::us_east_1(),
-            &creds(2),
+            Contents::Credentials {
+                region: &Region::us_east_1(),
+                credentials: &creds(2),
+            },
             &mut owned,
             false,
             sid(),
@@ -464,8 +519,10 @@ fn an_owned_section_changed_by_hand_is_backed_up_before_it_is_replaced_or_remove
     let (_, published) = files
         .publish(
             &dev,
-            &Region::us_east_1(),
-            &creds(3),
+            Contents::Credentials {
+                region: &Region::us_east_1(),
+                credentials: &creds(3),
+            },
             &mut owned,
             false,
             sid(),

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 
 use crate::session::{
-    Alias, ExternalId, Field, Kind, MfaCode, ProfileName, RoleArn, RoleSessionName, Value,
+    Alias, ExternalId, Field, Kind, MfaCode, ProfileName, Publish, RoleArn, RoleSessionName, Value,
 };
 
 #[derive(Debug, Parser)]
@@ -129,6 +129,9 @@ pub enum SessionCommand {
         /// [default: the assumer's region]
         #[arg(long)]
         region: Option<String>,
+        /// How its credentials reach the AWS tools [default: `[settings] publish`, else file]
+        #[arg(long, value_name = "file|process")]
+        publish: Option<Publish>,
     },
     /// Delete a session and its keychain entries
     Delete {
@@ -209,6 +212,11 @@ pub struct Common {
     /// The AWS region [default: the configured default region]
     #[arg(long)]
     pub region: Option<String>,
+    /// file: temporary credentials into ~/.aws/credentials; process: only a
+    /// credential_process line in ~/.aws/config, no credential in any file [default:
+    /// `[settings] publish` in config.toml, else file]
+    #[arg(long, value_name = "file|process")]
+    pub publish: Option<Publish>,
 }
 
 #[derive(Debug, Args)]
@@ -224,6 +232,9 @@ pub struct EditArgs {
     /// Another AWS region
     #[arg(long)]
     pub region: Option<String>,
+    /// Publish its credentials as a file (~/.aws/credentials) or a credential_process
+    #[arg(long, value_name = "file|process")]
+    pub publish: Option<Publish>,
     #[command(flatten)]
     pub fields: EditFields,
     /// Test the edited parameters (test credential generation) and save nothing

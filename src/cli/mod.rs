@@ -401,6 +401,7 @@ fn new_session(
         alias: add.common.alias,
         profile: add.common.profile,
         region: add.common.region,
+        publish: add.common.publish,
         kind,
     };
     Ok((new, keys))
@@ -412,6 +413,7 @@ fn to_edit(catalog: &session::Catalog, e: EditArgs) -> anyhow::Result<Edit> {
         alias: e.alias,
         profile: e.profile,
         region: e.region,
+        publish: e.publish,
         values,
         access_key_id: keys.access_key_id,
         secret_access_key: keys.secret_access_key,

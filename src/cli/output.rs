@@ -18,6 +18,7 @@ pub struct SessionJson<'a> {
     kind: &'static str,
     profile: &'a str,
     region: &'a str,
+    publish: &'static str,
     state: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a str>,
@@ -49,6 +50,7 @@ impl<'a> SessionJson<'a> {
             kind: s.kind.tag().as_str(),
             profile: s.profile.as_str(),
             region: s.region.as_str(),
+            publish: s.publish.as_str(),
             state: s.state.as_str(),
             error: s.state.error(),
             fields: KindJson(&s.kind),
@@ -103,6 +105,7 @@ pub fn details(catalog: &Catalog, s: &Session) -> String {
         ("state".to_owned(), s.state.as_str().to_owned()),
         ("named profile".to_owned(), s.profile.to_string()),
         ("region".to_owned(), s.region.to_string()),
+        ("publish".to_owned(), s.publish.to_string()),
     ];
     if let Some(error) = s.state.error() {
         lines.push(("last error".to_owned(), error.to_owned()));

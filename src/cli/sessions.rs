@@ -31,6 +31,7 @@ pub(super) fn run(engine: &mut Engine, command: SessionCommand) -> anyhow::Resul
             external_id,
             profile,
             region,
+            publish,
         } => chain(
             engine,
             &session,
@@ -41,6 +42,7 @@ pub(super) fn run(engine: &mut Engine, command: SessionCommand) -> anyhow::Resul
                 external_id,
                 profile,
                 region,
+                publish,
             },
         ),
         SessionCommand::Delete { session, cascade } => delete(engine, &session, cascade),
@@ -136,8 +138,14 @@ fn start(
         .expiration
         .map(crate::aws::rfc3339)
         .unwrap_or_default();
+    let how = match started.publish {
+        crate::session::Publish::File => String::new(),
+        crate::session::Publish::Process => {
+            " as a credential_process (no credentials in ~/.aws/credentials)".to_owned()
+        }
+    };
     print(&format!(
-        "started session {:?} on profile {} in {} (credentials expire {until})\n",
+        "started session {:?} on profile {} in {}{how} (credentials expire {until})\n",
         started.alias.as_str(),
         started.profile,
         started.region

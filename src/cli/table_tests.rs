@@ -23,6 +23,7 @@ fn every_kind() -> (Catalog, Vec<Session>) {
     let mut catalog = Catalog::default();
     let root = catalog
         .add(NewSession {
+            publish: None,
             alias: "root".parse().unwrap(),
             profile: None,
             region: None,
@@ -39,6 +40,7 @@ fn every_kind() -> (Catalog, Vec<Session>) {
                 .map(|&f| example(f, root.id));
             catalog
                 .add(NewSession {
+                    publish: None,
                     alias: format!("every {kind}").parse().unwrap(),
                     profile: Some(kind.as_str().parse().unwrap()),
                     region: None,

@@ -27,7 +27,7 @@ use crate::awsfiles::{self, Files};
 use crate::secrets::{self, Item, Key, SecretStore};
 use crate::session::{
     self, Alias, Catalog, Edit, EditOutcome, ExternalId, Field, IamUserKeys, NewSession,
-    ProfileName, RoleArn, RoleSessionName, Session, SessionId, State, ValidationError,
+    ProfileName, Publish, RoleArn, RoleSessionName, Session, SessionId, State, ValidationError,
 };
 use crate::store::{self, Store};
 
@@ -41,6 +41,8 @@ pub struct Chain {
     pub external_id: Option<ExternalId>,
     pub profile: Option<ProfileName>,
     pub region: Option<String>,
+    /// `None`: the settings' default, like any new session.
+    pub publish: Option<Publish>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +96,10 @@ pub enum Error {
     KeepsOriginal { section: String },
     #[error("session {alias:?} is being deleted; run `credtray session delete` again to finish")]
     Deleting { alias: String },
+    #[error(transparent)]
+    Unquotable(#[from] aws::process::Unquotable),
+    #[error("cannot find the path of the credtray executable to name it as a credential_process")]
+    NoCli,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -115,6 +121,8 @@ impl Error {
             Error::Sts { .. }
             | Error::MissingKeys { .. }
             | Error::LeftSecrets { .. }
+            | Error::Unquotable(_)
+            | Error::NoCli
             | Error::Internal(_) => false,
         }
     }
@@ -153,6 +161,9 @@ pub struct Engine {
     files: Files,
     sts: Arc<dyn Sts>,
     used_codes: kinds::UsedCodes,
+    /// The `credtray` CLI a profile published as a process names (see
+    /// [`aws::process::cli_for`]).
+    cli: Option<std::path::PathBuf>,
     clock: fn() -> OffsetDateTime,
     sink: Box<dyn FnMut(&Event) + Send>,
     /// The process's credentials in memory, when it is long-lived (the agent).
@@ -172,6 +183,9 @@ impl Engine {
             files,
             sts,
             used_codes: kinds::UsedCodes::new(),
+            cli: std::env::current_exe()
+                .ok()
+                .map(|exe| aws::process::cli_for(&exe)),
             clock: OffsetDateTime::now_utc,
             sink: Box::new(|event| tracing::debug!(?event, "engine event")),
             remembered: None,
@@ -187,6 +201,11 @@ impl Engine {
     /// Where events go (the tray renders them; the CLI logs them).
     pub fn on_event(&mut self, sink: impl FnMut(&Event) + Send + 'static) {
         self.sink = Box::new(sink);
+    }
+
+    /// Names another `credtray` as the credential_process of profiles published as a process.
+    pub fn set_cli(&mut self, cli: impl Into<std::path::PathBuf>) {
+        self.cli = Some(cli.into());
     }
 
     /// Replaces the clock, for tests of expiry and rotation.
@@ -382,6 +401,7 @@ impl Engine {
             alias,
             profile: chain.profile,
             region: Some(chain.region.unwrap_or_else(|| parent.region.to_string())),
+            publish: chain.publish,
             kind: session::SessionKind::IamRoleChained {
                 role_arn: chain.role_arn,
                 role_session_name: Some(

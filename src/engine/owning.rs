@@ -10,9 +10,9 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{Engine, Error, Event, session_in};
 use crate::aws::Credentials;
-use crate::awsfiles::{Original, Owned, Plan, Settled};
+use crate::awsfiles::{Contents, Original, Owned, Plan, Settled};
 use crate::secrets::{Item, Key};
-use crate::session::{ProfileName, Session, SessionId, State};
+use crate::session::{ProfileName, Publish, Session, SessionId, State};
 use crate::store::Locked;
 
 /// What a session whose write was interrupted is told.
@@ -67,9 +67,12 @@ impl Engine {
         Ok(locked)
     }
 
-    /// Writes credentials to the session's profile and records it active, all under one
-    /// lock. A section taken over has its original kept in the keychain and the intent saved
-    /// before any file changes.
+    /// Publishes the session's profile and records it active, all under one lock: `file`
+    /// mode writes the credentials; `process` mode writes only the `credential_process` line
+    /// (the credentials were obtained to check they can be, and to ask for an MFA code now,
+    /// with an IAM user's token cached in the keychain for `credential-process`), and keeps
+    /// the credentials file's section out. A section taken over has its original kept in the
+    /// keychain and the intent saved before any file changes.
     pub(super) fn publish(
         &mut self,
         id: SessionId,
@@ -83,12 +86,28 @@ impl Engine {
             tracing::info!(%id, "the session was stopped during its refresh; the new credentials are dropped");
             return Ok(session);
         }
+        let command = match session.publish {
+            Publish::File => None,
+            Publish::Process => {
+                let cli = self.cli.as_deref().ok_or(Error::NoCli)?;
+                Some(crate::aws::process::command(cli, id)?)
+            }
+        };
+        let contents = match &command {
+            None => Contents::Credentials {
+                region: &session.region,
+                credentials,
+            },
+            Some(command) => Contents::Process {
+                region: &session.region,
+                command,
+            },
+        };
         let plan = self
             .files
             .plan(&session.profile, &locked.owned, take_over)?;
         self.keep_originals(id, &plan, &locked.owned)?;
-        self.files
-            .intend(&plan, id, &session.region, credentials, &mut locked.owned);
+        self.files.intend(&plan, id, contents, &mut locked.owned);
         if let Err(e) = locked.save() {
             // No saved record points at the originals just kept.
             self.drop_originals(id, &plan, &[]);
@@ -96,9 +115,7 @@ impl Engine {
         }
         failpoint("after-intent");
         let mut owned = std::mem::take(&mut locked.owned);
-        let result = self
-            .files
-            .write(&plan, &session.region, credentials, &mut owned);
+        let result = self.files.write(&plan, contents, &mut owned);
         locked.owned = owned;
         let written = match result {
             Ok((_, written)) => written,

@@ -1,12 +1,14 @@
 use secrecy::ExposeSecret;
 
 use super::*;
+use crate::awsfiles::Contents;
 use crate::secrets::Memory;
 use crate::session::{AccessKeyId, SecretAccessKey, SessionKind, Value};
 
 /// A chained session to the role `arn`, everything else left to the assumer's defaults.
 fn chain_to(arn: &str) -> Chain {
     Chain {
+        publish: None,
         role_arn: arn.parse().unwrap(),
         alias: None,
         role_session_name: None,
@@ -25,6 +27,7 @@ fn keys(id: &str, secret: &str) -> IamUserKeys {
 
 fn user(alias: &str) -> NewSession {
     NewSession {
+        publish: None,
         alias: alias.parse().unwrap(),
         profile: None,
         region: None,
@@ -256,6 +259,7 @@ fn keys_are_required_for_iam_users_and_refused_for_others() {
         "{err}"
     );
     let chained = NewSession {
+        publish: None,
         alias: "c".parse().unwrap(),
         profile: None,
         region: None,
@@ -377,6 +381,7 @@ fn rig() -> Rig {
 impl Rig {
     fn user(&self, alias: &str, mfa: bool) -> SessionId {
         let new = NewSession {
+            publish: None,
             alias: alias.parse().unwrap(),
             profile: Some(alias.replace(' ', "-").parse().unwrap()),
             region: Some("eu-west-1".into()),
@@ -716,6 +721,7 @@ fn one_active_session_per_profile_and_stop_removes_the_sections() {
         .engine
         .add(
             NewSession {
+                publish: None,
                 alias: "b".parse().unwrap(),
                 profile: Some("a".parse().unwrap()),
                 region: None,
@@ -911,6 +917,7 @@ fn rotation_refreshes_only_what_is_about_to_expire() {
 fn federated_sessions_need_an_assertion() {
     let mut r = rig();
     let new = NewSession {
+        publish: None,
         alias: "fed".parse().unwrap(),
         profile: None,
         region: None,
@@ -1086,6 +1093,7 @@ const USER_CONFIG: &str = "[default]\nregion = us-west-2\noutput = json\ns3 =\n 
 
 fn default_user(r: &Rig) -> SessionId {
     let new = NewSession {
+        publish: None,
         alias: "dev".parse().unwrap(),
         profile: None,
         region: Some("eu-west-1".into()),
@@ -1339,8 +1347,10 @@ fn a_crash_between_intent_and_write_leaves_an_unowned_section() {
         r.engine.files.intend(
             &plan,
             id,
-            &Region::us_east_1(),
-            &fake_credentials(),
+            Contents::Credentials {
+                region: &Region::us_east_1(),
+                credentials: &fake_credentials(),
+            },
             &mut locked.owned,
         );
         locked.save().unwrap();
@@ -1369,15 +1379,24 @@ fn a_crash_between_intent_and_write_leaves_an_unowned_section() {
         r.engine.files.intend(
             &plan,
             other,
-            &Region::us_east_1(),
-            &fake_credentials(),
+            Contents::Credentials {
+                region: &Region::us_east_1(),
+                credentials: &fake_credentials(),
+            },
             &mut locked.owned,
         );
         locked.save().unwrap();
         let mut owned = locked.owned.clone();
         r.engine
             .files
-            .write(&plan, &Region::us_east_1(), &fake_credentials(), &mut owned)
+            .write(
+                &plan,
+                Contents::Credentials {
+                    region: &Region::us_east_1(),
+                    credentials: &fake_credentials(),
+                },
+                &mut owned,
+            )
             .unwrap();
         // …and the process dies before it saves `owned`.
     }
@@ -1523,6 +1542,7 @@ fn offset_clock() -> time::OffsetDateTime {
 fn short_saml_credentials_are_due_every_minute() {
     let mut r = rig();
     let new = NewSession {
+        publish: None,
         alias: "fed".parse().unwrap(),
         profile: Some("fed".parse().unwrap()),
         region: None,
@@ -1570,8 +1590,10 @@ fn after_a_crash_a_section_the_user_wrote_is_claimed_and_deleted() {
         r.engine.files.intend(
             &plan,
             id,
-            &Region::us_east_1(),
-            &fake_credentials(),
+            Contents::Credentials {
+                region: &Region::us_east_1(),
+                credentials: &fake_credentials(),
+            },
             &mut locked.owned,
         );
         locked.save().unwrap();
@@ -1694,4 +1716,167 @@ fn stop_all_turns_a_deleting_session_back_into_an_inactive_one() {
         Err(Error::Deleting { .. })
     ));
     assert_eq!(r.session(id).state, State::Deleting);
+}
+
+/// A session of the rig published as a process, naming a CLI at a path with a space.
+fn process_rig() -> (Rig, SessionId) {
+    let mut r = rig();
+    r.engine.set_cli("/opt/cred tray/credtray");
+    let id = r.user("dev", false);
+    r.engine
+        .edit(
+            id,
+            Edit {
+                publish: Some(Publish::Process),
+                ..Edit::default()
+            },
+            &mut NoPrompt,
+        )
+        .unwrap();
+    (r, id)
+}
+
+#[test]
+fn a_process_session_writes_only_its_credential_process_line_even_when_rotated() {
+    let (mut r, id) = process_rig();
+    r.engine.start(id, &mut NoPrompt, false).unwrap();
+    assert_eq!(
+        r.text("config"),
+        format!(
+            "[profile dev]\nregion = eu-west-1\ncredential_process = '/opt/cred tray/credtray' credential-process --session {id}\n"
+        )
+    );
+    assert!(
+        !r.dir.path().join("credentials").exists(),
+        "no credentials file at all"
+    );
+    assert_eq!(
+        r.sts_calls("GetSessionToken"),
+        1,
+        "credentials obtained once at start"
+    );
+    assert!(
+        secret_of(&r.mem, id, Item::SessionToken).is_some(),
+        "the token is cached for credential-process"
+    );
+    let started = r.session(id);
+    assert_eq!(started.state, State::Active);
+
+    // Due for a refresh: a new token, nothing written but the expiry.
+    r.engine
+        .set_clock(|| time::OffsetDateTime::now_utc() + time::Duration::hours(12));
+    let config = r.text("config");
+    let rotated = r.engine.rotate(&mut NoPrompt).unwrap();
+    assert!(rotated[0].1.is_ok(), "{:?}", rotated[0].1);
+    assert_eq!(r.sts_calls("GetSessionToken"), 2);
+    assert_eq!(r.text("config"), config);
+    assert!(!r.dir.path().join("credentials").exists());
+
+    r.engine.stop(id).unwrap();
+    assert_eq!(r.text("config"), "");
+    assert!(r.engine.store.load_all().unwrap().owned.is_empty());
+}
+
+#[test]
+fn switching_an_active_session_between_file_and_process_republishes_it() {
+    let mut r = rig();
+    r.engine.set_cli("/usr/bin/credtray");
+    let id = r.user("dev", false);
+    std::fs::write(r.dir.path().join("credentials"), "[mine]\nx = 1\n").unwrap();
+    r.engine.start(id, &mut NoPrompt, false).unwrap();
+    assert!(
+        r.text("credentials")
+            .contains("[dev]\naws_access_key_id = ")
+    );
+    let to = |publish| Edit {
+        publish: Some(publish),
+        ..Edit::default()
+    };
+    let (outcome, restart) = r
+        .engine
+        .edit(id, to(Publish::Process), &mut NoPrompt)
+        .unwrap();
+    assert_eq!(outcome.changed, [Field::Publish]);
+    assert!(restart.unwrap().is_ok());
+    assert_eq!(
+        r.text("credentials"),
+        "[mine]\nx = 1\n",
+        "the owned [dev] is gone"
+    );
+    assert!(
+        r.text("config")
+            .contains("credential_process = '/usr/bin/credtray'")
+    );
+
+    r.engine.edit(id, to(Publish::File), &mut NoPrompt).unwrap();
+    assert!(
+        r.text("credentials")
+            .contains("[dev]\naws_access_key_id = ")
+    );
+    assert_eq!(r.text("config"), "[profile dev]\nregion = eu-west-1\n");
+    r.engine.stop(id).unwrap();
+    assert_eq!(r.text("credentials"), "[mine]\nx = 1\n");
+}
+
+#[test]
+fn a_process_session_withholds_a_taken_over_section_and_puts_it_back_in_its_place() {
+    let (mut r, id) = process_rig();
+    let mine = "# my keys\n[a]\nx = 1\n\n[dev]\naws_access_key_id = AKIAMINE\naws_secret_access_key = mine\n\n; after\n[b]\ny = 2\n";
+    std::fs::write(r.dir.path().join("credentials"), mine).unwrap();
+    let err = r.engine.start(id, &mut NoPrompt, false).unwrap_err();
+    assert!(err.to_string().contains("not written by credtray"), "{err}");
+    assert!(err.is_invalid_input());
+    assert_eq!(r.text("credentials"), mine);
+
+    r.engine.start(id, &mut NoPrompt, true).unwrap();
+    assert_eq!(
+        r.text("credentials"),
+        "# my keys\n[a]\nx = 1\n\n\n; after\n[b]\ny = 2\n",
+        "botocore would read [dev] before credential_process"
+    );
+    assert!(
+        secret_of(&r.mem, id, Item::TakenOverCredentials).is_some_and(|o| o.contains("AKIAMINE"))
+    );
+    assert!(r.text("credentials.credtray-backup").contains("AKIAMINE"));
+    let report = r.engine.check_files().unwrap();
+    assert!(report.iter().all(|f| f.problems.is_empty()), "{report:?}");
+    assert!(report[0].owned.contains(&"dev".to_owned()));
+
+    // A refresh keeps it out; a stop puts it back, byte for byte, where it was.
+    r.engine
+        .set_clock(|| time::OffsetDateTime::now_utc() + time::Duration::hours(12));
+    assert!(r.engine.rotate(&mut NoPrompt).unwrap()[0].1.is_ok());
+    assert!(!r.text("credentials").contains("[dev]"));
+    r.engine.stop(id).unwrap();
+    assert_eq!(r.text("credentials"), mine);
+    assert_eq!(secret_of(&r.mem, id, Item::TakenOverCredentials), None);
+}
+
+#[test]
+fn a_file_session_starting_on_a_withheld_profile_writes_where_the_original_was() {
+    let (mut r, process) = process_rig();
+    let mine = "[dev]\naws_access_key_id = AKIAMINE\naws_secret_access_key = mine\n\n[b]\ny = 2\n";
+    std::fs::write(r.dir.path().join("credentials"), mine).unwrap();
+    r.engine.start(process, &mut NoPrompt, true).unwrap();
+    let file = r.user("other", false);
+    r.engine
+        .edit(
+            file,
+            Edit {
+                profile: Some("dev".parse().unwrap()),
+                ..Edit::default()
+            },
+            &mut NoPrompt,
+        )
+        .unwrap();
+    r.engine.start(file, &mut NoPrompt, false).unwrap();
+    let credentials = r.text("credentials");
+    assert!(
+        credentials.starts_with("[dev]\naws_access_key_id = ASIA"),
+        "{credentials}"
+    );
+    assert!(!r.text("config").contains("credential_process"));
+    assert_eq!(r.session(process).state, State::Inactive);
+    r.engine.stop(file).unwrap();
+    assert_eq!(r.text("credentials"), mine);
 }

@@ -5,8 +5,8 @@
 use std::collections::HashSet;
 
 use super::{
-    AccessKeyId, Alias, Field, Kind, ProfileName, Region, SecretAccessKey, Session, SessionId,
-    SessionKind, State, ValidationError, Value,
+    AccessKeyId, Alias, Field, Kind, ProfileName, Publish, Region, SecretAccessKey, Session,
+    SessionId, SessionKind, State, ValidationError, Value,
 };
 
 /// What is wrong with a requested change. All of these are the caller's input, never I/O.
@@ -54,6 +54,8 @@ pub struct Settings {
     pub default_region: Region,
     /// Regions the user has used that this build's partition data does not know yet.
     pub extra_regions: Vec<Region>,
+    /// The publish mode of a session added without one (`[settings] publish`).
+    pub publish: Publish,
 }
 
 impl Default for Settings {
@@ -61,6 +63,7 @@ impl Default for Settings {
         Self {
             default_region: Region::us_east_1(),
             extra_regions: Vec::new(),
+            publish: Publish::File,
         }
     }
 }
@@ -72,6 +75,8 @@ pub struct NewSession {
     pub profile: Option<ProfileName>,
     /// Parsed against the catalog's known regions (see [`Catalog::parse_region`]).
     pub region: Option<String>,
+    /// `None`: the settings' default ([`Settings::publish`]).
+    pub publish: Option<Publish>,
     pub kind: SessionKind,
 }
 
@@ -82,6 +87,8 @@ pub struct Edit {
     pub profile: Option<ProfileName>,
     /// Parsed against the catalog's known regions (see [`Catalog::parse_region`]).
     pub region: Option<String>,
+    /// Like profile and region, a quick change even integration-derived sessions take.
+    pub publish: Option<Publish>,
     /// New values of the kind's own fields ([`Kind::fields`]); an optional field's `None`
     /// value clears it.
     pub values: Vec<Value>,
@@ -100,7 +107,10 @@ impl Edit {
 
     /// Whether no field is named at all.
     pub fn is_empty(&self) -> bool {
-        !self.edits_definition() && self.profile.is_none() && self.region.is_none()
+        !self.edits_definition()
+            && self.profile.is_none()
+            && self.region.is_none()
+            && self.publish.is_none()
     }
 
     /// The fields this edit names (common ones, the kind's, then keys).
@@ -110,6 +120,7 @@ impl Edit {
             (Field::Alias, self.alias.is_some()),
             (Field::Profile, self.profile.is_some()),
             (Field::Region, self.region.is_some()),
+            (Field::Publish, self.publish.is_some()),
         ] {
             if named {
                 fields.push(field);
@@ -222,6 +233,7 @@ impl Catalog {
             alias: new.alias,
             profile: new.profile.unwrap_or_else(ProfileName::default_profile),
             region,
+            publish: new.publish.unwrap_or(self.settings.publish),
             kind: new.kind,
             state: State::Inactive,
             expiration: None,
@@ -272,13 +284,18 @@ impl Catalog {
             record(Field::Region, region != session.region);
             session.region = region;
         }
+        if let Some(publish) = edit.publish {
+            record(Field::Publish, publish != session.publish);
+            session.publish = publish;
+        }
 
         // Every field named must be one of the kind's (Kind::fields), checked before any is set.
-        if let Some(field) = edit
-            .fields()
-            .into_iter()
-            .find(|&f| !matches!(f, Field::Alias | Field::Profile | Field::Region) && !kind.has(f))
-        {
+        if let Some(field) = edit.fields().into_iter().find(|&f| {
+            !matches!(
+                f,
+                Field::Alias | Field::Profile | Field::Region | Field::Publish
+            ) && !kind.has(f)
+        }) {
             return Err(Error::NotApplicable { field, kind });
         }
         for value in &edit.values {
@@ -514,6 +531,7 @@ mod tests {
 
     fn federated(alias: &str) -> NewSession {
         NewSession {
+            publish: None,
             alias: alias.parse().unwrap(),
             profile: None,
             region: None,
@@ -527,6 +545,7 @@ mod tests {
 
     fn chained(alias: &str, assumer: SessionId) -> NewSession {
         NewSession {
+            publish: None,
             alias: alias.parse().unwrap(),
             profile: Some("dev".parse().unwrap()),
             region: Some("eu-west-1".to_owned()),
@@ -699,6 +718,7 @@ mod tests {
     #[test]
     fn integration_derived_sessions_only_take_profile_and_region() {
         let sso = Session {
+            publish: crate::session::Publish::File,
             id: SessionId::new(),
             alias: "sso".parse().unwrap(),
             profile: ProfileName::default_profile(),

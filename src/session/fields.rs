@@ -34,6 +34,8 @@ pub enum Field {
     AccountId,
     RoleName,
     Integration,
+    /// How a started session reaches the AWS tools ([`Publish`]); every session has one.
+    Publish,
 }
 
 impl fmt::Display for Field {
@@ -57,13 +59,14 @@ impl fmt::Display for Field {
             Field::AccountId => "account id",
             Field::RoleName => "role name",
             Field::Integration => "integration",
+            Field::Publish => "publish mode",
         })
     }
 }
 
 impl Field {
     /// Every field, in the order forms show them.
-    pub const ALL: [Field; 18] = [
+    pub const ALL: [Field; 19] = [
         Field::Id,
         Field::Alias,
         Field::Kind,
@@ -82,6 +85,7 @@ impl Field {
         Field::AccountId,
         Field::RoleName,
         Field::Integration,
+        Field::Publish,
     ];
 
     /// The field's stable name in kebab case, as its CLI flag spells it (`role-arn`); the
@@ -106,6 +110,7 @@ impl Field {
             Field::AccountId => "account-id",
             Field::RoleName => "role-name",
             Field::Integration => "integration",
+            Field::Publish => "publish",
         }
     }
 
@@ -135,6 +140,7 @@ impl Field {
             Field::AccountId => "Account ID",
             Field::RoleName => "Role name",
             Field::Integration => "Integration",
+            Field::Publish => "Publish as",
         }
     }
 
@@ -166,6 +172,7 @@ impl Field {
             Field::AccountId => "123456789012",
             Field::RoleName => "AdministratorAccess",
             Field::Integration => "0b7e4f3a-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
+            Field::Publish => "process",
             _ => "",
         }
     }
@@ -177,6 +184,73 @@ impl Field {
             self,
             Field::AccessKeyId | Field::SecretAccessKey | Field::MfaCode
         )
+    }
+}
+
+/// How a started session's credentials reach the AWS tools: written into
+/// `~/.aws/credentials` (`file`), or handed out on demand by `credtray credential-process`,
+/// which `~/.aws/config` names (`process`), so no credential is at rest outside the keychain.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
+pub enum Publish {
+    #[default]
+    File,
+    Process,
+}
+
+impl Publish {
+    pub const ALL: [Publish; 2] = [Publish::File, Publish::Process];
+
+    /// The name the CLI, the store and `--json` use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Publish::File => "file",
+            Publish::Process => "process",
+        }
+    }
+
+    /// How a menu or a help text names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Publish::File => "File (temporary credentials in ~/.aws/credentials)",
+            Publish::Process => "Process (credential_process: nothing in plain files)",
+        }
+    }
+}
+
+impl FromStr for Publish {
+    type Err = ValidationError;
+    fn from_str(s: &str) -> Result<Self, ValidationError> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s.trim())
+            .ok_or_else(|| {
+                ValidationError::new(
+                    Field::Publish,
+                    format!("must be file or process, got {:?}", s.trim()),
+                )
+            })
+    }
+}
+
+impl TryFrom<String> for Publish {
+    type Error = ValidationError;
+    fn try_from(s: String) -> Result<Self, ValidationError> {
+        s.parse()
+    }
+}
+
+impl From<Publish> for String {
+    fn from(p: Publish) -> String {
+        p.as_str().to_owned()
+    }
+}
+
+impl fmt::Display for Publish {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -9,8 +9,8 @@ mod kind;
 pub use catalog::{Catalog, Edit, EditOutcome, Error, NewSession, Settings};
 pub use fields::{
     AccessKeyId, AccountId, Alias, ExternalId, Field, IamUserKeys, IdpArn, IntegrationId, MfaCode,
-    MfaDevice, PARTITIONS, ProfileName, Region, RoleArn, RoleName, RoleSessionName, SamlUrl,
-    SecretAccessKey, SessionId, ValidationError,
+    MfaDevice, PARTITIONS, ProfileName, Publish, Region, RoleArn, RoleName, RoleSessionName,
+    SamlUrl, SecretAccessKey, SessionId, ValidationError,
 };
 pub use kind::{Kind, Mismatch, SessionKind, Value};
 
@@ -21,6 +21,8 @@ pub struct Session {
     pub alias: Alias,
     pub profile: ProfileName,
     pub region: Region,
+    /// How its credentials reach the AWS tools once started.
+    pub publish: Publish,
     pub kind: SessionKind,
     pub state: State,
     /// When the credentials of an active session expire.

@@ -272,6 +272,7 @@ mod tests {
     fn add_user(catalog: &mut Catalog, alias: &str) {
         catalog
             .add(NewSession {
+                publish: None,
                 alias: alias.parse().unwrap(),
                 profile: Some("dev".parse().unwrap()),
                 region: Some("eu-west-1".to_owned()),
@@ -290,6 +291,7 @@ mod tests {
         locked
             .catalog
             .add(NewSession {
+                publish: None,
                 alias: "chained".parse().unwrap(),
                 profile: None,
                 region: None,
@@ -304,6 +306,7 @@ mod tests {
         locked
             .catalog
             .add(NewSession {
+                publish: None,
                 alias: "fed".parse().unwrap(),
                 profile: None,
                 region: Some("us-gov-west-1".to_owned()),
@@ -327,6 +330,7 @@ mod tests {
                 session: user,
                 fingerprint: "fedcba9876543210".to_owned(),
             }),
+            withheld: Some(42),
         });
         locked
             .catalog
@@ -338,6 +342,38 @@ mod tests {
         let text = std::fs::read_to_string(store.path()).unwrap();
         assert!(text.starts_with("# credtray's store"));
         assert!(text.contains("version = 3"));
+    }
+
+    #[test]
+    fn publish_modes_round_trip_and_a_session_without_one_is_a_file_session() {
+        use crate::session::Publish;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path());
+        // A version-3 file from before publish modes, with the default set by hand since.
+        let text = "version = 3\nprofiles = [\"default\"]\n\n[settings]\npublish = \"process\"\n\n[[session]]\nid = \"0b9c3f38-6a5e-4c47-9d1c-3c1f5b8d2a10\"\nalias = \"old\"\nkind = \"iam-user\"\nprofile = \"default\"\nregion = \"eu-west-1\"\n";
+        std::fs::write(store.path(), text).unwrap();
+        let mut locked = store.lock().unwrap();
+        assert_eq!(locked.catalog.settings.publish, Publish::Process);
+        assert_eq!(locked.catalog.sessions()[0].publish, Publish::File);
+        add_user(&mut locked.catalog, "new");
+        assert_eq!(locked.catalog.sessions()[1].publish, Publish::Process);
+        let saved = locked.save().unwrap().clone();
+        drop(locked);
+        assert_eq!(store.load().unwrap(), saved);
+        let text = std::fs::read_to_string(store.path()).unwrap();
+        assert_eq!(text.matches("publish = \"file\"").count(), 1, "{text}");
+        assert_eq!(text.matches("publish = \"process\"").count(), 2, "{text}");
+
+        std::fs::write(
+            store.path(),
+            text.replace("publish = \"file\"", "publish = \"clipboard\""),
+        )
+        .unwrap();
+        let err = store.load().unwrap_err();
+        assert!(
+            err.is_invalid_input() && err.to_string().contains("line"),
+            "{err}"
+        );
     }
 
     #[test]

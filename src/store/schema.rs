@@ -7,8 +7,13 @@
 //! file is read and migrated (the flavor of its records inferred, see [`infer_flavor`]) and
 //! saved as the current version; an older credtray refuses a newer file by its version.
 //!
-//! Version 3 added a chained session's `external_id`. Its sessions are otherwise written as
-//! version 2 wrote them, so a version-2 file is read as it is and saved as version 3.
+//! Version 3 added a chained session's `external_id`; every session's `publish` mode
+//! (`file` or `process`) and its default, `[settings] publish`; and an `[[owned]]` record's
+//! `withheld` (a section credtray holds by keeping it out of the file, for a session published
+//! as a process, at the byte offset where it was). A session without `publish` is a `file`
+//! session, whatever the default says: every version-2 session was one, and the default only
+//! shapes new sessions (as `default_region` does). Otherwise sessions are written as version 2
+//! wrote them, so a version-2 file is read as it is and saved as version 3.
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
@@ -18,8 +23,8 @@ use std::path::{Path, PathBuf};
 
 use crate::awsfiles::{Flavor, Owned, TakenOver};
 use crate::session::{
-    Alias, Catalog, Field, Kind, Mismatch, ProfileName, Region, Session, SessionId, SessionKind,
-    Settings, State, ValidationError, Value,
+    Alias, Catalog, Field, Kind, Mismatch, ProfileName, Publish, Region, Session, SessionId,
+    SessionKind, Settings, State, ValidationError, Value,
 };
 
 pub const VERSION: u32 = 3;
@@ -66,6 +71,9 @@ pub struct OwnedRecord {
     pub intent: Option<SessionId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub taken_over: Option<TakenOver>,
+    /// Version 3: held out of the file, having been at this byte offset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<usize>,
 }
 
 #[derive(Serialize, Deserialize, Default)]
@@ -75,6 +83,9 @@ pub struct SettingsV1 {
     pub default_region: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_regions: Vec<String>,
+    /// Version 3; absent: `file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish: Option<Publish>,
 }
 
 /// One session: what every session has, then its kind's own fields ([`Kind::fields`]) under
@@ -87,6 +98,9 @@ pub struct SessionRecord {
     pub kind: String,
     pub profile: ProfileName,
     pub region: String,
+    /// Version 3; absent: `file` (not the settings' default, see the module's doc).
+    #[serde(default)]
+    pub publish: Publish,
     #[serde(default = "inactive")]
     pub state: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -140,6 +154,7 @@ impl File {
         let settings = Settings {
             default_region,
             extra_regions,
+            publish: self.settings.publish.unwrap_or_default(),
         };
         let profiles = self.profiles.into_iter().map(Spanned::into_inner).collect();
         let first_offset = self.sessions.first().map_or(0, |s| s.span().start);
@@ -188,6 +203,7 @@ impl File {
                 fingerprint: record.fingerprint.clone(),
                 intent: record.intent,
                 taken_over: record.taken_over.clone(),
+                withheld: record.withheld,
             });
         }
         Ok(super::Stored { catalog, owned })
@@ -204,6 +220,7 @@ impl File {
                     .iter()
                     .map(ToString::to_string)
                     .collect(),
+                publish: Some(settings.publish),
             },
             profiles: catalog
                 .profiles()
@@ -228,6 +245,7 @@ impl File {
                             fingerprint: o.fingerprint.clone(),
                             intent: o.intent,
                             taken_over: o.taken_over.clone(),
+                            withheld: o.withheld,
                         },
                     )
                 })
@@ -335,6 +353,7 @@ impl SessionRecord {
             region: Region::parse(&self.region, &settings.extra_regions)?,
             alias: self.alias,
             profile: self.profile,
+            publish: self.publish,
             kind,
             state,
             expiration: self.expiration,
@@ -349,6 +368,7 @@ impl SessionRecord {
             kind: s.kind.tag().as_str().to_owned(),
             profile: s.profile.clone(),
             region: s.region.to_string(),
+            publish: s.publish,
             state: s.state.as_str().to_owned(),
             error: s.state.error().map(str::to_owned),
             expiration: s.expiration,

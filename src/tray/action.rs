@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use credtray::session::{Field, Kind, SessionId};
+use credtray::session::{Field, Kind, Publish, SessionId};
 
 /// Everything a menu item can do.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -24,6 +24,8 @@ pub enum MenuAction {
     SetRegion(SessionId, String),
     /// Pick an assumer session (radio).
     SetAssumer(SessionId, SessionId),
+    /// Pick how the session's credentials reach the AWS tools (radio).
+    SetPublish(SessionId, Publish),
     Add(Kind),
     StopAll,
     Quit,
@@ -43,6 +45,7 @@ impl fmt::Display for MenuAction {
             MenuAction::NewProfile(id) => write!(f, "new-profile:{id}"),
             MenuAction::SetRegion(id, r) => write!(f, "region:{id}:{r}"),
             MenuAction::SetAssumer(id, a) => write!(f, "assumer:{id}:{a}"),
+            MenuAction::SetPublish(id, p) => write!(f, "publish:{id}:{p}"),
             MenuAction::Add(kind) => write!(f, "add:{kind}"),
             MenuAction::StopAll => f.write_str("stop-all"),
             MenuAction::Quit => f.write_str("quit"),
@@ -76,6 +79,7 @@ impl FromStr for MenuAction {
             "new-profile" => MenuAction::NewProfile(id(rest)?),
             "region" => MenuAction::SetRegion(id(first)?, second.to_owned()),
             "assumer" => MenuAction::SetAssumer(id(first)?, id(second)?),
+            "publish" => MenuAction::SetPublish(id(first)?, second.parse().map_err(|_| unknown())?),
             "add" => MenuAction::Add(rest.parse().map_err(|_| unknown())?),
             "stop-all" => MenuAction::StopAll,
             "quit" => MenuAction::Quit,
@@ -102,6 +106,8 @@ mod tests {
             MenuAction::NewProfile(a),
             MenuAction::SetRegion(a, "eu-west-1".into()),
             MenuAction::SetAssumer(a, b),
+            MenuAction::SetPublish(a, Publish::File),
+            MenuAction::SetPublish(a, Publish::Process),
             MenuAction::StopAll,
             MenuAction::Quit,
             MenuAction::Info("edit-disabled:x".into()),
@@ -118,5 +124,10 @@ mod tests {
         assert!("start:not-a-uuid".parse::<MenuAction>().is_err());
         assert!("explode".parse::<MenuAction>().is_err());
         assert!(format!("edit:{a}:colour").parse::<MenuAction>().is_err());
+        assert!(
+            format!("publish:{a}:clipboard")
+                .parse::<MenuAction>()
+                .is_err()
+        );
     }
 }

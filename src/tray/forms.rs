@@ -176,6 +176,7 @@ pub fn parse_chain(catalog: &Catalog, values: &[Zeroizing<String>]) -> Result<Ch
             .map_err(message)?,
         profile: None,
         region: None,
+        publish: None,
     })
 }
 
@@ -252,6 +253,7 @@ pub fn parse_add(
         format!("{kind} sessions need a {field}")
     })?;
     let new = NewSession {
+        publish: None,
         alias: text(0).parse().map_err(message)?,
         profile: Some(text(1).trim().parse().map_err(message)?),
         region: Some(text(2).trim().to_owned()),
@@ -272,6 +274,7 @@ mod tests {
         let mut c = Catalog::default();
         let s = c
             .add(NewSession {
+                publish: None,
                 alias: "Prod Admin".parse().unwrap(),
                 profile: Some("prod".parse().unwrap()),
                 region: Some("eu-west-1".into()),

@@ -251,7 +251,10 @@ impl App {
     fn on_action(&mut self, action: MenuAction) {
         if matches!(
             action,
-            MenuAction::SetProfile(..) | MenuAction::SetRegion(..) | MenuAction::SetAssumer(..)
+            MenuAction::SetProfile(..)
+                | MenuAction::SetRegion(..)
+                | MenuAction::SetAssumer(..)
+                | MenuAction::SetPublish(..)
         ) {
             // A radio item shows the choice once the engine has applied it, not on the click.
             self.renderer.restore(&action.to_string());
@@ -322,6 +325,13 @@ impl App {
                 id,
                 Edit {
                     region: Some(region),
+                    ..Edit::default()
+                },
+            ),
+            MenuAction::SetPublish(id, publish) => self.send_edit(
+                id,
+                Edit {
+                    publish: Some(publish),
                     ..Edit::default()
                 },
             ),

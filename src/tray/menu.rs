@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use super::action::MenuAction;
 use credtray::session::Field;
-use credtray::session::{Catalog, Kind, Session, SessionId, State, Value};
+use credtray::session::{Catalog, Kind, Publish, Session, SessionId, State, Value};
 
 /// Past this many sessions the top level groups them by named profile.
 pub const GROUP_ABOVE: usize = 25;
@@ -168,8 +168,8 @@ fn initial(alias: &str) -> String {
     alias.chars().take(12).collect()
 }
 
-/// One session's submenu: Start/Stop, Edit ▸, Test credential generation, Create chained
-/// session…, Delete….
+/// One session's submenu: Start/Stop, Edit ▸, Publish as ▸, Test credential generation,
+/// Create chained session…, Delete….
 fn session_menu(catalog: &Catalog, s: &Session) -> Node {
     let id = s.id;
     let mut children = Vec::new();
@@ -209,6 +209,7 @@ fn session_menu(catalog: &Catalog, s: &Session) -> Node {
             edit_menu(catalog, s),
         ));
     }
+    children.push(publish_menu(s));
     children.push(Node::item(
         MenuAction::Test(id),
         "Test credential generation",
@@ -216,6 +217,24 @@ fn session_menu(catalog: &Catalog, s: &Session) -> Node {
     children.push(Node::item(MenuAction::Chain(id), "Create chained session…"));
     children.push(Node::item(MenuAction::Delete(id), "Delete…"));
     Node::submenu(format!("session:{id}"), session_label(s), children)
+}
+
+/// Publish as ▸ File / Process: two radio items, whatever the catalog's size (a choice of two
+/// costs less than the dialog that would replace it).
+fn publish_menu(s: &Session) -> Node {
+    let children = Publish::ALL
+        .into_iter()
+        .map(|p| Node::Choice {
+            action: MenuAction::SetPublish(s.id, p),
+            label: p.label().to_owned(),
+            checked: p == s.publish,
+        })
+        .collect();
+    Node::submenu(
+        format!("publish:{}", s.id),
+        format!("Publish as: {}", s.publish),
+        children,
+    )
 }
 
 /// Whether choices are radio lists in the menu. Past [`GROUP_ABOVE`] sessions they become

@@ -2,6 +2,7 @@
 //! the files stay readable by botocore, and neither a SIGKILL mid-write nor 20 concurrent
 //! writers can lose or tear a file.
 
+use credtray::awsfiles::Contents;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 
@@ -404,8 +405,10 @@ fn botocore_reads_every_profile_credtray_wrote_and_every_foreign_one() {
             files
                 .publish(
                     &profile,
-                    &region,
-                    &temp_creds(n * 10 + i as u32),
+                    Contents::Credentials {
+                        region: &region,
+                        credentials: &temp_creds(n * 10 + i as u32),
+                    },
                     &mut owned,
                     false,
                     test_session(),
@@ -565,8 +568,10 @@ fn sections_are_found_as_botocore_finds_them_so_no_profile_is_shadowed_or_mistak
         let mut owned = Vec::new();
         let refused = files.publish(
             &dev,
-            &region,
-            &temp_creds(1),
+            Contents::Credentials {
+                region: &region,
+                credentials: &temp_creds(1),
+            },
             &mut owned,
             false,
             test_session(),
@@ -582,8 +587,10 @@ fn sections_are_found_as_botocore_finds_them_so_no_profile_is_shadowed_or_mistak
         let (plan, _) = files
             .publish(
                 &dev,
-                &region,
-                &temp_creds(1),
+                Contents::Credentials {
+                    region: &region,
+                    credentials: &temp_creds(1),
+                },
                 &mut owned,
                 true,
                 test_session(),
@@ -630,8 +637,10 @@ fn sections_are_found_as_botocore_finds_them_so_no_profile_is_shadowed_or_mistak
     files
         .publish(
             &dev,
-            &region,
-            &temp_creds(2),
+            Contents::Credentials {
+                region: &region,
+                credentials: &temp_creds(2),
+            },
             &mut owned,
             false,
             test_session(),
@@ -765,8 +774,10 @@ fn run_child(job: &str) {
             files
                 .publish(
                     &profile,
-                    &Region::parse("eu-west-1", &[]).unwrap(),
-                    &temp_creds(n),
+                    Contents::Credentials {
+                        region: &Region::parse("eu-west-1", &[]).unwrap(),
+                        credentials: &temp_creds(n),
+                    },
                     &mut owned,
                     false,
                     test_session(),

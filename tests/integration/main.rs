@@ -13,5 +13,6 @@ mod engine;
 mod files;
 mod keychain;
 mod leaks;
+mod publish;
 mod repairs;
 mod validation;

@@ -576,8 +576,8 @@ fn a_corrupt_store_is_reported_with_file_and_line_and_never_overwritten() {
         (
             "a bad region",
             valid.replace(
-                "region = \"us-east-1\"\nstate",
-                "region = \"eu-wset-1\"\nstate",
+                "region = \"us-east-1\"\npublish",
+                "region = \"eu-wset-1\"\npublish",
             ),
             "region",
         ),

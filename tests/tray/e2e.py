@@ -145,6 +145,23 @@ def _():
     assert int(count or 0) + int(shown or 0) >= 1, (count, shown)
 
 
+@step('c2: Publish as ▸ Process republishes the active session as a credential_process, and back')
+def _():
+    probe.click(['● dev*', 'Publish as: file', 'Process*'])
+    creds, config = wait_for('the credential_process line', lambda: (lambda c: c if 'credential_process' in c[1] else None)(aws_files()))
+    cli = os.path.join(os.path.dirname(os.path.realpath(CREDTRAY)), 'credtray')
+    assert f"credential_process = '{cli}' credential-process --session " in config, config
+    assert creds == FOREIGN_CREDENTIALS, creds
+    wait_for('the new mode in the menu',
+             lambda: 'Publish as: process' in [k['label'] for k in probe.find(probe.tree(), ['● dev*'])['children']])
+    out = aws('sts', 'get-caller-identity', '--profile', 'dev')
+    assert out.returncode == 0 and ':user/' in out.stdout, out
+    probe.click(['● dev*', 'Publish as: process', 'File*'])
+    creds, config = wait_for('the credentials back', lambda: (lambda c: c if '[dev]' in c[0] else None)(aws_files()))
+    assert 'credential_process' not in config, config
+    assert json.loads(credtray('session', 'show', 'dev', '--json'))['publish'] == 'file'
+
+
 @step('d: Create chained session… through the GTK dialog, then it is in the menu')
 def _():
     probe.click(['● dev*', 'Create chained session…'])

@@ -4,6 +4,7 @@ use credtray::session::{NewSession, ProfileName, Region, Settings};
 
 fn add(c: &mut Catalog, alias: &str, profile: &str, kind: SessionKind) -> SessionId {
     c.add(NewSession {
+        publish: None,
         alias: alias.parse().unwrap(),
         profile: Some(profile.parse().unwrap()),
         region: None,
@@ -71,6 +72,7 @@ fn a_session_shows_state_alias_profile_and_region_with_its_actions() {
         [
             "Start",
             "Edit",
+            "Publish as: file",
             "Test credential generation",
             "Create chained session…",
             "Delete…"
@@ -102,6 +104,62 @@ fn a_session_shows_state_alias_profile_and_region_with_its_actions() {
             "Last error: session \"prod-admin\": access denied".to_owned()
         ]
     );
+}
+
+#[test]
+fn publish_as_offers_file_and_process_with_the_current_mode_checked() {
+    let mut c = Catalog::default();
+    c.settings.publish = Publish::Process;
+    let id = add(&mut c, "dev", "default", user());
+    let menu = build(&c);
+    let node = find(&menu, &format!("menu:publish:{id}"));
+    let Node::Submenu {
+        label, children, ..
+    } = node
+    else {
+        panic!("{node:?}")
+    };
+    assert_eq!(
+        label, "Publish as: process",
+        "new sessions take the default"
+    );
+    assert_eq!(
+        children
+            .iter()
+            .map(|c| match c {
+                Node::Choice {
+                    action, checked, ..
+                } => (action.clone(), *checked),
+                other => panic!("{other:?}"),
+            })
+            .collect::<Vec<_>>(),
+        [
+            (MenuAction::SetPublish(id, Publish::File), false),
+            (MenuAction::SetPublish(id, Publish::Process), true),
+        ]
+    );
+    // Integration-derived sessions, which can't be edited, still pick their mode.
+    let sso = add(
+        &mut c,
+        "sso",
+        "default",
+        SessionKind::AwsSsoRole {
+            account_id: "123456789012".parse().unwrap(),
+            role_name: "Admin".parse().unwrap(),
+            integration: "0b9c3f38-6a5e-4c47-9d1c-3c1f5b8d2a10".parse().unwrap(),
+        },
+    );
+    let menu = build(&c);
+    assert!(
+        labels(find(&menu, &format!("menu:session:{sso}")))
+            .contains(&"Publish as: process".to_owned())
+    );
+    // The choice is an edit the catalog takes, even for those.
+    let edit = credtray::session::Edit {
+        publish: Some(Publish::File),
+        ..Default::default()
+    };
+    assert_eq!(c.edit(sso, &edit).unwrap().changed, [Field::Publish]);
 }
 
 #[test]
@@ -218,6 +276,7 @@ fn choices_are_radio_lists_with_the_current_value_checked() {
 #[test]
 fn integration_derived_sessions_show_edit_disabled_with_the_reason_but_keep_quick_change() {
     let sso = Session {
+        publish: credtray::session::Publish::File,
         id: SessionId::new(),
         alias: "sso".parse().unwrap(),
         profile: ProfileName::default_profile(),
