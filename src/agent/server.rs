@@ -282,6 +282,7 @@ mod tests {
                     alias: "root".parse().unwrap(),
                     profile: None,
                     region: None,
+                    publish: None,
                     kind: SessionKind::IamUser { mfa_device: None },
                 },
                 Some(IamUserKeys {
@@ -304,6 +305,7 @@ mod tests {
                     external_id: None,
                     profile: None,
                     region: None,
+                    publish: None,
                 },
             )
             .unwrap()

@@ -9,13 +9,18 @@ base64-encoded and are decoded here.
 import base64
 import json
 import sys
+import urllib.error
 import urllib.request
 
 endpoint, command = sys.argv[1], sys.argv[2]
 if command == "start":
     urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/recorder/start-recording", method="POST"))
 elif command == "show":
-    text = urllib.request.urlopen(f"{endpoint}/moto-api/recorder/download-recording").read().decode()
+    try:
+        text = urllib.request.urlopen(f"{endpoint}/moto-api/recorder/download-recording").read().decode()
+    except urllib.error.HTTPError:
+        text = ""  # nothing recorded yet: moto has no recording file to read
+
     for line in text.splitlines():
         entry = json.loads(line)
         body = entry.get("body") or ""
