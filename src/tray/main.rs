@@ -3,11 +3,12 @@
 //! event loop owns the GTK main thread and sleeps in `ControlFlow::Wait`; the engine runs on
 //! its own thread (`worker`) and wakes the loop through an `EventLoopProxy`. The menu is data (`menu`), rendered by one thin layer
 //! (`render`); menu ids are typed (`action`); dialogs are a pure model with a GTK view
-//! (`dialog`); `icon` draws the three icons.
+//! (`dialog`); `icon` draws the three icons; `agent` serves credential-process from the tray.
 
 #![forbid(unsafe_code)]
 
 mod action;
+mod agent;
 mod dialog;
 mod forms;
 mod icon;
@@ -84,12 +85,12 @@ fn run() -> anyhow::Result<()> {
             lock_path.display()
         );
     }
-    let engine = Engine::new(
-        store,
-        Arc::new(Keychain),
-        Files::from_env()?,
-        Arc::new(Sdk::new().context("cannot start the STS client")?),
-    );
+    let secrets: Arc<dyn credtray::secrets::SecretStore> = Arc::new(Keychain);
+    let files = Files::from_env()?;
+    let sts: Arc<dyn credtray::aws::Sts> =
+        Arc::new(Sdk::new().context("cannot start the STS client")?);
+    let agent_parts = (store.clone(), secrets.clone(), files.clone(), sts.clone());
+    let engine = Engine::new(store, secrets, files, sts);
     // A store that can't be read starts an empty menu; the engine thread says why in a toast.
     let catalog = engine.catalog().unwrap_or_default();
 
@@ -103,6 +104,8 @@ fn run() -> anyhow::Result<()> {
     }));
     let (commands, receiver) = mpsc::channel();
     let quitting = Arc::new(AtomicBool::new(false));
+    let (store, secrets, files, sts) = agent_parts;
+    agent::start(store, secrets, files, sts, proxy.clone(), quitting.clone());
     let (finished, worker_done) = mpsc::channel();
     let worker_quitting = quitting.clone();
     let worker = std::thread::Builder::new()

@@ -114,6 +114,10 @@ struct Worker {
 }
 
 impl Worker {
+    fn prompt(&self) -> TrayPrompt {
+        TrayPrompt::new(self.proxy.clone(), self.quitting.clone(), ANSWER_WITHIN)
+    }
+
     fn stamp(engine: &Engine) -> Option<(SystemTime, u64)> {
         let meta = std::fs::metadata(engine.store().path()).ok()?;
         Some((meta.modified().ok()?, meta.len()))
@@ -139,10 +143,7 @@ impl Worker {
     }
 
     fn handle(&mut self, engine: &mut Engine, command: Command) {
-        let mut prompt = TrayPrompt {
-            proxy: &self.proxy,
-            quitting: &self.quitting,
-        };
+        let mut prompt = self.prompt();
         match command {
             Command::Start(id) => self.start(engine, id),
             Command::Stop(id) => report(engine.stop(id).map(drop), "Could not stop the session"),
@@ -206,10 +207,7 @@ impl Worker {
     /// Starts a session; a profile credtray does not own is taken over only if the person
     /// agrees in a dialog.
     fn start(&mut self, engine: &mut Engine, id: SessionId) {
-        let mut prompt = TrayPrompt {
-            proxy: &self.proxy,
-            quitting: &self.quitting,
-        };
+        let mut prompt = self.prompt();
         let result = match engine.start(id, &mut prompt, false) {
             Err(engine::Error::Files(e @ awsfiles::Error::NotOwned { .. })) => {
                 let alias = engine
@@ -233,10 +231,7 @@ impl Worker {
     }
 
     fn rotate(&mut self, engine: &mut Engine) {
-        let mut prompt = TrayPrompt {
-            proxy: &self.proxy,
-            quitting: &self.quitting,
-        };
+        let mut prompt = self.prompt();
         let Ok(results) = engine.rotate(&mut prompt) else {
             return;
         };
@@ -257,22 +252,35 @@ impl Worker {
     }
 }
 
-/// Asks the GUI thread, and waits for the answer.
-struct TrayPrompt<'a> {
-    proxy: &'a EventLoopProxy<UserEvent>,
-    quitting: &'a AtomicBool,
+/// Asks the GUI thread, and waits for the answer (at most `within`).
+pub struct TrayPrompt {
+    proxy: EventLoopProxy<UserEvent>,
+    quitting: Arc<AtomicBool>,
+    within: Duration,
 }
 
-impl TrayPrompt<'_> {
+impl TrayPrompt {
+    pub fn new(
+        proxy: EventLoopProxy<UserEvent>,
+        quitting: Arc<AtomicBool>,
+        within: Duration,
+    ) -> Self {
+        Self {
+            proxy,
+            quitting,
+            within,
+        }
+    }
+
     /// Waits for the answer, giving up when the person quits (the GUI is then waiting for this
-    /// thread, so waiting on would deadlock) or after [`ANSWER_WITHIN`].
+    /// thread, so waiting on would deadlock) or after `within`.
     fn ask(&self, question: Question) -> Option<Answer> {
         let (reply, answer) = mpsc::channel();
         self.proxy
             .send_event(UserEvent::Ask(question, reply))
             .ok()?;
         let asked = Instant::now();
-        while asked.elapsed() < ANSWER_WITHIN && !self.quitting.load(Ordering::Relaxed) {
+        while asked.elapsed() < self.within && !self.quitting.load(Ordering::Relaxed) {
             match answer.recv_timeout(Duration::from_millis(200)) {
                 Ok(answer) => return answer,
                 Err(RecvTimeoutError::Timeout) => {}
@@ -283,7 +291,7 @@ impl TrayPrompt<'_> {
     }
 }
 
-impl Prompt for TrayPrompt<'_> {
+impl Prompt for TrayPrompt {
     fn mfa_code(&mut self, session: &Session, device: &MfaDevice, ask: MfaAsk) -> Option<MfaCode> {
         let question = Question::MfaCode {
             alias: session.alias.to_string(),

@@ -24,8 +24,10 @@ MOTO = os.environ['CREDTRAY_TEST_MOTO']
 root = tempfile.mkdtemp(prefix='credtray-tray-')
 home = os.path.join(root, 'home')
 os.makedirs(os.path.join(home, '.aws'))
+runtime = os.path.join(root, 'run')
+os.makedirs(runtime, mode=0o700)
 env = dict(os.environ, HOME=home, CREDTRAY_CONFIG_DIR=os.path.join(root, 'config'), AWS_ENDPOINT_URL=MOTO,
-           CREDTRAY_LOG='info')
+           CREDTRAY_LOG='info', XDG_RUNTIME_DIR=runtime)
 for var in ('AWS_SHARED_CREDENTIALS_FILE', 'AWS_CONFIG_FILE', 'AWS_PROFILE', 'AWS_REGION'):
     env.pop(var, None)
 FOREIGN_CREDENTIALS = '# mine\n[personal]\naws_access_key_id = AKIAPERSONAL000001\naws_secret_access_key = p\n'
@@ -101,10 +103,29 @@ background(['/usr/bin/python3', os.path.join(HERE, 'watcher.py')], watcher_log)
 wait_for('the watcher', lambda: 'WATCHER_READY' in open(watcher_log).read())
 notify_log = os.path.join(root, 'notify.log')
 background(['dbus-monitor', '--session', "interface='org.freedesktop.Notifications',member='Notify'"], notify_log)
+# A headless agent already running: the tray asks it to hand over.
+headless = background([CREDTRAY, 'agent'], os.path.join(root, 'agent.log'))
+wait_for('the headless agent', lambda: os.path.exists(os.path.join(runtime, 'credtray', 'agent.sock')))
 tray_log = os.path.join(root, 'tray.log')
 tray = background([CREDTRAY], tray_log)
 wait_for('the tray to register', lambda: 'REGISTERED' in open(watcher_log).read())
 wait_for('the menu', lambda: any(l.startswith('○ dev') for l in labels()))
+
+
+def agent_hello():
+    import socket
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.connect(os.path.join(runtime, 'credtray', 'agent.sock'))
+        sock.sendall(b'{"version":1,"request":"hello"}')
+        sock.shutdown(socket.SHUT_WR)
+        return json.loads(sock.makefile().read())
+
+
+@step('a0: the headless agent running when the tray started handed its socket over to the tray')
+def _():
+    assert headless.wait(timeout=10) == 0, open(os.path.join(root, 'agent.log')).read()
+    hello = wait_for('the tray to answer on the socket', lambda: (lambda h: h if h.get('tray') else None)(agent_hello()))
+    assert hello['pid'] == tray.pid, (hello, tray.pid)
 
 
 @step('a: Start from the menu, then the AWS CLI works on the profile')
@@ -219,6 +240,32 @@ def _():
     probe.click(['● dev chained*', 'Stop'])
     wait_for('dev chained to be inactive', lambda: any(l.startswith('○ dev chained') for l in labels()))
     assert aws_files() == before, (aws_files(), before)
+
+
+@step('e4: credential-process for a session that needs an MFA code asks in the tray agent\'s dialog, then answers')
+def _():
+    credtray('session', 'add', 'iam-user', '--alias', 'mfa-user', '--profile', 'mfa', '--region', 'eu-west-1',
+             '--mfa-device', 'arn:aws:iam::123456789012:mfa/tray',
+             '--access-key-id', '-', '--secret-access-key', '-',
+             stdin=f"{fixtures['access_key_id']}\n{fixtures['secret_access_key']}\n")
+    wait_for('the agent socket', lambda: os.path.exists(os.path.join(runtime, 'credtray', 'agent.sock')))
+    # No STS endpoint for the client itself: only the tray's agent can answer.
+    call = subprocess.Popen([CREDTRAY, 'credential-process', '--session', 'mfa-user'], text=True,
+                            env={k: v for k, v in env.items() if k != 'AWS_ENDPOINT_URL'},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    processes.append(call)
+    subprocess.run(['xdotool', 'search', '--sync', '--name', 'MFA code for "mfa-user"', 'windowactivate', '--sync'],
+                   check=True, timeout=20, capture_output=True)
+    subprocess.run(['xdotool', 'type', '--delay', '20', '123456'], check=True)
+    subprocess.run(['xdotool', 'key', 'Return'], check=True)
+    out, err = call.communicate(timeout=30)
+    assert call.returncode == 0, (call.returncode, err)
+    document = json.loads(out)
+    assert document['Version'] == 1 and document['AccessKeyId'] and document['SessionToken'], document.keys()
+    # The token is cached now: the next call is answered without asking.
+    again = subprocess.run([CREDTRAY, 'credential-process', '--session', 'mfa-user'], text=True, env=env,
+                           capture_output=True, timeout=10)
+    assert again.returncode == 0 and json.loads(again.stdout)['AccessKeyId'] == document['AccessKeyId'], again.stderr
 
 
 @step('f: Quit ends the tray cleanly')

@@ -1,0 +1,91 @@
+//! The tray is the agent where there is a desktop: it serves `credential-process` over the
+//! agent's socket on a thread of its own, and asks for an MFA code in the tray's dialog (waiting
+//! at most [`MFA_WAIT`]). A headless `credtray agent` found running is asked to hand over, so
+//! the one that can show dialogs serves.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use tao::event_loop::EventLoopProxy;
+
+use super::UserEvent;
+use super::worker::TrayPrompt;
+use credtray::agent::protocol::{Answer, Ask, Reply};
+use credtray::agent::{Agent, client, socket};
+use credtray::aws::Sts;
+use credtray::awsfiles::Files;
+use credtray::secrets::SecretStore;
+use credtray::store::Store;
+
+/// How long a credential_process call may wait for the person to type an MFA code.
+pub const MFA_WAIT: Duration = Duration::from_secs(120);
+
+/// How long a headless agent has to let go of the socket after agreeing to hand over.
+const HAND_OVER_WITHIN: Duration = Duration::from_secs(5);
+
+/// Who holds the agent's socket: its pid and whether it is a tray.
+fn who_holds(path: &std::path::Path) -> Option<(u32, bool)> {
+    match client::request(path, Ask::Hello) {
+        Ok(Some(Reply {
+            body: Answer::Hello { pid, tray },
+            ..
+        })) => Some((pid, tray)),
+        _ => None,
+    }
+}
+
+/// Takes the agent's socket, asking a headless agent that holds it to hand over.
+fn bind(path: &std::path::Path) -> Result<socket::Bound, socket::Error> {
+    match socket::bind(path, || who_holds(path)) {
+        Err(socket::Error::Running { pid, tray: false }) => {
+            tracing::info!(pid, "asking the headless agent to hand over to the tray");
+            let _ = client::request(path, Ask::HandOver);
+            let deadline = Instant::now() + HAND_OVER_WITHIN;
+            loop {
+                match socket::bind(path, || who_holds(path)) {
+                    Err(socket::Error::Running { .. } | socket::Error::Stuck { .. })
+                        if Instant::now() < deadline =>
+                    {
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                    other => return other,
+                }
+            }
+        }
+        other => other,
+    }
+}
+
+/// Starts serving on a thread of its own. A tray that can't be the agent (another tray is, the
+/// directory is unsafe) still runs: credential-process then does the work itself.
+pub fn start(
+    store: Store,
+    secrets: Arc<dyn SecretStore>,
+    files: Files,
+    sts: Arc<dyn Sts>,
+    proxy: EventLoopProxy<UserEvent>,
+    quitting: Arc<AtomicBool>,
+) {
+    let spawned = std::thread::Builder::new()
+        .name("credtray-agent".to_owned())
+        .spawn(move || {
+            let path = socket::path();
+            let bound = match bind(&path) {
+                Ok(bound) => bound,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the tray is not the agent; credential-process works without one");
+                    return;
+                }
+            };
+            let proxy = Mutex::new(proxy);
+            let agent = Agent::new(store, secrets, files, sts).with_prompt(Box::new(move || {
+                let proxy = proxy.lock().unwrap_or_else(PoisonError::into_inner).clone();
+                Box::new(TrayPrompt::new(proxy, quitting.clone(), MFA_WAIT))
+            }));
+            Arc::new(agent).serve(bound);
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start the agent's thread");
+    }
+}
