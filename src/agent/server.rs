@@ -137,6 +137,14 @@ impl Agent {
     /// fresh credentials. Ones that can't be refreshed without a person are forgotten: the next
     /// request for them asks.
     fn refresh_due(&self) {
+        // What another process deleted or redefined is dropped, not refreshed.
+        if let Ok(catalog) = self.store.load() {
+            self.remembered.retain(|id, definition| {
+                catalog
+                    .get(id)
+                    .is_some_and(|s| engine::definition(s) == definition)
+            });
+        }
         let now = time::OffsetDateTime::now_utc();
         for id in self.remembered.due_by(now) {
             let result = {
@@ -372,6 +380,13 @@ mod tests {
             ..Default::default()
         };
         r.engine.edit(r.chained, edit, &mut NoPrompt).unwrap();
+        assert_eq!(r.agent.remembered().len(), 2, "the child and its assumer");
+        r.agent.refresh_due();
+        assert_eq!(
+            r.agent.remembered().len(),
+            1,
+            "the edited child's are dropped"
+        );
         ask(&r.agent, "child");
         assert_eq!(
             assume_roles(&r.sts),

@@ -12,6 +12,7 @@ mod prompt;
 mod remembered;
 mod run;
 
+pub use kinds::definition;
 pub use prompt::{MfaAsk, NoPrompt, Prompt};
 pub use remembered::Remembered;
 pub use run::{ProposedKeys, Tested};

@@ -58,6 +58,12 @@ impl Remembered {
         );
     }
 
+    /// Keeps only the entries `keep(id, definition)` accepts: the agent drops, when the store
+    /// changes, what an edit or a delete in another process made stale.
+    pub fn retain(&self, mut keep: impl FnMut(SessionId, &str) -> bool) {
+        self.entries().retain(|id, e| keep(*id, &e.definition));
+    }
+
     pub fn forget(&self, id: SessionId) {
         self.entries().remove(&id);
     }

@@ -98,7 +98,7 @@ impl Drop for Cached {
 
 /// What a session's credentials depend on: its kind's fields (not its alias, profile or
 /// region: STS credentials are global). Cached credentials of another definition are stale.
-pub(super) fn definition(session: &Session) -> String {
+pub fn definition(session: &Session) -> String {
     let mut text = session.kind.tag().to_string();
     for value in session.kind.values() {
         text.push('\n');
