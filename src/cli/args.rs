@@ -6,7 +6,8 @@ use std::str::FromStr;
 use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 
 use crate::session::{
-    Alias, ExternalId, Field, Kind, MfaCode, ProfileName, Publish, RoleArn, RoleSessionName, Value,
+    Alias, ExternalId, Field, Kind, MfaCode, ProfileName, Publish, RoleArn, RoleSessionName,
+    StartUrl, Value,
 };
 
 #[derive(Debug, Parser)]
@@ -31,6 +32,10 @@ pub enum Command {
     /// List, add and delete named profiles
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// Add, list, show, edit and delete integrations (AWS IAM Identity Center instances, whose
+    /// roles become sessions)
+    #[command(subcommand)]
+    Integration(IntegrationCommand),
     /// Inspect ~/.aws/credentials and ~/.aws/config
     #[command(subcommand)]
     Files(FilesCommand),
@@ -253,6 +258,65 @@ pub struct Answers {
     /// `-`: read the SAML assertion (base64) from standard input
     #[arg(long, value_name = "-")]
     pub saml_assertion: Option<SecretOption>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IntegrationCommand {
+    /// Add an integration
+    #[command(subcommand)]
+    Add(AddIntegration),
+    /// List every integration
+    List {
+        /// Print one JSON array instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one integration
+    Show {
+        /// The integration's id or alias
+        integration: String,
+        /// Print one JSON object
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change an integration (another start URL or region logs it out)
+    Edit {
+        /// The integration's id or alias
+        integration: String,
+        /// A new display name (unique among integrations, ignoring case)
+        #[arg(long)]
+        alias: Option<Alias>,
+        /// Another AWS access portal start URL
+        #[arg(long)]
+        start_url: Option<StartUrl>,
+        /// Another IAM Identity Center region
+        #[arg(long)]
+        region: Option<String>,
+    },
+    /// Delete an integration, its tokens and the sessions derived from it
+    Delete {
+        /// The integration's id or alias
+        integration: String,
+        /// Also delete the sessions chained from its sessions
+        #[arg(long)]
+        cascade: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AddIntegration {
+    /// An AWS IAM Identity Center (SSO) instance
+    AwsSso {
+        /// The display name (unique among integrations, ignoring case)
+        #[arg(long)]
+        alias: Alias,
+        /// The AWS access portal's start URL, e.g. https://d-1234567890.awsapps.com/start
+        #[arg(long)]
+        start_url: StartUrl,
+        /// The IAM Identity Center's region, e.g. eu-west-1
+        #[arg(long)]
+        region: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,6 +4,7 @@
 
 mod args;
 mod input;
+mod integrations;
 mod output;
 mod prompt;
 mod sessions;
@@ -132,6 +133,7 @@ pub fn run() -> anyhow::Result<()> {
     match command {
         Command::Session(command) => sessions::run(&mut engine, command),
         Command::Profile(command) => profile(&engine, command),
+        Command::Integration(command) => integrations::run(&mut engine, command),
         Command::Files(FilesCommand::Check { json }) => check_files(&engine, json),
         Command::CredentialProcess { session } => credential_process(&mut engine, &session),
         Command::Agent => unreachable!("handled above"),

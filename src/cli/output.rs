@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::ser::SerializeMap;
 
 use crate::awsfiles::Report;
-use crate::session::{Catalog, Session, SessionKind, Value};
+use crate::session::{Catalog, Integration, Login, Session, SessionKind, Value};
 
 /// A session as `--json` shows it: a stable, documented set of keys, no secret among them.
 #[derive(Debug, Serialize)]
@@ -78,14 +78,19 @@ pub fn table(catalog: &Catalog) -> String {
         })
         .collect();
     let header = ["STATE", "ALIAS", "KIND", "PROFILE", "REGION", "ID"].map(str::to_owned);
-    let mut widths = [0; 6];
-    for row in std::iter::once(&header).chain(&rows) {
+    aligned(&header, &rows)
+}
+
+/// A header and rows as columns aligned on their widest cell.
+fn aligned<const N: usize>(header: &[String; N], rows: &[[String; N]]) -> String {
+    let mut widths = [0; N];
+    for row in std::iter::once(header).chain(rows) {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
     let mut out = String::new();
-    for row in std::iter::once(&header).chain(&rows) {
+    for row in std::iter::once(header).chain(rows) {
         let mut line = String::new();
         for (cell, w) in row.iter().zip(widths) {
             let _ = write!(line, "{cell}{}  ", " ".repeat(w - cell.chars().count()));
@@ -129,6 +134,89 @@ pub fn details(catalog: &Catalog, s: &Session) -> String {
         .iter()
         .map(|(k, v)| format!("{k:width$}  {v}\n"))
         .collect()
+}
+
+/// An integration as `integration list/show --json` shows it (its tokens are in the keychain
+/// and never here).
+#[derive(Debug, Serialize)]
+pub struct IntegrationJson<'a> {
+    id: String,
+    alias: &'a str,
+    kind: &'static str,
+    start_url: &'a str,
+    region: &'a str,
+    state: &'static str,
+    /// When the portal session of a logged-in integration ends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    until: Option<String>,
+    /// How many sessions are derived from it.
+    sessions: usize,
+}
+
+impl<'a> IntegrationJson<'a> {
+    pub fn new(catalog: &Catalog, i: &'a Integration) -> Self {
+        Self {
+            id: i.id.to_string(),
+            alias: i.alias.as_str(),
+            kind: i.kind(),
+            start_url: i.start_url.as_str(),
+            region: i.region.as_str(),
+            state: i.login.as_str(),
+            until: match i.login {
+                Login::LoggedIn { until } => until.map(crate::aws::rfc3339),
+                Login::LoggedOut => None,
+            },
+            sessions: catalog.derived_from(i.id).count(),
+        }
+    }
+}
+
+/// One line per integration, columns aligned.
+pub fn integrations(catalog: &Catalog) -> String {
+    if catalog.integrations().is_empty() {
+        return "no integrations yet: add one with `credtray integration add aws-sso`\n".to_owned();
+    }
+    let header = ["STATE", "ALIAS", "START URL", "REGION", "SESSIONS", "ID"].map(str::to_owned);
+    let rows: Vec<[String; 6]> = catalog
+        .integrations()
+        .iter()
+        .map(|i| {
+            [
+                i.login.as_str().to_owned(),
+                i.alias.to_string(),
+                i.start_url.to_string(),
+                i.region.to_string(),
+                catalog.derived_from(i.id).count().to_string(),
+                i.id.to_string(),
+            ]
+        })
+        .collect();
+    aligned(&header, &rows)
+}
+
+/// Every field of one integration, one per line, then its sessions.
+pub fn integration_details(catalog: &Catalog, i: &Integration) -> String {
+    let mut text = format!(
+        "alias      {}\nid         {}\nkind       {}\nstart URL  {}\nregion     {}\nstate      {}\n",
+        i.alias,
+        i.id,
+        i.kind(),
+        i.start_url,
+        i.region,
+        i.login.as_str()
+    );
+    if let Login::LoggedIn { until: Some(until) } = i.login {
+        let _ = writeln!(text, "until      {}", crate::aws::rfc3339(until));
+    }
+    let sessions: Vec<&str> = catalog
+        .derived_from(i.id)
+        .map(|s| s.alias.as_str())
+        .collect();
+    let _ = writeln!(text, "sessions   {}", sessions.len());
+    for alias in sessions {
+        let _ = writeln!(text, "  {alias}");
+    }
+    text
 }
 
 /// A named profile as `profile list --json` shows it.

@@ -7,7 +7,10 @@ use clap::Parser;
 
 use super::args::{Cli, Command, Flag, SessionCommand};
 use super::{output, to_edit};
-use crate::session::{Catalog, Field, Kind, NewSession, Session, SessionId, SessionKind, Value};
+use crate::session::{
+    Catalog, Field, Integration, Kind, Login, NewSession, Region, Session, SessionId, SessionKind,
+    Settings, Value,
+};
 use crate::store::Store;
 
 /// The example value of a field, with the assumer pointing at a real session.
@@ -20,7 +23,15 @@ fn example(field: Field, assumer: SessionId) -> Value {
 
 /// A catalog with one session of every kind, each with every field set to its example.
 fn every_kind() -> (Catalog, Vec<Session>) {
-    let mut catalog = Catalog::default();
+    // The integration the SSO session's example names.
+    let integration = Integration {
+        id: Field::Integration.example().parse().unwrap(),
+        alias: "corp".parse().unwrap(),
+        start_url: Field::StartUrl.example().parse().unwrap(),
+        region: Region::us_east_1(),
+        login: Login::LoggedOut,
+    };
+    let mut catalog = Catalog::new(Settings::default(), vec![], vec![], vec![integration]).unwrap();
     let root = catalog
         .add(NewSession {
             publish: None,

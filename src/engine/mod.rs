@@ -27,8 +27,9 @@ use crate::aws::{self, Sts};
 use crate::awsfiles::{self, Files};
 use crate::secrets::{self, Item, Key, SecretStore};
 use crate::session::{
-    self, Alias, Catalog, Edit, EditOutcome, ExternalId, Field, IamUserKeys, NewSession,
-    ProfileName, Publish, RoleArn, RoleSessionName, Session, SessionId, State, ValidationError,
+    self, Alias, Catalog, Edit, EditOutcome, ExternalId, Field, IamUserKeys, Integration,
+    IntegrationEdit, IntegrationId, NewIntegration, NewSession, ProfileName, Publish, RoleArn,
+    RoleSessionName, Session, SessionId, State, ValidationError,
 };
 use crate::store::{self, Store};
 
@@ -475,7 +476,7 @@ impl Engine {
         let finished: Vec<SessionId> = doomed
             .iter()
             .map(|s| s.id)
-            .filter(|id| !left.iter().any(|(_, key, _)| key.session == *id))
+            .filter(|id| !left.iter().any(|(_, key, _)| key.is_of(*id)))
             .collect();
         for &gone in &finished {
             locked.catalog.forget(gone)?;
@@ -497,6 +498,61 @@ impl Engine {
     /// Parses both AWS files and reports their sections, the ones credtray owns, and problems.
     pub fn check_files(&self) -> Result<Vec<awsfiles::Report>, Error> {
         Ok(self.files.check(&self.store.load_all()?.owned))
+    }
+
+    /// Adds an integration (logged out; `login` fetches its tokens).
+    pub fn add_integration(&self, new: NewIntegration) -> Result<Integration, Error> {
+        let mut locked = self.lock()?;
+        let added = locked.catalog.add_integration(new)?;
+        locked.save()?;
+        tracing::info!(id = %added.id, "added integration");
+        Ok(added)
+    }
+
+    /// Edits an integration. Another start URL or region logs it out: its tokens are dropped.
+    pub fn edit_integration(
+        &self,
+        id: IntegrationId,
+        edit: &IntegrationEdit,
+    ) -> Result<Integration, Error> {
+        let mut locked = self.lock()?;
+        let before = locked
+            .catalog
+            .integration(id)
+            .cloned()
+            .ok_or_else(|| session::Error::UnknownIntegration(id.to_string()))?;
+        let edited = locked.catalog.edit_integration(id, edit)?;
+        if before.login != edited.login {
+            self.secrets
+                .delete(Key::integration(id, Item::AwsSsoToken))?;
+        }
+        locked.save()?;
+        Ok(edited)
+    }
+
+    /// Deletes an integration: its derived sessions are stopped and deleted (and, with
+    /// `cascade`, the sessions chained from them; without it, those refuse the delete), then its
+    /// tokens and the integration itself. Returns the sessions deleted.
+    pub fn delete_integration(
+        &self,
+        id: IntegrationId,
+        cascade: bool,
+    ) -> Result<Vec<Session>, Error> {
+        let derived = self.store.load()?.integration_removal(id, cascade)?;
+        let mut deleted = Vec::new();
+        for session in derived {
+            // A chained session deleted with an earlier one is gone already.
+            if self.store.load()?.get(session).is_some() {
+                deleted.extend(self.delete(session, cascade)?);
+            }
+        }
+        self.secrets
+            .delete(Key::integration(id, Item::AwsSsoToken))?;
+        let mut locked = self.lock()?;
+        locked.catalog.forget_integration(id)?;
+        locked.save()?;
+        tracing::info!(%id, sessions = deleted.len(), "deleted integration");
+        Ok(deleted)
     }
 
     pub fn add_profile(&self, profile: ProfileName) -> Result<(), Error> {

@@ -324,7 +324,7 @@ fn delete_with_the_keychain_down_keeps_the_session() {
 use crate::aws::sts::Cause;
 use crate::aws::{Call, Fake};
 use crate::engine::{MfaAsk, Prompt, ProposedKeys};
-use crate::session::{MfaCode, MfaDevice, Region, State};
+use crate::session::{MfaCode, MfaDevice, NewIntegration, Region, State};
 
 struct Scripted {
     codes: Vec<&'static str>,
@@ -1879,4 +1879,65 @@ fn a_file_session_starting_on_a_withheld_profile_writes_where_the_original_was()
     assert_eq!(r.session(process).state, State::Inactive);
     r.engine.stop(file).unwrap();
     assert_eq!(r.text("credentials"), mine);
+}
+
+#[test]
+fn an_integration_is_stored_and_deleting_it_takes_its_sessions_tokens_and_chains_with_cascade() {
+    let r = rig();
+    let corp = r
+        .engine
+        .add_integration(NewIntegration {
+            alias: "corp".parse().unwrap(),
+            start_url: "https://d-1234567890.awsapps.com/start".parse().unwrap(),
+            region: "eu-west-1".into(),
+        })
+        .unwrap();
+    let derived = r
+        .engine
+        .add(
+            NewSession {
+                alias: "prod/Admin".parse().unwrap(),
+                profile: Some("prod-admin".parse().unwrap()),
+                region: None,
+                publish: None,
+                kind: SessionKind::AwsSsoRole {
+                    account_id: "123456789012".parse().unwrap(),
+                    role_name: "Admin".parse().unwrap(),
+                    integration: corp.id,
+                },
+            },
+            None,
+        )
+        .unwrap();
+    let chained = r.chained("ops", derived.id, "ops");
+    r.mem
+        .set(
+            Key::integration(corp.id, Item::AwsSsoToken),
+            &"{\"tokens\":1}".into(),
+        )
+        .unwrap();
+    // Saved and read back whole.
+    let stored = r.engine.store().load().unwrap();
+    assert_eq!(stored.integrations(), std::slice::from_ref(&corp));
+
+    let err = r.engine.delete_integration(corp.id, false).unwrap_err();
+    assert!(err.to_string().contains("\"ops\""), "{err}");
+    assert!(r.engine.catalog().unwrap().integration(corp.id).is_some());
+
+    let deleted = r.engine.delete_integration(corp.id, true).unwrap();
+    let ids: Vec<SessionId> = deleted.iter().map(|s| s.id).collect();
+    assert!(
+        ids.contains(&derived.id) && ids.contains(&chained),
+        "{ids:?}"
+    );
+    let catalog = r.engine.catalog().unwrap();
+    assert!(catalog.integrations().is_empty() && catalog.sessions().is_empty());
+    assert_eq!(
+        r.mem
+            .get(Key::integration(corp.id, Item::AwsSsoToken))
+            .unwrap()
+            .map(|s| s.expose_secret().to_owned()),
+        None,
+        "its tokens are gone"
+    );
 }

@@ -18,7 +18,7 @@ use std::fmt;
 
 use secrecy::SecretString;
 
-use crate::session::SessionId;
+use crate::session::{IntegrationId, SessionId};
 
 /// The keychain service every credtray entry is stored under.
 pub const SERVICE: &str = "credtray";
@@ -35,6 +35,9 @@ pub enum Item {
     TakenOverCredentials,
     /// The same for the `~/.aws/config` section.
     TakenOverConfig,
+    /// An integration's IAM Identity Center client registration, access and refresh tokens
+    /// (JSON with their expiries).
+    AwsSsoToken,
     /// A role session's last credentials (JSON with their expiry and the definition they were
     /// obtained for), so `credential-process` without an agent does not call STS every time.
     RoleCredentials,
@@ -60,26 +63,50 @@ impl Item {
             Item::TakenOverCredentials => "taken-over-credentials",
             Item::TakenOverConfig => "taken-over-config",
             Item::RoleCredentials => "role-credentials",
+            Item::AwsSsoToken => "aws-sso-token",
         }
     }
 }
 
-/// The keychain account of one secret of one session: `<uuid>-<informative name>`.
+/// The keychain account of one secret of one session or integration:
+/// `<uuid>-<informative name>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Key {
-    pub session: SessionId,
+    owner: uuid::Uuid,
     pub item: Item,
 }
 
 impl Key {
+    /// A secret of a session.
     pub fn new(session: SessionId, item: Item) -> Self {
-        Self { session, item }
+        Self {
+            owner: session.uuid(),
+            item,
+        }
+    }
+
+    /// A secret of an integration.
+    pub fn integration(integration: IntegrationId, item: Item) -> Self {
+        Self {
+            owner: integration.uuid(),
+            item,
+        }
+    }
+
+    /// Whether this is a secret of `session`.
+    pub fn is_of(&self, session: SessionId) -> bool {
+        self.owner == session.uuid()
     }
 }
 
 impl fmt::Display for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.session, self.item.informative_name())
+        write!(
+            f,
+            "{}-{}",
+            self.owner.hyphenated(),
+            self.item.informative_name()
+        )
     }
 }
 

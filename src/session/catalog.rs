@@ -4,6 +4,8 @@
 
 use std::collections::HashSet;
 
+use super::integration::Integration;
+
 use super::{
     AccessKeyId, Alias, Field, Kind, ProfileName, Publish, Region, SecretAccessKey, Session,
     SessionId, SessionKind, State, ValidationError, Value,
@@ -16,10 +18,17 @@ pub enum Error {
     Invalid(#[from] ValidationError),
     #[error("no session has the id or alias {0:?}")]
     UnknownSession(String),
+    #[error("no integration has the id or alias {0:?}")]
+    UnknownIntegration(String),
+    #[error("integration {alias:?} has sessions chained from its sessions: {}; delete those first, or delete them all with --cascade", quoted(.dependents))]
+    IntegrationHasDependents {
+        alias: String,
+        dependents: Vec<String>,
+    },
     #[error(
-        "session {alias:?} comes from an integration and can't be edited (only its named profile and region can be changed)"
+        "session {alias:?} comes from integration {integration:?} and can't be edited: only its named profile, region and publish mode can be changed (the rest comes from the integration's sync)"
     )]
-    NotEditable { alias: String },
+    NotEditable { alias: String, integration: String },
     #[error("{kind} sessions have no {field}")]
     NotApplicable { field: Field, kind: Kind },
     #[error("nothing to change: name at least one field to edit")]
@@ -153,6 +162,7 @@ pub struct Catalog {
     pub settings: Settings,
     profiles: Vec<ProfileName>,
     sessions: Vec<Session>,
+    pub(super) integrations: Vec<Integration>,
 }
 
 impl Default for Catalog {
@@ -161,6 +171,7 @@ impl Default for Catalog {
             settings: Settings::default(),
             profiles: vec![ProfileName::default_profile()],
             sessions: Vec::new(),
+            integrations: Vec::new(),
         }
     }
 }
@@ -171,6 +182,7 @@ impl Catalog {
         settings: Settings,
         mut profiles: Vec<ProfileName>,
         sessions: Vec<Session>,
+        integrations: Vec<Integration>,
     ) -> Result<Self, Error> {
         if !profiles.iter().any(ProfileName::is_default) {
             profiles.insert(0, ProfileName::default_profile());
@@ -179,6 +191,7 @@ impl Catalog {
             settings,
             profiles,
             sessions,
+            integrations,
         };
         catalog.check()?;
         Ok(catalog)
@@ -262,6 +275,11 @@ impl Catalog {
 
         if kind.is_integration_derived() && edit.edits_definition() {
             return Err(Error::NotEditable {
+                integration: session
+                    .kind
+                    .integration()
+                    .and_then(|i| self.integration(i))
+                    .map_or_else(String::new, |i| i.alias.to_string()),
                 alias: session.alias.to_string(),
             });
         }
@@ -450,7 +468,7 @@ impl Catalog {
     }
 
     /// Checks every invariant that spans more than one field.
-    fn check(&self) -> Result<(), Error> {
+    pub(super) fn check(&self) -> Result<(), Error> {
         let invalid = |field, rule: String| Err(Error::Invalid(ValidationError::new(field, rule)));
         let mut profiles = HashSet::new();
         for p in &self.profiles {
@@ -521,7 +539,7 @@ impl Catalog {
                 }
             }
         }
-        Ok(())
+        self.check_integrations()
     }
 }
 
@@ -732,7 +750,19 @@ mod tests {
             expiration: None,
             issued: None,
         };
-        let mut c = Catalog::new(Settings::default(), vec![], vec![sso.clone()]).unwrap();
+        let mut c = Catalog::new(
+            Settings::default(),
+            vec![],
+            vec![sso.clone()],
+            vec![super::super::Integration {
+                id: "0b9c3f38-6a5e-4c47-9d1c-3c1f5b8d2a10".parse().unwrap(),
+                alias: "corp".parse().unwrap(),
+                start_url: "https://d-1234567890.awsapps.com/start".parse().unwrap(),
+                region: Region::us_east_1(),
+                login: super::super::Login::LoggedOut,
+            }],
+        )
+        .unwrap();
         let err = c
             .edit(
                 sso.id,

@@ -36,6 +36,7 @@ pub enum Field {
     Integration,
     /// How a started session reaches the AWS tools ([`Publish`]); every session has one.
     Publish,
+    StartUrl,
 }
 
 impl fmt::Display for Field {
@@ -60,13 +61,14 @@ impl fmt::Display for Field {
             Field::RoleName => "role name",
             Field::Integration => "integration",
             Field::Publish => "publish mode",
+            Field::StartUrl => "start URL",
         })
     }
 }
 
 impl Field {
     /// Every field, in the order forms show them.
-    pub const ALL: [Field; 19] = [
+    pub const ALL: [Field; 20] = [
         Field::Id,
         Field::Alias,
         Field::Kind,
@@ -86,6 +88,7 @@ impl Field {
         Field::RoleName,
         Field::Integration,
         Field::Publish,
+        Field::StartUrl,
     ];
 
     /// The field's stable name in kebab case, as its CLI flag spells it (`role-arn`); the
@@ -111,6 +114,7 @@ impl Field {
             Field::RoleName => "role-name",
             Field::Integration => "integration",
             Field::Publish => "publish",
+            Field::StartUrl => "start-url",
         }
     }
 
@@ -141,6 +145,7 @@ impl Field {
             Field::RoleName => "Role name",
             Field::Integration => "Integration",
             Field::Publish => "Publish as",
+            Field::StartUrl => "Start URL",
         }
     }
 
@@ -172,6 +177,7 @@ impl Field {
             Field::AccountId => "123456789012",
             Field::RoleName => "AdministratorAccess",
             Field::Integration => "0b7e4f3a-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
+            Field::StartUrl => "https://d-1234567890.awsapps.com/start",
             Field::Publish => "process",
             _ => "",
         }
@@ -364,6 +370,11 @@ pub struct SessionId(Uuid);
 impl SessionId {
     pub fn new() -> Self {
         Self(Uuid::new_v4())
+    }
+
+    /// The UUID, for keychain accounts.
+    pub fn uuid(self) -> Uuid {
+        self.0
     }
 }
 
@@ -831,10 +842,54 @@ validated_string!(
     parse_saml_url
 );
 
-/// The id of the integration an integration-derived session comes from.
+fn parse_start_url(s: &str) -> Parsed {
+    let s = s.trim();
+    let url = url::Url::parse(s).map_err(|e| {
+        ValidationError::new(
+            Field::StartUrl,
+            format!("{s:?} is not an absolute URL ({e})"),
+        )
+    })?;
+    let host = url.host_str().unwrap_or_default();
+    let loopback = matches!(host, "localhost" | "127.0.0.1" | "[::1]");
+    match url.scheme() {
+        "https" if !host.is_empty() => Ok(s.to_owned()),
+        "http" if loopback => Ok(s.to_owned()),
+        _ => Err(ValidationError::new(
+            Field::StartUrl,
+            format!("{s:?} must be an https:// URL (http:// only for a loopback host)"),
+        )),
+    }
+}
+
+validated_string!(
+    /// The AWS access portal's start URL of an IAM Identity Center instance: absolute
+    /// `https://` (`http://` only for a loopback host, as a test stub is).
+    StartUrl,
+    parse_start_url
+);
+
+/// The hidden id of an integration (a UUID v4), which its derived sessions name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct IntegrationId(Uuid);
+
+impl IntegrationId {
+    pub fn new() -> Self {
+        Self(Uuid::new_v4())
+    }
+
+    /// The UUID, for keychain accounts.
+    pub fn uuid(self) -> Uuid {
+        self.0
+    }
+}
+
+impl Default for IntegrationId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl FromStr for IntegrationId {
     type Err = ValidationError;

@@ -262,6 +262,14 @@ impl SessionKind {
         }
     }
 
+    /// The integration a derived session comes from.
+    pub fn integration(&self) -> Option<IntegrationId> {
+        match self {
+            SessionKind::AwsSsoRole { integration, .. } => Some(*integration),
+            _ => None,
+        }
+    }
+
     /// The session this one assumes its role from, for chained sessions.
     pub fn assumer(&self) -> Option<SessionId> {
         match self {

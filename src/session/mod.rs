@@ -4,14 +4,16 @@
 
 mod catalog;
 mod fields;
+mod integration;
 mod kind;
 
 pub use catalog::{Catalog, Edit, EditOutcome, Error, NewSession, Settings};
 pub use fields::{
     AccessKeyId, AccountId, Alias, ExternalId, Field, IamUserKeys, IdpArn, IntegrationId, MfaCode,
     MfaDevice, PARTITIONS, ProfileName, Publish, Region, RoleArn, RoleName, RoleSessionName,
-    SamlUrl, SecretAccessKey, SessionId, ValidationError,
+    SamlUrl, SecretAccessKey, SessionId, StartUrl, ValidationError,
 };
+pub use integration::{Integration, IntegrationEdit, Login, NewIntegration};
 pub use kind::{Kind, Mismatch, SessionKind, Value};
 
 /// A session: a way to obtain temporary credentials for one named profile.

@@ -10,7 +10,9 @@
 //! Version 3 added a chained session's `external_id`; every session's `publish` mode
 //! (`file` or `process`) and its default, `[settings] publish`; and an `[[owned]]` record's
 //! `withheld` (a section credtray holds by keeping it out of the file, for a session published
-//! as a process, at the byte offset where it was). A session without `publish` is a `file`
+//! as a process, at the byte offset where it was); and `[[integration]]` records (IAM Identity
+//! Center instances, which `aws-sso-role` sessions name; their tokens are in the keychain).
+//! A session without `publish` is a `file`
 //! session, whatever the default says: every version-2 session was one, and the default only
 //! shapes new sessions (as `default_region` does). Otherwise sessions are written as version 2
 //! wrote them, so a version-2 file is read as it is and saved as version 3.
@@ -23,8 +25,8 @@ use std::path::{Path, PathBuf};
 
 use crate::awsfiles::{Flavor, Owned, TakenOver};
 use crate::session::{
-    Alias, Catalog, Field, Kind, Mismatch, ProfileName, Publish, Region, Session, SessionId,
-    SessionKind, Settings, State, ValidationError, Value,
+    Alias, Catalog, Field, Integration, IntegrationId, Kind, Login, Mismatch, ProfileName, Publish,
+    Region, Session, SessionId, SessionKind, Settings, StartUrl, State, ValidationError, Value,
 };
 
 pub const VERSION: u32 = 3;
@@ -47,11 +49,89 @@ pub struct File {
     pub settings: SettingsV1,
     #[serde(default)]
     pub profiles: Vec<Spanned<ProfileName>>,
+    #[serde(default, rename = "integration", skip_serializing_if = "Vec::is_empty")]
+    pub integrations: Vec<Spanned<IntegrationRecord>>,
     #[serde(default, rename = "session", skip_serializing_if = "Vec::is_empty")]
     pub sessions: Vec<Spanned<SessionRecord>>,
     /// Sections of the AWS files credtray owns.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub owned: Vec<Spanned<OwnedRecord>>,
+}
+
+/// One `[[integration]]` record: an IAM Identity Center instance (its tokens are in the
+/// keychain, never here).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationRecord {
+    pub id: IntegrationId,
+    pub alias: Alias,
+    /// `aws-sso`, the one kind there is.
+    pub kind: String,
+    pub start_url: StartUrl,
+    pub region: String,
+    #[serde(default = "logged_out")]
+    pub state: String,
+    /// When the portal session of a logged-in integration ends.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub until: Option<time::OffsetDateTime>,
+}
+
+fn logged_out() -> String {
+    "logged-out".to_owned()
+}
+
+impl IntegrationRecord {
+    fn into_integration(self, settings: &Settings) -> Result<Integration, ValidationError> {
+        if self.kind != "aws-sso" {
+            return Err(ValidationError::new(
+                Field::Integration,
+                format!(
+                    "integration {:?} is of the unknown kind {:?} (only aws-sso)",
+                    self.alias.as_str(),
+                    self.kind
+                ),
+            ));
+        }
+        let login = match self.state.as_str() {
+            "logged-out" => Login::LoggedOut,
+            "logged-in" => Login::LoggedIn { until: self.until },
+            other => {
+                return Err(ValidationError::new(
+                    Field::Integration,
+                    format!(
+                        "integration {:?} has the unknown state {other:?}",
+                        self.alias.as_str()
+                    ),
+                ));
+            }
+        };
+        Ok(Integration {
+            id: self.id,
+            region: Region::parse(&self.region, &settings.extra_regions)?,
+            alias: self.alias,
+            start_url: self.start_url,
+            login,
+        })
+    }
+
+    fn from_integration(i: &Integration) -> Self {
+        Self {
+            id: i.id,
+            alias: i.alias.clone(),
+            kind: i.kind().to_owned(),
+            start_url: i.start_url.clone(),
+            region: i.region.to_string(),
+            state: i.login.as_str().to_owned(),
+            until: match i.login {
+                Login::LoggedIn { until } => until,
+                Login::LoggedOut => None,
+            },
+        }
+    }
 }
 
 /// One `[[owned]]` record.
@@ -157,6 +237,16 @@ impl File {
             publish: self.settings.publish.unwrap_or_default(),
         };
         let profiles = self.profiles.into_iter().map(Spanned::into_inner).collect();
+        let integrations = self
+            .integrations
+            .into_iter()
+            .map(|i| {
+                let offset = i.span().start;
+                i.into_inner()
+                    .into_integration(&settings)
+                    .map_err(at(offset))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let first_offset = self.sessions.first().map_or(0, |s| s.span().start);
         let sessions = self
             .sessions
@@ -166,10 +256,11 @@ impl File {
                 s.into_inner().into_session(&settings).map_err(at(offset))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let catalog = Catalog::new(settings, profiles, sessions).map_err(|error| Invalid {
-            offset: first_offset,
-            error,
-        })?;
+        let catalog =
+            Catalog::new(settings, profiles, sessions, integrations).map_err(|error| Invalid {
+                offset: first_offset,
+                error,
+            })?;
         let records: Vec<(usize, OwnedRecord)> = self
             .owned
             .into_iter()
@@ -226,6 +317,11 @@ impl File {
                 .profiles()
                 .iter()
                 .map(|p| Spanned::new(0..0, p.clone()))
+                .collect(),
+            integrations: catalog
+                .integrations()
+                .iter()
+                .map(|i| Spanned::new(0..0, IntegrationRecord::from_integration(i)))
                 .collect(),
             sessions: catalog
                 .sessions()

@@ -11,6 +11,7 @@ mod binaries;
 mod concurrency;
 mod engine;
 mod files;
+mod integrations;
 mod keychain;
 mod leaks;
 mod publish;

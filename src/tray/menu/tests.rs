@@ -139,6 +139,13 @@ fn publish_as_offers_file_and_process_with_the_current_mode_checked() {
         ]
     );
     // Integration-derived sessions, which can't be edited, still pick their mode.
+    c.add_integration(credtray::session::NewIntegration {
+        alias: "corp".parse().unwrap(),
+        start_url: "https://d-1234567890.awsapps.com/start".parse().unwrap(),
+        region: "us-east-1".into(),
+    })
+    .unwrap();
+    let corp = c.integrations()[0].id.to_string();
     let sso = add(
         &mut c,
         "sso",
@@ -146,7 +153,7 @@ fn publish_as_offers_file_and_process_with_the_current_mode_checked() {
         SessionKind::AwsSsoRole {
             account_id: "123456789012".parse().unwrap(),
             role_name: "Admin".parse().unwrap(),
-            integration: "0b9c3f38-6a5e-4c47-9d1c-3c1f5b8d2a10".parse().unwrap(),
+            integration: corp.parse().unwrap(),
         },
     );
     let menu = build(&c);
@@ -290,7 +297,19 @@ fn integration_derived_sessions_show_edit_disabled_with_the_reason_but_keep_quic
         expiration: None,
         issued: None,
     };
-    let c = Catalog::new(Settings::default(), vec![], vec![sso.clone()]).unwrap();
+    let c = Catalog::new(
+        Settings::default(),
+        vec![],
+        vec![sso.clone()],
+        vec![credtray::session::Integration {
+            id: "0b9c3f38-6a5e-4c47-9d1c-3c1f5b8d2a10".parse().unwrap(),
+            alias: "corp".parse().unwrap(),
+            start_url: "https://d-1234567890.awsapps.com/start".parse().unwrap(),
+            region: Region::us_east_1(),
+            login: credtray::session::Login::LoggedOut,
+        }],
+    )
+    .unwrap();
     let menu = build(&c);
     let Node::Submenu {
         enabled,
@@ -411,7 +430,14 @@ fn every_field_of_every_kind_reaches_edit_menu_edit_dialog_and_add_form() {
     use credtray::session::Value;
     use zeroize::Zeroizing;
 
-    let mut c = Catalog::default();
+    let integration = credtray::session::Integration {
+        id: Field::Integration.example().parse().unwrap(),
+        alias: "corp".parse().unwrap(),
+        start_url: Field::StartUrl.example().parse().unwrap(),
+        region: Region::us_east_1(),
+        login: credtray::session::Login::LoggedOut,
+    };
+    let mut c = Catalog::new(Settings::default(), vec![], vec![], vec![integration]).unwrap();
     let root = add(&mut c, "root", "default", user());
     let example = |field: Field| match field {
         Field::Assumer => Value::Assumer(root),
