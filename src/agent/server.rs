@@ -36,6 +36,7 @@ pub struct Agent {
     remembered: Arc<Remembered>,
     flights: Mutex<HashMap<SessionId, Arc<Mutex<()>>>>,
     prompt: PromptFactory,
+    sso: Option<Arc<dyn crate::aws::sso::Sso>>,
     tray: bool,
     stopping: AtomicBool,
 }
@@ -56,9 +57,16 @@ impl Agent {
             remembered: Arc::new(Remembered::new()),
             flights: Mutex::new(HashMap::new()),
             prompt: Box::new(|| Box::new(NoPrompt)),
+            sso: None,
             tray: false,
             stopping: AtomicBool::new(false),
         }
+    }
+
+    /// Serves sessions derived from IAM Identity Center integrations too.
+    pub fn with_sso(mut self, sso: Arc<dyn crate::aws::sso::Sso>) -> Self {
+        self.sso = Some(sso);
+        self
     }
 
     /// The tray's agent: requests may ask the person through `prompt`.
@@ -81,7 +89,10 @@ impl Agent {
             self.sts.clone(),
         );
         engine.remember_in(self.remembered.clone());
-        engine
+        match &self.sso {
+            Some(sso) => engine.with_sso(sso.clone()),
+            None => engine,
+        }
     }
 
     /// The session's lock: one AWS call per session at a time; the others wait and then find
@@ -252,7 +263,7 @@ fn kind_of(e: &engine::Error) -> ErrorKind {
         engine::Error::NeedsMfaCode { .. } | engine::Error::MfaCodeReused { .. } => {
             ErrorKind::NeedsMfa
         }
-        engine::Error::NeedsSamlAssertion { .. } | engine::Error::NotStartable { .. } => {
+        engine::Error::NeedsSamlAssertion { .. } | engine::Error::LoggedOut { .. } => {
             ErrorKind::NeedsLogin
         }
         engine::Error::Sts { .. } => ErrorKind::Aws,

@@ -5,12 +5,18 @@
 // The scripted STS exists only in unit-test builds, never in a shipped binary.
 #[cfg(test)]
 mod fake;
+pub mod pace;
 pub mod process;
 mod regions_data;
+pub mod sso;
+#[cfg(test)]
+mod sso_fake;
 pub mod sts;
 
 #[cfg(test)]
 pub use fake::{Call, Fake};
+#[cfg(test)]
+pub use sso_fake::FakeSso;
 pub use sts::Sts;
 
 use secrecy::SecretString;

@@ -293,6 +293,24 @@ pub enum IntegrationCommand {
         #[arg(long)]
         region: Option<String>,
     },
+    /// Log in (device authorization: a code to confirm in the browser), then sync
+    Login {
+        /// The integration's id or alias
+        integration: String,
+        /// Print the URL and code only; open no browser
+        #[arg(long)]
+        no_browser: bool,
+    },
+    /// Log out: end the portal session and delete the tokens from the keychain
+    Logout {
+        /// The integration's id or alias
+        integration: String,
+    },
+    /// List the accounts and roles assigned to you and update the derived sessions
+    Sync {
+        /// The integration's id or alias
+        integration: String,
+    },
     /// Delete an integration, its tokens and the sessions derived from it
     Delete {
         /// The integration's id or alias

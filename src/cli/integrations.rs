@@ -36,11 +36,95 @@ pub(super) fn run(engine: &mut Engine, command: IntegrationCommand) -> anyhow::R
                 region,
             },
         ),
+        IntegrationCommand::Login {
+            integration,
+            no_browser,
+        } => login(engine, &integration, no_browser),
+        IntegrationCommand::Logout { integration } => logout(engine, &integration),
+        IntegrationCommand::Sync { integration } => sync(engine, &integration),
         IntegrationCommand::Delete {
             integration,
             cascade,
         } => delete(engine, &integration, cascade),
     }
+}
+
+/// Prints `accounts done / all` on one line of a terminal's standard error.
+fn progress(done: usize, total: usize) {
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        eprint!("\rsyncing: {done}/{total} accounts");
+        if done == total {
+            eprintln!();
+        }
+    }
+}
+
+fn login(engine: &mut Engine, name: &str, no_browser: bool) -> anyhow::Result<()> {
+    let integration = engine.catalog()?.resolve_integration(name)?.clone();
+    let mut show = |device: &crate::aws::sso::DeviceLogin| {
+        eprintln!(
+            "To log in to {:?}, confirm the code {} at\n  {}\n(or enter it at {})",
+            integration.alias.as_str(),
+            device.user_code,
+            device.verification_uri_complete,
+            device.verification_uri
+        );
+        if !no_browser && let Err(e) = open_browser(&device.verification_uri_complete) {
+            eprintln!("(could not open a browser: {e}; open the URL yourself)");
+        }
+        eprintln!(
+            "waiting for the login to be approved… (Ctrl-C cancels; nothing is saved until then)"
+        );
+    };
+    let report = engine.login(integration.id, &mut show, &|| false, &progress)?;
+    print(&format!("logged in to {:?}\n", integration.alias.as_str()))?;
+    report_sync(&integration.alias, &report)
+}
+
+/// Prints the report; a sync that could not list every account failed (exit 1), though what
+/// it could list is applied.
+fn report_sync(
+    alias: &crate::session::Alias,
+    report: &crate::engine::SyncReport,
+) -> anyhow::Result<()> {
+    print(&output::sync_report(alias, report))?;
+    if report.failed.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "{} account(s) of {:?} could not be listed (named above); run `credtray integration sync` again",
+            report.failed.len(),
+            alias.as_str()
+        )
+    }
+}
+
+/// Opens `url` in the default browser.
+fn open_browser(url: &str) -> std::io::Result<()> {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    std::process::Command::new(opener)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map(drop)
+}
+
+fn logout(engine: &Engine, name: &str) -> anyhow::Result<()> {
+    let integration = engine.catalog()?.resolve_integration(name)?.clone();
+    engine.logout(integration.id)?;
+    print(&format!("logged out of {:?}\n", integration.alias.as_str()))
+}
+
+fn sync(engine: &mut Engine, name: &str) -> anyhow::Result<()> {
+    let integration = engine.catalog()?.resolve_integration(name)?.clone();
+    let report = engine.sync(integration.id, &progress)?;
+    report_sync(&integration.alias, &report)
 }
 
 fn add(engine: &Engine, new: NewIntegration) -> anyhow::Result<()> {

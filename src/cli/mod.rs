@@ -129,7 +129,8 @@ pub fn run() -> anyhow::Result<()> {
         Arc::new(Keychain),
         Files::from_env()?,
         sts,
-    );
+    )
+    .with_sso(Arc::new(crate::aws::sso::Sdk::new()));
     match command {
         Command::Session(command) => sessions::run(&mut engine, command),
         Command::Profile(command) => profile(&engine, command),
@@ -284,12 +285,15 @@ fn run_agent(sts: Arc<Sdk>) -> anyhow::Result<()> {
             _ => None,
         }
     })?;
-    let agent = Arc::new(Agent::new(
-        Store::from_env()?,
-        Arc::new(Keychain),
-        Files::from_env()?,
-        sts,
-    ));
+    let agent = Arc::new(
+        Agent::new(
+            Store::from_env()?,
+            Arc::new(Keychain),
+            Files::from_env()?,
+            sts,
+        )
+        .with_sso(Arc::new(crate::aws::sso::Sdk::new())),
+    );
     eprintln!(
         "credtray agent: listening on {} (process {})",
         path.display(),

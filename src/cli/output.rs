@@ -219,6 +219,35 @@ pub fn integration_details(catalog: &Catalog, i: &Integration) -> String {
     text
 }
 
+/// What a sync did, for people.
+pub fn sync_report(integration: &crate::session::Alias, r: &crate::engine::SyncReport) -> String {
+    let mut text = format!(
+        "synced {:?}: {} accounts, {} sessions ({} added, {} removed)\n",
+        integration.as_str(),
+        r.accounts,
+        r.sessions,
+        r.added.len(),
+        r.removed.len()
+    );
+    for alias in &r.orphaned {
+        let _ = writeln!(
+            text,
+            "kept {alias:?}, which other sessions assume from, though its role is no longer assigned (it is in error)"
+        );
+    }
+    if !r.failed.is_empty() {
+        let _ = writeln!(
+            text,
+            "{} account(s) could not be listed; their sessions are kept as they were:",
+            r.failed.len()
+        );
+        for (account, why) in &r.failed {
+            let _ = writeln!(text, "  {account}: {why}");
+        }
+    }
+    text
+}
+
 /// A named profile as `profile list --json` shows it.
 #[derive(Debug, Serialize)]
 pub struct ProfileJson<'a> {

@@ -11,11 +11,13 @@ mod owning;
 mod prompt;
 mod remembered;
 mod run;
+mod sso;
 
 pub use kinds::definition;
 pub use prompt::{MfaAsk, NoPrompt, Prompt};
 pub use remembered::Remembered;
 pub use run::{ProposedKeys, Tested};
+pub use sso::SyncReport;
 
 use std::sync::Arc;
 
@@ -80,10 +82,6 @@ pub enum Error {
     )]
     MissingKeys { alias: String },
     #[error(
-        "session {alias:?} comes from an AWS SSO integration, which this credtray can't start yet"
-    )]
-    NotStartable { alias: String },
-    #[error(
         "session {alias:?} is being deleted, but its keychain entry {account} could not be removed; it stays in the list as `deleting` until `credtray session delete` is run again"
     )]
     LeftSecrets {
@@ -102,6 +100,24 @@ pub enum Error {
     Unquotable(#[from] aws::process::Unquotable),
     #[error("cannot find the path of the credtray executable to name it as a credential_process")]
     NoCli,
+    #[error(
+        "integration {integration:?} is logged out{why}: log in with `credtray integration login {integration:?}` (or Integrations ▸ Log in… in the tray)"
+    )]
+    LoggedOut { integration: String, why: String },
+    #[error("integration {integration:?}: {source}")]
+    Sso {
+        integration: String,
+        #[source]
+        source: aws::sso::Error,
+    },
+    #[error(
+        "no access to role {role} in account {account}: IAM Identity Center no longer assigns it to you"
+    )]
+    NoAccess { role: String, account: String },
+    #[error("the login was cancelled")]
+    LoginCancelled,
+    #[error("this credtray has no IAM Identity Center client")]
+    NoSsoClient,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -117,9 +133,13 @@ impl Error {
             Error::NeedsMfaCode { .. }
             | Error::MfaCodeReused { .. }
             | Error::NeedsSamlAssertion { .. }
-            | Error::NotStartable { .. }
             | Error::KeepsOriginal { .. }
             | Error::Deleting { .. } => true,
+            Error::LoggedOut { .. }
+            | Error::Sso { .. }
+            | Error::NoAccess { .. }
+            | Error::LoginCancelled
+            | Error::NoSsoClient => false,
             Error::Sts { .. }
             | Error::MissingKeys { .. }
             | Error::LeftSecrets { .. }
@@ -170,6 +190,8 @@ pub struct Engine {
     sink: Box<dyn FnMut(&Event) + Send>,
     /// The process's credentials in memory, when it is long-lived (the agent).
     remembered: Option<Arc<Remembered>>,
+    /// IAM Identity Center, for integrations.
+    sso: Option<Arc<dyn aws::sso::Sso>>,
 }
 
 impl Engine {
@@ -191,7 +213,14 @@ impl Engine {
             clock: OffsetDateTime::now_utc,
             sink: Box::new(|event| tracing::debug!(?event, "engine event")),
             remembered: None,
+            sso: None,
         }
+    }
+
+    /// Gives the engine an IAM Identity Center client, for integrations and their sessions.
+    pub fn with_sso(mut self, sso: Arc<dyn aws::sso::Sso>) -> Self {
+        self.sso = Some(sso);
+        self
     }
 
     /// Keeps the credentials this engine obtains in `remembered` too, and serves them from

@@ -18,6 +18,15 @@ use credtray::awsfiles::Files;
 use credtray::secrets::SecretStore;
 use credtray::store::Store;
 
+/// What the agent shares with the tray's engine.
+pub type Parts = (
+    Store,
+    Arc<dyn SecretStore>,
+    Files,
+    Arc<dyn Sts>,
+    Arc<dyn credtray::aws::sso::Sso>,
+);
+
 /// How long a credential_process call may wait for the person to type an MFA code.
 pub const MFA_WAIT: Duration = Duration::from_secs(120);
 
@@ -60,10 +69,7 @@ fn bind(path: &std::path::Path) -> Result<socket::Bound, socket::Error> {
 /// Starts serving on a thread of its own. A tray that can't be the agent (another tray is, the
 /// directory is unsafe) still runs: credential-process then does the work itself.
 pub fn start(
-    store: Store,
-    secrets: Arc<dyn SecretStore>,
-    files: Files,
-    sts: Arc<dyn Sts>,
+    (store, secrets, files, sts, sso): Parts,
     proxy: EventLoopProxy<UserEvent>,
     quitting: Arc<AtomicBool>,
 ) {
@@ -79,7 +85,7 @@ pub fn start(
                 }
             };
             let proxy = Mutex::new(proxy);
-            let agent = Agent::new(store, secrets, files, sts).with_prompt(Box::new(move || {
+            let agent = Agent::new(store, secrets, files, sts).with_sso(sso).with_prompt(Box::new(move || {
                 let proxy = proxy.lock().unwrap_or_else(PoisonError::into_inner).clone();
                 Box::new(TrayPrompt::new(proxy, quitting.clone(), MFA_WAIT))
             }));

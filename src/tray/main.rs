@@ -89,8 +89,15 @@ fn run() -> anyhow::Result<()> {
     let files = Files::from_env()?;
     let sts: Arc<dyn credtray::aws::Sts> =
         Arc::new(Sdk::new().context("cannot start the STS client")?);
-    let agent_parts = (store.clone(), secrets.clone(), files.clone(), sts.clone());
-    let engine = Engine::new(store, secrets, files, sts);
+    let sso: Arc<dyn credtray::aws::sso::Sso> = Arc::new(credtray::aws::sso::Sdk::new());
+    let agent_parts = (
+        store.clone(),
+        secrets.clone(),
+        files.clone(),
+        sts.clone(),
+        sso.clone(),
+    );
+    let engine = Engine::new(store, secrets, files, sts).with_sso(sso);
     // A store that can't be read starts an empty menu; the engine thread says why in a toast.
     let catalog = engine.catalog().unwrap_or_default();
 
@@ -104,8 +111,7 @@ fn run() -> anyhow::Result<()> {
     }));
     let (commands, receiver) = mpsc::channel();
     let quitting = Arc::new(AtomicBool::new(false));
-    let (store, secrets, files, sts) = agent_parts;
-    agent::start(store, secrets, files, sts, proxy.clone(), quitting.clone());
+    agent::start(agent_parts, proxy.clone(), quitting.clone());
     let (finished, worker_done) = mpsc::channel();
     let worker_quitting = quitting.clone();
     let worker = std::thread::Builder::new()

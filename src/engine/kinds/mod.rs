@@ -2,6 +2,7 @@
 //! asking the prompt when it must (an MFA code, a SAML assertion). A new source (SSO's
 //! GetRoleCredentials, a browser SAML login) is a new file here and one arm in [`source`].
 
+mod aws_sso;
 mod chained;
 mod federated;
 mod iam_user;
@@ -38,27 +39,35 @@ trait Source {
     ) -> Result<Credentials, Error>;
 }
 
-/// The source of a session of this kind, `None` for a kind credtray can't start yet.
-fn source(kind: &SessionKind) -> Option<Box<dyn Source + '_>> {
+/// The source of a session of this kind.
+fn source(kind: &SessionKind) -> Box<dyn Source + '_> {
     match kind {
-        SessionKind::IamUser { mfa_device } => Some(Box::new(iam_user::IamUser {
+        SessionKind::IamUser { mfa_device } => Box::new(iam_user::IamUser {
             mfa_device: mfa_device.as_ref(),
-        })),
+        }),
         SessionKind::IamRoleChained {
             role_arn,
             role_session_name,
             assumer,
             external_id,
-        } => Some(Box::new(chained::Chained {
+        } => Box::new(chained::Chained {
             role_arn,
             role_session_name: role_session_name.as_ref(),
             assumer: *assumer,
             external_id: external_id.as_ref(),
-        })),
+        }),
         SessionKind::IamRoleFederated {
             role_arn, idp_arn, ..
-        } => Some(Box::new(federated::Federated { role_arn, idp_arn })),
-        SessionKind::AwsSsoRole { .. } => None,
+        } => Box::new(federated::Federated { role_arn, idp_arn }),
+        SessionKind::AwsSsoRole {
+            account_id,
+            role_name,
+            integration,
+        } => Box::new(aws_sso::AwsSso {
+            account_id,
+            role_name,
+            integration: *integration,
+        }),
     }
 }
 
@@ -125,9 +134,7 @@ impl Engine {
         prompt: &mut dyn Prompt,
         mode: Mode<'_>,
     ) -> Result<Credentials, Error> {
-        let source = source(&session.kind).ok_or_else(|| Error::NotStartable {
-            alias: session.alias.to_string(),
-        })?;
+        let source = source(&session.kind);
         if !mode.writes() {
             return source.credentials(self, catalog, session, prompt, mode);
         }
