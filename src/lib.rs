@@ -14,6 +14,7 @@
 //! - [`agent`]: the long-lived process answering `credential-process` from memory over a
 //!   unix socket (the tray, or `credtray agent`), and its client.
 //! - [`atomic`]: crash-safe file replacement and cross-process locks.
+//! - [`browser`]: opening a login URL in the default browser, when asked.
 //! - [`redact`]: secret-shaped text (key ids, keys, tokens, assertions) scrubbed from AWS's
 //!   messages before they are stored, shown or logged.
 //!
@@ -46,6 +47,7 @@ pub mod agent;
 pub mod atomic;
 pub mod aws;
 pub mod awsfiles;
+pub mod browser;
 pub mod cli;
 pub mod engine;
 pub mod redact;

@@ -69,7 +69,7 @@ fn login(engine: &mut Engine, name: &str, no_browser: bool) -> anyhow::Result<()
             device.verification_uri_complete,
             device.verification_uri
         );
-        if !no_browser && let Err(e) = open_browser(&device.verification_uri_complete) {
+        if !no_browser && let Err(e) = crate::browser::open(&device.verification_uri_complete) {
             eprintln!("(could not open a browser: {e}; open the URL yourself)");
         }
         eprintln!(
@@ -97,22 +97,6 @@ fn report_sync(
             alias.as_str()
         )
     }
-}
-
-/// Opens `url` in the default browser.
-fn open_browser(url: &str) -> std::io::Result<()> {
-    let opener = if cfg!(target_os = "macos") {
-        "open"
-    } else {
-        "xdg-open"
-    };
-    std::process::Command::new(opener)
-        .arg(url)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .map(drop)
 }
 
 fn logout(engine: &Engine, name: &str) -> anyhow::Result<()> {

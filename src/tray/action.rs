@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use credtray::session::{Field, Kind, Publish, SessionId};
+use credtray::session::{Field, IntegrationId, Kind, Publish, SessionId};
 
 /// Everything a menu item can do.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -27,6 +27,13 @@ pub enum MenuAction {
     /// Pick how the session's credentials reach the AWS tools (radio).
     SetPublish(SessionId, Publish),
     Add(Kind),
+    /// Integrations ▸ one integration ▸ …
+    Login(IntegrationId),
+    Logout(IntegrationId),
+    Sync(IntegrationId),
+    EditIntegration(IntegrationId),
+    DeleteIntegration(IntegrationId),
+    AddIntegration,
     StopAll,
     Quit,
     /// A label that does nothing (a disabled explanation).
@@ -47,6 +54,12 @@ impl fmt::Display for MenuAction {
             MenuAction::SetAssumer(id, a) => write!(f, "assumer:{id}:{a}"),
             MenuAction::SetPublish(id, p) => write!(f, "publish:{id}:{p}"),
             MenuAction::Add(kind) => write!(f, "add:{kind}"),
+            MenuAction::Login(id) => write!(f, "login:{id}"),
+            MenuAction::Logout(id) => write!(f, "logout:{id}"),
+            MenuAction::Sync(id) => write!(f, "sync:{id}"),
+            MenuAction::EditIntegration(id) => write!(f, "edit-integration:{id}"),
+            MenuAction::DeleteIntegration(id) => write!(f, "delete-integration:{id}"),
+            MenuAction::AddIntegration => f.write_str("add-integration"),
             MenuAction::StopAll => f.write_str("stop-all"),
             MenuAction::Quit => f.write_str("quit"),
             MenuAction::Info(key) => write!(f, "info:{key}"),
@@ -64,6 +77,7 @@ impl FromStr for MenuAction {
     fn from_str(s: &str) -> Result<Self, UnknownAction> {
         let unknown = || UnknownAction(s.to_owned());
         let id = |v: &str| v.parse::<SessionId>().map_err(|_| unknown());
+        let integration = |v: &str| v.parse::<IntegrationId>().map_err(|_| unknown());
         let (verb, rest) = s.split_once(':').unwrap_or((s, ""));
         let (first, second) = rest.split_once(':').unwrap_or((rest, ""));
         Ok(match verb {
@@ -81,6 +95,12 @@ impl FromStr for MenuAction {
             "assumer" => MenuAction::SetAssumer(id(first)?, id(second)?),
             "publish" => MenuAction::SetPublish(id(first)?, second.parse().map_err(|_| unknown())?),
             "add" => MenuAction::Add(rest.parse().map_err(|_| unknown())?),
+            "login" => MenuAction::Login(integration(rest)?),
+            "logout" => MenuAction::Logout(integration(rest)?),
+            "sync" => MenuAction::Sync(integration(rest)?),
+            "edit-integration" => MenuAction::EditIntegration(integration(rest)?),
+            "delete-integration" => MenuAction::DeleteIntegration(integration(rest)?),
+            "add-integration" => MenuAction::AddIntegration,
             "stop-all" => MenuAction::StopAll,
             "quit" => MenuAction::Quit,
             "info" => MenuAction::Info(rest.to_owned()),
@@ -111,7 +131,16 @@ mod tests {
             MenuAction::StopAll,
             MenuAction::Quit,
             MenuAction::Info("edit-disabled:x".into()),
+            MenuAction::AddIntegration,
         ];
+        let corp = IntegrationId::new();
+        actions.extend([
+            MenuAction::Login(corp),
+            MenuAction::Logout(corp),
+            MenuAction::Sync(corp),
+            MenuAction::EditIntegration(corp),
+            MenuAction::DeleteIntegration(corp),
+        ]);
         actions.extend(Field::ALL.map(|p| MenuAction::Edit(a, p)));
         actions.extend(Kind::ALL.map(MenuAction::Add));
         for action in actions {

@@ -8,8 +8,9 @@ use zeroize::Zeroizing;
 use super::dialog::{Entry, Form};
 use credtray::engine::Chain;
 use credtray::session::{
-    AccessKeyId, Alias, Catalog, Edit, ExternalId, Field, IamUserKeys, Kind, Mismatch, NewSession,
-    RoleSessionName, SecretAccessKey, Session, SessionId, SessionKind, ValidationError, Value,
+    AccessKeyId, Alias, Catalog, Edit, ExternalId, Field, IamUserKeys, Integration,
+    IntegrationEdit, IntegrationId, Kind, Mismatch, NewIntegration, NewSession, RoleSessionName,
+    SecretAccessKey, Session, SessionId, SessionKind, ValidationError, Value,
 };
 
 fn profiles(catalog: &Catalog) -> Vec<String> {
@@ -266,6 +267,82 @@ pub fn parse_add(
     Ok((new, keys))
 }
 
+// --- Integrations ▸ Add AWS SSO integration… / Edit… ----------------------------------------------
+
+/// The integration's alias, start URL and region, pre-filled when editing one.
+pub fn integration(catalog: &Catalog, current: Option<&Integration>) -> Form {
+    let title = match current {
+        Some(i) => format!("credtray — Edit integration \"{}\"", i.alias),
+        None => "credtray — Add AWS SSO integration".to_owned(),
+    };
+    Form::new(
+        title,
+        vec![
+            Entry::text(
+                "Integration alias",
+                current.map_or_else(String::new, |i| i.alias.to_string()),
+            ),
+            Entry::text(
+                Field::StartUrl.label(),
+                current.map_or_else(|| "https://".to_owned(), |i| i.start_url.to_string()),
+            ),
+            Entry::choice(
+                "IAM Identity Center region",
+                current.map_or_else(
+                    || catalog.settings.default_region.to_string(),
+                    |i| i.region.to_string(),
+                ),
+                regions(),
+            ),
+        ],
+    )
+}
+
+/// The add form's values as an integration the catalog would accept.
+pub fn parse_new_integration(
+    catalog: &Catalog,
+    v: &[Zeroizing<String>],
+) -> Result<NewIntegration, String> {
+    let text = |i: usize| v.get(i).map_or("", |t| t.as_str());
+    let new = NewIntegration {
+        alias: text(0).parse().map_err(message)?,
+        start_url: text(1).parse().map_err(message)?,
+        region: text(2).trim().to_owned(),
+    };
+    catalog
+        .clone()
+        .add_integration(new.clone())
+        .map_err(|e| e.to_string())?;
+    Ok(new)
+}
+
+/// The edit form's values as the changes they make, checked against the catalog.
+pub fn parse_integration_edit(
+    catalog: &Catalog,
+    id: IntegrationId,
+    v: &[Zeroizing<String>],
+) -> Result<IntegrationEdit, String> {
+    let current = catalog
+        .integration(id)
+        .ok_or_else(|| "the integration is gone".to_owned())?;
+    let text = |i: usize| v.get(i).map_or("", |t| t.as_str());
+    let alias: credtray::session::Alias = text(0).parse().map_err(message)?;
+    let start_url: credtray::session::StartUrl = text(1).parse().map_err(message)?;
+    let region = text(2).trim().to_owned();
+    let edit = IntegrationEdit {
+        alias: (alias != current.alias).then_some(alias),
+        start_url: (start_url != current.start_url).then_some(start_url),
+        region: (region != current.region.as_str()).then_some(region),
+    };
+    if !edit.is_empty() {
+        catalog
+            .clone()
+            .edit_integration(id, &edit)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(edit)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -491,5 +568,68 @@ mod tests {
             let err = parse_add(&c, kind, &bad).unwrap_err();
             assert!(err.contains(what), "{what}: {err}");
         }
+    }
+
+    #[test]
+    fn integration_forms_are_checked_against_the_catalog() {
+        let (mut c, _) = catalog();
+        let f = integration(&c, None);
+        let got: Vec<&str> = f.fields.iter().map(|f| f.value.as_str()).collect();
+        assert_eq!(got, ["", "https://", "us-east-1"]);
+        let new = parse_new_integration(
+            &c,
+            &values(&[
+                "corp",
+                "https://d-1234567890.awsapps.com/start",
+                "eu-west-1",
+            ]),
+        )
+        .unwrap();
+        let id = c.add_integration(new).unwrap().id;
+        assert!(
+            parse_new_integration(
+                &c,
+                &values(&["CORP", "https://x.awsapps.com/start", "eu-west-1"])
+            )
+            .unwrap_err()
+            .contains("already called")
+        );
+        assert!(
+            parse_new_integration(
+                &c,
+                &values(&["b", "http://x.awsapps.com/start", "eu-west-1"])
+            )
+            .unwrap_err()
+            .contains("https://")
+        );
+        let current = c.integration(id).unwrap().clone();
+        let f = integration(&c, Some(&current));
+        assert_eq!(
+            f.fields[1].value.as_str(),
+            "https://d-1234567890.awsapps.com/start"
+        );
+        let unchanged = parse_integration_edit(
+            &c,
+            id,
+            &values(&[
+                "corp",
+                "https://d-1234567890.awsapps.com/start",
+                "eu-west-1",
+            ]),
+        )
+        .unwrap();
+        assert!(unchanged.is_empty());
+        let moved = parse_integration_edit(
+            &c,
+            id,
+            &values(&[
+                "corp",
+                "https://d-1234567890.awsapps.com/start",
+                "eu-central-1",
+            ]),
+        )
+        .unwrap();
+        assert_eq!(moved.region.as_deref(), Some("eu-central-1"));
+        assert!(moved.alias.is_none() && moved.start_url.is_none());
     }
 }

@@ -356,6 +356,47 @@ impl App {
                     self.send(command);
                 }
             }
+            MenuAction::Login(id) => self.send(Command::Login(id)),
+            MenuAction::Logout(id) => self.send(Command::Logout(id)),
+            MenuAction::Sync(id) => self.send(Command::Sync(id)),
+            MenuAction::AddIntegration => {
+                if let Some(new) = ask(
+                    &self.dialogs,
+                    forms::integration(&self.catalog, None),
+                    |v| forms::parse_new_integration(&self.catalog, v),
+                ) {
+                    self.send(Command::AddIntegration(new));
+                }
+            }
+            MenuAction::EditIntegration(id) => {
+                let Some(current) = self.catalog.integration(id) else {
+                    return;
+                };
+                if let Some(edit) = ask(
+                    &self.dialogs,
+                    forms::integration(&self.catalog, Some(current)),
+                    |v| forms::parse_integration_edit(&self.catalog, id, v),
+                ) && !edit.is_empty()
+                {
+                    self.send(Command::EditIntegration(id, edit));
+                }
+            }
+            MenuAction::DeleteIntegration(id) => {
+                let Some(integration) = self.catalog.integration(id) else {
+                    return;
+                };
+                let message = format!(
+                    "Delete integration \"{}\" and its {} sessions? Its tokens are removed from the keychain.",
+                    integration.alias,
+                    self.catalog.derived_from(id).count()
+                );
+                if self
+                    .dialogs
+                    .confirm("credtray — Delete integration", &message)
+                {
+                    self.send(Command::DeleteIntegration(id));
+                }
+            }
             MenuAction::Quit | MenuAction::Info(_) => {}
         }
     }
@@ -442,6 +483,18 @@ impl App {
                         Ok(Answer::Secret(SecretString::from(a)))
                     }
                 })
+            }
+            Question::LoginCode {
+                integration,
+                code,
+                url,
+            } => {
+                let text = format!(
+                    "Confirm the code {code} in the browser window that opened for \"{integration}\" (or open {url}).\n\nWaiting for the approval; sessions are synced once it comes.\n\nKeep waiting? \"No\" cancels the login."
+                );
+                self.dialogs
+                    .confirm(&format!("credtray — Log in to \"{integration}\""), &text)
+                    .then_some(Answer::Yes)
             }
             Question::TakeOver { alias, message } => {
                 let text = format!(

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use super::action::MenuAction;
 use credtray::session::Field;
-use credtray::session::{Catalog, Kind, Publish, Session, SessionId, State, Value};
+use credtray::session::{Catalog, Kind, Login, Publish, Session, SessionId, State, Value};
 
 /// Past this many sessions the top level groups them by named profile.
 pub const GROUP_ABOVE: usize = 25;
@@ -110,6 +110,7 @@ pub fn build(catalog: &Catalog) -> Vec<Node> {
             ),
         ],
     ));
+    nodes.push(integrations_menu(catalog));
     let any_running = catalog
         .sessions()
         .iter()
@@ -168,6 +169,52 @@ fn initial(alias: &str) -> String {
     alias.chars().take(12).collect()
 }
 
+/// Integrations ▸: per integration its login state and what can be done with it, then
+/// *Add AWS SSO integration…*.
+fn integrations_menu(catalog: &Catalog) -> Node {
+    let mut children: Vec<Node> = catalog
+        .integrations()
+        .iter()
+        .map(|i| {
+            let id = i.id;
+            let logged_in = matches!(i.login, Login::LoggedIn { .. });
+            let sessions = catalog.derived_from(id).count();
+            let state = if logged_in { "logged in" } else { "logged out" };
+            let mut items = vec![
+                Node::disabled(
+                    format!("integration-info:{id}"),
+                    format!("{} · {sessions} sessions", i.start_url),
+                ),
+                if logged_in {
+                    Node::item(MenuAction::Logout(id), "Log out")
+                } else {
+                    Node::item(MenuAction::Login(id), "Log in…")
+                },
+            ];
+            items.push(Node::Item {
+                action: MenuAction::Sync(id),
+                label: "Sync now".to_owned(),
+                enabled: logged_in,
+            });
+            items.push(Node::item(MenuAction::EditIntegration(id), "Edit…"));
+            items.push(Node::item(MenuAction::DeleteIntegration(id), "Delete…"));
+            Node::submenu(
+                format!("integration:{id}"),
+                format!("{} — {state}", i.alias),
+                items,
+            )
+        })
+        .collect();
+    if !children.is_empty() {
+        children.push(Node::Separator);
+    }
+    children.push(Node::item(
+        MenuAction::AddIntegration,
+        "Add AWS SSO integration…",
+    ));
+    Node::submenu("integrations", "Integrations", children)
+}
+
 /// One session's submenu: Start/Stop, Edit ▸, Publish as ▸, Test credential generation,
 /// Create chained session…, Delete….
 fn session_menu(catalog: &Catalog, s: &Session) -> Node {
@@ -216,7 +263,12 @@ fn session_menu(catalog: &Catalog, s: &Session) -> Node {
     ));
     children.push(Node::item(MenuAction::Chain(id), "Create chained session…"));
     children.push(Node::item(MenuAction::Delete(id), "Delete…"));
-    Node::submenu(format!("session:{id}"), session_label(s), children)
+    // A derived session says where it comes from.
+    let label = match s.kind.integration().and_then(|i| catalog.integration(i)) {
+        Some(integration) => format!("{} · {}", session_label(s), integration.alias),
+        None => session_label(s),
+    };
+    Node::submenu(format!("session:{id}"), label, children)
 }
 
 /// Publish as ▸ File / Process: two radio items, whatever the catalog's size (a choice of two

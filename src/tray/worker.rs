@@ -4,6 +4,7 @@
 //! loop proxy. When the engine needs an MFA code or a SAML assertion, it asks the GUI thread
 //! for a dialog and waits for the answer.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -15,7 +16,10 @@ use tao::event_loop::EventLoopProxy;
 use super::UserEvent;
 use credtray::awsfiles;
 use credtray::engine::{self, Chain, Engine, MfaAsk, Prompt, ProposedKeys};
-use credtray::session::{Edit, IamUserKeys, MfaCode, MfaDevice, NewSession, Session, SessionId};
+use credtray::session::{
+    Edit, IamUserKeys, IntegrationEdit, IntegrationId, MfaCode, MfaDevice, NewIntegration,
+    NewSession, Session, SessionId,
+};
 
 /// How often the store is looked at for changes made by other processes.
 const WATCH_EVERY: Duration = Duration::from_millis(400);
@@ -38,6 +42,12 @@ pub enum Command {
     },
     Add(Box<NewSession>, Option<IamUserKeys>),
     Delete(SessionId),
+    Login(IntegrationId),
+    Logout(IntegrationId),
+    Sync(IntegrationId),
+    AddIntegration(NewIntegration),
+    EditIntegration(IntegrationId, IntegrationEdit),
+    DeleteIntegration(IntegrationId),
     Quit,
 }
 
@@ -55,6 +65,12 @@ pub enum Question {
     TakeOver {
         alias: String,
         message: String,
+    },
+    /// A device login is waiting for approval in the browser; answering "no" cancels it.
+    LoginCode {
+        integration: String,
+        code: String,
+        url: String,
     },
 }
 
@@ -200,7 +216,102 @@ impl Worker {
                 engine.delete(id, false).map(drop),
                 "Could not delete the session",
             ),
+            Command::Login(id) => self.login(engine, id),
+            Command::Logout(id) => report(engine.logout(id), "Could not log out"),
+            Command::Sync(id) => {
+                let result = engine.sync(id, &|_, _| {});
+                self.report_sync(engine, id, "Synced", result);
+            }
+            Command::AddIntegration(new) => report(
+                engine.add_integration(new).map(drop),
+                "Could not add the integration",
+            ),
+            Command::EditIntegration(id, edit) => report(
+                engine.edit_integration(id, &edit).map(drop),
+                "Could not change the integration",
+            ),
+            Command::DeleteIntegration(id) => report(
+                engine.delete_integration(id, false).map(drop),
+                "Could not delete the integration",
+            ),
             Command::Quit => {}
+        }
+    }
+
+    /// Integrations ▸ Log in…: the browser opens at the verification page and a dialog shows the
+    /// code while the login is polled; answering "no" there (or quitting) cancels it. Ends with
+    /// a toast of what the sync found.
+    fn login(&mut self, engine: &mut Engine, id: IntegrationId) {
+        let alias = engine
+            .catalog()
+            .ok()
+            .and_then(|c| c.integration(id).map(|i| i.alias.to_string()))
+            .unwrap_or_default();
+        let waiting: RefCell<Option<Receiver<Option<Answer>>>> = RefCell::new(None);
+        let proxy = self.proxy.clone();
+        let mut show = |device: &credtray::aws::sso::DeviceLogin| {
+            if let Err(e) = credtray::browser::open(&device.verification_uri_complete) {
+                tracing::warn!(error = %e, "could not open a browser");
+            }
+            let (reply, answer) = mpsc::channel();
+            let question = Question::LoginCode {
+                integration: alias.clone(),
+                code: device.user_code.clone(),
+                url: device.verification_uri_complete.clone(),
+            };
+            if proxy.send_event(UserEvent::Ask(question, reply)).is_ok() {
+                *waiting.borrow_mut() = Some(answer);
+            }
+        };
+        let quitting = self.quitting.clone();
+        let cancelled = || {
+            quitting.load(Ordering::Relaxed)
+                || waiting
+                    .borrow()
+                    .as_ref()
+                    .is_some_and(|answer| matches!(answer.try_recv(), Ok(None)))
+        };
+        let result = engine.login(id, &mut show, &cancelled, &|_, _| {});
+        match result {
+            Err(engine::Error::LoginCancelled) => {}
+            result => self.report_sync(engine, id, "Logged in to", result),
+        }
+    }
+
+    /// A toast for a sync (or a login, which ends with one).
+    fn report_sync(
+        &self,
+        engine: &Engine,
+        id: IntegrationId,
+        done: &str,
+        result: Result<engine::SyncReport, engine::Error>,
+    ) {
+        let alias = engine
+            .catalog()
+            .ok()
+            .and_then(|c| c.integration(id).map(|i| i.alias.to_string()))
+            .unwrap_or_default();
+        match result {
+            Ok(r) => {
+                let mut body = format!(
+                    "{} sessions from {} accounts ({} added, {} removed).",
+                    r.sessions,
+                    r.accounts,
+                    r.added.len(),
+                    r.removed.len()
+                );
+                if !r.failed.is_empty() {
+                    body.push_str(&format!(
+                        " {} accounts could not be listed; sync again later.",
+                        r.failed.len()
+                    ));
+                }
+                notify(&format!("{done} {alias}"), &body);
+            }
+            Err(e) => notify(
+                &format!("Could not sync {alias}"),
+                &credtray::error_sentence(&e),
+            ),
         }
     }
 

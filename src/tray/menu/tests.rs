@@ -393,7 +393,7 @@ fn large_catalogs_are_grouped_so_no_submenu_holds_more_than_fifty() {
 }
 
 #[test]
-fn the_bottom_of_the_menu_is_add_stop_all_quit() {
+fn the_bottom_of_the_menu_is_add_integrations_stop_all_quit() {
     let menu = build(&Catalog::default());
     let tail: Vec<String> = menu.iter().map(Node::key).collect();
     assert_eq!(
@@ -402,12 +402,13 @@ fn the_bottom_of_the_menu_is_add_stop_all_quit() {
             "info:no-sessions",
             "separator",
             "menu:add",
+            "menu:integrations",
             "stop-all",
             "quit"
         ]
     );
     assert!(
-        matches!(&menu[3], Node::Item { enabled: false, .. }),
+        matches!(&menu[4], Node::Item { enabled: false, .. }),
         "nothing to stop"
     );
 }
@@ -510,4 +511,64 @@ fn every_field_of_every_kind_reaches_edit_menu_edit_dialog_and_add_form() {
         assert_eq!(new.kind, s.kind, "{kind}: a field was lost on the way");
         assert_eq!(keys.is_some(), kind.has_keys());
     }
+}
+
+#[test]
+fn integrations_offer_log_in_or_out_sync_edit_delete_and_add() {
+    let mut c = Catalog::default();
+    let corp = c
+        .add_integration(credtray::session::NewIntegration {
+            alias: "corp".parse().unwrap(),
+            start_url: "https://d-1234567890.awsapps.com/start".parse().unwrap(),
+            region: "eu-west-1".into(),
+        })
+        .unwrap()
+        .id;
+    let menu = build(&c);
+    assert_eq!(
+        labels(find(&menu, "menu:integrations")),
+        ["corp — logged out", "---", "Add AWS SSO integration…"]
+    );
+    let node = find(&menu, &format!("menu:integration:{corp}"));
+    assert_eq!(
+        labels(node),
+        [
+            "https://d-1234567890.awsapps.com/start · 0 sessions",
+            "Log in…",
+            "Sync now",
+            "Edit…",
+            "Delete…"
+        ]
+    );
+    let Node::Submenu { children, .. } = node else {
+        panic!()
+    };
+    assert!(
+        matches!(&children[2], Node::Item { enabled: false, .. }),
+        "no sync while logged out"
+    );
+    c.set_login(corp, credtray::session::Login::LoggedIn { until: None });
+    let menu = build(&c);
+    let logged_in = labels(find(&menu, &format!("menu:integration:{corp}")));
+    assert_eq!(logged_in[1], "Log out");
+    // Its sessions say where they come from.
+    let id = add(
+        &mut c,
+        "Production/Admin",
+        "default",
+        SessionKind::AwsSsoRole {
+            account_id: "111111111111".parse().unwrap(),
+            role_name: "Admin".parse().unwrap(),
+            integration: corp,
+        },
+    );
+    let menu = build(&c);
+    let Node::Submenu { label, .. } = find(&menu, &format!("menu:session:{id}")) else {
+        panic!()
+    };
+    assert_eq!(label, "○ Production/Admin — default · us-east-1 · corp");
+    assert_eq!(
+        MenuAction::Login(corp).to_string().parse::<MenuAction>(),
+        Ok(MenuAction::Login(corp))
+    );
 }
