@@ -7,23 +7,8 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::engine::add_moto_user;
+use crate::engine::{add_moto_user, caller};
 use crate::harness::{Env, Run, finish, fixtures, keychain, moto};
-
-/// `aws sts get-caller-identity --profile P`: the caller ARN, through whatever the profile says.
-fn caller(env: &Env, profile: &str) -> String {
-    let run = env
-        .aws(&[
-            "sts",
-            "get-caller-identity",
-            "--profile",
-            profile,
-            "--output",
-            "json",
-        ])
-        .ok();
-    run.json()["Arn"].as_str().unwrap().to_owned()
-}
 
 /// boto3 with `profile`: the caller ARN; then its credentials are made to look 5 minutes from
 /// expiry, which makes botocore run the credential_process again (it must below 10 minutes),
