@@ -13,8 +13,8 @@ Point both `AWS_ENDPOINT_URL_SSO_OIDC` and `AWS_ENDPOINT_URL_SSO` at that URL. I
 SIGTERM/SIGINT and, with --watch-stdin, when its standard input reaches end of file (so a test
 process that dies without cleaning up does not leave it running). Python standard library only.
 
-AWS side (see ../../../shared/recipes/sso-and-agent.md sections 1, 2 and 6 for the real thing)
--------------------------------------------------------------------------------------------
+AWS side (the real thing: the project's recipe sso-and-agent.md, sections 1, 2 and 6)
+-------------------------------------------------------------------------------------
 OIDC, rest-json, camelCase, unsigned:
   POST /client/register        RegisterClient: needs clientName and clientType "public"; answers
                                clientId, clientSecret, clientIdIssuedAt, clientSecretExpiresAt
@@ -610,8 +610,16 @@ class Handler(BaseHTTPRequestHandler):
 
     def dispatch(self, method):
         url = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            raw = b""
+            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                raw += self.rfile.read(size)
+                self.rfile.readline()
+            while self.rfile.readline().strip():  # trailers, up to the empty line
+                pass
+        else:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
         query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         if url.path.startswith("/_stub/"):
             return self.control(method, url.path, query, raw)
