@@ -16,4 +16,5 @@ mod keychain;
 mod leaks;
 mod publish;
 mod repairs;
+mod sso_stub;
 mod validation;
