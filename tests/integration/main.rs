@@ -16,5 +16,6 @@ mod keychain;
 mod leaks;
 mod publish;
 mod repairs;
+mod sso;
 mod sso_stub;
 mod validation;

@@ -1,0 +1,375 @@
+//! IAM Identity Center integrations through the real binary, against the local stub (real
+//! HTTP, checked against botocore), the real Secret Service, moto as STS and the real AWS CLI.
+
+use serde_json::{Value, json};
+
+use crate::harness::{Env, Run, finish, fixtures, keychain, moto};
+use crate::sso_stub::SsoStub;
+
+/// Runs `credtray args` with IAM Identity Center at `stub` and STS at moto.
+fn run(env: &Env, stub: &SsoStub, args: &[&str]) -> Run {
+    let mut cmd = env.command(args);
+    cmd.envs(stub.env()).env("AWS_ENDPOINT_URL", moto());
+    finish(cmd, "")
+}
+
+/// An integration `corp` on the stub, logged in (approved after one pending poll).
+fn logged_in(env: &Env, stub: &SsoStub) -> (String, Run) {
+    stub.config(json!({"auto_approve_after": 1, "interval": 1}));
+    run(
+        env,
+        stub,
+        &[
+            "integration",
+            "add",
+            "aws-sso",
+            "--alias",
+            "corp",
+            "--start-url",
+            &format!("{}/start", stub.url()),
+            "--region",
+            "eu-west-1",
+        ],
+    )
+    .ok();
+    let login = run(env, stub, &["integration", "login", "corp", "--no-browser"]).ok();
+    let id = env
+        .run(&["integration", "show", "corp", "--json"], "")
+        .ok()
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (id, login)
+}
+
+fn derived(env: &Env) -> Vec<Value> {
+    let mut all: Vec<Value> = env
+        .run(&["session", "list", "--json"], "")
+        .ok()
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["kind"] == "aws-sso-role")
+        .cloned()
+        .collect();
+    all.sort_by_key(|s| s["alias"].as_str().unwrap().to_owned());
+    all
+}
+
+/// Every file under the test's HOME and store, as text.
+fn files_text(env: &Env) -> String {
+    let mut text = String::new();
+    let mut dirs = vec![env.root.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                text.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+    }
+    text
+}
+
+#[test]
+fn a_device_login_syncs_the_assigned_roles_and_keeps_its_tokens_only_in_the_keychain() {
+    let env = Env::new();
+    let stub = SsoStub::start();
+    let (id, login) = logged_in(&env, &stub);
+    assert!(
+        login.stderr.contains("ABCD-") || login.stderr.contains("code"),
+        "{login:?}"
+    );
+    assert!(login.stdout.contains("logged in to \"corp\""), "{login:?}");
+    assert!(
+        login.stdout.contains("6 sessions (6 added, 0 removed)"),
+        "{login:?}"
+    );
+    let polls = stub.log_of("CreateToken");
+    assert!(polls.len() >= 2, "pending first, then the token: {polls:?}");
+    assert_eq!(stub.log_of("RegisterClient").len(), 1);
+
+    let sessions = derived(&env);
+    let aliases: Vec<&str> = sessions
+        .iter()
+        .map(|s| s["alias"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        aliases,
+        [
+            "dev/AdministratorAccess",
+            "dev/ReadOnlyAccess",
+            "prod/ReadOnlyAccess",
+            "sandbox/AdministratorAccess",
+            "sandbox/PowerUserAccess",
+            "sandbox/ReadOnlyAccess"
+        ]
+    );
+    assert_eq!(sessions[0]["profile"], "dev-AdministratorAccess");
+    assert_eq!(sessions[0]["account_id"], "111111111111");
+    assert_eq!(sessions[0]["role_name"], "AdministratorAccess");
+    assert_eq!(sessions[0]["integration"], id.as_str());
+    let shown = env
+        .run(&["integration", "show", "corp", "--json"], "")
+        .ok()
+        .json();
+    assert_eq!(
+        (shown["state"].clone(), shown["sessions"].clone()),
+        (json!("logged-in"), json!(6))
+    );
+
+    // The tokens: in the keychain (secret-tool reads them), in no file.
+    let tokens = keychain(&id)
+        .into_iter()
+        .find(|i| i.account.ends_with("-aws-sso-token"))
+        .expect("the tokens are in the keychain");
+    let stored: Value = serde_json::from_str(&tokens.secret).unwrap();
+    let access = stored["access_token"].as_str().unwrap();
+    let refresh = stored["refresh_token"].as_str().unwrap();
+    let everything = files_text(&env);
+    for secret in [access, refresh] {
+        assert!(!everything.contains(secret), "a token is in a file");
+    }
+
+    // A derived session's definition can't be edited; its profile and region can.
+    let edit = env.run(
+        &["session", "edit", "dev/ReadOnlyAccess", "--alias", "mine"],
+        "",
+    );
+    assert_eq!(edit.code, 2, "{edit:?}");
+    assert!(edit.stderr.contains("integration \"corp\""), "{edit:?}");
+    env.run(
+        &[
+            "session",
+            "edit",
+            "dev/ReadOnlyAccess",
+            "--region",
+            "ap-southeast-2",
+        ],
+        "",
+    )
+    .ok();
+    // A re-sync keeps it, adds a new role, removes a vanished one.
+    stub.assign("222222222222", "Billing");
+    stub.unassign("333333333333", Some("PowerUserAccess"));
+    let sync = run(&env, &stub, &["integration", "sync", "corp"]).ok();
+    assert!(sync.stdout.contains("(1 added, 1 removed)"), "{sync:?}");
+    let after = derived(&env);
+    let kept = after
+        .iter()
+        .find(|s| s["alias"] == "dev/ReadOnlyAccess")
+        .unwrap();
+    assert_eq!(kept["region"], "ap-southeast-2");
+    assert!(after.iter().any(|s| s["alias"] == "prod/Billing"));
+    assert!(
+        !after
+            .iter()
+            .any(|s| s["alias"] == "sandbox/PowerUserAccess")
+    );
+}
+
+#[test]
+fn a_derived_session_starts_and_the_aws_cli_uses_it_and_an_ended_login_says_to_log_in() {
+    let env = Env::new();
+    let stub = SsoStub::start();
+    // The role hands out keys moto knows, so the AWS CLI's STS call is answered.
+    let f = fixtures();
+    stub.config(json!({"accounts": [{
+        "accountId": "111111111111",
+        "accountName": "dev",
+        "roles": [{"roleName": "Admin", "credentials": {
+            "accessKeyId": f.access_key_id,
+            "secretAccessKey": f.secret_access_key,
+            "sessionToken": "from-the-stub"
+        }}]
+    }]}));
+    logged_in(&env, &stub);
+    let start = run(&env, &stub, &["session", "start", "dev/Admin"]).ok();
+    assert!(
+        start.stdout.contains("started session \"dev/Admin\""),
+        "{start:?}"
+    );
+    let caller = env
+        .aws(&[
+            "sts",
+            "get-caller-identity",
+            "--profile",
+            "dev-Admin",
+            "--output",
+            "json",
+        ])
+        .ok();
+    assert!(caller.stdout.contains(":user/"), "{caller:?}");
+    assert_eq!(stub.log_of("GetRoleCredentials").len(), 1);
+
+    // An expired access token is refreshed silently (the refresh token rotates).
+    stub.control("expire_access_tokens", &json!({}));
+    env.run(&["session", "stop", "dev/Admin"], "").ok();
+    let secret_tool_clear = |account: &str| {
+        std::process::Command::new("secret-tool")
+            .args(["clear", "service", "credtray", "username", account])
+            .status()
+            .unwrap()
+    };
+    let id = env.id_of("dev/Admin");
+    secret_tool_clear(&format!("{id}-role-credentials"));
+    run(&env, &stub, &["session", "start", "dev/Admin"]).ok();
+    let refreshes: Vec<Value> = stub
+        .log_of("CreateToken")
+        .into_iter()
+        .filter(|e| e["grantType"] == "refresh_token")
+        .collect();
+    assert_eq!(refreshes.len(), 1, "{refreshes:?}");
+
+    // The portal session ends: the next start says to log in, once, and logs it out.
+    stub.control("end_sessions", &json!({}));
+    env.run(&["session", "stop", "dev/Admin"], "").ok();
+    secret_tool_clear(&format!("{id}-role-credentials"));
+    let failed = run(&env, &stub, &["session", "start", "dev/Admin"]);
+    assert_ne!(failed.code, 0);
+    assert!(
+        failed.stderr.contains("logged out")
+            && failed.stderr.contains("credtray integration login"),
+        "{failed:?}"
+    );
+    let shown = env
+        .run(&["integration", "show", "corp", "--json"], "")
+        .ok()
+        .json();
+    assert_eq!(shown["state"], "logged-out");
+    // Logged out, credential-process fails at once without calling the portal.
+    let before = stub.log().len();
+    let cp = run(
+        &env,
+        &stub,
+        &["credential-process", "--session", "dev/Admin"],
+    );
+    assert_ne!(cp.code, 0);
+    assert!(cp.stderr.contains("log in"), "{cp:?}");
+    assert_eq!(stub.log().len(), before);
+}
+
+#[test]
+fn a_throttled_sync_backs_off_keeps_to_its_pace_and_names_the_accounts_that_failed() {
+    let env = Env::new();
+    let stub = SsoStub::start();
+    stub.config(json!({
+        "generate": {"accounts": 40, "roles_per_account": 3},
+        "page_size": 100,
+        "throttle_next": 3,
+        "retry_after": 1,
+        "fail_roles": {"100000000007": 500},
+    }));
+    let (_, login) = {
+        stub.config(json!({"auto_approve_after": 0, "interval": 1}));
+        run(
+            &env,
+            &stub,
+            &[
+                "integration",
+                "add",
+                "aws-sso",
+                "--alias",
+                "corp",
+                "--start-url",
+                &format!("{}/start", stub.url()),
+                "--region",
+                "eu-west-1",
+            ],
+        )
+        .ok();
+        let login = run(
+            &env,
+            &stub,
+            &["integration", "login", "corp", "--no-browser"],
+        );
+        (String::new(), login)
+    };
+    // One account's roles can't be listed: exit 1, the account named, the rest synced.
+    assert_eq!(login.code, 1, "{login:?}");
+    assert!(
+        login.stdout.contains("account-0008 (100000000007)"),
+        "{login:?}"
+    );
+    assert_eq!(derived(&env).len(), 39 * 3);
+
+    let log = stub.log();
+    let portal: Vec<&Value> = log
+        .iter()
+        .filter(|e| {
+            matches!(
+                e["operation"].as_str(),
+                Some("ListAccounts" | "ListAccountRoles")
+            )
+        })
+        .collect();
+    let throttled = portal.iter().filter(|e| e["status"] == 429).count();
+    assert_eq!(throttled, 3, "the injected 429s");
+    // After a 429 with Retry-After: 1, the next call waited at least that long.
+    let first_429 = portal.iter().position(|e| e["status"] == 429).unwrap();
+    let after = portal[first_429 + 1..]
+        .iter()
+        .find(|e| e["status"] != 429)
+        .unwrap();
+    let waited = after["start"].as_f64().unwrap() - portal[first_429]["end"].as_f64().unwrap();
+    assert!(waited >= 0.9, "backed off {waited} s");
+    // At most four in flight, and no more than the bucket allows over any second.
+    assert!(portal.iter().all(|e| e["inflight"].as_u64().unwrap() <= 4));
+    let starts: Vec<f64> = portal
+        .iter()
+        .map(|e| e["start"].as_f64().unwrap())
+        .collect();
+    for (i, t) in starts.iter().enumerate() {
+        let in_a_second = starts[i..].iter().take_while(|s| **s < t + 1.0).count();
+        assert!(
+            in_a_second <= 5 + 5,
+            "{in_a_second} calls within a second of {t}"
+        );
+    }
+}
+
+#[test]
+fn deleting_an_integration_takes_its_sessions_and_with_cascade_the_chained_ones() {
+    let env = Env::new();
+    let stub = SsoStub::start();
+    let (id, _) = logged_in(&env, &stub);
+    env.run(
+        &[
+            "session",
+            "chain",
+            "dev/AdministratorAccess",
+            "--role-arn",
+            "arn:aws:iam::111111111111:role/deploy",
+            "--alias",
+            "deploy",
+        ],
+        "",
+    )
+    .ok();
+    let refused = env.run(&["integration", "delete", "corp"], "");
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(refused.stderr.contains("\"deploy\"") && refused.stderr.contains("--cascade"));
+    let deleted = env
+        .run(&["integration", "delete", "corp", "--cascade"], "")
+        .ok();
+    assert!(
+        deleted.stdout.contains("deleted session \"deploy\""),
+        "{deleted:?}"
+    );
+    assert!(
+        env.run(&["session", "list", "--json"], "")
+            .ok()
+            .json()
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        keychain(&id).is_empty(),
+        "the integration's tokens are gone from the keychain"
+    );
+}
