@@ -8,6 +8,9 @@
 //! model holds is `Zeroizing`: wiped when dropped, from the view's answer to the parser that
 //! turns it into a `SecretString` or a validated field.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use zeroize::Zeroizing;
 
 /// One entry of a form.
@@ -77,6 +80,9 @@ pub trait Dialogs {
     /// The values entered, in field order, or `None` when cancelled.
     fn form(&self, form: &Form) -> Option<Vec<Zeroizing<String>>>;
     fn confirm(&self, title: &str, message: &str) -> bool;
+    /// Shows `message` with a Cancel button until `finished` is set (then it closes by itself:
+    /// `true`) or the person cancels (`false`).
+    fn wait(&self, title: &str, message: &str, finished: Arc<AtomicBool>) -> bool;
 }
 
 /// Shows `form` until `parse` accepts its values or the person cancels; each refusal re-opens
@@ -204,6 +210,31 @@ impl Dialogs for Gtk {
         dialog.close();
         response == gtk::ResponseType::Yes
     }
+
+    fn wait(&self, title: &str, message: &str, finished: Arc<AtomicBool>) -> bool {
+        use gtk::prelude::*;
+        let dialog = gtk::MessageDialog::new(
+            None::<&gtk::Window>,
+            gtk::DialogFlags::MODAL,
+            gtk::MessageType::Info,
+            gtk::ButtonsType::Cancel,
+            message,
+        );
+        dialog.set_title(title);
+        dialog.set_keep_above(true);
+        let watched = dialog.clone();
+        gtk::glib::timeout_add_local(std::time::Duration::from_millis(200), move || {
+            if finished.load(Ordering::SeqCst) {
+                watched.response(gtk::ResponseType::Accept);
+                gtk::glib::ControlFlow::Break
+            } else {
+                gtk::glib::ControlFlow::Continue
+            }
+        });
+        let response = dialog.run();
+        dialog.close();
+        response == gtk::ResponseType::Accept
+    }
 }
 
 #[cfg(test)]
@@ -229,6 +260,9 @@ mod tests {
         }
         fn confirm(&self, _: &str, _: &str) -> bool {
             true
+        }
+        fn wait(&self, _: &str, _: &str, finished: Arc<AtomicBool>) -> bool {
+            finished.load(Ordering::SeqCst)
         }
     }
 

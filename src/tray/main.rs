@@ -488,12 +488,17 @@ impl App {
                 integration,
                 code,
                 url,
+                finished,
             } => {
                 let text = format!(
-                    "Confirm the code {code} in the browser window that opened for \"{integration}\" (or open {url}).\n\nWaiting for the approval; sessions are synced once it comes.\n\nKeep waiting? \"No\" cancels the login."
+                    "Confirm the code {code} in the browser window that opened for \"{integration}\" (or open {url}).\n\nWaiting for the approval; the sessions are synced once it comes, and this closes by itself."
                 );
                 self.dialogs
-                    .confirm(&format!("credtray — Log in to \"{integration}\""), &text)
+                    .wait(
+                        &format!("credtray — Log in to \"{integration}\""),
+                        &text,
+                        finished.clone(),
+                    )
                     .then_some(Answer::Yes)
             }
             Question::TakeOver { alias, message } => {

@@ -52,7 +52,7 @@ pub enum Command {
 }
 
 /// What the engine asks the person, through a dialog on the GUI thread.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Question {
     MfaCode {
         alias: String,
@@ -66,11 +66,13 @@ pub enum Question {
         alias: String,
         message: String,
     },
-    /// A device login is waiting for approval in the browser; answering "no" cancels it.
+    /// A device login is waiting for approval in the browser: shown until `finished` is set
+    /// (the dialog then closes by itself); cancelling it cancels the login.
     LoginCode {
         integration: String,
         code: String,
         url: String,
+        finished: Arc<AtomicBool>,
     },
 }
 
@@ -248,6 +250,7 @@ impl Worker {
             .and_then(|c| c.integration(id).map(|i| i.alias.to_string()))
             .unwrap_or_default();
         let waiting: RefCell<Option<Receiver<Option<Answer>>>> = RefCell::new(None);
+        let finished = Arc::new(AtomicBool::new(false));
         let proxy = self.proxy.clone();
         let mut show = |device: &credtray::aws::sso::DeviceLogin| {
             if let Err(e) = credtray::browser::open(&device.verification_uri_complete) {
@@ -258,6 +261,7 @@ impl Worker {
                 integration: alias.clone(),
                 code: device.user_code.clone(),
                 url: device.verification_uri_complete.clone(),
+                finished: finished.clone(),
             };
             if proxy.send_event(UserEvent::Ask(question, reply)).is_ok() {
                 *waiting.borrow_mut() = Some(answer);
@@ -272,6 +276,8 @@ impl Worker {
                     .is_some_and(|answer| matches!(answer.try_recv(), Ok(None)))
         };
         let result = engine.login(id, &mut show, &cancelled, &|_, _| {});
+        // The code's dialog closes by itself.
+        finished.store(true, Ordering::SeqCst);
         match result {
             Err(engine::Error::LoginCancelled) => {}
             result => self.report_sync(engine, id, "Logged in to", result),

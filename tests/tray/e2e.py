@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 import traceback
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import probe  # noqa: E402
@@ -103,6 +104,16 @@ background(['/usr/bin/python3', os.path.join(HERE, 'watcher.py')], watcher_log)
 wait_for('the watcher', lambda: 'WATCHER_READY' in open(watcher_log).read())
 notify_log = os.path.join(root, 'notify.log')
 background(['dbus-monitor', '--session', "interface='org.freedesktop.Notifications',member='Notify'"], notify_log)
+# A local IAM Identity Center (tests/support/sso_stub.py) for Integrations ▸, approving a login
+# after one pending poll; the tray's calls go there, and xdg-open "opens" nothing.
+stub = subprocess.Popen([os.environ['CREDTRAY_TEST_PYTHON'], os.path.join(HERE, '..', 'support', 'sso_stub.py'),
+                         '--watch-stdin'], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+processes.append(stub)
+STUB = stub.stdout.readline().split()[-1]
+urllib.request.urlopen(urllib.request.Request(
+    f'{STUB}/_stub/config', data=json.dumps({'auto_approve_after': 1, 'interval': 1}).encode(), method='POST',
+    headers={'Content-Type': 'application/json'}))
+env.update(AWS_ENDPOINT_URL_SSO=STUB, AWS_ENDPOINT_URL_SSO_OIDC=STUB, BROWSER='true')
 # A headless agent already running: the tray asks it to hand over.
 headless = background([CREDTRAY, 'agent'], os.path.join(root, 'agent.log'))
 wait_for('the headless agent', lambda: os.path.exists(os.path.join(runtime, 'credtray', 'agent.sock')))
@@ -266,6 +277,25 @@ def _():
     again = subprocess.run([CREDTRAY, 'credential-process', '--session', 'mfa-user'], text=True, env=env,
                            capture_output=True, timeout=10)
     assert again.returncode == 0 and json.loads(again.stdout)['AccessKeyId'] == document['AccessKeyId'], again.stderr
+
+
+@step('e5: Integrations ▸ Log in… shows the code in a dialog; after approval a toast, and the derived sessions are in the menu')
+def _():
+    credtray('integration', 'add', 'aws-sso', '--alias', 'corp', '--start-url', f'{STUB}/start', '--region', 'eu-west-1')
+    def integrations():
+        node = next(k for k in probe.tree()['children'] if k['label'] == 'Integrations')
+        return [k['label'] for k in node['children']]
+    wait_for('the integration in the menu', lambda: 'corp — logged out' in integrations())
+    probe.click(['Integrations', 'corp — logged out', 'Log in…'])
+    subprocess.run(['xdotool', 'search', '--sync', '--name', 'Log in to "corp"'],
+                   check=True, timeout=20, capture_output=True)
+    wait_for('the code dialog to close', lambda: subprocess.run(
+        ['xdotool', 'search', '--name', 'Log in to "corp"'], capture_output=True).returncode == 1)
+    text = wait_for('the login toast', lambda: (lambda t: t if 'Logged in to corp' in t else None)(open(notify_log).read()))
+    assert '6 sessions from 3 accounts' in text, text[-500:]
+    wait_for('the derived sessions', lambda: any(l.startswith('○ dev/AdministratorAccess') and l.endswith('· corp')
+                                                 for l in labels()))
+    wait_for('the integration logged in', lambda: 'corp — logged in' in integrations())
 
 
 @step('f: Quit ends the tray cleanly')
