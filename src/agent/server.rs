@@ -24,6 +24,9 @@ use crate::store::Store;
 /// How often remembered credentials are checked for a due refresh.
 const REFRESH_EVERY: Duration = Duration::from_secs(10);
 
+/// Told of a request's failure.
+pub type ErrorObserver = Box<dyn Fn(&engine::Error) + Send + Sync>;
+
 /// Makes the prompt a request may use: the tray's dialogs, or none (headless).
 pub type PromptFactory = Box<dyn Fn() -> Box<dyn Prompt> + Send + Sync>;
 
@@ -37,6 +40,8 @@ pub struct Agent {
     flights: Mutex<HashMap<SessionId, Arc<Mutex<()>>>>,
     prompt: PromptFactory,
     sso: Option<Arc<dyn crate::aws::sso::Sso>>,
+    /// Told of every failed request (the tray offers a login for a logged-out integration).
+    on_error: Option<ErrorObserver>,
     tray: bool,
     stopping: AtomicBool,
 }
@@ -58,6 +63,7 @@ impl Agent {
             flights: Mutex::new(HashMap::new()),
             prompt: Box::new(|| Box::new(NoPrompt)),
             sso: None,
+            on_error: None,
             tray: false,
             stopping: AtomicBool::new(false),
         }
@@ -66,6 +72,12 @@ impl Agent {
     /// Serves sessions derived from IAM Identity Center integrations too.
     pub fn with_sso(mut self, sso: Arc<dyn crate::aws::sso::Sso>) -> Self {
         self.sso = Some(sso);
+        self
+    }
+
+    /// Calls `observe` with the error of every request that fails.
+    pub fn on_error(mut self, observe: impl Fn(&engine::Error) + Send + Sync + 'static) -> Self {
+        self.on_error = Some(Box::new(observe));
         self
     }
 
@@ -135,7 +147,12 @@ impl Agent {
             }),
             Ask::Credentials { session } => match self.credentials(&session) {
                 Ok(c) => Reply::new(Answer::Credentials(secrets(&c))),
-                Err(e) => Reply::error(kind_of(&e), crate::error_sentence(&e)),
+                Err(e) => {
+                    if let Some(observe) = &self.on_error {
+                        observe(&e);
+                    }
+                    Reply::error(kind_of(&e), crate::error_sentence(&e))
+                }
             },
             Ask::HandOver => {
                 self.stopping.store(true, Ordering::SeqCst);

@@ -84,8 +84,19 @@ pub fn start(
                     return;
                 }
             };
+            let offers = Mutex::new(proxy.clone());
             let proxy = Mutex::new(proxy);
-            let agent = Agent::new(store, secrets, files, sts).with_sso(sso).with_prompt(Box::new(move || {
+            let agent = Agent::new(store, secrets, files, sts)
+                .with_sso(sso)
+                .on_error(move |e| {
+                    // A credential_process call found its integration logged out: offer a login
+                    // (the tray never opens a browser by itself).
+                    if let credtray::engine::Error::LoggedOut { integration, .. } = e {
+                        let proxy = offers.lock().unwrap_or_else(PoisonError::into_inner);
+                        let _ = proxy.send_event(UserEvent::OfferLogin(integration.clone()));
+                    }
+                })
+                .with_prompt(Box::new(move || {
                 let proxy = proxy.lock().unwrap_or_else(PoisonError::into_inner).clone();
                 Box::new(TrayPrompt::new(proxy, quitting.clone(), MFA_WAIT))
             }));

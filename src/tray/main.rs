@@ -52,6 +52,8 @@ pub enum UserEvent {
     State(SessionId, State),
     /// The answer travels as a secret: it may be a SAML assertion or an MFA code.
     Ask(Question, Sender<Option<Answer>>),
+    /// A credential_process call needs this integration (its alias) logged in.
+    OfferLogin(String),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +66,9 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// How often a login is offered for the same integration.
+const OFFER_LOGIN_EVERY: Duration = Duration::from_secs(600);
 
 /// Runs the tray until Quit.
 fn run() -> anyhow::Result<()> {
@@ -132,6 +137,7 @@ fn run() -> anyhow::Result<()> {
         tray: None,
         look: None,
         dialogs: dialog::Gtk,
+        offered: std::collections::HashMap::new(),
         _lock: lock_file,
     };
     event_loop.run(move |event, _, control_flow| {
@@ -166,6 +172,7 @@ fn run() -> anyhow::Result<()> {
             Event::UserEvent(UserEvent::Ask(question, reply)) => {
                 let _ = reply.send(app.answer(&question));
             }
+            Event::UserEvent(UserEvent::OfferLogin(alias)) => app.offer_login(&alias),
             _ => {}
         }
     })
@@ -181,6 +188,8 @@ struct App {
     tray: Option<TrayIcon>,
     look: Option<icon::Look>,
     dialogs: dialog::Gtk,
+    /// When a login was last offered, per integration.
+    offered: std::collections::HashMap<credtray::session::IntegrationId, Instant>,
     _lock: std::fs::File,
 }
 
@@ -398,6 +407,39 @@ impl App {
                 }
             }
             MenuAction::Quit | MenuAction::Info(_) => {}
+        }
+    }
+
+    /// A toast with a *Log in* action for an integration a credential_process call found logged
+    /// out; said once per integration every ten minutes, however often the AWS tools ask.
+    fn offer_login(&mut self, alias: &str) {
+        let Ok(integration) = self.catalog.resolve_integration(alias) else {
+            return;
+        };
+        let id = integration.id;
+        let now = Instant::now();
+        if self
+            .offered
+            .get(&id)
+            .is_some_and(|at| now.duration_since(*at) < OFFER_LOGIN_EVERY)
+        {
+            return;
+        }
+        self.offered.insert(id, now);
+        let commands = self.commands.clone();
+        let summary = format!("Log in to {alias}");
+        let body = format!(
+            "An AWS tool asked for credentials of a session of \"{alias}\", which is logged out."
+        );
+        let spawned = std::thread::Builder::new()
+            .name("credtray-offer".to_owned())
+            .spawn(move || {
+                worker::offer(&summary, &body, "Log in", || {
+                    let _ = commands.send(Command::Login(id));
+                })
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot offer the login");
         }
     }
 

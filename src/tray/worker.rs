@@ -448,6 +448,22 @@ pub fn notify(summary: &str, body: &str) {
     }
 }
 
+/// A toast with one action: `act` runs if the person clicks it (waits, so call it from a
+/// thread of its own).
+pub fn offer(summary: &str, body: &str, action: &str, act: impl FnOnce()) {
+    let mut toast = toast(summary, body);
+    toast.action("act", action);
+    tracing::info!(summary = %toast.summary, "notification with an action");
+    match toast.show() {
+        Ok(handle) => handle.wait_for_action(|chosen| {
+            if chosen == "act" {
+                act();
+            }
+        }),
+        Err(e) => tracing::warn!(error = %e, "could not show a notification"),
+    }
+}
+
 /// A toast's text, scrubbed of anything shaped like a key or token: its errors may quote AWS.
 fn toast(summary: &str, body: &str) -> notify_rust::Notification {
     notify_rust::Notification::new()

@@ -298,6 +298,24 @@ def _():
     wait_for('the integration logged in', lambda: 'corp — logged in' in integrations())
 
 
+@step('e6: credential-process for a logged-out integration fails at once and the tray offers a login, once')
+def _():
+    probe.click(['Integrations', 'corp — logged in', 'Log out'])
+    def integrations():
+        node = next(k for k in probe.tree()['children'] if k['label'] == 'Integrations')
+        return [k['label'] for k in node['children']]
+    wait_for('the integration logged out', lambda: 'corp — logged out' in integrations())
+    for _ in range(3):
+        call = subprocess.run([CREDTRAY, 'credential-process', '--session', 'dev/ReadOnlyAccess'], text=True,
+                              env=env, capture_output=True, timeout=20)
+        assert call.returncode != 0 and 'log in' in call.stderr, call
+    wait_for('the login offer', lambda: 'Log in to corp' in open(notify_log).read())
+    time.sleep(1)
+    log = open(notify_log).read()
+    assert log.count('"Log in to corp"') == 1, log.count('"Log in to corp"')
+    assert 'string "Log in"' in log, 'the toast has a Log in action'
+
+
 @step('f: Quit ends the tray cleanly')
 def _():
     probe.click(['Quit'])
