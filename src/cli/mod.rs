@@ -115,7 +115,7 @@ pub fn run() -> anyhow::Result<()> {
     let sts = Arc::new(Sdk::new().context("cannot start the STS client")?);
     let mut engine = Engine::new(
         Store::from_env()?,
-        Arc::new(Keychain),
+        Arc::new(Keychain::new()),
         Files::from_env()?,
         sts,
     );

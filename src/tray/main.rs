@@ -86,7 +86,7 @@ fn run() -> anyhow::Result<()> {
     }
     let engine = Engine::new(
         store,
-        Arc::new(Keychain),
+        Arc::new(Keychain::new()),
         Files::from_env()?,
         Arc::new(Sdk::new().context("cannot start the STS client")?),
     );
