@@ -8,6 +8,7 @@ mod harness;
 mod awsfiles;
 mod binaries;
 mod concurrency;
+mod connection;
 mod engine;
 mod files;
 mod keychain;
