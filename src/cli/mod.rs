@@ -126,7 +126,7 @@ pub fn run() -> anyhow::Result<()> {
     }
     let mut engine = Engine::new(
         Store::from_env()?,
-        Arc::new(Keychain),
+        Arc::new(Keychain::new()),
         Files::from_env()?,
         sts,
     )
@@ -288,7 +288,7 @@ fn run_agent(sts: Arc<Sdk>) -> anyhow::Result<()> {
     let agent = Arc::new(
         Agent::new(
             Store::from_env()?,
-            Arc::new(Keychain),
+            Arc::new(Keychain::new()),
             Files::from_env()?,
             sts,
         )

@@ -1,5 +1,6 @@
-//! The OS keychain through the `keyring` crate: macOS Keychain, Windows Credential Manager,
-//! the Secret Service on Linux.
+//! The OS keychain through the `keyring` crate where credtray does not talk to the Secret
+//! Service itself: macOS Keychain, Windows Credential Manager. Their calls are local (no
+//! connection to keep), so an entry per call costs nothing worth saving.
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -10,6 +11,10 @@ use super::{Error, Key, SERVICE, SecretStore};
 pub struct Keychain;
 
 impl Keychain {
+    pub fn new() -> Self {
+        Self
+    }
+
     fn entry(key: Key) -> Result<keyring::Entry, Error> {
         keyring::Entry::new(SERVICE, &key.to_string()).map_err(|e| map_error(key, e))
     }

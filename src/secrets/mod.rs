@@ -4,15 +4,23 @@
 //! seam; [`Keychain`] is the real store, [`Memory`] an in-memory fake for unit tests. NotFound
 //! is an `Ok(None)`, never confused with a failure, and there is no plaintext fallback.
 
+// The Secret Service, where `keyring` would use it, through one kept connection; `keyring`
+// for the rest (macOS Keychain, Windows Credential Manager).
+#[cfg(not(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd")))]
 mod keychain;
+#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd"))]
+mod secret_service;
 // The in-memory fake exists only in unit-test builds: a shipped binary can't fall back to a
 // store that forgets everything.
 #[cfg(test)]
 mod memory;
 
+#[cfg(not(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd")))]
 pub use keychain::Keychain;
 #[cfg(test)]
 pub use memory::Memory;
+#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd"))]
+pub use secret_service::Keychain;
 
 use std::fmt;
 

@@ -90,7 +90,7 @@ fn run() -> anyhow::Result<()> {
             lock_path.display()
         );
     }
-    let secrets: Arc<dyn credtray::secrets::SecretStore> = Arc::new(Keychain);
+    let secrets: Arc<dyn credtray::secrets::SecretStore> = Arc::new(Keychain::new());
     let files = Files::from_env()?;
     let sts: Arc<dyn credtray::aws::Sts> =
         Arc::new(Sdk::new().context("cannot start the STS client")?);

@@ -9,6 +9,7 @@ mod agent;
 mod awsfiles;
 mod binaries;
 mod concurrency;
+mod connection;
 mod engine;
 mod files;
 mod integrations;
