@@ -199,3 +199,54 @@ fn a_headless_agent_says_what_to_run_when_an_mfa_code_is_needed() {
         "{run:?}"
     );
 }
+
+#[test]
+fn twenty_parallel_credential_process_calls_on_a_cold_session_make_one_assume_role() {
+    let env = Env::new();
+    let f = fixtures();
+    add_moto_user(&env, &f, "root", "root", &[]);
+    let name = format!(
+        "flight-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    env.run(
+        &[
+            "session",
+            "chain",
+            "root",
+            "--role-arn",
+            &f.role_arn,
+            "--alias",
+            "ops",
+            "--role-session-name",
+            &name,
+        ],
+        "",
+    )
+    .ok();
+    let _agent = Agent::start(&env);
+    moto_requests("start");
+    let calls: Vec<std::process::Child> = (0..20)
+        .map(|_| {
+            env.command(&["credential-process", "--session", "ops"])
+                .stdin(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let keys: Vec<String> = calls
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            json["AccessKeyId"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(assume_roles(&name), 1, "one AssumeRole for twenty callers");
+    assert!(keys.iter().all(|k| *k == keys[0]), "{keys:?}");
+}
