@@ -254,22 +254,7 @@ fn a_command_opens_one_secret_service_session_however_many_entries_it_touches() 
 
     // Counts are taken right after each command: only it touched the bus in between.
     // Two writes (each a search, then a create).
-    bus.credtray(
-        &env,
-        &[
-            "session",
-            "add",
-            "iam-user",
-            "--alias",
-            "dev",
-            "--access-key-id",
-            "-",
-            "--secret-access-key",
-            "-",
-        ],
-        &format!("{}\n{}\n", f.access_key_id, f.secret_access_key),
-    )
-    .ok();
+    add_dev(&bus, &env, &f);
     counts.push(("session add", monitor.open_sessions()));
     let id = bus
         .credtray(&env, &["session", "show", "dev", "--json"], "")
@@ -551,13 +536,10 @@ fn entries_the_keychain_writes_are_the_ones_keyring_3_6_writes() {
     entry.delete_credential().unwrap();
 }
 
-#[test]
-fn the_agent_opens_one_secret_service_session_for_fifty_requests() {
-    let bus = PrivateKeyring::start();
-    let env = Env::new();
-    let f = fixtures();
+/// Adds the IAM-user session `dev` with moto's keys, on `bus`.
+fn add_dev(bus: &PrivateKeyring, env: &Env, f: &crate::harness::Fixtures) {
     bus.credtray(
-        &env,
+        env,
         &[
             "session",
             "add",
@@ -572,6 +554,14 @@ fn the_agent_opens_one_secret_service_session_for_fifty_requests() {
         &format!("{}\n{}\n", f.access_key_id, f.secret_access_key),
     )
     .ok();
+}
+
+#[test]
+fn the_agent_opens_one_secret_service_session_for_fifty_requests() {
+    let bus = PrivateKeyring::start();
+    let env = Env::new();
+    let f = fixtures();
+    add_dev(&bus, &env, &f);
     bus.credtray(
         &env,
         &[
