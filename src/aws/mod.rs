@@ -8,6 +8,7 @@ mod fake;
 pub mod pace;
 pub mod process;
 mod regions_data;
+pub mod saml;
 pub mod sso;
 #[cfg(test)]
 mod sso_fake;

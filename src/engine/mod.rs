@@ -116,6 +116,8 @@ pub enum Error {
     NoAccess { role: String, account: String },
     #[error("the login was cancelled")]
     LoginCancelled,
+    #[error(transparent)]
+    Saml(#[from] aws::saml::Error),
     #[error("this credtray has no IAM Identity Center client")]
     NoSsoClient,
     #[error("internal error: {0}")]
@@ -134,7 +136,8 @@ impl Error {
             | Error::MfaCodeReused { .. }
             | Error::NeedsSamlAssertion { .. }
             | Error::KeepsOriginal { .. }
-            | Error::Deleting { .. } => true,
+            | Error::Deleting { .. }
+            | Error::Saml(_) => true,
             Error::LoggedOut { .. }
             | Error::Sso { .. }
             | Error::NoAccess { .. }

@@ -326,6 +326,13 @@ use crate::aws::{Call, Fake};
 use crate::engine::{MfaAsk, Prompt, ProposedKeys};
 use crate::session::{MfaCode, MfaDevice, NewIntegration, Region, State};
 
+/// A SAMLResponse granting `role` through `idp` (leaked: the scripted prompt holds
+/// `&'static str`).
+fn granting(role: &str, idp: &str, seconds: Option<u64>) -> &'static str {
+    let response = crate::aws::saml::response(&[(role, idp)], seconds);
+    Box::leak(response.expose_secret().to_owned().into_boxed_str())
+}
+
 struct Scripted {
     codes: Vec<&'static str>,
     asked: Vec<MfaAsk>,
@@ -933,10 +940,35 @@ fn federated_sessions_need_an_assertion() {
     let mut prompt = Scripted {
         codes: vec![],
         asked: vec![],
-        assertion: Some("PHNhbWw+"),
+        assertion: Some(granting(
+            "arn:aws:iam::123456789012:role/fed",
+            "arn:aws:iam::123456789012:saml-provider/p",
+            None,
+        )),
     };
     r.engine.start(id, &mut prompt, false).unwrap();
     assert!(r.text("credentials").contains("[default]"));
+    let Some(Call::AssumeRoleWithSaml { seconds, .. }) = r.sts.calls().pop() else {
+        panic!()
+    };
+    assert_eq!(seconds, 3600, "no SessionDuration: an hour");
+
+    // An assertion for another role is refused before AWS is asked, naming what it grants
+    // (once the cached credentials are gone, which would otherwise serve the start).
+    r.mem.delete(Key::new(id, Item::RoleCredentials)).unwrap();
+    let before = r.sts.calls().len();
+    let mut other = Scripted {
+        assertion: Some(granting(
+            "arn:aws:iam::123456789012:role/other",
+            "arn:aws:iam::123456789012:saml-provider/p",
+            Some(7200),
+        )),
+        ..Scripted::codes(&[])
+    };
+    let err = r.engine.start(id, &mut other, false).unwrap_err();
+    assert!(matches!(err, Error::Saml(_)), "{err}");
+    assert!(err.to_string().contains("role/other through"), "{err}");
+    assert_eq!(r.sts.calls().len(), before);
 }
 
 #[test]
@@ -1559,7 +1591,11 @@ fn short_saml_credentials_are_due_every_minute() {
     r.sts.cap_duration(std::time::Duration::from_secs(900));
     r.engine.set_clock(offset_clock);
     let mut prompt = Scripted {
-        assertion: Some("PHNhbWw+"),
+        assertion: Some(granting(
+            "arn:aws:iam::123456789012:role/x",
+            "arn:aws:iam::123456789012:saml-provider/idp",
+            Some(900),
+        )),
         ..Scripted::codes(&[])
     };
     r.engine.start(id, &mut prompt, false).unwrap();

@@ -206,6 +206,18 @@ fn chained_sessions_of_depth_one_and_two_and_a_federated_session_start() {
     .ok();
     let run = env.run_moto(&["session", "start", "fed"], "");
     assert_eq!(run.code, 2, "no assertion: {run:?}");
+    // An assertion for another role: refused before STS, naming what it grants, nothing written.
+    let before = env.aws_files();
+    let run = env.run_moto(
+        &["session", "start", "fed", "--saml-assertion", "-"],
+        &saml_assertion(&f.role_arn, &f.idp_arn),
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("does not grant role") && run.stderr.contains(&f.role_arn),
+        "{run:?}"
+    );
+    assert_eq!(env.aws_files(), before);
     env.run_moto(
         &["session", "start", "fed", "--saml-assertion", "-"],
         &saml_assertion(&f.federated_role_arn, &f.idp_arn),

@@ -1,5 +1,6 @@
-//! Federated roles: a SAML assertion from the identity provider (asked of the prompt), then
-//! AssumeRoleWithSAML.
+//! Federated roles: a SAML assertion from the identity provider (asked of the prompt), checked
+//! to grant the session's role through its identity provider, then AssumeRoleWithSAML for the
+//! `SessionDuration` it allows.
 
 use super::{ROLE_DURATION, Source, stamp};
 use crate::aws::Credentials;
@@ -29,6 +30,8 @@ impl Source for Federated<'_> {
                 .ok_or_else(|| Error::NeedsSamlAssertion {
                     alias: session.alias.to_string(),
                 })?;
+        let grants = crate::aws::saml::read(&assertion)?;
+        grants.check(self.role_arn, self.idp_arn)?;
         tracing::info!(id = %session.id, "using AssumeRoleWithSAML");
         engine
             .sts
@@ -37,7 +40,7 @@ impl Source for Federated<'_> {
                 self.role_arn,
                 self.idp_arn,
                 &assertion,
-                ROLE_DURATION,
+                grants.duration(ROLE_DURATION),
             )
             .map(|c| stamp(engine, c))
             .map_err(|e| Error::sts(session, e))
