@@ -122,11 +122,12 @@ impl Agent {
     /// however many ask at the same time.
     pub fn credentials(&self, session: &str) -> Result<Credentials, engine::Error> {
         let mut engine = self.engine();
-        let id = engine.catalog()?.resolve(session)?.id;
+        let catalog = engine.catalog()?;
+        let id = catalog.resolve(session)?.id;
         let flight = self.flight(id);
         let _one_at_a_time = flight.lock().unwrap_or_else(PoisonError::into_inner);
         let mut prompt = (self.prompt)();
-        engine.credentials_for(id, prompt.as_mut())
+        engine.credentials_in(&catalog, id, prompt.as_mut())
     }
 
     /// The reply to one request.
@@ -165,21 +166,21 @@ impl Agent {
     /// fresh credentials. Ones that can't be refreshed without a person are forgotten: the next
     /// request for them asks.
     fn refresh_due(&self) {
+        let Ok(catalog) = self.store.load() else {
+            return;
+        };
         // What another process deleted or redefined is dropped, not refreshed.
-        if let Ok(catalog) = self.store.load() {
-            self.remembered.retain(|id, definition| {
-                catalog
-                    .get(id)
-                    .is_some_and(|s| engine::definition(s) == definition)
-            });
-        }
+        self.remembered.retain(|id, definition| {
+            catalog
+                .get(id)
+                .is_some_and(|s| engine::definition(s) == definition)
+        });
         let now = time::OffsetDateTime::now_utc();
         for id in self.remembered.due_by(now) {
             let result = {
                 let flight = self.flight(id);
                 let _one_at_a_time = flight.lock().unwrap_or_else(PoisonError::into_inner);
-                let mut engine = self.engine();
-                engine.credentials_for(id, &mut NoPrompt)
+                self.engine().credentials_in(&catalog, id, &mut NoPrompt)
             };
             if let Err(e) = result {
                 tracing::info!(%id, error = %e, "could not refresh remembered credentials in the background");

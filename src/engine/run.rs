@@ -230,7 +230,18 @@ impl Engine {
         prompt: &mut dyn Prompt,
     ) -> Result<Credentials, Error> {
         let catalog = self.store.load()?;
-        let session = session_in(&catalog, id)?;
-        self.credentials(&catalog, &session, prompt, Mode::Live)
+        self.credentials_in(&catalog, id, prompt)
+    }
+
+    /// [`Self::credentials_for`] with the catalog the caller already loaded (the agent reads
+    /// the store once per request).
+    pub fn credentials_in(
+        &mut self,
+        catalog: &Catalog,
+        id: SessionId,
+        prompt: &mut dyn Prompt,
+    ) -> Result<Credentials, Error> {
+        let session = session_in(catalog, id)?;
+        self.credentials(catalog, &session, prompt, Mode::Live)
     }
 }
