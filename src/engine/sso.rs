@@ -281,23 +281,24 @@ impl Engine {
     ) -> Result<crate::aws::Credentials, Error> {
         let integration = self.integration(integration)?;
         let sso = self.sso_client()?;
-        let mut token = self.access_token(&integration, false)?;
-        for retry in [true, false] {
-            match sso.role_credentials(&integration.region, &token, account, role) {
-                Ok(credentials) => return Ok(credentials),
-                Err(e) if e.cause == Cause::Unauthorized && retry => {
-                    token = self.access_token(&integration, true)?;
-                }
-                Err(e) if e.cause == Cause::Forbidden => {
-                    return Err(Error::NoAccess {
-                        role: role.to_string(),
-                        account: account.to_string(),
-                    });
-                }
-                Err(e) => return Err(self.sso_error(&integration, e)),
+        let token = self.access_token(&integration, false)?;
+        let refused = |e: sso::Error| match e.cause {
+            Cause::Forbidden => Error::NoAccess {
+                role: role.to_string(),
+                account: account.to_string(),
+            },
+            // Unauthorized once more logs the integration out.
+            _ => self.sso_error(&integration, e),
+        };
+        match sso.role_credentials(&integration.region, &token, account, role) {
+            // The portal refused the token: a refreshed one, once.
+            Err(e) if e.cause == Cause::Unauthorized => {
+                let token = self.access_token(&integration, true)?;
+                sso.role_credentials(&integration.region, &token, account, role)
+                    .map_err(refused)
             }
+            other => other.map_err(refused),
         }
-        Err(self.logged_out(&integration, "the portal refused its access token"))
     }
 
     /// Lists the user's accounts and roles and makes the derived sessions match: new roles
@@ -409,10 +410,11 @@ impl Engine {
             }
         }
         for id in plan.vanished {
-            let Some(session) = self.store.load()?.get(id).cloned() else {
+            let catalog = self.store.load()?;
+            let Some(session) = catalog.get(id).cloned() else {
                 continue;
             };
-            if run::holds_profile(&self.store.load()?, &session) {
+            if run::holds_profile(&catalog, &session) {
                 self.stop(id)?;
             }
             self.delete(id, false)?;
