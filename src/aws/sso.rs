@@ -258,6 +258,38 @@ impl Sdk {
     }
 }
 
+/// What a CreateToken call trades for a token.
+enum Grant<'a> {
+    DeviceCode(&'a SecretString),
+    Refresh(&'a SecretString),
+}
+
+impl Sdk {
+    fn create_token(
+        &self,
+        region: &Region,
+        registration: &Registration,
+        grant: Grant<'_>,
+    ) -> Result<Token, Error> {
+        const CALL: &str = "CreateToken";
+        let (inner, client) = self.oidc(CALL, region)?;
+        let call = client
+            .create_token()
+            .client_id(&registration.client_id)
+            .client_secret(&registration.client_secret);
+        let call = match grant {
+            Grant::DeviceCode(code) => call
+                .grant_type("urn:ietf:params:oauth:grant-type:device_code")
+                .device_code(code.expose_secret()),
+            Grant::Refresh(token) => call
+                .grant_type("refresh_token")
+                .refresh_token(token.expose_secret()),
+        };
+        let out = inner.send(CALL, call.send())?;
+        token(CALL, &out)
+    }
+}
+
 impl Inner {
     fn send<O, E>(
         &self,
@@ -355,19 +387,7 @@ impl Sso for Sdk {
         registration: &Registration,
         device_code: &SecretString,
     ) -> Result<Token, Error> {
-        const CALL: &str = "CreateToken";
-        let (inner, client) = self.oidc(CALL, region)?;
-        let out = inner.send(
-            CALL,
-            client
-                .create_token()
-                .client_id(&registration.client_id)
-                .client_secret(&registration.client_secret)
-                .grant_type("urn:ietf:params:oauth:grant-type:device_code")
-                .device_code(device_code.expose_secret())
-                .send(),
-        )?;
-        token(CALL, &out)
+        self.create_token(region, registration, Grant::DeviceCode(device_code))
     }
 
     fn refresh(
@@ -376,19 +396,7 @@ impl Sso for Sdk {
         registration: &Registration,
         refresh_token: &SecretString,
     ) -> Result<Token, Error> {
-        const CALL: &str = "CreateToken";
-        let (inner, client) = self.oidc(CALL, region)?;
-        let out = inner.send(
-            CALL,
-            client
-                .create_token()
-                .client_id(&registration.client_id)
-                .client_secret(&registration.client_secret)
-                .grant_type("refresh_token")
-                .refresh_token(refresh_token.expose_secret())
-                .send(),
-        )?;
-        token(CALL, &out)
+        self.create_token(region, registration, Grant::Refresh(refresh_token))
     }
 
     fn list_accounts(
