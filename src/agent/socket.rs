@@ -5,7 +5,7 @@
 //! only the same user is answered. One agent at a time holds `agent.lock` beside the socket.
 
 use std::io;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
@@ -133,7 +133,7 @@ pub fn bind(path: &Path, who_holds: impl Fn() -> Option<(u32, bool)>) -> Result<
         .write(true)
         .create(true)
         .truncate(false)
-        .mode_0600()
+        .mode(0o600)
         .open(&lock_path)
         .map_err(io_error(&lock_path))?;
     match lock.try_lock() {
@@ -162,16 +162,6 @@ pub fn bind(path: &Path, who_holds: impl Fn() -> Option<(u32, bool)>) -> Result<
         path: path.to_owned(),
         _lock: lock,
     })
-}
-
-trait Mode0600 {
-    fn mode_0600(&mut self) -> &mut Self;
-}
-
-impl Mode0600 for std::fs::OpenOptions {
-    fn mode_0600(&mut self) -> &mut Self {
-        std::os::unix::fs::OpenOptionsExt::mode(self, 0o600)
-    }
 }
 
 #[cfg(test)]
@@ -218,7 +208,6 @@ mod tests {
         drop(client);
         // An agent killed without cleaning up leaves its socket file: the next one binds.
         let left = first.path.clone();
-        std::mem::forget(first.listener.try_clone().unwrap());
         drop(first);
         std::fs::write(&left, b"").unwrap();
         let second = bind(&path, || None).unwrap();
