@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::engine::{add_moto_user, caller, moto_requests};
+use crate::engine::{add_moto_user, assume_roles_named, caller, moto_requests};
 use crate::harness::{Env, fixtures, moto};
 
 /// A running `credtray agent`, killed when dropped.
@@ -63,14 +63,9 @@ fn access_key_id(env: &Env, session: &str) -> String {
     json["AccessKeyId"].as_str().unwrap().to_owned()
 }
 
-/// The AssumeRole calls moto has seen for the role session name `name`.
+/// How many AssumeRole calls moto has seen for the role session name `name`.
 fn assume_roles(name: &str) -> usize {
-    moto_requests("show")
-        .iter()
-        .filter(|body| {
-            body.contains("Action=AssumeRole&") && body.contains(&format!("RoleSessionName={name}"))
-        })
-        .count()
+    assume_roles_named(name).len()
 }
 
 #[test]

@@ -611,6 +611,17 @@ pub fn moto_requests(command: &str) -> Vec<String> {
         .collect()
 }
 
+/// The AssumeRole calls moto recorded for the role session name `name` (unique per test: the
+/// recorder sees every test's requests), as their form bodies.
+pub fn assume_roles_named(name: &str) -> Vec<String> {
+    moto_requests("show")
+        .into_iter()
+        .filter(|body| {
+            body.contains("Action=AssumeRole&") && body.contains(&format!("RoleSessionName={name}"))
+        })
+        .collect()
+}
+
 #[test]
 fn a_chained_sessions_external_id_goes_to_sts_and_is_changed_and_cleared_from_the_cli() {
     let env = Env::new();
@@ -619,15 +630,7 @@ fn a_chained_sessions_external_id_goes_to_sts_and_is_changed_and_cleared_from_th
     // A role session name no other test uses picks this test's AssumeRole calls out of what
     // moto records (the recorder sees every test's requests).
     let name = format!("ext-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    let calls = || -> Vec<String> {
-        moto_requests("show")
-            .into_iter()
-            .filter(|body| {
-                body.contains("Action=AssumeRole&")
-                    && body.contains(&format!("RoleSessionName={name}"))
-            })
-            .collect()
-    };
+    let calls = || assume_roles_named(&name);
     moto_requests("start");
     env.run(
         &[

@@ -102,9 +102,17 @@ impl Env {
     pub fn aws(&self, args: &[&str]) -> Run {
         let aws = std::env::var("CREDTRAY_TEST_AWS")
             .expect("CREDTRAY_TEST_AWS (the AWS CLI) is set by scripts/test");
-        let mut cmd = Command::new(aws);
-        cmd.args(args)
-            .env("HOME", self.root.join("home"))
+        let mut cmd = self.tool(aws);
+        cmd.args(args);
+        finish(cmd, "")
+    }
+
+    /// An AWS tool (the AWS CLI, a boto3 script) in this environment: its HOME (so its
+    /// ~/.aws), its store and agent socket (for the credtray it runs as a credential_process),
+    /// STS at moto.
+    pub fn tool(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env("HOME", self.root.join("home"))
             .env("CREDTRAY_CONFIG_DIR", self.config_dir())
             .env("XDG_RUNTIME_DIR", self.runtime_dir())
             .env("AWS_ENDPOINT_URL", moto())
@@ -113,7 +121,7 @@ impl Env {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        finish(cmd, "")
+        cmd
     }
 
     pub fn aws_dir(&self) -> PathBuf {

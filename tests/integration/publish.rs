@@ -3,12 +3,11 @@
 //! Service holding every credential, and no credential in any file under HOME.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
 use crate::engine::{add_moto_user, caller};
-use crate::harness::{Env, Run, finish, fixtures, keychain, moto};
+use crate::harness::{Env, Run, finish, fixtures, keychain};
 
 /// boto3 with `profile`: the caller ARN; then its credentials are made to look 5 minutes from
 /// expiry, which makes botocore run the credential_process again (it must below 10 minutes),
@@ -37,16 +36,10 @@ print(json.dumps({
 "#;
     let python =
         std::env::var("CREDTRAY_TEST_PYTHON").expect("CREDTRAY_TEST_PYTHON is set by scripts/test");
-    let mut cmd = Command::new(python);
-    cmd.args(["-c", SCRIPT, profile])
-        .env("HOME", env.root.join("home"))
-        .env("CREDTRAY_CONFIG_DIR", env.config_dir())
-        .env("AWS_ENDPOINT_URL", moto())
-        .env_remove("AWS_SHARED_CREDENTIALS_FILE")
-        .env_remove("AWS_CONFIG_FILE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    // In the test's environment, agent socket included: without it, the credtray boto3 runs
+    // would look for an agent in the machine's own runtime directory.
+    let mut cmd = env.tool(python);
+    cmd.args(["-c", SCRIPT, profile]);
     let run = finish(cmd, "").ok();
     run.json()
 }
@@ -269,16 +262,8 @@ fn a_credtray_in_a_path_with_spaces_quotes_and_dollars_is_run_by_every_tool() {
     add_moto_user(&env, &f, "dev", "dev", &["--publish", "process"]);
     let credtray = credtray_in_a_nasty_directory(&env);
     // Started through that binary, which names itself in the config file.
-    let mut cmd = Command::new(&credtray);
-    cmd.args(["session", "start", "dev"])
-        .env("HOME", env.root.join("home"))
-        .env("CREDTRAY_CONFIG_DIR", env.config_dir())
-        .env("AWS_ENDPOINT_URL", moto())
-        .env_remove("AWS_SHARED_CREDENTIALS_FILE")
-        .env_remove("AWS_CONFIG_FILE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut cmd = env.tool(&credtray);
+    cmd.args(["session", "start", "dev"]);
     finish(cmd, "").ok();
     let (_, config) = env.aws_files();
     let command = credential_process(&config, "dev");
@@ -294,14 +279,8 @@ fn a_credtray_in_a_path_with_spaces_quotes_and_dollars_is_run_by_every_tool() {
     assert!(caller(&env, "dev").contains(":user/"));
     assert_eq!(boto3(&env, "dev")["method"], "custom-process");
     // The Rust SDK's way: `sh -c "<value>"`.
-    let mut sh = Command::new("sh");
-    sh.args(["-c", &command])
-        .env("HOME", env.root.join("home"))
-        .env("CREDTRAY_CONFIG_DIR", env.config_dir())
-        .env("AWS_ENDPOINT_URL", moto())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut sh = env.tool("sh");
+    sh.args(["-c", &command]);
     served(&finish(sh, "").ok());
 }
 

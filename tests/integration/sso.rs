@@ -86,8 +86,16 @@ fn a_device_login_syncs_the_assigned_roles_and_keeps_its_tokens_only_in_the_keyc
     let env = Env::new();
     let stub = SsoStub::start();
     let (id, login) = logged_in(&env, &stub);
+    // The user code (ABCD-EFGH shape) and where to confirm it, for the person.
+    let code = login
+        .stderr
+        .split("confirm the code ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no code shown: {login:?}"));
+    assert!(code.len() == 9 && code.as_bytes()[4] == b'-', "{code}");
     assert!(
-        login.stderr.contains("ABCD-") || login.stderr.contains("code"),
+        login.stderr.contains("https://device.sso.eu-west-1.amazonaws.com/"),
         "{login:?}"
     );
     assert!(login.stdout.contains("logged in to \"corp\""), "{login:?}");
