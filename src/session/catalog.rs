@@ -307,15 +307,8 @@ impl Catalog {
             session.publish = publish;
         }
 
-        // Every field named must be one of the kind's (Kind::fields), checked before any is set.
-        if let Some(field) = edit.fields().into_iter().find(|&f| {
-            !matches!(
-                f,
-                Field::Alias | Field::Profile | Field::Region | Field::Publish
-            ) && !kind.has(f)
-        }) {
-            return Err(Error::NotApplicable { field, kind });
-        }
+        // A field the kind does not have (Kind::fields) is refused; `session` is a copy, so a
+        // refusal part-way changes nothing.
         for value in &edit.values {
             let field = value.field();
             let did_change = session
@@ -323,6 +316,14 @@ impl Catalog {
                 .set(value.clone())
                 .ok_or(Error::NotApplicable { field, kind })?;
             record(field, did_change);
+        }
+        for (field, given) in [
+            (Field::AccessKeyId, edit.access_key_id.is_some()),
+            (Field::SecretAccessKey, edit.secret_access_key.is_some()),
+        ] {
+            if given && !kind.has(field) {
+                return Err(Error::NotApplicable { field, kind });
+            }
         }
         record(Field::AccessKeyId, edit.access_key_id.is_some());
         record(Field::SecretAccessKey, edit.secret_access_key.is_some());
