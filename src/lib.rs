@@ -15,6 +15,8 @@
 //!   unix socket (the tray, or `credtray agent`), and its client.
 //! - [`atomic`]: crash-safe file replacement and cross-process locks.
 //! - [`browser`]: opening a login URL in the default browser, when asked.
+//! - [`saml_login`]: the federated login window's contract: the `credtray-tray --saml-login`
+//!   child, its pipe and exit codes, the per-URL IdP cookie directories, AWS's ACS URLs.
 //! - [`redact`]: secret-shaped text (key ids, keys, tokens, assertions) scrubbed from AWS's
 //!   messages before they are stored, shown or logged.
 //!
@@ -51,6 +53,7 @@ pub mod browser;
 pub mod cli;
 pub mod engine;
 pub mod redact;
+pub mod saml_login;
 pub mod secrets;
 pub mod session;
 pub mod store;

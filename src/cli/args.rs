@@ -146,6 +146,12 @@ pub enum SessionCommand {
         #[arg(long)]
         cascade: bool,
     },
+    /// Forget a federated session's identity provider login (the cookies of its SAML 2.0 URL):
+    /// every session with that URL shows the login form on its next start
+    ForgetLogin {
+        /// The session's id or alias
+        session: String,
+    },
 }
 
 /// `session add <kind>`: one subcommand per kind users define (not the integration-derived

@@ -62,6 +62,9 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             || cause
                 .downcast_ref::<store::Error>()
                 .is_some_and(store::Error::is_invalid_input)
+            || cause
+                .downcast_ref::<crate::saml_login::ForgetError>()
+                .is_some_and(crate::saml_login::ForgetError::is_invalid_input)
     });
     if invalid { 2 } else { 1 }
 }

@@ -22,6 +22,9 @@ pub struct SessionJson<'a> {
     state: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a str>,
+    /// When the credentials written for it expire (RFC 3339), while it has some.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expiration: Option<String>,
     #[serde(flatten)]
     fields: KindJson<'a>,
 }
@@ -53,6 +56,7 @@ impl<'a> SessionJson<'a> {
             publish: s.publish.as_str(),
             state: s.state.as_str(),
             error: s.state.error(),
+            expiration: s.expiration.map(crate::aws::rfc3339),
             fields: KindJson(&s.kind),
         }
     }

@@ -1,5 +1,6 @@
 //! The CLI's answers to the engine's questions: the MFA code from `--mfa-code` (or a no-echo
-//! prompt on a terminal), the SAML assertion from standard input with `--saml-assertion -`.
+//! prompt on a terminal); the SAML assertion from standard input with `--saml-assertion -`,
+//! else from the login window (`credtray-tray --saml-login`) when there is a display.
 
 use std::io::{IsTerminal, Read};
 
@@ -8,7 +9,8 @@ use zeroize::Zeroizing;
 
 use super::UsageError;
 use super::args::Answers;
-use crate::engine::{MfaAsk, Prompt};
+use crate::engine::{MfaAsk, NoAssertion, Prompt};
+use crate::saml_login;
 use crate::session::{MfaCode, MfaDevice, Session};
 
 pub struct CliPrompt {
@@ -65,13 +67,31 @@ impl Prompt for CliPrompt {
         }
     }
 
-    fn saml_assertion(&mut self, _session: &Session) -> Option<SecretString> {
-        if !std::mem::take(&mut self.saml_from_stdin) {
-            return None;
+    fn saml_assertion(&mut self, session: &Session) -> Result<SecretString, NoAssertion> {
+        if std::mem::take(&mut self.saml_from_stdin) {
+            let mut text = Zeroizing::new(String::new());
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| NoAssertion::Failed(format!("cannot read standard input: {e}")))?;
+            let assertion = text.trim();
+            if assertion.is_empty() {
+                return Err(NoAssertion::NotGiven);
+            }
+            return Ok(SecretString::from(assertion.to_owned()));
         }
-        let mut text = Zeroizing::new(String::new());
-        std::io::stdin().read_to_string(&mut text).ok()?;
-        let assertion = text.trim();
-        (!assertion.is_empty()).then(|| SecretString::from(assertion.to_owned()))
+        let tray = saml_login::tray_beside_me().filter(|t| t.is_file());
+        let (true, Some(tray)) = (saml_login::has_display(), tray) else {
+            return Err(NoAssertion::NotGiven);
+        };
+        eprintln!(
+            "credtray: logging in to the identity provider of session {:?} (the window shows itself if the identity provider needs you)",
+            session.alias.as_str()
+        );
+        saml_login::Login {
+            tray: &tray,
+            session,
+            hidden_only: false,
+        }
+        .run(&|| false)
     }
 }

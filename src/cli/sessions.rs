@@ -3,7 +3,10 @@
 use super::args::{AddCommand, Answers, EditArgs, SessionCommand};
 use super::prompt::CliPrompt;
 use super::{UsageError, new_session, output, print, print_json, report_test, to_edit};
+use anyhow::Context;
+
 use crate::engine::{Chain, Engine, ProposedKeys};
+use crate::saml_login;
 
 /// Runs one `session` subcommand.
 pub(super) fn run(engine: &mut Engine, command: SessionCommand) -> anyhow::Result<()> {
@@ -46,6 +49,7 @@ pub(super) fn run(engine: &mut Engine, command: SessionCommand) -> anyhow::Resul
             },
         ),
         SessionCommand::Delete { session, cascade } => delete(engine, &session, cascade),
+        SessionCommand::ForgetLogin { session } => forget_login(engine, &session),
     }
 }
 
@@ -205,4 +209,12 @@ fn delete(engine: &mut Engine, session: &str, cascade: bool) -> anyhow::Result<(
         .map(|s| format!("deleted session {:?} ({})\n", s.alias.as_str(), s.id))
         .collect();
     print(&lines)
+}
+
+fn forget_login(engine: &Engine, session: &str) -> anyhow::Result<()> {
+    let catalog = engine.catalog()?;
+    let found = catalog.resolve(session)?;
+    let idp_dir = saml_login::idp_dir().context("cannot find the data directory")?;
+    let forgotten = saml_login::forget_login(&catalog, found, &idp_dir)?;
+    print(&format!("{}\n", forgotten.sentence()))
 }

@@ -14,7 +14,7 @@ mod run;
 mod sso;
 
 pub use kinds::definition;
-pub use prompt::{MfaAsk, NoPrompt, Prompt};
+pub use prompt::{MfaAsk, NoAssertion, NoPrompt, Prompt};
 pub use remembered::Remembered;
 pub use run::{ProposedKeys, Tested};
 pub use sso::SyncReport;
@@ -74,9 +74,15 @@ pub enum Error {
     )]
     MfaCodeReused { alias: String },
     #[error(
-        "session {alias:?} needs a SAML assertion from its identity provider: give it with --saml-assertion -"
+        "session {alias:?} needs a SAML assertion from its identity provider: log in from a desktop (the login window needs a display), or give it with --saml-assertion -"
     )]
     NeedsSamlAssertion { alias: String },
+    #[error("could not log in to the identity provider of session {alias:?}: {reason}")]
+    SamlLogin {
+        alias: String,
+        #[source]
+        reason: NoAssertion,
+    },
     #[error(
         "the keys of session {alias:?} are missing from the OS keychain; set them with `credtray session edit {alias:?} --access-key-id - --secret-access-key -`"
     )]
@@ -135,6 +141,7 @@ impl Error {
             Error::NeedsMfaCode { .. }
             | Error::MfaCodeReused { .. }
             | Error::NeedsSamlAssertion { .. }
+            | Error::SamlLogin { .. }
             | Error::KeepsOriginal { .. }
             | Error::Deleting { .. }
             | Error::Saml(_) => true,

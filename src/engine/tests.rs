@@ -323,7 +323,7 @@ fn delete_with_the_keychain_down_keeps_the_session() {
 
 use crate::aws::sts::Cause;
 use crate::aws::{Call, Fake};
-use crate::engine::{MfaAsk, Prompt, ProposedKeys};
+use crate::engine::{MfaAsk, NoAssertion, Prompt, ProposedKeys};
 use crate::session::{MfaCode, MfaDevice, NewIntegration, Region, State};
 
 /// A SAMLResponse granting `role` through `idp` (leaked: the scripted prompt holds
@@ -354,8 +354,10 @@ impl Prompt for Scripted {
         self.asked.push(ask);
         (!self.codes.is_empty()).then(|| self.codes.remove(0).parse().unwrap())
     }
-    fn saml_assertion(&mut self, _: &Session) -> Option<SecretString> {
-        self.assertion.map(|a| SecretString::from(a.to_owned()))
+    fn saml_assertion(&mut self, _: &Session) -> Result<SecretString, NoAssertion> {
+        self.assertion
+            .map(|a| SecretString::from(a.to_owned()))
+            .ok_or(NoAssertion::NotGiven)
     }
 }
 
@@ -971,6 +973,53 @@ fn federated_sessions_need_an_assertion() {
     assert_eq!(r.sts.calls().len(), before);
 }
 
+/// A login window that ends without an assertion, for the reason given.
+struct LoginEnds(NoAssertion);
+
+impl Prompt for LoginEnds {
+    fn mfa_code(&mut self, _: &Session, _: &MfaDevice, _: MfaAsk) -> Option<MfaCode> {
+        None
+    }
+    fn saml_assertion(&mut self, _: &Session) -> Result<SecretString, NoAssertion> {
+        Err(self.0.clone())
+    }
+}
+
+#[test]
+fn a_login_that_ends_without_an_assertion_starts_nothing_and_says_why() {
+    let mut r = rig();
+    let new = NewSession {
+        publish: None,
+        alias: "fed".parse().unwrap(),
+        profile: None,
+        region: None,
+        kind: SessionKind::IamRoleFederated {
+            role_arn: "arn:aws:iam::123456789012:role/fed".parse().unwrap(),
+            saml_url: "https://idp.example.com".parse().unwrap(),
+            idp_arn: "arn:aws:iam::123456789012:saml-provider/p".parse().unwrap(),
+        },
+    };
+    let id = r.engine.add(new, None).unwrap().id;
+    for (reason, says) in [
+        (NoAssertion::Cancelled, "window was closed"),
+        (NoAssertion::TimedOut, "saml_login_timeout"),
+        (NoAssertion::NeedsUser, "log in again"),
+    ] {
+        let err = r
+            .engine
+            .start(id, &mut LoginEnds(reason.clone()), false)
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::SamlLogin { reason: r, .. } if *r == reason),
+            "{err}"
+        );
+        assert!(crate::error_sentence(&err).contains(says), "{err}");
+        assert_eq!(r.session(id).state, State::Inactive);
+    }
+    assert!(r.sts.calls().is_empty());
+    assert_eq!(r.text("credentials"), "");
+}
+
 #[test]
 fn chain_uses_the_spec_defaults() {
     let r = rig();
@@ -1056,8 +1105,8 @@ impl Prompt for StopsMeanwhile {
         self.other.stop(self.id).unwrap();
         self.code.map(|c| c.parse().unwrap())
     }
-    fn saml_assertion(&mut self, _: &Session) -> Option<SecretString> {
-        None
+    fn saml_assertion(&mut self, _: &Session) -> Result<SecretString, NoAssertion> {
+        Err(NoAssertion::NotGiven)
     }
 }
 

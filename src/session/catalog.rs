@@ -65,6 +65,13 @@ pub struct Settings {
     pub extra_regions: Vec<Region>,
     /// The publish mode of a session added without one (`[settings] publish`).
     pub publish: Publish,
+    /// How long a federated login may take (`[settings] saml_login_timeout`, in seconds).
+    pub saml_login_timeout: std::time::Duration,
+}
+
+impl Settings {
+    /// How long a federated login may take unless `[settings] saml_login_timeout` says.
+    pub const SAML_LOGIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 }
 
 impl Default for Settings {
@@ -73,6 +80,7 @@ impl Default for Settings {
             default_region: Region::us_east_1(),
             extra_regions: Vec::new(),
             publish: Publish::File,
+            saml_login_timeout: Self::SAML_LOGIN_TIMEOUT,
         }
     }
 }

@@ -166,6 +166,9 @@ pub struct SettingsV1 {
     /// Version 3; absent: `file`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub publish: Option<Publish>,
+    /// Seconds a federated login may take; absent: five minutes. Written only when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saml_login_timeout: Option<std::num::NonZeroU64>,
 }
 
 /// One session: what every session has, then its kind's own fields ([`Kind::fields`]) under
@@ -235,6 +238,12 @@ impl File {
             default_region,
             extra_regions,
             publish: self.settings.publish.unwrap_or_default(),
+            saml_login_timeout: self
+                .settings
+                .saml_login_timeout
+                .map_or(Settings::SAML_LOGIN_TIMEOUT, |s| {
+                    std::time::Duration::from_secs(s.get())
+                }),
         };
         let profiles = self.profiles.into_iter().map(Spanned::into_inner).collect();
         let integrations = self
@@ -312,6 +321,9 @@ impl File {
                     .map(ToString::to_string)
                     .collect(),
                 publish: Some(settings.publish),
+                saml_login_timeout: (settings.saml_login_timeout != Settings::SAML_LOGIN_TIMEOUT)
+                    .then(|| std::num::NonZeroU64::new(settings.saml_login_timeout.as_secs()))
+                    .flatten(),
             },
             profiles: catalog
                 .profiles()

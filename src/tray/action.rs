@@ -13,6 +13,8 @@ pub enum MenuAction {
     /// change relabels this item instead of replacing it, which would rebuild the submenu.
     StartStop(SessionId),
     Test(SessionId),
+    /// Forget the IdP login of a federated session's SAML 2.0 URL.
+    ForgetLogin(SessionId),
     Chain(SessionId),
     Delete(SessionId),
     /// Open a dialog for a text or secret parameter.
@@ -45,6 +47,7 @@ impl fmt::Display for MenuAction {
         match self {
             MenuAction::StartStop(id) => write!(f, "start-stop:{id}"),
             MenuAction::Test(id) => write!(f, "test:{id}"),
+            MenuAction::ForgetLogin(id) => write!(f, "forget-login:{id}"),
             MenuAction::Chain(id) => write!(f, "chain:{id}"),
             MenuAction::Delete(id) => write!(f, "delete:{id}"),
             MenuAction::Edit(id, p) => write!(f, "edit:{id}:{}", p.code()),
@@ -83,6 +86,7 @@ impl FromStr for MenuAction {
         Ok(match verb {
             "start-stop" => MenuAction::StartStop(id(rest)?),
             "test" => MenuAction::Test(id(rest)?),
+            "forget-login" => MenuAction::ForgetLogin(id(rest)?),
             "chain" => MenuAction::Chain(id(rest)?),
             "delete" => MenuAction::Delete(id(rest)?),
             "edit" => {
@@ -120,6 +124,7 @@ mod tests {
         let mut actions = vec![
             MenuAction::StartStop(a),
             MenuAction::Test(a),
+            MenuAction::ForgetLogin(a),
             MenuAction::Chain(a),
             MenuAction::Delete(a),
             MenuAction::SetProfile(a, "team.prod+x@y".into()),

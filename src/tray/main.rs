@@ -3,7 +3,8 @@
 //! event loop owns the GTK main thread and sleeps in `ControlFlow::Wait`; the engine runs on
 //! its own thread (`worker`) and wakes the loop through an `EventLoopProxy`. The menu is data (`menu`), rendered by one thin layer
 //! (`render`); menu ids are typed (`action`); dialogs are a pure model with a GTK view
-//! (`dialog`); `icon` draws the three icons; `agent` serves credential-process from the tray.
+//! (`dialog`); `icon` draws the three icons; `agent` serves credential-process from the tray;
+//! `login_window` is the federated login, run as a child process (`--saml-login`).
 
 #![forbid(unsafe_code)]
 
@@ -12,6 +13,7 @@ mod agent;
 mod dialog;
 mod forms;
 mod icon;
+mod login_window;
 mod menu;
 mod render;
 mod worker;
@@ -54,10 +56,16 @@ pub enum UserEvent {
     Ask(Question, Sender<Option<Answer>>),
     /// A credential_process call needs this integration (its alias) logged in.
     OfferLogin(String),
+    /// A rotation found this federated session's identity provider asking for the person.
+    OfferSamlLogin(SessionId),
 }
 
 fn main() -> ExitCode {
     credtray::cli::init_logging();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(credtray::saml_login::FLAG) {
+        return login_window::run(&args[1..]);
+    }
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -173,6 +181,7 @@ fn run() -> anyhow::Result<()> {
                 let _ = reply.send(app.answer(&question));
             }
             Event::UserEvent(UserEvent::OfferLogin(alias)) => app.offer_login(&alias),
+            Event::UserEvent(UserEvent::OfferSamlLogin(id)) => app.offer_saml_login(id),
             _ => {}
         }
     })
@@ -291,6 +300,7 @@ impl App {
             },
             MenuAction::StopAll => self.send(Command::StopAll),
             MenuAction::Test(id) => self.send(Command::Test(id)),
+            MenuAction::ForgetLogin(id) => self.forget_login(id),
             MenuAction::Chain(id) => {
                 if let Some(command) = self.chain_form(id) {
                     self.send(command);
@@ -426,16 +436,82 @@ impl App {
             return;
         }
         self.offered.insert(id, now);
-        let commands = self.commands.clone();
-        let summary = format!("Log in to {alias}");
-        let body = format!(
-            "An AWS tool asked for credentials of a session of \"{alias}\", which is logged out."
+        self.offer(
+            format!("Log in to {alias}"),
+            format!(
+                "An AWS tool asked for credentials of a session of \"{alias}\", which is logged out."
+            ),
+            Command::Login(id),
         );
+    }
+
+    /// A rotation could not refresh a federated session without the person: a toast whose
+    /// *Log in* starts it again with the login window (never a window opened unasked).
+    fn offer_saml_login(&self, id: SessionId) {
+        let Some(session) = self.catalog.get(id) else {
+            return;
+        };
+        self.offer(
+            format!("Log in for {}", session.alias),
+            format!(
+                "Session \"{}\" could not be refreshed: its identity provider wants you to log in again.",
+                session.alias
+            ),
+            Command::Start(id),
+        );
+    }
+
+    /// Forget IdP login…: the confirmation names every session that shares the SAML 2.0 URL
+    /// (all of them log in again); the cookies go at once (no engine state is involved).
+    fn forget_login(&self, id: SessionId) {
+        let Some(session) = self.catalog.get(id) else {
+            return;
+        };
+        let credtray::session::SessionKind::IamRoleFederated { saml_url, .. } = &session.kind
+        else {
+            return;
+        };
+        let others: Vec<String> = credtray::saml_login::sharing(&self.catalog, saml_url)
+            .into_iter()
+            .filter(|s| s.id != id)
+            .map(|s| format!("\"{}\"", s.alias))
+            .collect();
+        let mut message = format!(
+            "Forget the identity provider login of \"{}\"? Its next start shows the login form of {saml_url} again.",
+            session.alias
+        );
+        if !others.is_empty() {
+            message.push_str(&format!(
+                "\n\nThe login is shared by every session with that URL, so this logs out {} too.",
+                others.join(", ")
+            ));
+        }
+        if !self
+            .dialogs
+            .confirm("credtray — Forget IdP login", &message)
+        {
+            return;
+        }
+        let result = credtray::saml_login::idp_dir()
+            .ok_or_else(|| "cannot find the data directory".to_owned())
+            .and_then(|dir| {
+                credtray::saml_login::forget_login(&self.catalog, session, &dir)
+                    .map_err(|e| credtray::error_sentence(&e))
+            });
+        match result {
+            Ok(forgotten) => worker::notify("Forgot the IdP login", &forgotten.sentence()),
+            Err(e) => worker::notify("Could not forget the IdP login", &e),
+        }
+    }
+
+    /// A toast with a *Log in* action that sends `command` when clicked.
+    fn offer(&self, summary: String, body: String, command: Command) {
+        let commands = self.commands.clone();
         let spawned = std::thread::Builder::new()
             .name("credtray-offer".to_owned())
             .spawn(move || {
                 worker::offer(&summary, &body, "Log in", || {
-                    let _ = commands.send(Command::Login(id));
+                    let _ = commands.send(command);
                 })
             });
         if let Err(e) = spawned {
@@ -510,20 +586,6 @@ impl App {
                     v[0].parse::<MfaCode>()
                         .map(|c| Answer::Secret(SecretString::from(c.as_str())))
                         .map_err(|e| e.to_string())
-                })
-            }
-            Question::SamlAssertion { alias } => {
-                let form = Form::new(
-                    format!("credtray — SAML login for \"{alias}\""),
-                    vec![Entry::secret("SAML assertion (base64)")],
-                );
-                ask(&self.dialogs, form, |v| {
-                    let a = v[0].trim();
-                    if a.len() < 4 {
-                        Err("paste the base64 SAML response from your identity provider".to_owned())
-                    } else {
-                        Ok(Answer::Secret(SecretString::from(a)))
-                    }
                 })
             }
             Question::LoginCode {

@@ -216,7 +216,7 @@ fn integrations_menu(catalog: &Catalog) -> Node {
 }
 
 /// One session's submenu: Start/Stop, Edit ▸, Publish as ▸, Test credential generation,
-/// Create chained session…, Delete….
+/// Forget IdP login… (federated sessions), Create chained session…, Delete….
 fn session_menu(catalog: &Catalog, s: &Session) -> Node {
     let id = s.id;
     let mut children = Vec::new();
@@ -261,6 +261,9 @@ fn session_menu(catalog: &Catalog, s: &Session) -> Node {
         MenuAction::Test(id),
         "Test credential generation",
     ));
+    if s.kind.tag() == Kind::IamRoleFederated {
+        children.push(Node::item(MenuAction::ForgetLogin(id), "Forget IdP login…"));
+    }
     children.push(Node::item(MenuAction::Chain(id), "Create chained session…"));
     children.push(Node::item(MenuAction::Delete(id), "Delete…"));
     // A derived session says where it comes from.

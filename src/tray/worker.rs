@@ -15,7 +15,8 @@ use tao::event_loop::EventLoopProxy;
 
 use super::UserEvent;
 use credtray::awsfiles;
-use credtray::engine::{self, Chain, Engine, MfaAsk, Prompt, ProposedKeys};
+use credtray::engine::{self, Chain, Engine, MfaAsk, NoAssertion, Prompt, ProposedKeys};
+use credtray::saml_login;
 use credtray::session::{
     Edit, IamUserKeys, IntegrationEdit, IntegrationId, MfaCode, MfaDevice, NewIntegration,
     NewSession, Session, SessionId,
@@ -58,9 +59,6 @@ pub enum Question {
         alias: String,
         device: String,
         again: bool,
-    },
-    SamlAssertion {
-        alias: String,
     },
     TakeOver {
         alias: String,
@@ -348,13 +346,19 @@ impl Worker {
     }
 
     fn rotate(&mut self, engine: &mut Engine) {
-        let mut prompt = self.prompt();
+        let mut prompt = self.prompt().unattended();
         let Ok(results) = engine.rotate(&mut prompt) else {
             return;
         };
         for (id, result) in results {
             match result {
                 Ok(()) => self.failed_rotation.retain(|f| *f != id),
+                Err(engine::Error::SamlLogin {
+                    reason: NoAssertion::NeedsUser,
+                    ..
+                }) => {
+                    let _ = self.proxy.send_event(UserEvent::OfferSamlLogin(id));
+                }
                 Err(e) if !self.failed_rotation.contains(&id) => {
                     self.failed_rotation.push(id);
                     notify(
@@ -369,11 +373,14 @@ impl Worker {
     }
 }
 
-/// Asks the GUI thread, and waits for the answer (at most `within`).
+/// Asks the GUI thread, and waits for the answer (at most `within`); logs in to identity
+/// providers through the login window (`credtray-tray --saml-login`), a child process.
 pub struct TrayPrompt {
     proxy: EventLoopProxy<UserEvent>,
     quitting: Arc<AtomicBool>,
     within: Duration,
+    /// A rotation: the login window never shows.
+    unattended: bool,
 }
 
 impl TrayPrompt {
@@ -386,7 +393,14 @@ impl TrayPrompt {
             proxy,
             quitting,
             within,
+            unattended: false,
         }
+    }
+
+    /// A prompt for a rotation, which nobody asked for: no login window.
+    fn unattended(mut self) -> Self {
+        self.unattended = true;
+        self
     }
 
     /// Waits for the answer, giving up when the person quits (the GUI is then waiting for this
@@ -421,14 +435,16 @@ impl Prompt for TrayPrompt {
         }
     }
 
-    fn saml_assertion(&mut self, session: &Session) -> Option<SecretString> {
-        let question = Question::SamlAssertion {
-            alias: session.alias.to_string(),
-        };
-        match self.ask(question)? {
-            Answer::Secret(assertion) => Some(assertion),
-            Answer::Yes => None,
+    fn saml_assertion(&mut self, session: &Session) -> Result<SecretString, NoAssertion> {
+        let tray = std::env::current_exe()
+            .map_err(|e| NoAssertion::Failed(format!("cannot find the tray's executable: {e}")))?;
+        let quitting = self.quitting.clone();
+        saml_login::Login {
+            tray: &tray,
+            session,
+            hidden_only: self.unattended,
         }
+        .run(&|| quitting.load(Ordering::Relaxed))
     }
 }
 

@@ -78,12 +78,21 @@ impl Env {
             .env("CREDTRAY_CONFIG_DIR", self.config_dir())
             .env("CREDTRAY_LOG", "trace")
             .env("XDG_RUNTIME_DIR", self.runtime_dir())
+            .env("XDG_DATA_HOME", self.data_dir())
             .env_remove("AWS_SHARED_CREDENTIALS_FILE")
             .env_remove("AWS_CONFIG_FILE")
+            // Headless unless a test gives it the display (the SAML login window's tests).
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         cmd
+    }
+
+    /// This environment's `XDG_DATA_HOME` (where the IdP cookies of SAML logins are kept).
+    pub fn data_dir(&self) -> PathBuf {
+        self.root.join("home/.local/share")
     }
 
     /// Runs `credtray args` with STS at `endpoint` (moto, a stub, a closed port).
@@ -115,6 +124,7 @@ impl Env {
         cmd.env("HOME", self.root.join("home"))
             .env("CREDTRAY_CONFIG_DIR", self.config_dir())
             .env("XDG_RUNTIME_DIR", self.runtime_dir())
+            .env("XDG_DATA_HOME", self.data_dir())
             .env("AWS_ENDPOINT_URL", moto())
             .env_remove("AWS_SHARED_CREDENTIALS_FILE")
             .env_remove("AWS_CONFIG_FILE")

@@ -17,6 +17,7 @@ mod keychain;
 mod leaks;
 mod publish;
 mod repairs;
+mod saml;
 mod sso;
 mod sso_stub;
 mod validation;

@@ -95,7 +95,9 @@ fn a_device_login_syncs_the_assigned_roles_and_keeps_its_tokens_only_in_the_keyc
         .unwrap_or_else(|| panic!("no code shown: {login:?}"));
     assert!(code.len() == 9 && code.as_bytes()[4] == b'-', "{code}");
     assert!(
-        login.stderr.contains("https://device.sso.eu-west-1.amazonaws.com/"),
+        login
+            .stderr
+            .contains("https://device.sso.eu-west-1.amazonaws.com/"),
         "{login:?}"
     );
     assert!(login.stdout.contains("logged in to \"corp\""), "{login:?}");

@@ -9,11 +9,13 @@ CREDTRAY_TEST_AWS (the AWS CLI), CREDTRAY_TEST_MOTO (moto's URL).
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import time
 import traceback
+import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -114,6 +116,15 @@ urllib.request.urlopen(urllib.request.Request(
     f'{STUB}/_stub/config', data=json.dumps({'auto_approve_after': 1, 'interval': 1}).encode(), method='POST',
     headers={'Content-Type': 'application/json'}))
 env.update(AWS_ENDPOINT_URL_SSO=STUB, AWS_ENDPOINT_URL_SSO_OIDC=STUB, BROWSER='true')
+# A fake SAML identity provider (tests/support/fake_idp.py) that wants a login, then posts a
+# SAMLResponse (15-minute SessionDuration) for the federated fixtures to the real AWS sign-in URL.
+idp_log = os.path.join(root, 'idp.log')
+idp = subprocess.Popen(['/usr/bin/python3', os.path.join(HERE, '..', 'support', 'fake_idp.py'), idp_log],
+                       stdout=subprocess.PIPE, text=True)
+processes.append(idp)
+IDP_URL = f"http://127.0.0.1:{idp.stdout.readline().split()[-1]}/start?" + urllib.parse.urlencode(
+    {'login': '1', 'duration': '900', 'role': fixtures['federated_role_arn'], 'idp': fixtures['idp_arn']})
+env['XDG_DATA_HOME'] = os.path.join(home, '.local', 'share')
 # A headless agent already running: the tray asks it to hand over.
 headless = background([CREDTRAY, 'agent'], os.path.join(root, 'agent.log'))
 wait_for('the headless agent', lambda: os.path.exists(os.path.join(runtime, 'credtray', 'agent.sock')))
@@ -218,20 +229,70 @@ def _():
     assert time.time() - start < 1.5, time.time() - start
 
 
-@step('e2: a start that needs a SAML login shows "Starting…" and asks in a dialog naming the session')
+def visible_login_windows(alias):
+    found = subprocess.run(['xdotool', 'search', '--onlyvisible', '--name', f'for session {alias}$'],
+                           capture_output=True, text=True)
+    return found.stdout.split()
+
+
+@step('e2: a start that needs a SAML login shows "Starting…" and the IdP\'s login window; once typed in, the AWS CLI uses the profile')
 def _():
+    credtray('session', 'edit', 'sydney-fed', '--saml-url', IDP_URL)
     probe.click(['○ sydney-fed*', 'Start'])
-    subprocess.run(['xdotool', 'search', '--sync', '--name', 'SAML login for "sydney-fed"'],
-                   check=True, timeout=20, capture_output=True)
+    window = wait_for('the login window', lambda: (visible_login_windows('sydney-fed') or [None])[0])
     wait_for('the starting mark', lambda: any(l.startswith('◌ sydney-fed') for l in labels()))
     item = probe.find(probe.tree(), ['◌ sydney-fed*', 'Starting…'])
     assert not item['enabled'], item
-    subprocess.run(['xdotool', 'search', '--sync', '--name', 'SAML login for', 'windowactivate', '--sync'],
+    subprocess.run(['xdotool', 'windowactivate', '--sync', window], check=True, timeout=20)
+    subprocess.run(['xdotool', 'type', '--delay', '20', 'jane'], check=True)
+    subprocess.run(['xdotool', 'key', 'Tab'], check=True)
+    subprocess.run(['xdotool', 'type', '--delay', '20', 'correct horse'], check=True)
+    subprocess.run(['xdotool', 'key', 'Return'], check=True)
+    wait_for('sydney-fed to be active', lambda: any(l.startswith('● sydney-fed') for l in labels()), timeout=30)
+    out = aws('sts', 'get-caller-identity', '--profile', 'syd')
+    assert out.returncode == 0 and ':assumed-role/' in out.stdout, out
+    assert open(idp_log).read().count('LOGIN') == 1
+
+
+def make_due(alias):
+    """The session's credentials as if issued 14 of their 15 minutes ago, and its cached role
+    credentials gone: the tray's next rotation logs in again."""
+    session = json.loads(credtray('session', 'show', alias, '--json'))
+    subprocess.run(['secret-tool', 'clear', 'service', 'credtray', 'username', f"{session['id']}-role-credentials"],
+                   check=True)
+    path = os.path.join(env['CREDTRAY_CONFIG_DIR'], 'config.toml')
+    text = open(path).read()
+    now = time.time()
+    stamp = lambda t: time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(t))
+    blocks = text.split('\n[[session]]\n')
+    for i, block in enumerate(blocks):
+        if f'id = "{session["id"]}"' in block:
+            block = re.sub(r'(?m)^expiration = ".*"$', f'expiration = "{stamp(now + 60)}"', block)
+            blocks[i] = re.sub(r'(?m)^issued = ".*"$', f'issued = "{stamp(now - 840)}"', block)
+    with open(path + '.e2e', 'w') as f:
+        f.write('\n[[session]]\n'.join(blocks))
+    os.replace(path + '.e2e', path)
+
+
+@step('e2b: Forget IdP login… logs out every session of the URL; the rotation that then needs the person shows no window, and a toast offers Log in')
+def _():
+    credtray('session', 'add', 'iam-role-federated', '--alias', 'sydney-2', '--profile', 'syd2',
+             '--role-arn', fixtures['federated_role_arn'], '--idp-arn', fixtures['idp_arn'], '--saml-url', IDP_URL)
+    wait_for('sydney-2 in the menu', lambda: any(l.startswith('○ sydney-2') for l in labels()))
+    probe.click(['● sydney-fed*', 'Forget IdP login…'])
+    subprocess.run(['xdotool', 'search', '--sync', '--name', 'Forget IdP login', 'windowactivate', '--sync'],
                    check=True, timeout=20, capture_output=True)
-    subprocess.run(['xdotool', 'key', 'Escape'], check=True)
-    wait_for('the session back to inactive', lambda: any(l.startswith('○ sydney-fed') for l in labels()))
-    text = wait_for('the toast', lambda: (lambda t: t if 'needs a SAML assertion' in t else None)(open(notify_log).read()))
-    assert 'Could not start the session' in text, text
+    subprocess.run(['xdotool', 'key', 'alt+y'], check=True)
+    text = wait_for('the forget toast', lambda: (lambda t: t if 'Forgot the IdP login' in t else None)(open(notify_log).read()))
+    assert '"sydney-fed", "sydney-2"' in text, text[-600:]
+    make_due('sydney-fed')
+    deadline = time.time() + 90
+    while 'Log in for sydney-fed' not in open(notify_log).read():
+        assert time.time() < deadline, 'no toast offering a login within 90 s'
+        assert not visible_login_windows('sydney-fed'), 'a rotation showed a login window'
+        time.sleep(0.1)
+    assert 'wants you to log in again' in open(notify_log).read()
+    assert open(idp_log).read().count('LOGIN') == 1, 'nobody typed a login'
 
 
 @step('e3: a profile taken over through the dialog is given back byte for byte on Stop')

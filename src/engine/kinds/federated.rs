@@ -4,7 +4,7 @@
 
 use super::{ROLE_DURATION, Source, stamp};
 use crate::aws::Credentials;
-use crate::engine::prompt::Prompt;
+use crate::engine::prompt::{NoAssertion, Prompt};
 use crate::engine::run::Mode;
 use crate::engine::{Engine, Error};
 use crate::session::{Catalog, IdpArn, RoleArn, Session};
@@ -24,12 +24,13 @@ impl Source for Federated<'_> {
         prompt: &mut dyn Prompt,
         _: Mode<'_>,
     ) -> Result<Credentials, Error> {
-        let assertion =
-            prompt
-                .saml_assertion(session)
-                .ok_or_else(|| Error::NeedsSamlAssertion {
-                    alias: session.alias.to_string(),
-                })?;
+        let alias = session.alias.to_string();
+        let assertion = prompt
+            .saml_assertion(session)
+            .map_err(|reason| match reason {
+                NoAssertion::NotGiven => Error::NeedsSamlAssertion { alias },
+                reason => Error::SamlLogin { alias, reason },
+            })?;
         let grants = crate::aws::saml::read(&assertion)?;
         grants.check(self.role_arn, self.idp_arn)?;
         tracing::info!(id = %session.id, "using AssumeRoleWithSAML");

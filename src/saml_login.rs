@@ -1,0 +1,391 @@
+//! Federated logins through the embedded browser, as seen from outside it: the login runs in a
+//! child process, `credtray-tray --saml-login <session id>` (so WebKit never stays in the
+//! tray's memory and the CLI links no GUI library), which prints the captured SAMLResponse on
+//! a pipe and says how it ended by its exit code. This module owns that contract (both sides),
+//! where each SAML 2.0 URL keeps its cookies, forgetting them, and which URLs are AWS's SAML
+//! sign-in endpoints (the requests that must never leave the machine).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::engine::NoAssertion;
+use crate::session::{Catalog, SamlUrl, Session, SessionKind};
+
+/// The option that turns `credtray-tray` into the login child.
+pub const FLAG: &str = "--saml-login";
+
+/// How the login child ends: its exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// The SAMLResponse is on standard output.
+    Captured = 0,
+    /// Anything else: the reason is the last line on standard error that starts with
+    /// `credtray-tray: `.
+    Failed = 1,
+    /// The person closed the window.
+    Cancelled = 10,
+    /// The login did not finish within the timeout.
+    TimedOut = 11,
+    /// Hidden only (a rotation): the identity provider wants the person.
+    NeedsUser = 12,
+}
+
+impl Exit {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+
+    fn of(code: i32) -> Option<Self> {
+        [
+            Self::Captured,
+            Self::Failed,
+            Self::Cancelled,
+            Self::TimedOut,
+            Self::NeedsUser,
+        ]
+        .into_iter()
+        .find(|e| e.code() == code)
+    }
+}
+
+/// The tray's executable name, installed beside the CLI.
+pub const TRAY: &str = if cfg!(windows) {
+    "credtray-tray.exe"
+} else {
+    "credtray-tray"
+};
+
+/// `credtray-tray` beside the running executable (the CLI, or the tray itself).
+pub fn tray_beside_me() -> Option<PathBuf> {
+    let me = std::env::current_exe().ok()?;
+    Some(me.parent()?.join(TRAY))
+}
+
+/// Whether this process can show a window: a display on Linux and the BSDs (X11 or Wayland),
+/// always elsewhere.
+pub fn has_display() -> bool {
+    if cfg!(any(target_os = "macos", windows)) {
+        return true;
+    }
+    ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()))
+}
+
+/// Where every identity provider's cookies live: `$XDG_DATA_HOME/credtray/idp` (the platform's
+/// data directory elsewhere).
+pub fn idp_dir() -> Option<PathBuf> {
+    let base = directories::BaseDirs::new()?;
+    Some(base.data_dir().join("credtray").join("idp"))
+}
+
+/// The cookie directory of one SAML 2.0 URL: sessions with the same URL share it (and so one
+/// IdP login), different URLs never do.
+pub fn cookie_dir(idp_dir: &Path, url: &SamlUrl) -> PathBuf {
+    let digest = Sha256::digest(url.as_str().as_bytes());
+    let name: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    idp_dir.join(name)
+}
+
+/// Forgets the IdP login of `url`: deletes its cookie directory. Returns whether there was one.
+pub fn forget(idp_dir: &Path, url: &SamlUrl) -> std::io::Result<bool> {
+    match std::fs::remove_dir_all(cookie_dir(idp_dir, url)) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// What forgetting a session's IdP login did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forgotten {
+    pub url: SamlUrl,
+    /// Every session with that URL (the one named first), all logged out by it.
+    pub sessions: Vec<String>,
+    /// Whether there were cookies to forget.
+    pub existed: bool,
+}
+
+impl Forgotten {
+    /// What the CLI prints and the tray's toast says.
+    pub fn sentence(&self) -> String {
+        let who = match self.sessions.as_slice() {
+            [one] => format!("session {one:?} shows"),
+            many => format!(
+                "sessions {} show",
+                many.iter()
+                    .map(|a| format!("{a:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        if self.existed {
+            format!(
+                "forgot the identity provider login of {}: {who} the login form on the next start",
+                self.url
+            )
+        } else {
+            format!(
+                "no identity provider login of {} was kept; {who} the login form on the next start",
+                self.url
+            )
+        }
+    }
+}
+
+/// The sessions that share `url`, and so its IdP login: the ones a forget logs out.
+pub fn sharing<'c>(catalog: &'c Catalog, url: &SamlUrl) -> Vec<&'c Session> {
+    catalog
+        .sessions()
+        .iter()
+        .filter(|s| matches!(&s.kind, SessionKind::IamRoleFederated { saml_url, .. } if saml_url == url))
+        .collect()
+}
+
+/// Forgets the IdP login of a federated `session` (and so of every session with its URL).
+pub fn forget_login(
+    catalog: &Catalog,
+    session: &Session,
+    idp_dir: &Path,
+) -> Result<Forgotten, ForgetError> {
+    let SessionKind::IamRoleFederated { saml_url, .. } = &session.kind else {
+        return Err(ForgetError::NotFederated {
+            alias: session.alias.to_string(),
+        });
+    };
+    let existed = forget(idp_dir, saml_url).map_err(|source| ForgetError::Io {
+        dir: cookie_dir(idp_dir, saml_url),
+        source,
+    })?;
+    let mut sessions = vec![session.alias.to_string()];
+    sessions.extend(
+        sharing(catalog, saml_url)
+            .into_iter()
+            .filter(|s| s.id != session.id)
+            .map(|s| s.alias.to_string()),
+    );
+    Ok(Forgotten {
+        url: saml_url.clone(),
+        sessions,
+        existed,
+    })
+}
+
+impl ForgetError {
+    /// The session named is the mistake (exit code 2), not the file system.
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(self, ForgetError::NotFederated { .. })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ForgetError {
+    #[error(
+        "session {alias:?} is not federated: only federated sessions log in to an identity provider"
+    )]
+    NotFederated { alias: String },
+    #[error("cannot delete the identity provider's cookies in {}", .dir.display())]
+    Io {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Whether `url` is an AWS SAML sign-in (ACS) endpoint: `https`, port 443 if any, the host
+/// `signin.aws.amazon.com`, `signin.amazonaws-us-gov.com` or `signin.amazonaws.cn` or a
+/// regional one under them (`us-east-2.signin.aws.amazon.com`), the path `/saml` or under it.
+pub fn is_aws_acs(url: &str) -> bool {
+    let Ok(url) = url::Url::parse(url) else {
+        return false;
+    };
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    let aws = ["aws.amazon.com", "amazonaws-us-gov.com", "amazonaws.cn"]
+        .iter()
+        .any(|domain| {
+            let signin = format!("signin.{domain}");
+            host == signin || host.ends_with(&format!(".{signin}"))
+        });
+    url.scheme() == "https"
+        && url.port().is_none_or(|p| p == 443)
+        && aws
+        && (url.path() == "/saml" || url.path().starts_with("/saml/"))
+}
+
+/// One login to run in the child.
+pub struct Login<'a> {
+    pub tray: &'a Path,
+    /// The session as the engine has it (a dry run of an edit may differ from the stored one,
+    /// so its URL is passed along).
+    pub session: &'a Session,
+    /// A rotation: never show a window; give up when the identity provider wants the person.
+    pub hidden_only: bool,
+}
+
+impl Login<'_> {
+    /// Runs the login child and waits for it, killing it when `cancelled` turns true.
+    pub fn run(&self, cancelled: &dyn Fn() -> bool) -> Result<SecretString, NoAssertion> {
+        let SessionKind::IamRoleFederated { saml_url, .. } = &self.session.kind else {
+            return Err(NoAssertion::NotGiven);
+        };
+        let mut command = Command::new(self.tray);
+        command
+            .arg(FLAG)
+            .arg(self.session.id.to_string())
+            .arg("--url")
+            .arg(saml_url.as_str());
+        if self.hidden_only {
+            command.arg("--hidden-only");
+        }
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().map_err(|e| {
+            NoAssertion::Failed(format!(
+                "cannot start the login window ({}): {e}",
+                self.tray.display()
+            ))
+        })?;
+        tracing::info!(session = %self.session.id, hidden_only = self.hidden_only, "SAML login started");
+        let output = reader(child.stdout.take());
+        let errors = reader(child.stderr.take());
+        let status = wait(&mut child, cancelled)?;
+        // The child is gone; its pipes end with it (WebKit's helpers may hold standard error a
+        // moment longer, so that is not waited for long).
+        let assertion = output.recv_timeout(PIPE_GRACE).unwrap_or_default();
+        let errors = errors.recv_timeout(PIPE_GRACE).unwrap_or_default();
+        for line in errors.lines() {
+            tracing::debug!(target: "credtray::saml_login::child", "{line}");
+        }
+        let reason = || {
+            errors
+                .lines()
+                .rev()
+                .find_map(|l| l.strip_prefix("credtray-tray: "))
+                .map_or_else(
+                    || format!("the login window ended with {status}"),
+                    str::to_owned,
+                )
+        };
+        match status.code().and_then(Exit::of) {
+            Some(Exit::Captured) => {
+                let assertion = assertion.trim();
+                if assertion.is_empty() {
+                    Err(NoAssertion::Failed(
+                        "the login window ended without an assertion".to_owned(),
+                    ))
+                } else {
+                    Ok(SecretString::from(assertion.to_owned()))
+                }
+            }
+            Some(Exit::Cancelled) => Err(NoAssertion::Cancelled),
+            Some(Exit::TimedOut) => Err(NoAssertion::TimedOut),
+            Some(Exit::NeedsUser) => Err(NoAssertion::NeedsUser),
+            Some(Exit::Failed) | None => Err(NoAssertion::Failed(reason())),
+        }
+    }
+}
+
+/// How long a pipe may stay open after the child ended.
+const PIPE_GRACE: Duration = Duration::from_secs(2);
+
+/// Reads a pipe to its end on a thread of its own; the text arrives on the channel.
+fn reader(pipe: Option<impl Read + Send + 'static>) -> Receiver<Zeroizing<String>> {
+    let (send, receive) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = Zeroizing::new(String::new());
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_string(&mut text);
+        }
+        let _ = send.send(text);
+    });
+    receive
+}
+
+/// Waits for the child, killing it (a cancelled login) when `cancelled` says so.
+fn wait(
+    child: &mut Child,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<std::process::ExitStatus, NoAssertion> {
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(status),
+            Ok(None) if cancelled() => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(NoAssertion::Cancelled);
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => {
+                return Err(NoAssertion::Failed(format!(
+                    "cannot wait for the login window: {e}"
+                )));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aws_sign_in_endpoints_are_recognised() {
+        for url in [
+            "https://signin.aws.amazon.com/saml",
+            "https://signin.aws.amazon.com:443/saml",
+            "https://us-east-2.signin.aws.amazon.com/saml",
+            "https://signin.aws.amazon.com/saml/acs/SAMLSP4SHN3UIS2D558H46",
+            "https://signin.amazonaws-us-gov.com/saml",
+            "https://signin.amazonaws.cn/saml?x=1",
+            "https://SIGNIN.AWS.AMAZON.COM/saml",
+        ] {
+            assert!(is_aws_acs(url), "{url}");
+        }
+        for url in [
+            "http://signin.aws.amazon.com/saml",
+            "https://signin.aws.amazon.com:8443/saml",
+            "https://signin.aws.amazon.com/samlx",
+            "https://signin.aws.amazon.com/",
+            "https://evilsignin.aws.amazon.com/saml",
+            "https://signin.aws.amazon.com.evil.example/saml",
+            "https://idp.example.com/saml",
+            "not a url",
+        ] {
+            assert!(!is_aws_acs(url), "{url}");
+        }
+    }
+
+    #[test]
+    fn one_cookie_directory_per_url() {
+        let idp = Path::new("/data/credtray/idp");
+        let a: SamlUrl = "https://idp.example.com/a".parse().unwrap();
+        let b: SamlUrl = "https://idp.example.com/b".parse().unwrap();
+        assert_eq!(cookie_dir(idp, &a), cookie_dir(idp, &a.clone()));
+        assert_ne!(cookie_dir(idp, &a), cookie_dir(idp, &b));
+        let name = cookie_dir(idp, &a);
+        assert_eq!(name.parent(), Some(idp));
+        assert_eq!(name.file_name().unwrap().len(), 64);
+    }
+
+    #[test]
+    fn forgetting_removes_only_that_urls_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let a: SamlUrl = "https://idp.example.com/a".parse().unwrap();
+        let b: SamlUrl = "https://idp.example.com/b".parse().unwrap();
+        std::fs::create_dir_all(cookie_dir(dir.path(), &a).join("storage")).unwrap();
+        std::fs::create_dir_all(cookie_dir(dir.path(), &b)).unwrap();
+        assert!(forget(dir.path(), &a).unwrap());
+        assert!(!cookie_dir(dir.path(), &a).exists());
+        assert!(cookie_dir(dir.path(), &b).exists());
+        assert!(!forget(dir.path(), &a).unwrap());
+    }
+}

@@ -1,0 +1,99 @@
+// credtray's SAML capture, run at document start in every frame before the page's own scripts
+// (user scripts are not subject to the page's CSP). A SAMLResponse on its way to an AWS sign-in
+// (ACS) endpoint is handed to credtray and never sent: form.submit(), a submit event (buttons,
+// Enter, requestSubmit), fetch and XHR. It also says when the page waits for the person (a
+// visible field to type into), so the hidden window can show itself. Messages go through
+// webkit.messageHandlers, which works in sub-frames too (wry's window.ipc is main-frame only).
+(() => {
+  const ACS = /^https:\/\/([a-z0-9-]+\.)*signin\.(aws\.amazon\.com|amazonaws-us-gov\.com|amazonaws\.cn)(:443)?\/saml(\/|\?|#|$)/i;
+  const post = (message) => window.webkit.messageHandlers.ipc.postMessage(JSON.stringify(message));
+  const absolute = (url) => {
+    try {
+      return new URL(url, document.baseURI).href;
+    } catch (_) {
+      return '';
+    }
+  };
+  const capture = (via, url, saml) => post({ kind: 'saml', via, url, saml: String(saml) });
+
+  // Read through the prototype, so an <input name="action"> can't shadow the form's action.
+  const actionOf = Object.getOwnPropertyDescriptor(HTMLFormElement.prototype, 'action').get;
+  const bound = (form, submitter) => {
+    const action = submitter && submitter.hasAttribute && submitter.hasAttribute('formaction')
+      ? submitter.formAction
+      : actionOf.call(form);
+    const url = absolute(action);
+    if (!ACS.test(url)) return null;
+    const saml = new FormData(form).get('SAMLResponse');
+    return saml ? { url, saml } : null;
+  };
+
+  const submit = HTMLFormElement.prototype.submit;
+  HTMLFormElement.prototype.submit = function () {
+    const found = bound(this, null);
+    if (found) {
+      capture('form.submit', found.url, found.saml);
+      return;
+    }
+    return submit.call(this);
+  };
+  window.addEventListener('submit', (event) => {
+    const found = bound(event.target, event.submitter);
+    if (found) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      capture('submit-event', found.url, found.saml);
+    }
+  }, true);
+
+  const samlIn = (body) => {
+    try {
+      if (body instanceof URLSearchParams || body instanceof FormData) return body.get('SAMLResponse');
+      if (typeof body === 'string') return new URLSearchParams(body).get('SAMLResponse');
+    } catch (_) {}
+    return null;
+  };
+  const fetch = window.fetch;
+  window.fetch = function (input, init) {
+    const url = absolute(typeof input === 'string' ? input : (input && input.url) || String(input));
+    const saml = ACS.test(url) ? samlIn(init && init.body) : null;
+    if (saml) {
+      capture('fetch', url, saml);
+      return new Promise(() => {});
+    }
+    return fetch.apply(this, arguments);
+  };
+  const open = XMLHttpRequest.prototype.open;
+  const send = XMLHttpRequest.prototype.send;
+  XMLHttpRequest.prototype.open = function (method, url) {
+    this.__credtrayUrl = absolute(url);
+    return open.apply(this, arguments);
+  };
+  XMLHttpRequest.prototype.send = function (body) {
+    const saml = ACS.test(this.__credtrayUrl || '') ? samlIn(body) : null;
+    if (saml) {
+      capture('xhr', this.__credtrayUrl, saml);
+      return;
+    }
+    return send.apply(this, arguments);
+  };
+
+  const typeable = (el) => {
+    const type = (el.getAttribute('type') || 'text').toLowerCase();
+    return !['hidden', 'submit', 'button', 'image', 'reset'].includes(type)
+      && !el.disabled
+      && el.getClientRects().length > 0
+      && getComputedStyle(el).visibility !== 'hidden';
+  };
+  let said = false;
+  const waitsForInput = () => {
+    if (said || document.readyState === 'loading') return;
+    if (Array.from(document.querySelectorAll('input, textarea, select')).some(typeable)) {
+      said = true;
+      post({ kind: 'input' });
+    }
+  };
+  document.addEventListener('DOMContentLoaded', waitsForInput);
+  window.addEventListener('load', waitsForInput);
+  setInterval(waitsForInput, 500);
+})();

@@ -1,0 +1,525 @@
+//! The federated login window, for real: `credtray-tray --saml-login` on WebKitGTK, under the
+//! Xvfb + openbox display scripts/test starts, against a fake identity provider
+//! (tests/support/fake_idp.py) whose pages post to the real AWS sign-in URLs; xdotool plays the
+//! person, strace watches every connect(2), moto answers AssumeRoleWithSAML and the AWS CLI
+//! uses the profile. The tests take one lock: the keyboard and "is a window visible" are the
+//! display's, shared by all of them.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::engine::caller;
+use crate::harness::{Env, Fixtures, fixtures, moto};
+
+static DISPLAY: Mutex<()> = Mutex::new(());
+
+fn display() -> MutexGuard<'static, ()> {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the login window's tests need the display scripts/test starts (Xvfb)"
+    );
+    DISPLAY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// tests/support/fake_idp.py on a free port, killed on drop.
+struct FakeIdp {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl FakeIdp {
+    fn start(env: &Env) -> Self {
+        let log = env.root.join("idp.log");
+        let mut child = Command::new("python3")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/support/fake_idp.py"
+            ))
+            .arg(&log)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs the fake IdP");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().strip_prefix("PORT ").unwrap().parse().unwrap();
+        Self { child, port, log }
+    }
+
+    fn query(params: &[(&str, &str)]) -> String {
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params)
+            .finish()
+    }
+
+    /// The SAML 2.0 URL of a session: the IdP's start page with these parameters.
+    fn url(&self, params: &[(&str, &str)]) -> String {
+        format!(
+            "http://127.0.0.1:{}/start?{}",
+            self.port,
+            Self::query(params)
+        )
+    }
+
+    /// The SAMLResponse these parameters give.
+    fn expected(&self, params: &[(&str, &str)]) -> String {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            stream,
+            "GET /expected?{} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n",
+            Self::query(params)
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response.split("\r\n\r\n").nth(1).unwrap().to_owned()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn logins(&self) -> usize {
+        self.log().lines().filter(|l| *l == "LOGIN").count()
+    }
+
+    /// Requests that posted something here other than the login form.
+    fn stray_posts(&self) -> Vec<String> {
+        self.log()
+            .lines()
+            .filter(|l| l.starts_with("POST ") && *l != "POST /login")
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Drop for FakeIdp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A federated session `alias` whose SAML 2.0 URL is `url`, granting the moto fixtures' role.
+fn add_federated(env: &Env, f: &Fixtures, alias: &str, url: &str) -> String {
+    env.run(
+        &[
+            "session",
+            "add",
+            "iam-role-federated",
+            "--alias",
+            alias,
+            "--profile",
+            alias,
+            "--role-arn",
+            &f.federated_role_arn,
+            "--idp-arn",
+            &f.idp_arn,
+            "--saml-url",
+            url,
+        ],
+        "",
+    )
+    .ok();
+    env.id_of(alias)
+}
+
+/// The parameters of a page that grants the fixtures' federated role.
+fn grants<'a>(f: &'a Fixtures, more: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut params = vec![
+        ("role", f.federated_role_arn.as_str()),
+        ("idp", f.idp_arn.as_str()),
+    ];
+    params.extend_from_slice(more);
+    params
+}
+
+/// `credtray args` against moto, on the display.
+fn credtray_on_display(env: &Env, args: &[&str]) -> Command {
+    let mut cmd = env.command(args);
+    cmd.env("AWS_ENDPOINT_URL", moto())
+        .env("DISPLAY", std::env::var_os("DISPLAY").unwrap())
+        .env("NO_AT_BRIDGE", "1");
+    cmd
+}
+
+/// The login child itself (as the tray and the CLI run it).
+fn login_child(env: &Env, id: &str, extra: &[&str]) -> Command {
+    let mut cmd = env.tool(env!("CARGO_BIN_EXE_credtray-tray"));
+    cmd.args(["--saml-login", id]).args(extra);
+    cmd
+}
+
+fn finished(child: Child) -> Output {
+    child.wait_with_output().unwrap()
+}
+
+/// Login windows of session `alias` that are visible now.
+fn visible_windows(alias: &str) -> Vec<String> {
+    let out = Command::new("xdotool")
+        .args(["search", "--onlyvisible", "--name"])
+        .arg(format!("for session {alias}$"))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Waits until the login window of `alias` shows; its X window id.
+fn wait_for_window(alias: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Some(w) = visible_windows(alias).pop() {
+            return w;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the login window of {alias} never showed");
+}
+
+/// Polls for a visible window of `alias` until `child` ends: none may show.
+fn never_visible(alias: &str, mut child: Child) -> Output {
+    loop {
+        assert!(
+            visible_windows(alias).is_empty(),
+            "a login window of {alias} showed"
+        );
+        if child.try_wait().unwrap().is_some() {
+            return finished(child);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn xdotool(args: &[&str]) {
+    let status = Command::new("xdotool").args(args).status().unwrap();
+    assert!(status.success(), "xdotool {args:?}");
+}
+
+/// The person logs in: the IdP's form has the user name focused.
+fn type_login(window: &str) {
+    xdotool(&["windowactivate", "--sync", window]);
+    xdotool(&["type", "--delay", "20", "jane"]);
+    xdotool(&["key", "Tab"]);
+    xdotool(&["type", "--delay", "20", "correct horse"]);
+    xdotool(&["key", "Return"]);
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The connects in an `strace -f -e trace=connect` log that left the machine: any address
+/// that is not loopback, and any DNS (port 53) at all (the fake IdP is reached by address).
+fn outside_connects(strace: &str) -> Vec<&str> {
+    strace
+        .lines()
+        .filter(|l| l.contains("connect(") && !l.contains("AF_UNIX"))
+        .filter(|l| {
+            let loopback =
+                l.contains("inet_addr(\"127.0.0.1\")") || l.contains("inet_pton(AF_INET6, \"::1\"");
+            !loopback || l.contains("htons(53)")
+        })
+        .collect()
+}
+
+#[test]
+fn the_connect_check_flags_what_leaves_the_machine() {
+    let log = r#"12 connect(11, {sa_family=AF_UNIX, sun_path=@"/tmp/.X11-unix/X95"}, 21) = 0
+12 connect(20, {sa_family=AF_INET, sin_port=htons(35413), sin_addr=inet_addr("127.0.0.1")}, 16) = -1 EINPROGRESS
+13 connect(21, {sa_family=AF_INET, sin_port=htons(53), sin_addr=inet_addr("10.255.255.53")}, 16) = 0
+13 connect(22, {sa_family=AF_INET, sin_port=htons(443), sin_addr=inet_addr("52.94.236.248")}, 16) = 0
+13 connect(23, {sa_family=AF_INET6, sin6_port=htons(443), inet_pton(AF_INET6, "2600:9000::1", &sin6_addr)}, 28) = 0
+13 connect(24, {sa_family=AF_INET, sin_port=htons(53), sin_addr=inet_addr("127.0.0.1")}, 16) = 0"#;
+    let flagged = outside_connects(log);
+    assert_eq!(flagged.len(), 4, "{flagged:#?}");
+    assert!(flagged.iter().all(|l| !l.contains("35413")));
+}
+
+#[test]
+fn every_way_an_idp_posts_is_captured_before_it_leaves_the_machine() {
+    let _display = display();
+    let env = Env::new();
+    let f = fixtures();
+    let idp = FakeIdp::start(&env);
+    let id = add_federated(&env, &f, "posts", &idp.url(&grants(&f, &[])));
+    for (page, acs) in [
+        ("form", "aws"),
+        ("button", "regional"),
+        ("fetch", "gov"),
+        ("xhr", "cn"),
+        ("iframe", "adfs"),
+    ] {
+        let params = grants(&f, &[("page", page), ("acs", acs)]);
+        let trace = env.root.join(format!("strace-{page}"));
+        let out = env
+            .tool("strace")
+            .args(["-f", "-qq", "-e", "trace=connect", "-o"])
+            .arg(&trace)
+            .arg(env!("CARGO_BIN_EXE_credtray-tray"))
+            .args([
+                "--saml-login",
+                &id,
+                "--url",
+                &idp.url(&params),
+                "--timeout",
+                "20",
+            ])
+            .output()
+            .expect("strace runs");
+        let trace = std::fs::read_to_string(&trace).unwrap();
+        assert!(
+            trace.contains("127.0.0.1"),
+            "{page}: strace saw the IdP's connects"
+        );
+        let outside = outside_connects(&trace);
+        assert!(outside.is_empty(), "{page}: left the machine: {outside:#?}");
+        assert_eq!(out.status.code(), Some(0), "{page}: {}", stderr(&out));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            idp.expected(&params),
+            "{page}: the assertion arrives byte for byte"
+        );
+    }
+    assert_eq!(idp.stray_posts(), Vec::<String>::new());
+}
+
+#[test]
+fn a_first_login_is_typed_into_the_window_and_the_next_is_silent() {
+    let _display = display();
+    let env = Env::new();
+    let f = fixtures();
+    let idp = FakeIdp::start(&env);
+    let url = idp.url(&grants(&f, &[("login", "1"), ("duration", "900")]));
+    add_federated(&env, &f, "typed", &url);
+
+    // The CLI opens the window through credtray-tray; the IdP wants a login first.
+    let start = credtray_on_display(&env, &["session", "start", "typed"])
+        .spawn()
+        .unwrap();
+    type_login(&wait_for_window("typed"));
+    let out = finished(start);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("logging in to the identity provider"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(idp.logins(), 1);
+    let arn = caller(&env, "typed");
+    assert!(arn.contains(":assumed-role/"), "{arn}");
+
+    // SessionDuration 900: the credentials last 15 minutes, not the default hour.
+    let session = env.session("typed");
+    let expiration = time::OffsetDateTime::parse(
+        session["expiration"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let left = expiration - time::OffsetDateTime::now_utc();
+    assert!(
+        left <= time::Duration::seconds(900) && left > time::Duration::seconds(780),
+        "{left}"
+    );
+
+    // Test credential generation logs in again (a dry run takes fresh credentials): with the
+    // IdP's cookie alive, without showing anything.
+    let test = credtray_on_display(&env, &["session", "test", "typed", "--json"])
+        .spawn()
+        .unwrap();
+    let out = never_visible("typed", test);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let tested: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(tested["ok"], true, "{tested}");
+    assert_eq!(idp.logins(), 1, "the second login was silent");
+    assert_eq!(idp.stray_posts(), Vec::<String>::new());
+}
+
+#[test]
+fn an_assertion_without_the_sessions_role_is_refused_naming_what_it_grants() {
+    let _display = display();
+    let env = Env::new();
+    let f = fixtures();
+    let idp = FakeIdp::start(&env);
+    let params = [("role", f.role_arn.as_str()), ("idp", f.idp_arn.as_str())];
+    add_federated(&env, &f, "wrongrole", &idp.url(&params));
+    let before = env.aws_files();
+    let out = finished(
+        credtray_on_display(&env, &["session", "start", "wrongrole"])
+            .spawn()
+            .unwrap(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let says = stderr(&out);
+    assert!(
+        says.contains("does not grant role") && says.contains(&f.role_arn),
+        "{says}"
+    );
+    assert_eq!(env.aws_files(), before);
+    assert_eq!(env.session("wrongrole")["state"], "inactive");
+}
+
+#[test]
+fn closing_the_window_cancels_the_start_and_writes_nothing() {
+    let _display = display();
+    let env = Env::new();
+    let f = fixtures();
+    let idp = FakeIdp::start(&env);
+    add_federated(&env, &f, "closed", &idp.url(&grants(&f, &[("login", "1")])));
+    let before = env.aws_files();
+    let start = credtray_on_display(&env, &["session", "start", "closed"])
+        .spawn()
+        .unwrap();
+    let window = wait_for_window("closed");
+    xdotool(&["windowactivate", "--sync", &window]);
+    xdotool(&["key", "--clearmodifiers", "alt+F4"]);
+    let out = finished(start);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("login window was closed"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(env.aws_files(), before);
+    assert_eq!(env.session("closed")["state"], "inactive");
+    assert_eq!(idp.logins(), 0);
+}
+
+#[test]
+fn a_login_that_never_finishes_times_out_and_writes_nothing() {
+    let _display = display();
+    let env = Env::new();
+    let f = fixtures();
+    let idp = FakeIdp::start(&env);
+    add_federated(&env, &f, "slow", &idp.url(&grants(&f, &[("page", "hold")])));
+    // [settings] saml_login_timeout, in seconds.
+    let store = std::fs::read_to_string(env.store_path()).unwrap();
+    let store = store.replacen("[settings]\n", "[settings]\nsaml_login_timeout = 5\n", 1);
+    std::fs::write(env.store_path(), store).unwrap();
+    let before = env.aws_files();
+    let started = Instant::now();
+    let start = credtray_on_display(&env, &["session", "start", "slow"])
+        .spawn()
+        .unwrap();
+    // A page that neither posts nor asks for anything shows itself after a few seconds.
+    wait_for_window("slow");
+    let out = finished(start);
+    assert!(started.elapsed() >= Duration::from_secs(5));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("saml_login_timeout"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(env.aws_files(), before);
+    assert_eq!(env.session("slow")["state"], "inactive");
+}
+
+#[test]
+fn forgetting_the_login_brings_the_form_back_and_a_hidden_login_gives_up_unseen() {
+    let _display = display();
+    let env = Env::new();
+    let f = fixtures();
+    let idp = FakeIdp::start(&env);
+    let url = idp.url(&grants(&f, &[("login", "1")]));
+    let id = add_federated(&env, &f, "forget", &url);
+    add_federated(&env, &f, "sharer", &url);
+
+    // First login, typed; the cookie directory is private.
+    let child = login_child(&env, &id, &[]).spawn().unwrap();
+    type_login(&wait_for_window("forget"));
+    assert_eq!(finished(child).status.code(), Some(0));
+    let idp_dir = env.data_dir().join("credtray/idp");
+    let dirs: Vec<_> = std::fs::read_dir(&idp_dir).unwrap().collect();
+    assert_eq!(dirs.len(), 1);
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &dirs[0].as_ref().unwrap().metadata().unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o700);
+
+    // A rotation's login (hidden only) with the cookie alive: silent, for the sharer too.
+    let sharer = env.id_of("sharer");
+    let out = never_visible(
+        "sharer",
+        login_child(&env, &sharer, &["--hidden-only"])
+            .spawn()
+            .unwrap(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(idp.logins(), 1);
+
+    let run = env.run(&["session", "forget-login", "forget"], "").ok();
+    assert!(
+        run.stdout.contains("forgot the identity provider login")
+            && run.stdout.contains("\"forget\", \"sharer\""),
+        "{run:?}"
+    );
+    assert_eq!(std::fs::read_dir(&idp_dir).unwrap().count(), 0);
+
+    // Hidden only, the IdP now wants the person: the child gives up, never showing a window.
+    let out = never_visible(
+        "forget",
+        login_child(&env, &id, &["--hidden-only"]).spawn().unwrap(),
+    );
+    assert_eq!(out.status.code(), Some(12), "{}", stderr(&out));
+    // A login the person asked for shows the form again.
+    let child = login_child(&env, &id, &[]).spawn().unwrap();
+    type_login(&wait_for_window("forget"));
+    assert_eq!(finished(child).status.code(), Some(0));
+    assert_eq!(idp.logins(), 2);
+
+    // Only federated sessions have an IdP login.
+    env.run(
+        &[
+            "session",
+            "add",
+            "iam-user",
+            "--alias",
+            "plain",
+            "--access-key-id",
+            "-",
+            "--secret-access-key",
+            "-",
+        ],
+        "AKIAIOSFODNN7EXAMPLE\nwJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
+    )
+    .ok();
+    let run = env.run(&["session", "forget-login", "plain"], "");
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("not federated"), "{run:?}");
+}
+
+#[test]
+fn a_page_that_cannot_load_fails_at_once_with_its_error() {
+    let _display = display();
+    let env = Env::new();
+    let f = fixtures();
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    add_federated(&env, &f, "down", &format!("http://127.0.0.1:{port}/saml"));
+    let started = Instant::now();
+    let out = finished(
+        credtray_on_display(&env, &["session", "start", "down"])
+            .spawn()
+            .unwrap(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot load the identity provider's page"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(started.elapsed() < Duration::from_secs(60));
+}

@@ -1,0 +1,144 @@
+"""A fake SAML identity provider on 127.0.0.1 for the login window's tests.
+
+    python3 fake_idp.py LOG_FILE      # prints "PORT <n>", then serves until killed
+
+Every page takes the same query, passed along from page to page:
+  role, idp   the ARNs the assertion grants (one Role attribute "role,idp")
+  duration    its SessionDuration in seconds (absent: none)
+  login=1     the IdP wants a login first, unless its `idp_session` cookie is set
+  page        how the SAMLResponse is posted: form (document.forms[0].submit()), button
+              (a submit button clicked by script), fetch, xhr, iframe (the form page in an
+              iframe), hold (a page that never posts and has nothing to type into)
+  acs         where it is posted: aws (https://signin.aws.amazon.com/saml), regional,
+              gov, cn, adfs (:443) -- the real AWS URLs, which the login must never reach
+
+GET  /start     the login form (login=1 and no cookie) or a redirect to /post
+POST /login     sets the cookie (Max-Age=3600), logs LOGIN, redirects to /post
+GET  /post      the page that posts the SAMLResponse
+GET  /expected  the base64 SAMLResponse those parameters give (the same bytes every time)
+
+LOG_FILE gets one line per request ("GET /start", "POST /login", "LOGIN"); any other POST
+here would mean a SAMLResponse was posted somewhere it should not be.
+"""
+import base64
+import html
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+ACS = {
+    'aws': 'https://signin.aws.amazon.com/saml',
+    'regional': 'https://us-east-2.signin.aws.amazon.com/saml',
+    'gov': 'https://signin.amazonaws-us-gov.com/saml',
+    'cn': 'https://signin.amazonaws.cn/saml',
+    'adfs': 'https://signin.aws.amazon.com:443/saml',
+}
+LOG = open(sys.argv[1], 'a', buffering=1)
+LOCK = threading.Lock()
+
+
+def log(line):
+    with LOCK:
+        LOG.write(line + '\n')
+
+
+def assertion(q):
+    """The SAMLResponse for these parameters, as moto reads them, padded until its base64 holds
+    '+', '/' and '=' (what a careless capture would mangle)."""
+    role, idp = q.get('role', ''), q.get('idp', '')
+    duration = q.get('duration')
+    extra = ''
+    if duration:
+        extra = ('<saml:Attribute Name="https://aws.amazon.com/SAML/Attributes/SessionDuration">'
+                 f'<saml:AttributeValue>{html.escape(duration)}</saml:AttributeValue></saml:Attribute>')
+    for pad in range(64):
+        xml = ('<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
+               'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"><!-- ' + 'x' * pad + '~~~??? -->'
+               '<saml:Assertion><saml:AttributeStatement>'
+               '<saml:Attribute Name="https://aws.amazon.com/SAML/Attributes/Role">'
+               f'<saml:AttributeValue>{html.escape(role)},{html.escape(idp)}</saml:AttributeValue></saml:Attribute>'
+               '<saml:Attribute Name="https://aws.amazon.com/SAML/Attributes/RoleSessionName">'
+               '<saml:AttributeValue>jane@example.com</saml:AttributeValue></saml:Attribute>'
+               f'{extra}</saml:AttributeStatement></saml:Assertion></samlp:Response>')
+        b64 = base64.b64encode(xml.encode()).decode()
+        if '+' in b64 and '/' in b64 and b64.endswith('='):
+            return b64
+    raise AssertionError('no padding gives + / =')
+
+
+def post_page(q):
+    saml = assertion(q)
+    acs = ACS[q.get('acs', 'aws')]
+    page = q.get('page', 'form')
+    form = (f'<form method="post" action="{acs}"><input type="hidden" name="SAMLResponse" value="{saml}">'
+            '<input type="hidden" name="RelayState" value="">'
+            '<button type="submit" id="go" style="display:none">Continue</button></form>')
+    body = json.dumps(saml)
+    scripts = {
+        'form': form + '<script>document.forms[0].submit()</script>',
+        'button': form + '<script>document.getElementById("go").click()</script>',
+        'fetch': f'<script>fetch({json.dumps(acs)}, {{method: "POST", body: new URLSearchParams({{SAMLResponse: {body}}})}})</script>',
+        'xhr': (f'<script>const x = new XMLHttpRequest(); x.open("POST", {json.dumps(acs)});'
+                'x.setRequestHeader("Content-Type", "application/x-www-form-urlencoded");'
+                f'x.send("SAMLResponse=" + encodeURIComponent({body}))</script>'),
+        'iframe': f'<iframe src="/post?{urlencode(dict(q, page="form"))}"></iframe>',
+        'hold': '<p>Waiting for your other device...</p>',
+    }
+    return f'<!doctype html><html><body><p>Signing you in to AWS...</p>{scripts[page]}</body></html>'
+
+
+LOGIN_FORM = '''<!doctype html><html><body><h1>Fake IdP</h1>
+<form method="post" action="/login?{query}">
+<input name="username" autofocus><input name="password" type="password">
+<button type="submit">Sign in</button></form></body></html>'''
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def query(self):
+        return {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+
+    def send(self, code, body='', headers=()):
+        data = body.encode()
+        self.send_response(code)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header('Content-Type', 'text/html; charset=utf-8' if body.startswith('<') else 'text/plain')
+        self.send_header('Content-Length', str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        path, q = urlsplit(self.path).path, self.query()
+        log(f'GET {path}')
+        if path == '/start':
+            if q.get('login') == '1' and 'idp_session=ok' not in self.headers.get('Cookie', ''):
+                self.send(200, LOGIN_FORM.format(query=html.escape(urlencode(q))))
+            else:
+                self.send(302, headers=[('Location', f'/post?{urlencode(q)}')])
+        elif path == '/post':
+            self.send(200, post_page(q))
+        elif path == '/expected':
+            self.send(200, assertion(q))
+        else:
+            self.send(404, 'not found')
+
+    def do_POST(self):
+        path, q = urlsplit(self.path).path, self.query()
+        self.rfile.read(int(self.headers.get('Content-Length') or 0))
+        log(f'POST {path}')
+        if path == '/login':
+            log('LOGIN')
+            self.send(302, headers=[('Set-Cookie', 'idp_session=ok; Max-Age=3600; Path=/'),
+                                    ('Location', f'/post?{urlencode(q)}')])
+        else:
+            self.send(404, 'not found')
+
+
+server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+print(f'PORT {server.server_address[1]}', flush=True)
+server.serve_forever()
