@@ -55,17 +55,10 @@ impl Exit {
     }
 }
 
-/// The tray's executable name, installed beside the CLI.
-pub const TRAY: &str = if cfg!(windows) {
-    "credtray-tray.exe"
-} else {
-    "credtray-tray"
-};
-
 /// `credtray-tray` beside the running executable (the CLI, or the tray itself).
 pub fn tray_beside_me() -> Option<PathBuf> {
     let me = std::env::current_exe().ok()?;
-    Some(me.parent()?.join(TRAY))
+    Some(me.parent()?.join(crate::aws::process::TRAY))
 }
 
 /// Whether this process can show a window: a display on Linux and the BSDs (X11 or Wayland),

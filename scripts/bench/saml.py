@@ -13,7 +13,7 @@ import probe  # noqa: E402
 
 credtray = os.path.join(root, 'target/release/credtray')
 tray_bin = os.path.join(root, 'target/release/credtray-tray')
-python = sys.executable
+python = sys.argv[3]  # the venv's, with boto3 (moto's fixtures); this one has gi (the tray's menu)
 RUNS = 10
 
 
@@ -57,7 +57,8 @@ run('session', 'add', 'iam-role-federated', '--alias', 'fed', '--profile', 'fed'
 sid = json.loads(run('session', 'show', 'fed', '--json').stdout)['id']
 
 # The first login is typed, as a person would; it leaves the IdP's cookie.
-first = subprocess.Popen([credtray, 'session', 'start', 'fed'], text=True, stderr=subprocess.PIPE)
+first = subprocess.Popen([credtray, 'session', 'start', 'fed'], text=True, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
 window = subprocess.run(['xdotool', 'search', '--sync', '--onlyvisible', '--name', 'for session fed$'],
                         capture_output=True, text=True, timeout=30).stdout.split()[0]
 subprocess.run(['xdotool', 'windowactivate', '--sync', window], check=True)
@@ -109,18 +110,29 @@ wait_for('the tray', lambda: 'REGISTERED' in open(watcher_log).read())
 labels = lambda: [k['label'] for k in probe.tree()['children']]
 wait_for('the menu', lambda: any(l.startswith('○ fed') for l in labels()))
 time.sleep(3)
-before = rss_kib(tray.pid)
-for _ in range(RUNS):
-    forget_cached(sid)
-    probe.click(['○ fed*', 'Start'])
-    wait_for('fed active', lambda: any(l.startswith('● fed') for l in labels()))
-    probe.click(['● fed*', 'Stop'])
-    wait_for('fed inactive', lambda: any(l.startswith('○ fed') for l in labels()))
-time.sleep(3)
-after = rss_kib(tray.pid)
+idle = rss_kib(tray.pid)
+
+
+def logins(n):
+    for _ in range(n):
+        forget_cached(sid)
+        probe.click(['○ fed*', 'Start'])
+        wait_for('fed active', lambda: any(l.startswith('● fed') for l in labels()))
+        probe.click(['● fed*', 'Stop'])
+        wait_for('fed inactive', lambda: any(l.startswith('○ fed') for l in labels()))
+    time.sleep(3)
+    return rss_kib(tray.pid)
+
+
+# The first start allocates what any first start does (the STS client, the keychain connection).
+first_login = logins(1)
+after_10 = logins(RUNS)
+after_20 = logins(RUNS)
 assert open(idp_log).read().count('LOGIN') == 1
-print(f'tray RSS idle: {before / 1024:.1f} MiB before, {after / 1024:.1f} MiB after {RUNS} SAML logins '
-      f'({(after - before) / 1024:+.1f} MiB)')
+mib = lambda k: f'{k / 1024:.1f} MiB'
+print(f'tray RSS idle: {mib(idle)} at start, {mib(first_login)} after its first SAML login, '
+      f'{mib(after_10)} after {RUNS} more ({(after_10 - first_login) / 1024:+.1f} MiB), '
+      f'{mib(after_20)} after {2 * RUNS} more ({(after_20 - first_login) / 1024:+.1f} MiB)')
 tray.terminate()
 tray.wait(timeout=10)
 watcher.terminate()

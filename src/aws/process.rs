@@ -17,8 +17,9 @@ const CLI: &str = if cfg!(windows) {
 } else {
     "credtray"
 };
-/// The tray's file name, installed beside the CLI.
-const TRAY: &str = if cfg!(windows) {
+/// The tray's file name, installed beside the CLI (which execs it, and spawns it for a SAML
+/// login).
+pub const TRAY: &str = if cfg!(windows) {
     "credtray-tray.exe"
 } else {
     "credtray-tray"

@@ -69,20 +69,13 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     if invalid { 2 } else { 1 }
 }
 
-/// The tray's executable, installed beside this one.
-const TRAY: &str = if cfg!(windows) {
-    "credtray-tray.exe"
-} else {
-    "credtray-tray"
-};
-
 /// `credtray` with no command: replaces this process with `credtray-tray` from beside this
 /// executable (the same PID, so autostart and process managers see one process).
 fn exec_tray() -> anyhow::Result<()> {
     let me = std::env::current_exe().context("cannot find the path of this executable")?;
     let tray = me
         .parent()
-        .map(|dir| dir.join(TRAY))
+        .map(|dir| dir.join(crate::aws::process::TRAY))
         .with_context(|| format!("{} has no directory", me.display()))?;
     if !tray.is_file() {
         anyhow::bail!(

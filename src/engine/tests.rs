@@ -404,6 +404,22 @@ impl Rig {
             .id
     }
 
+    /// A federated session "fed" granted by `granting(role/fed, saml-provider/p, …)`.
+    fn federated(&self) -> SessionId {
+        let new = NewSession {
+            publish: None,
+            alias: "fed".parse().unwrap(),
+            profile: None,
+            region: None,
+            kind: SessionKind::IamRoleFederated {
+                role_arn: "arn:aws:iam::123456789012:role/fed".parse().unwrap(),
+                saml_url: "https://idp.example.com".parse().unwrap(),
+                idp_arn: "arn:aws:iam::123456789012:saml-provider/p".parse().unwrap(),
+            },
+        };
+        self.engine.add(new, None).unwrap().id
+    }
+
     fn chained(&self, alias: &str, assumer: SessionId, profile: &str) -> SessionId {
         self.engine
             .chain(
@@ -925,18 +941,7 @@ fn rotation_refreshes_only_what_is_about_to_expire() {
 #[test]
 fn federated_sessions_need_an_assertion() {
     let mut r = rig();
-    let new = NewSession {
-        publish: None,
-        alias: "fed".parse().unwrap(),
-        profile: None,
-        region: None,
-        kind: SessionKind::IamRoleFederated {
-            role_arn: "arn:aws:iam::123456789012:role/fed".parse().unwrap(),
-            saml_url: "https://idp.example.com".parse().unwrap(),
-            idp_arn: "arn:aws:iam::123456789012:saml-provider/p".parse().unwrap(),
-        },
-    };
-    let id = r.engine.add(new, None).unwrap().id;
+    let id = r.federated();
     let err = r.engine.start(id, &mut NoPrompt, false).unwrap_err();
     assert!(matches!(err, Error::NeedsSamlAssertion { .. }));
     let mut prompt = Scripted {
@@ -988,18 +993,7 @@ impl Prompt for LoginEnds {
 #[test]
 fn a_login_that_ends_without_an_assertion_starts_nothing_and_says_why() {
     let mut r = rig();
-    let new = NewSession {
-        publish: None,
-        alias: "fed".parse().unwrap(),
-        profile: None,
-        region: None,
-        kind: SessionKind::IamRoleFederated {
-            role_arn: "arn:aws:iam::123456789012:role/fed".parse().unwrap(),
-            saml_url: "https://idp.example.com".parse().unwrap(),
-            idp_arn: "arn:aws:iam::123456789012:saml-provider/p".parse().unwrap(),
-        },
-    };
-    let id = r.engine.add(new, None).unwrap().id;
+    let id = r.federated();
     for (reason, says) in [
         (NoAssertion::Cancelled, "window was closed"),
         (NoAssertion::TimedOut, "saml_login_timeout"),

@@ -17,12 +17,29 @@ use crate::harness::{Env, Fixtures, fixtures, moto};
 
 static DISPLAY: Mutex<()> = Mutex::new(());
 
-fn display() -> MutexGuard<'static, ()> {
+/// One test's world: the display to itself (bind `_display` to a name, or the lock is let go
+/// at once), its own environment, moto's fixtures, a fake IdP.
+struct World {
+    _display: MutexGuard<'static, ()>,
+    env: Env,
+    f: Fixtures,
+    idp: FakeIdp,
+}
+
+fn world() -> World {
     assert!(
         std::env::var_os("DISPLAY").is_some(),
         "the login window's tests need the display scripts/test starts (Xvfb)"
     );
-    DISPLAY.lock().unwrap_or_else(|e| e.into_inner())
+    let display = DISPLAY.lock().unwrap_or_else(|e| e.into_inner());
+    let env = Env::new();
+    let idp = FakeIdp::start(&env);
+    World {
+        _display: display,
+        f: fixtures(),
+        env,
+        idp,
+    }
 }
 
 /// tests/support/fake_idp.py on a free port, killed on drop.
@@ -149,6 +166,23 @@ fn credtray_on_display(env: &Env, args: &[&str]) -> Command {
     cmd
 }
 
+/// `credtray session start alias` on the display, running.
+fn start_on_display(env: &Env, alias: &str) -> Child {
+    credtray_on_display(env, &["session", "start", alias])
+        .spawn()
+        .unwrap()
+}
+
+/// A start that ended without credentials: exit 2, saying `says`, nothing written, the session
+/// inactive.
+#[track_caller]
+fn started_nothing(env: &Env, alias: &str, before: &(String, String), out: &Output, says: &str) {
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(out));
+    assert!(stderr(out).contains(says), "{}", stderr(out));
+    assert_eq!(&env.aws_files(), before);
+    assert_eq!(env.session(alias)["state"], "inactive");
+}
+
 /// The login child itself (as the tray and the CLI run it).
 fn login_child(env: &Env, id: &str, extra: &[&str]) -> Command {
     let mut cmd = env.tool(env!("CARGO_BIN_EXE_credtray-tray"));
@@ -246,10 +280,12 @@ fn the_connect_check_flags_what_leaves_the_machine() {
 
 #[test]
 fn every_way_an_idp_posts_is_captured_before_it_leaves_the_machine() {
-    let _display = display();
-    let env = Env::new();
-    let f = fixtures();
-    let idp = FakeIdp::start(&env);
+    let World {
+        _display: _held,
+        env,
+        f,
+        idp,
+    } = world();
     let id = add_federated(&env, &f, "posts", &idp.url(&grants(&f, &[])));
     for (page, acs) in [
         ("form", "aws"),
@@ -294,17 +330,17 @@ fn every_way_an_idp_posts_is_captured_before_it_leaves_the_machine() {
 
 #[test]
 fn a_first_login_is_typed_into_the_window_and_the_next_is_silent() {
-    let _display = display();
-    let env = Env::new();
-    let f = fixtures();
-    let idp = FakeIdp::start(&env);
+    let World {
+        _display: _held,
+        env,
+        f,
+        idp,
+    } = world();
     let url = idp.url(&grants(&f, &[("login", "1"), ("duration", "900")]));
     add_federated(&env, &f, "typed", &url);
 
     // The CLI opens the window through credtray-tray; the IdP wants a login first.
-    let start = credtray_on_display(&env, &["session", "start", "typed"])
-        .spawn()
-        .unwrap();
+    let start = start_on_display(&env, "typed");
     type_login(&wait_for_window("typed"));
     let out = finished(start);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -345,60 +381,47 @@ fn a_first_login_is_typed_into_the_window_and_the_next_is_silent() {
 
 #[test]
 fn an_assertion_without_the_sessions_role_is_refused_naming_what_it_grants() {
-    let _display = display();
-    let env = Env::new();
-    let f = fixtures();
-    let idp = FakeIdp::start(&env);
+    let World {
+        _display: _held,
+        env,
+        f,
+        idp,
+    } = world();
     let params = [("role", f.role_arn.as_str()), ("idp", f.idp_arn.as_str())];
     add_federated(&env, &f, "wrongrole", &idp.url(&params));
     let before = env.aws_files();
-    let out = finished(
-        credtray_on_display(&env, &["session", "start", "wrongrole"])
-            .spawn()
-            .unwrap(),
-    );
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let says = stderr(&out);
-    assert!(
-        says.contains("does not grant role") && says.contains(&f.role_arn),
-        "{says}"
-    );
-    assert_eq!(env.aws_files(), before);
-    assert_eq!(env.session("wrongrole")["state"], "inactive");
+    let out = finished(start_on_display(&env, "wrongrole"));
+    started_nothing(&env, "wrongrole", &before, &out, "does not grant role");
+    assert!(stderr(&out).contains(&f.role_arn), "{}", stderr(&out));
 }
 
 #[test]
 fn closing_the_window_cancels_the_start_and_writes_nothing() {
-    let _display = display();
-    let env = Env::new();
-    let f = fixtures();
-    let idp = FakeIdp::start(&env);
+    let World {
+        _display: _held,
+        env,
+        f,
+        idp,
+    } = world();
     add_federated(&env, &f, "closed", &idp.url(&grants(&f, &[("login", "1")])));
     let before = env.aws_files();
-    let start = credtray_on_display(&env, &["session", "start", "closed"])
-        .spawn()
-        .unwrap();
+    let start = start_on_display(&env, "closed");
     let window = wait_for_window("closed");
     xdotool(&["windowactivate", "--sync", &window]);
     xdotool(&["key", "--clearmodifiers", "alt+F4"]);
     let out = finished(start);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("login window was closed"),
-        "{}",
-        stderr(&out)
-    );
-    assert_eq!(env.aws_files(), before);
-    assert_eq!(env.session("closed")["state"], "inactive");
+    started_nothing(&env, "closed", &before, &out, "login window was closed");
     assert_eq!(idp.logins(), 0);
 }
 
 #[test]
 fn a_login_that_never_finishes_times_out_and_writes_nothing() {
-    let _display = display();
-    let env = Env::new();
-    let f = fixtures();
-    let idp = FakeIdp::start(&env);
+    let World {
+        _display: _held,
+        env,
+        f,
+        idp,
+    } = world();
     add_federated(&env, &f, "slow", &idp.url(&grants(&f, &[("page", "hold")])));
     // [settings] saml_login_timeout, in seconds.
     let store = std::fs::read_to_string(env.store_path()).unwrap();
@@ -406,29 +429,22 @@ fn a_login_that_never_finishes_times_out_and_writes_nothing() {
     std::fs::write(env.store_path(), store).unwrap();
     let before = env.aws_files();
     let started = Instant::now();
-    let start = credtray_on_display(&env, &["session", "start", "slow"])
-        .spawn()
-        .unwrap();
+    let start = start_on_display(&env, "slow");
     // A page that neither posts nor asks for anything shows itself after a few seconds.
     wait_for_window("slow");
     let out = finished(start);
     assert!(started.elapsed() >= Duration::from_secs(5));
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("saml_login_timeout"),
-        "{}",
-        stderr(&out)
-    );
-    assert_eq!(env.aws_files(), before);
-    assert_eq!(env.session("slow")["state"], "inactive");
+    started_nothing(&env, "slow", &before, &out, "saml_login_timeout");
 }
 
 #[test]
 fn forgetting_the_login_brings_the_form_back_and_a_hidden_login_gives_up_unseen() {
-    let _display = display();
-    let env = Env::new();
-    let f = fixtures();
-    let idp = FakeIdp::start(&env);
+    let World {
+        _display: _held,
+        env,
+        f,
+        idp,
+    } = world();
     let url = idp.url(&grants(&f, &[("login", "1")]));
     let id = add_federated(&env, &f, "forget", &url);
     add_federated(&env, &f, "sharer", &url);
@@ -499,9 +515,12 @@ fn forgetting_the_login_brings_the_form_back_and_a_hidden_login_gives_up_unseen(
 
 #[test]
 fn a_page_that_cannot_load_fails_at_once_with_its_error() {
-    let _display = display();
-    let env = Env::new();
-    let f = fixtures();
+    let World {
+        _display: _held,
+        env,
+        f,
+        idp: _idp,
+    } = world();
     // A port nothing listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -509,17 +528,15 @@ fn a_page_that_cannot_load_fails_at_once_with_its_error() {
         .unwrap()
         .port();
     add_federated(&env, &f, "down", &format!("http://127.0.0.1:{port}/saml"));
+    let before = env.aws_files();
     let started = Instant::now();
-    let out = finished(
-        credtray_on_display(&env, &["session", "start", "down"])
-            .spawn()
-            .unwrap(),
-    );
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("cannot load the identity provider's page"),
-        "{}",
-        stderr(&out)
+    let out = finished(start_on_display(&env, "down"));
+    started_nothing(
+        &env,
+        "down",
+        &before,
+        &out,
+        "cannot load the identity provider's page",
     );
     assert!(started.elapsed() < Duration::from_secs(60));
 }
