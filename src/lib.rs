@@ -10,6 +10,8 @@
 //!   STS behind a trait.
 //! - [`awsfiles`]: lossless, atomic, owned editing of `~/.aws/credentials` and `~/.aws/config`.
 //! - [`engine`]: the one owner of session state; CLI and tray only send it commands.
+//! - [`exec`]: using a session outside the named profiles: `exec`'s loopback ECS credentials
+//!   endpoint, kept fresh in memory, the child's environment and files, `env`'s variables.
 //! - [`cli`]: the `credtray` command line: parse, call the engine, render.
 //! - [`agent`]: the long-lived process answering `credential-process` from memory over a
 //!   unix socket (the tray, or `credtray agent`), and its client.
@@ -52,6 +54,7 @@ pub mod awsfiles;
 pub mod browser;
 pub mod cli;
 pub mod engine;
+pub mod exec;
 pub mod redact;
 pub mod saml_login;
 pub mod secrets;

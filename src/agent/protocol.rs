@@ -64,6 +64,27 @@ pub struct Secrets {
     pub session_token: Zeroizing<String>,
     /// RFC 3339, UTC.
     pub expiration: String,
+    /// When they were obtained (RFC 3339), which sets their refresh margin; absent from an
+    /// agent that predates it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued: Option<String>,
+}
+
+impl Secrets {
+    /// As the engine holds them; `None` when the expiry does not parse.
+    pub fn credentials(&self) -> Option<crate::aws::Credentials> {
+        use secrecy::SecretString;
+        let parse = |t: &str| {
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+        };
+        Some(crate::aws::Credentials {
+            access_key_id: SecretString::from(self.access_key_id.as_str()),
+            secret_access_key: SecretString::from(self.secret_access_key.as_str()),
+            session_token: SecretString::from(self.session_token.as_str()),
+            expiration: parse(&self.expiration)?,
+            issued: self.issued.as_deref().and_then(parse),
+        })
+    }
 }
 
 /// What kind of failure an error reply reports, so the client can word it and pick its exit

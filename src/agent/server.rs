@@ -273,6 +273,7 @@ fn secrets(c: &Credentials) -> Secrets {
         secret_access_key: Zeroizing::new(c.secret_access_key.expose_secret().to_owned()),
         session_token: Zeroizing::new(c.session_token.expose_secret().to_owned()),
         expiration: crate::aws::rfc3339(c.expiration),
+        issued: c.issued.map(crate::aws::rfc3339),
     }
 }
 

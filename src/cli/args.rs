@@ -49,6 +49,51 @@ pub enum Command {
     /// Run the agent in the foreground (for machines without a desktop; the tray is one):
     /// credential-process answered from memory over a unix socket
     Agent,
+    /// Run a command with a session's credentials, served to it by a loopback ECS credentials
+    /// endpoint kept fresh for as long as it runs (or, with --env, as static variables); its
+    /// exit status is credtray's
+    Exec(ExecArgs),
+    /// Print a session's credentials as variables for a shell to eval (they are plaintext in
+    /// its environment: a warning says so on stderr)
+    Env {
+        /// The session's id or alias
+        session: String,
+        #[arg(long, value_enum, default_value_t = EnvFormat::Sh)]
+        format: EnvFormat,
+        #[command(flatten)]
+        answers: Answers,
+    },
+}
+
+/// `credtray exec`.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The session's id or alias
+    pub session: String,
+    /// Static variables (with AWS_CREDENTIAL_EXPIRATION) instead of the endpoint, for tools
+    /// that can't read one; they are not refreshed
+    #[arg(long)]
+    pub env: bool,
+    #[command(flatten)]
+    pub answers: Answers,
+    /// The command and its arguments, after `--`
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+/// How `credtray env` writes the variables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EnvFormat {
+    /// `export NAME='value'` (bash, zsh, sh)
+    Sh,
+    /// `set -gx NAME 'value';`
+    Fish,
+    /// `$Env:NAME = 'value'`
+    Powershell,
+    /// One JSON object
+    Json,
+    /// `NAME="value"` lines
+    Dotenv,
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,7 @@
 //! execs the tray, `credtray-tray`, from beside its own executable.
 
 mod args;
+mod direct;
 mod input;
 mod integrations;
 mod output;
@@ -127,13 +128,25 @@ pub fn run() -> anyhow::Result<()> {
         sts,
     )
     .with_sso(Arc::new(crate::aws::sso::Sdk::new()));
+    if let Command::Exec(args) = command {
+        let code = direct::exec(engine, args)?;
+        if code != 0 {
+            std::process::exit(code);
+        }
+        return Ok(());
+    }
     match command {
         Command::Session(command) => sessions::run(&mut engine, command),
         Command::Profile(command) => profile(&engine, command),
         Command::Integration(command) => integrations::run(&mut engine, command),
         Command::Files(FilesCommand::Check { json }) => check_files(&engine, json),
         Command::CredentialProcess { session } => credential_process(&mut engine, &session),
-        Command::Agent => unreachable!("handled above"),
+        Command::Env {
+            session,
+            format,
+            answers,
+        } => direct::env(&mut engine, &session, format, answers),
+        Command::Agent | Command::Exec(_) => unreachable!("handled above"),
     }
 }
 

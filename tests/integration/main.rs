@@ -11,6 +11,7 @@ mod binaries;
 mod concurrency;
 mod connection;
 mod engine;
+mod exec;
 mod files;
 mod integrations;
 mod keychain;

@@ -1,0 +1,208 @@
+//! The environment of a `credtray exec` child. SDKs look for credentials in the environment,
+//! then the shared files, and only then at the container endpoint; so the child gets none of
+//! the caller's credential variables (`AWS_PROFILE`, keys, web identity, `AWS_CONTAINER_*`),
+//! an empty shared credentials file, and a copy of the config file whose default profile has
+//! no credential source of its own (keys, `credential_process`, `role_arn`, `sso_*`…) but keeps
+//! everything else (`output`, `s3`, other profiles…). The copies live in a private temporary
+//! directory, removed when the child is done. Everything else is kept, `AWS_ENDPOINT_URL*`
+//! included.
+
+use std::ffi::OsString;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Variables the child must not inherit: they would name another identity.
+pub const REMOVED: &[&str] = &[
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_CONFIG_FILE",
+];
+/// Every variable with this prefix is removed too (the caller may itself run under an
+/// endpoint).
+const REMOVED_PREFIX: &str = "AWS_CONTAINER_";
+
+/// Keys of a profile that make it a credential source (botocore's and the SDKs' providers).
+const CREDENTIAL_KEYS: &[&str] = &[
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "aws_security_token",
+    "credential_process",
+    "credential_source",
+    "source_profile",
+    "role_arn",
+    "role_session_name",
+    "external_id",
+    "mfa_serial",
+    "duration_seconds",
+    "web_identity_token_file",
+    "sso_session",
+    "sso_start_url",
+    "sso_region",
+    "sso_account_id",
+    "sso_role_name",
+    "login_session",
+];
+
+/// The variables to remove from what the child inherits.
+pub fn removed() -> Vec<OsString> {
+    std::env::vars_os()
+        .map(|(k, _)| k)
+        .filter(|k| {
+            k.to_str()
+                .is_some_and(|k| REMOVED.contains(&k) || k.starts_with(REMOVED_PREFIX))
+        })
+        .collect()
+}
+
+/// `config` with its default profile (`[default]` or `[profile default]`) stripped of every
+/// credential key (and the indented lines under one); every other byte kept.
+pub fn without_default_credentials(config: &str) -> String {
+    let mut out = String::with_capacity(config.len());
+    let mut in_default = false;
+    let mut dropping = false;
+    for line in config.split_inclusive('\n') {
+        let text = line.trim();
+        if let Some(header) = text.strip_prefix('[') {
+            let name = header.split(']').next().unwrap_or_default();
+            let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+            in_default = name == "default" || name == "profile default";
+            dropping = false;
+        } else if in_default {
+            if line.starts_with([' ', '\t']) && !text.is_empty() {
+                if dropping {
+                    continue;
+                }
+            } else if !text.is_empty() {
+                let key = text.split(['=', ':']).next().unwrap_or_default();
+                dropping = CREDENTIAL_KEYS.contains(&key.trim().to_ascii_lowercase().as_str());
+                if dropping {
+                    continue;
+                }
+            }
+        }
+        out.push_str(line);
+    }
+    out
+}
+
+/// The child's shared files: an empty credentials file and the caller's config without a
+/// default credential source, in a private directory removed on drop.
+pub struct SharedFiles {
+    dir: PathBuf,
+}
+
+impl SharedFiles {
+    /// Copies `config` (which may not exist) into a new private directory.
+    pub fn create(config: &Path) -> io::Result<Self> {
+        let base = std::env::var_os("XDG_RUNTIME_DIR")
+            .filter(|d| !d.is_empty())
+            .map_or_else(std::env::temp_dir, PathBuf::from);
+        let dir = base.join(format!(
+            "credtray-exec-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(&dir)?;
+        let files = Self { dir };
+        let text = match std::fs::read_to_string(config) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(e),
+        };
+        std::fs::write(files.credentials(), "")?;
+        std::fs::write(files.config(), without_default_credentials(&text))?;
+        Ok(files)
+    }
+
+    pub fn credentials(&self) -> PathBuf {
+        self.dir.join("credentials")
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.join("config")
+    }
+
+    /// `AWS_SHARED_CREDENTIALS_FILE` and `AWS_CONFIG_FILE` for the child.
+    pub fn vars(&self) -> [(&'static str, OsString); 2] {
+        [
+            ("AWS_SHARED_CREDENTIALS_FILE", self.credentials().into()),
+            ("AWS_CONFIG_FILE", self.config().into()),
+        ]
+    }
+}
+
+impl Drop for SharedFiles {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.dir) {
+            tracing::warn!(dir = %self.dir.display(), error = %e, "could not remove the exec's shared files");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_profile_loses_its_credential_source_and_keeps_the_rest() {
+        let config = "# mine\n[default]\nregion = eu-west-1\ncredential_process = /bin/evil\nsso_session = corp\noutput = json\ns3 =\n  max_concurrent_requests = 20\nrole_arn = arn:aws:iam::1:role/x\n  ; a comment under it\n\n[profile other]\nrole_arn = arn:aws:iam::1:role/y\nsource_profile = default\n\n[ profile   default ]\naws_access_key_id = AKIA\ncli_pager =\n";
+        let out = without_default_credentials(config);
+        assert_eq!(
+            out,
+            "# mine\n[default]\nregion = eu-west-1\noutput = json\ns3 =\n  max_concurrent_requests = 20\n\n[profile other]\nrole_arn = arn:aws:iam::1:role/y\nsource_profile = default\n\n[ profile   default ]\ncli_pager =\n"
+        );
+    }
+
+    #[test]
+    fn nested_values_of_a_dropped_key_go_with_it() {
+        let config = "[default]\nsso_session =\n  x = y\nregion = us-east-1\n";
+        assert_eq!(
+            without_default_credentials(config),
+            "[default]\nregion = us-east-1\n"
+        );
+    }
+
+    #[test]
+    fn the_shared_files_are_private_and_removed_on_drop() {
+        let source = tempfile::tempdir().unwrap();
+        let config = source.path().join("config");
+        std::fs::write(
+            &config,
+            "[default]\naws_access_key_id = AKIA\nregion = eu-west-1\n",
+        )
+        .unwrap();
+        let files = SharedFiles::create(&config).unwrap();
+        let dir = files.config().parent().unwrap().to_owned();
+        assert_eq!(std::fs::read_to_string(files.credentials()).unwrap(), "");
+        assert_eq!(
+            std::fs::read_to_string(files.config()).unwrap(),
+            "[default]\nregion = eu-west-1\n"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+                0o700
+            );
+        }
+        drop(files);
+        assert!(!dir.exists());
+        // No config at all: an empty one.
+        let files = SharedFiles::create(&source.path().join("missing")).unwrap();
+        assert_eq!(std::fs::read_to_string(files.config()).unwrap(), "");
+    }
+}

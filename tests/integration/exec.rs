@@ -1,0 +1,388 @@
+//! `credtray exec` and `credtray env` with real clients: the AWS CLI, boto3 and the Rust SDK's
+//! container provider (examples/ecs_probe) read the loopback endpoint against moto; a stub STS
+//! with 30-second credentials shows a long-running child getting fresh ones; bash and fish read
+//! `env`'s output back.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use crate::engine::add_moto_user;
+use crate::harness::{Env, Run, finish, fixtures, moto};
+
+fn python() -> String {
+    std::env::var("CREDTRAY_TEST_PYTHON").expect("CREDTRAY_TEST_PYTHON is set by scripts/test")
+}
+
+fn aws_cli() -> String {
+    std::env::var("CREDTRAY_TEST_AWS").expect("CREDTRAY_TEST_AWS is set by scripts/test")
+}
+
+/// `credtray exec SESSION -- CMD…` against `endpoint`.
+fn exec(env: &Env, endpoint: &str, session: &str, extra: &[&str], command: &[&str]) -> Run {
+    let mut args = vec!["exec", session];
+    args.extend_from_slice(extra);
+    args.push("--");
+    args.extend_from_slice(command);
+    env.run_against(endpoint, &args, "")
+}
+
+/// A `[default]` profile with keys of its own in both files, and a credential_process: none of
+/// it may win over the session's endpoint.
+fn write_foreign_default(env: &Env) {
+    std::fs::create_dir_all(env.aws_dir()).unwrap();
+    std::fs::write(
+        env.aws_dir().join("credentials"),
+        "[default]\naws_access_key_id = AKIAFOREIGNDEFAULT01\naws_secret_access_key = foreign\n",
+    )
+    .unwrap();
+    std::fs::write(
+        env.aws_dir().join("config"),
+        "[default]\nregion = sa-east-1\noutput = json\ncredential_process = /bin/false\naws_access_key_id = AKIAFOREIGNCONFIG001\naws_secret_access_key = foreign\n",
+    )
+    .unwrap();
+}
+
+fn examples_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_credtray"))
+        .parent()
+        .unwrap()
+        .join("examples")
+}
+
+const BOTO3_CALLER: &str = "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])";
+
+#[test]
+fn the_aws_cli_boto3_and_the_rust_sdk_get_the_chained_roles_identity_and_the_child_no_secret() {
+    let env = Env::new();
+    let f = fixtures();
+    add_moto_user(&env, &f, "dev", "dev", &[]);
+    env.run(
+        &[
+            "session",
+            "chain",
+            "dev",
+            "--role-arn",
+            &f.role_arn,
+            "--alias",
+            "ops",
+            "--profile",
+            "ops",
+        ],
+        "",
+    )
+    .ok();
+    write_foreign_default(&env);
+    let files_before = env.aws_files();
+
+    let run = exec(
+        &env,
+        &moto(),
+        "ops",
+        &[],
+        &[&aws_cli(), "sts", "get-caller-identity", "--output", "json"],
+    )
+    .ok();
+    let arn = run.json()["Arn"].as_str().unwrap().to_owned();
+    assert!(
+        arn.contains(":assumed-role/") && arn.contains(f.role_arn.rsplit('/').next().unwrap()),
+        "{arn}"
+    );
+
+    let run = exec(&env, &moto(), "ops", &[], &[&python(), "-c", BOTO3_CALLER]).ok();
+    assert_eq!(run.stdout.trim(), arn, "boto3 sees the same identity");
+
+    // The Rust SDK's ECS provider reads the endpoint too (its access key id is the role's).
+    let probe = examples_dir().join("ecs_probe");
+    let run = exec(&env, &moto(), "ops", &[], &[probe.to_str().unwrap()]).ok();
+    assert!(run.stdout.trim().starts_with("ASIA"), "{run:?}");
+
+    // The child's environment: the endpoint and its token, the session's region; no secret, no
+    // caller's identity variables, and the shared files replaced by credential-less copies.
+    let mut run = env.command(&["exec", "ops", "--", "env"]);
+    run.env("AWS_ENDPOINT_URL", moto())
+        .env("AWS_PROFILE", "personal")
+        .env("AWS_ACCESS_KEY_ID", "AKIACALLER0000000001")
+        .env(
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            "/v2/credentials/x",
+        );
+    let run = finish(run, "").ok();
+    let vars: Vec<&str> = run.stdout.lines().collect();
+    let get = |name: &str| {
+        vars.iter()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .map(str::to_owned)
+    };
+    assert!(
+        get("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
+    assert!(
+        get("AWS_CONTAINER_AUTHORIZATION_TOKEN")
+            .unwrap()
+            .starts_with("Bearer ")
+    );
+    assert_eq!(get("AWS_REGION").as_deref(), Some("eu-west-1"));
+    assert_eq!(get("AWS_DEFAULT_REGION").as_deref(), Some("eu-west-1"));
+    for gone in [
+        "AWS_PROFILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    ] {
+        assert_eq!(get(gone), None, "{gone} reached the child");
+    }
+    assert_eq!(
+        get("AWS_ENDPOINT_URL").as_deref(),
+        Some(moto().as_str()),
+        "kept"
+    );
+    assert!(!run.stdout.contains(&f.secret_access_key) && !run.stdout.contains(&f.access_key_id));
+    let config = std::fs::read_to_string(get("AWS_CONFIG_FILE").unwrap());
+    assert!(
+        config.is_err(),
+        "the copies are removed when the command ends"
+    );
+    assert_eq!(
+        env.aws_files(),
+        files_before,
+        "the user's files are untouched"
+    );
+}
+
+#[test]
+fn the_endpoint_refuses_a_wrong_or_missing_token() {
+    let env = Env::new();
+    let f = fixtures();
+    add_moto_user(&env, &f, "dev", "dev", &[]);
+    let script = r#"
+import os, urllib.request, urllib.error
+url = os.environ['AWS_CONTAINER_CREDENTIALS_FULL_URI']
+token = os.environ['AWS_CONTAINER_AUTHORIZATION_TOKEN']
+def status(headers):
+    try:
+        return urllib.request.urlopen(urllib.request.Request(url, headers=headers)).status
+    except urllib.error.HTTPError as e:
+        return e.code
+print(status({'Authorization': token}), status({}), status({'Authorization': token[:-1] + 'x'}),
+      status({'Authorization': token.replace('Bearer ', '')}))
+"#;
+    let run = exec(&env, &moto(), "dev", &[], &[&python(), "-c", script]).ok();
+    assert_eq!(run.stdout.trim(), "200 401 401 401");
+}
+
+#[test]
+fn a_child_that_outlives_its_first_credentials_gets_fresh_ones_without_restarting() {
+    let env = Env::new();
+    let mut stub = Command::new(python())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/sts_stub.py"
+        ))
+        .arg("30")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(stub.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let endpoint = format!(
+        "http://127.0.0.1:{}",
+        line.trim().strip_prefix("PORT ").unwrap()
+    );
+    env.run(
+        &[
+            "session",
+            "add",
+            "iam-user",
+            "--alias",
+            "short",
+            "--access-key-id",
+            "-",
+            "--secret-access-key",
+            "-",
+        ],
+        "AKIAIOSFODNN7EXAMPLE\nwJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
+    )
+    .ok();
+    // 30-second credentials are due after 20 s (a third of their life is their margin).
+    let script = r#"
+import time, boto3
+credentials = boto3.Session().get_credentials()
+print(credentials.get_frozen_credentials().access_key, flush=True)
+time.sleep(24)
+print(credentials.get_frozen_credentials().access_key, flush=True)
+"#;
+    let run = exec(&env, &endpoint, "short", &[], &[&python(), "-c", script]);
+    let _ = stub.kill();
+    let _ = stub.wait();
+    let run = run.ok();
+    let keys: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(keys.len(), 2, "{run:?}");
+    assert!(
+        keys[0].starts_with("ASIASTUB") && keys[1].starts_with("ASIASTUB"),
+        "{keys:?}"
+    );
+    assert_ne!(
+        keys[0], keys[1],
+        "the second read got refreshed credentials"
+    );
+}
+
+#[test]
+fn the_commands_exit_status_and_signals_are_credtrays() {
+    let env = Env::new();
+    let f = fixtures();
+    add_moto_user(&env, &f, "dev", "dev", &[]);
+    assert_eq!(
+        exec(&env, &moto(), "dev", &[], &["sh", "-c", "exit 7"]).code,
+        7
+    );
+    assert_eq!(
+        exec(&env, &moto(), "dev", &["--env"], &["sh", "-c", "exit 9"]).code,
+        9
+    );
+    let run = exec(&env, &moto(), "dev", &[], &["/nonexistent/tool"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("/nonexistent/tool"), "{run:?}");
+
+    // SIGTERM to credtray reaches the command, whose exit status is credtray's.
+    let mut cmd = env.command(&[
+        "exec",
+        "dev",
+        "--",
+        "sh",
+        "-c",
+        "trap 'echo got-term; exit 3' TERM; echo ready; while :; do sleep 0.1; done",
+    ]);
+    cmd.env("AWS_ENDPOINT_URL", moto()).stdin(Stdio::null());
+    let mut child: Child = cmd.spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "ready");
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    let status = child.wait().unwrap();
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "got-term");
+    assert_eq!(status.code(), Some(3));
+}
+
+#[test]
+fn env_output_is_read_back_by_each_shell_and_exec_env_gives_the_same_identity() {
+    let env = Env::new();
+    let f = fixtures();
+    add_moto_user(&env, &f, "dev", "dev", &[]);
+    let print_env = "printf '%s %s %s\\n' \"$AWS_ACCESS_KEY_ID\" \"$AWS_REGION\" \"$AWS_CREDENTIAL_EXPIRATION\"";
+    let sh = env.run_moto(&["env", "dev"], "").ok();
+    assert!(sh.stderr.contains("plaintext"), "{sh:?}");
+    let key = sh
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("export AWS_ACCESS_KEY_ID='"))
+        .unwrap()
+        .trim_end_matches('\'')
+        .to_owned();
+    assert!(key.len() >= 16, "{key}");
+    let read = Command::new("bash")
+        .arg("-c")
+        .arg(format!("eval \"$1\"; {print_env}"))
+        .arg("bash")
+        .arg(&sh.stdout)
+        .output()
+        .unwrap();
+    let read = String::from_utf8(read.stdout).unwrap();
+    assert!(read.starts_with(&format!("{key} eu-west-1 20")), "{read}");
+
+    let fish = env.run_moto(&["env", "dev", "--format", "fish"], "").ok();
+    let read = Command::new("fish")
+        .arg("-c")
+        .arg(format!(
+            "{}; echo $AWS_ACCESS_KEY_ID $AWS_REGION",
+            fish.stdout
+        ))
+        .output()
+        .expect("fish is installed by scripts/test");
+    assert_eq!(
+        String::from_utf8(read.stdout).unwrap().trim(),
+        format!("{key} eu-west-1")
+    );
+
+    if Command::new("pwsh").arg("-Version").output().is_ok() {
+        let ps = env
+            .run_moto(&["env", "dev", "--format", "powershell"], "")
+            .ok();
+        let read = Command::new("pwsh")
+            .args(["-NoProfile", "-Command"])
+            .arg(format!(
+                "{}; Write-Output $Env:AWS_ACCESS_KEY_ID",
+                ps.stdout
+            ))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8(read.stdout).unwrap().trim(), key);
+    }
+
+    let json = env
+        .run_moto(&["env", "dev", "--format", "json"], "")
+        .ok()
+        .json();
+    assert_eq!(json["AWS_ACCESS_KEY_ID"], key.as_str());
+    assert_eq!(json["AWS_REGION"], "eu-west-1");
+    assert!(json["AWS_SECRET_ACCESS_KEY"].as_str().unwrap().len() > 10);
+
+    let dotenv = env.run_moto(&["env", "dev", "--format", "dotenv"], "").ok();
+    let parsed = Command::new(python())
+        .arg("-c")
+        .arg("import sys, shlex\nfor l in sys.stdin:\n  k, v = l.rstrip('\\n').split('=', 1)\n  print(k, shlex.split(v)[0])")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = {
+        use std::io::Write;
+        let mut parsed = parsed;
+        parsed
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(dotenv.stdout.as_bytes())
+            .unwrap();
+        String::from_utf8(parsed.wait_with_output().unwrap().stdout).unwrap()
+    };
+    assert!(out.contains(&format!("AWS_ACCESS_KEY_ID {key}")), "{out}");
+
+    // exec --env: static variables (the cached token, so the same key) and the same identity.
+    let run = exec(&env, &moto(), "dev", &["--env"], &["sh", "-c", print_env]).ok();
+    assert!(
+        run.stdout.starts_with(&format!("{key} eu-west-1 20")),
+        "{run:?}"
+    );
+    let run = exec(
+        &env,
+        &moto(),
+        "dev",
+        &["--env"],
+        &[&python(), "-c", BOTO3_CALLER],
+    )
+    .ok();
+    let via_endpoint = exec(&env, &moto(), "dev", &[], &[&python(), "-c", BOTO3_CALLER]).ok();
+    assert_eq!(run.stdout, via_endpoint.stdout);
+    assert!(run.stdout.contains(":user/"), "{run:?}");
+}
+
+#[test]
+fn exec_needs_a_command_and_a_known_session() {
+    let env = Env::new();
+    let run = env.run(&["exec", "nobody", "--", "true"], "");
+    assert_eq!(run.code, 2, "{run:?}");
+    let run = env.run(&["exec", "nobody"], "");
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("COMMAND"), "{run:?}");
+}
