@@ -1,5 +1,7 @@
 //! Opening a URL in the person's default browser (`xdg-open`, `open` on macOS), for logins the
-//! person asked for; credtray never opens one unasked.
+//! person asked for; credtray never opens one unasked. A URL that is itself a credential (the
+//! web console's sign-in link) goes through a one-time loopback redirect instead of the
+//! opener's command line ([`open_secret`]).
 
 /// Opens `url` in the default browser, without waiting for it.
 pub fn open(url: &str) -> std::io::Result<()> {
@@ -15,4 +17,58 @@ pub fn open(url: &str) -> std::io::Result<()> {
         .stderr(std::process::Stdio::null())
         .spawn()
         .map(drop)
+}
+
+/// How long the one-time link of [`open_secret`] waits for the browser.
+const SECRET_LINK_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Opens a URL that is itself a credential (the AWS console's sign-in link) without putting
+/// it on a command line: the browser is given a one-time loopback link
+/// (`http://127.0.0.1:<port>/<32 random bytes>`) that redirects to it once, and this waits
+/// (at most two minutes) until the browser has followed it.
+pub fn open_secret(url: &secrecy::SecretString) -> std::io::Result<()> {
+    use base64::Engine as _;
+    use secrecy::ExposeSecret;
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))?;
+    let mut nonce = [0u8; 32];
+    getrandom::fill(&mut nonce).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let path = format!(
+        "/{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(nonce)
+    );
+    let link = format!("http://{}{path}", listener.local_addr()?);
+    listener.set_nonblocking(true)?;
+    open(&link)?;
+    let deadline = std::time::Instant::now() + SECRET_LINK_WAIT;
+    while std::time::Instant::now() < deadline {
+        let mut stream = match listener.accept() {
+            Ok((stream, _)) => stream,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        stream.set_nonblocking(false)?;
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+        let mut head = [0u8; 2048];
+        let n = stream.read(&mut head).unwrap_or(0);
+        let first = String::from_utf8_lossy(&head[..n]);
+        let asked = first.split_whitespace().nth(1).unwrap_or_default();
+        if asked == path {
+            let response = zeroize::Zeroizing::new(format!(
+                "HTTP/1.1 302 Found\r\nLocation: {}\r\nCache-Control: no-store\r\nReferrer-Policy: no-referrer\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                url.expose_secret()
+            ));
+            stream.write_all(response.as_bytes())?;
+            return Ok(());
+        }
+        let _ = stream
+            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        "the browser did not open the sign-in link within two minutes",
+    ))
 }

@@ -41,6 +41,13 @@ pub enum Call {
         region: String,
         caller: String,
     },
+    GetFederationToken {
+        region: String,
+        access_key_id: String,
+        name: String,
+        policy: String,
+        seconds: u64,
+    },
 }
 
 #[derive(Default)]
@@ -197,6 +204,29 @@ impl Sts for Fake {
             seconds: duration.as_secs(),
         };
         self.answer("AssumeRoleWithSAML", call, owner, duration)
+    }
+
+    fn get_federation_token(
+        &self,
+        region: &Region,
+        keys: &IamUserKeys,
+        name: &str,
+        policy: &str,
+        duration: Duration,
+    ) -> Result<Credentials, Error> {
+        let call = Call::GetFederationToken {
+            region: region.to_string(),
+            access_key_id: keys.access_key_id.secret().expose_secret().to_owned(),
+            name: name.to_owned(),
+            policy: policy.to_owned(),
+            seconds: duration.as_secs(),
+        };
+        self.answer(
+            "GetFederationToken",
+            call,
+            format!("arn:aws:sts::123456789012:federated-user/{name}"),
+            duration,
+        )
     }
 
     fn get_caller_identity(&self, region: &Region, with: &Credentials) -> Result<String, Error> {

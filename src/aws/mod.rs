@@ -5,6 +5,7 @@
 // The scripted STS exists only in unit-test builds, never in a shipped binary.
 #[cfg(test)]
 mod fake;
+pub mod federation;
 pub mod pace;
 pub mod process;
 mod regions_data;

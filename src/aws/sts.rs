@@ -1,5 +1,5 @@
 //! STS behind a trait: the calls credtray makes (GetSessionToken, AssumeRole,
-//! AssumeRoleWithSAML, GetCallerIdentity), the `aws-sdk-sts` implementation, and AWS errors
+//! AssumeRoleWithSAML, GetCallerIdentity, GetFederationToken), the `aws-sdk-sts` implementation, and AWS errors
 //! mapped to sentences. The endpoint comes from the SDK's standard resolution, so
 //! `AWS_ENDPOINT_URL_STS` / `AWS_ENDPOINT_URL` point it at a local emulator; calls go to the
 //! session's region (regional endpoints).
@@ -97,6 +97,17 @@ pub trait Sts: Send + Sync {
 
     /// The ARN of the caller the credentials belong to.
     fn get_caller_identity(&self, region: &Region, with: &Credentials) -> Result<String, Error>;
+
+    /// Federated-user credentials from an IAM user's long-term keys (the AWS web console won't
+    /// take session-token credentials), limited to what `policy` and the user both allow.
+    fn get_federation_token(
+        &self,
+        region: &Region,
+        keys: &IamUserKeys,
+        name: &str,
+        policy: &str,
+        duration: Duration,
+    ) -> Result<Credentials, Error>;
 }
 
 /// STS through `aws-sdk-sts`, on a small runtime of its own so callers stay synchronous.
@@ -256,6 +267,29 @@ impl Sts for Sdk {
             .duration_seconds(seconds(duration));
         let out = self.send("AssumeRoleWithSAML", false, call.send())?;
         convert("AssumeRoleWithSAML", out.credentials)
+    }
+
+    fn get_federation_token(
+        &self,
+        region: &Region,
+        keys: &IamUserKeys,
+        name: &str,
+        policy: &str,
+        duration: Duration,
+    ) -> Result<Credentials, Error> {
+        let long_term = sdk_credentials(
+            keys.access_key_id.secret().expose_secret(),
+            keys.secret_access_key.secret().expose_secret(),
+            None,
+        );
+        let call = self
+            .client(region, Some(long_term))
+            .get_federation_token()
+            .name(name)
+            .policy(policy)
+            .duration_seconds(seconds(duration));
+        let out = self.send("GetFederationToken", false, call.send())?;
+        convert("GetFederationToken", out.credentials)
     }
 
     fn get_caller_identity(&self, region: &Region, with: &Credentials) -> Result<String, Error> {

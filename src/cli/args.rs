@@ -53,6 +53,8 @@ pub enum Command {
     /// endpoint kept fresh for as long as it runs (or, with --env, as static variables); its
     /// exit status is credtray's
     Exec(ExecArgs),
+    /// Sign in to the AWS web console with a session, in the default browser
+    Console(ConsoleArgs),
     /// Print a session's credentials as variables for a shell to eval (they are plaintext in
     /// its environment: a warning says so on stderr)
     Env {
@@ -63,6 +65,39 @@ pub enum Command {
         #[command(flatten)]
         answers: Answers,
     },
+}
+
+/// `credtray console`.
+#[derive(Debug, Args)]
+pub struct ConsoleArgs {
+    /// The session's id or alias
+    pub session: String,
+    /// The service's console to land on (`s3`, `ec2`, `cloudwatch`…; default: the console's home)
+    #[arg(long, value_parser = service)]
+    pub service: Option<String>,
+    /// The console's region (default: the session's)
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Print the sign-in URL instead of opening it (it is a credential: anyone who has it is
+    /// signed in, for 15 minutes)
+    #[arg(long)]
+    pub print: bool,
+    #[command(flatten)]
+    pub answers: Answers,
+}
+
+/// A console service's path segment: lowercase letters, digits and `-`.
+fn service(s: &str) -> Result<String, String> {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "{s:?} is not a console service (lowercase letters, digits and '-', e.g. s3, ec2)"
+        ))
+    }
 }
 
 /// `credtray exec`.

@@ -1,5 +1,5 @@
-//! `credtray exec` and `credtray env`: a session's credentials used directly, outside the
-//! named profiles. The first credentials come from the agent when one runs (the tray asks for
+//! `credtray exec`, `credtray env` and `credtray console`: a session's credentials used
+//! directly, outside the named profiles. The first credentials come from the agent when one runs (the tray asks for
 //! an MFA code or a login in its own dialogs), else from this process's engine with the CLI's
 //! prompt (`--mfa-code`, a terminal prompt, the login window); `exec`'s endpoint then keeps
 //! them fresh in the background (`crate::exec`), never asking anyone: what needs a person is
@@ -12,15 +12,15 @@ use anyhow::Context;
 use secrecy::ExposeSecret;
 use zeroize::Zeroizing;
 
-use super::args::{Answers, EnvFormat, ExecArgs};
+use super::args::{Answers, ConsoleArgs, EnvFormat, ExecArgs};
 use super::prompt::CliPrompt;
 use super::{UsageError, print_secret};
 use crate::agent::protocol::{Answer, Ask, ErrorKind};
-use crate::aws::Credentials;
+use crate::aws::{Credentials, federation};
 use crate::awsfiles::Files;
 use crate::engine::{self, Engine, NoPrompt};
 use crate::exec::{Source, Supplier, Unavailable, child, endpoint, environment};
-use crate::session::{Session, SessionId};
+use crate::session::{Session, SessionId, SessionKind};
 
 /// Asks the running agent; `None` when none runs (or it can't be understood).
 fn from_agent(id: SessionId, alias: &str) -> Option<Result<Credentials, Unavailable>> {
@@ -197,6 +197,36 @@ pub(super) fn exec(mut engine: Engine, args: ExecArgs) -> anyhow::Result<i32> {
     let code = launch(set);
     drop(files);
     code
+}
+
+/// `credtray console SESSION`: the sign-in URL opened in the browser through a one-time
+/// loopback link (never on a command line), or printed.
+pub(super) fn console(engine: &mut Engine, args: ConsoleArgs) -> anyhow::Result<()> {
+    let catalog = engine.catalog()?;
+    let session = catalog.resolve(&args.session)?.clone();
+    let region = match &args.region {
+        Some(r) => catalog.parse_region(r)?,
+        None => session.region.clone(),
+    };
+    let credentials = if matches!(session.kind, SessionKind::IamUser { .. }) {
+        engine.console_credentials(session.id, &mut CliPrompt::new(args.answers)?)?
+    } else {
+        first_credentials(engine, &session, args.answers)?
+    };
+    let endpoint = federation::endpoint(&region);
+    let token = federation::signin_token(&endpoint, &credentials)?;
+    let destination = federation::console_url(&region, args.service.as_deref());
+    let url = federation::login_url(&endpoint, &destination, &token);
+    if args.print {
+        let mut line = Zeroizing::new(url.expose_secret().to_owned());
+        line.push('\n');
+        return print_secret(line.as_bytes());
+    }
+    eprintln!(
+        "credtray: opening the AWS console for session {:?} in your browser ({destination})",
+        session.alias.as_str()
+    );
+    crate::browser::open_secret(&url).context("cannot open the browser")
 }
 
 /// `credtray env SESSION`: the variables for a shell, with a warning that they are plaintext.

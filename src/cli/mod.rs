@@ -146,6 +146,7 @@ pub fn run() -> anyhow::Result<()> {
             format,
             answers,
         } => direct::env(&mut engine, &session, format, answers),
+        Command::Console(args) => direct::console(&mut engine, args),
         Command::Agent | Command::Exec(_) => unreachable!("handled above"),
     }
 }

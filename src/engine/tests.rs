@@ -2020,3 +2020,54 @@ fn an_integration_is_stored_and_deleting_it_takes_its_sessions_tokens_and_chains
         "its tokens are gone"
     );
 }
+
+#[test]
+fn the_web_console_gets_a_federation_token_for_an_iam_user_with_the_allow_all_policy() {
+    let r = rig();
+    let user = r.user("Dev Ops with a very long alias", false);
+    let mut engine = r.engine;
+    let credentials = engine.console_credentials(user, &mut NoPrompt).unwrap();
+    assert!(
+        credentials
+            .access_key_id
+            .expose_secret()
+            .starts_with("ASIAFAKE")
+    );
+    let Some(Call::GetFederationToken {
+        name,
+        policy,
+        seconds,
+        ..
+    }) = r.sts.calls().pop()
+    else {
+        panic!("{:?}", r.sts.calls())
+    };
+    assert_eq!(
+        name, "credtray-Dev-Ops-with-a-very-lon",
+        "32 characters at most"
+    );
+    assert_eq!(policy, crate::engine::kinds::CONSOLE_POLICY);
+    let parsed: serde_json::Value = serde_json::from_str(&policy).unwrap();
+    assert_eq!(parsed["Statement"][0]["Action"], "*");
+    assert_eq!(seconds, 12 * 3600);
+    // Another kind: its own temporary credentials, no federation token.
+    let chained = {
+        let mut r2 = rig();
+        let root = r2.user("root", false);
+        let id = r2.chained("c", root, "c");
+        let c = r2.engine.console_credentials(id, &mut NoPrompt).unwrap();
+        assert!(
+            !r2.sts
+                .calls()
+                .iter()
+                .any(|c| matches!(c, Call::GetFederationToken { .. }))
+        );
+        c
+    };
+    assert!(
+        chained
+            .access_key_id
+            .expose_secret()
+            .starts_with("ASIAFAKE")
+    );
+}

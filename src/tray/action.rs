@@ -15,6 +15,8 @@ pub enum MenuAction {
     Test(SessionId),
     /// Forget the IdP login of a federated session's SAML 2.0 URL.
     ForgetLogin(SessionId),
+    /// Sign in to the AWS web console with the session.
+    Console(SessionId),
     Chain(SessionId),
     Delete(SessionId),
     /// Open a dialog for a text or secret parameter.
@@ -48,6 +50,7 @@ impl fmt::Display for MenuAction {
             MenuAction::StartStop(id) => write!(f, "start-stop:{id}"),
             MenuAction::Test(id) => write!(f, "test:{id}"),
             MenuAction::ForgetLogin(id) => write!(f, "forget-login:{id}"),
+            MenuAction::Console(id) => write!(f, "console:{id}"),
             MenuAction::Chain(id) => write!(f, "chain:{id}"),
             MenuAction::Delete(id) => write!(f, "delete:{id}"),
             MenuAction::Edit(id, p) => write!(f, "edit:{id}:{}", p.code()),
@@ -87,6 +90,7 @@ impl FromStr for MenuAction {
             "start-stop" => MenuAction::StartStop(id(rest)?),
             "test" => MenuAction::Test(id(rest)?),
             "forget-login" => MenuAction::ForgetLogin(id(rest)?),
+            "console" => MenuAction::Console(id(rest)?),
             "chain" => MenuAction::Chain(id(rest)?),
             "delete" => MenuAction::Delete(id(rest)?),
             "edit" => {
@@ -125,6 +129,7 @@ mod tests {
             MenuAction::StartStop(a),
             MenuAction::Test(a),
             MenuAction::ForgetLogin(a),
+            MenuAction::Console(a),
             MenuAction::Chain(a),
             MenuAction::Delete(a),
             MenuAction::SetProfile(a, "team.prod+x@y".into()),

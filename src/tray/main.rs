@@ -301,6 +301,7 @@ impl App {
             MenuAction::StopAll => self.send(Command::StopAll),
             MenuAction::Test(id) => self.send(Command::Test(id)),
             MenuAction::ForgetLogin(id) => self.forget_login(id),
+            MenuAction::Console(id) => self.send(Command::Console(id)),
             MenuAction::Chain(id) => {
                 if let Some(command) = self.chain_form(id) {
                     self.send(command);

@@ -216,7 +216,7 @@ fn integrations_menu(catalog: &Catalog) -> Node {
 }
 
 /// One session's submenu: Start/Stop, Edit ▸, Publish as ▸, Test credential generation,
-/// Forget IdP login… (federated sessions), Create chained session…, Delete….
+/// Open web console, Forget IdP login… (federated sessions), Create chained session…, Delete….
 fn session_menu(catalog: &Catalog, s: &Session) -> Node {
     let id = s.id;
     let mut children = Vec::new();
@@ -261,6 +261,7 @@ fn session_menu(catalog: &Catalog, s: &Session) -> Node {
         MenuAction::Test(id),
         "Test credential generation",
     ));
+    children.push(Node::item(MenuAction::Console(id), "Open web console"));
     if s.kind.tag() == Kind::IamRoleFederated {
         children.push(Node::item(MenuAction::ForgetLogin(id), "Forget IdP login…"));
     }

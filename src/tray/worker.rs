@@ -35,6 +35,7 @@ pub enum Command {
     Stop(SessionId),
     StopAll,
     Test(SessionId),
+    Console(SessionId),
     Edit(SessionId, Box<Edit>),
     Chain {
         assumer: SessionId,
@@ -180,6 +181,7 @@ impl Worker {
                     Err(e) => notify(&title, &format!("Failed: {}", credtray::error_sentence(&e))),
                 }
             }
+            Command::Console(id) => self.console(engine, id),
             Command::Edit(id, edit) => match engine.edit(id, *edit, &mut prompt) {
                 Ok((outcome, Some(Ok(s)))) => {
                     notify(
@@ -279,6 +281,38 @@ impl Worker {
         match result {
             Err(engine::Error::LoginCancelled) => {}
             result => self.report_sync(engine, id, "Logged in to", result),
+        }
+    }
+
+    /// Open web console: the session's credentials (an IAM user's through GetFederationToken)
+    /// exchanged for a sign-in link, opened in the browser through a one-time loopback link
+    /// on a thread of its own (it waits for the browser; the engine does not).
+    fn console(&mut self, engine: &mut Engine, id: SessionId) {
+        use credtray::aws::federation;
+        let Some(session) = engine.catalog().ok().and_then(|c| c.get(id).cloned()) else {
+            return;
+        };
+        let title = format!("Could not open the web console for {}", session.alias);
+        let credentials = match engine.console_credentials(id, &mut self.prompt()) {
+            Ok(c) => c,
+            Err(e) => return notify(&title, &credtray::error_sentence(&e)),
+        };
+        let endpoint = federation::endpoint(&session.region);
+        let token = match federation::signin_token(&endpoint, &credentials) {
+            Ok(t) => t,
+            Err(e) => return notify(&title, &credtray::error_sentence(&e)),
+        };
+        let destination = federation::console_url(&session.region, None);
+        let url = federation::login_url(&endpoint, &destination, &token);
+        let spawned = std::thread::Builder::new()
+            .name("credtray-console".to_owned())
+            .spawn(move || {
+                if let Err(e) = credtray::browser::open_secret(&url) {
+                    notify(&title, &e.to_string());
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot open the web console");
         }
     }
 

@@ -10,6 +10,7 @@ mod awsfiles;
 mod binaries;
 mod concurrency;
 mod connection;
+mod console;
 mod engine;
 mod exec;
 mod files;

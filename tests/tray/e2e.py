@@ -115,7 +115,32 @@ STUB = stub.stdout.readline().split()[-1]
 urllib.request.urlopen(urllib.request.Request(
     f'{STUB}/_stub/config', data=json.dumps({'auto_approve_after': 1, 'interval': 1}).encode(), method='POST',
     headers={'Content-Type': 'application/json'}))
-env.update(AWS_ENDPOINT_URL_SSO=STUB, AWS_ENDPOINT_URL_SSO_OIDC=STUB, BROWSER='true')
+# A stub of the AWS federation endpoint for Open web console, and a "browser" that records the
+# links it is given and follows the one-time loopback link once (not the redirect), recording
+# where it points.
+federation_log = os.path.join(root, 'federation.log')
+federation = subprocess.Popen(['/usr/bin/python3', os.path.join(HERE, '..', 'support', 'federation_stub.py'),
+                               federation_log], stdout=subprocess.PIPE, text=True)
+processes.append(federation)
+FEDERATION = f"http://127.0.0.1:{federation.stdout.readline().split()[-1]}/federation"
+browser_log = os.path.join(root, 'browser.log')
+browser = os.path.join(root, 'browser.py')
+with open(browser, 'w') as f:
+    f.write(f'''#!/usr/bin/python3
+import re, sys, http.client, urllib.parse
+u = urllib.parse.urlsplit(sys.argv[1])
+line = sys.argv[1]
+if u.hostname == '127.0.0.1' and re.fullmatch(r'/[A-Za-z0-9_-]{{43}}', u.path):
+    c = http.client.HTTPConnection(u.hostname, u.port)
+    c.request('GET', u.path)
+    line += ' -> ' + (c.getresponse().getheader('Location') or '')
+open({browser_log!r}, 'a').write(line + '\\n')
+''')
+os.chmod(browser, 0o755)
+env.update(AWS_ENDPOINT_URL_SSO=STUB, AWS_ENDPOINT_URL_SSO_OIDC=STUB, BROWSER=browser,
+           CREDTRAY_FEDERATION_ENDPOINT=FEDERATION)
+for var in ('XDG_CURRENT_DESKTOP', 'DESKTOP_SESSION'):
+    env.pop(var, None)
 # A fake SAML identity provider (tests/support/fake_idp.py) that wants a login, then posts a
 # SAMLResponse (15-minute SessionDuration) for the federated fixtures to the real AWS sign-in URL.
 idp_log = os.path.join(root, 'idp.log')
@@ -186,6 +211,20 @@ def _():
     count = subprocess.run(['dunstctl', 'count', 'history'], capture_output=True, text=True).stdout.strip()
     shown = subprocess.run(['dunstctl', 'count', 'displayed'], capture_output=True, text=True).stdout.strip()
     assert int(count or 0) + int(shown or 0) >= 1, (count, shown)
+
+
+@step('c1: Open web console opens the browser at a one-time link to the sign-in URL, which holds the token')
+def _():
+    probe.click(['● dev*', 'Open web console'])
+    line = wait_for('the browser', lambda: next((l for l in open(browser_log).read().splitlines() if ' -> ' in l), None)
+                    if os.path.exists(browser_log) else None)
+    link, location = line.split(' -> ')
+    token = [l.split()[1] for l in open(federation_log) if l.startswith('TOKEN ')][-1]
+    assert token not in link, 'the command line holds no token'
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
+    assert location.startswith(FEDERATION) and query['Action'] == 'login' and query['SigninToken'] == token, location
+    assert query['Destination'] == 'https://console.aws.amazon.com/console/home?region=ap-southeast-2', query
+    assert token not in open(tray_log).read(), 'no log line holds the token'
 
 
 @step('c2: Publish as ▸ Process republishes the active session as a credential_process, and back')

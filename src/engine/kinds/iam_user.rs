@@ -15,11 +15,28 @@ use crate::engine::run::Mode;
 use crate::engine::{Engine, Error};
 use crate::secrets::{Item, Key};
 use crate::session::{
-    AccessKeyId, Catalog, IamUserKeys, MfaCode, MfaDevice, SecretAccessKey, Session,
+    AccessKeyId, Catalog, IamUserKeys, MfaCode, MfaDevice, SecretAccessKey, Session, SessionId,
 };
 
 /// GetSessionToken's duration: 12 h, AWS's default for IAM users.
 const SESSION_TOKEN_DURATION: Duration = Duration::from_secs(12 * 3600);
+/// The inline policy of a console sign-in's federated user: everything, intersected by AWS
+/// with the IAM user's own permissions.
+pub const CONSOLE_POLICY: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+
+/// A federated user's name (2 to 32 of `\w+=,.@-`): `credtray-` and the alias, what else is
+/// replaced by `-`.
+fn federated_name(alias: &str) -> String {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c);
+    let name: String = format!("credtray-{alias}")
+        .chars()
+        .map(|c| if allowed(c) { c } else { '-' })
+        .take(32)
+        .collect();
+    name
+}
+
 /// TOTP codes change every 30 s; a code is single-use within its window.
 const MFA_WINDOW_SECONDS: i64 = 30;
 
@@ -106,6 +123,35 @@ impl Engine {
             self.remember(session, &definition, &credentials);
         }
         Ok((credentials, false))
+    }
+
+    /// Credentials the AWS web console takes for a session. An IAM user's come from
+    /// GetFederationToken with its long-term keys (the console refuses session-token
+    /// credentials) and [`CONSOLE_POLICY`]: a federated user without an inline policy has no
+    /// permissions at all; with allow-all, it has exactly the IAM user's own. Every other kind's
+    /// are its temporary credentials.
+    pub fn console_credentials(
+        &mut self,
+        id: SessionId,
+        prompt: &mut dyn Prompt,
+    ) -> Result<Credentials, Error> {
+        let catalog = self.store.load()?;
+        let session = crate::engine::session_in(&catalog, id)?;
+        if !matches!(session.kind, crate::session::SessionKind::IamUser { .. }) {
+            return self.credentials_in(&catalog, id, prompt);
+        }
+        let keys = self.keys(&session, Mode::Live)?;
+        let name = federated_name(session.alias.as_str());
+        tracing::info!(%id, "using GetFederationToken for the web console");
+        self.sts
+            .get_federation_token(
+                &session.region,
+                &keys,
+                &name,
+                CONSOLE_POLICY,
+                SESSION_TOKEN_DURATION,
+            )
+            .map_err(|e| Error::sts(&session, e))
     }
 
     /// The IAM user's long-term keys: the proposed ones of a dry run, else the keychain's.

@@ -7,6 +7,9 @@ mod chained;
 mod federated;
 mod iam_user;
 
+#[cfg(test)]
+pub(crate) use iam_user::CONSOLE_POLICY;
+
 pub(super) use iam_user::UsedCodes;
 
 use std::time::Duration;

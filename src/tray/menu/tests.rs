@@ -74,6 +74,7 @@ fn a_session_shows_state_alias_profile_and_region_with_its_actions() {
             "Edit",
             "Publish as: file",
             "Test credential generation",
+            "Open web console",
             "Create chained session…",
             "Delete…"
         ]
@@ -571,4 +572,26 @@ fn integrations_offer_log_in_or_out_sync_edit_delete_and_add() {
         MenuAction::Login(corp).to_string().parse::<MenuAction>(),
         Ok(MenuAction::Login(corp))
     );
+}
+
+#[test]
+fn only_federated_sessions_offer_to_forget_their_idp_login_and_every_session_opens_the_console() {
+    let mut c = Catalog::default();
+    let user = add(&mut c, "dev", "default", user());
+    let fed = add(
+        &mut c,
+        "fed",
+        "fed",
+        SessionKind::IamRoleFederated {
+            role_arn: "arn:aws:iam::123456789012:role/r".parse().unwrap(),
+            saml_url: "https://idp.example.com/saml".parse().unwrap(),
+            idp_arn: "arn:aws:iam::123456789012:saml-provider/p".parse().unwrap(),
+        },
+    );
+    let menu = build(&c);
+    let of = |id| labels(find(&menu, &format!("menu:session:{id}")));
+    assert!(!of(user).contains(&"Forget IdP login…".to_owned()));
+    assert!(of(fed).contains(&"Forget IdP login…".to_owned()));
+    assert!(of(user).contains(&"Open web console".to_owned()));
+    assert!(of(fed).contains(&"Open web console".to_owned()));
 }
