@@ -186,6 +186,15 @@ fn temporary(c: &Credentials) -> aws_sdk_sts::config::Credentials {
     )
 }
 
+/// An IAM user's long-term keys as the SDK takes them.
+fn long_term(keys: &IamUserKeys) -> aws_sdk_sts::config::Credentials {
+    sdk_credentials(
+        keys.access_key_id.secret().expose_secret(),
+        keys.secret_access_key.secret().expose_secret(),
+        None,
+    )
+}
+
 fn sdk_credentials(
     access_key_id: &str,
     secret: &str,
@@ -212,12 +221,7 @@ impl Sts for Sdk {
         duration: Duration,
         mfa: Option<(&MfaDevice, &MfaCode)>,
     ) -> Result<Credentials, Error> {
-        let long_term = sdk_credentials(
-            keys.access_key_id.secret().expose_secret(),
-            keys.secret_access_key.secret().expose_secret(),
-            None,
-        );
-        let client = self.client(region, Some(long_term));
+        let client = self.client(region, Some(long_term(keys)));
         let mut call = client
             .get_session_token()
             .duration_seconds(seconds(duration));
@@ -277,13 +281,8 @@ impl Sts for Sdk {
         policy: &str,
         duration: Duration,
     ) -> Result<Credentials, Error> {
-        let long_term = sdk_credentials(
-            keys.access_key_id.secret().expose_secret(),
-            keys.secret_access_key.secret().expose_secret(),
-            None,
-        );
         let call = self
-            .client(region, Some(long_term))
+            .client(region, Some(long_term(keys)))
             .get_federation_token()
             .name(name)
             .policy(policy)

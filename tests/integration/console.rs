@@ -2,11 +2,10 @@
 //! federation endpoint (tests/support/federation_stub.py): the sign-in URL printed or opened
 //! through a one-time loopback link, the token never in a log line or on a command line.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
-use crate::engine::{add_moto_user, moto_requests};
-use crate::harness::{Env, Run, finish, fixtures, moto};
+use crate::engine::{add_moto_chain, add_moto_user, moto_requests};
+use crate::harness::{Env, Run, finish, fixtures, moto, support_server};
 
 /// The federation stub, killed on drop.
 struct Federation {
@@ -18,20 +17,7 @@ struct Federation {
 impl Federation {
     fn start(env: &Env) -> Self {
         let log = env.root.join("federation.log");
-        let mut child = Command::new("python3")
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/support/federation_stub.py"
-            ))
-            .arg(&log)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line.trim().strip_prefix("PORT ").unwrap().to_owned();
+        let (child, port) = support_server("federation_stub.py", &[log.as_os_str()]);
         Self {
             child,
             endpoint: format!("http://127.0.0.1:{port}/federation"),
@@ -137,21 +123,7 @@ fn a_chained_session_signs_in_with_its_role_and_the_browser_gets_a_one_time_link
     let f = fixtures();
     let federation = Federation::start(&env);
     add_moto_user(&env, &f, "dev", "dev", &[]);
-    env.run(
-        &[
-            "session",
-            "chain",
-            "dev",
-            "--role-arn",
-            &f.role_arn,
-            "--alias",
-            "ops",
-            "--profile",
-            "ops",
-        ],
-        "",
-    )
-    .ok();
+    add_moto_chain(&env, &f);
     // A "browser" that records the link it was given and where it redirects (not following).
     let seen = env.root.join("browser.txt");
     let browser = env.root.join("browser.py");

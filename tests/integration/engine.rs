@@ -38,6 +38,25 @@ pub fn add_moto_user(
     env.id_of(alias)
 }
 
+/// A session `ops` (profile `ops`) chained from `dev` to the fixtures' role.
+pub fn add_moto_chain(env: &Env, f: &Fixtures) {
+    env.run(
+        &[
+            "session",
+            "chain",
+            "dev",
+            "--role-arn",
+            &f.role_arn,
+            "--alias",
+            "ops",
+            "--profile",
+            "ops",
+        ],
+        "",
+    )
+    .ok();
+}
+
 /// `aws sts get-caller-identity --profile P`: the caller ARN the real AWS CLI sees.
 pub fn caller(env: &Env, profile: &str) -> String {
     let run = env
@@ -243,21 +262,7 @@ fn editing_region_or_profile_of_an_active_session_restarts_it_and_keeps_foreign_
     std::fs::write(env.aws_dir().join("credentials"), FOREIGN_CREDENTIALS).unwrap();
     std::fs::write(env.aws_dir().join("config"), FOREIGN_CONFIG).unwrap();
     add_moto_user(&env, &f, "dev", "dev", &[]);
-    env.run(
-        &[
-            "session",
-            "chain",
-            "dev",
-            "--role-arn",
-            &f.role_arn,
-            "--alias",
-            "ops",
-            "--profile",
-            "ops",
-        ],
-        "",
-    )
-    .ok();
+    add_moto_chain(&env, &f);
     env.run_moto(&["session", "start", "ops"], "").ok();
 
     let run = env
@@ -320,21 +325,7 @@ fn test_and_edit_dry_run_report_the_caller_or_the_reason_and_change_nothing() {
     let env = Env::new();
     let f = fixtures();
     let id = add_moto_user(&env, &f, "dev", "dev", &[]);
-    env.run(
-        &[
-            "session",
-            "chain",
-            "dev",
-            "--role-arn",
-            &f.role_arn,
-            "--alias",
-            "ops",
-            "--profile",
-            "ops",
-        ],
-        "",
-    )
-    .ok();
+    add_moto_chain(&env, &f);
     env.run_moto(&["session", "start", "dev"], "").ok();
     let before = snapshot(&env, &id);
     assert_eq!(before.1.len(), 3, "keys and cached token");

@@ -7,8 +7,8 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-use crate::engine::add_moto_user;
-use crate::harness::{Env, Run, finish, fixtures, moto};
+use crate::engine::{add_moto_chain, add_moto_user};
+use crate::harness::{Env, Run, finish, fixtures, moto, support_server};
 
 fn python() -> String {
     std::env::var("CREDTRAY_TEST_PYTHON").expect("CREDTRAY_TEST_PYTHON is set by scripts/test")
@@ -57,21 +57,7 @@ fn the_aws_cli_boto3_and_the_rust_sdk_get_the_chained_roles_identity_and_the_chi
     let env = Env::new();
     let f = fixtures();
     add_moto_user(&env, &f, "dev", "dev", &[]);
-    env.run(
-        &[
-            "session",
-            "chain",
-            "dev",
-            "--role-arn",
-            &f.role_arn,
-            "--alias",
-            "ops",
-            "--profile",
-            "ops",
-        ],
-        "",
-    )
-    .ok();
+    add_moto_chain(&env, &f);
     write_foreign_default(&env);
     let files_before = env.aws_files();
 
@@ -177,23 +163,8 @@ print(status({'Authorization': token}), status({}), status({'Authorization': tok
 #[test]
 fn a_child_that_outlives_its_first_credentials_gets_fresh_ones_without_restarting() {
     let env = Env::new();
-    let mut stub = Command::new(python())
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/support/sts_stub.py"
-        ))
-        .arg("30")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(stub.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let endpoint = format!(
-        "http://127.0.0.1:{}",
-        line.trim().strip_prefix("PORT ").unwrap()
-    );
+    let (mut stub, port) = support_server("sts_stub.py", &["30".as_ref()]);
+    let endpoint = format!("http://127.0.0.1:{port}");
     env.run(
         &[
             "session",

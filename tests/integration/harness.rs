@@ -403,3 +403,29 @@ pub fn fresh_keys() -> (String, String) {
         format!("sk/{}+{}", uuid::Uuid::new_v4().simple(), &u[16..]),
     )
 }
+
+/// A test server from tests/support (`script args…`) that prints `PORT <n>` when it listens:
+/// the process (kill it when done) and its port.
+pub fn support_server(script: &str, args: &[&std::ffi::OsStr]) -> (std::process::Child, u16) {
+    use std::io::BufRead;
+    let mut child = Command::new("python3")
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/support")
+                .join(script),
+        )
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("python3 runs {script}: {e}"));
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .trim()
+        .strip_prefix("PORT ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{script} said {line:?}, not PORT <n>"));
+    (child, port)
+}

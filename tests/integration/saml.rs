@@ -5,15 +5,15 @@
 //! uses the profile. The tests take one lock: the keyboard and "is a window visible" are the
 //! display's, shared by all of them.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::engine::caller;
-use crate::harness::{Env, Fixtures, fixtures, moto};
+use crate::harness::{Env, Fixtures, fixtures, moto, support_server};
 
 static DISPLAY: Mutex<()> = Mutex::new(());
 
@@ -52,20 +52,7 @@ struct FakeIdp {
 impl FakeIdp {
     fn start(env: &Env) -> Self {
         let log = env.root.join("idp.log");
-        let mut child = Command::new("python3")
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/support/fake_idp.py"
-            ))
-            .arg(&log)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 runs the fake IdP");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line.trim().strip_prefix("PORT ").unwrap().parse().unwrap();
+        let (child, port) = support_server("fake_idp.py", &[log.as_os_str()]);
         Self { child, port, log }
     }
 
