@@ -16,6 +16,7 @@
 //! - [`agent`]: the long-lived process answering `credential-process` from memory over a
 //!   unix socket (the tray, or `credtray agent`), and its client.
 //! - [`atomic`]: crash-safe file replacement and cross-process locks.
+//! - [`autostart`]: Start at login, the XDG autostart entry.
 //! - [`browser`]: opening a login URL in the default browser, when asked.
 //! - [`saml_login`]: the federated login window's contract: the `credtray-tray --saml-login`
 //!   child, its pipe and exit codes, the per-URL IdP cookie directories, AWS's ACS URLs.
@@ -49,6 +50,7 @@ pub fn error_sentence(e: &dyn std::error::Error) -> String {
 
 pub mod agent;
 pub mod atomic;
+pub mod autostart;
 pub mod aws;
 pub mod awsfiles;
 pub mod browser;

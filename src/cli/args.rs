@@ -226,6 +226,21 @@ pub enum SessionCommand {
         #[arg(long)]
         cascade: bool,
     },
+    /// Add a copy of a session: its profile, region and fields, no secret (an IAM user's copy
+    /// needs keys of its own)
+    Duplicate {
+        /// The session's id or alias
+        session: String,
+        /// [default: "<alias> copy"]
+        #[arg(long)]
+        alias: Option<Alias>,
+        /// `-`: read the copy's access key ID from standard input
+        #[arg(long, value_name = "-")]
+        access_key_id: Option<SecretOption>,
+        /// `-`: read the copy's secret access key from standard input
+        #[arg(long, value_name = "-")]
+        secret_access_key: Option<SecretOption>,
+    },
     /// Forget a federated session's identity provider login (the cookies of its SAML 2.0 URL):
     /// every session with that URL shows the login form on its next start
     ForgetLogin {

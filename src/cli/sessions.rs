@@ -1,6 +1,6 @@
 //! `credtray session …`: one function per subcommand, each one engine call and its output.
 
-use super::args::{AddCommand, Answers, EditArgs, SessionCommand};
+use super::args::{AddCommand, Answers, EditArgs, SecretOption, SessionCommand};
 use super::prompt::CliPrompt;
 use super::{UsageError, new_session, output, print, print_json, report_test, to_edit};
 use anyhow::Context;
@@ -50,6 +50,12 @@ pub(super) fn run(engine: &mut Engine, command: SessionCommand) -> anyhow::Resul
         ),
         SessionCommand::Delete { session, cascade } => delete(engine, &session, cascade),
         SessionCommand::ForgetLogin { session } => forget_login(engine, &session),
+        SessionCommand::Duplicate {
+            session,
+            alias,
+            access_key_id,
+            secret_access_key,
+        } => duplicate(engine, &session, alias, access_key_id, secret_access_key),
     }
 }
 
@@ -217,4 +223,58 @@ fn forget_login(engine: &Engine, session: &str) -> anyhow::Result<()> {
     let idp_dir = saml_login::idp_dir().context("cannot find the data directory")?;
     let forgotten = saml_login::forget_login(&catalog, found, &idp_dir)?;
     print(&format!("{}\n", forgotten.sentence()))
+}
+
+fn duplicate(
+    engine: &mut Engine,
+    session: &str,
+    alias: Option<crate::session::Alias>,
+    access_key_id: Option<SecretOption>,
+    secret_access_key: Option<SecretOption>,
+) -> anyhow::Result<()> {
+    let catalog = engine.catalog()?;
+    let of = catalog.resolve(session)?;
+    let new = catalog.duplicate(of.id, alias)?;
+    let keys = if of.kind.tag().has_keys() {
+        let (Some(id), Some(secret)) = (&access_key_id, &secret_access_key) else {
+            return Err(UsageError(
+                "an IAM user's copy needs keys of its own (none are copied): pass --access-key-id - --secret-access-key - and give them on standard input".to_owned(),
+            )
+            .into());
+        };
+        if !id.is_stdin() || !secret.is_stdin() {
+            return Err(UsageError(
+                "secrets are never taken from the command line: pass --access-key-id - --secret-access-key -".to_owned(),
+            )
+            .into());
+        }
+        let mut read =
+            super::input::read_secrets(&["access key ID", "secret access key"])?.into_iter();
+        let (Some(id), Some(secret)) = (read.next(), read.next()) else {
+            return Err(
+                UsageError("give the access key ID and the secret access key".to_owned()).into(),
+            );
+        };
+        Some(crate::session::IamUserKeys {
+            access_key_id: crate::session::AccessKeyId::parse(&id)?,
+            secret_access_key: crate::session::SecretAccessKey::parse(&secret)?,
+        })
+    } else if access_key_id.is_some() || secret_access_key.is_some() {
+        return Err(UsageError(format!(
+            "{} sessions have no keys of their own",
+            of.kind.tag()
+        ))
+        .into());
+    } else {
+        None
+    };
+    let from = of.alias.to_string();
+    let added = engine.add(new, keys)?;
+    print(&format!(
+        "added session {:?} ({}), a copy of {from:?}, on profile {} in {}\n",
+        added.alias.as_str(),
+        added.id,
+        added.profile,
+        added.region
+    ))
 }

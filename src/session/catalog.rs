@@ -29,6 +29,10 @@ pub enum Error {
         "session {alias:?} comes from integration {integration:?} and can't be edited: only its named profile, region and publish mode can be changed (the rest comes from the integration's sync)"
     )]
     NotEditable { alias: String, integration: String },
+    #[error(
+        "session {alias:?} comes from integration {integration:?}, whose sync makes its sessions: it can't be duplicated"
+    )]
+    NotDuplicable { alias: String, integration: String },
     #[error("{kind} sessions have no {field}")]
     NotApplicable { field: Field, kind: Kind },
     #[error("nothing to change: name at least one field to edit")]
@@ -266,6 +270,45 @@ impl Catalog {
         next.check()?;
         *self = next;
         Ok(session)
+    }
+
+    /// A new session with the fields of session `id` (its profile, region, publish mode and
+    /// kind's fields), called `alias` or `<alias> copy` (`copy 2`, … when taken). No secret
+    /// is copied: an IAM user's copy needs keys of its own. A session from an integration
+    /// comes from its sync and is not duplicated.
+    pub fn duplicate(&self, id: SessionId, alias: Option<Alias>) -> Result<NewSession, Error> {
+        let of = self
+            .get(id)
+            .ok_or_else(|| Error::UnknownSession(id.to_string()))?;
+        if let Some(integration) = of.kind.integration() {
+            return Err(Error::NotDuplicable {
+                alias: of.alias.to_string(),
+                integration: self
+                    .integration(integration)
+                    .map_or_else(|| integration.to_string(), |i| i.alias.to_string()),
+            });
+        }
+        let alias = match alias {
+            Some(alias) => alias,
+            None => (1..)
+                .map(|n| match n {
+                    1 => format!("{} copy", of.alias),
+                    n => format!("{} copy {n}", of.alias),
+                })
+                .map(|a| a.parse::<Alias>())
+                .find(|a| {
+                    a.as_ref()
+                        .map_or(true, |a| self.resolve(a.as_str()).is_err())
+                })
+                .unwrap_or_else(|| format!("{} copy", of.alias).parse())?,
+        };
+        Ok(NewSession {
+            alias,
+            profile: Some(of.profile.clone()),
+            region: Some(of.region.to_string()),
+            publish: Some(of.publish),
+            kind: of.kind.clone(),
+        })
     }
 
     /// Applies an edit to the session `id`; nothing changes unless all of it is valid.

@@ -13,6 +13,10 @@ pub enum MenuAction {
     /// change relabels this item instead of replacing it, which would rebuild the submenu.
     StartStop(SessionId),
     Test(SessionId),
+    /// Edit session…: every parameter in one form, with Test and Save.
+    EditSession(SessionId),
+    /// Duplicate session…: the add form filled with a copy.
+    Duplicate(SessionId),
     /// Forget the IdP login of a federated session's SAML 2.0 URL.
     ForgetLogin(SessionId),
     /// Sign in to the AWS web console with the session.
@@ -39,6 +43,8 @@ pub enum MenuAction {
     DeleteIntegration(IntegrationId),
     AddIntegration,
     StopAll,
+    /// Turn the XDG autostart entry on or off.
+    StartAtLogin,
     Quit,
     /// A label that does nothing (a disabled explanation).
     Info(String),
@@ -49,6 +55,8 @@ impl fmt::Display for MenuAction {
         match self {
             MenuAction::StartStop(id) => write!(f, "start-stop:{id}"),
             MenuAction::Test(id) => write!(f, "test:{id}"),
+            MenuAction::EditSession(id) => write!(f, "edit-session:{id}"),
+            MenuAction::Duplicate(id) => write!(f, "duplicate:{id}"),
             MenuAction::ForgetLogin(id) => write!(f, "forget-login:{id}"),
             MenuAction::Console(id) => write!(f, "console:{id}"),
             MenuAction::Chain(id) => write!(f, "chain:{id}"),
@@ -67,6 +75,7 @@ impl fmt::Display for MenuAction {
             MenuAction::DeleteIntegration(id) => write!(f, "delete-integration:{id}"),
             MenuAction::AddIntegration => f.write_str("add-integration"),
             MenuAction::StopAll => f.write_str("stop-all"),
+            MenuAction::StartAtLogin => f.write_str("start-at-login"),
             MenuAction::Quit => f.write_str("quit"),
             MenuAction::Info(key) => write!(f, "info:{key}"),
         }
@@ -89,6 +98,8 @@ impl FromStr for MenuAction {
         Ok(match verb {
             "start-stop" => MenuAction::StartStop(id(rest)?),
             "test" => MenuAction::Test(id(rest)?),
+            "edit-session" => MenuAction::EditSession(id(rest)?),
+            "duplicate" => MenuAction::Duplicate(id(rest)?),
             "forget-login" => MenuAction::ForgetLogin(id(rest)?),
             "console" => MenuAction::Console(id(rest)?),
             "chain" => MenuAction::Chain(id(rest)?),
@@ -110,6 +121,7 @@ impl FromStr for MenuAction {
             "delete-integration" => MenuAction::DeleteIntegration(integration(rest)?),
             "add-integration" => MenuAction::AddIntegration,
             "stop-all" => MenuAction::StopAll,
+            "start-at-login" => MenuAction::StartAtLogin,
             "quit" => MenuAction::Quit,
             "info" => MenuAction::Info(rest.to_owned()),
             _ => return Err(unknown()),
@@ -128,6 +140,8 @@ mod tests {
         let mut actions = vec![
             MenuAction::StartStop(a),
             MenuAction::Test(a),
+            MenuAction::EditSession(a),
+            MenuAction::Duplicate(a),
             MenuAction::ForgetLogin(a),
             MenuAction::Console(a),
             MenuAction::Chain(a),
@@ -139,6 +153,7 @@ mod tests {
             MenuAction::SetPublish(a, Publish::File),
             MenuAction::SetPublish(a, Publish::Process),
             MenuAction::StopAll,
+            MenuAction::StartAtLogin,
             MenuAction::Quit,
             MenuAction::Info("edit-disabled:x".into()),
             MenuAction::AddIntegration,

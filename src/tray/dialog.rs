@@ -23,6 +23,10 @@ pub struct Entry {
     pub masked: bool,
     /// Values to pick from (an editable combo box); empty for a plain entry.
     pub choices: Vec<String>,
+    /// Shown, not editable (a derived session's own fields).
+    pub read_only: bool,
+    /// Why the value typed was refused, shown beside it.
+    pub error: Option<String>,
 }
 
 impl Entry {
@@ -32,15 +36,22 @@ impl Entry {
             value: Zeroizing::new(value.into()),
             masked: false,
             choices: Vec::new(),
+            read_only: false,
+            error: None,
         }
     }
 
     pub fn secret(label: impl Into<String>) -> Self {
         Self {
-            label: label.into(),
-            value: Zeroizing::default(),
             masked: true,
-            choices: Vec::new(),
+            ..Self::text(label, "")
+        }
+    }
+
+    pub fn read_only(self) -> Self {
+        Self {
+            read_only: true,
+            ..self
         }
     }
 
@@ -75,10 +86,41 @@ impl Form {
     }
 }
 
+/// Why a form's values were refused: beside their fields (by index), and for the whole form.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Refusal {
+    pub fields: Vec<(usize, String)>,
+    pub form: Option<String>,
+}
+
+impl Refusal {
+    pub fn form(message: impl Into<String>) -> Self {
+        Self {
+            fields: Vec::new(),
+            form: Some(message.into()),
+        }
+    }
+}
+
+/// Checks a form's values (`Err`: the reasons, the form stays open).
+pub type Check<'a> = &'a dyn Fn(&[Zeroizing<String>]) -> Result<(), Refusal>;
+/// Starts a dry run of a form's values; its one-line result arrives on the receiver.
+pub type Trial<'a> =
+    &'a dyn Fn(&[Zeroizing<String>]) -> Result<std::sync::mpsc::Receiver<String>, Refusal>;
+
 /// Where dialogs are shown.
 pub trait Dialogs {
     /// The values entered, in field order, or `None` when cancelled.
     fn form(&self, form: &Form) -> Option<Vec<Zeroizing<String>>>;
+    /// A form with Test, Save and Cancel: Test runs `test` on the values typed and shows its
+    /// result in the form, which stays open; Save returns the values once `check` accepts
+    /// them (else the reasons are shown beside their fields); `None` when cancelled.
+    fn edit_form(
+        &self,
+        form: &Form,
+        check: Check<'_>,
+        test: Trial<'_>,
+    ) -> Option<Vec<Zeroizing<String>>>;
     fn confirm(&self, title: &str, message: &str) -> bool;
     /// Shows `message` with a Cancel button until `finished` is set (then it closes by itself:
     /// `true`) or the person cancels (`false`).
@@ -195,6 +237,156 @@ impl Dialogs for Gtk {
         (response == gtk::ResponseType::Ok).then_some(values)
     }
 
+    fn edit_form(
+        &self,
+        form: &Form,
+        check: Check<'_>,
+        test: Trial<'_>,
+    ) -> Option<Vec<Zeroizing<String>>> {
+        use gtk::prelude::*;
+        const TEST: gtk::ResponseType = gtk::ResponseType::Other(1);
+        let dialog = gtk::Dialog::with_buttons(
+            Some(&form.title),
+            None::<&gtk::Window>,
+            gtk::DialogFlags::MODAL,
+            &[
+                ("_Cancel", gtk::ResponseType::Cancel),
+                ("_Test credential generation", TEST),
+                ("_Save", gtk::ResponseType::Ok),
+            ],
+        );
+        dialog.set_default_response(gtk::ResponseType::Ok);
+        dialog.set_keep_above(true);
+        dialog.set_position(gtk::WindowPosition::Center);
+        let grid = gtk::Grid::new();
+        grid.set_row_spacing(4);
+        grid.set_column_spacing(12);
+        grid.set_border_width(12);
+        let mut row = 0;
+        let mut entries = Vec::new();
+        let mut errors = Vec::new();
+        for field in &form.fields {
+            let label = gtk::Label::new(Some(&field.label));
+            label.set_xalign(0.0);
+            grid.attach(&label, 0, row, 1, 1);
+            let entry = if field.choices.is_empty() || field.read_only {
+                let entry = gtk::Entry::new();
+                grid.attach(&entry, 1, row, 1, 1);
+                entry
+            } else {
+                let combo = gtk::ComboBoxText::with_entry();
+                let store = gtk::ListStore::new(&[gtk::glib::Type::STRING]);
+                for choice in &field.choices {
+                    combo.append_text(choice);
+                    store.set(&store.append(), &[(0, choice)]);
+                }
+                grid.attach(&combo, 1, row, 1, 1);
+                let entry = combo
+                    .child()
+                    .and_then(|c| c.downcast::<gtk::Entry>().ok())
+                    .unwrap_or_default();
+                // Type to search the choices.
+                let completion = gtk::EntryCompletion::new();
+                completion.set_model(Some(&store));
+                completion.set_text_column(0);
+                completion.set_minimum_key_length(1);
+                entry.set_completion(Some(&completion));
+                entry
+            };
+            entry.set_text(&field.value);
+            entry.set_width_chars(52);
+            entry.set_activates_default(true);
+            if field.masked {
+                entry.set_visibility(false);
+                entry.set_input_purpose(gtk::InputPurpose::Password);
+                entry.set_placeholder_text(Some("leave empty to keep the stored key"));
+            }
+            if field.read_only {
+                entry.set_editable(false);
+                entry.set_can_focus(false);
+            }
+            let error = gtk::Label::new(None);
+            error.set_xalign(0.0);
+            error.set_line_wrap(true);
+            error.set_max_width_chars(60);
+            error.set_no_show_all(true);
+            grid.attach(&error, 1, row + 1, 1, 1);
+            row += 2;
+            entries.push(entry);
+            errors.push(error);
+        }
+        let result = gtk::Label::new(None);
+        result.set_xalign(0.0);
+        result.set_line_wrap(true);
+        result.set_max_width_chars(70);
+        result.set_selectable(true);
+        grid.attach(&result, 0, row, 2, 1);
+        dialog.content_area().add(&grid);
+        dialog.show_all();
+        let red = |label: &gtk::Label, text: Option<&str>| match text {
+            Some(text) => {
+                label.set_markup(&format!(
+                    "<span foreground='#b00020'>{}</span>",
+                    gtk::glib::markup_escape_text(text)
+                ));
+                label.show();
+            }
+            None => label.hide(),
+        };
+        let show = |refusal: &Refusal| {
+            for (i, label) in errors.iter().enumerate() {
+                let message = refusal.fields.iter().find(|(at, _)| *at == i);
+                red(label, message.map(|(_, m)| m.as_str()));
+            }
+            red(&result, refusal.form.as_deref());
+        };
+        loop {
+            let response = dialog.run();
+            // Our copies are wiped; GTK's own buffers are out of our hands.
+            let values: Vec<Zeroizing<String>> = entries
+                .iter()
+                .map(|e| Zeroizing::new(e.text().to_string()))
+                .collect();
+            match response {
+                gtk::ResponseType::Ok => match check(&values) {
+                    Ok(()) => {
+                        dialog.close();
+                        return Some(values);
+                    }
+                    Err(refusal) => show(&refusal),
+                },
+                TEST => match test(&values) {
+                    Ok(answer) => {
+                        show(&Refusal::default());
+                        result.set_text("Testing credential generation…");
+                        result.show();
+                        let shown = result.clone();
+                        gtk::glib::timeout_add_local(
+                            std::time::Duration::from_millis(100),
+                            move || match answer.try_recv() {
+                                Ok(text) => {
+                                    shown.set_text(&text);
+                                    gtk::glib::ControlFlow::Break
+                                }
+                                Err(std::sync::mpsc::TryRecvError::Empty) => {
+                                    gtk::glib::ControlFlow::Continue
+                                }
+                                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                                    gtk::glib::ControlFlow::Break
+                                }
+                            },
+                        );
+                    }
+                    Err(refusal) => show(&refusal),
+                },
+                _ => {
+                    dialog.close();
+                    return None;
+                }
+            }
+        }
+    }
+
     fn confirm(&self, title: &str, message: &str) -> bool {
         use gtk::prelude::*;
         let dialog = gtk::MessageDialog::new(
@@ -257,6 +449,15 @@ mod tests {
                     .map(|s| Zeroizing::new(s.to_owned()))
                     .collect()
             })
+        }
+        fn edit_form(
+            &self,
+            form: &Form,
+            check: Check<'_>,
+            _: Trial<'_>,
+        ) -> Option<Vec<Zeroizing<String>>> {
+            let values = self.form(form)?;
+            check(&values).ok().map(|()| values)
         }
         fn confirm(&self, _: &str, _: &str) -> bool {
             true

@@ -5,7 +5,7 @@
 use secrecy::SecretString;
 use zeroize::Zeroizing;
 
-use super::dialog::{Entry, Form};
+use super::dialog::{Entry, Form, Refusal};
 use credtray::engine::Chain;
 use credtray::session::{
     AccessKeyId, Alias, Catalog, Edit, ExternalId, Field, IamUserKeys, Integration,
@@ -136,6 +136,113 @@ fn secret_of(
     }
 }
 
+// --- Edit session… ------------------------------------------------------------------------------
+
+/// The fields of Edit session…, in the form's order: alias, named profile, region, then the
+/// kind's own (its table's order).
+pub fn session_fields(session: &Session) -> Vec<Field> {
+    let mut fields = vec![Field::Alias, Field::Profile, Field::Region];
+    fields.extend_from_slice(session.kind.tag().fields());
+    fields
+}
+
+/// Edit session…: every parameter of the session's type pre-filled; secrets masked and empty
+/// (left empty, the stored key stays); named profile, region and assumer in combo boxes you
+/// can type into (a new profile name creates the profile). A session from an integration can
+/// change only its named profile and region: the rest is shown read-only.
+pub fn edit_session(catalog: &Catalog, session: &Session) -> Form {
+    let derived = session.kind.tag().is_integration_derived();
+    let fields = session_fields(session)
+        .into_iter()
+        .map(|field| {
+            let current = current_value(catalog, session, field);
+            let label = if field.is_optional() {
+                optional_label(field)
+            } else {
+                field.label().to_owned()
+            };
+            let entry = match field {
+                _ if field.is_secret() => Entry::secret(label),
+                Field::Profile => Entry::choice(
+                    format!("{label} (a new name creates it)"),
+                    current,
+                    profiles(catalog),
+                ),
+                Field::Region => Entry::choice(label, current, regions()),
+                Field::Assumer => Entry::choice(label, current, aliases(catalog, Some(session.id))),
+                _ => Entry::text(label, current),
+            };
+            if derived && !matches!(field, Field::Profile | Field::Region) {
+                entry.read_only()
+            } else {
+                entry
+            }
+        })
+        .collect();
+    Form::new(
+        format!("credtray — Edit session \"{}\"", session.alias),
+        fields,
+    )
+}
+
+/// Edit session…'s values as one edit of what changed (an empty secret keeps the stored key),
+/// refused field by field, then as a whole by the catalog (a refusal that names a field is
+/// shown beside it).
+pub fn parse_session_edit(
+    catalog: &Catalog,
+    session: &Session,
+    values: &[Zeroizing<String>],
+) -> Result<Edit, Refusal> {
+    let fields = session_fields(session);
+    let mut edit = Edit::default();
+    let mut refusal = Refusal::default();
+    for (i, &field) in fields.iter().enumerate() {
+        let text = values.get(i).map_or("", |v| v.as_str());
+        let unchanged = if field.is_secret() {
+            text.trim().is_empty()
+        } else {
+            text.trim() == current_value(catalog, session, field)
+        };
+        if unchanged {
+            continue;
+        }
+        match edit_of(catalog, field, text) {
+            Ok(one) => merge(&mut edit, one),
+            Err(e) => refusal.fields.push((i, e.rule)),
+        }
+    }
+    if !refusal.fields.is_empty() {
+        return Err(refusal);
+    }
+    if edit.is_empty() {
+        return Ok(edit);
+    }
+    match catalog.clone().edit(session.id, &edit) {
+        Ok(_) => Ok(edit),
+        Err(credtray::session::Error::Invalid(e)) => {
+            match fields.iter().position(|f| *f == e.field) {
+                Some(i) => Err(Refusal {
+                    fields: vec![(i, e.rule)],
+                    form: None,
+                }),
+                None => Err(Refusal::form(e.to_string())),
+            }
+        }
+        Err(e) => Err(Refusal::form(e.to_string())),
+    }
+}
+
+/// `one` (an edit of one field) added to `edit`.
+fn merge(edit: &mut Edit, one: Edit) {
+    edit.alias = one.alias.or(edit.alias.take());
+    edit.profile = one.profile.or(edit.profile.take());
+    edit.region = one.region.or(edit.region.take());
+    edit.publish = one.publish.or(edit.publish.take());
+    edit.access_key_id = one.access_key_id.or(edit.access_key_id.take());
+    edit.secret_access_key = one.secret_access_key.or(edit.secret_access_key.take());
+    edit.values.extend(one.values);
+}
+
 // --- Create chained session… ---------------------------------------------------------------------
 
 /// The role ARN to assume, with the alias and role session name pre-filled with the defaults
@@ -217,6 +324,34 @@ pub fn add(catalog: &Catalog, kind: Kind) -> Option<Form> {
         }
     }));
     Some(Form::new(format!("credtray — Add {kind} session"), fields))
+}
+
+/// Duplicate session…: the add form of the session's kind filled with a copy's values (alias
+/// `<alias> copy`); secret entries empty, so an IAM user's copy asks for its own keys. `None`
+/// for a session from an integration.
+pub fn duplicate(catalog: &Catalog, session: &Session) -> Option<Form> {
+    let copy = catalog.duplicate(session.id, None).ok()?;
+    let mut form = add(catalog, session.kind.tag())?;
+    form.title = format!("credtray — Duplicate \"{}\"", session.alias);
+    let mut values = vec![
+        copy.alias.to_string(),
+        session.profile.to_string(),
+        session.region.to_string(),
+    ];
+    values.extend(
+        session
+            .kind
+            .tag()
+            .fields()
+            .iter()
+            .map(|&field| current_value(catalog, session, field)),
+    );
+    for (entry, value) in form.fields.iter_mut().zip(values) {
+        if !entry.masked {
+            entry.value = Zeroizing::new(value);
+        }
+    }
+    Some(form)
 }
 
 /// The add form's values (in [`add`]'s order) as a session to add, checked against the
@@ -631,5 +766,247 @@ mod tests {
         .unwrap();
         assert_eq!(moved.region.as_deref(), Some("eu-central-1"));
         assert!(moved.alias.is_none() && moved.start_url.is_none());
+    }
+
+    /// A catalog with an IAM user, a chained session from it, a federated one, and a session
+    /// from an integration.
+    fn every_kind() -> (Catalog, [Session; 4]) {
+        let (mut c, user) = catalog();
+        let add = |c: &mut Catalog, alias: &str, kind: SessionKind| {
+            c.add(NewSession {
+                publish: None,
+                alias: alias.parse().unwrap(),
+                profile: None,
+                region: None,
+                kind,
+            })
+            .unwrap()
+        };
+        let chained = add(
+            &mut c,
+            "ops",
+            SessionKind::IamRoleChained {
+                role_arn: "arn:aws:iam::123456789012:role/Ops".parse().unwrap(),
+                role_session_name: None,
+                external_id: None,
+                assumer: user.id,
+            },
+        );
+        let fed = add(
+            &mut c,
+            "fed",
+            SessionKind::IamRoleFederated {
+                role_arn: "arn:aws:iam::123456789012:role/Fed".parse().unwrap(),
+                saml_url: "https://idp.example.com/saml".parse().unwrap(),
+                idp_arn: "arn:aws:iam::123456789012:saml-provider/p".parse().unwrap(),
+            },
+        );
+        c.add_integration(NewIntegration {
+            alias: "corp".parse().unwrap(),
+            start_url: "https://d-1234567890.awsapps.com/start".parse().unwrap(),
+            region: "us-east-1".into(),
+        })
+        .unwrap();
+        let integration = c.integrations()[0].id;
+        let sso = add(
+            &mut c,
+            "sso",
+            SessionKind::AwsSsoRole {
+                account_id: "123456789012".parse().unwrap(),
+                role_name: "Admin".parse().unwrap(),
+                integration,
+            },
+        );
+        (c, [user, chained, fed, sso])
+    }
+
+    fn shown(form: &Form) -> Vec<(&str, &str, bool, bool)> {
+        form.fields
+            .iter()
+            .map(|f| (f.label.as_str(), f.value.as_str(), f.masked, f.read_only))
+            .collect()
+    }
+
+    #[test]
+    fn edit_session_shows_every_field_of_each_kind_prefilled() {
+        let (c, [user, chained, fed, sso]) = every_kind();
+        assert_eq!(
+            shown(&edit_session(&c, &user)),
+            [
+                ("Session alias", "Prod Admin", false, false),
+                (
+                    "Named profile (a new name creates it)",
+                    "prod",
+                    false,
+                    false
+                ),
+                ("AWS region", "eu-west-1", false, false),
+                ("MFA device (optional)", "GAHT12345678", false, false),
+                ("Access key ID", "", true, false),
+                ("Secret access key", "", true, false),
+            ]
+        );
+        let form = edit_session(&c, &chained);
+        assert_eq!(form.title, "credtray — Edit session \"ops\"");
+        let labels: Vec<&str> = form.fields.iter().map(|f| f.label.as_str()).collect();
+        assert_eq!(labels.len(), 3 + Kind::IamRoleChained.fields().len());
+        let assumer = &form.fields[labels
+            .iter()
+            .position(|l| l.starts_with("Assumer"))
+            .unwrap()];
+        assert_eq!(assumer.value.as_str(), "Prod Admin");
+        assert!(!assumer.choices.contains(&"ops".to_owned()), "not itself");
+        assert!(
+            edit_session(&c, &fed)
+                .fields
+                .iter()
+                .any(|f| f.value.as_str() == "https://idp.example.com/saml")
+        );
+        // From an integration: only the named profile and the region can change.
+        let form = edit_session(&c, &sso);
+        let editable: Vec<&str> = form
+            .fields
+            .iter()
+            .filter(|f| !f.read_only)
+            .map(|f| f.label.as_str())
+            .collect();
+        assert_eq!(
+            editable,
+            ["Named profile (a new name creates it)", "AWS region"]
+        );
+    }
+
+    fn typed(form: &Form, changes: &[(usize, &str)]) -> Vec<Zeroizing<String>> {
+        let mut v: Vec<Zeroizing<String>> = form.fields.iter().map(|f| f.value.clone()).collect();
+        for (i, text) in changes {
+            v[*i] = Zeroizing::new((*text).to_owned());
+        }
+        v
+    }
+
+    #[test]
+    fn edit_session_sends_only_what_changed_and_keeps_empty_secrets() {
+        let (c, [user, chained, ..]) = every_kind();
+        let form = edit_session(&c, &user);
+        let edit = parse_session_edit(&c, &user, &typed(&form, &[])).unwrap();
+        assert!(
+            edit.is_empty(),
+            "nothing typed, nothing sent; the keys stay"
+        );
+        let edit = parse_session_edit(
+            &c,
+            &user,
+            &typed(&form, &[(1, "brand-new"), (4, "AKIAIOSFODNN7EXAMPLE")]),
+        )
+        .unwrap();
+        assert_eq!(edit.profile.unwrap().as_str(), "brand-new");
+        assert!(edit.access_key_id.is_some() && edit.secret_access_key.is_none());
+        assert!(edit.alias.is_none() && edit.region.is_none() && edit.values.is_empty());
+
+        let form = edit_session(&c, &chained);
+        let role = form
+            .fields
+            .iter()
+            .position(|f| f.label == "Role ARN")
+            .unwrap();
+        let edit = parse_session_edit(
+            &c,
+            &chained,
+            &typed(&form, &[(role, "arn:aws:iam::123456789012:role/New")]),
+        )
+        .unwrap();
+        assert_eq!(edit.values.len(), 1);
+        assert_eq!(
+            edit.values[0].text().as_deref(),
+            Some("arn:aws:iam::123456789012:role/New")
+        );
+    }
+
+    #[test]
+    fn edit_session_refuses_beside_each_field_and_keeps_the_rest() {
+        let (c, [user, chained, _, sso]) = every_kind();
+        let form = edit_session(&c, &chained);
+        let role = form
+            .fields
+            .iter()
+            .position(|f| f.label == "Role ARN")
+            .unwrap();
+        let refusal = parse_session_edit(
+            &c,
+            &chained,
+            &typed(
+                &form,
+                &[(role, "arn:aws:iam::1:role/x"), (2, "mars-north-1")],
+            ),
+        )
+        .unwrap_err();
+        let at: Vec<usize> = refusal.fields.iter().map(|(i, _)| *i).collect();
+        assert_eq!(at, [2, role], "both fields marked, in order");
+        assert!(refusal.fields[1].1.contains("ARN") || refusal.fields[1].1.contains("account"));
+        // The catalog's own refusal lands beside the field it names: an alias in use.
+        let refusal =
+            parse_session_edit(&c, &chained, &typed(&form, &[(0, "Prod Admin")])).unwrap_err();
+        assert_eq!(refusal.fields.len(), 1, "{refusal:?}");
+        assert_eq!(refusal.fields[0].0, 0);
+        // A secret typed wrong is refused without being echoed.
+        let form = edit_session(&c, &user);
+        let refusal = parse_session_edit(&c, &user, &typed(&form, &[(4, "short")])).unwrap_err();
+        assert_eq!(refusal.fields[0].0, 4);
+        assert!(!refusal.fields[0].1.contains("short"));
+        // A derived session's profile changes; its own fields are not even looked at.
+        let form = edit_session(&c, &sso);
+        let edit = parse_session_edit(&c, &sso, &typed(&form, &[(1, "corp-admin")])).unwrap();
+        assert_eq!(edit.profile.unwrap().as_str(), "corp-admin");
+    }
+
+    #[test]
+    fn duplicate_fills_the_add_form_with_a_copy_and_no_secret() {
+        let (c, [user, chained, _, sso]) = every_kind();
+        let form = duplicate(&c, &user).unwrap();
+        assert_eq!(form.title, "credtray — Duplicate \"Prod Admin\"");
+        let values: Vec<&str> = form.fields.iter().map(|f| f.value.as_str()).collect();
+        assert_eq!(
+            values,
+            [
+                "Prod Admin copy",
+                "prod",
+                "eu-west-1",
+                "GAHT12345678",
+                "",
+                ""
+            ]
+        );
+        assert!(form.fields[4].masked && form.fields[5].masked);
+        // Without keys the copy is refused (the engine asks for them); with them it is added.
+        let typed = |v: &[&str]| {
+            v.iter()
+                .map(|s| Zeroizing::new((*s).to_owned()))
+                .collect::<Vec<_>>()
+        };
+        let (new, keys) = parse_add(
+            &c,
+            Kind::IamUser,
+            &typed(&[
+                "Prod Admin copy",
+                "prod",
+                "eu-west-1",
+                "GAHT12345678",
+                "AKIAIOSFODNN7EXAMPLE",
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            ]),
+        )
+        .unwrap();
+        assert_eq!(new.alias.as_str(), "Prod Admin copy");
+        assert!(keys.is_some());
+        let form = duplicate(&c, &chained).unwrap();
+        assert!(
+            form.fields
+                .iter()
+                .any(|f| f.value.as_str() == "arn:aws:iam::123456789012:role/Ops")
+        );
+        assert!(
+            duplicate(&c, &sso).is_none(),
+            "from an integration: its sync makes them"
+        );
     }
 }

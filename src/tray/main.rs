@@ -58,6 +58,8 @@ pub enum UserEvent {
     OfferLogin(String),
     /// A rotation found this federated session's identity provider asking for the person.
     OfferSamlLogin(SessionId),
+    /// The autostart entry appeared or went (Start at login's check mark follows).
+    StartAtLogin(bool),
 }
 
 fn main() -> ExitCode {
@@ -114,6 +116,7 @@ fn run() -> anyhow::Result<()> {
     // A store that can't be read starts an empty menu; the engine thread says why in a toast.
     let catalog = engine.catalog().unwrap_or_default();
 
+    let start_at_login = credtray::autostart::is_enabled();
     let event_loop = EventLoopBuilder::<UserEvent>::with_user_event().build();
     let proxy = event_loop.create_proxy();
     let menu_proxy = Mutex::new(proxy.clone());
@@ -140,7 +143,8 @@ fn run() -> anyhow::Result<()> {
         worker: Some(worker),
         worker_done,
         quitting,
-        renderer: render::Renderer::new(menu::build(&catalog)),
+        renderer: render::Renderer::new(menu::build(&catalog, start_at_login)),
+        start_at_login,
         catalog,
         tray: None,
         look: None,
@@ -182,6 +186,10 @@ fn run() -> anyhow::Result<()> {
             }
             Event::UserEvent(UserEvent::OfferLogin(alias)) => app.offer_login(&alias),
             Event::UserEvent(UserEvent::OfferSamlLogin(id)) => app.offer_saml_login(id),
+            Event::UserEvent(UserEvent::StartAtLogin(on)) => {
+                app.start_at_login = on;
+                app.show_catalog(app.catalog.clone());
+            }
             _ => {}
         }
     })
@@ -193,6 +201,8 @@ struct App {
     worker_done: Receiver<()>,
     quitting: Arc<AtomicBool>,
     renderer: render::Renderer,
+    /// Whether the XDG autostart entry exists (looked at again by the worker's watch).
+    start_at_login: bool,
     catalog: Catalog,
     tray: Option<TrayIcon>,
     look: Option<icon::Look>,
@@ -222,7 +232,7 @@ impl App {
 
     fn show_catalog(&mut self, catalog: Catalog) {
         let started = Instant::now();
-        let model = menu::build(&catalog);
+        let model = menu::build(&catalog, self.start_at_login);
         let built_in = started.elapsed();
         let changes = self.renderer.update(model);
         let rendered_in = started.elapsed() - built_in;
@@ -301,6 +311,22 @@ impl App {
             MenuAction::StopAll => self.send(Command::StopAll),
             MenuAction::Test(id) => self.send(Command::Test(id)),
             MenuAction::ForgetLogin(id) => self.forget_login(id),
+            MenuAction::EditSession(id) => self.edit_session(id),
+            MenuAction::Duplicate(id) => {
+                let Some(session) = self.catalog.get(id) else {
+                    return;
+                };
+                let kind = session.kind.tag();
+                let Some(form) = forms::duplicate(&self.catalog, session) else {
+                    return;
+                };
+                if let Some((new, keys)) = ask(&self.dialogs, form, |v| {
+                    forms::parse_add(&self.catalog, kind, v)
+                }) {
+                    self.send(Command::Add(Box::new(new), keys));
+                }
+            }
+            MenuAction::StartAtLogin => self.toggle_start_at_login(),
             MenuAction::Console(id) => self.send(Command::Console(id)),
             MenuAction::Chain(id) => {
                 if let Some(command) = self.chain_form(id) {
@@ -460,6 +486,51 @@ impl App {
             ),
             Command::Start(id),
         );
+    }
+
+    /// Start at login: writes or removes the XDG autostart entry (it runs the `credtray` CLI
+    /// installed beside this executable, which execs the tray).
+    fn toggle_start_at_login(&mut self) {
+        let result = if credtray::autostart::is_enabled() {
+            credtray::autostart::disable()
+        } else {
+            std::env::current_exe()
+                .and_then(|me| credtray::autostart::enable(&credtray::aws::process::cli_for(&me)))
+        };
+        if let Err(e) = result {
+            worker::notify("Could not change Start at login", &e.to_string());
+        }
+        self.start_at_login = credtray::autostart::is_enabled();
+        self.show_catalog(self.catalog.clone());
+    }
+
+    /// Edit session…: the whole form; Test sends a dry run of what is typed (the form shows
+    /// its result and stays open), Save sends the edit (an active session restarts).
+    fn edit_session(&self, id: SessionId) {
+        let Some(session) = self.catalog.get(id).cloned() else {
+            return;
+        };
+        let form = forms::edit_session(&self.catalog, &session);
+        let parse = |v: &[zeroize::Zeroizing<String>]| {
+            forms::parse_session_edit(&self.catalog, &session, v)
+        };
+        let test = |v: &[zeroize::Zeroizing<String>]| {
+            let edit = parse(v)?;
+            let (reply, answer) = mpsc::channel();
+            self.send(Command::TestEdit(id, Box::new(edit), reply));
+            Ok(answer)
+        };
+        let Some(values) = self
+            .dialogs
+            .edit_form(&form, &|v| parse(v).map(drop), &test)
+        else {
+            return;
+        };
+        match parse(&values) {
+            Ok(edit) if edit.is_empty() => {}
+            Ok(edit) => self.send(Command::Edit(id, Box::new(edit))),
+            Err(refusal) => tracing::warn!(?refusal, "an edit accepted by the form was refused"),
+        }
     }
 
     /// Forget IdP login…: the confirmation names every session that shares the SAML 2.0 URL

@@ -86,19 +86,10 @@ pub fn session_label(s: &Session) -> String {
 }
 
 /// The whole menu.
-pub fn build(catalog: &Catalog) -> Vec<Node> {
+pub fn build(catalog: &Catalog, start_at_login: bool) -> Vec<Node> {
     let mut sessions: Vec<&Session> = catalog.sessions().iter().collect();
     sessions.sort_by_cached_key(|s| s.alias.folded());
-    let mut nodes: Vec<Node> = if sessions.len() > GROUP_ABOVE {
-        grouped(catalog, &sessions)
-    } else {
-        sessions.iter().map(|s| session_menu(catalog, s)).collect()
-    };
-    if sessions.is_empty() {
-        nodes.push(Node::disabled("no-sessions", "No sessions yet"));
-    }
-    nodes.push(Node::Separator);
-    nodes.push(Node::submenu(
+    let add = Node::submenu(
         "add",
         "Add session",
         vec![
@@ -109,7 +100,26 @@ pub fn build(catalog: &Catalog) -> Vec<Node> {
                 "IAM role federated…",
             ),
         ],
-    ));
+    );
+    let mut nodes: Vec<Node> = if sessions.is_empty() {
+        // First run: adding comes first.
+        vec![
+            add,
+            Node::disabled(
+                "no-sessions",
+                "No sessions yet: add one above, or import your ~/.aws profiles",
+            ),
+        ]
+    } else {
+        let mut nodes: Vec<Node> = if sessions.len() > GROUP_ABOVE {
+            grouped(catalog, &sessions)
+        } else {
+            sessions.iter().map(|s| session_menu(catalog, s)).collect()
+        };
+        nodes.push(Node::Separator);
+        nodes.push(add);
+        nodes
+    };
     nodes.push(integrations_menu(catalog));
     let any_running = catalog
         .sessions()
@@ -119,6 +129,11 @@ pub fn build(catalog: &Catalog) -> Vec<Node> {
         action: MenuAction::StopAll,
         label: "Stop all sessions".to_owned(),
         enabled: any_running,
+    });
+    nodes.push(Node::Choice {
+        action: MenuAction::StartAtLogin,
+        label: "Start at login".to_owned(),
+        checked: start_at_login,
     });
     nodes.push(Node::item(MenuAction::Quit, "Quit"));
     nodes
@@ -215,8 +230,9 @@ fn integrations_menu(catalog: &Catalog) -> Node {
     Node::submenu("integrations", "Integrations", children)
 }
 
-/// One session's submenu: Start/Stop, Edit ▸, Publish as ▸, Test credential generation,
-/// Open web console, Forget IdP login… (federated sessions), Create chained session…, Delete….
+/// One session's submenu: Start/Stop, Edit session…, Edit ▸ (quick changes), Publish as ▸, Test credential generation,
+/// Open web console, Forget IdP login… (federated sessions), Create chained session…,
+/// Duplicate session… (not for a session from an integration), Delete….
 fn session_menu(catalog: &Catalog, s: &Session) -> Node {
     let id = s.id;
     let mut children = Vec::new();
@@ -239,6 +255,7 @@ fn session_menu(catalog: &Catalog, s: &Session) -> Node {
             format!("Last error: {short}"),
         ));
     }
+    children.push(Node::item(MenuAction::EditSession(id), "Edit session…"));
     if s.kind.tag().is_integration_derived() {
         children.push(Node::Submenu {
             key: format!("edit:{id}"),
@@ -266,6 +283,9 @@ fn session_menu(catalog: &Catalog, s: &Session) -> Node {
         children.push(Node::item(MenuAction::ForgetLogin(id), "Forget IdP login…"));
     }
     children.push(Node::item(MenuAction::Chain(id), "Create chained session…"));
+    if !s.kind.tag().is_integration_derived() {
+        children.push(Node::item(MenuAction::Duplicate(id), "Duplicate session…"));
+    }
     children.push(Node::item(MenuAction::Delete(id), "Delete…"));
     // A derived session says where it comes from.
     let label = match s.kind.integration().and_then(|i| catalog.integration(i)) {

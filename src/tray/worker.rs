@@ -35,6 +35,9 @@ pub enum Command {
     Stop(SessionId),
     StopAll,
     Test(SessionId),
+    /// A dry run of an edit not saved (Edit session…'s Test): the result's sentence goes back
+    /// to the form, and to a toast.
+    TestEdit(SessionId, Box<Edit>, std::sync::mpsc::Sender<String>),
     Console(SessionId),
     Edit(SessionId, Box<Edit>),
     Chain {
@@ -99,6 +102,7 @@ pub fn run(
         last_seen: None,
         failed_rotation: Vec::new(),
         quitting,
+        start_at_login: credtray::autostart::is_enabled(),
     };
     worker.send_catalog(&engine);
     let mut last_rotation = Instant::now();
@@ -114,6 +118,13 @@ pub fn run(
         if worker.store_changed(&engine) {
             worker.send_catalog(&engine);
         }
+        let start_at_login = credtray::autostart::is_enabled();
+        if start_at_login != worker.start_at_login {
+            worker.start_at_login = start_at_login;
+            let _ = worker
+                .proxy
+                .send_event(UserEvent::StartAtLogin(start_at_login));
+        }
         if last_rotation.elapsed() >= ROTATE_EVERY {
             last_rotation = Instant::now();
             worker.rotate(&mut engine);
@@ -128,6 +139,9 @@ struct Worker {
     failed_rotation: Vec<SessionId>,
     /// Set by the GUI when the person quits: a question still waiting is given up.
     quitting: Arc<AtomicBool>,
+    /// Whether the autostart entry existed at the last look (the watch notices a change made
+    /// elsewhere within its period).
+    start_at_login: bool,
 }
 
 impl Worker {
@@ -163,23 +177,27 @@ impl Worker {
         let mut prompt = self.prompt();
         match command {
             Command::Start(id) => self.start(engine, id),
-            Command::Stop(id) => report(engine.stop(id).map(drop), "Could not stop the session"),
+            Command::Stop(id) => {
+                let title = format!("Could not stop {}", alias_of(engine, id));
+                report(engine.stop(id).map(drop), &title);
+            }
             Command::StopAll => report(engine.stop_all().map(drop), "Could not stop every session"),
             Command::Test(id) => {
                 let session = engine.catalog().ok().and_then(|c| c.get(id).cloned());
                 let Some(session) = session else { return };
-                let title = format!("Test credential generation: {}", session.alias);
-                match engine.test(&session, &ProposedKeys::default(), &mut prompt) {
-                    Ok(t) => notify(
-                        &title,
-                        &format!(
-                            "Credentials work.\nCaller: {}\nThey would expire {}.",
-                            t.caller_arn,
-                            credtray::aws::rfc3339(t.expiration)
-                        ),
-                    ),
-                    Err(e) => notify(&title, &format!("Failed: {}", credtray::error_sentence(&e))),
-                }
+                let result = engine.test(&session, &ProposedKeys::default(), &mut prompt);
+                report_test(&session.alias.to_string(), &result);
+            }
+            Command::TestEdit(id, edit, reply) => {
+                let session = engine.catalog().ok().and_then(|c| c.get(id).cloned());
+                let Some(session) = session else { return };
+                // Nothing changed: the session as saved.
+                let result = if edit.is_empty() {
+                    engine.test(&session, &ProposedKeys::default(), &mut prompt)
+                } else {
+                    engine.test_edit(id, *edit, &mut prompt)
+                };
+                let _ = reply.send(report_test(&session.alias.to_string(), &result));
             }
             Command::Console(id) => self.console(engine, id),
             Command::Edit(id, edit) => match engine.edit(id, *edit, &mut prompt) {
@@ -196,7 +214,10 @@ impl Worker {
                     );
                 }
                 Ok(_) => {}
-                Err(e) => notify("Could not edit the session", &credtray::error_sentence(&e)),
+                Err(e) => notify(
+                    &format!("Could not edit {}", alias_of(engine, id)),
+                    &credtray::error_sentence(&e),
+                ),
             },
             Command::Chain {
                 assumer,
@@ -210,14 +231,14 @@ impl Worker {
                     &credtray::error_sentence(&e),
                 ),
             },
-            Command::Add(new, keys) => report(
-                engine.add(*new, keys).map(drop),
-                "Could not add the session",
-            ),
-            Command::Delete(id) => report(
-                engine.delete(id, false).map(drop),
-                "Could not delete the session",
-            ),
+            Command::Add(new, keys) => {
+                let title = format!("Could not add {}", new.alias);
+                report(engine.add(*new, keys).map(drop), &title);
+            }
+            Command::Delete(id) => {
+                let title = format!("Could not delete {}", alias_of(engine, id));
+                report(engine.delete(id, false).map(drop), &title);
+            }
             Command::Login(id) => self.login(engine, id),
             Command::Logout(id) => report(engine.logout(id), "Could not log out"),
             Command::Sync(id) => {
@@ -359,13 +380,8 @@ impl Worker {
         let mut prompt = self.prompt();
         let result = match engine.start(id, &mut prompt, false) {
             Err(engine::Error::Files(e @ awsfiles::Error::NotOwned { .. })) => {
-                let alias = engine
-                    .catalog()
-                    .ok()
-                    .and_then(|c| c.get(id).map(|s| s.alias.to_string()))
-                    .unwrap_or_default();
                 let question = Question::TakeOver {
-                    alias,
+                    alias: alias_of(engine, id),
                     message: e.to_string(),
                 };
                 if matches!(prompt.ask(question), Some(Answer::Yes)) {
@@ -376,7 +392,10 @@ impl Worker {
             }
             other => other,
         };
-        report(result.map(drop), "Could not start the session");
+        report(
+            result.map(drop),
+            &format!("Could not start {}", alias_of(engine, id)),
+        );
     }
 
     fn rotate(&mut self, engine: &mut Engine) {
@@ -396,7 +415,7 @@ impl Worker {
                 Err(e) if !self.failed_rotation.contains(&id) => {
                     self.failed_rotation.push(id);
                     notify(
-                        "A session could not be refreshed",
+                        &format!("Could not refresh {}", alias_of(engine, id)),
                         &credtray::error_sentence(&e),
                     );
                 }
@@ -480,6 +499,30 @@ impl Prompt for TrayPrompt {
         }
         .run(&|| quitting.load(Ordering::Relaxed))
     }
+}
+
+/// The toast of Test credential generation, named after the session; its body, which an
+/// Edit session… form shows too.
+fn report_test(alias: &str, result: &Result<engine::Tested, engine::Error>) -> String {
+    let body = match result {
+        Ok(t) => format!(
+            "Credentials work.\nCaller: {}\nThey would expire {}.",
+            t.caller_arn,
+            credtray::aws::rfc3339(t.expiration)
+        ),
+        Err(e) => format!("Failed: {}", credtray::error_sentence(e)),
+    };
+    notify(&format!("Test credential generation: {alias}"), &body);
+    body
+}
+
+/// A session's alias for a toast's title (its id, should it be gone).
+fn alias_of(engine: &Engine, id: SessionId) -> String {
+    engine
+        .catalog()
+        .ok()
+        .and_then(|c| c.get(id).map(|s| s.alias.to_string()))
+        .unwrap_or_else(|| id.to_string())
 }
 
 fn report(result: Result<(), engine::Error>, title: &str) {

@@ -61,7 +61,7 @@ fn labels(node: &Node) -> Vec<String> {
 fn a_session_shows_state_alias_profile_and_region_with_its_actions() {
     let mut c = Catalog::default();
     let id = add(&mut c, "prod-admin", "default", user());
-    let menu = build(&c);
+    let menu = build(&c, false);
     let node = find(&menu, &format!("menu:session:{id}"));
     let Node::Submenu { label, .. } = node else {
         panic!()
@@ -71,16 +71,18 @@ fn a_session_shows_state_alias_profile_and_region_with_its_actions() {
         labels(node),
         [
             "Start",
+            "Edit session…",
             "Edit",
             "Publish as: file",
             "Test credential generation",
             "Open web console",
             "Create chained session…",
+            "Duplicate session…",
             "Delete…"
         ]
     );
     c.set_state(id, State::Active, None);
-    let menu = build(&c);
+    let menu = build(&c, false);
     let node = find(&menu, &format!("menu:session:{id}"));
     assert_eq!(labels(node)[0], "Stop");
     assert_eq!(
@@ -96,7 +98,7 @@ fn a_session_shows_state_alias_profile_and_region_with_its_actions() {
         State::Error("session \"prod-admin\": access denied".into()),
         None,
     );
-    let menu = build(&c);
+    let menu = build(&c, false);
     let node = find(&menu, &format!("menu:session:{id}"));
     assert_eq!(
         labels(node)[..2],
@@ -112,7 +114,7 @@ fn publish_as_offers_file_and_process_with_the_current_mode_checked() {
     let mut c = Catalog::default();
     c.settings.publish = Publish::Process;
     let id = add(&mut c, "dev", "default", user());
-    let menu = build(&c);
+    let menu = build(&c, false);
     let node = find(&menu, &format!("menu:publish:{id}"));
     let Node::Submenu {
         label, children, ..
@@ -157,7 +159,7 @@ fn publish_as_offers_file_and_process_with_the_current_mode_checked() {
             integration: corp.parse().unwrap(),
         },
     );
-    let menu = build(&c);
+    let menu = build(&c, false);
     assert!(
         labels(find(&menu, &format!("menu:session:{sso}")))
             .contains(&"Publish as: process".to_owned())
@@ -185,7 +187,7 @@ fn edit_lists_the_parameters_of_each_kind_with_secrets_masked() {
             idp_arn: "arn:aws:iam::123456789012:saml-provider/p".parse().unwrap(),
         },
     );
-    let menu = build(&c);
+    let menu = build(&c, false);
     assert_eq!(
         labels(find(&menu, &format!("menu:edit:{u}"))),
         [
@@ -237,7 +239,7 @@ fn choices_are_radio_lists_with_the_current_value_checked() {
         },
     )
     .unwrap();
-    let menu = build(&c);
+    let menu = build(&c, false);
     let checked = |key: &str| -> Vec<(String, bool)> {
         let Node::Submenu { children, .. } = find(&menu, key) else {
             panic!()
@@ -311,7 +313,7 @@ fn integration_derived_sessions_show_edit_disabled_with_the_reason_but_keep_quic
         }],
     )
     .unwrap();
-    let menu = build(&c);
+    let menu = build(&c, false);
     let Node::Submenu {
         enabled,
         label,
@@ -338,7 +340,7 @@ fn large_catalogs_are_grouped_so_no_submenu_holds_more_than_fifty() {
             user(),
         );
     }
-    let menu = build(&c);
+    let menu = build(&c, false);
     let groups: Vec<&Node> = menu
         .iter()
         .filter(|n| matches!(n, Node::Submenu { key, .. } if key.starts_with("group:")))
@@ -387,31 +389,46 @@ fn large_catalogs_are_grouped_so_no_submenu_holds_more_than_fifty() {
         add(&mut small, &format!("s{i}"), "p", user());
     }
     assert!(
-        build(&small)
+        build(&small, false)
             .iter()
             .all(|n| !matches!(n, Node::Submenu { key, .. } if key.starts_with("group:")))
     );
 }
 
 #[test]
-fn the_bottom_of_the_menu_is_add_integrations_stop_all_quit() {
-    let menu = build(&Catalog::default());
-    let tail: Vec<String> = menu.iter().map(Node::key).collect();
+fn a_first_run_menu_puts_adding_first_and_the_bottom_is_integrations_stop_all_autostart_quit() {
+    let menu = build(&Catalog::default(), false);
+    let keys: Vec<String> = menu.iter().map(Node::key).collect();
     assert_eq!(
-        tail,
+        keys,
         [
-            "info:no-sessions",
-            "separator",
             "menu:add",
+            "info:no-sessions",
             "menu:integrations",
             "stop-all",
+            "start-at-login",
             "quit"
         ]
     );
     assert!(
-        matches!(&menu[4], Node::Item { enabled: false, .. }),
+        matches!(&menu[3], Node::Item { enabled: false, .. }),
         "nothing to stop"
     );
+    let Node::Item { label, .. } = &menu[1] else {
+        panic!()
+    };
+    assert!(label.contains("import"), "{label}");
+    assert!(matches!(&menu[4], Node::Choice { checked: false, .. }));
+    assert!(matches!(
+        &build(&Catalog::default(), true)[4],
+        Node::Choice { checked: true, .. }
+    ));
+    // With sessions, they come first and adding moves below them.
+    let mut c = Catalog::default();
+    add(&mut c, "dev", "default", user());
+    let keys: Vec<String> = build(&c, false).iter().map(Node::key).collect();
+    assert!(keys[0].starts_with("menu:session:"));
+    assert_eq!(keys[1..3], ["separator", "menu:add"]);
 }
 
 /// A key a secret entry would be given, for the walk below.
@@ -460,7 +477,7 @@ fn every_field_of_every_kind_reaches_edit_menu_edit_dialog_and_add_form() {
         let session_kind = SessionKind::from_values(kind, values).unwrap();
         let id = add(&mut c, &format!("every {kind}"), "default", session_kind);
         let s = c.get(id).unwrap().clone();
-        let menu = build(&c);
+        let menu = build(&c, false);
         if kind.is_integration_derived() {
             // Comes from its integration: Edit ▸ is disabled, there is no add form.
             assert!(matches!(
@@ -525,7 +542,7 @@ fn integrations_offer_log_in_or_out_sync_edit_delete_and_add() {
         })
         .unwrap()
         .id;
-    let menu = build(&c);
+    let menu = build(&c, false);
     assert_eq!(
         labels(find(&menu, "menu:integrations")),
         ["corp — logged out", "---", "Add AWS SSO integration…"]
@@ -549,7 +566,7 @@ fn integrations_offer_log_in_or_out_sync_edit_delete_and_add() {
         "no sync while logged out"
     );
     c.set_login(corp, credtray::session::Login::LoggedIn { until: None });
-    let menu = build(&c);
+    let menu = build(&c, false);
     let logged_in = labels(find(&menu, &format!("menu:integration:{corp}")));
     assert_eq!(logged_in[1], "Log out");
     // Its sessions say where they come from.
@@ -563,7 +580,7 @@ fn integrations_offer_log_in_or_out_sync_edit_delete_and_add() {
             integration: corp,
         },
     );
-    let menu = build(&c);
+    let menu = build(&c, false);
     let Node::Submenu { label, .. } = find(&menu, &format!("menu:session:{id}")) else {
         panic!()
     };
@@ -588,7 +605,7 @@ fn only_federated_sessions_offer_to_forget_their_idp_login_and_every_session_ope
             idp_arn: "arn:aws:iam::123456789012:saml-provider/p".parse().unwrap(),
         },
     );
-    let menu = build(&c);
+    let menu = build(&c, false);
     let of = |id| labels(find(&menu, &format!("menu:session:{id}")));
     assert!(!of(user).contains(&"Forget IdP login…".to_owned()));
     assert!(of(fed).contains(&"Forget IdP login…".to_owned()));
