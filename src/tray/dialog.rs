@@ -323,6 +323,14 @@ impl Dialogs for Gtk {
         grid.attach(&result, 0, row, 2, 1);
         dialog.content_area().add(&grid);
         dialog.show_all();
+        // Focus starts in the first field that can change, and Tab follows the fields.
+        if let Some((entry, _)) = entries
+            .iter()
+            .zip(&form.fields)
+            .find(|(_, field)| !field.read_only)
+        {
+            entry.grab_focus();
+        }
         let red = |label: &gtk::Label, text: Option<&str>| match text {
             Some(text) => {
                 label.set_markup(&format!(

@@ -59,7 +59,7 @@ pub enum UserEvent {
     /// A rotation found this federated session's identity provider asking for the person.
     OfferSamlLogin(SessionId),
     /// The autostart entry appeared or went (Start at login's check mark follows).
-    StartAtLogin(bool),
+    StartAtLogin,
 }
 
 fn main() -> ExitCode {
@@ -116,7 +116,8 @@ fn run() -> anyhow::Result<()> {
     // A store that can't be read starts an empty menu; the engine thread says why in a toast.
     let catalog = engine.catalog().unwrap_or_default();
 
-    let start_at_login = credtray::autostart::is_enabled();
+    // What Start at login's check mark shows; the worker compares it with the file.
+    let start_at_login = Arc::new(AtomicBool::new(credtray::autostart::is_enabled()));
     let event_loop = EventLoopBuilder::<UserEvent>::with_user_event().build();
     let proxy = event_loop.create_proxy();
     let menu_proxy = Mutex::new(proxy.clone());
@@ -130,10 +131,11 @@ fn run() -> anyhow::Result<()> {
     agent::start(agent_parts, proxy.clone(), quitting.clone());
     let (finished, worker_done) = mpsc::channel();
     let worker_quitting = quitting.clone();
+    let shown = start_at_login.clone();
     let worker = std::thread::Builder::new()
         .name("credtray-engine".to_owned())
         .spawn(move || {
-            worker::run(engine, proxy, receiver, worker_quitting);
+            worker::run(engine, proxy, receiver, worker_quitting, shown);
             let _ = finished.send(());
         })
         .context("cannot start the engine thread")?;
@@ -143,7 +145,10 @@ fn run() -> anyhow::Result<()> {
         worker: Some(worker),
         worker_done,
         quitting,
-        renderer: render::Renderer::new(menu::build(&catalog, start_at_login)),
+        renderer: render::Renderer::new(menu::build(
+            &catalog,
+            start_at_login.load(Ordering::SeqCst),
+        )),
         start_at_login,
         catalog,
         tray: None,
@@ -186,10 +191,7 @@ fn run() -> anyhow::Result<()> {
             }
             Event::UserEvent(UserEvent::OfferLogin(alias)) => app.offer_login(&alias),
             Event::UserEvent(UserEvent::OfferSamlLogin(id)) => app.offer_saml_login(id),
-            Event::UserEvent(UserEvent::StartAtLogin(on)) => {
-                app.start_at_login = on;
-                app.show_catalog(app.catalog.clone());
-            }
+            Event::UserEvent(UserEvent::StartAtLogin) => app.show_catalog(app.catalog.clone()),
             _ => {}
         }
     })
@@ -201,8 +203,9 @@ struct App {
     worker_done: Receiver<()>,
     quitting: Arc<AtomicBool>,
     renderer: render::Renderer,
-    /// Whether the XDG autostart entry exists (looked at again by the worker's watch).
-    start_at_login: bool,
+    /// Whether Start at login is checked: the GUI sets it when it toggles the entry, the
+    /// worker's watch when the file changed otherwise.
+    start_at_login: Arc<AtomicBool>,
     catalog: Catalog,
     tray: Option<TrayIcon>,
     look: Option<icon::Look>,
@@ -232,7 +235,7 @@ impl App {
 
     fn show_catalog(&mut self, catalog: Catalog) {
         let started = Instant::now();
-        let model = menu::build(&catalog, self.start_at_login);
+        let model = menu::build(&catalog, self.start_at_login.load(Ordering::SeqCst));
         let built_in = started.elapsed();
         let changes = self.renderer.update(model);
         let rendered_in = started.elapsed() - built_in;
@@ -500,7 +503,8 @@ impl App {
         if let Err(e) = result {
             worker::notify("Could not change Start at login", &e.to_string());
         }
-        self.start_at_login = credtray::autostart::is_enabled();
+        self.start_at_login
+            .store(credtray::autostart::is_enabled(), Ordering::SeqCst);
         self.show_catalog(self.catalog.clone());
     }
 

@@ -90,6 +90,7 @@ pub fn run(
     proxy: EventLoopProxy<UserEvent>,
     commands: Receiver<Command>,
     quitting: Arc<AtomicBool>,
+    shown_start_at_login: Arc<AtomicBool>,
 ) {
     // State changes (a session starting) reach the menu as they happen, not only at the end.
     let events = proxy.clone();
@@ -102,7 +103,6 @@ pub fn run(
         last_seen: None,
         failed_rotation: Vec::new(),
         quitting,
-        start_at_login: credtray::autostart::is_enabled(),
     };
     worker.send_catalog(&engine);
     let mut last_rotation = Instant::now();
@@ -118,12 +118,11 @@ pub fn run(
         if worker.store_changed(&engine) {
             worker.send_catalog(&engine);
         }
+        // The check mark follows the file, whoever changed it.
         let start_at_login = credtray::autostart::is_enabled();
-        if start_at_login != worker.start_at_login {
-            worker.start_at_login = start_at_login;
-            let _ = worker
-                .proxy
-                .send_event(UserEvent::StartAtLogin(start_at_login));
+        if start_at_login != shown_start_at_login.swap(start_at_login, Ordering::SeqCst) {
+            tracing::info!(start_at_login, "the autostart entry changed");
+            let _ = worker.proxy.send_event(UserEvent::StartAtLogin);
         }
         if last_rotation.elapsed() >= ROTATE_EVERY {
             last_rotation = Instant::now();
@@ -139,9 +138,6 @@ struct Worker {
     failed_rotation: Vec<SessionId>,
     /// Set by the GUI when the person quits: a question still waiting is given up.
     quitting: Arc<AtomicBool>,
-    /// Whether the autostart entry existed at the last look (the watch notices a change made
-    /// elsewhere within its period).
-    start_at_login: bool,
 }
 
 impl Worker {

@@ -30,7 +30,7 @@ os.makedirs(os.path.join(home, '.aws'))
 runtime = os.path.join(root, 'run')
 os.makedirs(runtime, mode=0o700)
 env = dict(os.environ, HOME=home, CREDTRAY_CONFIG_DIR=os.path.join(root, 'config'), AWS_ENDPOINT_URL=MOTO,
-           CREDTRAY_LOG='info', XDG_RUNTIME_DIR=runtime)
+           CREDTRAY_LOG='info', XDG_RUNTIME_DIR=runtime, XDG_CONFIG_HOME=os.path.join(home, '.config'))
 for var in ('AWS_SHARED_CREDENTIALS_FILE', 'AWS_CONFIG_FILE', 'AWS_PROFILE', 'AWS_REGION'):
     env.pop(var, None)
 FOREIGN_CREDENTIALS = '# mine\n[personal]\naws_access_key_id = AKIAPERSONAL000001\naws_secret_access_key = p\n'
@@ -242,6 +242,138 @@ def _():
     creds, config = wait_for('the credentials back', lambda: (lambda c: c if '[dev]' in c[0] else None)(aws_files()))
     assert 'credential_process' not in config, config
     assert json.loads(credtray('session', 'show', 'dev', '--json'))['publish'] == 'file'
+
+
+def xdotool(*args):
+    subprocess.run(['xdotool', *args], check=True, timeout=20, capture_output=True)
+
+
+def open_window(title):
+    """Waits for the visible window called `title` and gives it the keyboard; its id."""
+    found = subprocess.run(['xdotool', 'search', '--sync', '--onlyvisible', '--name', title],
+                           check=True, timeout=20, capture_output=True, text=True)
+    window = found.stdout.split()[0]
+    xdotool('windowactivate', '--sync', window)
+    time.sleep(0.3)
+    return window
+
+
+def visible(title):
+    return subprocess.run(['xdotool', 'search', '--onlyvisible', '--name', title], capture_output=True).returncode == 0
+
+
+def store_bytes():
+    return open(os.path.join(env['CREDTRAY_CONFIG_DIR'], 'config.toml'), 'rb').read()
+
+
+def toasts(text):
+    return open(notify_log).read().count(text)
+
+
+@step('c2b: Start at login writes and removes the autostart entry; the check mark follows the file')
+def _():
+    entry = os.path.join(home, '.config', 'autostart', 'credtray.desktop')
+    checked = lambda: next(k for k in probe.tree()['children'] if k['label'] == 'Start at login')['toggle']
+    assert not os.path.exists(entry) and checked() == 0
+    probe.click(['Start at login'])
+    wait_for('the entry', lambda: os.path.exists(entry))
+    cli = os.path.join(os.path.dirname(os.path.realpath(CREDTRAY)), 'credtray')
+    text = open(entry).read()
+    assert text.startswith('[Desktop Entry]\n') and f'\nExec={cli}\n' in text, text
+    wait_for('the check mark', lambda: checked() == 1)
+    probe.click(['Start at login'])
+    wait_for('the entry gone', lambda: not os.path.exists(entry))
+    wait_for('no check mark', lambda: checked() == 0)
+    os.makedirs(os.path.dirname(entry), exist_ok=True)
+    with open(entry, 'w') as f:
+        f.write(text)
+    try:
+        wait_for('the check mark for a file made elsewhere', lambda: checked() == 1, timeout=10)
+    except AssertionError:
+        lines = open(tray_log).read().splitlines()
+        print('\n'.join(l for l in lines[-200:] if 'DEBUG' not in l)[-6000:], flush=True)
+        raise
+    os.remove(entry)
+    wait_for('no check mark again', lambda: checked() == 0, timeout=10)
+
+
+@step('c3: Edit session…: Test tries the typed role ARN (a toast names it, nothing saved), an invalid ARN keeps the form open, Save restarts the session with the new one')
+def _():
+    credtray('session', 'chain', 'dev', '--role-arn', fixtures['role_arn'], '--alias', 'formtest', '--profile', 'formtest')
+    credtray('session', 'start', 'formtest')
+    wait_for('formtest active', lambda: any(l.startswith('● formtest') for l in labels()))
+    before = store_bytes()
+    tested = toasts('Test credential generation: formtest')
+    probe.click(['● formtest*', 'Edit session…'])
+    title = 'Edit session "formtest"'
+    open_window(title)
+    for _ in range(5):  # alias, named profile (entry, list button), region (entry, list button)
+        xdotool('key', 'Tab')
+    xdotool('key', 'ctrl+a')
+    xdotool('type', '--delay', '10', 'arn:aws:iam::1:role/x')
+    xdotool('key', 'Return')
+    time.sleep(1.5)
+    assert visible(title), 'an invalid ARN keeps the form open'
+    assert store_bytes() == before, 'and saves nothing'
+    xdotool('key', 'ctrl+a')
+    xdotool('type', '--delay', '10', fixtures['deeper_role_arn'])
+    xdotool('key', 'alt+t')
+    deeper = fixtures['deeper_role_arn'].rsplit('/', 1)[1]
+    wait_for('the test toast', lambda: toasts('Test credential generation: formtest') > tested, timeout=30)
+    log = open(notify_log).read()
+    assert f'assumed-role/{deeper}/' in log[log.rindex('Test credential generation: formtest'):], log[-800:]
+    assert visible(title) and store_bytes() == before, 'Test saves nothing'
+    xdotool('key', 'alt+s')
+    wait_for('the form to close', lambda: not visible(title))
+    wait_for('the new role saved', lambda: json.loads(credtray('session', 'show', 'formtest', '--json'))['role_arn']
+             == fixtures['deeper_role_arn'])
+    wait_for('the restart', lambda: toasts('Restarted formtest') >= 1, timeout=30)
+    out = aws('sts', 'get-caller-identity', '--profile', 'formtest')
+    assert out.returncode == 0 and f'assumed-role/{deeper}/' in out.stdout, out
+
+
+@step('c4: a secret entry of the edit form can\'t be copied to the clipboard; a plain one can')
+def _():
+    subprocess.run(['xclip', '-selection', 'clipboard'], input='known-clipboard-value', text=True, check=True)
+    clipboard = lambda: subprocess.run(['xclip', '-o', '-selection', 'clipboard'], capture_output=True,
+                                       text=True, timeout=10).stdout
+    assert clipboard() == 'known-clipboard-value'
+    before = store_bytes()
+    probe.click(['● dev*', 'Edit session…'])
+    title = 'Edit session "dev"'
+    open_window(title)
+    for _ in range(6):  # alias, profile (2), region (2), MFA device: the access key ID
+        xdotool('key', 'Tab')
+    xdotool('type', '--delay', '10', 'AKIASECRETSECRET0001')
+    xdotool('key', 'ctrl+a')
+    xdotool('key', 'ctrl+c')
+    time.sleep(0.5)
+    assert clipboard() == 'known-clipboard-value', 'the masked entry gave its text away'
+    xdotool('key', 'shift+Tab')  # the MFA device: a plain entry, whose copy must work
+    xdotool('key', 'ctrl+a')
+    xdotool('type', '--delay', '10', 'typed-plain-value')
+    xdotool('key', 'ctrl+a')
+    xdotool('key', 'ctrl+c')
+    wait_for('the plain copy', lambda: clipboard() == 'typed-plain-value', timeout=5)
+    xdotool('key', 'Escape')
+    wait_for('the form to close', lambda: not visible(title))
+    assert store_bytes() == before, 'Cancel saves nothing'
+
+
+@step('c5: Duplicate session… adds "<alias> copy" on the same profile, asking an IAM user\'s keys')
+def _():
+    probe.click(['● dev*', 'Duplicate session…'])
+    open_window('Duplicate "dev"')
+    for _ in range(6):
+        xdotool('key', 'Tab')
+    xdotool('type', '--delay', '10', fixtures['access_key_id'])
+    xdotool('key', 'Tab')
+    xdotool('type', '--delay', '10', fixtures['secret_access_key'])
+    xdotool('key', 'Return')
+    wait_for('the copy in the menu', lambda: any(l.startswith('○ dev copy') for l in labels()))
+    copy = json.loads(credtray('session', 'show', 'dev copy', '--json'))
+    assert copy['profile'] == 'dev' and copy['region'] == 'ap-southeast-2' and copy['kind'] == 'iam-user', copy
+    credtray('session', 'delete', 'dev copy')
 
 
 @step('d: Create chained session… through the GTK dialog, then it is in the menu')
