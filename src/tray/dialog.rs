@@ -258,6 +258,7 @@ impl Dialogs for Gtk {
         dialog.set_default_response(gtk::ResponseType::Ok);
         dialog.set_keep_above(true);
         dialog.set_position(gtk::WindowPosition::Center);
+        dialog.set_border_width(6);
         let grid = gtk::Grid::new();
         grid.set_row_spacing(4);
         grid.set_column_spacing(12);
@@ -302,8 +303,8 @@ impl Dialogs for Gtk {
                 entry.set_placeholder_text(Some("leave empty to keep the stored key"));
             }
             if field.read_only {
-                entry.set_editable(false);
-                entry.set_can_focus(false);
+                // Greyed: shown, not editable, out of the Tab order.
+                entry.set_sensitive(false);
             }
             let error = gtk::Label::new(None);
             error.set_xalign(0.0);

@@ -82,6 +82,10 @@ fn current_value(catalog: &Catalog, session: &Session, field: Field) -> String {
                 .get(id)
                 .map(|a| a.alias.to_string())
                 .unwrap_or_default(),
+            // Shown, never edited: the integration's alias says more than its id.
+            Some(Value::Integration(id)) => catalog
+                .integration(id)
+                .map_or_else(|| id.to_string(), |i| i.alias.to_string()),
             Some(value) => value.text().unwrap_or_default(),
             None => String::new(),
         },
