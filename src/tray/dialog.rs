@@ -27,6 +27,8 @@ pub struct Entry {
     pub read_only: bool,
     /// Why the value typed was refused, shown beside it.
     pub error: Option<String>,
+    /// Grey text in the empty entry ("leave empty to keep the stored key").
+    pub hint: Option<String>,
 }
 
 impl Entry {
@@ -38,6 +40,7 @@ impl Entry {
             choices: Vec::new(),
             read_only: false,
             error: None,
+            hint: None,
         }
     }
 
@@ -45,6 +48,13 @@ impl Entry {
         Self {
             masked: true,
             ..Self::text(label, "")
+        }
+    }
+
+    pub fn hint(self, hint: impl Into<String>) -> Self {
+        Self {
+            hint: Some(hint.into()),
+            ..self
         }
     }
 
@@ -157,36 +167,123 @@ pub fn ask<T>(
 #[cfg(target_os = "linux")]
 pub struct Gtk;
 
+/// The GTK pieces the forms share.
+#[cfg(target_os = "linux")]
+mod gtk_view {
+    use gtk::prelude::*;
+
+    use super::Entry;
+
+    /// A modal dialog that stays above the tray's other windows, with these buttons; the `Ok`
+    /// one is the default (Enter).
+    pub fn dialog(title: &str, buttons: &[(&str, gtk::ResponseType)]) -> gtk::Dialog {
+        let dialog = gtk::Dialog::with_buttons(
+            Some(title),
+            None::<&gtk::Window>,
+            gtk::DialogFlags::MODAL,
+            buttons,
+        );
+        dialog.set_default_response(gtk::ResponseType::Ok);
+        dialog.set_keep_above(true);
+        dialog.set_position(gtk::WindowPosition::Center);
+        dialog.set_border_width(6);
+        dialog
+    }
+
+    pub fn grid() -> gtk::Grid {
+        let grid = gtk::Grid::new();
+        grid.set_row_spacing(6);
+        grid.set_column_spacing(12);
+        grid.set_border_width(12);
+        grid
+    }
+
+    /// One field on `row`: its label, and an entry (in an editable combo box with type-ahead
+    /// when it has choices); masked for a secret, greyed when read-only. Its entry.
+    pub fn field(grid: &gtk::Grid, row: i32, field: &Entry) -> gtk::Entry {
+        let label = gtk::Label::new(Some(&field.label));
+        label.set_xalign(0.0);
+        grid.attach(&label, 0, row, 1, 1);
+        let entry = if field.choices.is_empty() || field.read_only {
+            let entry = gtk::Entry::new();
+            grid.attach(&entry, 1, row, 1, 1);
+            entry
+        } else {
+            let combo = gtk::ComboBoxText::with_entry();
+            let store = gtk::ListStore::new(&[gtk::glib::Type::STRING]);
+            for choice in &field.choices {
+                combo.append_text(choice);
+                store.set(&store.append(), &[(0, choice)]);
+            }
+            grid.attach(&combo, 1, row, 1, 1);
+            let entry = combo
+                .child()
+                .and_then(|c| c.downcast::<gtk::Entry>().ok())
+                .unwrap_or_default();
+            let completion = gtk::EntryCompletion::new();
+            completion.set_model(Some(&store));
+            completion.set_text_column(0);
+            completion.set_minimum_key_length(1);
+            entry.set_completion(Some(&completion));
+            entry
+        };
+        entry.set_text(&field.value);
+        entry.set_width_chars(52);
+        entry.set_activates_default(true);
+        if field.masked {
+            // An invisible entry refuses to copy its text (GTK), so a key never reaches the
+            // clipboard from here.
+            entry.set_visibility(false);
+            entry.set_input_purpose(gtk::InputPurpose::Password);
+        }
+        entry.set_placeholder_text(field.hint.as_deref());
+        if field.read_only {
+            // Greyed: shown, not editable, out of the Tab order.
+            entry.set_sensitive(false);
+        }
+        entry
+    }
+
+    /// A wrapping message line.
+    pub fn message() -> gtk::Label {
+        let label = gtk::Label::new(None);
+        label.set_xalign(0.0);
+        label.set_line_wrap(true);
+        label.set_max_width_chars(60);
+        label
+    }
+
+    /// Shows `text` in red on `label`, or hides it.
+    pub fn red(label: &gtk::Label, text: Option<&str>) {
+        match text {
+            Some(text) => {
+                label.set_markup(&format!(
+                    "<span foreground='#b00020'>{}</span>",
+                    gtk::glib::markup_escape_text(text)
+                ));
+                label.show();
+            }
+            None => label.hide(),
+        }
+    }
+}
+
 #[cfg(target_os = "linux")]
 impl Dialogs for Gtk {
     fn form(&self, form: &Form) -> Option<Vec<Zeroizing<String>>> {
         use gtk::prelude::*;
-        let dialog = gtk::Dialog::with_buttons(
-            Some(&form.title),
-            None::<&gtk::Window>,
-            gtk::DialogFlags::MODAL,
+        let dialog = gtk_view::dialog(
+            &form.title,
             &[
                 ("Cancel", gtk::ResponseType::Cancel),
                 ("OK", gtk::ResponseType::Ok),
             ],
         );
-        dialog.set_default_response(gtk::ResponseType::Ok);
-        dialog.set_keep_above(true);
-        dialog.set_position(gtk::WindowPosition::Center);
-        let grid = gtk::Grid::new();
-        grid.set_row_spacing(8);
-        grid.set_column_spacing(12);
-        grid.set_border_width(12);
+        let grid = gtk_view::grid();
         let mut row = 0;
         if let Some(error) = &form.error {
-            let label = gtk::Label::new(None);
-            label.set_markup(&format!(
-                "<span foreground='#b00020'>{}</span>",
-                gtk::glib::markup_escape_text(error)
-            ));
-            label.set_line_wrap(true);
-            label.set_max_width_chars(60);
-            label.set_xalign(0.0);
+            let label = gtk_view::message();
+            gtk_view::red(&label, Some(error));
             grid.attach(&label, 0, row, 2, 1);
             row += 1;
         }
@@ -194,32 +291,7 @@ impl Dialogs for Gtk {
             .fields
             .iter()
             .map(|field| {
-                let label = gtk::Label::new(Some(&field.label));
-                label.set_xalign(0.0);
-                grid.attach(&label, 0, row, 1, 1);
-                if !field.choices.is_empty() {
-                    let combo = gtk::ComboBoxText::with_entry();
-                    for choice in &field.choices {
-                        combo.append_text(choice);
-                    }
-                    grid.attach(&combo, 1, row, 1, 1);
-                    row += 1;
-                    if let Some(entry) = combo.child().and_then(|c| c.downcast::<gtk::Entry>().ok())
-                    {
-                        entry.set_text(&field.value);
-                        entry.set_activates_default(true);
-                        return entry;
-                    }
-                }
-                let entry = gtk::Entry::new();
-                entry.set_text(&field.value);
-                entry.set_width_chars(52);
-                entry.set_activates_default(true);
-                if field.masked {
-                    entry.set_visibility(false);
-                    entry.set_input_purpose(gtk::InputPurpose::Password);
-                }
-                grid.attach(&entry, 1, row, 1, 1);
+                let entry = gtk_view::field(&grid, row, field);
                 row += 1;
                 entry
             })
@@ -245,76 +317,25 @@ impl Dialogs for Gtk {
     ) -> Option<Vec<Zeroizing<String>>> {
         use gtk::prelude::*;
         const TEST: gtk::ResponseType = gtk::ResponseType::Other(1);
-        let dialog = gtk::Dialog::with_buttons(
-            Some(&form.title),
-            None::<&gtk::Window>,
-            gtk::DialogFlags::MODAL,
+        let dialog = gtk_view::dialog(
+            &form.title,
             &[
                 ("_Cancel", gtk::ResponseType::Cancel),
                 ("_Test credential generation", TEST),
                 ("_Save", gtk::ResponseType::Ok),
             ],
         );
-        dialog.set_default_response(gtk::ResponseType::Ok);
-        dialog.set_keep_above(true);
-        dialog.set_position(gtk::WindowPosition::Center);
-        dialog.set_border_width(6);
-        let grid = gtk::Grid::new();
-        grid.set_row_spacing(4);
-        grid.set_column_spacing(12);
-        grid.set_border_width(12);
+        let grid = gtk_view::grid();
         let mut row = 0;
         let mut entries = Vec::new();
         let mut errors = Vec::new();
         for field in &form.fields {
-            let label = gtk::Label::new(Some(&field.label));
-            label.set_xalign(0.0);
-            grid.attach(&label, 0, row, 1, 1);
-            let entry = if field.choices.is_empty() || field.read_only {
-                let entry = gtk::Entry::new();
-                grid.attach(&entry, 1, row, 1, 1);
-                entry
-            } else {
-                let combo = gtk::ComboBoxText::with_entry();
-                let store = gtk::ListStore::new(&[gtk::glib::Type::STRING]);
-                for choice in &field.choices {
-                    combo.append_text(choice);
-                    store.set(&store.append(), &[(0, choice)]);
-                }
-                grid.attach(&combo, 1, row, 1, 1);
-                let entry = combo
-                    .child()
-                    .and_then(|c| c.downcast::<gtk::Entry>().ok())
-                    .unwrap_or_default();
-                // Type to search the choices.
-                let completion = gtk::EntryCompletion::new();
-                completion.set_model(Some(&store));
-                completion.set_text_column(0);
-                completion.set_minimum_key_length(1);
-                entry.set_completion(Some(&completion));
-                entry
-            };
-            entry.set_text(&field.value);
-            entry.set_width_chars(52);
-            entry.set_activates_default(true);
-            if field.masked {
-                entry.set_visibility(false);
-                entry.set_input_purpose(gtk::InputPurpose::Password);
-                entry.set_placeholder_text(Some("leave empty to keep the stored key"));
-            }
-            if field.read_only {
-                // Greyed: shown, not editable, out of the Tab order.
-                entry.set_sensitive(false);
-            }
-            let error = gtk::Label::new(None);
-            error.set_xalign(0.0);
-            error.set_line_wrap(true);
-            error.set_max_width_chars(60);
+            entries.push(gtk_view::field(&grid, row, field));
+            let error = gtk_view::message();
             error.set_no_show_all(true);
             grid.attach(&error, 1, row + 1, 1, 1);
-            row += 2;
-            entries.push(entry);
             errors.push(error);
+            row += 2;
         }
         let result = gtk::Label::new(None);
         result.set_xalign(0.0);
@@ -332,22 +353,12 @@ impl Dialogs for Gtk {
         {
             entry.grab_focus();
         }
-        let red = |label: &gtk::Label, text: Option<&str>| match text {
-            Some(text) => {
-                label.set_markup(&format!(
-                    "<span foreground='#b00020'>{}</span>",
-                    gtk::glib::markup_escape_text(text)
-                ));
-                label.show();
-            }
-            None => label.hide(),
-        };
         let show = |refusal: &Refusal| {
             for (i, label) in errors.iter().enumerate() {
                 let message = refusal.fields.iter().find(|(at, _)| *at == i);
-                red(label, message.map(|(_, m)| m.as_str()));
+                gtk_view::red(label, message.map(|(_, m)| m.as_str()));
             }
-            red(&result, refusal.form.as_deref());
+            gtk_view::red(&result, refusal.form.as_deref());
         };
         loop {
             let response = dialog.run();

@@ -166,7 +166,9 @@ pub fn edit_session(catalog: &Catalog, session: &Session) -> Form {
                 field.label().to_owned()
             };
             let entry = match field {
-                _ if field.is_secret() => Entry::secret(label),
+                _ if field.is_secret() => {
+                    Entry::secret(label).hint("leave empty to keep the stored key")
+                }
                 Field::Profile => Entry::choice(
                     format!("{label} (a new name creates it)"),
                     current,
@@ -880,6 +882,11 @@ mod tests {
         );
     }
 
+    /// The index of the field labelled `label`.
+    fn at(form: &Form, label: &str) -> usize {
+        form.fields.iter().position(|f| f.label == label).unwrap()
+    }
+
     fn typed(form: &Form, changes: &[(usize, &str)]) -> Vec<Zeroizing<String>> {
         let mut v: Vec<Zeroizing<String>> = form.fields.iter().map(|f| f.value.clone()).collect();
         for (i, text) in changes {
@@ -908,11 +915,7 @@ mod tests {
         assert!(edit.alias.is_none() && edit.region.is_none() && edit.values.is_empty());
 
         let form = edit_session(&c, &chained);
-        let role = form
-            .fields
-            .iter()
-            .position(|f| f.label == "Role ARN")
-            .unwrap();
+        let role = at(&form, "Role ARN");
         let edit = parse_session_edit(
             &c,
             &chained,
@@ -930,11 +933,7 @@ mod tests {
     fn edit_session_refuses_beside_each_field_and_keeps_the_rest() {
         let (c, [user, chained, _, sso]) = every_kind();
         let form = edit_session(&c, &chained);
-        let role = form
-            .fields
-            .iter()
-            .position(|f| f.label == "Role ARN")
-            .unwrap();
+        let role = at(&form, "Role ARN");
         let refusal = parse_session_edit(
             &c,
             &chained,
