@@ -12,6 +12,8 @@
 //! - [`engine`]: the one owner of session state; CLI and tray only send it commands.
 //! - [`exec`]: using a session outside the named profiles: `exec`'s loopback ECS credentials
 //!   endpoint, kept fresh in memory, the child's environment and files, `env`'s variables.
+//! - [`import`]: what the profiles of `~/.aws` become (`credtray import aws-config`), planned
+//!   as data.
 //! - [`cli`]: the `credtray` command line: parse, call the engine, render.
 //! - [`agent`]: the long-lived process answering `credential-process` from memory over a
 //!   unix socket (the tray, or `credtray agent`), and its client.
@@ -57,6 +59,7 @@ pub mod browser;
 pub mod cli;
 pub mod engine;
 pub mod exec;
+pub mod import;
 pub mod redact;
 pub mod saml_login;
 pub mod secrets;

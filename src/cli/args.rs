@@ -55,6 +55,9 @@ pub enum Command {
     Exec(ExecArgs),
     /// Sign in to the AWS web console with a session, in the default browser
     Console(ConsoleArgs),
+    /// Make sessions of what ~/.aws already holds
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Print a session's credentials as variables for a shell to eval (they are plaintext in
     /// its environment: a warning says so on stderr)
     Env {
@@ -64,6 +67,21 @@ pub enum Command {
         format: EnvFormat,
         #[command(flatten)]
         answers: Answers,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Every profile of ~/.aws/credentials and ~/.aws/config with credentials of its own:
+    /// static keys become iam-user sessions (keys into the keychain), role_arn + source_profile
+    /// chained sessions; each called like its profile and publishing to it. Idempotent
+    AwsConfig {
+        /// Say what would be created; change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Print one JSON array: {"profile", "status", "kind", "reason"}
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -4,6 +4,7 @@
 
 mod args;
 mod direct;
+mod import;
 mod input;
 mod integrations;
 mod output;
@@ -147,6 +148,9 @@ pub fn run() -> anyhow::Result<()> {
             answers,
         } => direct::env(&mut engine, &session, format, answers),
         Command::Console(args) => direct::console(&mut engine, args),
+        Command::Import(args::ImportCommand::AwsConfig { dry_run, json }) => {
+            import::aws_config(&mut engine, dry_run, json)
+        }
         Command::Agent | Command::Exec(_) => unreachable!("handled above"),
     }
 }

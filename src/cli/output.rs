@@ -86,7 +86,7 @@ pub fn table(catalog: &Catalog) -> String {
 }
 
 /// A header and rows as columns aligned on their widest cell.
-fn aligned<const N: usize>(header: &[String; N], rows: &[[String; N]]) -> String {
+pub fn aligned<const N: usize>(header: &[String; N], rows: &[[String; N]]) -> String {
     let mut widths = [0; N];
     for row in std::iter::once(header).chain(rows) {
         for (w, cell) in widths.iter_mut().zip(row) {

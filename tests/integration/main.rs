@@ -15,6 +15,7 @@ mod duplicate;
 mod engine;
 mod exec;
 mod files;
+mod import;
 mod integrations;
 mod keychain;
 mod leaks;

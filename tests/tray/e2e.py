@@ -410,7 +410,8 @@ def visible_login_windows(alias):
 def _():
     credtray('session', 'edit', 'sydney-fed', '--saml-url', IDP_URL)
     probe.click(['○ sydney-fed*', 'Start'])
-    window = wait_for('the login window', lambda: (visible_login_windows('sydney-fed') or [None])[0])
+    # WebKit's first start on a loaded machine can take a while.
+    window = wait_for('the login window', lambda: (visible_login_windows('sydney-fed') or [None])[0], timeout=60)
     wait_for('the starting mark', lambda: any(l.startswith('◌ sydney-fed') for l in labels()))
     item = probe.find(probe.tree(), ['◌ sydney-fed*', 'Starting…'])
     assert not item['enabled'], item

@@ -1,0 +1,108 @@
+//! `credtray import aws-config`: the plan of `crate::import` applied through the engine (keys
+//! into the keychain by `Engine::add`), sources before the sessions chained from them, and a
+//! report of every profile: created, already present, skipped or failed, with the reason.
+
+use super::{output, print, print_json};
+use crate::awsfiles::Files;
+use crate::engine::Engine;
+use crate::import::{self, Outcome, Planned};
+use crate::session::{NewSession, SessionKind};
+
+/// One line of the report.
+#[derive(serde::Serialize)]
+struct Row {
+    profile: String,
+    status: String,
+    kind: &'static str,
+    reason: String,
+}
+
+pub(super) fn aws_config(engine: &mut Engine, dry_run: bool, json: bool) -> anyhow::Result<()> {
+    let files = Files::from_env()?;
+    let (credentials, config) = (files.credentials.read()?, files.config.read()?);
+    let catalog = engine.catalog()?;
+    let planned = import::ordered(import::plan(&credentials, &config, &catalog), &catalog);
+    let rows: Vec<Row> = planned
+        .into_iter()
+        .map(|p| {
+            let (profile, kind) = (p.profile.clone(), p.kind());
+            let (status, reason) = match &p.outcome {
+                Outcome::Skipped(why) => ("skipped".to_owned(), why.clone()),
+                Outcome::Present => ("already present".to_owned(), String::new()),
+                _ if dry_run => ("would be created".to_owned(), String::new()),
+                _ => match create(engine, p) {
+                    Ok(()) => ("created".to_owned(), String::new()),
+                    Err(e) => ("failed".to_owned(), crate::error_sentence(e.as_ref())),
+                },
+            };
+            Row {
+                profile,
+                status,
+                kind,
+                reason,
+            }
+        })
+        .collect();
+    if json {
+        return print_json(&rows);
+    }
+    if rows.is_empty() {
+        return print("no profiles in ~/.aws/credentials or ~/.aws/config\n");
+    }
+    let header = ["PROFILE", "STATUS", "KIND", "REASON"].map(str::to_owned);
+    let table: Vec<[String; 4]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.profile.clone(),
+                r.status.clone(),
+                r.kind.to_owned(),
+                r.reason.clone(),
+            ]
+        })
+        .collect();
+    print(&output::aligned(&header, &table))
+}
+
+/// Adds the session a planned profile becomes.
+fn create(engine: &mut Engine, p: Planned) -> Result<(), Box<dyn std::error::Error>> {
+    let (kind, keys) = match p.outcome {
+        Outcome::User { mfa_device, keys } => (SessionKind::IamUser { mfa_device }, Some(keys)),
+        Outcome::Chained {
+            role_arn,
+            source,
+            role_session_name,
+            external_id,
+        } => {
+            let catalog = engine.catalog()?;
+            let assumer = catalog
+                .sessions()
+                .iter()
+                .find(|s| s.alias.as_str() == source)
+                .or_else(|| {
+                    catalog
+                        .sessions()
+                        .iter()
+                        .find(|s| s.profile.as_str() == source)
+                })
+                .ok_or_else(|| format!("no session for its source_profile {source:?}"))?;
+            let kind = SessionKind::IamRoleChained {
+                role_arn,
+                role_session_name,
+                external_id,
+                assumer: assumer.id,
+            };
+            (kind, None)
+        }
+        Outcome::Present | Outcome::Skipped(_) => return Ok(()),
+    };
+    let new = NewSession {
+        alias: p.profile.parse()?,
+        profile: Some(p.profile.parse()?),
+        region: p.region,
+        publish: None,
+        kind,
+    };
+    engine.add(new, keys)?;
+    Ok(())
+}

@@ -1,0 +1,333 @@
+//! `credtray import aws-config`: what the profiles of `~/.aws` become, planned as pure data
+//! from the two parsed files and the catalog, then applied by the caller through the engine.
+//! A profile with static keys becomes an `iam-user` session (its `mfa_serial` its MFA device);
+//! one with `role_arn` and `source_profile` a chained session whose assumer is the source's
+//! session; everything else is reported as skipped, with the reason. Every session is called
+//! like its profile and publishes to it; a profile a session already has is "present", so a
+//! second import creates nothing.
+
+use std::collections::BTreeMap;
+
+use secrecy::SecretString;
+
+use crate::awsfiles::Document;
+use crate::session::{
+    AccessKeyId, Alias, Catalog, ExternalId, IamUserKeys, MfaDevice, ProfileName, RoleArn,
+    RoleSessionName, SecretAccessKey,
+};
+
+/// What one profile becomes.
+#[derive(Debug)]
+pub enum Outcome {
+    /// A new IAM-user session with these keys.
+    User {
+        mfa_device: Option<MfaDevice>,
+        keys: IamUserKeys,
+    },
+    /// A new chained session assuming `role_arn` with the session of profile `source`.
+    Chained {
+        role_arn: RoleArn,
+        source: String,
+        role_session_name: Option<RoleSessionName>,
+        external_id: Option<ExternalId>,
+    },
+    /// A session already uses this profile (or has its alias).
+    Present,
+    /// Not imported, and why.
+    Skipped(String),
+}
+
+/// One profile of `~/.aws` and what it becomes.
+#[derive(Debug)]
+pub struct Planned {
+    pub profile: String,
+    pub region: Option<String>,
+    pub outcome: Outcome,
+}
+
+impl Planned {
+    /// The report's word for it.
+    pub fn status(&self) -> &'static str {
+        match self.outcome {
+            Outcome::User { .. } | Outcome::Chained { .. } => "created",
+            Outcome::Present => "already present",
+            Outcome::Skipped(_) => "skipped",
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self.outcome {
+            Outcome::User { .. } => "iam-user",
+            Outcome::Chained { .. } => "iam-role-chained",
+            Outcome::Present | Outcome::Skipped(_) => "",
+        }
+    }
+}
+
+/// A profile's keys and values from both files (the config file's win, as botocore reads
+/// config settings; keys from the credentials file win, as botocore reads those).
+#[derive(Default)]
+struct Profile {
+    values: BTreeMap<String, String>,
+}
+
+impl Profile {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.values
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+}
+
+/// The profile a section header names: `default`, `profile X` → `X` in the config file;
+/// `None` for `sso-session`, `services` and other non-profile sections.
+fn profile_of(header: &str, config: bool) -> Option<String> {
+    let words: Vec<&str> = header.split_whitespace().collect();
+    match (config, words.as_slice()) {
+        (_, ["default"]) => Some("default".to_owned()),
+        (true, ["profile", rest @ ..]) if !rest.is_empty() => Some(rest.join(" ")),
+        (true, _) => None,
+        (false, _) if !words.is_empty() => Some(words.join(" ")),
+        _ => None,
+    }
+}
+
+fn profiles(credentials: &Document, config: &Document) -> BTreeMap<String, Profile> {
+    const KEYS: &[&str] = &[
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "mfa_serial",
+        "region",
+        "role_arn",
+        "source_profile",
+        "role_session_name",
+        "external_id",
+        "credential_source",
+        "web_identity_token_file",
+        "credential_process",
+        "sso_session",
+        "sso_start_url",
+        "sso_account_id",
+    ];
+    let mut out: BTreeMap<String, Profile> = BTreeMap::new();
+    // The config file first, then the credentials file, whose keys win.
+    for (document, is_config) in [(config, true), (credentials, false)] {
+        let headers: Vec<String> = document.section_names().map(str::to_owned).collect();
+        for header in headers {
+            let Some(name) = profile_of(&header, is_config) else {
+                continue;
+            };
+            let profile = out.entry(name).or_default();
+            for key in KEYS {
+                if let Some(value) = document.get(&header, key) {
+                    profile
+                        .values
+                        .insert((*key).to_owned(), value.trim().to_owned());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Plans the import of every profile in `credentials` and `config` into `catalog`.
+pub fn plan(credentials: &Document, config: &Document, catalog: &Catalog) -> Vec<Planned> {
+    profiles(credentials, config)
+        .into_iter()
+        .map(|(name, profile)| Planned {
+            region: profile.get("region").map(str::to_owned),
+            outcome: outcome(&name, &profile, catalog),
+            profile: name,
+        })
+        .collect()
+}
+
+fn outcome(name: &str, p: &Profile, catalog: &Catalog) -> Outcome {
+    let skipped = |why: &str| Outcome::Skipped(why.to_owned());
+    if let Err(e) = name.parse::<ProfileName>() {
+        return Outcome::Skipped(format!("the profile name can't be a named profile ({e})"));
+    }
+    if let Err(e) = name.parse::<Alias>() {
+        return Outcome::Skipped(format!("the profile name can't be an alias ({e})"));
+    }
+    let present = catalog
+        .sessions()
+        .iter()
+        .any(|s| s.alias.as_str() == name || s.profile.as_str() == name);
+    if present {
+        return Outcome::Present;
+    }
+    if p.get("sso_session").is_some() || p.get("sso_start_url").is_some() {
+        return skipped(
+            "an IAM Identity Center profile: add its integration (`credtray integration add aws-sso`) and log in; its roles become sessions",
+        );
+    }
+    if p.get("credential_source").is_some() {
+        return skipped(
+            "credential_source takes credentials from the EC2/ECS environment, not from a session",
+        );
+    }
+    if p.get("web_identity_token_file").is_some() {
+        return skipped("web identity (OIDC token file) profiles are not sessions credtray keeps");
+    }
+    if p.get("credential_process").is_some() {
+        return skipped("credential_process profiles get credentials from their own tool");
+    }
+    if let Some(role) = p.get("role_arn") {
+        let Some(source) = p.get("source_profile") else {
+            return skipped("role_arn without source_profile");
+        };
+        let role_arn = match role.parse::<RoleArn>() {
+            Ok(r) => r,
+            Err(e) => return Outcome::Skipped(e.to_string()),
+        };
+        let role_session_name = match p.get("role_session_name").map(str::parse).transpose() {
+            Ok(r) => r,
+            Err(e) => return Outcome::Skipped(format!("{e}")),
+        };
+        let external_id = match p.get("external_id").map(str::parse).transpose() {
+            Ok(r) => r,
+            Err(e) => return Outcome::Skipped(format!("{e}")),
+        };
+        return Outcome::Chained {
+            role_arn,
+            source: source.to_owned(),
+            role_session_name,
+            external_id,
+        };
+    }
+    match (p.get("aws_access_key_id"), p.get("aws_secret_access_key")) {
+        (Some(_), Some(_)) if p.get("aws_session_token").is_some() => skipped(
+            "temporary credentials (aws_session_token): nothing long-term to keep (credtray may have written them)",
+        ),
+        (Some(id), Some(secret)) => {
+            let keys = AccessKeyId::parse(&SecretString::from(id)).and_then(|access_key_id| {
+                Ok(IamUserKeys {
+                    access_key_id,
+                    secret_access_key: SecretAccessKey::parse(&SecretString::from(secret))?,
+                })
+            });
+            let keys = match keys {
+                Ok(k) => k,
+                Err(e) => return Outcome::Skipped(e.to_string()),
+            };
+            let mfa_device = match p.get("mfa_serial").map(str::parse).transpose() {
+                Ok(m) => m,
+                Err(e) => return Outcome::Skipped(format!("{e}")),
+            };
+            Outcome::User { mfa_device, keys }
+        }
+        (Some(_), None) | (None, Some(_)) => skipped("only one of the two keys"),
+        (None, None) => skipped("no credentials of its own (settings only)"),
+    }
+}
+
+/// The created ones in an order that puts every source before the sessions chained from it;
+/// chained ones whose source is skipped, missing or part of a cycle become skipped.
+pub fn ordered(mut planned: Vec<Planned>, catalog: &Catalog) -> Vec<Planned> {
+    let mut done: Vec<Planned> = Vec::new();
+    let available = |name: &str, done: &[Planned]| {
+        catalog.sessions().iter().any(|s| s.alias.as_str() == name)
+            || done.iter().any(|d| {
+                d.profile == name
+                    && matches!(d.outcome, Outcome::User { .. } | Outcome::Chained { .. })
+            })
+    };
+    loop {
+        let before = planned.len();
+        let mut rest = Vec::new();
+        for p in planned {
+            let ready = match &p.outcome {
+                Outcome::Chained { source, .. } => available(source, &done),
+                _ => true,
+            };
+            if ready {
+                done.push(p);
+            } else {
+                rest.push(p);
+            }
+        }
+        planned = rest;
+        if planned.is_empty() || planned.len() == before {
+            break;
+        }
+    }
+    for mut p in planned {
+        if let Outcome::Chained { source, .. } = &p.outcome {
+            p.outcome = Outcome::Skipped(format!(
+                "its source_profile {source:?} is not imported (skipped, missing, or a cycle)"
+            ));
+        }
+        done.push(p);
+    }
+    done
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::awsfiles::Flavor;
+
+    fn plan_of(credentials: &str, config: &str) -> Vec<Planned> {
+        let credentials = Document::parse(credentials, Flavor::Credentials).unwrap();
+        let config = Document::parse(config, Flavor::Config).unwrap();
+        let catalog = Catalog::default();
+        ordered(plan(&credentials, &config, &catalog), &catalog)
+    }
+
+    fn summary(planned: &[Planned]) -> Vec<(String, &'static str, &'static str)> {
+        planned
+            .iter()
+            .map(|p| (p.profile.clone(), p.status(), p.kind()))
+            .collect()
+    }
+
+    #[test]
+    fn keys_become_users_and_role_chains_follow_their_sources() {
+        let credentials = "[dev]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n\n[temp]\naws_access_key_id = ASIAIOSFODNN7EXAMPLE\naws_secret_access_key = x\naws_session_token = y\n";
+        let config = "[profile dev]\nregion = eu-west-1\nmfa_serial = arn:aws:iam::123456789012:mfa/me\n\n[profile deep]\nrole_arn = arn:aws:iam::123456789012:role/Deep\nsource_profile = ops\n\n[profile ops]\nrole_arn = arn:aws:iam::123456789012:role/Ops\nsource_profile = dev\nexternal_id = partner-1\n\n[profile ec2]\nrole_arn = arn:aws:iam::123456789012:role/X\ncredential_source = Ec2InstanceMetadata\n\n[profile sso]\nsso_session = corp\nsso_account_id = 123456789012\n\n[sso-session corp]\nsso_start_url = https://d-1.awsapps.com/start\n\n[profile orphan]\nrole_arn = arn:aws:iam::123456789012:role/O\nsource_profile = nowhere\n\n[default]\nregion = us-east-1\n";
+        let planned = plan_of(credentials, config);
+        let s = summary(&planned);
+        let pos = |n: &str| s.iter().position(|(p, _, _)| p == n).unwrap();
+        assert_eq!(s[pos("dev")].1..=s[pos("dev")].2, "created"..="iam-user");
+        assert_eq!(s[pos("ops")].2, "iam-role-chained");
+        assert_eq!(s[pos("deep")].2, "iam-role-chained");
+        assert!(pos("dev") < pos("ops") && pos("ops") < pos("deep"), "{s:?}");
+        for skipped in ["temp", "ec2", "sso", "orphan", "default"] {
+            assert_eq!(s[pos(skipped)].1, "skipped", "{skipped}: {s:?}");
+        }
+        let Outcome::User { mfa_device, .. } = &planned[pos("dev")].outcome else {
+            panic!()
+        };
+        assert_eq!(
+            mfa_device.as_ref().unwrap().as_str(),
+            "arn:aws:iam::123456789012:mfa/me"
+        );
+        assert_eq!(planned[pos("dev")].region.as_deref(), Some("eu-west-1"));
+        let Outcome::Chained {
+            external_id,
+            source,
+            ..
+        } = &planned[pos("ops")].outcome
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (source.as_str(), external_id.as_ref().unwrap().as_str()),
+            ("dev", "partner-1")
+        );
+        assert!(
+            !s.iter().any(|(p, _, _)| p == "corp"),
+            "an sso-session is not a profile"
+        );
+    }
+
+    #[test]
+    fn a_cycle_of_sources_is_skipped_not_looped() {
+        let config = "[profile a]\nrole_arn = arn:aws:iam::123456789012:role/A\nsource_profile = b\n\n[profile b]\nrole_arn = arn:aws:iam::123456789012:role/B\nsource_profile = a\n";
+        let s = summary(&plan_of("", config));
+        assert!(s.iter().all(|(_, status, _)| *status == "skipped"), "{s:?}");
+    }
+}
