@@ -58,6 +58,12 @@ pub enum Command {
     /// Make sessions of what ~/.aws already holds
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Print the shell completions of credtray (e.g. `credtray completions bash >
+    /// ~/.local/share/bash-completion/completions/credtray`)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Print a session's credentials as variables for a shell to eval (they are plaintext in
     /// its environment: a warning says so on stderr)
     Env {

@@ -111,6 +111,13 @@ pub fn run() -> anyhow::Result<()> {
         // No command: the tray, a separate executable (this one links no GUI toolkit).
         return exec_tray();
     };
+    if let Command::Completions { shell } = command {
+        // Into a buffer first: the generator panics on a write error (a closed pipe).
+        let mut grammar = <Cli as clap::CommandFactory>::command();
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut grammar, "credtray", &mut script);
+        return print(&String::from_utf8_lossy(&script));
+    }
     // Asked for on every AWS CLI command: the agent answers from memory, before anything
     // else is set up.
     if let Command::CredentialProcess { session } = &command
@@ -151,7 +158,9 @@ pub fn run() -> anyhow::Result<()> {
         Command::Import(args::ImportCommand::AwsConfig { dry_run, json }) => {
             import::aws_config(&mut engine, dry_run, json)
         }
-        Command::Agent | Command::Exec(_) => unreachable!("handled above"),
+        Command::Agent | Command::Exec(_) | Command::Completions { .. } => {
+            unreachable!("handled above")
+        }
     }
 }
 

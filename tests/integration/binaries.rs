@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use crate::harness::Env;
+
 /// The shared libraries `ldd` says an executable needs, lower-cased.
 fn libraries(executable: &str) -> String {
     let out = Command::new("ldd")
@@ -85,4 +87,37 @@ fn credtray_without_arguments_says_so_when_the_tray_is_missing() {
     // The subcommands still work.
     let out = Command::new(&cli).arg("--version").output().unwrap();
     assert!(out.status.success(), "{out:?}");
+}
+
+#[test]
+fn completions_complete_subcommands_and_flags_in_bash_and_fish() {
+    let env = Env::new();
+    let bash = env.run(&["completions", "bash"], "").ok().stdout;
+    let script = format!(
+        "{bash}\nCOMP_WORDS=(credtray session forg); COMP_CWORD=2; _credtray credtray forg session; echo \"${{COMPREPLY[@]}}\""
+    );
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "forget-login",
+        "{out:?}"
+    );
+
+    let fish = env.run(&["completions", "fish"], "").ok().stdout;
+    let out = Command::new("fish")
+        .arg("-c")
+        .arg(format!(
+            "{fish}\ncomplete -C 'credtray session edit dev --mf'"
+        ))
+        .output()
+        .expect("fish is installed by scripts/test");
+    let offered = String::from_utf8_lossy(&out.stdout);
+    assert!(offered.contains("--mfa-device"), "{offered}");
+
+    let run = env.run(&["completions", "tcsh"], "");
+    assert_eq!(run.code, 2, "{run:?}");
 }
