@@ -7,6 +7,7 @@ Run by scripts/test inside its D-Bus session with DISPLAY set; prints "N passed,
 Environment: CREDTRAY (the binary), CREDTRAY_TEST_PYTHON (venv Python with boto3),
 CREDTRAY_TEST_AWS (the AWS CLI), CREDTRAY_TEST_MOTO (moto's URL).
 """
+import atexit
 import json
 import os
 import re
@@ -71,10 +72,25 @@ def step(name):
             fn()
             results.append((name, None))
             print(f'ok     {name}', flush=True)
-        except Exception:
+        # probe.py says "no such item" with SystemExit: a failed step, not the end of the run.
+        except (Exception, SystemExit):
             results.append((name, traceback.format_exc()))
             print(f'FAILED {name}\n{traceback.format_exc()}', flush=True)
     return run
+
+
+def stop_processes():
+    for p in processes:
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+# Whatever ends the run, what it started stops.
+atexit.register(stop_processes)
 
 
 def background(args, log, extra_env=None):
@@ -556,13 +572,7 @@ def _():
     assert tray.returncode == 0, tray.returncode
 
 
-for p in processes:
-    if p.poll() is None:
-        p.terminate()
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            p.kill()
+stop_processes()
 failed = [name for name, error in results if error]
 if failed:
     print(open(tray_log).read()[-4000:])
