@@ -67,6 +67,16 @@ pub fn refresh_due(
     expiration - now < refresh_margin(issued.map(|i| expiration - i))
 }
 
+/// What AWS said about a failed call, to end an error's sentence with: ` (AWS said: …)`, or
+/// nothing when it said nothing (STS and IAM Identity Center errors both).
+fn said(message: &str) -> String {
+    if message.is_empty() {
+        String::new()
+    } else {
+        format!(" (AWS said: {message})")
+    }
+}
+
 /// An instant as RFC 3339 UTC (`2026-11-28T01:02:03Z`), as credential_process and AWS write
 /// expiries.
 pub fn rfc3339(t: OffsetDateTime) -> String {

@@ -62,11 +62,7 @@ pub struct Error {
 
 impl Error {
     fn sentence(&self) -> String {
-        let detail = if self.message.is_empty() {
-            String::new()
-        } else {
-            format!(" (AWS said: {})", self.message)
-        };
+        let detail = super::said(&self.message);
         let what = match &self.cause {
             Cause::AuthorizationPending => "the login is not approved yet".to_owned(),
             Cause::SlowDown => "IAM Identity Center asked to poll more slowly".to_owned(),

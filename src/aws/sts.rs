@@ -48,11 +48,7 @@ pub struct Error {
 
 impl Error {
     fn sentence(&self) -> String {
-        let detail = if self.message.is_empty() {
-            String::new()
-        } else {
-            format!(" (AWS said: {})", self.message)
-        };
+        let detail = super::said(&self.message);
         let what = match &self.cause {
             Cause::InvalidKey => "STS rejected the access key: the key id is unknown or the secret access key does not match".to_owned(),
             Cause::ExpiredToken => "the credentials used to call STS have expired".to_owned(),
