@@ -208,6 +208,7 @@ impl Engine {
     }
 
     /// A dry run of an edit: the session as it would be after `edit`, tested; nothing saved.
+    /// An edit that changes nothing tests the session as saved.
     pub fn test_edit(
         &mut self,
         id: SessionId,
@@ -215,6 +216,10 @@ impl Engine {
         prompt: &mut dyn Prompt,
     ) -> Result<Tested, Error> {
         let mut catalog = self.store.load()?;
+        if edit.is_empty() {
+            let session = session_in(&catalog, id)?;
+            return self.test(&session, &ProposedKeys::default(), prompt);
+        }
         let outcome = catalog.edit(id, &edit)?;
         let keys = ProposedKeys {
             access_key_id: edit.access_key_id,

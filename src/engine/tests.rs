@@ -2071,3 +2071,24 @@ fn the_web_console_gets_a_federation_token_for_an_iam_user_with_the_allow_all_po
             .starts_with("ASIAFAKE")
     );
 }
+
+#[test]
+fn a_dry_run_of_an_edit_that_changes_nothing_tests_the_saved_session() {
+    let mut r = rig();
+    let id = r.user("dev", false);
+    let tested = r
+        .engine
+        .test_edit(id, Edit::default(), &mut NoPrompt)
+        .unwrap();
+    assert!(
+        tested.caller_arn.contains(":user/"),
+        "{}",
+        tested.caller_arn
+    );
+    assert!(
+        r.sts
+            .calls()
+            .iter()
+            .any(|c| matches!(c, Call::GetCallerIdentity { .. }))
+    );
+}
