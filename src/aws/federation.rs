@@ -97,6 +97,19 @@ pub fn signin_token(endpoint: &str, credentials: &Credentials) -> Result<SecretS
     Ok(SecretString::from(answer.signin_token.as_str()))
 }
 
+/// The sign-in URL for `credentials`: a token from `region`'s partition's federation
+/// endpoint, landing on `service`'s console (the console's home without one) in `region`.
+/// The URL it returns is a credential.
+pub fn sign_in(
+    credentials: &Credentials,
+    region: &Region,
+    service: Option<&str>,
+) -> Result<SecretString, Error> {
+    let endpoint = endpoint(region);
+    let token = signin_token(&endpoint, credentials)?;
+    Ok(login_url(&endpoint, &console_url(region, service), &token))
+}
+
 /// The login URL: opening it signs the browser in to `destination`.
 pub fn login_url(endpoint: &str, destination: &str, token: &SecretString) -> SecretString {
     let query = url::form_urlencoded::Serializer::new(String::new())

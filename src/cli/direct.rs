@@ -213,10 +213,8 @@ pub(super) fn console(engine: &mut Engine, args: ConsoleArgs) -> anyhow::Result<
     } else {
         first_credentials(engine, &session, args.answers)?
     };
-    let endpoint = federation::endpoint(&region);
-    let token = federation::signin_token(&endpoint, &credentials)?;
+    let url = federation::sign_in(&credentials, &region, args.service.as_deref())?;
     let destination = federation::console_url(&region, args.service.as_deref());
-    let url = federation::login_url(&endpoint, &destination, &token);
     if args.print {
         let mut line = Zeroizing::new(url.expose_secret().to_owned());
         line.push('\n');

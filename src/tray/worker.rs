@@ -185,15 +185,9 @@ impl Worker {
                 report_test(&session.alias.to_string(), &result);
             }
             Command::TestEdit(id, edit, reply) => {
-                let session = engine.catalog().ok().and_then(|c| c.get(id).cloned());
-                let Some(session) = session else { return };
-                // Nothing changed: the session as saved.
-                let result = if edit.is_empty() {
-                    engine.test(&session, &ProposedKeys::default(), &mut prompt)
-                } else {
-                    engine.test_edit(id, *edit, &mut prompt)
-                };
-                let _ = reply.send(report_test(&session.alias.to_string(), &result));
+                let alias = alias_of(engine, id);
+                let result = engine.test_edit(id, *edit, &mut prompt);
+                let _ = reply.send(report_test(&alias, &result));
             }
             Command::Console(id) => self.console(engine, id),
             Command::Edit(id, edit) => match engine.edit(id, *edit, &mut prompt) {
@@ -314,13 +308,10 @@ impl Worker {
             Ok(c) => c,
             Err(e) => return notify(&title, &credtray::error_sentence(&e)),
         };
-        let endpoint = federation::endpoint(&session.region);
-        let token = match federation::signin_token(&endpoint, &credentials) {
-            Ok(t) => t,
+        let url = match federation::sign_in(&credentials, &session.region, None) {
+            Ok(url) => url,
             Err(e) => return notify(&title, &credtray::error_sentence(&e)),
         };
-        let destination = federation::console_url(&session.region, None);
-        let url = federation::login_url(&endpoint, &destination, &token);
         let spawned = std::thread::Builder::new()
             .name("credtray-console".to_owned())
             .spawn(move || {
