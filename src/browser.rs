@@ -27,16 +27,10 @@ const SECRET_LINK_WAIT: std::time::Duration = std::time::Duration::from_secs(120
 /// (`http://127.0.0.1:<port>/<32 random bytes>`) that redirects to it once, and this waits
 /// (at most two minutes) until the browser has followed it.
 pub fn open_secret(url: &secrecy::SecretString) -> std::io::Result<()> {
-    use base64::Engine as _;
     use secrecy::ExposeSecret;
-    use std::io::{Read, Write};
+    use std::io::Write;
     let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))?;
-    let mut nonce = [0u8; 32];
-    getrandom::fill(&mut nonce).map_err(|e| std::io::Error::other(e.to_string()))?;
-    let path = format!(
-        "/{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(nonce)
-    );
+    let path = format!("/{}", crate::loopback::random_token()?.as_str());
     let link = format!("http://{}{path}", listener.local_addr()?);
     listener.set_nonblocking(true)?;
     open(&link)?;
@@ -52,11 +46,9 @@ pub fn open_secret(url: &secrecy::SecretString) -> std::io::Result<()> {
         };
         stream.set_nonblocking(false)?;
         stream.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
-        let mut head = [0u8; 2048];
-        let n = stream.read(&mut head).unwrap_or(0);
-        let first = String::from_utf8_lossy(&head[..n]);
-        let asked = first.split_whitespace().nth(1).unwrap_or_default();
-        if asked == path {
+        let head = crate::loopback::read_head(&mut stream).unwrap_or_default();
+        let asked = crate::loopback::Request::parse(&head).is_some_and(|r| r.path == path);
+        if asked {
             let response = zeroize::Zeroizing::new(format!(
                 "HTTP/1.1 302 Found\r\nLocation: {}\r\nCache-Control: no-store\r\nReferrer-Policy: no-referrer\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
                 url.expose_secret()

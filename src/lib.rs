@@ -22,6 +22,7 @@
 //! - [`browser`]: opening a login URL in the default browser, when asked.
 //! - [`saml_login`]: the federated login window's contract: the `credtray-tray --saml-login`
 //!   child, its pipe and exit codes, the per-URL IdP cookie directories, AWS's ACS URLs.
+//! - [`loopback`]: the HTTP/1.1 subset of credtray's loopback servers, and their tokens.
 //! - [`redact`]: secret-shaped text (key ids, keys, tokens, assertions) scrubbed from AWS's
 //!   messages before they are stored, shown or logged.
 //!
@@ -60,6 +61,7 @@ pub mod cli;
 pub mod engine;
 pub mod exec;
 pub mod import;
+pub mod loopback;
 pub mod redact;
 pub mod saml_login;
 pub mod secrets;

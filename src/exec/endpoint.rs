@@ -5,22 +5,20 @@
 //! 503/502/500 with `{"code","message"}` when there are no credentials to give. The HTTP is
 //! the small subset the SDKs speak: one request per connection, then `Connection: close`.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
 use secrecy::ExposeSecret;
 use zeroize::Zeroizing;
 
 use super::{Supplier, Unavailable};
+use crate::loopback;
 
 /// The path the credentials are served on (a path, not `/`: the Ruby SDK ignores a full URI
 /// without one).
 pub const PATH: &str = "/credtray/credentials";
-/// The most a request's head may take.
-const MAX_HEAD: usize = 8 * 1024;
 /// How long a client may take to send its request.
 const READ_WITHIN: Duration = Duration::from_secs(5);
 
@@ -29,22 +27,13 @@ pub struct Token(Zeroizing<String>);
 
 impl Token {
     pub fn random() -> io::Result<Self> {
-        let mut bytes = Zeroizing::new([0u8; 32]);
-        getrandom(&mut *bytes)?;
-        Ok(Self(Zeroizing::new(
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(*bytes),
-        )))
+        crate::loopback::random_token().map(Self)
     }
 
     /// The `Authorization` header value the child is given (`AWS_CONTAINER_AUTHORIZATION_TOKEN`).
     pub fn header(&self) -> Zeroizing<String> {
         Zeroizing::new(format!("Bearer {}", self.0.as_str()))
     }
-}
-
-/// Random bytes from the OS.
-fn getrandom(out: &mut [u8]) -> io::Result<()> {
-    getrandom::fill(out).map_err(|e| io::Error::other(e.to_string()))
 }
 
 /// A running endpoint; it stops accepting when dropped (the process ends soon after).
@@ -84,10 +73,10 @@ impl Endpoint {
 fn serve(mut stream: TcpStream, supplier: &Supplier, expected: &[u8]) {
     let _ = stream.set_read_timeout(Some(READ_WITHIN));
     let _ = stream.set_nodelay(true);
-    let Some(head) = read_head(&mut stream) else {
+    let Some(head) = loopback::read_head(&mut stream) else {
         return;
     };
-    let request = Request::parse(&head);
+    let request = loopback::Request::parse(&head);
     let result = match request {
         None => respond_error(&mut stream, 400, "BadRequest", "not an HTTP request"),
         Some(r) if r.method != "GET" || r.path != PATH => respond_error(
@@ -118,56 +107,6 @@ fn serve(mut stream: TcpStream, supplier: &Supplier, expected: &[u8]) {
     };
     if let Err(e) = result {
         tracing::debug!(error = %e, "could not answer a credentials request");
-    }
-}
-
-/// The request's head (up to the blank line); `None` when it is too long or the client goes.
-fn read_head(stream: &mut TcpStream) -> Option<Vec<u8>> {
-    let mut head = Vec::with_capacity(1024);
-    let mut buffer = [0u8; 1024];
-    loop {
-        let n = stream.read(&mut buffer).ok()?;
-        if n == 0 {
-            return None;
-        }
-        head.extend_from_slice(&buffer[..n]);
-        if head.windows(4).any(|w| w == b"\r\n\r\n") {
-            return Some(head);
-        }
-        if head.len() > MAX_HEAD {
-            return None;
-        }
-    }
-}
-
-/// What of a request the endpoint looks at.
-struct Request<'a> {
-    method: &'a str,
-    path: &'a str,
-    authorization: Option<&'a [u8]>,
-}
-
-impl<'a> Request<'a> {
-    fn parse(head: &'a [u8]) -> Option<Self> {
-        let mut lines = head
-            .split(|b| *b == b'\n')
-            .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
-        let first = std::str::from_utf8(lines.next()?).ok()?;
-        let mut parts = first.split(' ');
-        let (method, target) = (parts.next()?, parts.next()?);
-        // The query string is not part of the path.
-        let path = target.split('?').next()?;
-        let authorization = lines.take_while(|l| !l.is_empty()).find_map(|line| {
-            let colon = line.iter().position(|b| *b == b':')?;
-            let (name, value) = line.split_at(colon);
-            name.eq_ignore_ascii_case(b"authorization")
-                .then(|| value[1..].trim_ascii())
-        });
-        Some(Self {
-            method,
-            path,
-            authorization,
-        })
     }
 }
 
@@ -227,6 +166,7 @@ fn respond_error(stream: &mut TcpStream, status: u16, code: &str, message: &str)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
     use secrecy::SecretString;
 
     struct Never;
