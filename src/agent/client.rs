@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use super::protocol::{Ask, MAX_MESSAGE, PROTOCOL, Reply, Request};
+use super::protocol::{Answer, Ask, ErrorKind, MAX_MESSAGE, PROTOCOL, Reply, Request, Secrets};
 
 /// How long a reply may take: the tray agent may be waiting on an MFA dialog, which it bounds
 /// itself (see `agent::MFA_WAIT`); this only guards against an agent that hangs.
@@ -70,4 +70,32 @@ pub fn request(path: &Path, ask: Ask) -> Result<Option<Reply>, Error> {
         return Err(Error::Version(reply.version));
     }
     Ok(Some(reply))
+}
+
+/// The credentials of `session` (its id or alias) from the running agent, or the kind and
+/// message of its refusal; `None` when no agent answers usefully (none runs, it speaks another
+/// protocol, asking failed): the caller then does the work itself.
+pub fn credentials(session: &str) -> Option<Result<Secrets, (ErrorKind, String)>> {
+    let ask = Ask::Credentials {
+        session: session.to_owned(),
+    };
+    let reply = match request(&super::socket::path(), ask) {
+        Ok(reply) => reply?,
+        Err(e) => {
+            tracing::warn!(error = %e, "asking the agent failed; doing the work here");
+            return None;
+        }
+    };
+    match reply.body {
+        Answer::Credentials(secrets) => Some(Ok(secrets)),
+        Answer::Error {
+            kind: ErrorKind::Protocol,
+            message,
+        } => {
+            tracing::warn!(%message, "the agent speaks another protocol; doing the work here");
+            None
+        }
+        Answer::Error { kind, message } => Some(Err((kind, message))),
+        Answer::Hello { .. } | Answer::HandingOver => None,
+    }
 }

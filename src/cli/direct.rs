@@ -15,47 +15,24 @@ use zeroize::Zeroizing;
 use super::args::{Answers, ConsoleArgs, EnvFormat, ExecArgs};
 use super::prompt::CliPrompt;
 use super::{UsageError, print_secret};
-use crate::agent::protocol::{Answer, Ask, ErrorKind};
+use crate::agent::protocol::ErrorKind;
 use crate::aws::{Credentials, federation};
 use crate::awsfiles::Files;
 use crate::engine::{self, Engine, NoPrompt};
 use crate::exec::{Source, Supplier, Unavailable, child, endpoint, environment};
 use crate::session::{Session, SessionId, SessionKind};
 
-/// Asks the running agent; `None` when none runs (or it can't be understood).
+/// Asks the running agent; `None` when none answers usefully.
 fn from_agent(id: SessionId, alias: &str) -> Option<Result<Credentials, Unavailable>> {
-    let reply = match crate::agent::client::request(
-        &crate::agent::socket::path(),
-        Ask::Credentials {
-            session: id.to_string(),
-        },
-    ) {
-        Ok(Some(reply)) => reply,
-        Ok(None) => return None,
-        Err(e) => {
-            tracing::warn!(error = %e, "asking the agent failed; doing the work here");
-            return None;
-        }
-    };
-    Some(match reply.body {
-        Answer::Credentials(secrets) => secrets
+    Some(match crate::agent::client::credentials(&id.to_string())? {
+        Ok(secrets) => secrets
             .credentials()
             .ok_or_else(|| Unavailable::other("the agent sent an expiry that does not parse")),
-        Answer::Error {
-            kind: ErrorKind::NeedsMfa | ErrorKind::NeedsLogin,
-            message,
-        } => Err(needs_person(alias, &message)),
-        Answer::Error {
-            kind: ErrorKind::Aws,
-            message,
-        } => Err(Unavailable::aws(message)),
-        Answer::Error {
-            kind: ErrorKind::Protocol,
-            ..
+        Err((ErrorKind::NeedsMfa | ErrorKind::NeedsLogin, message)) => {
+            Err(needs_person(alias, &message))
         }
-        | Answer::Hello { .. }
-        | Answer::HandingOver => return None,
-        Answer::Error { message, .. } => Err(Unavailable::other(message)),
+        Err((ErrorKind::Aws, message)) => Err(Unavailable::aws(message)),
+        Err((_, message)) => Err(Unavailable::other(message)),
     })
 }
 

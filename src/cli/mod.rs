@@ -248,23 +248,10 @@ struct ProcessCredentials<'a> {
 /// The `credential_process` document from the running agent; `None` when no agent runs (or it
 /// can't be understood), and the caller does the work itself.
 fn agent_credentials(session: &str) -> anyhow::Result<Option<zeroize::Zeroizing<Vec<u8>>>> {
-    use crate::agent::protocol::{Answer, Ask, ErrorKind};
-    let path = crate::agent::socket::path();
-    let reply = match crate::agent::client::request(
-        &path,
-        Ask::Credentials {
-            session: session.to_owned(),
-        },
-    ) {
-        Ok(Some(reply)) => reply,
-        Ok(None) => return Ok(None),
-        Err(e) => {
-            tracing::warn!(error = %e, "asking the agent failed; doing the work here");
-            return Ok(None);
-        }
-    };
-    match reply.body {
-        Answer::Credentials(c) => {
+    use crate::agent::protocol::ErrorKind;
+    match crate::agent::client::credentials(session) {
+        None => Ok(None),
+        Some(Ok(c)) => {
             let document = ProcessCredentials {
                 version: 1,
                 access_key_id: &c.access_key_id,
@@ -274,23 +261,9 @@ fn agent_credentials(session: &str) -> anyhow::Result<Option<zeroize::Zeroizing<
             };
             process_json(&document).map(Some)
         }
-        Answer::Error {
-            kind: ErrorKind::NeedsMfa,
-            ..
-        } => Err(needs_mfa(session)),
-        Answer::Error {
-            kind: ErrorKind::Invalid,
-            message,
-        } => Err(UsageError(message).into()),
-        Answer::Error {
-            kind: ErrorKind::Protocol,
-            message,
-        } => {
-            tracing::warn!(%message, "the agent speaks another protocol; doing the work here");
-            Ok(None)
-        }
-        Answer::Error { message, .. } => Err(anyhow::anyhow!(message)),
-        Answer::Hello { .. } | Answer::HandingOver => Ok(None),
+        Some(Err((ErrorKind::NeedsMfa, _))) => Err(needs_mfa(session)),
+        Some(Err((ErrorKind::Invalid, message))) => Err(UsageError(message).into()),
+        Some(Err((_, message))) => Err(anyhow::anyhow!(message)),
     }
 }
 

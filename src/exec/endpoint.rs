@@ -166,8 +166,8 @@ fn respond_error(stream: &mut TcpStream, status: u16, code: &str, message: &str)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
     use secrecy::SecretString;
+    use std::io::Read;
 
     struct Never;
 
