@@ -174,8 +174,8 @@ impl Worker {
         match command {
             Command::Start(id) => self.start(engine, id),
             Command::Stop(id) => {
-                let title = format!("Could not stop {}", alias_of(engine, id));
-                report(engine.stop(id).map(drop), &title);
+                let result = engine.stop(id).map(drop);
+                report_on(engine, id, "stop", result);
             }
             Command::StopAll => report(engine.stop_all().map(drop), "Could not stop every session"),
             Command::Test(id) => {
@@ -226,8 +226,8 @@ impl Worker {
                 report(engine.add(*new, keys).map(drop), &title);
             }
             Command::Delete(id) => {
-                let title = format!("Could not delete {}", alias_of(engine, id));
-                report(engine.delete(id, false).map(drop), &title);
+                let result = engine.delete(id, false).map(drop);
+                report_on(engine, id, "delete", result);
             }
             Command::Login(id) => self.login(engine, id),
             Command::Logout(id) => report(engine.logout(id), "Could not log out"),
@@ -379,10 +379,7 @@ impl Worker {
             }
             other => other,
         };
-        report(
-            result.map(drop),
-            &format!("Could not start {}", alias_of(engine, id)),
-        );
+        report_on(engine, id, "start", result.map(drop));
     }
 
     fn rotate(&mut self, engine: &mut Engine) {
@@ -510,6 +507,16 @@ fn alias_of(engine: &Engine, id: SessionId) -> String {
         .ok()
         .and_then(|c| c.get(id).map(|s| s.alias.to_string()))
         .unwrap_or_else(|| id.to_string())
+}
+
+/// A failure's toast titled "Could not <verb> <alias>", the alias read only when there is one.
+fn report_on(engine: &Engine, id: SessionId, verb: &str, result: Result<(), engine::Error>) {
+    if let Err(e) = result {
+        notify(
+            &format!("Could not {verb} {}", alias_of(engine, id)),
+            &credtray::error_sentence(&e),
+        );
+    }
 }
 
 fn report(result: Result<(), engine::Error>, title: &str) {
