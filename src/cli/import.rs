@@ -2,11 +2,13 @@
 //! into the keychain by `Engine::add`), sources before the sessions chained from them, and a
 //! report of every profile: created, already present, skipped or failed, with the reason.
 
+use std::collections::HashMap;
+
 use super::{output, print, print_json};
 use crate::awsfiles::Files;
 use crate::engine::Engine;
 use crate::import::{self, Outcome, Planned};
-use crate::session::{NewSession, SessionKind};
+use crate::session::{NewSession, SessionId, SessionKind};
 
 /// One line of the report.
 #[derive(serde::Serialize)]
@@ -22,6 +24,12 @@ pub(super) fn aws_config(engine: &mut Engine, dry_run: bool, json: bool) -> anyh
     let (credentials, config) = (files.credentials.read()?, files.config.read()?);
     let catalog = engine.catalog()?;
     let planned = import::ordered(import::plan(&credentials, &config, &catalog), &catalog);
+    // The session of each profile a chain may name: those there were, then those made here.
+    let mut sessions: HashMap<String, SessionId> = catalog
+        .sessions()
+        .iter()
+        .flat_map(|s| [(s.profile.to_string(), s.id), (s.alias.to_string(), s.id)])
+        .collect();
     let rows: Vec<Row> = planned
         .into_iter()
         .map(|p| {
@@ -30,8 +38,11 @@ pub(super) fn aws_config(engine: &mut Engine, dry_run: bool, json: bool) -> anyh
                 Outcome::Skipped(why) => ("skipped".to_owned(), why.clone()),
                 Outcome::Present => ("already present".to_owned(), String::new()),
                 _ if dry_run => ("would be created".to_owned(), String::new()),
-                _ => match create(engine, p) {
-                    Ok(()) => ("created".to_owned(), String::new()),
+                _ => match create(engine, &sessions, p) {
+                    Ok(id) => {
+                        sessions.insert(profile.clone(), id);
+                        ("created".to_owned(), String::new())
+                    }
                     Err(e) => ("failed".to_owned(), crate::error_sentence(e.as_ref())),
                 },
             };
@@ -64,8 +75,12 @@ pub(super) fn aws_config(engine: &mut Engine, dry_run: bool, json: bool) -> anyh
     print(&output::aligned(&header, &table))
 }
 
-/// Adds the session a planned profile becomes.
-fn create(engine: &mut Engine, p: Planned) -> Result<(), Box<dyn std::error::Error>> {
+/// Adds the session a planned profile becomes (its assumer looked up in `sessions`).
+fn create(
+    engine: &mut Engine,
+    sessions: &HashMap<String, SessionId>,
+    p: Planned,
+) -> Result<SessionId, Box<dyn std::error::Error>> {
     let (kind, keys) = match p.outcome {
         Outcome::User { mfa_device, keys } => (SessionKind::IamUser { mfa_device }, Some(keys)),
         Outcome::Chained {
@@ -74,27 +89,20 @@ fn create(engine: &mut Engine, p: Planned) -> Result<(), Box<dyn std::error::Err
             role_session_name,
             external_id,
         } => {
-            let catalog = engine.catalog()?;
-            let assumer = catalog
-                .sessions()
-                .iter()
-                .find(|s| s.alias.as_str() == source)
-                .or_else(|| {
-                    catalog
-                        .sessions()
-                        .iter()
-                        .find(|s| s.profile.as_str() == source)
-                })
+            let assumer = *sessions
+                .get(&source)
                 .ok_or_else(|| format!("no session for its source_profile {source:?}"))?;
             let kind = SessionKind::IamRoleChained {
                 role_arn,
                 role_session_name,
                 external_id,
-                assumer: assumer.id,
+                assumer,
             };
             (kind, None)
         }
-        Outcome::Present | Outcome::Skipped(_) => return Ok(()),
+        Outcome::Present | Outcome::Skipped(_) => {
+            return Err("not a profile to create".into());
+        }
     };
     let new = NewSession {
         alias: p.profile.parse()?,
@@ -103,6 +111,5 @@ fn create(engine: &mut Engine, p: Planned) -> Result<(), Box<dyn std::error::Err
         publish: None,
         kind,
     };
-    engine.add(new, keys)?;
-    Ok(())
+    Ok(engine.add(new, keys)?.id)
 }
