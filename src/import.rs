@@ -43,6 +43,8 @@ pub struct Planned {
     pub profile: String,
     pub region: Option<String>,
     pub outcome: Outcome,
+    /// The profile holds long-term keys in the files (an access key pair, no session token).
+    pub static_keys: bool,
 }
 
 impl Planned {
@@ -53,6 +55,11 @@ impl Planned {
             Outcome::Present => "already present",
             Outcome::Skipped(_) => "skipped",
         }
+    }
+
+    /// Whether it becomes a session holding long-term keys (which `--move-keys` may move).
+    pub fn has_keys(&self) -> bool {
+        self.static_keys && matches!(self.outcome, Outcome::User { .. } | Outcome::Present)
     }
 
     pub fn kind(&self) -> &'static str {
@@ -138,6 +145,9 @@ pub fn plan(credentials: &Document, config: &Document, catalog: &Catalog) -> Vec
         .into_iter()
         .map(|(name, profile)| Planned {
             region: profile.get("region").map(str::to_owned),
+            static_keys: profile.get("aws_access_key_id").is_some()
+                && profile.get("aws_secret_access_key").is_some()
+                && profile.get("aws_session_token").is_none(),
             outcome: outcome(&name, &profile, catalog),
             profile: name,
         })

@@ -115,7 +115,11 @@ impl AwsFile {
             }
             Backup::ChangedByHand => format!(
                 "# {now}: credtray replaced or removed this section of {path}, changed by hand since credtray wrote it (credential values redacted)\n{}",
-                redact(section)
+                redact(section, REDACTED)
+            ),
+            Backup::MovedKeys => format!(
+                "# {now}: credtray moved the long-term keys of this section of {path} to the keychain (their values are not kept here)\n{}",
+                redact(section, MOVED)
             ),
         };
         if !text.ends_with('\n') {
@@ -176,7 +180,14 @@ pub enum Backup {
     TakenOver,
     /// A section credtray wrote, changed by hand since: copied with credentials redacted.
     ChangedByHand,
+    /// The user's section whose long-term keys `import --move-keys` moved to the keychain:
+    /// copied with the moved values replaced by a note, never the keys themselves.
+    MovedKeys,
 }
+
+/// What stands for a credential value in a backup.
+const REDACTED: &str = "<redacted by credtray>";
+const MOVED: &str = "<moved to the keychain by credtray>";
 
 /// Keys whose values are credentials.
 const CREDENTIAL_KEYS: [&str; 4] = [
@@ -186,9 +197,9 @@ const CREDENTIAL_KEYS: [&str; 4] = [
     "aws_security_token",
 ];
 
-/// The section with the value of every credential key replaced by `<redacted by credtray>`,
-/// lines continuing such a value (indented) included.
-fn redact(section: &str) -> String {
+/// The section with the value of every credential key replaced by `mark`, lines continuing
+/// such a value (indented) included.
+fn redact(section: &str, mark: &str) -> String {
     let mut in_credential = false;
     section
         .split_inclusive('\n')
@@ -198,7 +209,7 @@ fn redact(section: &str) -> String {
             if content.starts_with([' ', '\t']) && !content.trim().is_empty() {
                 if in_credential {
                     let indent = &content[..content.len() - content.trim_start().len()];
-                    return format!("{indent}<redacted by credtray>{eol}");
+                    return format!("{indent}{mark}{eol}");
                 }
                 return line.to_owned();
             }
@@ -211,7 +222,7 @@ fn redact(section: &str) -> String {
                 return line.to_owned();
             }
             in_credential = true;
-            format!("{} <redacted by credtray>{eol}", &content[..=delimiter])
+            format!("{} {mark}{eol}", &content[..=delimiter])
         })
         .collect()
 }
@@ -246,12 +257,15 @@ mod tests {
     fn backups_of_credtrays_own_sections_carry_no_credential_value() {
         let section = "[dev]\r\naws_access_key_id = ASIAXXXXXXXXXXXXXXXX\r\nAWS_Secret_Access_Key=abc/def\nregion = eu-west-1\naws_session_token : tok\n";
         assert_eq!(
-            super::redact(section),
+            super::redact(section, super::REDACTED),
             "[dev]\r\naws_access_key_id = <redacted by credtray>\r\nAWS_Secret_Access_Key= <redacted by credtray>\nregion = eu-west-1\naws_session_token : <redacted by credtray>\n"
         );
         // A value continued on indented lines is redacted there too.
         assert_eq!(
-            super::redact("[dev]\naws_session_token =\n  FwoGZXIvYXdz\n  more\nregion = x\n"),
+            super::redact(
+                "[dev]\naws_session_token =\n  FwoGZXIvYXdz\n  more\nregion = x\n",
+                super::REDACTED
+            ),
             "[dev]\naws_session_token = <redacted by credtray>\n  <redacted by credtray>\n  <redacted by credtray>\nregion = x\n"
         );
     }

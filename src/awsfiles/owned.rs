@@ -60,6 +60,11 @@ pub struct TakenOver {
     pub session: SessionId,
     /// The fingerprint of that text, to tell it from anything else.
     pub fingerprint: String,
+    /// Taken over for good (`import --move-keys`): a stop puts the original back and the
+    /// section stays the session's, so the next start needs no `--take-over`; deleting the
+    /// session gives it up.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub kept: bool,
 }
 
 /// The user's own text of a section credtray takes over, kept until it is put back. It may
@@ -242,7 +247,7 @@ fn position(owned: &[Owned], flavor: Flavor, section: &str) -> Option<usize> {
         .position(|o| o.flavor == flavor && o.section == section)
 }
 
-fn duplicate(file: &AwsFile, doc: &Document, section: &str) -> Result<(), Error> {
+pub(super) fn duplicate(file: &AwsFile, doc: &Document, section: &str) -> Result<(), Error> {
     match doc.count(section) {
         0 | 1 => Ok(()),
         count => Err(Error::Duplicate {
@@ -370,6 +375,7 @@ impl Files {
                 .map(|o| TakenOver {
                     session,
                     fingerprint: o.fingerprint(),
+                    kept: false,
                 });
             let (fingerprint, withheld) = match contents.change(target.flavor, taken_over.is_some())
             {

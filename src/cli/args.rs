@@ -85,7 +85,13 @@ pub enum ImportCommand {
         /// Say what would be created; change nothing
         #[arg(long)]
         dry_run: bool,
-        /// Print one JSON array: {"profile", "status", "kind", "reason"}
+        /// Then remove the imported long-term keys from the AWS files, once the keychain gives
+        /// them back: the rest of each section stays, the .credtray-backup file records what
+        /// went (values redacted), and the session gives the section back, without the keys,
+        /// when it stops
+        #[arg(long)]
+        move_keys: bool,
+        /// Print one JSON array: {"profile", "status", "kind", "reason", "keys"}
         #[arg(long)]
         json: bool,
     },

@@ -3,6 +3,7 @@
 //! report of every profile: created, already present, skipped or failed, with the reason.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 
 use super::{output, print, print_json};
 use crate::awsfiles::Files;
@@ -17,9 +18,18 @@ struct Row {
     status: String,
     kind: &'static str,
     reason: String,
+    /// With `--move-keys`: what became of the profile's keys in the files ("moved", "would
+    /// move", or why they stay); empty when it has none to move.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    keys: String,
 }
 
-pub(super) fn aws_config(engine: &mut Engine, dry_run: bool, json: bool) -> anyhow::Result<()> {
+pub(super) fn aws_config(
+    engine: &mut Engine,
+    dry_run: bool,
+    move_keys: bool,
+    json: bool,
+) -> anyhow::Result<()> {
     let files = Files::from_env()?;
     let (credentials, config) = (files.credentials.read()?, files.config.read()?);
     let catalog = engine.catalog()?;
@@ -30,10 +40,12 @@ pub(super) fn aws_config(engine: &mut Engine, dry_run: bool, json: bool) -> anyh
         .iter()
         .flat_map(|s| [(s.profile.to_string(), s.id), (s.alias.to_string(), s.id)])
         .collect();
+    let mut backups: Vec<PathBuf> = Vec::new();
     let rows: Vec<Row> = planned
         .into_iter()
         .map(|p| {
             let (profile, kind) = (p.profile.clone(), p.kind());
+            let has_keys = p.has_keys();
             let (status, reason) = match &p.outcome {
                 Outcome::Skipped(why) => ("skipped".to_owned(), why.clone()),
                 Outcome::Present => ("already present".to_owned(), String::new()),
@@ -46,11 +58,28 @@ pub(super) fn aws_config(engine: &mut Engine, dry_run: bool, json: bool) -> anyh
                     Err(e) => ("failed".to_owned(), crate::error_sentence(e.as_ref())),
                 },
             };
+            let keys = match sessions.get(&profile) {
+                _ if !move_keys || !has_keys => String::new(),
+                _ if dry_run => "would move".to_owned(),
+                Some(id) if status != "skipped" => match engine.move_keys(*id) {
+                    Ok(written) => {
+                        for backup in written {
+                            if !backups.contains(&backup) {
+                                backups.push(backup);
+                            }
+                        }
+                        "moved".to_owned()
+                    }
+                    Err(e) => format!("stay: {}", crate::error_sentence(&e)),
+                },
+                _ => "stay: not imported".to_owned(),
+            };
             Row {
                 profile,
                 status,
                 kind,
                 reason,
+                keys,
             }
         })
         .collect();
@@ -60,19 +89,34 @@ pub(super) fn aws_config(engine: &mut Engine, dry_run: bool, json: bool) -> anyh
     if rows.is_empty() {
         return print("no profiles in ~/.aws/credentials or ~/.aws/config\n");
     }
-    let header = ["PROFILE", "STATUS", "KIND", "REASON"].map(str::to_owned);
-    let table: Vec<[String; 4]> = rows
+    let mut header: Vec<String> = ["PROFILE", "STATUS", "KIND", "REASON"]
+        .map(str::to_owned)
+        .to_vec();
+    if move_keys {
+        header.insert(3, "KEYS".to_owned());
+    }
+    let table: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            [
-                r.profile.clone(),
-                r.status.clone(),
-                r.kind.to_owned(),
-                r.reason.clone(),
-            ]
+            let mut line = vec![r.profile.clone(), r.status.clone(), r.kind.to_owned()];
+            if move_keys {
+                line.push(r.keys.clone());
+            }
+            line.push(r.reason.clone());
+            line
         })
         .collect();
-    print(&output::aligned(&header, &table))
+    let mut text = output::aligned(&header, &table);
+    for backup in backups {
+        text.push_str(&format!(
+            "\nthe keys that left {} are in the keychain; {} records what was removed, values redacted\n",
+            backup
+                .to_string_lossy()
+                .trim_end_matches(".credtray-backup"),
+            backup.display()
+        ));
+    }
+    print(&text)
 }
 
 /// Adds the session a planned profile becomes (its assumer looked up in `sessions`).

@@ -104,6 +104,12 @@ fn exec_tray() -> anyhow::Result<()> {
     }
 }
 
+/// The command line's grammar, as clap builds it for `--help` and the completions; also what
+/// the man pages are written from (`examples/write_man.rs`).
+pub fn grammar() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
 /// Parses the process arguments and runs the command.
 pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -113,7 +119,7 @@ pub fn run() -> anyhow::Result<()> {
     };
     if let Command::Completions { shell } = command {
         // Into a buffer first: the generator panics on a write error (a closed pipe).
-        let mut grammar = <Cli as clap::CommandFactory>::command();
+        let mut grammar = grammar();
         let mut script = Vec::new();
         clap_complete::generate(shell, &mut grammar, "credtray", &mut script);
         return print(&String::from_utf8_lossy(&script));
@@ -155,9 +161,11 @@ pub fn run() -> anyhow::Result<()> {
             answers,
         } => direct::env(&mut engine, &session, format, answers),
         Command::Console(args) => direct::console(&mut engine, args),
-        Command::Import(args::ImportCommand::AwsConfig { dry_run, json }) => {
-            import::aws_config(&mut engine, dry_run, json)
-        }
+        Command::Import(args::ImportCommand::AwsConfig {
+            dry_run,
+            move_keys,
+            json,
+        }) => import::aws_config(&mut engine, dry_run, move_keys, json),
         Command::Agent | Command::Exec(_) | Command::Completions { .. } => {
             unreachable!("handled above")
         }

@@ -86,17 +86,18 @@ pub fn table(catalog: &Catalog) -> String {
 }
 
 /// A header and rows as columns aligned on their widest cell.
-pub fn aligned<const N: usize>(header: &[String; N], rows: &[[String; N]]) -> String {
-    let mut widths = [0; N];
-    for row in std::iter::once(header).chain(rows) {
+pub fn aligned<R: AsRef<[String]>>(header: &[String], rows: &[R]) -> String {
+    let lines = || std::iter::once(header).chain(rows.iter().map(AsRef::as_ref));
+    let mut widths = vec![0; header.len()];
+    for row in lines() {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
     let mut out = String::new();
-    for row in std::iter::once(header).chain(rows) {
+    for row in lines() {
         let mut line = String::new();
-        for (cell, w) in row.iter().zip(widths) {
+        for (cell, w) in row.iter().zip(&widths) {
             let _ = write!(line, "{cell}{}  ", " ".repeat(w - cell.chars().count()));
         }
         out.push_str(line.trim_end());

@@ -126,8 +126,19 @@ pub enum Error {
     Saml(#[from] aws::saml::Error),
     #[error("this credtray has no IAM Identity Center client")]
     NoSsoClient,
+    #[error(transparent)]
+    KeysStay(awsfiles::Refused),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<awsfiles::Refused> for Error {
+    fn from(e: awsfiles::Refused) -> Self {
+        match e {
+            awsfiles::Refused::Files(e) => Error::Files(e),
+            other => Error::KeysStay(other),
+        }
+    }
 }
 
 impl Error {
@@ -155,6 +166,7 @@ impl Error {
             | Error::LeftSecrets { .. }
             | Error::Unquotable(_)
             | Error::NoCli
+            | Error::KeysStay(_)
             | Error::Internal(_) => false,
         }
     }
@@ -345,7 +357,11 @@ impl Engine {
             // the store still says where the session's sections are.
             let mut retake = false;
             if holds && (planned.needs_restart || moves) {
-                let removed = match self.unpublish(&mut locked, &before.profile) {
+                // Moving away gives up a section taken over for good; a restart in place
+                // keeps it.
+                let live = run::live_sessions(&locked.catalog);
+                let keeps = |t: &crate::awsfiles::TakenOver| !moves && live.contains(&t.session);
+                let removed = match self.unpublish(&mut locked, &before.profile, keeps) {
                     Ok(removed) => removed,
                     Err(e) => {
                         locked.save()?;
@@ -357,6 +373,14 @@ impl Engine {
                 self.forget_originals(&locked, &removed);
                 // The same profile, taken over before: take the user's section over again.
                 retake = !moves && removed.iter().any(|r| r.taken_over.is_some());
+            }
+            // A profile the session took over for good and leaves is the user's again.
+            if moves {
+                let released = self.files.release(id, &mut locked.owned);
+                if !released.is_empty() {
+                    locked.save()?;
+                    self.forget_originals(&locked, &released);
+                }
             }
             let mut outcome = self.edit_definition(&mut locked, id, &edit)?;
             outcome.needs_restart = planned.needs_restart;
@@ -471,14 +495,23 @@ impl Engine {
         }
         // A running session's credentials go with it; if that fails, the sessions stay.
         let mut removed_records = Vec::new();
+        let live: Vec<SessionId> = run::live_sessions(&before)
+            .into_iter()
+            .filter(|id| !doomed.iter().any(|d| d.id == *id))
+            .collect();
         for session in doomed.iter().filter(|s| run::holds_profile(&before, s)) {
-            match self.unpublish(&mut locked, &session.profile) {
+            match self.unpublish(&mut locked, &session.profile, |t| live.contains(&t.session)) {
                 Ok(removed) => removed_records.extend(removed),
                 Err(e) => {
                     locked.save()?;
                     return Err(e);
                 }
             }
+        }
+        // Sections taken over for good and not held now hold the user's text: they are theirs
+        // again.
+        for session in &doomed {
+            removed_records.extend(self.files.release(session.id, &mut locked.owned));
         }
         for session in &doomed {
             locked.catalog.set_state(session.id, State::Deleting, None);
@@ -608,7 +641,7 @@ impl Engine {
         Ok(())
     }
 
-    fn read_keys(&self, id: SessionId) -> Result<[Option<SecretString>; 2], Error> {
+    pub(super) fn read_keys(&self, id: SessionId) -> Result<[Option<SecretString>; 2], Error> {
         Ok([
             self.secrets.get(Key::new(id, Item::AccessKeyId))?,
             self.secrets.get(Key::new(id, Item::SecretAccessKey))?,

@@ -8,9 +8,9 @@ use zeroize::Zeroizing;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{Engine, Error, Event, session_in};
+use super::{Engine, Error, Event, refuse_deleting, session_in};
 use crate::aws::Credentials;
-use crate::awsfiles::{Contents, Original, Owned, Plan, Settled};
+use crate::awsfiles::{Contents, Original, Owned, Settled, TakenOver};
 use crate::secrets::{Item, Key};
 use crate::session::{ProfileName, Publish, Session, SessionId, State};
 use crate::store::Locked;
@@ -106,11 +106,11 @@ impl Engine {
         let plan = self
             .files
             .plan(&session.profile, &locked.owned, take_over)?;
-        self.keep_originals(id, &plan, &locked.owned)?;
+        self.keep_originals(id, &plan.originals, &locked.owned)?;
         self.files.intend(&plan, id, contents, &mut locked.owned);
         if let Err(e) = locked.save() {
             // No saved record points at the originals just kept.
-            self.drop_originals(id, &plan, &[]);
+            self.drop_originals(id, &plan.originals, &[]);
             return Err(e.into());
         }
         failpoint("after-intent");
@@ -121,7 +121,7 @@ impl Engine {
             Ok((_, written)) => written,
             Err(e) => {
                 // The write put back what it changed and dropped its intents.
-                self.drop_originals(id, &plan, &locked.owned);
+                self.drop_originals(id, &plan.originals, &locked.owned);
                 locked.save()?;
                 return Err(e.into());
             }
@@ -147,7 +147,7 @@ impl Engine {
             // saved store says.
             let mut owned = locked.owned.clone();
             self.files.undo(&plan, written, &mut owned);
-            self.drop_originals(id, &plan, &owned);
+            self.drop_originals(id, &plan.originals, &owned);
             return Err(e.into());
         }
         for other in others {
@@ -159,17 +159,60 @@ impl Engine {
         session_in(&locked.catalog, id)
     }
 
+    /// Moves the long-term keys of an IAM-user session's profile out of the AWS files
+    /// (`import --move-keys`): only once the keychain gives back the very keys that are in the
+    /// files, and each section minus its keys (the original the session gives back when it
+    /// stops) is kept there too. The sections become the session's for good. Returns the
+    /// backup files, which record what was removed with the values replaced by a note.
+    pub fn move_keys(&self, id: SessionId) -> Result<Vec<std::path::PathBuf>, Error> {
+        let mut locked = self.lock()?;
+        let session = session_in(&locked.catalog, id)?;
+        refuse_deleting(&session)?;
+        let keys = match self.read_keys(id)? {
+            [Some(access_key_id), Some(secret_access_key)] => crate::session::IamUserKeys {
+                access_key_id: crate::session::AccessKeyId::parse(&access_key_id)?,
+                secret_access_key: crate::session::SecretAccessKey::parse(&secret_access_key)?,
+            },
+            _ => {
+                return Err(Error::MissingKeys {
+                    alias: session.alias.to_string(),
+                });
+            }
+        };
+        let plan = self
+            .files
+            .plan_move(&session.profile, &locked.owned, &keys)?;
+        self.keep_originals(id, &plan.originals, &locked.owned)?;
+        self.files.intend_move(&plan, id, &mut locked.owned);
+        if let Err(e) = locked.save() {
+            self.drop_originals(id, &plan.originals, &[]);
+            return Err(e.into());
+        }
+        let mut owned = std::mem::take(&mut locked.owned);
+        let result = self.files.write_move(&plan, &mut owned);
+        locked.owned = owned;
+        if result.is_err() {
+            self.drop_originals(id, &plan.originals, &locked.owned);
+        }
+        locked.save()?;
+        Ok(result?)
+    }
+
     /// Removes a profile's owned sections, putting taken-over originals back, and updates the
     /// catalog's records (the caller saves, then calls [`Self::forget_originals`] with what
     /// this returns: an original leaves the keychain only once no saved record points at it).
+    /// A section taken over for good stays claimed by its session when `keeps` says so (see
+    /// [`crate::awsfiles::TakenOver::kept`]).
     pub(super) fn unpublish(
         &self,
         locked: &mut Locked,
         profile: &ProfileName,
+        keeps: impl Fn(&TakenOver) -> bool,
     ) -> Result<Vec<Owned>, Error> {
         let originals = self.originals(&locked.owned, profile)?;
         let mut owned = std::mem::take(&mut locked.owned);
         let result = self.files.unpublish(profile, &mut owned, &originals);
+        let result = result.map(|removed| self.files.reclaim(removed, &mut owned, keeps));
         locked.owned = owned;
         Ok(result?)
     }
@@ -227,10 +270,10 @@ impl Engine {
     pub(super) fn keep_originals(
         &self,
         id: SessionId,
-        plan: &Plan,
+        originals: &[Original],
         owned: &[Owned],
     ) -> Result<(), Error> {
-        for original in &plan.originals {
+        for original in originals {
             // One entry per session and file: one still kept for another profile can't be
             // replaced without losing it.
             if let Some(record) = owned.iter().find(|o| {
@@ -243,7 +286,7 @@ impl Engine {
             }
         }
         let mut kept = Vec::new();
-        for original in &plan.originals {
+        for original in originals {
             let key = Key::new(id, Item::taken_over(original.flavor));
             let value = SecretString::from(original.text.as_str().to_owned());
             let result = self.secrets.set(key, &value).and_then(|()| {
@@ -273,8 +316,8 @@ impl Engine {
 
     /// Best effort: removes the originals of a publish that did not happen, except those a
     /// record in `owned` still needs (its file could not be put back).
-    fn drop_originals(&self, id: SessionId, plan: &Plan, owned: &[Owned]) {
-        for original in &plan.originals {
+    fn drop_originals(&self, id: SessionId, originals: &[Original], owned: &[Owned]) {
+        for original in originals {
             let needed = owned.iter().any(|o| {
                 o.flavor == original.flavor
                     && o.taken_over.as_ref().is_some_and(|t| t.session == id)

@@ -121,7 +121,8 @@ impl Engine {
         let session = session_in(&locked.catalog, id)?;
         refuse_deleting(&session)?;
         let removed = if holds_profile(&locked.catalog, &session) {
-            match self.unpublish(&mut locked, &session.profile) {
+            let live = live_sessions(&locked.catalog);
+            match self.unpublish(&mut locked, &session.profile, |t| live.contains(&t.session)) {
                 Ok(removed) => removed,
                 Err(e) => {
                     locked.save()?;
@@ -249,4 +250,14 @@ impl Engine {
         let session = session_in(catalog, id)?;
         self.credentials(catalog, &session, prompt, Mode::Live)
     }
+}
+
+/// The sessions that may keep a section taken over for good (none being deleted).
+pub(super) fn live_sessions(catalog: &Catalog) -> Vec<SessionId> {
+    catalog
+        .sessions()
+        .iter()
+        .filter(|s| s.state != State::Deleting)
+        .map(|s| s.id)
+        .collect()
 }

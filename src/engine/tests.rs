@@ -1418,7 +1418,7 @@ fn a_crash_between_intent_and_write_leaves_an_unowned_section() {
         .unwrap();
     {
         let mut locked = r.engine.store().lock().unwrap();
-        r.engine.keep_originals(id, &plan, &[]).unwrap();
+        r.engine.keep_originals(id, &plan.originals, &[]).unwrap();
         r.engine.files.intend(
             &plan,
             id,
@@ -1450,7 +1450,9 @@ fn a_crash_between_intent_and_write_leaves_an_unowned_section() {
         .unwrap();
     {
         let mut locked = r.engine.store().lock().unwrap();
-        r.engine.keep_originals(other, &plan, &[]).unwrap();
+        r.engine
+            .keep_originals(other, &plan.originals, &[])
+            .unwrap();
         r.engine.files.intend(
             &plan,
             other,

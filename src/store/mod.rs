@@ -329,6 +329,7 @@ mod tests {
             taken_over: Some(crate::awsfiles::TakenOver {
                 session: user,
                 fingerprint: "fedcba9876543210".to_owned(),
+                kept: true,
             }),
             withheld: Some(42),
         });

@@ -104,3 +104,103 @@ fn profiles_with_credentials_become_sessions_once_and_the_files_stay_as_they_wer
     env.run(&["session", "stop", "deep"], "").ok();
     assert_eq!(env.aws_files(), files);
 }
+
+#[test]
+fn move_keys_takes_the_long_term_keys_off_the_disk_and_the_session_gives_the_rest_back() {
+    let env = Env::new();
+    let f = fixtures();
+    std::fs::create_dir_all(env.aws_dir()).unwrap();
+    let head = "# my keys\r\n[dev]\r\n";
+    let note = "# rotated in March\r\n";
+    let tail = "\r\n[stale]\r\naws_access_key_id = ASIAIOSFODNN7EXAMPLE\r\naws_secret_access_key = x\r\naws_session_token = y\r\n";
+    let credentials = format!(
+        "{head}aws_access_key_id = {}\r\n{}aws_secret_access_key = {}\r\n{tail}",
+        f.access_key_id, note, f.secret_access_key
+    );
+    let config =
+        "[profile dev]\nregion = eu-west-1\n# mine\n\n[profile stale]\nregion = eu-west-1\n";
+    std::fs::write(env.aws_dir().join("credentials"), &credentials).unwrap();
+    std::fs::write(env.aws_dir().join("config"), config).unwrap();
+    let backup = env.aws_dir().join("credentials.credtray-backup");
+
+    // A dry run moves nothing and says what would move.
+    let dry = env
+        .run(
+            &["import", "aws-config", "--dry-run", "--move-keys", "--json"],
+            "",
+        )
+        .ok()
+        .json();
+    let row = |rows: &serde_json::Value, p: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["profile"] == p)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(row(&dry, "dev")["keys"], "would move", "{dry}");
+    assert_eq!(env.aws_files(), (credentials.clone(), config.to_owned()));
+    assert!(!backup.exists());
+
+    let done = env
+        .run(&["import", "aws-config", "--move-keys", "--json"], "")
+        .ok()
+        .json();
+    assert_eq!(row(&done, "dev")["keys"], "moved", "{done}");
+    assert!(row(&done, "stale").get("keys").is_none(), "{done}");
+    // The two key lines are gone, every other byte is where it was; the keys are in the real
+    // Secret Service; the backup says what went, never the values.
+    let moved = format!("{head}{}{tail}", note);
+    assert_eq!(env.aws_files(), (moved.clone(), config.to_owned()));
+    let dev = env.id_of("dev");
+    let secrets: Vec<String> = keychain(&dev).into_iter().map(|i| i.secret).collect();
+    assert!(secrets.contains(&f.access_key_id) && secrets.contains(&f.secret_access_key));
+    let kept = std::fs::read_to_string(&backup).unwrap();
+    assert!(
+        kept.contains("aws_secret_access_key = <moved to the keychain by credtray>")
+            && kept.contains("aws_access_key_id = <moved to the keychain by credtray>")
+            && kept.contains("# rotated in March"),
+        "{kept}"
+    );
+    assert!(
+        !kept.contains(&f.secret_access_key) && !kept.contains(&f.access_key_id),
+        "{kept}"
+    );
+    let table = env.run(&["import", "aws-config", "--move-keys"], "").ok();
+    assert!(table.stdout.contains("already present"), "{}", table.stdout);
+
+    // A second import (moving again) changes nothing.
+    let store = env.store_bytes();
+    let again = env
+        .run(&["import", "aws-config", "--move-keys", "--json"], "")
+        .ok()
+        .json();
+    assert!(
+        again
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] != "created"),
+        "{again}"
+    );
+    assert_eq!(env.store_bytes(), store);
+    assert_eq!(env.aws_files(), (moved.clone(), config.to_owned()));
+
+    // The AWS CLI still reads the profile that was not moved.
+    crate::engine::caller(&env, "stale");
+    // The moved profile starts without --take-over, the AWS CLI uses it, and stopping gives
+    // the section back without the keys, twice over: it stays the session's between runs.
+    for _ in 0..2 {
+        env.run_moto(&["session", "start", "dev"], "").ok();
+        let arn = crate::engine::caller(&env, "dev");
+        assert!(arn.contains(":user/"), "{arn}");
+        env.run(&["session", "stop", "dev"], "").ok();
+        assert_eq!(env.aws_files(), (moved.clone(), config.to_owned()));
+    }
+    // Deleting the session gives the sections up, as they are.
+    env.run(&["session", "delete", "dev"], "").ok();
+    assert_eq!(env.aws_files(), (moved.clone(), config.to_owned()));
+    let store = String::from_utf8(env.store_bytes().unwrap()).unwrap();
+    assert!(!store.contains("taken_over"), "{store}");
+}

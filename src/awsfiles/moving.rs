@@ -1,0 +1,277 @@
+//! Moving a profile's long-term keys out of the AWS files (`credtray import aws-config
+//! --move-keys`): the key lines leave the profile's sections, every other byte stays, the
+//! backup file records what went with the values replaced by a note, and the sections are
+//! recorded as taken over *for good* by the session that now holds the keys, so starting it
+//! needs no `--take-over` and stopping it gives back the user's section, without the keys.
+//! Like a publish it runs in three steps: [`Files::plan_move`] reads and checks, the caller
+//! keeps the originals (the sections minus the keys) in the keychain, [`Files::intend_move`]
+//! records the sections (saved before any file changes, so a crash is settled by
+//! [`Files::reconcile`]), and [`Files::write_move`] removes the keys.
+
+use std::path::PathBuf;
+
+use secrecy::ExposeSecret;
+use zeroize::Zeroizing;
+
+use super::file::Backup;
+use super::owned::fingerprint;
+use super::{AwsFile, Error, Files, Flavor, Original, Owned, TakenOver};
+use crate::session::{IamUserKeys, ProfileName, SessionId};
+
+/// The two keys that move.
+const KEYS: [&str; 2] = ["aws_access_key_id", "aws_secret_access_key"];
+
+/// Why a profile's keys can't move; nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    #[error("no keys in [{section}] of {}", .path.display())]
+    NoKeys { path: PathBuf, section: String },
+    #[error("the keys in [{section}] of {} are not the ones the session holds; they stay where they are", .path.display())]
+    OtherKeys { path: PathBuf, section: String },
+    #[error("[{section}] of {} is credtray's already", .path.display())]
+    Owned { path: PathBuf, section: String },
+    #[error(transparent)]
+    Files(#[from] Error),
+}
+
+/// A checked move: the profile's sections as they are and as they will be.
+#[derive(Debug)]
+pub struct KeyMove {
+    targets: Vec<MoveTarget>,
+    /// Each section without its keys: what the session keeps in the keychain and gives back
+    /// when it stops.
+    pub originals: Vec<Original>,
+}
+
+#[derive(Debug)]
+struct MoveTarget {
+    file: AwsFile,
+    flavor: Flavor,
+    section: String,
+    /// Its fingerprint now, to be sure nothing changed it before the write.
+    before: String,
+    /// Whether it holds keys (a section without any is recorded, not written).
+    has_keys: bool,
+}
+
+impl KeyMove {
+    /// The files whose keys will go.
+    pub fn files(&self) -> impl Iterator<Item = &std::path::Path> {
+        self.targets
+            .iter()
+            .filter(|t| t.has_keys)
+            .map(|t| t.file.path())
+    }
+}
+
+impl Files {
+    /// Checks that `profile`'s keys can move: its sections are the user's (not owned), at
+    /// least one holds keys, and every key there is `keys`, the session's own as read back
+    /// from the keychain.
+    pub fn plan_move(
+        &self,
+        profile: &ProfileName,
+        owned: &[Owned],
+        keys: &IamUserKeys,
+    ) -> Result<KeyMove, Refused> {
+        let mut plan = KeyMove {
+            targets: Vec::new(),
+            originals: Vec::new(),
+        };
+        for (file, flavor) in [
+            (&self.credentials, Flavor::Credentials),
+            (&self.config, Flavor::Config),
+        ] {
+            let section = flavor.section(profile);
+            let doc = file.read()?;
+            super::owned::duplicate(file, &doc, &section)?;
+            let Some(text) = doc.section_text(&section) else {
+                continue;
+            };
+            if owned
+                .iter()
+                .any(|o| o.flavor == flavor && o.section == section)
+            {
+                return Err(Refused::Owned {
+                    path: file.path().to_owned(),
+                    section,
+                });
+            }
+            let present: Vec<Option<&str>> = KEYS.iter().map(|k| doc.get(&section, k)).collect();
+            let has_keys = present.iter().any(Option::is_some);
+            let expected = [
+                keys.access_key_id.secret().expose_secret(),
+                keys.secret_access_key.secret().expose_secret(),
+            ];
+            let same = present
+                .iter()
+                .zip(expected)
+                .all(|(found, want)| found.is_none_or(|v| v.trim() == want));
+            if !same {
+                return Err(Refused::OtherKeys {
+                    path: file.path().to_owned(),
+                    section,
+                });
+            }
+            let mut without = doc.clone();
+            without
+                .upsert(&section, &[], &KEYS)
+                .map_err(|source| Error::Parse {
+                    path: file.path().to_owned(),
+                    source,
+                })?;
+            let remaining = without.section_text(&section).unwrap_or_default();
+            plan.originals.push(Original {
+                flavor,
+                text: Zeroizing::new(remaining.to_owned()),
+            });
+            plan.targets.push(MoveTarget {
+                file: file.clone(),
+                flavor,
+                section,
+                before: fingerprint(text),
+                has_keys,
+            });
+        }
+        if !plan.targets.iter().any(|t| t.has_keys) {
+            return Err(Refused::NoKeys {
+                path: self.credentials.path().to_owned(),
+                section: Flavor::Credentials.section(profile),
+            });
+        }
+        Ok(plan)
+    }
+
+    /// Records the sections of `plan` as taken over for good by `session`, the ones whose keys
+    /// are about to go as intended (a crash before their write drops them again). Save this
+    /// before [`Self::write_move`].
+    pub fn intend_move(&self, plan: &KeyMove, session: SessionId, owned: &mut Vec<Owned>) {
+        for (target, original) in plan.targets.iter().zip(&plan.originals) {
+            let after = original.fingerprint();
+            owned.push(Owned {
+                file: target.file.path().to_owned(),
+                flavor: target.flavor,
+                section: target.section.clone(),
+                separator: String::new(),
+                fingerprint: Some(after.clone()),
+                intent: target.has_keys.then_some(session),
+                taken_over: Some(TakenOver {
+                    session,
+                    fingerprint: after,
+                    kept: true,
+                }),
+                withheld: None,
+            });
+        }
+    }
+
+    /// Backs up each section holding keys (their values replaced by a note) and removes the
+    /// keys, then clears the intents. A section changed since the plan read it is left alone,
+    /// its record dropped, and the error says so; sections already done stay done (their keys
+    /// are in the keychain, and their records say where the rest of the section is).
+    pub fn write_move(
+        &self,
+        plan: &KeyMove,
+        owned: &mut Vec<Owned>,
+    ) -> Result<Vec<PathBuf>, Error> {
+        let mut backups = Vec::new();
+        for target in plan.targets.iter().filter(|t| t.has_keys) {
+            let is_record = |o: &Owned| o.flavor == target.flavor && o.section == target.section;
+            let result = target.file.edit(|doc| {
+                let current = doc.section_text(&target.section);
+                if current.map(fingerprint).as_deref() != Some(target.before.as_str()) {
+                    return Err(Error::ChangedMeanwhile {
+                        path: target.file.path().to_owned(),
+                        section: target.section.clone(),
+                    });
+                }
+                let backup = target
+                    .file
+                    .back_up(current.unwrap_or_default(), Backup::MovedKeys)?;
+                doc.upsert(&target.section, &[], &KEYS)
+                    .map_err(|source| Error::Parse {
+                        path: target.file.path().to_owned(),
+                        source,
+                    })?;
+                Ok(backup)
+            });
+            match result {
+                Ok(backup) => {
+                    if !backups.contains(&backup) {
+                        backups.push(backup);
+                    }
+                    if let Some(o) = owned.iter_mut().find(|o| is_record(o)) {
+                        o.intent = None;
+                    }
+                }
+                Err(e) => {
+                    // Nothing moved yet: the move did not happen, and none of its records
+                    // stand. Otherwise the sections done stay recorded, and only this one goes.
+                    let nothing_moved = backups.is_empty();
+                    owned.retain(|o| {
+                        let ours = plan
+                            .targets
+                            .iter()
+                            .any(|t| t.flavor == o.flavor && t.section == o.section);
+                        !(is_record(o) || (nothing_moved && ours))
+                    });
+                    return Err(e);
+                }
+            }
+        }
+        Ok(backups)
+    }
+}
+
+impl Files {
+    /// Of the records an unpublish just removed, takes back those taken over for good whose
+    /// session `keeps` them and whose original is in the file again (the section is the
+    /// session's between runs); returns the rest, the records really given up.
+    pub fn reclaim(
+        &self,
+        removed: Vec<Owned>,
+        owned: &mut Vec<Owned>,
+        keeps: impl Fn(&TakenOver) -> bool,
+    ) -> Vec<Owned> {
+        let mut given_up = Vec::new();
+        for record in removed {
+            let Some(taken) = record.taken_over.as_ref().filter(|t| t.kept && keeps(t)) else {
+                given_up.push(record);
+                continue;
+            };
+            let restored = AwsFile::new(record.file.clone(), record.flavor)
+                .read()
+                .ok()
+                .and_then(|doc| doc.section_text(&record.section).map(fingerprint))
+                .is_some_and(|f| f == taken.fingerprint);
+            if !restored {
+                given_up.push(record);
+                continue;
+            }
+            owned.push(Owned {
+                fingerprint: Some(taken.fingerprint.clone()),
+                intent: None,
+                withheld: None,
+                separator: String::new(),
+                ..record
+            });
+        }
+        given_up
+    }
+
+    /// Gives up the sections `session` took over for good and does not hold now (its
+    /// original is in the file): their records go, and are returned so the caller can forget
+    /// the originals. For deleting the session.
+    pub fn release(&self, session: SessionId, owned: &mut Vec<Owned>) -> Vec<Owned> {
+        let (released, kept): (Vec<Owned>, Vec<Owned>) =
+            std::mem::take(owned).into_iter().partition(|o| {
+                o.taken_over
+                    .as_ref()
+                    .is_some_and(|t| t.kept && t.session == session)
+                    && o.fingerprint.as_ref() == o.taken_over.as_ref().map(|t| &t.fingerprint)
+                    && o.withheld.is_none()
+            });
+        *owned = kept;
+        released
+    }
+}
