@@ -2,9 +2,11 @@
 //! from the two parsed files and the catalog, then applied by the caller through the engine.
 //! A profile with static keys becomes an `iam-user` session (its `mfa_serial` its MFA device);
 //! one with `role_arn` and `source_profile` a chained session whose assumer is the source's
-//! session; everything else is reported as skipped, with the reason. Every session is called
-//! like its profile and publishes to it; a profile a session already has is "present", so a
-//! second import creates nothing.
+//! session; an IAM Identity Center role (`sso_session`, or a legacy `sso_start_url`) is
+//! remembered by the one integration planned per start URL ([`integrations`]), so its first
+//! sync calls the role's session like the profile; everything else is reported as skipped,
+//! with the reason. Every session is called like its profile and publishes to it; a profile a
+//! session already has is "present", so a second import creates nothing.
 
 use std::collections::BTreeMap;
 
@@ -12,8 +14,8 @@ use secrecy::SecretString;
 
 use crate::awsfiles::Document;
 use crate::session::{
-    AccessKeyId, Alias, Catalog, ExternalId, IamUserKeys, MfaDevice, ProfileName, RoleArn,
-    RoleSessionName, SecretAccessKey,
+    AccessKeyId, Alias, Catalog, ExternalId, IamUserKeys, IntegrationId, MfaDevice, NewIntegration,
+    ProfileName, RememberedProfile, RoleArn, RoleSessionName, SecretAccessKey, StartUrl,
 };
 
 /// What one profile becomes.
@@ -33,6 +35,9 @@ pub enum Outcome {
     },
     /// A session already uses this profile (or has its alias).
     Present,
+    /// An IAM Identity Center role: remembered by the integration `integration` (planned in
+    /// [`integrations`]), whose first sync creates its session under this profile name.
+    Sso { integration: String },
     /// Not imported, and why.
     Skipped(String),
 }
@@ -53,6 +58,7 @@ impl Planned {
         match self.outcome {
             Outcome::User { .. } | Outcome::Chained { .. } => "created",
             Outcome::Present => "already present",
+            Outcome::Sso { .. } => "remembered",
             Outcome::Skipped(_) => "skipped",
         }
     }
@@ -66,6 +72,7 @@ impl Planned {
         match self.outcome {
             Outcome::User { .. } => "iam-user",
             Outcome::Chained { .. } => "iam-role-chained",
+            Outcome::Sso { .. } => "aws-sso-role",
             Outcome::Present | Outcome::Skipped(_) => "",
         }
     }
@@ -116,7 +123,9 @@ fn profiles(credentials: &Document, config: &Document) -> BTreeMap<String, Profi
         "credential_process",
         "sso_session",
         "sso_start_url",
+        "sso_region",
         "sso_account_id",
+        "sso_role_name",
     ];
     let mut out: BTreeMap<String, Profile> = BTreeMap::new();
     // The config file first, then the credentials file, whose keys win.
@@ -141,6 +150,7 @@ fn profiles(credentials: &Document, config: &Document) -> BTreeMap<String, Profi
 
 /// Plans the import of every profile in `credentials` and `config` into `catalog`.
 pub fn plan(credentials: &Document, config: &Document, catalog: &Catalog) -> Vec<Planned> {
+    let sso_sessions = sso_sessions(config);
     profiles(credentials, config)
         .into_iter()
         .map(|(name, profile)| Planned {
@@ -148,13 +158,18 @@ pub fn plan(credentials: &Document, config: &Document, catalog: &Catalog) -> Vec
             static_keys: profile.get("aws_access_key_id").is_some()
                 && profile.get("aws_secret_access_key").is_some()
                 && profile.get("aws_session_token").is_none(),
-            outcome: outcome(&name, &profile, catalog),
+            outcome: outcome(&name, &profile, catalog, &sso_sessions),
             profile: name,
         })
         .collect()
 }
 
-fn outcome(name: &str, p: &Profile, catalog: &Catalog) -> Outcome {
+fn outcome(
+    name: &str,
+    p: &Profile,
+    catalog: &Catalog,
+    sso_sessions: &BTreeMap<String, Instance>,
+) -> Outcome {
     let skipped = |why: &str| Outcome::Skipped(why.to_owned());
     if let Err(e) = name.parse::<ProfileName>() {
         return Outcome::Skipped(format!("the profile name can't be a named profile ({e})"));
@@ -170,9 +185,12 @@ fn outcome(name: &str, p: &Profile, catalog: &Catalog) -> Outcome {
         return Outcome::Present;
     }
     if p.get("sso_session").is_some() || p.get("sso_start_url").is_some() {
-        return skipped(
-            "an IAM Identity Center profile: add its integration (`credtray integration add aws-sso`) and log in; its roles become sessions",
-        );
+        return match sso_role(p, sso_sessions) {
+            Ok((instance, _)) => Outcome::Sso {
+                integration: instance.alias,
+            },
+            Err(why) => Outcome::Skipped(why),
+        };
     }
     if p.get("credential_source").is_some() {
         return skipped(
@@ -232,6 +250,178 @@ fn outcome(name: &str, p: &Profile, catalog: &Catalog) -> Outcome {
         (Some(_), None) | (None, Some(_)) => skipped("only one of the two keys"),
         (None, None) => skipped("no credentials of its own (settings only)"),
     }
+}
+
+/// An IAM Identity Center instance as `~/.aws/config` names it: an `[sso-session X]`, or the
+/// `sso_start_url` of a legacy profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Instance {
+    alias: String,
+    start_url: String,
+    region: String,
+}
+
+/// The `[sso-session X]` sections that name a start URL and a region.
+fn sso_sessions(config: &Document) -> BTreeMap<String, Instance> {
+    config
+        .section_names()
+        .filter_map(|header| {
+            let name = header.strip_prefix("sso-session")?.trim();
+            let get = |key| {
+                config
+                    .get(header, key)
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+            };
+            Some((
+                name.to_owned(),
+                Instance {
+                    alias: name.to_owned(),
+                    start_url: get("sso_start_url")?.to_owned(),
+                    region: get("sso_region")?.to_owned(),
+                },
+            ))
+        })
+        .collect()
+}
+
+/// The instance, account and role an SSO profile names, or why it can't be imported.
+fn sso_role(
+    p: &Profile,
+    sso_sessions: &BTreeMap<String, Instance>,
+) -> Result<(Instance, RememberedProfile), String> {
+    let instance = match p.get("sso_session") {
+        Some(name) => sso_sessions.get(name).cloned().ok_or_else(|| {
+            format!("its sso_session {name:?} has no [sso-session {name}] with sso_start_url and sso_region")
+        })?,
+        None => {
+            let (Some(url), Some(region)) = (p.get("sso_start_url"), p.get("sso_region")) else {
+                return Err("a legacy IAM Identity Center profile without sso_start_url and sso_region".to_owned());
+            };
+            Instance {
+                alias: legacy_alias(url),
+                start_url: url.to_owned(),
+                region: region.to_owned(),
+            }
+        }
+    };
+    let (Some(account), Some(role)) = (p.get("sso_account_id"), p.get("sso_role_name")) else {
+        return Err(format!(
+            "no sso_account_id and sso_role_name: a login profile of {:?}, whose roles come with its integration",
+            instance.alias
+        ));
+    };
+    let remembered = RememberedProfile {
+        account_id: account.parse().map_err(|e| format!("{e}"))?,
+        role_name: role.parse().map_err(|e| format!("{e}"))?,
+        // The caller sets the profile name.
+        profile: "default".parse().map_err(|e| format!("{e}"))?,
+    };
+    Ok((instance, remembered))
+}
+
+/// A legacy profile's start URL's first host label (`https://my-corp.awsapps.com/start` →
+/// `my-corp`), for the alias of its integration.
+fn legacy_alias(start_url: &str) -> String {
+    url::Url::parse(start_url)
+        .ok()
+        .and_then(|u| {
+            u.host_str()
+                .map(|h| h.split('.').next().unwrap_or(h).to_owned())
+        })
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "aws-sso".to_owned())
+}
+
+/// One IAM Identity Center instance of `~/.aws/config` and what it becomes.
+#[derive(Debug)]
+pub struct PlannedIntegration {
+    pub alias: String,
+    pub start_url: String,
+    pub region: String,
+    /// The profiles that named its roles, for its first sync.
+    pub profiles: Vec<RememberedProfile>,
+    pub outcome: IntegrationOutcome,
+}
+
+#[derive(Debug)]
+pub enum IntegrationOutcome {
+    /// A new integration.
+    New(NewIntegration),
+    /// An integration with this start URL exists; its roles' profile names are remembered.
+    Present(IntegrationId),
+    /// Not imported, and why.
+    Skipped(String),
+}
+
+/// One integration per start URL that SSO profiles (or `[sso-session]`s) of `config` name,
+/// called like the first sso-session naming it; profiles a session already uses are not
+/// remembered.
+pub fn integrations(
+    credentials: &Document,
+    config: &Document,
+    catalog: &Catalog,
+) -> Vec<PlannedIntegration> {
+    let sso_sessions = sso_sessions(config);
+    let mut out: Vec<PlannedIntegration> = Vec::new();
+    for instance in sso_sessions.values() {
+        slot(&mut out, instance, catalog);
+    }
+    for (name, profile) in profiles(credentials, config) {
+        let Ok((instance, mut remembered)) = sso_role(&profile, &sso_sessions) else {
+            continue;
+        };
+        let i = slot(&mut out, &instance, catalog);
+        let Ok(profile_name) = name.parse::<ProfileName>() else {
+            continue;
+        };
+        let used = catalog
+            .sessions()
+            .iter()
+            .any(|s| s.profile == profile_name || s.alias.as_str() == name);
+        if !used {
+            remembered.profile = profile_name;
+            out[i].profiles.push(remembered);
+        }
+    }
+    out
+}
+
+/// The index in `out` of the integration of `instance`'s start URL, added when new.
+fn slot(out: &mut Vec<PlannedIntegration>, instance: &Instance, catalog: &Catalog) -> usize {
+    let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
+    if let Some(i) = out
+        .iter()
+        .position(|p| same(&p.start_url, &instance.start_url))
+    {
+        return i;
+    }
+    let outcome = match catalog
+        .integrations()
+        .iter()
+        .find(|i| same(i.start_url.as_str(), &instance.start_url))
+    {
+        Some(existing) => IntegrationOutcome::Present(existing.id),
+        None => match (
+            instance.start_url.parse::<StartUrl>(),
+            instance.alias.parse::<Alias>(),
+        ) {
+            (Err(e), _) | (_, Err(e)) => IntegrationOutcome::Skipped(e.to_string()),
+            (Ok(start_url), Ok(alias)) => IntegrationOutcome::New(NewIntegration {
+                alias,
+                start_url,
+                region: instance.region.clone(),
+            }),
+        },
+    };
+    out.push(PlannedIntegration {
+        alias: instance.alias.clone(),
+        start_url: instance.start_url.clone(),
+        region: instance.region.clone(),
+        profiles: Vec::new(),
+        outcome,
+    });
+    out.len() - 1
 }
 
 /// The created ones in an order that puts every source before the sessions chained from it;

@@ -30,6 +30,7 @@ fn every_kind() -> (Catalog, Vec<Session>) {
         start_url: Field::StartUrl.example().parse().unwrap(),
         region: Region::us_east_1(),
         login: Login::LoggedOut,
+        profiles: Vec::new(),
     };
     let mut catalog = Catalog::new(Settings::default(), vec![], vec![], vec![integration]).unwrap();
     let root = catalog

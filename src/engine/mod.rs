@@ -581,6 +581,19 @@ impl Engine {
         Ok(added)
     }
 
+    /// Remembers the user's profile names for some of an integration's roles: the sync that
+    /// creates their sessions uses them (`import aws-config`).
+    pub fn remember_profiles(
+        &self,
+        id: IntegrationId,
+        profiles: Vec<session::RememberedProfile>,
+    ) -> Result<(), Error> {
+        let mut locked = self.lock()?;
+        locked.catalog.remember_profiles(id, profiles)?;
+        locked.save()?;
+        Ok(())
+    }
+
     /// Edits an integration. Another start URL or region logs it out: its tokens are dropped.
     pub fn edit_integration(
         &self,

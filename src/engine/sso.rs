@@ -521,12 +521,25 @@ fn plan(
         if existing.contains_key(&(account.id.clone(), role.clone())) {
             continue;
         }
-        let Some(alias) = alias_for(account, role, integration, &aliases) else {
+        // The user's own profile name for this role (imported), when it is still free: the
+        // session is called like it, as the import promised.
+        let remembered = integration
+            .profiles
+            .iter()
+            .find(|r| r.account_id == account.id && &r.role_name == role)
+            .map(|r| r.profile.clone())
+            .filter(|p| !profiles.contains(p.as_str()));
+        let alias = remembered
+            .as_ref()
+            .and_then(|p| p.as_str().parse::<Alias>().ok())
+            .filter(|a| !aliases.contains(&a.folded()))
+            .or_else(|| alias_for(account, role, integration, &aliases));
+        let Some(alias) = alias else {
             tracing::warn!(account = %account.id, role = %role, "no alias fits this role; left out");
             continue;
         };
         aliases.insert(alias.folded());
-        let profile = profile_for(account, role, &profiles);
+        let profile = remembered.unwrap_or_else(|| profile_for(account, role, &profiles));
         profiles.insert(profile.to_string());
         plan.new.push(NewSession {
             alias,

@@ -812,6 +812,7 @@ mod tests {
                 start_url: "https://d-1234567890.awsapps.com/start".parse().unwrap(),
                 region: Region::us_east_1(),
                 login: super::super::Login::LoggedOut,
+                profiles: Vec::new(),
             }],
         )
         .unwrap();

@@ -37,6 +37,18 @@ pub struct Integration {
     /// The IAM Identity Center's own region (its OIDC and portal endpoints).
     pub region: Region,
     pub login: Login,
+    /// The profile names the user had for some of its roles (`import aws-config`): a sync
+    /// that creates the session of such a role calls it that, and publishes it there.
+    pub profiles: Vec<RememberedProfile>,
+}
+
+/// A profile of `~/.aws/config` that named one of an integration's roles.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RememberedProfile {
+    pub account_id: super::AccountId,
+    pub role_name: super::RoleName,
+    pub profile: super::ProfileName,
 }
 
 impl Integration {
@@ -107,12 +119,36 @@ impl Catalog {
             start_url: new.start_url,
             region: self.parse_region(&new.region)?,
             login: Login::LoggedOut,
+            profiles: Vec::new(),
         };
         let mut next = self.clone();
         next.integrations.push(integration.clone());
         next.check()?;
         *self = next;
         Ok(integration)
+    }
+
+    /// Adds profile names for the integration's roles (a role already named keeps its name).
+    pub fn remember_profiles(
+        &mut self,
+        id: IntegrationId,
+        profiles: Vec<RememberedProfile>,
+    ) -> Result<(), Error> {
+        let slot = self
+            .integrations
+            .iter_mut()
+            .find(|i| i.id == id)
+            .ok_or_else(|| Error::UnknownIntegration(id.to_string()))?;
+        for p in profiles {
+            let named = slot
+                .profiles
+                .iter()
+                .any(|r| r.account_id == p.account_id && r.role_name == p.role_name);
+            if !named {
+                slot.profiles.push(p);
+            }
+        }
+        Ok(())
     }
 
     pub fn edit_integration(

@@ -13,7 +13,7 @@ pub use fields::{
     MfaDevice, PARTITIONS, ProfileName, Publish, Region, RoleArn, RoleName, RoleSessionName,
     SamlUrl, SecretAccessKey, SessionId, StartUrl, ValidationError,
 };
-pub use integration::{Integration, IntegrationEdit, Login, NewIntegration};
+pub use integration::{Integration, IntegrationEdit, Login, NewIntegration, RememberedProfile};
 pub use kind::{Kind, Mismatch, SessionKind, Value};
 
 /// A session: a way to obtain temporary credentials for one named profile.

@@ -26,7 +26,8 @@ use std::path::{Path, PathBuf};
 use crate::awsfiles::{Flavor, Owned, TakenOver};
 use crate::session::{
     Alias, Catalog, Field, Integration, IntegrationId, Kind, Login, Mismatch, ProfileName, Publish,
-    Region, Session, SessionId, SessionKind, Settings, StartUrl, State, ValidationError, Value,
+    Region, RememberedProfile, Session, SessionId, SessionKind, Settings, StartUrl, State,
+    ValidationError, Value,
 };
 
 pub const VERSION: u32 = 3;
@@ -78,6 +79,9 @@ pub struct IntegrationRecord {
         with = "time::serde::rfc3339::option"
     )]
     pub until: Option<time::OffsetDateTime>,
+    /// The user's profile names for some of its roles, from `import aws-config`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<RememberedProfile>,
 }
 
 fn logged_out() -> String {
@@ -115,6 +119,7 @@ impl IntegrationRecord {
             alias: self.alias,
             start_url: self.start_url,
             login,
+            profiles: self.profiles,
         })
     }
 
@@ -130,6 +135,7 @@ impl IntegrationRecord {
                 Login::LoggedIn { until } => until,
                 Login::LoggedOut => None,
             },
+            profiles: i.profiles.clone(),
         }
     }
 }

@@ -61,7 +61,13 @@ fn profiles_with_credentials_become_sessions_once_and_the_files_stay_as_they_wer
     assert_eq!(status("dev"), Some("created"), "{done:?}");
     assert_eq!(status("ops"), Some("created"));
     assert_eq!(status("deep"), Some("created"));
-    for skipped in ["stale", "box", "corp-admin"] {
+    assert_eq!(
+        status("corp"),
+        Some("created"),
+        "one integration per start URL"
+    );
+    assert_eq!(status("corp-admin"), Some("remembered"));
+    for skipped in ["stale", "box"] {
         assert_eq!(status(skipped), Some("skipped"), "{skipped}: {done:?}");
     }
     let (dev, ops, deep) = (env.session("dev"), env.session("ops"), env.session("deep"));

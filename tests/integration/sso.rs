@@ -365,3 +365,90 @@ fn deleting_an_integration_takes_its_sessions_and_with_cascade_the_chained_ones(
         "the integration's tokens are gone from the keychain"
     );
 }
+
+#[test]
+fn an_imported_sso_session_becomes_one_integration_whose_first_sync_keeps_the_users_profile_names()
+{
+    let env = Env::new();
+    let stub = SsoStub::start();
+    std::fs::create_dir_all(env.aws_dir()).unwrap();
+    let url = format!("{}/start", stub.url());
+    let config = format!(
+        "[sso-session corp]\nsso_start_url = {url}\nsso_region = eu-west-1\n\n[profile my-admin]\nsso_session = corp\nsso_account_id = 111111111111\nsso_role_name = AdministratorAccess\nregion = eu-west-1\n\n[profile legacy-ro]\nsso_start_url = {url}\nsso_region = eu-west-1\nsso_account_id = 111111111111\nsso_role_name = ReadOnlyAccess\n\n[profile corp-login]\nsso_session = corp\n"
+    );
+    std::fs::write(env.aws_dir().join("config"), &config).unwrap();
+    let rows = run(&env, &stub, &["import", "aws-config", "--json"])
+        .ok()
+        .json();
+    let status = |p: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["profile"] == p)
+            .map(|r| (r["status"].clone(), r["kind"].clone()))
+    };
+    assert_eq!(
+        status("corp"),
+        Some((json!("created"), json!("aws-sso integration"))),
+        "{rows}"
+    );
+    for p in ["my-admin", "legacy-ro"] {
+        assert_eq!(
+            status(p),
+            Some((json!("remembered"), json!("aws-sso-role"))),
+            "{rows}"
+        );
+    }
+    assert_eq!(status("corp-login").unwrap().0, "skipped", "{rows}");
+    let shown = env
+        .run(&["integration", "show", "corp", "--json"], "")
+        .ok()
+        .json();
+    assert_eq!(shown["start_url"], url.as_str());
+    assert_eq!(shown["region"], "eu-west-1");
+    // Idempotent: one integration, whatever the number of imports.
+    let store = env.store_bytes();
+    let again = run(&env, &stub, &["import", "aws-config", "--json"])
+        .ok()
+        .json();
+    assert!(
+        again
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] != "created"),
+        "{again}"
+    );
+    assert_eq!(env.store_bytes(), store);
+
+    // The first sync names the user's two roles after their profiles, the rest as usual.
+    stub.config(json!({"auto_approve_after": 1, "interval": 1}));
+    run(
+        &env,
+        &stub,
+        &["integration", "login", "corp", "--no-browser"],
+    )
+    .ok();
+    let sessions = derived(&env);
+    let named = |alias: &str| {
+        sessions
+            .iter()
+            .find(|s| s["alias"] == alias)
+            .map(|s| (s["profile"].clone(), s["role_name"].clone()))
+    };
+    assert_eq!(
+        named("my-admin"),
+        Some((json!("my-admin"), json!("AdministratorAccess"))),
+        "{sessions:?}"
+    );
+    assert_eq!(
+        named("legacy-ro"),
+        Some((json!("legacy-ro"), json!("ReadOnlyAccess")))
+    );
+    assert!(named("prod/ReadOnlyAccess").is_some(), "{sessions:?}");
+    assert_eq!(
+        env.aws_files().1,
+        config,
+        "import and sync leave ~/.aws alone"
+    );
+}

@@ -310,6 +310,7 @@ fn integration_derived_sessions_show_edit_disabled_with_the_reason_but_keep_quic
             start_url: "https://d-1234567890.awsapps.com/start".parse().unwrap(),
             region: Region::us_east_1(),
             login: credtray::session::Login::LoggedOut,
+            profiles: Vec::new(),
         }],
     )
     .unwrap();
@@ -455,6 +456,7 @@ fn every_field_of_every_kind_reaches_edit_menu_edit_dialog_and_add_form() {
         start_url: Field::StartUrl.example().parse().unwrap(),
         region: Region::us_east_1(),
         login: credtray::session::Login::LoggedOut,
+        profiles: Vec::new(),
     };
     let mut c = Catalog::new(Settings::default(), vec![], vec![], vec![integration]).unwrap();
     let root = add(&mut c, "root", "default", user());
