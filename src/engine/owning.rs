@@ -188,6 +188,7 @@ impl Engine {
             self.drop_originals(id, &plan.originals, &[]);
             return Err(e.into());
         }
+        failpoint("after-move-intent");
         let mut owned = std::mem::take(&mut locked.owned);
         let result = self.files.write_move(&plan, &mut owned);
         locked.owned = owned;

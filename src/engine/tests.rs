@@ -1219,6 +1219,85 @@ fn take_over_then_stop_deletes_the_users_section() {
 }
 
 #[test]
+fn moving_keys_that_are_not_the_sessions_changes_nothing() {
+    let mut r = rig();
+    let id = default_user(&r);
+    write_user_files(&r);
+    let err = r.engine.move_keys(id).unwrap_err();
+    assert!(matches!(err, Error::KeysStay(_)), "{err}");
+    assert!(
+        err.to_string().contains("not the ones the session holds"),
+        "{err}"
+    );
+    assert_eq!(r.text("credentials"), USER_CREDENTIALS);
+    assert_eq!(r.text("config"), USER_CONFIG);
+    assert!(r.engine.store().load_all().unwrap().owned.is_empty());
+    assert_eq!(secret_of(&r.mem, id, Item::TakenOverCredentials), None);
+    // A profile with no keys in the files has none to move.
+    std::fs::write(r.dir.path().join("credentials"), "[other]\nx = 1\n").unwrap();
+    let err = r.engine.move_keys(id).unwrap_err();
+    assert!(err.to_string().contains("no keys in [default]"), "{err}");
+    r.engine.start(id, &mut NoPrompt, true).unwrap();
+    r.engine.stop(id).unwrap();
+}
+
+#[test]
+fn moved_keys_leave_the_files_and_the_section_stays_the_sessions_between_runs() {
+    let mut r = rig();
+    let new = NewSession {
+        publish: None,
+        alias: "dev".parse().unwrap(),
+        profile: None,
+        region: Some("eu-west-1".into()),
+        kind: SessionKind::IamUser { mfa_device: None },
+    };
+    let id = r
+        .engine
+        .add(new, Some(keys("AKIAUSERSOWNKEY00000", "mine/secret")))
+        .unwrap()
+        .id;
+    write_user_files(&r);
+    let backups = r.engine.move_keys(id).unwrap();
+    assert_eq!(backups.len(), 1);
+    let moved = USER_CREDENTIALS
+        .replace("aws_access_key_id = AKIAUSERSOWNKEY00000\n", "")
+        .replace("aws_secret_access_key=mine/secret\n", "");
+    assert_eq!(r.text("credentials"), moved);
+    assert_eq!(r.text("config"), USER_CONFIG);
+    let backup = r.text("credentials.credtray-backup");
+    assert!(
+        !backup.contains("AKIAUSERSOWNKEY") && !backup.contains("mine/secret"),
+        "{backup}"
+    );
+    // Moving again finds the sections credtray's already.
+    assert!(r.engine.move_keys(id).is_err());
+    for _ in 0..2 {
+        r.engine.start(id, &mut NoPrompt, false).unwrap();
+        assert!(r.text("credentials").contains("ASIAFAKE"));
+        r.engine.stop(id).unwrap();
+        assert_eq!(r.text("credentials"), moved);
+        assert_eq!(r.text("config"), USER_CONFIG);
+    }
+    // A process-mode run withholds the section and puts it back in its place.
+    r.engine.set_cli("/opt/credtray");
+    let process = Edit {
+        publish: Some(Publish::Process),
+        ..Edit::default()
+    };
+    r.engine.edit(id, process, &mut NoPrompt).unwrap();
+    r.engine.start(id, &mut NoPrompt, false).unwrap();
+    assert!(!r.text("credentials").contains("[default]"));
+    r.engine.stop(id).unwrap();
+    assert_eq!(r.text("credentials"), moved);
+    // Deleting the session gives the sections up, as they are, and their kept originals go.
+    r.engine.delete(id, false).unwrap();
+    assert_eq!(r.text("credentials"), moved);
+    assert!(r.engine.store().load_all().unwrap().owned.is_empty());
+    assert_eq!(secret_of(&r.mem, id, Item::TakenOverCredentials), None);
+    assert_eq!(secret_of(&r.mem, id, Item::TakenOverConfig), None);
+}
+
+#[test]
 fn a_hand_edit_of_a_taken_over_section_is_backed_up_and_the_original_restored() {
     let mut r = rig();
     let id = default_user(&r);

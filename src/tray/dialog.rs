@@ -132,6 +132,9 @@ pub trait Dialogs {
         test: Trial<'_>,
     ) -> Option<Vec<Zeroizing<String>>>;
     fn confirm(&self, title: &str, message: &str) -> bool;
+    /// Asks whether to do what `details` lists (selectable text, to copy), with `accept` on
+    /// the default button and "Not now" beside it.
+    fn choose(&self, title: &str, heading: &str, details: &str, accept: &str) -> bool;
     /// Shows `message` with a Cancel button until `finished` is set (then it closes by itself:
     /// `true`) or the person cancels (`false`).
     fn wait(&self, title: &str, message: &str, finished: Arc<AtomicBool>) -> bool;
@@ -166,6 +169,12 @@ pub fn ask<T>(
 /// GTK3 dialogs, on the GTK main thread (the tray's).
 #[cfg(target_os = "linux")]
 pub struct Gtk;
+
+/// The dialogs of this system: GTK on Linux, native boxes elsewhere.
+#[cfg(target_os = "linux")]
+pub use self::Gtk as Platform;
+#[cfg(not(target_os = "linux"))]
+pub use crate::native_dialog::Native as Platform;
 
 /// The GTK pieces the forms share.
 #[cfg(target_os = "linux")]
@@ -423,6 +432,33 @@ impl Dialogs for Gtk {
         response == gtk::ResponseType::Yes
     }
 
+    fn choose(&self, title: &str, heading: &str, details: &str, accept: &str) -> bool {
+        use gtk::prelude::*;
+        let dialog = gtk::MessageDialog::new(
+            None::<&gtk::Window>,
+            gtk::DialogFlags::MODAL,
+            gtk::MessageType::Question,
+            gtk::ButtonsType::None,
+            heading,
+        );
+        dialog.set_title(title);
+        dialog.set_secondary_text(Some(details));
+        dialog.add_button("_Not now", gtk::ResponseType::No);
+        dialog.add_button(accept, gtk::ResponseType::Yes);
+        dialog.set_default_response(gtk::ResponseType::Yes);
+        if let Ok(area) = dialog.message_area().downcast::<gtk::Container>() {
+            for label in area.children() {
+                if let Ok(label) = label.downcast::<gtk::Label>() {
+                    label.set_selectable(true);
+                }
+            }
+        }
+        dialog.set_keep_above(true);
+        let response = dialog.run();
+        dialog.close();
+        response == gtk::ResponseType::Yes
+    }
+
     fn wait(&self, title: &str, message: &str, finished: Arc<AtomicBool>) -> bool {
         use gtk::prelude::*;
         let dialog = gtk::MessageDialog::new(
@@ -480,6 +516,9 @@ mod tests {
             check(&values).ok().map(|()| values)
         }
         fn confirm(&self, _: &str, _: &str) -> bool {
+            true
+        }
+        fn choose(&self, _: &str, _: &str, _: &str, _: &str) -> bool {
             true
         }
         fn wait(&self, _: &str, _: &str, finished: Arc<AtomicBool>) -> bool {

@@ -3,7 +3,7 @@
 //! event loop owns the GTK main thread and sleeps in `ControlFlow::Wait`; the engine runs on
 //! its own thread (`worker`) and wakes the loop through an `EventLoopProxy`. The menu is data (`menu`), rendered by one thin layer
 //! (`render`); menu ids are typed (`action`); dialogs are a pure model with a GTK view
-//! (`dialog`); `icon` draws the three icons; `agent` serves credential-process from the tray;
+//! (`dialog`: GTK on Linux, `native_dialog` on macOS and Windows); `icon` draws the three icons; `agent` serves credential-process from the tray;
 //! `login_window` is the federated login, run as a child process (`--saml-login`).
 
 #![forbid(unsafe_code)]
@@ -15,6 +15,8 @@ mod forms;
 mod icon;
 mod login_window;
 mod menu;
+#[cfg(not(target_os = "linux"))]
+mod native_dialog;
 mod render;
 mod worker;
 
@@ -77,6 +79,9 @@ fn main() -> ExitCode {
     }
 }
 
+/// The file (in the config directory) that says the first-run import was offered.
+const IMPORT_OFFERED: &str = "import-offered";
+
 /// How often a login is offered for the same integration.
 const OFFER_LOGIN_EVERY: Duration = Duration::from_secs(600);
 
@@ -112,6 +117,7 @@ fn run() -> anyhow::Result<()> {
         sts.clone(),
         sso.clone(),
     );
+    let import_offered = store.dir().join(IMPORT_OFFERED);
     let engine = Engine::new(store, secrets, files, sts).with_sso(sso);
     // A store that can't be read starts an empty menu; the engine thread says why in a toast.
     let catalog = engine.catalog().unwrap_or_default();
@@ -153,8 +159,9 @@ fn run() -> anyhow::Result<()> {
         catalog,
         tray: None,
         look: None,
-        dialogs: dialog::Gtk,
+        dialogs: dialog::Platform,
         offered: std::collections::HashMap::new(),
+        import_offered,
         _lock: lock_file,
     };
     event_loop.run(move |event, _, control_flow| {
@@ -170,6 +177,7 @@ fn run() -> anyhow::Result<()> {
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     "tray icon and menu registered"
                 );
+                app.offer_import();
             }
             Event::UserEvent(UserEvent::Catalog(catalog)) => app.show_catalog(*catalog),
             Event::UserEvent(UserEvent::State(id, state)) => {
@@ -209,9 +217,11 @@ struct App {
     catalog: Catalog,
     tray: Option<TrayIcon>,
     look: Option<icon::Look>,
-    dialogs: dialog::Gtk,
+    dialogs: dialog::Platform,
     /// When a login was last offered, per integration.
     offered: std::collections::HashMap<credtray::session::IntegrationId, Instant>,
+    /// Written once the first-run import was offered, so it is offered once.
+    import_offered: std::path::PathBuf,
     _lock: std::fs::File,
 }
 
@@ -447,6 +457,45 @@ impl App {
                 }
             }
             MenuAction::Quit | MenuAction::Info(_) => {}
+        }
+    }
+
+    /// First run: credtray has no session or integration and `~/.aws` has profiles to import; a
+    /// dialog lists them and offers to import them (once: the answer is remembered either way).
+    fn offer_import(&mut self) {
+        if self.import_offered.exists() {
+            return;
+        }
+        let read = || -> Result<Option<String>, credtray::awsfiles::Error> {
+            let files = Files::from_env()?;
+            let (credentials, config) = (files.credentials.read()?, files.config.read()?);
+            Ok(credtray::import::first_run_offer(
+                &credentials,
+                &config,
+                &self.catalog,
+            ))
+        };
+        let offer = match read() {
+            Ok(Some(offer)) => offer,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::info!(error = %e, "no import offered: ~/.aws can't be read");
+                return;
+            }
+        };
+        let accepted = self.dialogs.choose(
+            "credtray — Import your AWS profiles",
+            "Import the profiles of ~/.aws as credtray sessions?",
+            &format!(
+                "{offer}\n\nYour ~/.aws files stay as they are. To take the long-term keys off the disk afterwards, run: credtray import aws-config --move-keys"
+            ),
+            "_Import",
+        );
+        if let Err(e) = credtray::atomic::write(&self.import_offered, b"", 0o600) {
+            tracing::warn!(error = %e, "could not remember that the import was offered");
+        }
+        if accepted {
+            self.send(Command::Import);
         }
     }
 

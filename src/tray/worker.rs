@@ -53,6 +53,8 @@ pub enum Command {
     AddIntegration(NewIntegration),
     EditIntegration(IntegrationId, IntegrationEdit),
     DeleteIntegration(IntegrationId),
+    /// The first-run import of `~/.aws` (`credtray import aws-config`), ending with a toast.
+    Import,
     Quit,
 }
 
@@ -247,6 +249,7 @@ impl Worker {
                 engine.delete_integration(id, false).map(drop),
                 "Could not delete the integration",
             ),
+            Command::Import => import(engine),
             Command::Quit => {}
         }
     }
@@ -507,6 +510,39 @@ fn alias_of(engine: &Engine, id: SessionId) -> String {
         .ok()
         .and_then(|c| c.get(id).map(|s| s.alias.to_string()))
         .unwrap_or_else(|| id.to_string())
+}
+
+/// The first-run import, and a toast of what it made.
+fn import(engine: &mut Engine) {
+    let report = credtray::awsfiles::Files::from_env()
+        .map_err(credtray::import::Error::from)
+        .and_then(|files| credtray::import::apply(engine, &files, false, false));
+    match report {
+        Ok(report) => {
+            let count = |status: &str| report.rows.iter().filter(|r| r.status == status).count();
+            let failed: Vec<String> = report
+                .rows
+                .iter()
+                .filter(|r| r.status == "failed")
+                .map(|r| format!("{}: {}", r.profile, r.reason))
+                .collect();
+            let mut body = format!(
+                "{} created, {} remembered for IAM Identity Center, {} left as they are.",
+                count("created"),
+                count("remembered"),
+                count("skipped")
+            );
+            for line in failed {
+                body.push('\n');
+                body.push_str(&line);
+            }
+            notify("Imported your AWS profiles", &body);
+        }
+        Err(e) => notify(
+            "Could not import your AWS profiles",
+            &credtray::error_sentence(&e),
+        ),
+    }
 }
 
 /// A failure's toast titled "Could not <verb> <alias>", the alias read only when there is one.

@@ -572,6 +572,62 @@ def _():
     assert tray.returncode == 0, tray.returncode
 
 
+
+@step('g: a first run with profiles in ~/.aws offers to import them in a dialog that lists them; accepting imports them')
+def _():
+    first = os.path.join(root, 'first')
+    fhome = os.path.join(first, 'home')
+    os.makedirs(os.path.join(fhome, '.aws'))
+    os.makedirs(os.path.join(first, 'run'), mode=0o700)
+    fenv = dict(env, HOME=fhome, CREDTRAY_CONFIG_DIR=os.path.join(first, 'config'),
+                XDG_RUNTIME_DIR=os.path.join(first, 'run'), XDG_CONFIG_HOME=os.path.join(fhome, '.config'),
+                XDG_DATA_HOME=os.path.join(fhome, '.local', 'share'))
+    files = {
+        'credentials': f"[work]\naws_access_key_id = {fixtures['access_key_id']}\n"
+                       f"aws_secret_access_key = {fixtures['secret_access_key']}\n",
+        'config': '[profile work]\nregion = eu-west-1\n\n[profile work-admin]\n'
+                  f"role_arn = {fixtures['role_arn']}\nsource_profile = work\n\n"
+                  '[profile box]\ncredential_source = Ec2InstanceMetadata\n',
+    }
+    for name, text in files.items():
+        with open(os.path.join(fhome, '.aws', name), 'w') as f:
+            f.write(text)
+    subprocess.run(['xclip', '-selection', 'clipboard'], input='known-clipboard-value', text=True, check=True)
+    clipboard = lambda: subprocess.run(['xclip', '-o', '-selection', 'clipboard'], capture_output=True,
+                                       text=True, timeout=10).stdout
+    first_log = os.path.join(first, 'tray.log')
+    first_tray = background([CREDTRAY], first_log, fenv)
+    open_window('Import your AWS profiles')
+    # The list is selectable text: Tab to it (GTK selects a label's text on focus) and copy.
+    listed = ''
+    for _ in range(6):
+        xdotool('key', 'Tab')
+        xdotool('key', 'ctrl+c')
+        time.sleep(0.3)
+        listed = clipboard()
+        if 'work-admin' in listed:
+            break
+    assert '• work: IAM user' in listed and '• work-admin: role ' in listed, listed
+    assert 'Left as they are: box' in listed, listed
+    assert fixtures['secret_access_key'] not in listed and fixtures['access_key_id'] not in listed, listed
+    xdotool('key', 'alt+i')
+    wait_for('the import toast', lambda: toasts('Imported your AWS profiles'))
+    sessions = json.loads(subprocess.run([CREDTRAY, 'session', 'list', '--json'], env=fenv, text=True,
+                                         capture_output=True, check=True).stdout)
+    kinds = {s['alias']: s['kind'] for s in sessions}
+    assert kinds == {'work': 'iam-user', 'work-admin': 'iam-role-chained'}, kinds
+    for name, text in files.items():
+        assert open(os.path.join(fhome, '.aws', name)).read() == text, name
+    first_tray.terminate()
+    first_tray.wait(timeout=10)
+    # Offered once: a second start with nothing imported yet shows no dialog.
+    subprocess.run([CREDTRAY, 'session', 'delete', 'work', '--cascade'], env=fenv, capture_output=True, check=True)
+    again = background([CREDTRAY], os.path.join(first, 'again.log'), fenv)
+    time.sleep(3)
+    assert not visible('Import your AWS profiles'), 'offered twice'
+    again.terminate()
+    again.wait(timeout=10)
+
 stop_processes()
 failed = [name for name, error in results if error]
 if failed:

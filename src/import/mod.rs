@@ -8,6 +8,10 @@
 //! with the reason. Every session is called like its profile and publishes to it; a profile a
 //! session already has is "present", so a second import creates nothing.
 
+mod apply;
+
+pub use apply::{Error, Report, Row, apply};
+
 use std::collections::BTreeMap;
 
 use secrecy::SecretString;
@@ -465,6 +469,61 @@ pub fn ordered(mut planned: Vec<Planned>, catalog: &Catalog) -> Vec<Planned> {
     done
 }
 
+/// What the tray offers on its first run: when credtray has no session and no integration
+/// yet and `~/.aws` has something to import, one line per session or integration it would
+/// make, then the profiles it would leave out. `None`: nothing to offer.
+pub fn first_run_offer(
+    credentials: &Document,
+    config: &Document,
+    catalog: &Catalog,
+) -> Option<String> {
+    if !catalog.sessions().is_empty() || !catalog.integrations().is_empty() {
+        return None;
+    }
+    let planned = ordered(plan(credentials, config, catalog), catalog);
+    let mut lines: Vec<String> = integrations(credentials, config, catalog)
+        .iter()
+        .filter(|i| matches!(i.outcome, IntegrationOutcome::New(_)))
+        .map(|i| {
+            let roles = match i.profiles.len() {
+                0 => String::new(),
+                n => format!(", {n} of its roles named after your profiles"),
+            };
+            format!(
+                "• {}: IAM Identity Center at {}{roles}",
+                i.alias, i.start_url
+            )
+        })
+        .collect();
+    lines.extend(planned.iter().filter_map(|p| match &p.outcome {
+        Outcome::User { mfa_device, .. } => Some(format!(
+            "• {}: IAM user, its keys into the keychain{}",
+            p.profile,
+            if mfa_device.is_some() {
+                ", with its MFA device"
+            } else {
+                ""
+            }
+        )),
+        Outcome::Chained {
+            role_arn, source, ..
+        } => Some(format!("• {}: role {role_arn} through {source}", p.profile)),
+        _ => None,
+    }));
+    if lines.is_empty() {
+        return None;
+    }
+    let left: Vec<&str> = planned
+        .iter()
+        .filter(|p| matches!(p.outcome, Outcome::Skipped(_)))
+        .map(|p| p.profile.as_str())
+        .collect();
+    if !left.is_empty() {
+        lines.push(format!("Left as they are: {}", left.join(", ")));
+    }
+    Some(lines.join("\n"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -521,6 +580,34 @@ mod tests {
         assert!(
             !s.iter().any(|(p, _, _)| p == "corp"),
             "an sso-session is not a profile"
+        );
+    }
+
+    #[test]
+    fn the_first_run_offer_lists_what_would_be_imported_and_only_on_a_first_run() {
+        let credentials = Document::parse("[dev]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n", Flavor::Credentials).unwrap();
+        let config = Document::parse("[profile ops]\nrole_arn = arn:aws:iam::123456789012:role/Ops\nsource_profile = dev\n\n[profile box]\ncredential_source = Ec2InstanceMetadata\n\n[sso-session corp]\nsso_start_url = https://d-1234567890.awsapps.com/start\nsso_region = eu-west-1\n\n[profile admin]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = Admin\n", Flavor::Config).unwrap();
+        let mut catalog = Catalog::default();
+        let offer = first_run_offer(&credentials, &config, &catalog).unwrap();
+        assert_eq!(
+            offer,
+            "• corp: IAM Identity Center at https://d-1234567890.awsapps.com/start, 1 of its roles named after your profiles\n• dev: IAM user, its keys into the keychain\n• ops: role arn:aws:iam::123456789012:role/Ops through dev\nLeft as they are: box"
+        );
+        let empty = Document::parse("", Flavor::Config).unwrap();
+        assert_eq!(first_run_offer(&empty, &empty, &catalog), None);
+        catalog
+            .add(crate::session::NewSession {
+                alias: "mine".parse().unwrap(),
+                profile: None,
+                region: None,
+                publish: None,
+                kind: crate::session::SessionKind::IamUser { mfa_device: None },
+            })
+            .unwrap();
+        assert_eq!(
+            first_run_offer(&credentials, &config, &catalog),
+            None,
+            "not a first run"
         );
     }
 
