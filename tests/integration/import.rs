@@ -210,3 +210,44 @@ fn move_keys_takes_the_long_term_keys_off_the_disk_and_the_session_gives_the_res
     let store = String::from_utf8(env.store_bytes().unwrap()).unwrap();
     assert!(!store.contains("taken_over"), "{store}");
 }
+
+#[test]
+fn a_move_killed_between_its_record_and_the_write_leaves_the_keys_in_place_and_can_be_redone() {
+    let env = Env::new();
+    let f = fixtures();
+    std::fs::create_dir_all(env.aws_dir()).unwrap();
+    let credentials = format!(
+        "[dev]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+        f.access_key_id, f.secret_access_key
+    );
+    std::fs::write(env.aws_dir().join("credentials"), &credentials).unwrap();
+    let mut cmd = env.command(&["import", "aws-config", "--move-keys"]);
+    cmd.env("CREDTRAY_FAILPOINT", "after-move-intent");
+    let killed = crate::harness::finish(cmd, "");
+    assert_ne!(killed.code, 0, "{killed:?}");
+    assert!(
+        killed.stderr.contains("failpoint after-move-intent"),
+        "{killed:?}"
+    );
+    let store = String::from_utf8(env.store_bytes().unwrap()).unwrap();
+    assert!(
+        store.contains("intent = "),
+        "the record was saved first: {store}"
+    );
+    // The next command that takes the store's lock settles it: the write never happened, so
+    // the record goes and the keys are still where the user had them.
+    env.run(&["session", "stop", "dev"], "").ok();
+    let store = String::from_utf8(env.store_bytes().unwrap()).unwrap();
+    assert!(!store.contains("taken_over"), "{store}");
+    assert_eq!(env.aws_files().0, credentials);
+    let dev = env.id_of("dev");
+    assert!(
+        keychain(&dev)
+            .iter()
+            .all(|i| !i.account.contains("taken-over")),
+        "the kept original is dropped with its record"
+    );
+    // And the move can be made again.
+    env.run(&["import", "aws-config", "--move-keys"], "").ok();
+    assert_eq!(env.aws_files().0, "[dev]\n");
+}
