@@ -42,6 +42,8 @@ pub enum MenuAction {
     EditIntegration(IntegrationId),
     DeleteIntegration(IntegrationId),
     AddIntegration,
+    /// The import of `~/.aws` (the first-run offer, asked again).
+    Import,
     StopAll,
     /// Turn the XDG autostart entry on or off.
     StartAtLogin,
@@ -74,6 +76,7 @@ impl fmt::Display for MenuAction {
             MenuAction::EditIntegration(id) => write!(f, "edit-integration:{id}"),
             MenuAction::DeleteIntegration(id) => write!(f, "delete-integration:{id}"),
             MenuAction::AddIntegration => f.write_str("add-integration"),
+            MenuAction::Import => f.write_str("import"),
             MenuAction::StopAll => f.write_str("stop-all"),
             MenuAction::StartAtLogin => f.write_str("start-at-login"),
             MenuAction::Quit => f.write_str("quit"),
@@ -120,6 +123,7 @@ impl FromStr for MenuAction {
             "edit-integration" => MenuAction::EditIntegration(integration(rest)?),
             "delete-integration" => MenuAction::DeleteIntegration(integration(rest)?),
             "add-integration" => MenuAction::AddIntegration,
+            "import" => MenuAction::Import,
             "stop-all" => MenuAction::StopAll,
             "start-at-login" => MenuAction::StartAtLogin,
             "quit" => MenuAction::Quit,
@@ -152,6 +156,7 @@ mod tests {
             MenuAction::SetAssumer(a, b),
             MenuAction::SetPublish(a, Publish::File),
             MenuAction::SetPublish(a, Publish::Process),
+            MenuAction::Import,
             MenuAction::StopAll,
             MenuAction::StartAtLogin,
             MenuAction::Quit,

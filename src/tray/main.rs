@@ -67,8 +67,20 @@ pub enum UserEvent {
 fn main() -> ExitCode {
     credtray::cli::init_logging();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some(credtray::saml_login::FLAG) {
-        return login_window::run(&args[1..]);
+    match args.first().map(String::as_str) {
+        Some(flag) if flag == credtray::saml_login::FLAG => return login_window::run(&args[1..]),
+        Some("--version" | "-V") => {
+            println!("credtray-tray {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Some("--help" | "-h") => {
+            println!(
+                "credtray-tray {}: AWS credential sessions in the system tray.\n\nUsage: credtray-tray\n\nIt takes no arguments; `credtray --help` lists the command line.",
+                env!("CARGO_PKG_VERSION")
+            );
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
     }
     match run() {
         Ok(()) => ExitCode::SUCCESS,
@@ -177,7 +189,7 @@ fn run() -> anyhow::Result<()> {
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     "tray icon and menu registered"
                 );
-                app.offer_import();
+                app.offer_import(false);
             }
             Event::UserEvent(UserEvent::Catalog(catalog)) => app.show_catalog(*catalog),
             Event::UserEvent(UserEvent::State(id, state)) => {
@@ -418,6 +430,7 @@ impl App {
             MenuAction::Login(id) => self.send(Command::Login(id)),
             MenuAction::Logout(id) => self.send(Command::Logout(id)),
             MenuAction::Sync(id) => self.send(Command::Sync(id)),
+            MenuAction::Import => self.offer_import(true),
             MenuAction::AddIntegration => {
                 if let Some(new) = ask(
                     &self.dialogs,
@@ -461,9 +474,11 @@ impl App {
     }
 
     /// First run: credtray has no session or integration and `~/.aws` has profiles to import; a
-    /// dialog lists them and offers to import them (once: the answer is remembered either way).
-    fn offer_import(&mut self) {
-        if self.import_offered.exists() {
+    /// dialog lists them and offers to import them (once: the answer is remembered either way,
+    /// unless `asked`, from the first-run menu's Import item, which also says when there is
+    /// nothing to import).
+    fn offer_import(&mut self, asked: bool) {
+        if self.import_offered.exists() && !asked {
             return;
         }
         let read = || -> Result<Option<String>, credtray::awsfiles::Error> {
@@ -477,7 +492,18 @@ impl App {
         };
         let offer = match read() {
             Ok(Some(offer)) => offer,
+            Ok(None) if asked => {
+                worker::notify(
+                    "Nothing to import",
+                    "~/.aws has no profile credtray can make a session of.",
+                );
+                return;
+            }
             Ok(None) => return,
+            Err(e) if asked => {
+                worker::notify("Could not read ~/.aws", &credtray::error_sentence(&e));
+                return;
+            }
             Err(e) => {
                 tracing::info!(error = %e, "no import offered: ~/.aws can't be read");
                 return;

@@ -105,9 +105,10 @@ pub fn build(catalog: &Catalog, start_at_login: bool) -> Vec<Node> {
         // First run: adding comes first.
         vec![
             add,
+            Node::item(MenuAction::Import, "Import ~/.aws profiles…"),
             Node::disabled(
                 "no-sessions",
-                "No sessions yet: add one above, or import your ~/.aws profiles",
+                "No sessions yet: add one, or import the profiles ~/.aws holds",
             ),
         ]
     } else {

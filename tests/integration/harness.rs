@@ -71,7 +71,13 @@ impl Env {
 
     /// A `credtray` command in this environment, logging everything it would log.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_credtray"));
+        self.command_of(env!("CARGO_BIN_EXE_credtray"), args)
+    }
+
+    /// `program` (another build of `credtray`, e.g. a package's) run as [`Env::command`] runs
+    /// the one under test.
+    pub fn command_of(&self, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Command {
+        let mut cmd = Command::new(program);
         cmd.args(args)
             .env("HOME", self.root.join("home"))
             .env("XDG_CONFIG_HOME", self.root.join("home/.config"))

@@ -55,6 +55,10 @@ fn profiles_with_credentials_become_sessions_once_and_the_files_stay_as_they_wer
             .is_none_or(|b| !String::from_utf8_lossy(&b).contains("[[session]]"))
     );
     assert_eq!(env.aws_files(), files);
+    assert!(
+        keychain("").iter().all(|i| i.secret != f.secret_access_key),
+        "a dry run puts no key in the keychain"
+    );
 
     let done = statuses(&env, &[]);
     let status = |p: &str| done.iter().find(|(q, _)| q == p).map(|(_, s)| s.as_str());
@@ -148,6 +152,11 @@ fn move_keys_takes_the_long_term_keys_off_the_disk_and_the_session_gives_the_res
     assert_eq!(row(&dry, "dev")["keys"], "would move", "{dry}");
     assert_eq!(env.aws_files(), (credentials.clone(), config.to_owned()));
     assert!(!backup.exists());
+    assert!(
+        env.store_bytes()
+            .is_none_or(|b| !String::from_utf8_lossy(&b).contains("[[session]]"))
+    );
+    assert!(keychain("").iter().all(|i| i.secret != f.secret_access_key));
 
     let done = env
         .run(&["import", "aws-config", "--move-keys", "--json"], "")

@@ -19,6 +19,7 @@ mod import;
 mod integrations;
 mod keychain;
 mod leaks;
+mod package;
 mod publish;
 mod repairs;
 mod saml;

@@ -404,6 +404,7 @@ fn a_first_run_menu_puts_adding_first_and_the_bottom_is_integrations_stop_all_au
         keys,
         [
             "menu:add",
+            "import",
             "info:no-sessions",
             "menu:integrations",
             "stop-all",
@@ -412,16 +413,16 @@ fn a_first_run_menu_puts_adding_first_and_the_bottom_is_integrations_stop_all_au
         ]
     );
     assert!(
-        matches!(&menu[3], Node::Item { enabled: false, .. }),
+        matches!(&menu[4], Node::Item { enabled: false, .. }),
         "nothing to stop"
     );
-    let Node::Item { label, .. } = &menu[1] else {
+    let Node::Item { label, .. } = &menu[2] else {
         panic!()
     };
     assert!(label.contains("import"), "{label}");
-    assert!(matches!(&menu[4], Node::Choice { checked: false, .. }));
+    assert!(matches!(&menu[5], Node::Choice { checked: false, .. }));
     assert!(matches!(
-        &build(&Catalog::default(), true)[4],
+        &build(&Catalog::default(), true)[5],
         Node::Choice { checked: true, .. }
     ));
     // With sessions, they come first and adding moves below them.
