@@ -5,12 +5,8 @@
 //!   as `DIR/hicolor/{16x16,…,256x256}/apps/credtray.png` and
 //!   `DIR/hicolor/scalable/apps/credtray.svg`. `scripts/package` runs it.
 //!
-//! The drawing is written down here once, on the tray's 32-unit grid, and rendered at any
-//! size or as SVG shapes. `src/tray/icon.rs` draws it too, at 32 px only; before writing
-//! anything this example checks that its 32-px rendering is byte for byte the tray's, so the
-//! two can't drift apart unnoticed.
+//! The drawing and its renderings (any size, SVG) are `src/tray/icon.rs`'s, the tray's own.
 
-use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Context;
@@ -26,159 +22,7 @@ use icon::{Look, SIZE};
 /// The hicolor sizes desktops look for an application icon at.
 const APP_SIZES: [u32; 8] = [16, 22, 24, 32, 48, 64, 128, 256];
 
-/// Supersampling: SAMPLES × SAMPLES points per pixel, for smooth edges (as the tray does).
-const SAMPLES: u32 = 4;
-
-/// The drawing's units: the tray's 32 × 32 pixel grid.
-const GRID: f32 = 32.0;
-
-struct Circle {
-    cx: f32,
-    cy: f32,
-    r: f32,
-}
-
-/// A rectangle, edges included: `x0..=x1`, `y0..=y1`.
-struct Rect {
-    x0: f32,
-    x1: f32,
-    y0: f32,
-    y1: f32,
-}
-
-/// The badge.
-const BADGE: Circle = Circle {
-    cx: 16.0,
-    cy: 16.0,
-    r: 15.5,
-};
-/// The key's head, a ring: the badge between its two radii is cut out.
-const HEAD: Circle = Circle {
-    cx: 11.0,
-    cy: 16.0,
-    r: 5.2,
-};
-const HEAD_HOLE: f32 = 2.2;
-/// The key's shaft to the right of the head, and its two teeth below the shaft.
-const BARS: [Rect; 3] = [
-    Rect {
-        x0: 15.5,
-        x1: 25.5,
-        y0: 14.6,
-        y1: 17.4,
-    },
-    Rect {
-        x0: 20.5,
-        x1: 22.5,
-        y0: 17.0,
-        y1: 20.5,
-    },
-    Rect {
-        x0: 23.5,
-        x1: 25.5,
-        y0: 17.0,
-        y1: 21.5,
-    },
-];
-
-// The tests below are written as the tray's are (same operations in the same order, in f32), so
-// that at 32 px the coverage is bit-identical.
-fn inside_badge(x: f32, y: f32) -> bool {
-    (x - BADGE.cx).powi(2) + (y - BADGE.cy).powi(2) <= BADGE.r.powi(2)
-}
-
-fn inside_key(x: f32, y: f32) -> bool {
-    let d = ((x - HEAD.cx).powi(2) + (y - HEAD.cy).powi(2)).sqrt();
-    (HEAD_HOLE..=HEAD.r).contains(&d)
-        || BARS
-            .iter()
-            .any(|b| (b.x0..=b.x1).contains(&x) && (b.y0..=b.y1).contains(&y))
-}
-
-/// RGBA pixels of the drawing at `size` × `size`, row by row, in `colour`.
-fn draw(colour: [u8; 3], size: u32) -> Vec<u8> {
-    let [r, g, b] = colour;
-    let scale = GRID / size as f32;
-    let mut pixels = Vec::with_capacity((size * size * 4) as usize);
-    for y in 0..size {
-        for x in 0..size {
-            let mut cover = 0u32;
-            for sy in 0..SAMPLES {
-                for sx in 0..SAMPLES {
-                    let px = (x as f32 + (sx as f32 + 0.5) / SAMPLES as f32) * scale;
-                    let py = (y as f32 + (sy as f32 + 0.5) / SAMPLES as f32) * scale;
-                    if inside_badge(px, py) && !inside_key(px, py) {
-                        cover += 1;
-                    }
-                }
-            }
-            let alpha = (cover * 255 / (SAMPLES * SAMPLES)) as u8;
-            pixels.extend_from_slice(&[r, g, b, alpha]);
-        }
-    }
-    pixels
-}
-
-/// The same drawing as SVG shapes on the same grid: the badge, masked by the key.
-fn svg(colour: [u8; 3]) -> String {
-    let [r, g, b] = colour;
-    let n = |v: f32| {
-        // The grid's values have one decimal; f32 subtraction leaves 2.8000002: round it off.
-        let text = format!("{v:.3}");
-        text.trim_end_matches('0').trim_end_matches('.').to_owned()
-    };
-    let mut out = String::new();
-    // `write!` to a String can't fail.
-    let _ = write!(
-        out,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{g0}\" height=\"{g0}\" viewBox=\"0 0 {g0} {g0}\">\n\
-         <!-- credtray: written by examples/write_icons.rs from the tray's drawing -->\n\
-         <defs>\n<mask id=\"key\" maskUnits=\"userSpaceOnUse\" x=\"0\" y=\"0\" width=\"{g0}\" height=\"{g0}\">\n\
-         <rect width=\"{g0}\" height=\"{g0}\" fill=\"#fff\"/>\n\
-         <circle cx=\"{hx}\" cy=\"{hy}\" r=\"{hr}\" fill=\"#000\"/>\n\
-         <circle cx=\"{hx}\" cy=\"{hy}\" r=\"{hh}\" fill=\"#fff\"/>\n",
-        g0 = n(GRID),
-        hx = n(HEAD.cx),
-        hy = n(HEAD.cy),
-        hr = n(HEAD.r),
-        hh = n(HEAD_HOLE),
-    );
-    for bar in &BARS {
-        let _ = writeln!(
-            out,
-            "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#000\"/>",
-            n(bar.x0),
-            n(bar.y0),
-            n(bar.x1 - bar.x0),
-            n(bar.y1 - bar.y0)
-        );
-    }
-    let _ = write!(
-        out,
-        "</mask>\n</defs>\n\
-         <circle cx=\"{}\" cy=\"{}\" r=\"{}\" fill=\"#{r:02x}{g:02x}{b:02x}\" mask=\"url(#key)\"/>\n\
-         </svg>\n",
-        n(BADGE.cx),
-        n(BADGE.cy),
-        n(BADGE.r),
-    );
-    out
-}
-
-/// A look's colour, read from the tray's own pixels (every pixel carries it; only alpha varies).
-fn colour(look: Look) -> [u8; 3] {
-    let p = icon::rgba(look);
-    [p[0], p[1], p[2]]
-}
-
 fn main() -> anyhow::Result<()> {
-    for look in [Look::Inactive, Look::Active, Look::Error] {
-        anyhow::ensure!(
-            draw(colour(look), SIZE) == icon::rgba(look),
-            "examples/write_icons.rs no longer draws what src/tray/icon.rs draws ({look:?}): \
-             change both"
-        );
-    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.as_slice() {
         [] => tray_icons(),
@@ -206,15 +50,15 @@ fn tray_icons() -> anyhow::Result<()> {
 
 /// The application's icon in a hicolor theme's layout under `dir`.
 fn app_icons(dir: &Path) -> anyhow::Result<()> {
-    let colour = colour(Look::Active);
+    let colour = Look::Active.colour();
     let theme = dir.join("hicolor");
     for size in APP_SIZES {
         let path = theme.join(format!("{size}x{size}/apps/credtray.png"));
-        write(&path, &png(&draw(colour, size), size, size))?;
+        write(&path, &png(&icon::draw(colour, size), size, size))?;
     }
     write(
         &theme.join("scalable/apps/credtray.svg"),
-        svg(colour).as_bytes(),
+        icon::svg(colour).as_bytes(),
     )
 }
 

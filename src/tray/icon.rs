@@ -1,7 +1,10 @@
 //! The tray's three icons (no session active / some session active / some session in error),
 //! drawn in code at 32×32 with anti-aliased edges, so they stay crisp when the panel scales
-//! them to 16–32 px. `cargo run --example write_icons` writes the same pixels to `icons/*.png` for
-//! packaging.
+//! them to 16–32 px. The drawing (a badge with a key cut out, on a 32-unit grid) is written
+//! down once here and rendered at any size or as SVG: `examples/write_icons.rs` writes the
+//! tray's PNGs and the application's hicolor icons from it.
+
+use std::fmt::Write as _;
 
 use credtray::session::{Catalog, State};
 
@@ -26,7 +29,7 @@ impl Look {
         }
     }
 
-    fn colour(self) -> [u8; 3] {
+    pub fn colour(self) -> [u8; 3] {
         match self {
             Look::Inactive => [0x8a, 0x8f, 0x98],
             Look::Active => [0x2e, 0x9d, 0x4f],
@@ -35,45 +38,148 @@ impl Look {
     }
 }
 
-/// RGBA pixels, row by row: a round badge with a key cut out of it.
+/// RGBA pixels, row by row: a round badge with a key cut out of it, at the tray's size.
 pub fn rgba(look: Look) -> Vec<u8> {
-    let [r, g, b] = look.colour();
-    let mut pixels = Vec::with_capacity((SIZE * SIZE * 4) as usize);
-    for y in 0..SIZE {
-        for x in 0..SIZE {
-            // Supersample 4×4 per pixel for smooth edges.
+    draw(look.colour(), SIZE)
+}
+
+/// Supersampling: SAMPLES × SAMPLES points per pixel, for smooth edges (as the tray does).
+const SAMPLES: u32 = 4;
+
+/// The drawing's units: the tray's 32 × 32 pixel grid.
+const GRID: f32 = 32.0;
+
+struct Circle {
+    cx: f32,
+    cy: f32,
+    r: f32,
+}
+
+/// A rectangle, edges included: `x0..=x1`, `y0..=y1`.
+struct Rect {
+    x0: f32,
+    x1: f32,
+    y0: f32,
+    y1: f32,
+}
+
+/// The badge.
+const BADGE: Circle = Circle {
+    cx: 16.0,
+    cy: 16.0,
+    r: 15.5,
+};
+/// The key's head, a ring: the badge between its two radii is cut out.
+const HEAD: Circle = Circle {
+    cx: 11.0,
+    cy: 16.0,
+    r: 5.2,
+};
+const HEAD_HOLE: f32 = 2.2;
+/// The key's shaft to the right of the head, and its two teeth below the shaft.
+const BARS: [Rect; 3] = [
+    Rect {
+        x0: 15.5,
+        x1: 25.5,
+        y0: 14.6,
+        y1: 17.4,
+    },
+    Rect {
+        x0: 20.5,
+        x1: 22.5,
+        y0: 17.0,
+        y1: 20.5,
+    },
+    Rect {
+        x0: 23.5,
+        x1: 25.5,
+        y0: 17.0,
+        y1: 21.5,
+    },
+];
+
+fn inside_badge(x: f32, y: f32) -> bool {
+    (x - BADGE.cx).powi(2) + (y - BADGE.cy).powi(2) <= BADGE.r.powi(2)
+}
+
+fn inside_key(x: f32, y: f32) -> bool {
+    let d = ((x - HEAD.cx).powi(2) + (y - HEAD.cy).powi(2)).sqrt();
+    (HEAD_HOLE..=HEAD.r).contains(&d)
+        || BARS
+            .iter()
+            .any(|b| (b.x0..=b.x1).contains(&x) && (b.y0..=b.y1).contains(&y))
+}
+
+/// RGBA pixels of the drawing at `size` × `size`, row by row, in `colour`.
+pub fn draw(colour: [u8; 3], size: u32) -> Vec<u8> {
+    let [r, g, b] = colour;
+    let scale = GRID / size as f32;
+    let mut pixels = Vec::with_capacity((size * size * 4) as usize);
+    for y in 0..size {
+        for x in 0..size {
             let mut cover = 0u32;
-            for sy in 0..4 {
-                for sx in 0..4 {
-                    let px = x as f32 + (sx as f32 + 0.5) / 4.0;
-                    let py = y as f32 + (sy as f32 + 0.5) / 4.0;
+            for sy in 0..SAMPLES {
+                for sx in 0..SAMPLES {
+                    let px = (x as f32 + (sx as f32 + 0.5) / SAMPLES as f32) * scale;
+                    let py = (y as f32 + (sy as f32 + 0.5) / SAMPLES as f32) * scale;
                     if inside_badge(px, py) && !inside_key(px, py) {
                         cover += 1;
                     }
                 }
             }
-            let alpha = (cover * 255 / 16) as u8;
+            let alpha = (cover * 255 / (SAMPLES * SAMPLES)) as u8;
             pixels.extend_from_slice(&[r, g, b, alpha]);
         }
     }
     pixels
 }
 
-fn inside_badge(x: f32, y: f32) -> bool {
-    let (cx, cy) = (16.0, 16.0);
-    (x - cx).powi(2) + (y - cy).powi(2) <= 15.5_f32.powi(2)
-}
-
-/// A key: a ring head on the left, a shaft to the right with two teeth.
-fn inside_key(x: f32, y: f32) -> bool {
-    let head = {
-        let d = ((x - 11.0).powi(2) + (y - 16.0).powi(2)).sqrt();
-        (2.2..=5.2).contains(&d)
+/// The same drawing as SVG shapes on the same grid: the badge, masked by the key (for the
+/// application's scalable icon; `examples/write_icons.rs` writes it).
+#[allow(dead_code)]
+pub fn svg(colour: [u8; 3]) -> String {
+    let [r, g, b] = colour;
+    let n = |v: f32| {
+        // The grid's values have one decimal; f32 subtraction leaves 2.8000002: round it off.
+        let text = format!("{v:.3}");
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
     };
-    let shaft = (15.5..=25.5).contains(&x) && (14.6..=17.4).contains(&y);
-    let tooth1 = (20.5..=22.5).contains(&x) && (17.0..=20.5).contains(&y);
-    let tooth2 = (23.5..=25.5).contains(&x) && (17.0..=21.5).contains(&y);
-    head || shaft || tooth1 || tooth2
+    let mut out = String::new();
+    // `write!` to a String can't fail.
+    let _ = write!(
+        out,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{g0}\" height=\"{g0}\" viewBox=\"0 0 {g0} {g0}\">\n\
+         <!-- credtray: written by examples/write_icons.rs from src/tray/icon.rs -->\n\
+         <defs>\n<mask id=\"key\" maskUnits=\"userSpaceOnUse\" x=\"0\" y=\"0\" width=\"{g0}\" height=\"{g0}\">\n\
+         <rect width=\"{g0}\" height=\"{g0}\" fill=\"#fff\"/>\n\
+         <circle cx=\"{hx}\" cy=\"{hy}\" r=\"{hr}\" fill=\"#000\"/>\n\
+         <circle cx=\"{hx}\" cy=\"{hy}\" r=\"{hh}\" fill=\"#fff\"/>\n",
+        g0 = n(GRID),
+        hx = n(HEAD.cx),
+        hy = n(HEAD.cy),
+        hr = n(HEAD.r),
+        hh = n(HEAD_HOLE),
+    );
+    for bar in &BARS {
+        let _ = writeln!(
+            out,
+            "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#000\"/>",
+            n(bar.x0),
+            n(bar.y0),
+            n(bar.x1 - bar.x0),
+            n(bar.y1 - bar.y0)
+        );
+    }
+    let _ = write!(
+        out,
+        "</mask>\n</defs>\n\
+         <circle cx=\"{}\" cy=\"{}\" r=\"{}\" fill=\"#{r:02x}{g:02x}{b:02x}\" mask=\"url(#key)\"/>\n\
+         </svg>\n",
+        n(BADGE.cx),
+        n(BADGE.cy),
+        n(BADGE.r),
+    );
+    out
 }
 
 #[cfg(test)]
@@ -94,5 +200,26 @@ mod tests {
                 "edges are anti-aliased"
             );
         }
+    }
+
+    #[test]
+    fn the_drawing_scales_and_its_svg_has_the_same_shapes() {
+        for size in [16u32, 256] {
+            let p = draw(Look::Active.colour(), size);
+            assert_eq!(p.len(), (size * size * 4) as usize);
+            let alpha = |x: u32, y: u32| p[((y * size + x) * 4 + 3) as usize];
+            assert_eq!(alpha(0, 0), 0);
+            assert_eq!(alpha(size / 2, size / 8), 255);
+            assert!(alpha(size * 20 / 32, size / 2) < 64, "the shaft at {size} px");
+        }
+        let svg = svg(Look::Active.colour());
+        assert!(
+            svg.contains("<circle cx=\"16\" cy=\"16\" r=\"15.5\" fill=\"#2e9d4f\""),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("<rect x=\"15.5\" y=\"14.6\" width=\"10\" height=\"2.8\""),
+            "{svg}"
+        );
     }
 }
