@@ -212,6 +212,16 @@ pub enum SessionCommand {
         #[arg(long)]
         all: bool,
     },
+    /// Pin a session to the top of the tray's menu
+    Pin {
+        /// The session's id or alias
+        session: String,
+    },
+    /// Unpin a session from the top of the tray's menu
+    Unpin {
+        /// The session's id or alias
+        session: String,
+    },
     /// Test credential generation: a real dry run that writes nothing
     Test {
         /// The session's id or alias

@@ -25,6 +25,11 @@ pub struct SessionJson<'a> {
     /// When the credentials written for it expire (RFC 3339), while it has some.
     #[serde(skip_serializing_if = "Option::is_none")]
     expiration: Option<String>,
+    /// Pinned to the top of the tray's menu.
+    pinned: bool,
+    /// When it was last started (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_used: Option<String>,
     #[serde(flatten)]
     fields: KindJson<'a>,
 }
@@ -57,6 +62,8 @@ impl<'a> SessionJson<'a> {
             state: s.state.as_str(),
             error: s.state.error(),
             expiration: s.expiration.map(crate::aws::rfc3339),
+            pinned: s.pinned,
+            last_used: s.last_used.map(crate::aws::rfc3339),
             fields: KindJson(&s.kind),
         }
     }

@@ -21,6 +21,8 @@ pub(super) fn run(engine: &mut Engine, command: SessionCommand) -> anyhow::Resul
             take_over,
         } => start(engine, &session, answers, take_over),
         SessionCommand::Stop { session, all } => stop(engine, session.as_deref(), all),
+        SessionCommand::Pin { session } => pin(engine, &session, true),
+        SessionCommand::Unpin { session } => pin(engine, &session, false),
         SessionCommand::Test {
             session,
             answers,
@@ -182,6 +184,16 @@ fn stop(engine: &mut Engine, session: Option<&str>, all: bool) -> anyhow::Result
     } else {
         &lines
     })
+}
+
+fn pin(engine: &mut Engine, session: &str, pinned: bool) -> anyhow::Result<()> {
+    let id = engine.catalog()?.resolve(session)?.id;
+    let s = engine.pin(id, pinned)?;
+    print(&format!(
+        "{} session {:?}\n",
+        if pinned { "pinned" } else { "unpinned" },
+        s.alias.as_str()
+    ))
 }
 
 fn test(engine: &mut Engine, session: &str, answers: Answers, json: bool) -> anyhow::Result<()> {

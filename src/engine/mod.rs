@@ -647,6 +647,14 @@ impl Engine {
         Ok(())
     }
 
+    /// Pins a session to the top of the tray's menu, or unpins it.
+    pub fn pin(&self, id: SessionId, pinned: bool) -> Result<Session, Error> {
+        let mut locked = self.lock()?;
+        locked.catalog.set_pinned(id, pinned)?;
+        locked.save()?;
+        session_in(&locked.catalog, id)
+    }
+
     pub fn delete_profile(&self, profile: &ProfileName) -> Result<(), Error> {
         let mut locked = self.lock()?;
         locked.catalog.remove_profile(profile)?;

@@ -141,6 +141,11 @@ impl Engine {
             .catalog
             .set_state(id, State::Active, Some(credentials.expiration));
         locked.catalog.set_issued(id, credentials.issued);
+        if !refresh {
+            locked
+                .catalog
+                .set_last_used(id, time::OffsetDateTime::now_utc());
+        }
         if let Err(e) = locked.save() {
             // The store can't record what was written: undo the write (still under the lock):
             // a refresh's old values, a taken-over original, or no section at all, as the

@@ -1219,6 +1219,22 @@ fn take_over_then_stop_deletes_the_users_section() {
 }
 
 #[test]
+fn a_start_records_when_it_happened_and_a_pin_is_kept() {
+    let mut r = rig();
+    let id = r.user("dev", false);
+    assert_eq!(r.session(id).last_used, None);
+    let before = time::OffsetDateTime::now_utc();
+    r.engine.start(id, &mut NoPrompt, false).unwrap();
+    let used = r.session(id).last_used.unwrap();
+    assert!(used >= before - time::Duration::seconds(1), "{used}");
+    r.engine.stop(id).unwrap();
+    assert_eq!(r.session(id).last_used, Some(used), "a stop is not a use");
+    assert!(r.engine.pin(id, true).unwrap().pinned);
+    assert!(r.session(id).pinned);
+    assert!(!r.engine.pin(id, false).unwrap().pinned);
+}
+
+#[test]
 fn moving_keys_that_are_not_the_sessions_changes_nothing() {
     let mut r = rig();
     let id = default_user(&r);

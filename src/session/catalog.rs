@@ -263,6 +263,8 @@ impl Catalog {
             state: State::Inactive,
             expiration: None,
             issued: None,
+            pinned: false,
+            last_used: None,
         };
         let mut next = self.clone();
         next.ensure_profile(&session.profile);
@@ -479,6 +481,24 @@ impl Catalog {
     pub fn set_issued(&mut self, id: SessionId, issued: Option<time::OffsetDateTime>) {
         if let Some(s) = self.sessions.iter_mut().find(|s| s.id == id) {
             s.issued = issued;
+        }
+    }
+
+    /// Pins a session to the top of the tray's menu, or unpins it.
+    pub fn set_pinned(&mut self, id: SessionId, pinned: bool) -> Result<(), Error> {
+        let s = self
+            .sessions
+            .iter_mut()
+            .find(|s| s.id == id)
+            .ok_or_else(|| Error::UnknownSession(id.to_string()))?;
+        s.pinned = pinned;
+        Ok(())
+    }
+
+    /// Records when a session was last started.
+    pub fn set_last_used(&mut self, id: SessionId, at: time::OffsetDateTime) {
+        if let Some(s) = self.sessions.iter_mut().find(|s| s.id == id) {
+            s.last_used = Some(at);
         }
     }
 
@@ -801,6 +821,8 @@ mod tests {
             state: State::Inactive,
             expiration: None,
             issued: None,
+            pinned: false,
+            last_used: None,
         };
         let mut c = Catalog::new(
             Settings::default(),

@@ -6,6 +6,7 @@ mod catalog;
 mod fields;
 mod integration;
 mod kind;
+mod search;
 
 pub use catalog::{Catalog, Edit, EditOutcome, Error, NewSession, Settings};
 pub use fields::{
@@ -15,6 +16,7 @@ pub use fields::{
 };
 pub use integration::{Integration, IntegrationEdit, Login, NewIntegration, RememberedProfile};
 pub use kind::{Kind, Mismatch, SessionKind, Value};
+pub use search::search;
 
 /// A session: a way to obtain temporary credentials for one named profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +34,10 @@ pub struct Session {
     /// When those credentials were issued: with the expiry, their lifetime, which sets when
     /// they are refreshed ([`crate::aws::refresh_due`]).
     pub issued: Option<time::OffsetDateTime>,
+    /// Pinned to the top of the tray's menu (`session pin`).
+    pub pinned: bool,
+    /// When it was last started: the tray's "recent" sessions.
+    pub last_used: Option<time::OffsetDateTime>,
 }
 
 /// Where a session stands. `Error` carries the last error message.

@@ -378,6 +378,32 @@ mod tests {
     }
 
     #[test]
+    fn pins_and_last_starts_round_trip_and_older_files_have_neither() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path());
+        let mut locked = store.lock().unwrap();
+        add_user(&mut locked.catalog, "a");
+        add_user(&mut locked.catalog, "b");
+        let (a, b) = (
+            locked.catalog.sessions()[0].id,
+            locked.catalog.sessions()[1].id,
+        );
+        assert!(!locked.catalog.sessions()[0].pinned);
+        let at = time::macros::datetime!(2026-11-28 12:00 UTC);
+        locked.catalog.set_pinned(a, true).unwrap();
+        locked.catalog.set_last_used(b, at);
+        let saved = locked.save().unwrap().clone();
+        drop(locked);
+        let loaded = store.load().unwrap();
+        assert_eq!(loaded, saved);
+        assert!(loaded.get(a).unwrap().pinned && loaded.get(a).unwrap().last_used.is_none());
+        assert_eq!(loaded.get(b).unwrap().last_used, Some(at));
+        let text = std::fs::read_to_string(store.path()).unwrap();
+        assert_eq!(text.matches("pinned = true").count(), 1, "{text}");
+        assert!(!text.contains("pinned = false"), "{text}");
+    }
+
+    #[test]
     fn a_missing_file_is_an_empty_catalog_with_the_default_profile() {
         let dir = tempfile::tempdir().unwrap();
         let catalog = Store::at(dir.path()).load().unwrap();

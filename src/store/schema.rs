@@ -206,6 +206,14 @@ pub struct SessionRecord {
         with = "time::serde::rfc3339::option"
     )]
     pub issued: Option<time::OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pinned: bool,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub last_used: Option<time::OffsetDateTime>,
     #[serde(flatten)]
     pub fields: BTreeMap<String, toml::Value>,
 }
@@ -472,6 +480,8 @@ impl SessionRecord {
             state,
             expiration: self.expiration,
             issued: self.issued,
+            pinned: self.pinned,
+            last_used: self.last_used,
         })
     }
 
@@ -487,6 +497,8 @@ impl SessionRecord {
             error: s.state.error().map(str::to_owned),
             expiration: s.expiration,
             issued: s.issued,
+            pinned: s.pinned,
+            last_used: s.last_used,
             fields: s
                 .kind
                 .values()

@@ -44,6 +44,10 @@ pub enum MenuAction {
     AddIntegration,
     /// The import of `~/.aws` (the first-run offer, asked again).
     Import,
+    /// Pin the session to the top level, or unpin it.
+    Pin(SessionId, bool),
+    /// The *Find session…* window.
+    Find,
     StopAll,
     /// Turn the XDG autostart entry on or off.
     StartAtLogin,
@@ -77,6 +81,9 @@ impl fmt::Display for MenuAction {
             MenuAction::DeleteIntegration(id) => write!(f, "delete-integration:{id}"),
             MenuAction::AddIntegration => f.write_str("add-integration"),
             MenuAction::Import => f.write_str("import"),
+            MenuAction::Pin(id, true) => write!(f, "pin:{id}"),
+            MenuAction::Pin(id, false) => write!(f, "unpin:{id}"),
+            MenuAction::Find => f.write_str("find"),
             MenuAction::StopAll => f.write_str("stop-all"),
             MenuAction::StartAtLogin => f.write_str("start-at-login"),
             MenuAction::Quit => f.write_str("quit"),
@@ -124,6 +131,9 @@ impl FromStr for MenuAction {
             "delete-integration" => MenuAction::DeleteIntegration(integration(rest)?),
             "add-integration" => MenuAction::AddIntegration,
             "import" => MenuAction::Import,
+            "pin" => MenuAction::Pin(id(rest)?, true),
+            "unpin" => MenuAction::Pin(id(rest)?, false),
+            "find" => MenuAction::Find,
             "stop-all" => MenuAction::StopAll,
             "start-at-login" => MenuAction::StartAtLogin,
             "quit" => MenuAction::Quit,
@@ -157,6 +167,9 @@ mod tests {
             MenuAction::SetPublish(a, Publish::File),
             MenuAction::SetPublish(a, Publish::Process),
             MenuAction::Import,
+            MenuAction::Pin(a, true),
+            MenuAction::Pin(a, false),
+            MenuAction::Find,
             MenuAction::StopAll,
             MenuAction::StartAtLogin,
             MenuAction::Quit,

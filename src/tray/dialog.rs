@@ -118,6 +118,18 @@ pub type Check<'a> = &'a dyn Fn(&[Zeroizing<String>]) -> Result<(), Refusal>;
 pub type Trial<'a> =
     &'a dyn Fn(&[Zeroizing<String>]) -> Result<std::sync::mpsc::Receiver<String>, Refusal>;
 
+/// What *Find session…* lists for a query: each session's id and its line.
+pub type Search = std::rc::Rc<dyn Fn(&str) -> Vec<(credtray::session::SessionId, String)>>;
+
+/// What the person chose in *Find session…*.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// Enter (or a double click): start the session, or stop it.
+    StartStop,
+    /// The secondary button: its Edit session… form.
+    Edit,
+}
+
 /// Where dialogs are shown.
 pub trait Dialogs {
     /// The values entered, in field order, or `None` when cancelled.
@@ -135,6 +147,9 @@ pub trait Dialogs {
     /// Asks whether to do what `details` lists (selectable text, to copy), with `accept` on
     /// the default button and "Not now" beside it.
     fn choose(&self, title: &str, heading: &str, details: &str, accept: &str) -> bool;
+    /// *Find session…*: a search entry over a list that `search` fills as the person types;
+    /// arrows move the selection, Enter starts or stops it, Escape closes.
+    fn find(&self, search: Search) -> Option<(credtray::session::SessionId, Found)>;
     /// Shows `message` with a Cancel button until `finished` is set (then it closes by itself:
     /// `true`) or the person cancels (`false`).
     fn wait(&self, title: &str, message: &str, finished: Arc<AtomicBool>) -> bool;
@@ -169,6 +184,10 @@ pub fn ask<T>(
 /// GTK3 dialogs, on the GTK main thread (the tray's).
 #[cfg(target_os = "linux")]
 pub struct Gtk;
+
+/// How many sessions *Find session…* lists at once (the count says how many match).
+#[cfg(target_os = "linux")]
+const FIND_ROWS: usize = 200;
 
 /// The dialogs of this system: GTK on Linux, native boxes elsewhere.
 #[cfg(target_os = "linux")]
@@ -459,6 +478,102 @@ impl Dialogs for Gtk {
         response == gtk::ResponseType::Yes
     }
 
+    fn find(&self, search: Search) -> Option<(credtray::session::SessionId, Found)> {
+        use gtk::prelude::*;
+        use std::cell::RefCell;
+        use std::rc::Rc;
+        const EDIT: gtk::ResponseType = gtk::ResponseType::Other(1);
+        let dialog = gtk_view::dialog(
+            "credtray — Find session",
+            &[
+                ("_Cancel", gtk::ResponseType::Cancel),
+                ("_Edit session…", EDIT),
+                ("_Start / Stop", gtk::ResponseType::Ok),
+            ],
+        );
+        dialog.set_default_size(560, 420);
+        let entry = gtk::SearchEntry::new();
+        entry.set_placeholder_text(Some("alias, account, role, profile or region"));
+        let list = gtk::ListBox::new();
+        list.set_selection_mode(gtk::SelectionMode::Browse);
+        let scrolled = gtk::ScrolledWindow::new(None::<&gtk::Adjustment>, None::<&gtk::Adjustment>);
+        scrolled.set_vexpand(true);
+        scrolled.add(&list);
+        let count = gtk_view::message();
+        let area = dialog.content_area();
+        area.set_spacing(6);
+        area.pack_start(&entry, false, false, 0);
+        area.pack_start(&scrolled, true, true, 0);
+        area.pack_start(&count, false, false, 0);
+        // The ids of the rows shown, in order.
+        let shown: Rc<RefCell<Vec<credtray::session::SessionId>>> = Rc::default();
+        let fill = {
+            let (list, shown, count) = (list.clone(), shown.clone(), count.clone());
+            move |query: &str| {
+                for row in list.children() {
+                    list.remove(&row);
+                }
+                let found = search(query);
+                let total = found.len();
+                let mut ids = shown.borrow_mut();
+                ids.clear();
+                for (id, line) in found.into_iter().take(FIND_ROWS) {
+                    let label = gtk::Label::new(Some(&line));
+                    label.set_xalign(0.0);
+                    list.add(&label);
+                    ids.push(id);
+                }
+                count.set_text(&match total {
+                    0 => "No session matches".to_owned(),
+                    n if n > FIND_ROWS => {
+                        format!("{n} sessions match; the first {FIND_ROWS} are shown")
+                    }
+                    1 => "1 session".to_owned(),
+                    n => format!("{n} sessions"),
+                });
+                list.show_all();
+                if let Some(first) = list.row_at_index(0) {
+                    list.select_row(Some(&first));
+                }
+            }
+        };
+        fill("");
+        // Arrows move the selection while the typing stays in the entry.
+        let moves = list.clone();
+        entry.connect_key_press_event(move |_, key| {
+            let step = match key.keyval() {
+                gtk::gdk::keys::constants::Down => 1,
+                gtk::gdk::keys::constants::Up => -1,
+                _ => return gtk::glib::Propagation::Proceed,
+            };
+            let at = moves.selected_row().map_or(-1, |r| r.index());
+            if let Some(row) = moves.row_at_index((at + step).max(0)) {
+                moves.select_row(Some(&row));
+                row.grab_focus();
+            }
+            gtk::glib::Propagation::Stop
+        });
+        let typed = std::cell::RefCell::new(fill);
+        entry.connect_search_changed(move |e| (typed.borrow())(e.text().as_str()));
+        let enter = dialog.clone();
+        entry.connect_activate(move |_| enter.response(gtk::ResponseType::Ok));
+        let activated = dialog.clone();
+        list.connect_row_activated(move |_, _| activated.response(gtk::ResponseType::Ok));
+        dialog.show_all();
+        entry.grab_focus();
+        let response = dialog.run();
+        let chosen = list
+            .selected_row()
+            .and_then(|row| shown.borrow().get(row.index() as usize).copied());
+        dialog.close();
+        let found = match response {
+            gtk::ResponseType::Ok => Found::StartStop,
+            EDIT => Found::Edit,
+            _ => return None,
+        };
+        chosen.map(|id| (id, found))
+    }
+
     fn wait(&self, title: &str, message: &str, finished: Arc<AtomicBool>) -> bool {
         use gtk::prelude::*;
         let dialog = gtk::MessageDialog::new(
@@ -520,6 +635,9 @@ mod tests {
         }
         fn choose(&self, _: &str, _: &str, _: &str, _: &str) -> bool {
             true
+        }
+        fn find(&self, _: Search) -> Option<(credtray::session::SessionId, Found)> {
+            None
         }
         fn wait(&self, _: &str, _: &str, finished: Arc<AtomicBool>) -> bool {
             finished.load(Ordering::SeqCst)

@@ -210,7 +210,10 @@ mod tests {
             let alpha = |x: u32, y: u32| p[((y * size + x) * 4 + 3) as usize];
             assert_eq!(alpha(0, 0), 0);
             assert_eq!(alpha(size / 2, size / 8), 255);
-            assert!(alpha(size * 20 / 32, size / 2) < 64, "the shaft at {size} px");
+            assert!(
+                alpha(size * 20 / 32, size / 2) < 64,
+                "the shaft at {size} px"
+            );
         }
         let svg = svg(Look::Active.colour());
         assert!(

@@ -334,6 +334,8 @@ impl App {
                 Some(State::Pending | State::Deleting) | None => {}
             },
             MenuAction::StopAll => self.send(Command::StopAll),
+            MenuAction::Pin(id, pinned) => self.send(Command::Pin(id, pinned)),
+            MenuAction::Find => self.find(),
             MenuAction::Test(id) => self.send(Command::Test(id)),
             MenuAction::ForgetLogin(id) => self.forget_login(id),
             MenuAction::EditSession(id) => self.edit_session(id),
@@ -522,6 +524,23 @@ impl App {
         }
         if accepted {
             self.send(Command::Import);
+        }
+    }
+
+    /// *Find session…*: the search window over the catalog as it is now; Enter starts or stops
+    /// the session chosen, the secondary button opens its edit form.
+    fn find(&mut self) {
+        let catalog = self.catalog.clone();
+        let search = std::rc::Rc::new(move |query: &str| {
+            credtray::session::search(&catalog, query)
+                .into_iter()
+                .map(|s| (s.id, menu::label_of(&catalog, s)))
+                .collect()
+        });
+        match self.dialogs.find(search) {
+            Some((id, dialog::Found::StartStop)) => self.on_action(MenuAction::StartStop(id)),
+            Some((id, dialog::Found::Edit)) => self.on_action(MenuAction::EditSession(id)),
+            None => {}
         }
     }
 

@@ -2,14 +2,23 @@
 //! regions) to a tree of nodes. Nothing here touches a toolkit, so it is tested without a
 //! display; `render` turns the tree into muda items.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use super::action::MenuAction;
 use credtray::session::Field;
 use credtray::session::{Catalog, Kind, Login, Publish, Session, SessionId, State, Value};
 
-/// Past this many sessions the top level groups them by named profile.
+/// Past this many sessions the top level is short: the sessions that matter now (running,
+/// pinned, recent), *Find session…* and *All sessions ▸*.
 pub const GROUP_ABOVE: usize = 25;
+/// The short top level's entries, at most, whatever the catalog's size (separators included).
+pub const TOP_LEVEL_MAX: usize = 30;
+/// Of each kind of session on the short top level (running, pinned, recent), at most this
+/// many; the rest of the running and pinned ones go in a *More … ▸* submenu.
+pub const TOP_EACH: usize = 10;
+/// The short top level's entries after its sessions: a separator, Find session…, All
+/// sessions ▸, a separator, Add session ▸, Integrations ▸, Stop all, Start at login, Quit.
+const TOP_FIXED: usize = 9;
 /// No submenu holds more than this many sessions.
 pub const MAX_PER_SUBMENU: usize = 50;
 /// How many assumer candidates the radio list shows before "Other session…".
@@ -113,7 +122,15 @@ pub fn build(catalog: &Catalog, start_at_login: bool) -> Vec<Node> {
         ]
     } else {
         let mut nodes: Vec<Node> = if sessions.len() > GROUP_ABOVE {
-            grouped(catalog, &sessions)
+            let mut nodes = short_top(catalog, &sessions);
+            nodes.push(Node::Separator);
+            nodes.push(Node::item(MenuAction::Find, "Find session…"));
+            nodes.push(Node::submenu(
+                "all",
+                format!("All sessions ({})", sessions.len()),
+                all_sessions(catalog, &sessions),
+            ));
+            nodes
         } else {
             sessions.iter().map(|s| session_menu(catalog, s)).collect()
         };
@@ -140,45 +157,188 @@ pub fn build(catalog: &Catalog, start_at_login: bool) -> Vec<Node> {
     nodes
 }
 
-/// Sessions grouped by named profile, then cut alphabetically so no submenu holds more than
-/// [`MAX_PER_SUBMENU`].
-fn grouped(catalog: &Catalog, sessions: &[&Session]) -> Vec<Node> {
-    let profiles: BTreeSet<&str> = sessions.iter().map(|s| s.profile.as_str()).collect();
-    let mut nodes = Vec::new();
-    for profile in profiles {
-        let members: Vec<&&Session> = sessions
+/// The short top level's sessions: the running ones (first [`TOP_EACH`], then *More active ▸*),
+/// the pinned ones (likewise, *More pinned ▸*), then the most recently started, as many as
+/// the budget of [`TOP_LEVEL_MAX`] entries leaves. `sessions` is in alphabetical order.
+fn short_top(catalog: &Catalog, sessions: &[&Session]) -> Vec<Node> {
+    let mut top = Top {
+        catalog,
+        nodes: Vec::new(),
+        slots: TOP_LEVEL_MAX - TOP_FIXED,
+        shown: HashSet::new(),
+    };
+    let running: Vec<&Session> = sessions
+        .iter()
+        .copied()
+        .filter(|s| !matches!(s.state, State::Inactive | State::Deleting))
+        .collect();
+    top.section(&running, "more-active", "More active");
+    let pinned: Vec<&Session> = sessions
+        .iter()
+        .copied()
+        .filter(|s| s.pinned && !top.shown.contains(&s.id))
+        .collect();
+    top.section(&pinned, "more-pinned", "More pinned");
+    let mut recent: Vec<&Session> = sessions
+        .iter()
+        .copied()
+        .filter(|s| s.last_used.is_some() && !top.shown.contains(&s.id))
+        .collect();
+    recent.sort_by_key(|s| std::cmp::Reverse(s.last_used));
+    recent.truncate(TOP_EACH.min(top.slots));
+    top.nodes
+        .extend(recent.iter().map(|s| session_menu(catalog, s)));
+    top.nodes
+}
+
+/// The short top level as it fills up.
+struct Top<'a> {
+    catalog: &'a Catalog,
+    nodes: Vec<Node>,
+    /// Entries left for sessions.
+    slots: usize,
+    /// Sessions already on the top level or in one of its *More* submenus.
+    shown: HashSet<SessionId>,
+}
+
+impl Top<'_> {
+    /// `list` on the top level, as much as fits; the rest in a *More* submenu.
+    fn section(&mut self, list: &[&Session], key: &str, label: &str) {
+        if list.is_empty() || self.slots == 0 {
+            return;
+        }
+        let room = TOP_EACH.min(self.slots);
+        let (here, rest) = if list.len() > room {
+            list.split_at(room - 1)
+        } else {
+            (list, &[][..])
+        };
+        for s in here {
+            self.nodes.push(session_menu(self.catalog, s));
+        }
+        self.slots -= here.len();
+        if !rest.is_empty() {
+            let children = rest.iter().map(|s| compact_menu(self.catalog, s)).collect();
+            self.nodes.push(Node::submenu(
+                key,
+                format!("{label} ({})", rest.len()),
+                paged(key, children),
+            ));
+            self.slots -= 1;
+        }
+        self.shown.extend(list.iter().map(|s| s.id));
+    }
+}
+
+/// *All sessions ▸*: sessions from an integration under it, by account; the others by named
+/// profile. Each session has the compact submenu ([`compact_menu`]); no submenu holds more
+/// than [`MAX_PER_SUBMENU`] entries (longer lists are cut alphabetically into ranges, nested
+/// as deep as they need).
+fn all_sessions(catalog: &Catalog, sessions: &[&Session]) -> Vec<Node> {
+    let mut groups = Vec::new();
+    for integration in catalog.integrations() {
+        let mut accounts: BTreeMap<String, Vec<&Session>> = BTreeMap::new();
+        for s in sessions
             .iter()
-            .filter(|s| s.profile.as_str() == profile)
+            .filter(|s| s.kind.integration() == Some(integration.id))
+        {
+            accounts.entry(account_of(s)).or_default().push(s);
+        }
+        if accounts.is_empty() {
+            continue;
+        }
+        let count: usize = accounts.values().map(Vec::len).sum();
+        let key = format!("all-integration:{}", integration.id);
+        let children = accounts
+            .into_iter()
+            .map(|(account, members)| {
+                let key = format!("{key}:{account}");
+                let children = members.iter().map(|s| compact_menu(catalog, s)).collect();
+                Node::submenu(
+                    key.clone(),
+                    format!("{account} ({})", members.len()),
+                    paged(&key, children),
+                )
+            })
             .collect();
-        let chunks: Vec<&[&&Session]> = members.chunks(MAX_PER_SUBMENU).collect();
-        for (i, chunk) in chunks.iter().enumerate() {
-            // No state in a group's label: a state change then touches one session's submenu,
-            // not the group's (which holds up to 50 of them).
-            let mut label = format!(
+        groups.push(Node::submenu(
+            key.clone(),
+            format!("{} ({count})", integration.alias),
+            paged(&key, children),
+        ));
+    }
+    let mut profiles: BTreeMap<&str, Vec<&Session>> = BTreeMap::new();
+    for s in sessions.iter().filter(|s| s.kind.integration().is_none()) {
+        profiles.entry(s.profile.as_str()).or_default().push(s);
+    }
+    for (profile, members) in profiles {
+        // No state in a group's label: a state change then touches one session's submenu,
+        // not the group's.
+        let key = format!("group:{profile}");
+        let children = members.iter().map(|s| compact_menu(catalog, s)).collect();
+        groups.push(Node::submenu(
+            key.clone(),
+            format!(
                 "{profile} ({} session{})",
                 members.len(),
                 if members.len() == 1 { "" } else { "s" }
-            );
-            if chunks.len() > 1 {
-                let first = chunk
-                    .first()
-                    .map(|s| s.alias.to_string())
-                    .unwrap_or_default();
-                let last = chunk
-                    .last()
-                    .map(|s| s.alias.to_string())
-                    .unwrap_or_default();
-                label = format!("{profile}: {} – {}", initial(&first), initial(&last));
-            }
-            let children = chunk.iter().map(|s| session_menu(catalog, s)).collect();
-            nodes.push(Node::submenu(
-                format!("group:{profile}:{i}"),
-                label,
-                children,
-            ));
-        }
+            ),
+            paged(&key, children),
+        ));
     }
-    nodes
+    paged("all", groups)
+}
+
+/// A derived session's account as its alias names it (`<account name>/<role>`), else its id.
+fn account_of(s: &Session) -> String {
+    match s.alias.as_str().rsplit_once('/') {
+        Some((account, _)) => account.to_owned(),
+        None => match &s.kind {
+            credtray::session::SessionKind::AwsSsoRole { account_id, .. } => account_id.to_string(),
+            _ => s.alias.to_string(),
+        },
+    }
+}
+
+/// `nodes` as they are when there are at most [`MAX_PER_SUBMENU`]; else cut into submenus of
+/// that many, labelled by their first and last entries, nested further while needed.
+fn paged(key: &str, nodes: Vec<Node>) -> Vec<Node> {
+    if nodes.len() <= MAX_PER_SUBMENU {
+        return nodes;
+    }
+    let mut pages = Vec::new();
+    let mut nodes = nodes.into_iter().peekable();
+    let mut i = 0;
+    while nodes.peek().is_some() {
+        let chunk: Vec<Node> = nodes.by_ref().take(MAX_PER_SUBMENU).collect();
+        let name = |n: Option<&Node>| n.map(|n| initial(&entry_name(n))).unwrap_or_default();
+        let label = format!("{} – {}", name(chunk.first()), name(chunk.last()));
+        pages.push(Node::submenu(format!("{key}:page:{i}"), label, chunk));
+        i += 1;
+    }
+    paged(&format!("{key}:pages"), pages)
+}
+
+/// What a range of entries is called by: a session's alias, a group's name.
+fn entry_name(node: &Node) -> String {
+    let label = match node {
+        Node::Item { label, .. } | Node::Choice { label, .. } | Node::Submenu { label, .. } => {
+            label.as_str()
+        }
+        Node::Separator => "",
+    };
+    // A session's label starts with its state mark: `● alias — profile · region`.
+    let label = label
+        .strip_prefix(|c: char| "●○◌⚠✕".contains(c))
+        .map_or(label, str::trim_start);
+    label
+        .split(" — ")
+        .next()
+        .unwrap_or(label)
+        .split(" (")
+        .next()
+        .unwrap_or(label)
+        .to_owned()
 }
 
 fn initial(alias: &str) -> String {
@@ -231,12 +391,9 @@ fn integrations_menu(catalog: &Catalog) -> Node {
     Node::submenu("integrations", "Integrations", children)
 }
 
-/// One session's submenu: Start/Stop, Edit session…, Edit ▸ (quick changes), Publish as ▸, Test credential generation,
-/// Open web console, Forget IdP login… (federated sessions), Create chained session…,
-/// Duplicate session… (not for a session from an integration), Delete….
-fn session_menu(catalog: &Catalog, s: &Session) -> Node {
+/// Start/Stop (as the state allows), and the last error if any: the head of both submenus.
+fn start_stop(s: &Session) -> Vec<Node> {
     let id = s.id;
-    let mut children = Vec::new();
     let (label, enabled) = match s.state {
         State::Active => ("Stop", true),
         State::Pending => ("Starting…", false),
@@ -244,18 +401,65 @@ fn session_menu(catalog: &Catalog, s: &Session) -> Node {
         State::Deleting => ("Being deleted…", false),
         State::Inactive | State::Error(_) => ("Start", true),
     };
-    children.push(Node::Item {
+    let mut nodes = vec![Node::Item {
         action: MenuAction::StartStop(id),
         label: label.to_owned(),
         enabled,
-    });
+    }];
     if let State::Error(message) = &s.state {
         let short: String = message.chars().take(90).collect();
-        children.push(Node::disabled(
+        nodes.push(Node::disabled(
             format!("error:{id}"),
             format!("Last error: {short}"),
         ));
     }
+    nodes
+}
+
+fn pin(s: &Session) -> Node {
+    if s.pinned {
+        Node::item(MenuAction::Pin(s.id, false), "Unpin")
+    } else {
+        Node::item(MenuAction::Pin(s.id, true), "Pin to the top")
+    }
+}
+
+/// The label of a session's submenu: a derived session also names its integration.
+pub fn label_of(catalog: &Catalog, s: &Session) -> String {
+    match s.kind.integration().and_then(|i| catalog.integration(i)) {
+        Some(integration) => format!("{} · {}", session_label(s), integration.alias),
+        None => session_label(s),
+    }
+}
+
+/// A session's submenu inside *All sessions ▸* and *More … ▸*: what is done from a long list
+/// (Start/Stop, Edit session…, Test credential generation, Create chained session…, Open web
+/// console, Duplicate session…, Pin, Delete…), without the quick changes, Publish as ▸ and
+/// Forget IdP login… of the short top level: thousands of sessions cost a third of the items.
+fn compact_menu(catalog: &Catalog, s: &Session) -> Node {
+    let id = s.id;
+    let mut children = start_stop(s);
+    children.push(Node::item(MenuAction::EditSession(id), "Edit session…"));
+    children.push(Node::item(
+        MenuAction::Test(id),
+        "Test credential generation",
+    ));
+    children.push(Node::item(MenuAction::Chain(id), "Create chained session…"));
+    children.push(Node::item(MenuAction::Console(id), "Open web console"));
+    if !s.kind.tag().is_integration_derived() {
+        children.push(Node::item(MenuAction::Duplicate(id), "Duplicate session…"));
+    }
+    children.push(pin(s));
+    children.push(Node::item(MenuAction::Delete(id), "Delete…"));
+    Node::submenu(format!("session:{id}"), label_of(catalog, s), children)
+}
+
+/// One session's submenu: Start/Stop, Edit session…, Edit ▸ (quick changes), Publish as ▸, Test credential generation,
+/// Open web console, Forget IdP login… (federated sessions), Create chained session…,
+/// Duplicate session… (not for a session from an integration), Pin, Delete….
+fn session_menu(catalog: &Catalog, s: &Session) -> Node {
+    let id = s.id;
+    let mut children = start_stop(s);
     children.push(Node::item(MenuAction::EditSession(id), "Edit session…"));
     if s.kind.tag().is_integration_derived() {
         children.push(Node::Submenu {
@@ -287,13 +491,9 @@ fn session_menu(catalog: &Catalog, s: &Session) -> Node {
     if !s.kind.tag().is_integration_derived() {
         children.push(Node::item(MenuAction::Duplicate(id), "Duplicate session…"));
     }
+    children.push(pin(s));
     children.push(Node::item(MenuAction::Delete(id), "Delete…"));
-    // A derived session says where it comes from.
-    let label = match s.kind.integration().and_then(|i| catalog.integration(i)) {
-        Some(integration) => format!("{} · {}", session_label(s), integration.alias),
-        None => session_label(s),
-    };
-    Node::submenu(format!("session:{id}"), label, children)
+    Node::submenu(format!("session:{id}"), label_of(catalog, s), children)
 }
 
 /// Publish as ▸ File / Process: two radio items, whatever the catalog's size (a choice of two

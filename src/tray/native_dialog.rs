@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use native_dialog::{DialogBuilder, MessageLevel};
 use zeroize::Zeroizing;
 
-use crate::dialog::{Check, Dialogs, Form, Trial};
+use crate::dialog::{Check, Dialogs, Form, Found, Search, Trial};
 
 /// NSAlert on macOS, MessageBox on Windows.
 pub struct Native;
@@ -69,6 +69,14 @@ impl Dialogs for Native {
 
     fn choose(&self, title: &str, heading: &str, details: &str, _accept: &str) -> bool {
         Self::ask(title, &format!("{heading}\n\n{details}"))
+    }
+
+    fn find(&self, _search: Search) -> Option<(credtray::session::SessionId, Found)> {
+        Self::alert(
+            "Find session",
+            "Find session… is not available in the tray on this system yet: `credtray session list` lists every session.",
+        );
+        None
     }
 
     /// A native box can't close itself: it shows the message once, and the wait goes on

@@ -108,24 +108,21 @@ impl Renderer {
     }
 
     /// muda toggles a check item when it is clicked; this puts the radio item `key` back as
-    /// the model has it (the engine's answer, if the choice is applied, comes as a new model).
+    /// the model has it (the engine's answer, if the choice is applied, comes as a new model),
+    /// wherever it is shown (a session may be on the top level and in *All sessions ▸*).
     pub fn restore(&self, key: &str) {
-        fn walk(built: &[Built], model: &[Node], key: &str) -> bool {
+        fn walk(built: &[Built], model: &[Node], key: &str) {
             for (b, n) in built.iter().zip(model) {
                 match (&b.handle, n) {
                     (Handle::Check(item), Node::Choice { checked, .. }) if n.key() == key => {
                         item.set_checked(*checked);
-                        return true;
                     }
-                    (Handle::Sub(_), Node::Submenu { children, .. })
-                        if walk(&b.children, children, key) =>
-                    {
-                        return true;
+                    (Handle::Sub(_), Node::Submenu { children, .. }) => {
+                        walk(&b.children, children, key);
                     }
                     _ => {}
                 }
             }
-            false
         }
         walk(&self.built, &self.model, key);
     }

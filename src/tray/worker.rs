@@ -55,6 +55,7 @@ pub enum Command {
     DeleteIntegration(IntegrationId),
     /// The first-run import of `~/.aws` (`credtray import aws-config`), ending with a toast.
     Import,
+    Pin(SessionId, bool),
     Quit,
 }
 
@@ -250,6 +251,12 @@ impl Worker {
                 "Could not delete the integration",
             ),
             Command::Import => import(engine),
+            Command::Pin(id, pinned) => report_on(
+                engine,
+                id,
+                if pinned { "pin" } else { "unpin" },
+                engine.pin(id, pinned).map(drop),
+            ),
             Command::Quit => {}
         }
     }

@@ -169,6 +169,9 @@ fn a_device_login_syncs_the_assigned_roles_and_keeps_its_tokens_only_in_the_keyc
         "",
     )
     .ok();
+    // Pinned to the tray's top level: the pin survives syncs.
+    let pin = env.run(&["session", "pin", "dev/ReadOnlyAccess"], "").ok();
+    assert!(pin.stdout.contains("pinned session"), "{pin:?}");
     // A re-sync keeps it, adds a new role, removes a vanished one.
     stub.assign("222222222222", "Billing");
     stub.unassign("333333333333", Some("PowerUserAccess"));
@@ -180,6 +183,7 @@ fn a_device_login_syncs_the_assigned_roles_and_keeps_its_tokens_only_in_the_keyc
         .find(|s| s["alias"] == "dev/ReadOnlyAccess")
         .unwrap();
     assert_eq!(kept["region"], "ap-southeast-2");
+    assert_eq!(kept["pinned"], true);
     assert!(after.iter().any(|s| s["alias"] == "prod/Billing"));
     assert!(
         !after

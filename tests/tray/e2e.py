@@ -18,6 +18,7 @@ import time
 import traceback
 import urllib.parse
 import urllib.request
+import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import probe  # noqa: E402
@@ -627,6 +628,56 @@ def _():
     assert not visible('Import your AWS profiles'), 'offered twice'
     again.terminate()
     again.wait(timeout=10)
+
+
+@step('h: with 2,000 sessions the top level stays short; Find session… starts the one typed; Pin moves one to the top')
+def _():
+    big = os.path.join(root, 'big')
+    bhome = os.path.join(big, 'home')
+    os.makedirs(os.path.join(bhome, '.aws'))
+    os.makedirs(os.path.join(big, 'run'), mode=0o700)
+    config_dir = os.path.join(big, 'config')
+    os.makedirs(config_dir)
+    benv = dict(env, HOME=bhome, CREDTRAY_CONFIG_DIR=config_dir, XDG_RUNTIME_DIR=os.path.join(big, 'run'),
+                XDG_CONFIG_HOME=os.path.join(bhome, '.config'), XDG_DATA_HOME=os.path.join(bhome, '.local', 'share'))
+    profiles = [f'team-{i}' for i in range(20)]
+    out = ['version = 1', 'profiles = [' + ', '.join(f'"{p}"' for p in ['default'] + profiles) + ']', '']
+    for i in range(1999):
+        out += ['[[session]]', f'id = "{uuid.uuid4()}"', f'alias = "session-{i:04d}"', 'kind = "iam-role-federated"',
+                f'profile = "{profiles[i % 20]}"', 'region = "eu-west-1"', 'state = "inactive"',
+                f'role_arn = "arn:aws:iam::123456789012:role/r{i}"', 'saml_url = "https://idp.example.com/saml"',
+                'idp_arn = "arn:aws:iam::123456789012:saml-provider/idp"', '']
+    with open(os.path.join(config_dir, 'config.toml'), 'w') as f:
+        f.write('\n'.join(out))
+    subprocess.run([CREDTRAY, 'session', 'add', 'iam-user', '--alias', 'needle-user', '--profile', 'needle',
+                    '--region', 'eu-west-1', '--access-key-id', '-', '--secret-access-key', '-'],
+                   input=f"{fixtures['access_key_id']}\n{fixtures['secret_access_key']}\n", text=True, env=benv,
+                   capture_output=True, check=True)
+    before = open(watcher_log).read().count('REGISTERED')
+    big_tray = background([CREDTRAY], os.path.join(big, 'tray.log'), benv)
+    wait_for('the 2,000-session tray to register', lambda: open(watcher_log).read().count('REGISTERED') > before, 90)
+    top = wait_for('its menu', lambda: labels() if any(l.startswith('All sessions') for l in labels()) else None, 60)
+    assert len(top) <= 30, top
+    assert 'Find session…' in top and 'All sessions (2000)' in top, top
+    probe.click(['Find session…'])
+    open_window('Find session')
+    xdotool('type', '--delay', '20', 'needle-user')
+    time.sleep(0.5)
+    xdotool('key', 'Return')
+    show = lambda: json.loads(subprocess.run([CREDTRAY, 'session', 'show', 'needle-user', '--json'], env=benv,
+                                             text=True, capture_output=True, check=True).stdout)
+    wait_for('needle-user to be active', lambda: show()['state'] == 'active', 60)
+    out = subprocess.run([os.environ['CREDTRAY_TEST_AWS'], 'sts', 'get-caller-identity', '--profile', 'needle'],
+                         text=True, env=benv, capture_output=True)
+    assert out.returncode == 0 and ':user/' in out.stdout, out
+    wait_for('the active session on the top level', lambda: any(l.startswith('● needle-user') for l in labels()), 30)
+    # Pin one from deep inside All sessions ▸: it comes to the top level.
+    assert not any(l.startswith('○ session-0003 ') for l in labels())
+    probe.click(['All sessions*', 'team-3 (*', 'session-0003 – *', '○ session-0003 *', 'Pin to the top'])
+    wait_for('the pinned session on the top level', lambda: any(l.startswith('○ session-0003 ') for l in labels()), 30)
+    assert len(labels()) <= 30, labels()
+    big_tray.terminate()
+    big_tray.wait(timeout=10)
 
 stop_processes()
 failed = [name for name, error in results if error]

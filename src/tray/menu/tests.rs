@@ -78,6 +78,7 @@ fn a_session_shows_state_alias_profile_and_region_with_its_actions() {
             "Open web console",
             "Create chained session…",
             "Duplicate session…",
+            "Pin to the top",
             "Delete…"
         ]
     );
@@ -299,6 +300,8 @@ fn integration_derived_sessions_show_edit_disabled_with_the_reason_but_keep_quic
         state: State::Inactive,
         expiration: None,
         issued: None,
+        pinned: false,
+        last_used: None,
     };
     let c = Catalog::new(
         Settings::default(),
@@ -330,70 +333,232 @@ fn integration_derived_sessions_show_edit_disabled_with_the_reason_but_keep_quic
     find(&menu, &format!("menu:region:{}", sso.id));
 }
 
-#[test]
-fn large_catalogs_are_grouped_so_no_submenu_holds_more_than_fifty() {
+/// Every submenu of the tree holds at most `MAX_PER_SUBMENU` entries.
+fn assert_pages(nodes: &[Node]) {
+    for n in nodes {
+        if let Node::Submenu { children, key, .. } = n {
+            assert!(
+                children.len() <= MAX_PER_SUBMENU,
+                "{key}: {}",
+                children.len()
+            );
+            assert_pages(children);
+        }
+    }
+}
+
+fn top_keys(menu: &[Node]) -> Vec<String> {
+    menu.iter().map(Node::key).collect()
+}
+
+fn many(n: usize) -> (Catalog, Vec<SessionId>) {
     let mut c = Catalog::default();
-    for i in 0..130 {
-        add(
-            &mut c,
-            &format!("s{i:03}"),
-            if i < 120 { "big" } else { "small" },
-            user(),
-        );
-    }
-    let menu = build(&c, false);
-    let groups: Vec<&Node> = menu
-        .iter()
-        .filter(|n| matches!(n, Node::Submenu { key, .. } if key.starts_with("group:")))
+    let ids = (0..n)
+        .map(|i| {
+            add(
+                &mut c,
+                &format!("s{i:04}"),
+                if i < 120 { "big" } else { "small" },
+                user(),
+            )
+        })
         .collect();
-    assert_eq!(groups.len(), 4, "big in 3 chunks, small in one");
-    for g in &groups {
-        let Node::Submenu { children, .. } = g else {
-            panic!()
-        };
-        assert!(children.len() <= MAX_PER_SUBMENU);
-    }
-    let Node::Submenu { label, .. } = groups[0] else {
-        panic!()
-    };
-    assert_eq!(label, "big: s000 – s049");
+    (c, ids)
+}
+
+#[test]
+fn large_catalogs_get_a_short_top_level_and_all_sessions_paged_by_fifty() {
+    let (c, _) = many(130);
+    let menu = build(&c, false);
+    assert!(menu.len() <= TOP_LEVEL_MAX, "{}", menu.len());
+    // Nothing running, pinned or recent: Find and All come first.
+    assert_eq!(
+        top_keys(&menu)[..3],
+        ["separator", "find", "menu:all"].map(str::to_owned)
+    );
     let Node::Submenu {
         label, children, ..
-    } = groups[3]
+    } = find(&menu, "menu:all")
     else {
         panic!()
     };
+    assert_eq!(label, "All sessions (130)");
     assert_eq!(
-        (label.as_str(), children.len()),
-        ("small (10 sessions)", 10)
+        labels(find(&menu, "menu:all")),
+        ["big (120 sessions)", "small (10 sessions)"]
     );
-    // At this size choices are dialogs (with combo boxes), not radio lists in every session.
-    let some = groups[0];
-    let Node::Submenu { children, .. } = some else {
+    assert_pages(&menu);
+    let Node::Submenu { children: big, .. } = &children[0] else {
         panic!()
     };
-    let Node::Submenu { key, .. } = &children[0] else {
-        panic!()
-    };
-    let id: SessionId = key.trim_start_matches("session:").parse().unwrap();
-    let edit = labels(find(&menu, &format!("menu:edit:{id}")));
     assert_eq!(
-        edit[1..3],
+        labels(&children[0]),
+        ["s0000 – s0049", "s0050 – s0099", "s0100 – s0119"]
+    );
+    // Inside All sessions, the compact submenu: no quick changes, no Publish as.
+    let Node::Submenu { children: page, .. } = &big[0] else {
+        panic!()
+    };
+    assert_eq!(
+        labels(&page[0]),
         [
-            "Named profile: big…".to_owned(),
-            "AWS region: us-east-1…".to_owned()
+            "Start",
+            "Edit session…",
+            "Test credential generation",
+            "Create chained session…",
+            "Open web console",
+            "Duplicate session…",
+            "Pin to the top",
+            "Delete…"
         ]
     );
-    // Small catalogs are not grouped.
-    let mut small = Catalog::default();
-    for i in 0..GROUP_ABOVE {
-        add(&mut small, &format!("s{i}"), "p", user());
-    }
-    assert!(
-        build(&small, false)
-            .iter()
-            .all(|n| !matches!(n, Node::Submenu { key, .. } if key.starts_with("group:")))
+    // Just past the threshold, the short top level already.
+    let menu = build(&many(30).0, false);
+    assert!(menu.len() <= TOP_LEVEL_MAX && top_keys(&menu).contains(&"find".to_owned()));
+    // Small catalogs are flat.
+    let (small, _) = many(GROUP_ABOVE);
+    let keys = top_keys(&build(&small, false));
+    assert!(!keys.contains(&"menu:all".to_owned()) && !keys.contains(&"find".to_owned()));
+    assert_eq!(
+        keys.iter()
+            .filter(|k| k.starts_with("menu:session:"))
+            .count(),
+        GROUP_ABOVE
     );
+}
+
+#[test]
+fn the_top_level_puts_running_then_pinned_then_recent_sessions_within_thirty_entries() {
+    let (mut c, ids) = many(2_000);
+    let t0 = time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
+    // 12 running (Active, Pending, Error count; the rest overflow), 15 pinned, 30 used lately.
+    for (i, id) in ids.iter().take(12).enumerate() {
+        let state = match i % 3 {
+            0 => State::Active,
+            1 => State::Pending,
+            _ => State::Error("x".into()),
+        };
+        c.set_state(*id, state, None);
+    }
+    for id in &ids[100..115] {
+        c.set_pinned(*id, true).unwrap();
+    }
+    for (i, id) in ids[200..230].iter().enumerate() {
+        c.set_last_used(*id, t0 + time::Duration::minutes(i as i64));
+    }
+    let menu = build(&c, false);
+    assert!(menu.len() <= TOP_LEVEL_MAX, "{}", menu.len());
+    assert_pages(&menu);
+    let sessions: Vec<String> = menu
+        .iter()
+        .filter_map(|n| match n {
+            Node::Submenu { key, label, .. } if key.starts_with("session:") => Some(
+                label
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_owned(),
+            ),
+            _ => None,
+        })
+        .collect();
+    // 9 running then More active (3); 9 pinned then More pinned (6); room for one recent.
+    assert_eq!(
+        sessions[..9],
+        (0..9).map(|i| format!("s{i:04}")).collect::<Vec<_>>()[..]
+    );
+    assert_eq!(
+        labels(find(&menu, "menu:more-active")),
+        [
+            "● s0009 — big · us-east-1",
+            "◌ s0010 — big · us-east-1",
+            "⚠ s0011 — big · us-east-1"
+        ]
+    );
+    assert_eq!(
+        sessions[9..18],
+        (100..109).map(|i| format!("s{i:04}")).collect::<Vec<_>>()[..]
+    );
+    let Node::Submenu { label, .. } = find(&menu, "menu:more-pinned") else {
+        panic!()
+    };
+    assert_eq!(label, "More pinned (6)");
+    assert_eq!(sessions[18..], ["s0229"]);
+    assert_eq!(menu.len(), TOP_LEVEL_MAX);
+
+    // With less running and pinned, the most recent fill what is left, newest first.
+    for id in &ids[..12] {
+        c.set_state(*id, State::Inactive, None);
+    }
+    for id in &ids[100..113] {
+        c.set_pinned(*id, false).unwrap();
+    }
+    let menu = build(&c, false);
+    let sessions: Vec<String> = menu
+        .iter()
+        .filter_map(|n| match n {
+            Node::Submenu { key, label, .. } if key.starts_with("session:") => Some(
+                label
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_owned(),
+            ),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sessions[..2], ["s0113", "s0114"]);
+    assert_eq!(
+        sessions[2..],
+        (220..230)
+            .rev()
+            .map(|i| format!("s{i:04}"))
+            .collect::<Vec<_>>()[..]
+    );
+    assert!(menu.len() <= TOP_LEVEL_MAX);
+}
+
+#[test]
+fn all_sessions_puts_derived_sessions_under_their_integration_by_account() {
+    let mut c = Catalog::default();
+    let corp = c
+        .add_integration(credtray::session::NewIntegration {
+            alias: "corp".parse().unwrap(),
+            start_url: "https://d-1234567890.awsapps.com/start".parse().unwrap(),
+            region: "eu-west-1".into(),
+        })
+        .unwrap()
+        .id;
+    // 60 accounts × 2 roles: more accounts than one submenu holds.
+    for a in 0..60 {
+        for role in ["Admin", "ReadOnly"] {
+            add(
+                &mut c,
+                &format!("acct{a:02}/{role}"),
+                &format!("acct{a:02}-{role}"),
+                SessionKind::AwsSsoRole {
+                    account_id: format!("{:012}", 100_000_000_000u64 + a).parse().unwrap(),
+                    role_name: role.parse().unwrap(),
+                    integration: corp,
+                },
+            );
+        }
+    }
+    add(&mut c, "mine", "default", user());
+    let menu = build(&c, false);
+    assert_pages(&menu);
+    assert_eq!(
+        labels(find(&menu, "menu:all")),
+        ["corp (120)", "default (1 session)"]
+    );
+    let corp_menu = find(&menu, &format!("menu:all-integration:{corp}"));
+    assert_eq!(labels(corp_menu), ["acct00 – acct49", "acct50 – acct59"]);
+    let account = find(&menu, &format!("menu:all-integration:{corp}:acct07"));
+    let Node::Submenu { label, .. } = account else {
+        panic!()
+    };
+    assert_eq!(label, "acct07 (2)");
+    assert_eq!(labels(account).len(), 2);
 }
 
 #[test]
