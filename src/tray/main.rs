@@ -163,10 +163,10 @@ fn run() -> anyhow::Result<()> {
         worker: Some(worker),
         worker_done,
         quitting,
-        renderer: render::Renderer::new(menu::build(
+        renderer: std::rc::Rc::new(std::cell::RefCell::new(render::Renderer::new(menu::build(
             &catalog,
             start_at_login.load(Ordering::SeqCst),
-        )),
+        )))),
         start_at_login,
         catalog,
         tray: None,
@@ -222,7 +222,8 @@ struct App {
     worker: Option<std::thread::JoinHandle<()>>,
     worker_done: Receiver<()>,
     quitting: Arc<AtomicBool>,
-    renderer: render::Renderer,
+    /// Shared with the GTK handlers that make lazy submenus' items when they are about to show.
+    renderer: std::rc::Rc<std::cell::RefCell<render::Renderer>>,
     /// Whether Start at login is checked: the GUI sets it when it toggles the entry, the
     /// worker's watch when the file changed otherwise.
     start_at_login: Arc<AtomicBool>,
@@ -244,7 +245,7 @@ impl App {
             std::env::var_os("XDG_RUNTIME_DIR").map_or_else(std::env::temp_dir, Into::into);
         let tray = TrayIconBuilder::new()
             .with_id("credtray")
-            .with_menu(Box::new(self.renderer.menu().clone()))
+            .with_menu(Box::new(self.renderer.borrow().menu().clone()))
             .with_tooltip(tooltip(&self.catalog))
             .with_icon(icon_of(look)?)
             .with_temp_dir_path(runtime.join(format!("credtray-{}", std::process::id())))
@@ -252,6 +253,7 @@ impl App {
             .context("cannot create the tray icon")?;
         self.tray = Some(tray);
         self.look = Some(look);
+        render::hook(&self.renderer);
         Ok(())
     }
 
@@ -259,7 +261,16 @@ impl App {
         let started = Instant::now();
         let model = menu::build(&catalog, self.start_at_login.load(Ordering::SeqCst));
         let built_in = started.elapsed();
-        let changes = self.renderer.update(model);
+        // Only a submenu being made right now holds the renderer (it never yields to the
+        // loop, so this is not expected): the menu then catches up with the next update.
+        let changes = match self.renderer.try_borrow_mut() {
+            Ok(mut renderer) => renderer.update(model),
+            Err(_) => {
+                tracing::warn!("the menu is busy making a submenu; it is updated next time");
+                render::Changes::default()
+            }
+        };
+        render::hook(&self.renderer);
         let rendered_in = started.elapsed() - built_in;
         let icon_started = Instant::now();
         let look = icon::Look::of(&catalog);
@@ -319,7 +330,7 @@ impl App {
                 | MenuAction::SetPublish(..)
         ) {
             // A radio item shows the choice once the engine has applied it, not on the click.
-            self.renderer.restore(&action.to_string());
+            self.renderer.borrow().restore(&action.to_string());
         }
         let alias = |id: SessionId| {
             self.catalog

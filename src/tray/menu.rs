@@ -43,6 +43,9 @@ pub enum Node {
         label: String,
         enabled: bool,
         children: Vec<Node>,
+        /// Its items are made only when it is about to be shown (the renderer's business):
+        /// *All sessions ▸* and *More … ▸* hold thousands that nobody opens at once.
+        lazy: bool,
     },
     Separator,
 }
@@ -70,6 +73,18 @@ impl Node {
             label: label.into(),
             enabled: true,
             children,
+            lazy: false,
+        }
+    }
+
+    /// A submenu whose items are made when it is about to show.
+    fn lazy(key: impl Into<String>, label: impl Into<String>, children: Vec<Node>) -> Self {
+        Node::Submenu {
+            key: key.into(),
+            label: label.into(),
+            enabled: true,
+            children,
+            lazy: true,
         }
     }
 
@@ -125,7 +140,7 @@ pub fn build(catalog: &Catalog, start_at_login: bool) -> Vec<Node> {
             let mut nodes = short_top(catalog, &sessions);
             nodes.push(Node::Separator);
             nodes.push(Node::item(MenuAction::Find, "Find session…"));
-            nodes.push(Node::submenu(
+            nodes.push(Node::lazy(
                 "all",
                 format!("All sessions ({})", sessions.len()),
                 all_sessions(catalog, &sessions),
@@ -219,7 +234,7 @@ impl Top<'_> {
         self.slots -= here.len();
         if !rest.is_empty() {
             let children = rest.iter().map(|s| compact_menu(self.catalog, s)).collect();
-            self.nodes.push(Node::submenu(
+            self.nodes.push(Node::lazy(
                 key,
                 format!("{label} ({})", rest.len()),
                 paged(key, children),
@@ -254,14 +269,14 @@ fn all_sessions(catalog: &Catalog, sessions: &[&Session]) -> Vec<Node> {
             .map(|(account, members)| {
                 let key = format!("{key}:{account}");
                 let children = members.iter().map(|s| compact_menu(catalog, s)).collect();
-                Node::submenu(
+                Node::lazy(
                     key.clone(),
                     format!("{account} ({})", members.len()),
                     paged(&key, children),
                 )
             })
             .collect();
-        groups.push(Node::submenu(
+        groups.push(Node::lazy(
             key.clone(),
             format!("{} ({count})", integration.alias),
             paged(&key, children),
@@ -276,7 +291,7 @@ fn all_sessions(catalog: &Catalog, sessions: &[&Session]) -> Vec<Node> {
         // not the group's.
         let key = format!("group:{profile}");
         let children = members.iter().map(|s| compact_menu(catalog, s)).collect();
-        groups.push(Node::submenu(
+        groups.push(Node::lazy(
             key.clone(),
             format!(
                 "{profile} ({} session{})",
@@ -313,7 +328,7 @@ fn paged(key: &str, nodes: Vec<Node>) -> Vec<Node> {
         let chunk: Vec<Node> = nodes.by_ref().take(MAX_PER_SUBMENU).collect();
         let name = |n: Option<&Node>| n.map(|n| initial(&entry_name(n))).unwrap_or_default();
         let label = format!("{} – {}", name(chunk.first()), name(chunk.last()));
-        pages.push(Node::submenu(format!("{key}:page:{i}"), label, chunk));
+        pages.push(Node::lazy(format!("{key}:page:{i}"), label, chunk));
         i += 1;
     }
     paged(&format!("{key}:pages"), pages)
@@ -451,7 +466,7 @@ fn compact_menu(catalog: &Catalog, s: &Session) -> Node {
     }
     children.push(pin(s));
     children.push(Node::item(MenuAction::Delete(id), "Delete…"));
-    Node::submenu(format!("session:{id}"), label_of(catalog, s), children)
+    Node::lazy(format!("session:{id}"), label_of(catalog, s), children)
 }
 
 /// One session's submenu: Start/Stop, Edit session…, Edit ▸ (quick changes), Publish as ▸, Test credential generation,
@@ -463,6 +478,7 @@ fn session_menu(catalog: &Catalog, s: &Session) -> Node {
     children.push(Node::item(MenuAction::EditSession(id), "Edit session…"));
     if s.kind.tag().is_integration_derived() {
         children.push(Node::Submenu {
+            lazy: false,
             key: format!("edit:{id}"),
             label: "Edit (comes from an integration; can't be edited)".to_owned(),
             enabled: false,

@@ -36,6 +36,22 @@ impl Handle {
 struct Built {
     handle: Handle,
     children: Vec<Built>,
+    /// A lazy submenu not opened yet: it holds only this placeholder (hosts show a submenu only
+    /// for an item with children), and `children` is empty until [`Renderer::realize`].
+    placeholder: Option<MenuItem>,
+    /// Its GTK item is connected to realize it when it is about to show.
+    hooked: bool,
+}
+
+impl Built {
+    fn leaf(handle: Handle) -> Self {
+        Built {
+            handle,
+            children: Vec::new(),
+            placeholder: None,
+            hooked: false,
+        }
+    }
 }
 
 /// What an update did, for logs and benchmarks.
@@ -125,6 +141,42 @@ impl Renderer {
             }
         }
         walk(&self.built, &self.model, key);
+    }
+
+    /// Makes the items of the lazy submenu at `keys` (node keys from the top level), which
+    /// are not made yet, from the current model; false if there is no such submenu or it was
+    /// made already.
+    pub fn realize(&mut self, keys: &[String]) -> bool {
+        fn walk<'a>(
+            built: &'a mut [Built],
+            model: &'a [Node],
+            keys: &[String],
+        ) -> Option<(&'a mut Built, &'a Node)> {
+            let (first, rest) = keys.split_first()?;
+            let i = model.iter().position(|n| &n.key() == first)?;
+            if rest.is_empty() {
+                return Some((built.get_mut(i)?, &model[i]));
+            }
+            let Node::Submenu { children, .. } = &model[i] else {
+                return None;
+            };
+            walk(&mut built.get_mut(i)?.children, children, rest)
+        }
+        let Some((b, Node::Submenu { children, .. })) = walk(&mut self.built, &self.model, keys)
+        else {
+            return false;
+        };
+        let (Some(placeholder), Handle::Sub(sub)) = (b.placeholder.take(), &b.handle) else {
+            return false;
+        };
+        let started = std::time::Instant::now();
+        b.children = children.iter().map(build).collect();
+        for c in &b.children {
+            Container::Sub(sub).append(c.handle.as_item());
+        }
+        Container::Sub(sub).remove(&placeholder);
+        tracing::debug!(key = ?keys.last(), items = children.len(), elapsed_us = started.elapsed().as_micros() as u64, "made the items of a submenu about to show");
+        true
     }
 
     /// Brings the muda menu in line with `model`.
@@ -234,17 +286,18 @@ fn sync(
 ) -> Changes {
     let mut changes = Changes::default();
     let same_keys = old.len() == new.len() && old.iter().zip(new).all(|(a, b)| a.key() == b.key());
-    if !same_keys {
-        for b in built.iter() {
-            container.remove(b.handle.as_item());
-        }
-        *built = new.iter().map(build).collect();
-        for b in built.iter() {
-            container.append(b.handle.as_item());
-        }
-        changes.rebuilt += new.len();
-        return changes;
-    }
+    let aligned;
+    let old: &[Node] = if same_keys {
+        old
+    } else {
+        // Entries came or went (a session started moves to the top level): keep every built
+        // entry whose key is still there, in order, remove the others and build only the new
+        // ones, so the rest of the menu (All sessions ▸ and its thousands of items) is untouched.
+        let (kept, count) = align(container, built, old, new);
+        changes.rebuilt += count;
+        aligned = kept;
+        &aligned
+    };
     for (i, (o, n)) in old.iter().zip(new).enumerate() {
         if o == n {
             continue;
@@ -281,6 +334,10 @@ fn sync(
                     sub.set_text(muda_text(l1));
                     changes.updated += 1;
                 }
+                // Not made yet: its items will come from the model of the day it opens.
+                if built[i].placeholder.is_some() {
+                    continue;
+                }
                 changes += sync(
                     &Container::Sub(&sub),
                     &mut built[i].children,
@@ -303,46 +360,96 @@ fn sync(
     changes
 }
 
+/// Rearranges `built` (made from `old`) to match the keys of `new`: walking `new`, an entry whose
+/// key comes next among the old ones keeps its built item (the old entries skipped on the way
+/// are removed), any other is built and inserted in its place; old entries left at the end go.
+/// Returns the old node of each new entry (the new node itself for one just built, which then
+/// needs no update) and how many entries were built.
+fn align(
+    container: &Container<'_>,
+    built: &mut Vec<Built>,
+    old: &[Node],
+    new: &[Node],
+) -> (Vec<Node>, usize) {
+    let mut pending: std::collections::VecDeque<(Node, Built)> =
+        old.iter().cloned().zip(built.drain(..)).collect();
+    let mut olds = Vec::with_capacity(new.len());
+    let mut count = 0;
+    for (i, n) in new.iter().enumerate() {
+        let key = n.key();
+        match pending.iter().position(|(o, _)| o.key() == key) {
+            Some(j) => {
+                for (_, gone) in pending.drain(..j) {
+                    container.remove(gone.handle.as_item());
+                }
+                if let Some((o, b)) = pending.pop_front() {
+                    olds.push(o);
+                    built.push(b);
+                }
+            }
+            None => {
+                let b = build(n);
+                container.insert(b.handle.as_item(), i);
+                built.push(b);
+                olds.push(n.clone());
+                count += 1;
+            }
+        }
+    }
+    for (_, gone) in pending {
+        container.remove(gone.handle.as_item());
+    }
+    (olds, count)
+}
+
 fn build(node: &Node) -> Built {
     match node {
         Node::Item {
             action,
             label,
             enabled,
-        } => Built {
-            handle: Handle::Item(MenuItem::with_id(
-                MenuId::new(action.to_string()),
-                muda_text(label),
-                *enabled,
-                None,
-            )),
-            children: Vec::new(),
-        },
+        } => Built::leaf(Handle::Item(MenuItem::with_id(
+            MenuId::new(action.to_string()),
+            muda_text(label),
+            *enabled,
+            None,
+        ))),
         Node::Choice {
             action,
             label,
             checked,
-        } => Built {
-            handle: Handle::Check(CheckMenuItem::with_id(
-                MenuId::new(action.to_string()),
-                muda_text(label),
-                true,
-                *checked,
-                None,
-            )),
-            children: Vec::new(),
-        },
+        } => Built::leaf(Handle::Check(CheckMenuItem::with_id(
+            MenuId::new(action.to_string()),
+            muda_text(label),
+            true,
+            *checked,
+            None,
+        ))),
         Node::Submenu {
             key,
             label,
             enabled,
             children,
+            lazy,
         } => {
             let sub = Submenu::with_id(
                 MenuId::new(format!("menu:{key}")),
                 muda_text(label),
                 *enabled,
             );
+            // Only GTK tells when a submenu is about to show (see `hook`); elsewhere every item
+            // is made now.
+            if *lazy && cfg!(target_os = "linux") {
+                let placeholder =
+                    MenuItem::with_id(MenuId::new(format!("info:lazy:{key}")), "…", false, None);
+                Container::Sub(&sub).append(&placeholder);
+                return Built {
+                    handle: Handle::Sub(sub),
+                    children: Vec::new(),
+                    placeholder: Some(placeholder),
+                    hooked: false,
+                };
+            }
             let built: Vec<Built> = children.iter().map(build).collect();
             for b in &built {
                 Container::Sub(&sub).append(b.handle.as_item());
@@ -350,11 +457,85 @@ fn build(node: &Node) -> Built {
             Built {
                 handle: Handle::Sub(sub),
                 children: built,
+                placeholder: None,
+                hooked: false,
             }
         }
-        Node::Separator => Built {
-            handle: Handle::Separator(PredefinedMenuItem::separator()),
-            children: Vec::new(),
-        },
+        Node::Separator => Built::leaf(Handle::Separator(PredefinedMenuItem::separator())),
+    }
+}
+
+/// Connects every lazy submenu not made yet to its GTK item's `activate`, which libdbusmenu-gtk
+/// emits when a tray host sends `AboutToShow` for it (and GTK when a person opens it): the
+/// handler makes its items then, and hooks the lazy submenus among them. Call it once the
+/// menu is attached and after every update. Walks only the submenus made so far.
+#[cfg(target_os = "linux")]
+pub fn hook(this: &std::rc::Rc<std::cell::RefCell<Renderer>>) {
+    use tray_icon::menu::ContextMenu;
+    let Ok(mut renderer) = this.try_borrow_mut() else {
+        return;
+    };
+    let root = renderer.menu.gtk_context_menu();
+    let weak = std::rc::Rc::downgrade(this);
+    let renderer = &mut *renderer;
+    hook_level(
+        &root,
+        &mut renderer.built,
+        &renderer.model,
+        &mut Vec::new(),
+        &weak,
+    );
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn hook(_this: &std::rc::Rc<std::cell::RefCell<Renderer>>) {}
+
+#[cfg(target_os = "linux")]
+fn hook_level(
+    menu: &gtk::Menu,
+    built: &mut [Built],
+    model: &[Node],
+    keys: &mut Vec<String>,
+    weak: &std::rc::Weak<std::cell::RefCell<Renderer>>,
+) {
+    use gtk::prelude::*;
+    let items = menu.children();
+    for (i, (b, n)) in built.iter_mut().zip(model).enumerate() {
+        let Node::Submenu { children, .. } = n else {
+            continue;
+        };
+        let Some(item) = items
+            .get(i)
+            .and_then(|w| w.clone().downcast::<gtk::MenuItem>().ok())
+        else {
+            continue;
+        };
+        keys.push(n.key());
+        if b.placeholder.is_some() {
+            if !b.hooked {
+                let (weak, path) = (weak.clone(), keys.clone());
+                item.connect_activate(move |_| about_to_show(&weak, &path));
+                b.hooked = true;
+            }
+        } else if let Some(sub) = item.submenu().and_then(|w| w.downcast::<gtk::Menu>().ok()) {
+            hook_level(&sub, &mut b.children, children, keys, weak);
+        }
+        keys.pop();
+    }
+}
+
+/// A lazy submenu's GTK item was activated: make its items, then hook the lazy ones among them.
+#[cfg(target_os = "linux")]
+fn about_to_show(weak: &std::rc::Weak<std::cell::RefCell<Renderer>>, path: &[String]) {
+    let Some(this) = weak.upgrade() else {
+        return;
+    };
+    let made = match this.try_borrow_mut() {
+        Ok(mut renderer) => renderer.realize(path),
+        // The menu is being updated right now (a nested main loop): the next open makes it.
+        Err(_) => false,
+    };
+    if made {
+        hook(&this);
     }
 }

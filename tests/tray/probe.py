@@ -7,6 +7,7 @@ Labels are matched after removing mnemonic underscores; a path element may be a 
 in '*'."""
 import json
 import sys
+import time
 
 from gi.repository import Gio, GLib
 
@@ -63,13 +64,40 @@ def tree():
     return layout(svc, menu_path)
 
 
+def by_id(node, nid):
+    if node['id'] == nid:
+        return node
+    for k in node['children']:
+        found = by_id(k, nid)
+        if found:
+            return found
+    return None
+
+
+def opened(svc, menu_path, node):
+    """Says a submenu is about to show, as hosts do before they draw one (a lazy submenu makes
+    its items then), and reads it again until its placeholder is gone."""
+    call(svc, menu_path, 'com.canonical.dbusmenu', 'AboutToShow', GLib.Variant('(i)', (node['id'],)))
+    for _ in range(50):
+        fresh = by_id(layout(svc, menu_path), node['id'])
+        if fresh and [k['label'] for k in fresh['children']] != ['…']:
+            return fresh
+        time.sleep(0.1)
+    raise SystemExit(f'the submenu {node["label"]!r} was not made')
+
+
 def click(path):
-    """Clicks the item at `path` (labels), as a tray host does on a user's click."""
+    """Clicks the item at `path` (labels), as a tray host does on a user's click, opening each
+    submenu on the way."""
     svc, menu_path, _ = menu()
-    item = find(layout(svc, menu_path), path)
+    node = layout(svc, menu_path)
+    for want in path:
+        node = find(node, [want])
+        if node['children']:
+            node = opened(svc, menu_path, node)
     call(svc, menu_path, 'com.canonical.dbusmenu', 'Event',
-         GLib.Variant('(isvu)', (item['id'], 'clicked', GLib.Variant('s', ''), 0)))
-    return item
+         GLib.Variant('(isvu)', (node['id'], 'clicked', GLib.Variant('s', ''), 0)))
+    return node
 
 
 if __name__ == '__main__':
