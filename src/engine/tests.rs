@@ -1167,6 +1167,11 @@ const USER_CREDENTIALS: &str = "# my keys\n[default]\naws_access_key_id = AKIAUS
 const USER_CONFIG: &str = "[default]\nregion = us-west-2\noutput = json\ns3 =\n  max_concurrent_requests = 20\n\n[profile other]\nregion = eu-north-1\n";
 
 fn default_user(r: &Rig) -> SessionId {
+    default_user_with(r, "AKIAAAAAAAAAAAAAAAAA", "s3cret")
+}
+
+/// `dev` on the default profile, an IAM user with these keys.
+fn default_user_with(r: &Rig, access_key_id: &str, secret: &str) -> SessionId {
     let new = NewSession {
         publish: None,
         alias: "dev".parse().unwrap(),
@@ -1175,7 +1180,7 @@ fn default_user(r: &Rig) -> SessionId {
         kind: SessionKind::IamUser { mfa_device: None },
     };
     r.engine
-        .add(new, Some(keys("AKIAAAAAAAAAAAAAAAAA", "s3cret")))
+        .add(new, Some(keys(access_key_id, secret)))
         .unwrap()
         .id
 }
@@ -1260,18 +1265,7 @@ fn moving_keys_that_are_not_the_sessions_changes_nothing() {
 #[test]
 fn moved_keys_leave_the_files_and_the_section_stays_the_sessions_between_runs() {
     let mut r = rig();
-    let new = NewSession {
-        publish: None,
-        alias: "dev".parse().unwrap(),
-        profile: None,
-        region: Some("eu-west-1".into()),
-        kind: SessionKind::IamUser { mfa_device: None },
-    };
-    let id = r
-        .engine
-        .add(new, Some(keys("AKIAUSERSOWNKEY00000", "mine/secret")))
-        .unwrap()
-        .id;
+    let id = default_user_with(&r, "AKIAUSERSOWNKEY00000", "mine/secret");
     write_user_files(&r);
     let backups = r.engine.move_keys(id).unwrap();
     assert_eq!(backups.len(), 1);

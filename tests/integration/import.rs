@@ -19,6 +19,17 @@ fn write_aws(env: &Env, f: &crate::harness::Fixtures) {
     std::fs::write(env.aws_dir().join("config"), config).unwrap();
 }
 
+/// An import's `--json` rows, none of which says "created".
+pub fn nothing_created(rows: &serde_json::Value) {
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] != "created"),
+        "{rows}"
+    );
+}
+
 fn statuses(env: &Env, args: &[&str]) -> Vec<(String, String)> {
     let mut full = vec!["import", "aws-config", "--json"];
     full.extend_from_slice(args);
@@ -187,17 +198,10 @@ fn move_keys_takes_the_long_term_keys_off_the_disk_and_the_session_gives_the_res
 
     // A second import (moving again) changes nothing.
     let store = env.store_bytes();
-    let again = env
-        .run(&["import", "aws-config", "--move-keys", "--json"], "")
-        .ok()
-        .json();
-    assert!(
-        again
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|r| r["status"] != "created"),
-        "{again}"
+    nothing_created(
+        &env.run(&["import", "aws-config", "--move-keys", "--json"], "")
+            .ok()
+            .json(),
     );
     assert_eq!(env.store_bytes(), store);
     assert_eq!(env.aws_files(), (moved.clone(), config.to_owned()));

@@ -574,15 +574,22 @@ def _():
 
 
 
+def another_user(name):
+    """A throw-away home, config and runtime directory for a second tray: its directory, its
+    HOME and its environment."""
+    base = os.path.join(root, name)
+    home_dir = os.path.join(base, 'home')
+    os.makedirs(os.path.join(home_dir, '.aws'))
+    os.makedirs(os.path.join(base, 'run'), mode=0o700)
+    return base, home_dir, dict(env, HOME=home_dir, CREDTRAY_CONFIG_DIR=os.path.join(base, 'config'),
+                                XDG_RUNTIME_DIR=os.path.join(base, 'run'),
+                                XDG_CONFIG_HOME=os.path.join(home_dir, '.config'),
+                                XDG_DATA_HOME=os.path.join(home_dir, '.local', 'share'))
+
+
 @step('g: a first run with profiles in ~/.aws offers to import them in a dialog that lists them; accepting imports them')
 def _():
-    first = os.path.join(root, 'first')
-    fhome = os.path.join(first, 'home')
-    os.makedirs(os.path.join(fhome, '.aws'))
-    os.makedirs(os.path.join(first, 'run'), mode=0o700)
-    fenv = dict(env, HOME=fhome, CREDTRAY_CONFIG_DIR=os.path.join(first, 'config'),
-                XDG_RUNTIME_DIR=os.path.join(first, 'run'), XDG_CONFIG_HOME=os.path.join(fhome, '.config'),
-                XDG_DATA_HOME=os.path.join(fhome, '.local', 'share'))
+    first, fhome, fenv = another_user('first')
     files = {
         'credentials': f"[work]\naws_access_key_id = {fixtures['access_key_id']}\n"
                        f"aws_secret_access_key = {fixtures['secret_access_key']}\n",
@@ -632,14 +639,9 @@ def _():
 
 @step('h: with 2,000 sessions the top level stays short; Find session… starts the one typed; Pin moves one to the top')
 def _():
-    big = os.path.join(root, 'big')
-    bhome = os.path.join(big, 'home')
-    os.makedirs(os.path.join(bhome, '.aws'))
-    os.makedirs(os.path.join(big, 'run'), mode=0o700)
-    config_dir = os.path.join(big, 'config')
+    big, _, benv = another_user('big')
+    config_dir = benv['CREDTRAY_CONFIG_DIR']
     os.makedirs(config_dir)
-    benv = dict(env, HOME=bhome, CREDTRAY_CONFIG_DIR=config_dir, XDG_RUNTIME_DIR=os.path.join(big, 'run'),
-                XDG_CONFIG_HOME=os.path.join(bhome, '.config'), XDG_DATA_HOME=os.path.join(bhome, '.local', 'share'))
     profiles = [f'team-{i}' for i in range(20)]
     out = ['version = 1', 'profiles = [' + ', '.join(f'"{p}"' for p in ['default'] + profiles) + ']', '']
     for i in range(1999):

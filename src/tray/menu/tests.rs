@@ -347,6 +347,18 @@ fn assert_pages(nodes: &[Node]) {
     }
 }
 
+/// The aliases of the sessions on the top level, in order.
+fn top_sessions(menu: &[Node]) -> Vec<String> {
+    menu.iter()
+        .filter_map(|n| match n {
+            Node::Submenu { key, label, .. } if key.starts_with("session:") => {
+                label.split_whitespace().nth(1).map(str::to_owned)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 fn top_keys(menu: &[Node]) -> Vec<String> {
     menu.iter().map(Node::key).collect()
 }
@@ -449,19 +461,7 @@ fn the_top_level_puts_running_then_pinned_then_recent_sessions_within_thirty_ent
     let menu = build(&c, false);
     assert!(menu.len() <= TOP_LEVEL_MAX, "{}", menu.len());
     assert_pages(&menu);
-    let sessions: Vec<String> = menu
-        .iter()
-        .filter_map(|n| match n {
-            Node::Submenu { key, label, .. } if key.starts_with("session:") => Some(
-                label
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or_default()
-                    .to_owned(),
-            ),
-            _ => None,
-        })
-        .collect();
+    let sessions = top_sessions(&menu);
     // 9 running then More active (3); 9 pinned then More pinned (6); room for one recent.
     assert_eq!(
         sessions[..9],
@@ -494,19 +494,7 @@ fn the_top_level_puts_running_then_pinned_then_recent_sessions_within_thirty_ent
         c.set_pinned(*id, false).unwrap();
     }
     let menu = build(&c, false);
-    let sessions: Vec<String> = menu
-        .iter()
-        .filter_map(|n| match n {
-            Node::Submenu { key, label, .. } if key.starts_with("session:") => Some(
-                label
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or_default()
-                    .to_owned(),
-            ),
-            _ => None,
-        })
-        .collect();
+    let sessions = top_sessions(&menu);
     assert_eq!(sessions[..2], ["s0113", "s0114"]);
     assert_eq!(
         sessions[2..],
