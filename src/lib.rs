@@ -1,6 +1,7 @@
 //! credtray: AWS credential sessions from the system tray and the command line. This library
-//! is the GUI-free core both executables stand on: `credtray` (the CLI, `src/main.rs`) and
-//! `credtray-tray` (the tray, `src/tray/main.rs`, the only code that links a GUI toolkit).
+//! is the GUI-free core the executables stand on: `credtray` (the CLI, `src/main.rs`), and
+//! the only code that links a GUI toolkit, `credtray-tray` (the tray, `src/tray/main.rs`) and
+//! `credtray-login` (its federated login window, `src/login/main.rs`).
 //!
 //! The map of the crate:
 //! - [`session`]: the domain — session kinds, validated fields, the catalog and its rules.
@@ -20,7 +21,7 @@
 //! - [`atomic`]: crash-safe file replacement and cross-process locks.
 //! - [`autostart`]: Start at login, the XDG autostart entry.
 //! - [`browser`]: opening a login URL in the default browser, when asked.
-//! - [`saml_login`]: the federated login window's contract: the `credtray-tray --saml-login`
+//! - [`saml_login`]: the federated login window's contract: the `credtray-login --saml-login`
 //!   child, its pipe and exit codes, the per-URL IdP cookie directories, AWS's ACS URLs.
 //! - [`loopback`]: the HTTP/1.1 subset of credtray's loopback servers, and their tokens.
 //! - [`redact`]: secret-shaped text (key ids, keys, tokens, assertions) scrubbed from AWS's

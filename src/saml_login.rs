@@ -1,6 +1,6 @@
 //! Federated logins through the embedded browser, as seen from outside it: the login runs in a
-//! child process, `credtray-tray --saml-login <session id>` (so WebKit never stays in the
-//! tray's memory and the CLI links no GUI library), which prints the captured SAMLResponse on
+//! child process, `credtray-login --saml-login <session id>` (so WebKit never loads into the
+//! tray and the CLI links no GUI library), which prints the captured SAMLResponse on
 //! a pipe and says how it ended by its exit code. This module owns that contract (both sides),
 //! where each SAML 2.0 URL keeps its cookies, forgetting them, and which URLs are AWS's SAML
 //! sign-in endpoints (the requests that must never leave the machine).
@@ -18,7 +18,7 @@ use zeroize::Zeroizing;
 use crate::engine::NoAssertion;
 use crate::session::{Catalog, SamlUrl, Session, SessionKind};
 
-/// The option that turns `credtray-tray` into the login child.
+/// The option `credtray-login` is started with.
 pub const FLAG: &str = "--saml-login";
 
 /// How the login child ends: its exit code.
@@ -27,7 +27,7 @@ pub enum Exit {
     /// The SAMLResponse is on standard output.
     Captured = 0,
     /// Anything else: the reason is the last line on standard error that starts with
-    /// `credtray-tray: `.
+    /// `credtray-login: `.
     Failed = 1,
     /// The person closed the window.
     Cancelled = 10,
@@ -55,10 +55,10 @@ impl Exit {
     }
 }
 
-/// `credtray-tray` beside the running executable (the CLI, or the tray itself).
-pub fn tray_beside_me() -> Option<PathBuf> {
+/// `credtray-login` beside the running executable (the CLI, or the tray).
+pub fn login_beside_me() -> Option<PathBuf> {
     let me = std::env::current_exe().ok()?;
-    Some(me.parent()?.join(crate::aws::process::TRAY))
+    Some(me.parent()?.join(crate::aws::process::LOGIN))
 }
 
 /// Whether this process can show a window: a display on Linux and the BSDs (X11 or Wayland),
@@ -214,7 +214,8 @@ pub fn is_aws_acs(url: &str) -> bool {
 
 /// One login to run in the child.
 pub struct Login<'a> {
-    pub tray: &'a Path,
+    /// `credtray-login`.
+    pub window: &'a Path,
     /// The session as the engine has it (a dry run of an edit may differ from the stored one,
     /// so its URL is passed along).
     pub session: &'a Session,
@@ -228,7 +229,7 @@ impl Login<'_> {
         let SessionKind::IamRoleFederated { saml_url, .. } = &self.session.kind else {
             return Err(NoAssertion::NotGiven);
         };
-        let mut command = Command::new(self.tray);
+        let mut command = Command::new(self.window);
         command
             .arg(FLAG)
             .arg(self.session.id.to_string())
@@ -244,7 +245,7 @@ impl Login<'_> {
         let mut child = command.spawn().map_err(|e| {
             NoAssertion::Failed(format!(
                 "cannot start the login window ({}): {e}",
-                self.tray.display()
+                self.window.display()
             ))
         })?;
         tracing::info!(session = %self.session.id, hidden_only = self.hidden_only, "SAML login started");
@@ -262,7 +263,7 @@ impl Login<'_> {
             errors
                 .lines()
                 .rev()
-                .find_map(|l| l.strip_prefix("credtray-tray: "))
+                .find_map(|l| l.strip_prefix("credtray-login: "))
                 .map_or_else(
                     || format!("the login window ended with {status}"),
                     str::to_owned,

@@ -12,7 +12,7 @@ sys.path.insert(0, os.path.join(root, 'tests', 'tray'))
 import probe  # noqa: E402
 
 credtray = os.path.join(root, 'target/release/credtray')
-tray_bin = os.path.join(root, 'target/release/credtray-tray')
+tray_bin = os.path.join(root, 'target/release/credtray-login')
 python = sys.argv[3]  # the venv's, with boto3 (moto's fixtures); this one has gi (the tray's menu)
 RUNS = 10
 
@@ -95,7 +95,7 @@ def stats(name, xs, unit='ms'):
 
 
 stats('session start, silent SAML login (cookie alive), to credentials written', starts)
-stats('login child alone (credtray-tray --saml-login, hidden)', children)
+stats('login child alone (credtray-login --saml-login, hidden)', children)
 print(f'login child peak RSS (its own process only; WebKit\'s web and network processes are extra): '
       f'median {statistics.median(peaks) / 1024:.1f} MiB')
 

@@ -17,12 +17,19 @@ const CLI: &str = if cfg!(windows) {
 } else {
     "credtray"
 };
-/// The tray's file name, installed beside the CLI (which execs it, and spawns it for a SAML
-/// login).
+/// The tray's file name, installed beside the CLI (which execs it).
 pub const TRAY: &str = if cfg!(windows) {
     "credtray-tray.exe"
 } else {
     "credtray-tray"
+};
+
+/// The federated login window's file name, installed beside the tray (both the tray and the
+/// CLI start it for a SAML login).
+pub const LOGIN: &str = if cfg!(windows) {
+    "credtray-login.exe"
+} else {
+    "credtray-login"
 };
 
 /// A path the config file can't carry as a command.

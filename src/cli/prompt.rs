@@ -1,6 +1,6 @@
 //! The CLI's answers to the engine's questions: the MFA code from `--mfa-code` (or a no-echo
 //! prompt on a terminal); the SAML assertion from standard input with `--saml-assertion -`,
-//! else from the login window (`credtray-tray --saml-login`) when there is a display.
+//! else from the login window (`credtray-login --saml-login`) when there is a display.
 
 use std::io::{IsTerminal, Read};
 
@@ -79,8 +79,8 @@ impl Prompt for CliPrompt {
             }
             return Ok(SecretString::from(assertion.to_owned()));
         }
-        let tray = saml_login::tray_beside_me().filter(|t| t.is_file());
-        let (true, Some(tray)) = (saml_login::has_display(), tray) else {
+        let window = saml_login::login_beside_me().filter(|t| t.is_file());
+        let (true, Some(window)) = (saml_login::has_display(), window) else {
             return Err(NoAssertion::NotGiven);
         };
         eprintln!(
@@ -88,7 +88,7 @@ impl Prompt for CliPrompt {
             session.alias.as_str()
         );
         saml_login::Login {
-            tray: &tray,
+            window: &window,
             session,
             hidden_only: false,
         }

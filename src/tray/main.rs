@@ -4,7 +4,7 @@
 //! its own thread (`worker`) and wakes the loop through an `EventLoopProxy`. The menu is data (`menu`), rendered by one thin layer
 //! (`render`); menu ids are typed (`action`); dialogs are a pure model with a GTK view
 //! (`dialog`: GTK on Linux, `native_dialog` on macOS and Windows); `icon` draws the three icons; `agent` serves credential-process from the tray;
-//! `login_window` is the federated login, run as a child process (`--saml-login`).
+//! the federated login is another executable, `credtray-login`, run as a child process.
 
 #![forbid(unsafe_code)]
 
@@ -13,7 +13,6 @@ mod agent;
 mod dialog;
 mod forms;
 mod icon;
-mod login_window;
 mod menu;
 #[cfg(not(target_os = "linux"))]
 mod native_dialog;
@@ -68,7 +67,6 @@ fn main() -> ExitCode {
     credtray::cli::init_logging();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some(flag) if flag == credtray::saml_login::FLAG => return login_window::run(&args[1..]),
         Some("--version" | "-V") => {
             println!("credtray-tray {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;

@@ -421,7 +421,7 @@ impl Worker {
 }
 
 /// Asks the GUI thread, and waits for the answer (at most `within`); logs in to identity
-/// providers through the login window (`credtray-tray --saml-login`), a child process.
+/// providers through the login window (`credtray-login --saml-login`), a child process.
 pub struct TrayPrompt {
     proxy: EventLoopProxy<UserEvent>,
     quitting: Arc<AtomicBool>,
@@ -483,11 +483,12 @@ impl Prompt for TrayPrompt {
     }
 
     fn saml_assertion(&mut self, session: &Session) -> Result<SecretString, NoAssertion> {
-        let tray = std::env::current_exe()
-            .map_err(|e| NoAssertion::Failed(format!("cannot find the tray's executable: {e}")))?;
+        let window = saml_login::login_beside_me().ok_or_else(|| {
+            NoAssertion::Failed("cannot find the tray's own executable".to_owned())
+        })?;
         let quitting = self.quitting.clone();
         saml_login::Login {
-            tray: &tray,
+            window: &window,
             session,
             hidden_only: self.unattended,
         }

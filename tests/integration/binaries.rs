@@ -39,6 +39,14 @@ fn the_cli_links_no_gui_library() {
     assert!(tray.contains("gtk") && tray.contains("gdk"), "{tray}");
 }
 
+#[test]
+fn webkit_loads_only_into_the_login_window() {
+    let tray = libraries(env!("CARGO_BIN_EXE_credtray-tray"));
+    assert!(!tray.contains("webkit"), "the tray links WebKit:\n{tray}");
+    let login = libraries(env!("CARGO_BIN_EXE_credtray-login"));
+    assert!(login.contains("webkit2gtk-4.1"), "{login}");
+}
+
 /// A copy of the CLI alone in a directory, with `tray` (a shell script) as its credtray-tray.
 fn cli_in(dir: &Path, tray: Option<&str>) -> std::path::PathBuf {
     let cli = dir.join("credtray");

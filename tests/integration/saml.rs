@@ -1,4 +1,4 @@
-//! The federated login window, for real: `credtray-tray --saml-login` on WebKitGTK, under the
+//! The federated login window, for real: `credtray-login --saml-login` on WebKitGTK, under the
 //! Xvfb + openbox display scripts/test starts, against a fake identity provider
 //! (tests/support/fake_idp.py) whose pages post to the real AWS sign-in URLs; xdotool plays the
 //! person, strace watches every connect(2), moto answers AssumeRoleWithSAML and the AWS CLI
@@ -172,7 +172,7 @@ fn started_nothing(env: &Env, alias: &str, before: &(String, String), out: &Outp
 
 /// The login child itself (as the tray and the CLI run it).
 fn login_child(env: &Env, id: &str, extra: &[&str]) -> Command {
-    let mut cmd = env.tool(env!("CARGO_BIN_EXE_credtray-tray"));
+    let mut cmd = env.tool(env!("CARGO_BIN_EXE_credtray-login"));
     cmd.args(["--saml-login", id]).args(extra);
     cmd
 }
@@ -287,7 +287,7 @@ fn every_way_an_idp_posts_is_captured_before_it_leaves_the_machine() {
             .tool("strace")
             .args(["-f", "-qq", "-e", "trace=connect", "-o"])
             .arg(&trace)
-            .arg(env!("CARGO_BIN_EXE_credtray-tray"))
+            .arg(env!("CARGO_BIN_EXE_credtray-login"))
             .args([
                 "--saml-login",
                 &id,
@@ -326,7 +326,7 @@ fn a_first_login_is_typed_into_the_window_and_the_next_is_silent() {
     let url = idp.url(&grants(&f, &[("login", "1"), ("duration", "900")]));
     add_federated(&env, &f, "typed", &url);
 
-    // The CLI opens the window through credtray-tray; the IdP wants a login first.
+    // The CLI opens the window through credtray-login; the IdP wants a login first.
     let start = start_on_display(&env, "typed");
     type_login(&wait_for_window("typed"));
     let out = finished(start);

@@ -1,4 +1,4 @@
-//! `credtray-tray --saml-login <session id>`: the login window of a federated session, run as a
+//! `credtray-login --saml-login <session id>`: the login window of a federated session, run as a
 //! child process (the contract is `credtray::saml_login`). A hidden window loads the session's
 //! SAML 2.0 URL with the IdP cookies of that URL; it shows itself when the page waits for the
 //! person, or after a few seconds; a page with a live IdP login posts its SAMLResponse without
@@ -43,7 +43,7 @@ struct Options {
 
 impl Options {
     fn parse(args: &[String]) -> anyhow::Result<Self> {
-        let usage = "usage: credtray-tray --saml-login <session id> [--url <SAML 2.0 URL>] [--hidden-only] [--timeout <seconds>]";
+        let usage = "usage: credtray-login --saml-login <session id> [--url <SAML 2.0 URL>] [--hidden-only] [--timeout <seconds>]";
         let mut args = args.iter();
         let session = args
             .next()
@@ -174,7 +174,7 @@ fn keep_stdout() -> std::io::Result<std::io::Stdout> {
 }
 
 fn fail(reason: &str) -> ExitCode {
-    eprintln!("credtray-tray: {reason}");
+    eprintln!("credtray-login: {reason}");
     ExitCode::from(1)
 }
 
@@ -258,7 +258,7 @@ fn window(
                 event: WindowEvent::CloseRequested,
                 ..
             } => {
-                eprintln!("credtray-tray: the login window was closed");
+                eprintln!("credtray-login: the login window was closed");
                 end(Exit::Cancelled, control_flow);
             }
             Event::UserEvent(Wake::Page(body)) => {
@@ -274,7 +274,7 @@ fn window(
                             match written {
                                 Ok(()) => end(Exit::Captured, control_flow),
                                 Err(e) => {
-                                    eprintln!("credtray-tray: cannot hand the assertion over: {e}");
+                                    eprintln!("credtray-login: cannot hand the assertion over: {e}");
                                     end(Exit::Failed, control_flow);
                                 }
                             }
@@ -282,7 +282,7 @@ fn window(
                         None => tracing::warn!(via = %message.via, "ignoring a SAMLResponse that is not for AWS or not base64"),
                     },
                     "input" if hidden_only => {
-                        eprintln!("credtray-tray: the identity provider wants you to log in");
+                        eprintln!("credtray-login: the identity provider wants you to log in");
                         end(Exit::NeedsUser, control_flow);
                     }
                     "input" => show(&window),
@@ -308,19 +308,19 @@ fn window(
                 }
             }
             Event::UserEvent(Wake::LoadFailed(url, error)) => {
-                eprintln!("credtray-tray: cannot load the identity provider's page {url}: {error}");
+                eprintln!("credtray-login: cannot load the identity provider's page {url}: {error}");
                 end(Exit::Failed, control_flow);
             }
             Event::UserEvent(Wake::Tick) => {
                 let elapsed = started.elapsed();
                 if blocked.is_some_and(|b| b.elapsed() > READBACK_WITHIN) {
-                    eprintln!("credtray-tray: the identity provider sent the login to AWS in a way credtray can't read");
+                    eprintln!("credtray-login: the identity provider sent the login to AWS in a way credtray can't read");
                     end(Exit::Failed, control_flow);
                 } else if elapsed > target.timeout {
-                    eprintln!("credtray-tray: the login did not finish within {} seconds", target.timeout.as_secs());
+                    eprintln!("credtray-login: the login did not finish within {} seconds", target.timeout.as_secs());
                     end(Exit::TimedOut, control_flow);
                 } else if hidden_only && elapsed > HIDDEN_FOR {
-                    eprintln!("credtray-tray: the identity provider did not answer without you");
+                    eprintln!("credtray-login: the identity provider did not answer without you");
                     end(Exit::NeedsUser, control_flow);
                 } else if !hidden_only && elapsed > SHOW_AFTER && !window.is_visible() {
                     show(&window);
