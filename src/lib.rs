@@ -16,6 +16,7 @@
 //! - [`import`]: what the profiles of `~/.aws` become (`credtray import aws-config`), planned
 //!   as data.
 //! - [`cli`]: the `credtray` command line: parse, call the engine, render.
+//! - [`doctor`]: `credtray doctor`, whether the setup lets credtray work, check by check.
 //! - [`agent`]: the long-lived process answering `credential-process` from memory over a
 //!   unix socket (the tray, or `credtray agent`), and its client.
 //! - [`atomic`]: crash-safe file replacement and cross-process locks.
@@ -59,6 +60,7 @@ pub mod aws;
 pub mod awsfiles;
 pub mod browser;
 pub mod cli;
+pub mod doctor;
 pub mod engine;
 pub mod exec;
 pub mod import;

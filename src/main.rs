@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     credtray::cli::init_logging();
+    credtray::cli::install_panic_hook("credtray");
     match credtray::cli::run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Empty};
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
@@ -77,7 +76,8 @@ pub fn signin_token(endpoint: &str, credentials: &Credentials) -> Result<SecretS
         endpoint: endpoint.to_owned(),
         reason,
     };
-    let (status, body) = get(&uri).map_err(unreachable)?;
+    let super::https::Response { status, body, .. } =
+        super::https::get(&uri, WITHIN).map_err(unreachable)?;
     if status != 200 {
         let message: String = String::from_utf8_lossy(&body).chars().take(300).collect();
         return Err(Error::Refused {
@@ -119,40 +119,6 @@ pub fn login_url(endpoint: &str, destination: &str, token: &SecretString) -> Sec
         .append_pair("SigninToken", token.expose_secret())
         .finish();
     SecretString::from(format!("{endpoint}?{query}"))
-}
-
-/// One GET over HTTPS (or HTTP, for a local stub); the status and the body, wiped when dropped.
-fn get(uri: &str) -> Result<(u16, Zeroizing<Vec<u8>>), String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    runtime.block_on(async {
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
-            .map_err(|e| format!("no TLS root certificates: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let client =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build::<_, Empty<bytes::Bytes>>(https);
-        let uri: http::Uri = uri.parse().map_err(|_| "not a URL".to_owned())?;
-        let call = async {
-            let response = client.get(uri).await.map_err(|e| format!("{e}"))?;
-            let status = response.status().as_u16();
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| e.to_string())?
-                .to_bytes();
-            Ok::<_, String>((status, Zeroizing::new(body.to_vec())))
-        };
-        tokio::time::timeout(WITHIN, call)
-            .await
-            .map_err(|_| format!("no answer within {} seconds", WITHIN.as_secs()))?
-    })
 }
 
 #[cfg(test)]

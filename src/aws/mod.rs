@@ -6,6 +6,7 @@
 #[cfg(test)]
 mod fake;
 pub mod federation;
+pub mod https;
 pub mod pace;
 pub mod process;
 mod regions_data;

@@ -275,3 +275,19 @@ impl Files {
         released
     }
 }
+
+impl Files {
+    /// The owned sections that are not what credtray last wrote (changed by hand since): each
+    /// file and section. Withheld and unreadable ones are left to [`Files::check`].
+    pub fn changed_by_hand(&self, owned: &[Owned]) -> Vec<(PathBuf, String)> {
+        owned
+            .iter()
+            .filter(|o| o.intent.is_none() && o.withheld.is_none())
+            .filter_map(|o| {
+                let doc = AwsFile::new(o.file.clone(), o.flavor).read().ok()?;
+                let now = doc.section_text(&o.section).map(fingerprint)?;
+                (o.fingerprint.as_ref() != Some(&now)).then(|| (o.file.clone(), o.section.clone()))
+            })
+            .collect()
+    }
+}

@@ -511,11 +511,17 @@ fn an_owned_section_changed_by_hand_is_backed_up_before_it_is_replaced_or_remove
     assert!(published.backups.is_empty());
     // Someone adds their own key to credtray's section.
     let text = std::fs::read_to_string(files.credentials.path()).unwrap();
+    assert!(files.changed_by_hand(&owned).is_empty());
     std::fs::write(
         files.credentials.path(),
         text.replace("[dev]\n", "[dev]\n# my note\nregion_hint = mine\n"),
     )
     .unwrap();
+    assert_eq!(
+        files.changed_by_hand(&owned),
+        [(files.credentials.path().to_owned(), "dev".to_owned())],
+        "what `doctor` reports"
+    );
     let (_, published) = files
         .publish(
             &dev,

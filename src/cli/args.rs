@@ -58,6 +58,14 @@ pub enum Command {
     /// Make sessions of what ~/.aws already holds
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Check that this machine's setup lets credtray work: the store, the keychain, the AWS
+    /// files and the sections credtray owns, credential_process lines, the agent, the tray
+    /// host, the clock against STS, the AWS CLI. Exit 0 when nothing failed
+    Doctor {
+        /// Print one JSON array: {"check", "status": "ok"|"failed"|"skipped", "detail", "fix"}
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the shell completions of credtray (e.g. `credtray completions bash >
     /// ~/.local/share/bash-completion/completions/credtray`)
     Completions {

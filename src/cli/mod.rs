@@ -52,6 +52,43 @@ pub fn init_logging() {
         .init();
 }
 
+/// Replaces Rust's panic report (a message and, with `RUST_BACKTRACE`, a stack trace) by one
+/// line on standard error: what failed, scrubbed of anything shaped like a secret, and where
+/// the details are. The full report goes to the log (`CREDTRAY_LOG=debug`).
+pub fn install_panic_hook(program: &'static str) {
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "an unknown failure".to_owned());
+        let what = crate::redact::scrub(&payload);
+        let at = info
+            .location()
+            .map(|l| format!(" ({}:{})", l.file(), l.line()))
+            .unwrap_or_default();
+        tracing::debug!(%what, location = %at, backtrace = %std::backtrace::Backtrace::force_capture(), "panic");
+        eprintln!(
+            "{program}: internal error: {what}{at}; this is a bug in credtray (run again with CREDTRAY_LOG=debug for details)"
+        );
+    }));
+    // Debug builds only: a panic on purpose, to test this hook.
+    #[cfg(debug_assertions)]
+    if std::env::var_os("CREDTRAY_FAILPOINT").is_some_and(|v| v == "panic") {
+        panic!("the failpoint `panic`");
+    }
+}
+
+/// Whether this process has a graphical session to show a tray in; the error to give when not.
+pub fn no_display() -> Option<anyhow::Error> {
+    (!crate::saml_login::has_display()).then(|| {
+        anyhow::anyhow!(
+            "no graphical session (neither DISPLAY nor WAYLAND_DISPLAY is set), so there is no tray to show; use the command line instead (`credtray session list`, `credtray session start SESSION`, `credtray --help`), and `credtray agent` to answer credential_process from memory"
+        )
+    })
+}
+
 /// 2 when the input is at fault (usage, validation, unknown session, a corrupt store), else 1.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     let invalid = err.chain().any(|cause| {
@@ -74,6 +111,9 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
 /// `credtray` with no command: replaces this process with `credtray-tray` from beside this
 /// executable (the same PID, so autostart and process managers see one process).
 fn exec_tray() -> anyhow::Result<()> {
+    if let Some(e) = no_display() {
+        return Err(e);
+    }
     let me = std::env::current_exe().context("cannot find the path of this executable")?;
     let tray = me
         .parent()
@@ -104,6 +144,62 @@ fn exec_tray() -> anyhow::Result<()> {
     }
 }
 
+/// `credtray doctor`: every check, one line each (the fix under a failed one), or `--json`;
+/// exits 1 when one failed.
+fn doctor(json: bool) -> anyhow::Result<()> {
+    let store = Store::from_env()?;
+    let files = Files::from_env()?;
+    let secrets = Keychain::new();
+    // The tray serves the agent's socket; it runs at login when its autostart entry is there,
+    // and a headless machine runs the systemd user unit.
+    let unit = directories::BaseDirs::new().map(|b| {
+        b.config_dir()
+            .join("systemd/user/default.target.wants/credtray-agent.service")
+    });
+    let setup = crate::doctor::Setup {
+        store: &store,
+        secrets: &secrets,
+        files: &files,
+        agent_socket: crate::agent::socket::path(),
+        agent_expected: crate::autostart::is_enabled() || unit.is_some_and(|u| u.exists()),
+        sts_endpoint: sts_endpoint(),
+    };
+    let checks = crate::doctor::run(&setup);
+    let failed = checks
+        .iter()
+        .any(|c| c.status == crate::doctor::Status::Failed);
+    if json {
+        print_json(&checks)?;
+    } else {
+        let mut text = String::new();
+        for c in &checks {
+            text.push_str(&format!(
+                "{} {:<18} {}\n",
+                c.status.mark(),
+                c.check,
+                c.detail
+            ));
+            if !c.fix.is_empty() {
+                text.push_str(&format!("  {:<18} fix: {}\n", "", c.fix));
+            }
+        }
+        print(&text)?;
+    }
+    if failed {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// Where STS is, as the SDK finds it: `AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL`, else the
+/// global endpoint.
+fn sts_endpoint() -> String {
+    ["AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "https://sts.amazonaws.com".to_owned())
+}
+
 /// The command line's grammar, as clap builds it for `--help` and the completions; also what
 /// the man pages are written from (`examples/write_man.rs`).
 pub fn grammar() -> clap::Command {
@@ -130,6 +226,10 @@ pub fn run() -> anyhow::Result<()> {
         && let Some(document) = agent_credentials(session)?
     {
         return print_secret(&document);
+    }
+    // Before anything that could fail on what it checks (the store, the files).
+    if let Command::Doctor { json } = command {
+        return doctor(json);
     }
     let sts = Arc::new(Sdk::new().context("cannot start the STS client")?);
     if let Command::Agent = command {
@@ -166,7 +266,10 @@ pub fn run() -> anyhow::Result<()> {
             move_keys,
             json,
         }) => import::aws_config(&mut engine, dry_run, move_keys, json),
-        Command::Agent | Command::Exec(_) | Command::Completions { .. } => {
+        Command::Agent
+        | Command::Exec(_)
+        | Command::Completions { .. }
+        | Command::Doctor { .. } => {
             unreachable!("handled above")
         }
     }

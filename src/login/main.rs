@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     credtray::cli::init_logging();
+    credtray::cli::install_panic_hook("credtray-login");
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some(flag) if flag == credtray::saml_login::FLAG => window::run(&args[1..]),

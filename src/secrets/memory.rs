@@ -34,6 +34,11 @@ impl Memory {
         Self::default()
     }
 
+    /// Whether it holds no entry at all.
+    pub fn is_empty(&self) -> bool {
+        lock(&self.entries).is_empty()
+    }
+
     /// A store whose every operation fails, as an unreachable keychain does.
     pub fn unreachable() -> Self {
         Self {

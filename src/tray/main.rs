@@ -65,6 +65,7 @@ pub enum UserEvent {
 
 fn main() -> ExitCode {
     credtray::cli::init_logging();
+    credtray::cli::install_panic_hook("credtray-tray");
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("--version" | "-V") => {
@@ -98,6 +99,20 @@ const OFFER_LOGIN_EVERY: Duration = Duration::from_secs(600);
 /// Runs the tray until Quit.
 fn run() -> anyhow::Result<()> {
     let started = Instant::now();
+    if let Some(e) = credtray::cli::no_display() {
+        return Err(e);
+    }
+    // tao panics when GTK can't start (a display that can't be opened): start it here first,
+    // so that is an error with its reason.
+    #[cfg(target_os = "linux")]
+    gtk::init().map_err(|e| {
+        anyhow::anyhow!(
+            "cannot start GTK on the display {:?}: {e}",
+            std::env::var("WAYLAND_DISPLAY")
+                .or_else(|_| std::env::var("DISPLAY"))
+                .unwrap_or_default()
+        )
+    })?;
     let store = Store::from_env()?;
     credtray::atomic::create_dir(store.dir(), 0o700)
         .context("cannot create the config directory")?;
@@ -173,6 +188,7 @@ fn run() -> anyhow::Result<()> {
         offered: std::collections::HashMap::new(),
         import_offered,
         _lock: lock_file,
+        _host_watch: watch_tray_host(),
     };
     event_loop.run(move |event, _, control_flow| {
         *control_flow = ControlFlow::Wait;
@@ -234,6 +250,40 @@ struct App {
     /// Written once the first-run import was offered, so it is offered once.
     import_offered: std::path::PathBuf,
     _lock: std::fs::File,
+    /// Watches the session bus for a tray host (see [`watch_tray_host`]).
+    _host_watch: Option<TrayHostWatch>,
+}
+
+/// The bus watch, kept for as long as the tray runs.
+type TrayHostWatch = Box<dyn std::any::Any>;
+
+/// A tray host shows the icon: without one (no `org.kde.StatusNotifierWatcher` on the session
+/// bus, as on GNOME without the AppIndicator extension) nothing shows and nothing says why. Says
+/// so once, on stderr and in a notification, and keeps running: libayatana-appindicator
+/// registers the icon when a host appears, which is logged.
+#[cfg(target_os = "linux")]
+fn watch_tray_host() -> Option<TrayHostWatch> {
+    use gtk::gio;
+    let warned = AtomicBool::new(false);
+    Some(Box::new(gio::bus_watch_name(
+        gio::BusType::Session,
+        "org.kde.StatusNotifierWatcher",
+        gio::BusNameWatcherFlags::NONE,
+        |_, _, owner| tracing::info!(%owner, "a tray host (StatusNotifierWatcher) is on the session bus"),
+        move |_, _| {
+            if warned.swap(true, Ordering::SeqCst) {
+                return;
+            }
+            let how = "no system tray was found (no StatusNotifierWatcher on the session bus), so credtray's icon can't show yet; it will as soon as one starts. On GNOME, install and enable the AppIndicator/KStatusNotifierItem extension (gnome-shell-extension-appindicator).";
+            eprintln!("credtray-tray: {how}");
+            worker::notify("No system tray found", how);
+        },
+    )))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn watch_tray_host() -> Option<TrayHostWatch> {
+    None
 }
 
 impl App {

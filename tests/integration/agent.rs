@@ -9,13 +9,13 @@ use crate::engine::{add_moto_user, assume_roles_named, caller, moto_requests};
 use crate::harness::{Env, fixtures, moto};
 
 /// A running `credtray agent`, killed when dropped.
-struct Agent {
+pub struct Agent {
     child: Child,
 }
 
 impl Agent {
     /// Starts the agent of `env` against moto and waits until its socket answers.
-    fn start(env: &Env) -> Self {
+    pub fn start(env: &Env) -> Self {
         let mut cmd = env.command(&["agent"]);
         cmd.env("AWS_ENDPOINT_URL", moto()).stdin(Stdio::null());
         let child = cmd.spawn().unwrap();

@@ -69,6 +69,7 @@ fn credtray_without_arguments_execs_the_tray_beside_it_in_the_same_process() {
         Some("#!/bin/sh\necho \"tray pid $$ args $#\"\n"),
     );
     let child = Command::new(&cli)
+        .env("DISPLAY", ":0")
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -85,7 +86,7 @@ fn credtray_without_arguments_execs_the_tray_beside_it_in_the_same_process() {
 fn credtray_without_arguments_says_so_when_the_tray_is_missing() {
     let dir = tempfile::tempdir().unwrap();
     let cli = cli_in(dir.path(), None);
-    let out = Command::new(&cli).output().unwrap();
+    let out = Command::new(&cli).env("DISPLAY", ":0").output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -95,6 +96,62 @@ fn credtray_without_arguments_says_so_when_the_tray_is_missing() {
     // The subcommands still work.
     let out = Command::new(&cli).arg("--version").output().unwrap();
     assert!(out.status.success(), "{out:?}");
+}
+
+#[test]
+fn without_a_display_credtray_and_the_tray_say_what_to_use_instead_and_do_not_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    // The tray beside this CLI would say it ran: it must not.
+    let cli = cli_in(dir.path(), Some("#!/bin/sh\necho tray ran\n"));
+    let real_tray = env!("CARGO_BIN_EXE_credtray-tray");
+    for program in [cli.as_os_str(), real_tray.as_ref()] {
+        let out = Command::new(program)
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .env("RUST_BACKTRACE", "1")
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert_eq!(out.status.code(), Some(1), "{program:?}: {stderr}");
+        assert!(!stdout.contains("tray ran"), "{stdout}");
+        assert!(
+            stderr.contains("no graphical session") && stderr.contains("credtray agent"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one sentence: {stderr}");
+    }
+}
+
+#[test]
+fn a_panic_is_one_line_naming_the_log_with_no_backtrace() {
+    for program in [
+        env!("CARGO_BIN_EXE_credtray"),
+        env!("CARGO_BIN_EXE_credtray-tray"),
+        env!("CARGO_BIN_EXE_credtray-login"),
+    ] {
+        let out = Command::new(program)
+            .arg("--version")
+            .env("CREDTRAY_FAILPOINT", "panic")
+            .env("RUST_BACKTRACE", "full")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{program}: {out:?}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{program}: {stderr}");
+        assert!(
+            stderr.contains("internal error: the failpoint `panic`")
+                && stderr.contains("CREDTRAY_LOG=debug"),
+            "{stderr}"
+        );
+        assert!(
+            !stderr.contains("stack backtrace") && !stderr.contains("panicked at"),
+            "{stderr}"
+        );
+    }
 }
 
 #[test]

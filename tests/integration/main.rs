@@ -11,6 +11,7 @@ mod binaries;
 mod concurrency;
 mod connection;
 mod console;
+mod doctor;
 mod duplicate;
 mod engine;
 mod exec;

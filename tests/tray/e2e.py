@@ -119,7 +119,7 @@ credtray('session', 'add', 'iam-role-federated', '--alias', 'sydney', '--profile
          '--role-arn', fixtures['federated_role_arn'], '--idp-arn', fixtures['idp_arn'], '--saml-url', 'https://idp.example.com/saml')
 
 watcher_log = os.path.join(root, 'watcher.log')
-background(['/usr/bin/python3', os.path.join(HERE, 'watcher.py')], watcher_log)
+watcher = background(['/usr/bin/python3', os.path.join(HERE, 'watcher.py')], watcher_log)
 wait_for('the watcher', lambda: 'WATCHER_READY' in open(watcher_log).read())
 notify_log = os.path.join(root, 'notify.log')
 background(['dbus-monitor', '--session', "interface='org.freedesktop.Notifications',member='Notify'"], notify_log)
@@ -680,6 +680,27 @@ def _():
     assert len(labels()) <= 30, labels()
     big_tray.terminate()
     big_tray.wait(timeout=10)
+
+
+@step('i: with no tray host the tray says so once, on stderr and in a toast, keeps running, and registers when a host starts')
+def _():
+    watcher.terminate()
+    watcher.wait(timeout=10)
+    base, _, ienv = another_user('nohost')
+    log = os.path.join(base, 'tray.log')
+    lone = background([CREDTRAY], log, ienv)
+    wait_for('the warning on stderr', lambda: 'no system tray was found' in open(log).read(), 30)
+    wait_for('the toast', lambda: toasts('No system tray found'))
+    time.sleep(1)
+    assert lone.poll() is None, open(log).read()
+    said = [l for l in open(log).read().splitlines() if l.startswith('credtray-tray: no system tray was found')]
+    assert len(said) == 1, said
+    host_log = os.path.join(base, 'watcher.log')
+    background(['/usr/bin/python3', os.path.join(HERE, 'watcher.py')], host_log)
+    wait_for('the icon to register with the new host', lambda: 'REGISTERED' in open(host_log).read(), 60)
+    assert lone.poll() is None
+    lone.terminate()
+    lone.wait(timeout=10)
 
 stop_processes()
 failed = [name for name, error in results if error]

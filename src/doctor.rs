@@ -1,0 +1,439 @@
+//! `credtray doctor`: whether this machine's setup lets credtray work, one check at a time, each
+//! ok, failed (with the fix in one sentence) or skipped (with why). Nothing here changes the
+//! user's state but one throw-away keychain item, written, read back and deleted.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::awsfiles::Files;
+use crate::secrets::{Item, Key, SecretStore};
+use crate::session::SessionId;
+use crate::store::Store;
+
+/// How a check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Ok,
+    Failed,
+    Skipped,
+}
+
+impl Status {
+    pub fn mark(self) -> &'static str {
+        match self {
+            Status::Ok => "✓",
+            Status::Failed => "✗",
+            Status::Skipped => "–",
+        }
+    }
+}
+
+/// One check's outcome, as `doctor` prints it (and `--json` gives it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Check {
+    pub check: &'static str,
+    pub status: Status,
+    pub detail: String,
+    /// For a failed check: what to do, in one sentence.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub fix: String,
+}
+
+impl Check {
+    fn ok(check: &'static str, detail: impl Into<String>) -> Self {
+        Check {
+            check,
+            status: Status::Ok,
+            detail: detail.into(),
+            fix: String::new(),
+        }
+    }
+
+    fn failed(check: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+        Check {
+            check,
+            status: Status::Failed,
+            detail: detail.into(),
+            fix: fix.into(),
+        }
+    }
+
+    fn skipped(check: &'static str, why: impl Into<String>) -> Self {
+        Check {
+            check,
+            status: Status::Skipped,
+            detail: why.into(),
+            fix: String::new(),
+        }
+    }
+}
+
+/// STS refuses requests signed more than this far from its clock.
+pub const MAX_SKEW: Duration = Duration::from_secs(5 * 60);
+/// How long the clock check waits for STS.
+const CLOCK_WITHIN: Duration = Duration::from_secs(2);
+
+/// What the checks look at: the machine's own, or a test's.
+pub struct Setup<'a> {
+    pub store: &'a Store,
+    pub secrets: &'a dyn SecretStore,
+    pub files: &'a Files,
+    /// Where `credential_process` lines' credtray and the agent's socket are looked for.
+    pub agent_socket: PathBuf,
+    /// Whether an agent should be running (the tray starts at login, or a systemd unit).
+    pub agent_expected: bool,
+    /// The STS endpoint whose `Date` header is compared with this clock.
+    pub sts_endpoint: String,
+}
+
+/// Runs every check, in order.
+pub fn run(setup: &Setup<'_>) -> Vec<Check> {
+    vec![
+        store(setup.store),
+        keychain(setup.secrets),
+        files(setup),
+        owned(setup),
+        credential_process(setup.files),
+        agent(setup),
+        tray_host(),
+        clock(&setup.sts_endpoint),
+        aws_cli(),
+    ]
+}
+
+fn store(store: &Store) -> Check {
+    match store.load_all() {
+        Ok(stored) => Check::ok(
+            "store",
+            format!(
+                "{} sessions, {} integrations in {}",
+                stored.catalog.sessions().len(),
+                stored.catalog.integrations().len(),
+                store.path().display()
+            ),
+        ),
+        Err(e) => Check::failed(
+            "store",
+            crate::error_sentence(&e),
+            format!(
+                "fix what it names in {} (or move the file aside to start afresh)",
+                store.path().display()
+            ),
+        ),
+    }
+}
+
+/// A throw-away item under a session id no session has: written, read back, deleted.
+fn keychain(secrets: &dyn SecretStore) -> Check {
+    const FIX: &str = "run a Secret Service on your session bus (gnome-keyring or KeePassXC with its Secret Service integration) and unlock its default collection";
+    let key = Key::new(SessionId::new(), Item::AccessKeyId);
+    let value = SecretString::from("credtray doctor: a throw-away item");
+    let round = secrets.set(key, &value).and_then(|()| secrets.get(key));
+    let _ = secrets.delete(key);
+    match round {
+        Ok(Some(back)) if back.expose_secret() == value.expose_secret() => {
+            Check::ok("keychain", "an item was written, read back and deleted")
+        }
+        Ok(_) => Check::failed(
+            "keychain",
+            "the keychain did not give back the item just written",
+            FIX,
+        ),
+        Err(e) => Check::failed("keychain", crate::error_sentence(&e), FIX),
+    }
+}
+
+fn files(setup: &Setup<'_>) -> Check {
+    let owned = setup.store.load_all().map(|s| s.owned).unwrap_or_default();
+    let mut problems = Vec::new();
+    for report in setup.files.check(&owned) {
+        let path = report.path.display();
+        problems.extend(report.problems.iter().map(|p| format!("{path}: {p}")));
+        problems.extend(
+            report
+                .warnings
+                .iter()
+                .map(|w| format!("{path}, line {}: {}", w.line, w.message)),
+        );
+    }
+    if problems.is_empty() {
+        Check::ok("aws files", "both parse, and the AWS tools can read them")
+    } else {
+        Check::failed(
+            "aws files",
+            problems.join("; "),
+            "edit the file at the line named (`credtray files check` says the same)",
+        )
+    }
+}
+
+fn owned(setup: &Setup<'_>) -> Check {
+    let owned = match setup.store.load_all() {
+        Ok(stored) => stored.owned,
+        Err(_) => return Check::skipped("owned sections", "the store can't be read"),
+    };
+    if owned.is_empty() {
+        return Check::skipped("owned sections", "credtray writes no section now");
+    }
+    let changed = setup.files.changed_by_hand(&owned);
+    if changed.is_empty() {
+        return Check::ok(
+            "owned sections",
+            format!("{} sections are as credtray wrote them", owned.len()),
+        );
+    }
+    let named: Vec<String> = changed
+        .iter()
+        .map(|(file, section)| format!("[{section}] in {}", file.display()))
+        .collect();
+    Check::failed(
+        "owned sections",
+        format!(
+            "changed by hand since credtray wrote them: {}",
+            named.join(", ")
+        ),
+        "stop and start their sessions to write them afresh (a copy of the hand-made text goes to the .credtray-backup file)",
+    )
+}
+
+/// Every `credential_process` line of the config file that runs credtray names an executable
+/// that exists (an upgrade or a move can leave them pointing at nothing).
+fn credential_process(files: &Files) -> Check {
+    const CHECK: &str = "credential_process";
+    let doc = match files.config.read() {
+        Ok(doc) => doc,
+        Err(_) => return Check::skipped(CHECK, "the config file can't be read"),
+    };
+    let mut lines = 0;
+    let mut broken = Vec::new();
+    for header in doc.section_names() {
+        let Some(command) = doc.get(header, "credential_process") else {
+            continue;
+        };
+        let program = first_word(command);
+        if !program.contains("credtray") {
+            continue;
+        }
+        lines += 1;
+        if !is_executable(Path::new(&program)) {
+            broken.push(format!("[{header}] runs {program}, which is not there"));
+        }
+    }
+    match (lines, broken.is_empty()) {
+        (0, _) => Check::skipped(CHECK, "no profile runs credtray as its credential_process"),
+        (n, true) => Check::ok(CHECK, format!("{n} profiles run a credtray that is there")),
+        (_, false) => Check::failed(
+            CHECK,
+            broken.join("; "),
+            "start each session again (its line is rewritten with this credtray's path), or reinstall credtray where it was",
+        ),
+    }
+}
+
+/// A command line's program, as botocore's shlex splits it (one level of quotes).
+fn first_word(command: &str) -> String {
+    let command = command.trim_start();
+    match command.chars().next() {
+        Some(q @ ('"' | '\'')) => command[1..].split(q).next().unwrap_or_default().to_owned(),
+        _ => command
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        path.is_file()
+    }
+}
+
+fn agent(setup: &Setup<'_>) -> Check {
+    use crate::agent::protocol::{Answer, Ask};
+    const CHECK: &str = "agent";
+    match crate::agent::client::request(&setup.agent_socket, Ask::Hello) {
+        Ok(Some(reply)) => match reply.body {
+            Answer::Hello { pid, tray } => Check::ok(
+                CHECK,
+                format!(
+                    "{} (pid {pid}) answers on {}",
+                    if tray { "the tray" } else { "credtray agent" },
+                    setup.agent_socket.display()
+                ),
+            ),
+            _ => Check::failed(
+                CHECK,
+                "the agent's socket answers, but not as an agent",
+                "stop what listens there and start the tray (or `credtray agent`)",
+            ),
+        },
+        Ok(None) if setup.agent_expected => Check::failed(
+            CHECK,
+            format!("no agent answers on {}", setup.agent_socket.display()),
+            "start the tray (or `systemctl --user start credtray-agent` on a machine without a desktop)",
+        ),
+        Ok(None) => Check::skipped(
+            CHECK,
+            "none is running and none is expected (credential_process works without one, only slower)",
+        ),
+        Err(e) => Check::failed(
+            CHECK,
+            crate::error_sentence(&e),
+            "restart the tray (or `credtray agent`)",
+        ),
+    }
+}
+
+/// A tray host on the session bus (org.kde.StatusNotifierWatcher), when there is a display.
+fn tray_host() -> Check {
+    const CHECK: &str = "tray host";
+    if !crate::saml_login::has_display() {
+        return Check::skipped(CHECK, "no graphical session");
+    }
+    match watcher_present() {
+        Ok(true) => Check::ok(CHECK, "a StatusNotifierWatcher is on the session bus"),
+        Ok(false) => Check::failed(
+            CHECK,
+            "no StatusNotifierWatcher on the session bus: the tray's icon has nowhere to show",
+            "on GNOME, install and enable the AppIndicator/KStatusNotifierItem extension (gnome-shell-extension-appindicator)",
+        ),
+        Err(e) => Check::skipped(CHECK, format!("the session bus can't be asked: {e}")),
+    }
+}
+
+/// Whether `org.kde.StatusNotifierWatcher` has an owner on the session bus.
+#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd"))]
+fn watcher_present() -> Result<bool, String> {
+    let bus = dbus::blocking::Connection::new_session().map_err(|e| e.to_string())?;
+    let proxy = bus.with_proxy(
+        "org.freedesktop.DBus",
+        "/org/freedesktop/DBus",
+        Duration::from_secs(2),
+    );
+    let (owned,): (bool,) = proxy
+        .method_call(
+            "org.freedesktop.DBus",
+            "NameHasOwner",
+            ("org.kde.StatusNotifierWatcher",),
+        )
+        .map_err(|e| e.to_string())?;
+    Ok(owned)
+}
+
+/// macOS and Windows always have a menu bar or notification area.
+#[cfg(not(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd")))]
+fn watcher_present() -> Result<bool, String> {
+    Ok(true)
+}
+
+/// This clock against STS's `Date` header: STS refuses signatures more than 5 minutes off
+/// (`SignatureDoesNotMatch`, `Signature expired`), a common silent cause of failures.
+fn clock(endpoint: &str) -> Check {
+    const CHECK: &str = "clock";
+    let response = match crate::aws::https::get(endpoint, CLOCK_WITHIN) {
+        Ok(r) => r,
+        Err(e) => return Check::skipped(CHECK, format!("STS at {endpoint} can't be reached: {e}")),
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let Some(theirs) = response.date.as_deref().and_then(parse_http_date) else {
+        return Check::skipped(CHECK, format!("STS at {endpoint} sent no Date"));
+    };
+    let offset = theirs - now;
+    let seconds = offset.whole_seconds();
+    let said = if seconds >= 0 {
+        format!("{} behind STS", human(seconds))
+    } else {
+        format!("{} ahead of STS", human(-seconds))
+    };
+    if offset.abs() > MAX_SKEW {
+        Check::failed(
+            CHECK,
+            format!("this clock is {said}: STS refuses requests signed more than 5 minutes off"),
+            "turn on network time (`timedatectl set-ntp true`) or set the clock right",
+        )
+    } else {
+        Check::ok(
+            CHECK,
+            format!("this clock is {said} (within the 5 minutes STS allows)"),
+        )
+    }
+}
+
+/// An offset as a person reads it (HTTP dates have whole seconds, so minutes are rounded).
+fn human(seconds: i64) -> String {
+    match seconds {
+        s if s < 120 => format!("{s} s"),
+        s => format!("about {} min", (s + 30) / 60),
+    }
+}
+
+/// An HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`).
+fn parse_http_date(text: &str) -> Option<time::OffsetDateTime> {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    time::PrimitiveDateTime::parse(text.trim(), format)
+        .ok()
+        .map(time::PrimitiveDateTime::assume_utc)
+}
+
+/// The AWS CLI on PATH, for information: credtray works without it.
+fn aws_cli() -> Check {
+    const CHECK: &str = "aws cli";
+    match std::process::Command::new("aws").arg("--version").output() {
+        Ok(out) if out.status.success() => {
+            let version = String::from_utf8_lossy(&out.stdout);
+            let version = if version.trim().is_empty() {
+                String::from_utf8_lossy(&out.stderr).into_owned()
+            } else {
+                version.into_owned()
+            };
+            Check::ok(CHECK, version.trim().to_owned())
+        }
+        _ => Check::skipped(
+            CHECK,
+            "not on PATH (informative only: any AWS SDK reads the profiles credtray writes)",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_dates_and_command_words_are_read_as_the_wire_and_botocore_have_them() {
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(time::macros::datetime!(1994-11-06 08:49:37 UTC))
+        );
+        assert_eq!(parse_http_date("yesterday"), None);
+        assert_eq!(
+            first_word("\"/opt/cred tray/credtray\" credential-process --session x"),
+            "/opt/cred tray/credtray"
+        );
+        assert_eq!(
+            first_word("/usr/bin/credtray credential-process"),
+            "/usr/bin/credtray"
+        );
+        assert_eq!(human(59), "59 s");
+        assert_eq!(human(599), "about 10 min");
+    }
+
+    #[test]
+    fn a_working_keychain_passes_and_leaves_nothing() {
+        let memory = crate::secrets::Memory::default();
+        assert_eq!(keychain(&memory).status, Status::Ok);
+        assert!(memory.is_empty());
+    }
+}

@@ -1,0 +1,191 @@
+//! `credtray doctor` against real components: the real Secret Service (and none), moto as STS,
+//! a local STS clock stub 10 minutes off, and AWS files with a BOM or a credential_process
+//! line whose credtray is gone. Each failure names what failed; `--json` says the same.
+
+use serde_json::Value;
+
+use crate::harness::{Env, Run, finish, moto, support_server};
+
+fn doctor(env: &Env, endpoint: &str, tweak: impl FnOnce(&mut std::process::Command)) -> Run {
+    let mut cmd = env.command(&["doctor", "--json"]);
+    cmd.env("AWS_ENDPOINT_URL", endpoint);
+    tweak(&mut cmd);
+    finish(cmd, "")
+}
+
+fn check<'a>(rows: &'a Value, name: &str) -> &'a Value {
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["check"] == name)
+        .unwrap_or_else(|| panic!("no {name} check in {rows}"))
+}
+
+#[test]
+fn with_everything_in_place_every_check_passes_or_says_why_it_was_skipped() {
+    let env = Env::new();
+    env.add_user("dev", "AKIAIOSFODNN7EXAMPLE", "secret");
+    let run = doctor(&env, &moto(), |_| {});
+    assert_eq!(run.code, 0, "{run:?}");
+    let rows = run.json();
+    for name in ["store", "keychain", "aws files", "clock"] {
+        assert_eq!(check(&rows, name)["status"], "ok", "{name}: {rows}");
+    }
+    assert!(
+        check(&rows, "store")["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("1 sessions")
+    );
+    // No display here, and no agent expected: skipped, with the reason.
+    for name in ["tray host", "agent", "credential_process"] {
+        let row = check(&rows, name);
+        assert_eq!(row["status"], "skipped", "{name}: {rows}");
+        assert!(!row["detail"].as_str().unwrap().is_empty());
+    }
+    // The text form: one line per check.
+    let text = finish(
+        {
+            let mut cmd = env.command(&["doctor"]);
+            cmd.env("AWS_ENDPOINT_URL", moto());
+            cmd
+        },
+        "",
+    );
+    assert_eq!(text.code, 0, "{text:?}");
+    assert!(
+        text.stdout.contains("✓ keychain") && text.stdout.contains("– tray host"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn without_a_secret_service_the_keychain_check_fails_with_its_fix() {
+    let env = Env::new();
+    let run = doctor(&env, &moto(), |cmd| {
+        cmd.env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus");
+    });
+    assert_eq!(run.code, 1, "{run:?}");
+    let rows = run.json();
+    let keychain = check(&rows, "keychain");
+    assert_eq!(keychain["status"], "failed", "{rows}");
+    assert!(
+        keychain["fix"].as_str().unwrap().contains("Secret Service"),
+        "{rows}"
+    );
+    assert_eq!(check(&rows, "store")["status"], "ok");
+}
+
+#[test]
+fn a_credential_process_line_to_a_missing_credtray_and_a_bom_are_named() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.aws_dir()).unwrap();
+    std::fs::write(
+        env.aws_dir().join("config"),
+        "[profile gone]\ncredential_process = \"/opt/old place/credtray\" credential-process --session gone\n\n[profile other]\ncredential_process = /usr/bin/true\n",
+    )
+    .unwrap();
+    let run = doctor(&env, &moto(), |_| {});
+    assert_eq!(run.code, 1, "{run:?}");
+    let rows = run.json();
+    let lines = check(&rows, "credential_process");
+    assert_eq!(lines["status"], "failed", "{rows}");
+    let detail = lines["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("[profile gone]") && detail.contains("/opt/old place/credtray"),
+        "{detail}"
+    );
+    assert!(
+        !detail.contains("other"),
+        "a line that does not run credtray is not ours: {detail}"
+    );
+
+    std::fs::write(env.aws_dir().join("config"), "").unwrap();
+    std::fs::write(
+        env.aws_dir().join("credentials"),
+        "\u{feff}[dev]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n",
+    )
+    .unwrap();
+    let run = doctor(&env, &moto(), |_| {});
+    assert_eq!(run.code, 1, "{run:?}");
+    let rows = run.json();
+    let files = check(&rows, "aws files");
+    assert_eq!(files["status"], "failed", "{rows}");
+    let detail = files["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("credentials, line 1") && detail.contains("byte order mark"),
+        "{detail}"
+    );
+}
+
+#[test]
+fn a_clock_ten_minutes_off_from_sts_is_reported_with_the_offset() {
+    let env = Env::new();
+    let (mut stub, port) = support_server("clock_stub.py", &["600".as_ref()]);
+    let run = doctor(&env, &format!("http://127.0.0.1:{port}"), |_| {});
+    let _ = stub.kill();
+    let _ = stub.wait();
+    assert_eq!(run.code, 1, "{run:?}");
+    let rows = run.json();
+    let clock = check(&rows, "clock");
+    assert_eq!(clock["status"], "failed", "{rows}");
+    let detail = clock["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("10 min") && detail.contains("behind STS"),
+        "{detail}"
+    );
+    // Nothing answers: skipped, not failed.
+    let run = doctor(&env, "http://127.0.0.1:9", |_| {});
+    assert_eq!(check(&run.json(), "clock")["status"], "skipped");
+}
+
+#[test]
+fn a_running_agent_is_found_and_an_expected_one_that_is_not_fails() {
+    let env = Env::new();
+    // Start at login is on: the tray (the agent) is expected.
+    let autostart = env.root.join("home/.config/autostart/credtray.desktop");
+    std::fs::create_dir_all(autostart.parent().unwrap()).unwrap();
+    std::fs::write(
+        &autostart,
+        "[Desktop Entry]\nType=Application\nExec=credtray\n",
+    )
+    .unwrap();
+    let rows = doctor(&env, &moto(), |_| {}).json();
+    let agent = check(&rows, "agent");
+    assert_eq!(agent["status"], "failed", "{rows}");
+    assert!(
+        agent["fix"].as_str().unwrap().contains("start the tray"),
+        "{rows}"
+    );
+    let running = crate::agent::Agent::start(&env);
+    let rows = doctor(&env, &moto(), |_| {}).json();
+    let agent = check(&rows, "agent");
+    assert_eq!(agent["status"], "ok", "{rows}");
+    assert!(
+        agent["detail"]
+            .as_str()
+            .unwrap()
+            .contains("credtray agent (pid"),
+        "{rows}"
+    );
+    drop(running);
+}
+
+#[test]
+fn a_display_without_a_tray_host_fails_the_tray_host_check() {
+    // scripts/test's Xvfb; its private session bus runs no StatusNotifierWatcher (only the
+    // tray's end-to-end test starts one, on a bus of its own).
+    let display = std::env::var("DISPLAY").expect("DISPLAY (Xvfb) is set by scripts/test");
+    let env = Env::new();
+    let rows = doctor(&env, &moto(), |cmd| {
+        cmd.env("DISPLAY", &display);
+    })
+    .json();
+    let host = check(&rows, "tray host");
+    assert_eq!(host["status"], "failed", "{rows}");
+    assert!(
+        host["fix"].as_str().unwrap().contains("AppIndicator"),
+        "{rows}"
+    );
+}
