@@ -480,6 +480,12 @@ pub fn first_run_offer(
     if !catalog.sessions().is_empty() || !catalog.integrations().is_empty() {
         return None;
     }
+    offer(credentials, config, catalog)
+}
+
+/// What an import would make now, one line per session or integration, then the profiles it
+/// would leave out; `None` when it would make nothing.
+pub fn offer(credentials: &Document, config: &Document, catalog: &Catalog) -> Option<String> {
     let planned = ordered(plan(credentials, config, catalog), catalog);
     let mut lines: Vec<String> = integrations(credentials, config, catalog)
         .iter()
@@ -608,6 +614,12 @@ mod tests {
             first_run_offer(&credentials, &config, &catalog),
             None,
             "not a first run"
+        );
+        // Asked for (the first-run menu's Import item), it still lists what is not there yet.
+        assert!(
+            offer(&credentials, &config, &catalog)
+                .unwrap()
+                .contains("• dev: IAM user")
         );
     }
 

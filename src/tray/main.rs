@@ -545,18 +545,19 @@ impl App {
         let read = || -> Result<Option<String>, credtray::awsfiles::Error> {
             let files = Files::from_env()?;
             let (credentials, config) = (files.credentials.read()?, files.config.read()?);
-            Ok(credtray::import::first_run_offer(
-                &credentials,
-                &config,
-                &self.catalog,
-            ))
+            let offer = if asked {
+                credtray::import::offer
+            } else {
+                credtray::import::first_run_offer
+            };
+            Ok(offer(&credentials, &config, &self.catalog))
         };
         let offer = match read() {
             Ok(Some(offer)) => offer,
             Ok(None) if asked => {
                 worker::notify(
                     "Nothing to import",
-                    "~/.aws has no profile credtray can make a session of.",
+                    "Every profile of ~/.aws that credtray can make a session of has one already, or there is none.",
                 );
                 return;
             }
