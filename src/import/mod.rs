@@ -617,7 +617,7 @@ mod tests {
         );
         // Asked for (the first-run menu's Import item), it still lists what is not there yet.
         assert!(
-            offer(&credentials, &config, &catalog)
+            super::offer(&credentials, &config, &catalog)
                 .unwrap()
                 .contains("• dev: IAM user")
         );
