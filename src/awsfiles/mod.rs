@@ -10,7 +10,7 @@ mod owned;
 
 pub use document::{Document, ParseError, RepeatedKey, RepeatedSection, Upserted};
 pub use file::AwsFile;
-pub use moving::{KeyMove, Refused};
+pub use moving::{KeptEdit, KeyMove, Refused};
 pub use owned::{Contents, Original, Owned, Plan, Published, Settled, TakenOver};
 
 use std::path::PathBuf;

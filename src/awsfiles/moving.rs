@@ -55,6 +55,19 @@ struct MoveTarget {
 }
 
 impl KeyMove {
+    /// The originals of the sections holding keys (`true`) or not (`false`), copied.
+    pub fn originals(&self, with_keys: bool) -> Vec<Original> {
+        self.targets
+            .iter()
+            .zip(&self.originals)
+            .filter(|(t, _)| t.has_keys == with_keys)
+            .map(|(_, o)| Original {
+                flavor: o.flavor,
+                text: Zeroizing::new(o.text.as_str().to_owned()),
+            })
+            .collect()
+    }
+
     /// The files whose keys will go.
     pub fn files(&self) -> impl Iterator<Item = &std::path::Path> {
         self.targets
@@ -142,26 +155,14 @@ impl Files {
         Ok(plan)
     }
 
-    /// Records the sections of `plan` as taken over for good by `session`, the ones whose keys
-    /// are about to go as intended (a crash before their write drops them again). Save this
-    /// before [`Self::write_move`].
+    /// Records the sections of `plan` whose keys are about to go as taken over for good by
+    /// `session`, intended (a crash before their write drops them again). Save this before
+    /// [`Self::write_move`], which records the sections without keys once the keys are gone.
     pub fn intend_move(&self, plan: &KeyMove, session: SessionId, owned: &mut Vec<Owned>) {
         for (target, original) in plan.targets.iter().zip(&plan.originals) {
-            let after = original.fingerprint();
-            owned.push(Owned {
-                file: target.file.path().to_owned(),
-                flavor: target.flavor,
-                section: target.section.clone(),
-                separator: String::new(),
-                fingerprint: Some(after.clone()),
-                intent: target.has_keys.then_some(session),
-                taken_over: Some(TakenOver {
-                    session,
-                    fingerprint: after,
-                    kept: true,
-                }),
-                withheld: None,
-            });
+            if target.has_keys {
+                owned.push(kept_record(target, original, session, true));
+            }
         }
     }
 
@@ -220,6 +221,42 @@ impl Files {
             }
         }
         Ok(backups)
+    }
+
+    /// Once the keys are gone (and the caller kept these sections' originals): the profile's
+    /// sections without keys are the session's too, so that starting it takes no
+    /// `--take-over`.
+    pub fn claim_the_rest(&self, plan: &KeyMove, session: SessionId, owned: &mut Vec<Owned>) {
+        for (target, original) in plan.targets.iter().zip(&plan.originals) {
+            if !target.has_keys {
+                owned.push(kept_record(target, original, session, false));
+            }
+        }
+    }
+}
+
+/// The record of a section taken over for good, holding `original` (intended: about to be
+/// written).
+fn kept_record(
+    target: &MoveTarget,
+    original: &Original,
+    session: SessionId,
+    intended: bool,
+) -> Owned {
+    let after = original.fingerprint();
+    Owned {
+        file: target.file.path().to_owned(),
+        flavor: target.flavor,
+        section: target.section.clone(),
+        separator: String::new(),
+        fingerprint: Some(after.clone()),
+        intent: intended.then_some(session),
+        taken_over: Some(TakenOver {
+            session,
+            fingerprint: after,
+            kept: true,
+        }),
+        withheld: None,
     }
 }
 
@@ -282,12 +319,118 @@ impl Files {
     pub fn changed_by_hand(&self, owned: &[Owned]) -> Vec<(PathBuf, String)> {
         owned
             .iter()
-            .filter(|o| o.intent.is_none() && o.withheld.is_none())
+            .filter(|o| o.intent.is_none() && o.withheld.is_none() && resting(o).is_none())
             .filter_map(|o| {
                 let doc = AwsFile::new(o.file.clone(), o.flavor).read().ok()?;
                 let now = doc.section_text(&o.section).map(fingerprint)?;
                 (o.fingerprint.as_ref() != Some(&now)).then(|| (o.file.clone(), o.section.clone()))
             })
             .collect()
+    }
+}
+
+impl Files {
+    /// Writes long-term keys back into the section of `record` (a section taken over for good,
+    /// given up): what `--move-keys` took out, when the session that holds them goes.
+    pub fn put_keys_back(
+        &self,
+        record: &Owned,
+        access_key_id: &secrecy::SecretString,
+        secret_access_key: &secrecy::SecretString,
+    ) -> Result<(), Error> {
+        let file = AwsFile::new(record.file.clone(), record.flavor);
+        file.edit(|doc| {
+            doc.upsert(
+                &record.section,
+                &[
+                    (KEYS[0], access_key_id.expose_secret()),
+                    (KEYS[1], secret_access_key.expose_secret()),
+                ],
+                &[],
+            )
+            .map(drop)
+            .map_err(|source| Error::Parse {
+                path: file.path().to_owned(),
+                source,
+            })
+        })
+    }
+}
+
+/// A section taken over for good that is not published now (it holds the user's text) and
+/// was changed since: its new text becomes the original, or it was removed.
+#[derive(Debug)]
+pub struct KeptEdit {
+    pub flavor: Flavor,
+    pub section: String,
+    /// The session that holds the claim (whose keychain entry keeps the original).
+    pub session: SessionId,
+    /// The section's text now; `None`: the user removed it, and the claim goes.
+    pub text: Option<Original>,
+}
+
+/// A kept record whose section holds its original: not published now.
+fn resting(o: &Owned) -> Option<&TakenOver> {
+    o.taken_over.as_ref().filter(|t| {
+        t.kept
+            && o.intent.is_none()
+            && o.withheld.is_none()
+            && o.fingerprint.as_ref() == Some(&t.fingerprint)
+    })
+}
+
+impl Files {
+    /// The sections of `profile` taken over for good and resting that the user changed since
+    /// (see [`KeptEdit`]): theirs to change, so a start adopts them rather than backing them up
+    /// as changed by hand and restoring an older text on stop.
+    pub fn kept_edits(&self, profile: &ProfileName, owned: &[Owned]) -> Vec<KeptEdit> {
+        owned
+            .iter()
+            .filter(|o| o.section == o.flavor.section(profile))
+            .filter_map(|o| {
+                let taken = resting(o)?;
+                let doc = AwsFile::new(o.file.clone(), o.flavor).read().ok()?;
+                let text = doc.section_text(&o.section);
+                if text.map(fingerprint).as_ref() == Some(&taken.fingerprint) {
+                    return None;
+                }
+                Some(KeptEdit {
+                    flavor: o.flavor,
+                    section: o.section.clone(),
+                    session: taken.session,
+                    text: text.map(|t| Original {
+                        flavor: o.flavor,
+                        text: Zeroizing::new(t.to_owned()),
+                    }),
+                })
+            })
+            .collect()
+    }
+
+    /// Applies [`Self::kept_edits`] to the records (after the caller kept the new originals):
+    /// a changed section's record now holds its new text; a removed one's record goes, and is
+    /// returned.
+    pub fn adopt_kept_edits(&self, edits: &[KeptEdit], owned: &mut Vec<Owned>) -> Vec<Owned> {
+        let mut gone = Vec::new();
+        for edit in edits {
+            let Some(i) = owned
+                .iter()
+                .position(|o| o.flavor == edit.flavor && o.section == edit.section)
+            else {
+                continue;
+            };
+            match &edit.text {
+                Some(original) => {
+                    let now = original.fingerprint();
+                    let o = &mut owned[i];
+                    o.fingerprint = Some(now.clone());
+                    if let Some(t) = o.taken_over.as_mut() {
+                        t.fingerprint = now;
+                    }
+                }
+                None => gone.push(owned.remove(i)),
+            }
+        }
+        gone
     }
 }

@@ -258,6 +258,41 @@ pub(super) fn duplicate(file: &AwsFile, doc: &Document, section: &str) -> Result
     }
 }
 
+/// What a first write will leave of `target`'s section: its fingerprint and, withheld, where it
+/// was; `None` when there is nothing to own (no section, and none to write). After a crash,
+/// only that text is taken for credtray's (anything else there is the user's).
+fn foresee(
+    target: &Target,
+    contents: Contents<'_>,
+    taking_over: bool,
+) -> Option<(Option<String>, Option<usize>)> {
+    match contents.change(target.flavor, taking_over) {
+        Change::Withhold if !taking_over => None,
+        Change::Withhold => Some((
+            None,
+            target.doc.section_range(&target.section).map(|r| r.start),
+        )),
+        Change::Set { pairs, remove } => {
+            let mut foreseen = target.doc.clone();
+            let expected = foreseen
+                .upsert(&target.section, &pairs, &remove)
+                .ok()
+                .and_then(|_| foreseen.section_text(&target.section).map(fingerprint));
+            Some((expected, None))
+        }
+    }
+}
+
+/// A record taken over for good back at rest: no intent, holding its original. Others are left
+/// as they are.
+fn rest(o: &mut Owned) {
+    if let Some(t) = o.taken_over.as_ref().filter(|t| t.kept) {
+        o.fingerprint = Some(t.fingerprint.clone());
+        o.intent = None;
+        o.withheld = None;
+    }
+}
+
 /// One file a write changed, to put back if the other file fails.
 struct Done {
     index: usize,
@@ -365,7 +400,21 @@ impl Files {
         owned: &mut Vec<Owned>,
     ) {
         for target in &plan.targets {
-            if find(owned, target.flavor, &target.section).is_some() {
+            if let Some(i) = position(owned, target.flavor, &target.section) {
+                // A section taken over for good and resting (the user's text): its first write
+                // is intended like a take-over's, so a crash is settled (see `reconcile`).
+                if owned[i].taken_over.as_ref().is_some_and(|t| {
+                    t.kept
+                        && owned[i].intent.is_none()
+                        && owned[i].withheld.is_none()
+                        && owned[i].fingerprint.as_ref() == Some(&t.fingerprint)
+                }) && let Some((fingerprint, withheld)) = foresee(target, contents, true)
+                {
+                    let o = &mut owned[i];
+                    o.intent = Some(session);
+                    o.fingerprint = fingerprint;
+                    o.withheld = withheld;
+                }
                 continue;
             }
             let taken_over = plan
@@ -377,24 +426,9 @@ impl Files {
                     fingerprint: o.fingerprint(),
                     kept: false,
                 });
-            let (fingerprint, withheld) = match contents.change(target.flavor, taken_over.is_some())
-            {
-                // No section and none to write: nothing to own.
-                Change::Withhold if taken_over.is_none() => continue,
-                Change::Withhold => (
-                    None,
-                    target.doc.section_range(&target.section).map(|r| r.start),
-                ),
-                // The section as the write will leave it: after a crash, only that text is
-                // taken for credtray's (anything else there is the user's).
-                Change::Set { pairs, remove } => {
-                    let mut foreseen = target.doc.clone();
-                    let expected = foreseen
-                        .upsert(&target.section, &pairs, &remove)
-                        .ok()
-                        .and_then(|_| foreseen.section_text(&target.section).map(fingerprint));
-                    (expected, None)
-                }
+            let Some((fingerprint, withheld)) = foresee(target, contents, taken_over.is_some())
+            else {
+                continue;
             };
             owned.push(Owned {
                 file: target.file.path().to_owned(),
@@ -489,6 +523,9 @@ impl Files {
                     .iter()
                     .any(|t| t.flavor == o.flavor && t.section == o.section)
         };
+        for o in owned.iter_mut().filter(|o| intended(o)) {
+            rest(o);
+        }
         owned.retain(|o| !intended(o));
     }
 
@@ -515,6 +552,10 @@ impl Files {
                 section: section.to_owned(),
             };
             match (&record.taken_over, first, current) {
+                // Taken over for good: the original is in the keychain already, and it may
+                // hold keys the user put back, which no backup file may.
+                (Some(taken), true, Some(text))
+                    if fingerprint(text) == taken.fingerprint && taken.kept => {}
                 (Some(taken), true, Some(text)) if fingerprint(text) == taken.fingerprint => {
                     published
                         .backups
@@ -793,7 +834,17 @@ impl Files {
                     .filter(|f| record.fingerprint.as_ref() == Some(f))
                     .map(Some),
             };
+            // A section taken over for good whose first write never happened holds its
+            // original still: it rests again, still the session's.
+            let original_there = record.taken_over.as_ref().is_some_and(|t| {
+                t.kept
+                    && doc.section_text(&record.section).map(fingerprint).as_ref()
+                        == Some(&t.fingerprint)
+            });
             match written {
+                None if original_there => {
+                    rest(&mut owned[index]);
+                }
                 None => {
                     owned.remove(index);
                     settled.push(Settled::Dropped(record));

@@ -359,8 +359,10 @@ impl Engine {
             if holds && (planned.needs_restart || moves) {
                 // Moving away gives up a section taken over for good; a restart in place
                 // keeps it.
-                let live = run::live_sessions(&locked.catalog);
-                let keeps = |t: &crate::awsfiles::TakenOver| !moves && live.contains(&t.session);
+                let live = run::live_sessions(&locked.catalog, &before.profile);
+                let keeps = |t: &crate::awsfiles::TakenOver| {
+                    (t.session != id || !moves) && live.contains(&t.session)
+                };
                 let removed = match self.unpublish(&mut locked, &before.profile, keeps) {
                     Ok(removed) => removed,
                     Err(e) => {
@@ -495,11 +497,11 @@ impl Engine {
         }
         // A running session's credentials go with it; if that fails, the sessions stay.
         let mut removed_records = Vec::new();
-        let live: Vec<SessionId> = run::live_sessions(&before)
-            .into_iter()
-            .filter(|id| !doomed.iter().any(|d| d.id == *id))
-            .collect();
         for session in doomed.iter().filter(|s| run::holds_profile(&before, s)) {
+            let live: Vec<SessionId> = run::live_sessions(&before, &session.profile)
+                .into_iter()
+                .filter(|id| !doomed.iter().any(|d| d.id == *id))
+                .collect();
             match self.unpublish(&mut locked, &session.profile, |t| live.contains(&t.session)) {
                 Ok(removed) => removed_records.extend(removed),
                 Err(e) => {
@@ -512,6 +514,20 @@ impl Engine {
         // again.
         for session in &doomed {
             removed_records.extend(self.files.release(session.id, &mut locked.owned));
+        }
+        // Keys `import --move-keys` took off the disk go back where they were: the keychain
+        // is about to lose its copy, the only one left.
+        for session in doomed.iter().filter(|s| s.kind.tag().has_keys()) {
+            let Some(record) = moved_from(&removed_records, session.id) else {
+                continue;
+            };
+            let [Some(id), Some(secret)] = self.read_keys(session.id)? else {
+                continue;
+            };
+            if let Err(e) = self.files.put_keys_back(record, &id, &secret) {
+                // Nothing is saved: the sessions, their claims and their keys stay.
+                return Err(e.into());
+            }
         }
         for session in &doomed {
             locked.catalog.set_state(session.id, State::Deleting, None);
@@ -770,3 +786,18 @@ fn default_chained_alias(catalog: &Catalog, parent: &Alias) -> Result<Alias, Err
 
 #[cfg(test)]
 mod tests;
+
+/// The section a session's moved keys go back to when it is deleted: of the sections it took
+/// over for good and gave up, the credentials file's, else the config file's.
+fn moved_from(records: &[awsfiles::Owned], session: SessionId) -> Option<&awsfiles::Owned> {
+    let kept = |o: &&awsfiles::Owned| {
+        o.taken_over
+            .as_ref()
+            .is_some_and(|t| t.kept && t.session == session)
+    };
+    records
+        .iter()
+        .filter(kept)
+        .find(|o| o.flavor == awsfiles::Flavor::Credentials)
+        .or_else(|| records.iter().find(kept))
+}

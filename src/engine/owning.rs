@@ -48,7 +48,12 @@ impl Engine {
                     }
                     Settled::Kept(record) => {
                         tracing::info!(section = %record.section, "an interrupted write happened; credtray owns the section");
+                        // A move of keys that happened leaves nothing to clean up.
+                        let moved = record.taken_over.as_ref().is_some_and(|t| {
+                            t.kept && record.fingerprint.as_ref() == Some(&t.fingerprint)
+                        });
                         if let Some(id) = record.intent
+                            && !moved
                             && locked.catalog.get(id).is_some_and(|s| {
                                 matches!(s.state, State::Inactive | State::Pending)
                             })
@@ -103,6 +108,7 @@ impl Engine {
                 command,
             },
         };
+        self.adopt_kept_edits(&mut locked, &session.profile)?;
         let plan = self
             .files
             .plan(&session.profile, &locked.owned, take_over)?;
@@ -187,10 +193,11 @@ impl Engine {
         let plan = self
             .files
             .plan_move(&session.profile, &locked.owned, &keys)?;
-        self.keep_originals(id, &plan.originals, &locked.owned)?;
+        let keyed = plan.originals(true);
+        self.keep_originals(id, &keyed, &locked.owned)?;
         self.files.intend_move(&plan, id, &mut locked.owned);
         if let Err(e) = locked.save() {
-            self.drop_originals(id, &plan.originals, &[]);
+            self.drop_originals(id, &keyed, &[]);
             return Err(e.into());
         }
         failpoint("after-move-intent");
@@ -198,7 +205,18 @@ impl Engine {
         let result = self.files.write_move(&plan, &mut owned);
         locked.owned = owned;
         if result.is_err() {
-            self.drop_originals(id, &plan.originals, &locked.owned);
+            self.drop_originals(id, &keyed, &locked.owned);
+        } else {
+            // The rest of the profile's sections, claimed only now that the keys are gone; if
+            // their originals can't be kept, they stay the user's (a start then asks to take
+            // them over).
+            let rest = plan.originals(false);
+            match self.keep_originals(id, &rest, &locked.owned) {
+                Ok(()) => self.files.claim_the_rest(&plan, id, &mut locked.owned),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the sections without keys stay the user's");
+                }
+            }
         }
         locked.save()?;
         Ok(result?)
@@ -336,6 +354,37 @@ impl Engine {
                 tracing::warn!(account = %key, error = %e, "could not remove the kept original of a take-over that did not happen");
             }
         }
+    }
+
+    /// A section taken over for good that the user changed while it was theirs (not
+    /// published): the new text becomes its original (kept in the keychain, read back, before
+    /// the store says so); one they removed is theirs again. Saved before any publish.
+    fn adopt_kept_edits(&self, locked: &mut Locked, profile: &ProfileName) -> Result<(), Error> {
+        let edits = self.files.kept_edits(profile, &locked.owned);
+        if edits.is_empty() {
+            return Ok(());
+        }
+        for edit in &edits {
+            let Some(original) = &edit.text else {
+                continue;
+            };
+            let key = Key::new(edit.session, Item::taken_over(edit.flavor));
+            let value = SecretString::from(original.text.as_str().to_owned());
+            self.secrets.set(key, &value)?;
+            let back = self.secrets.get(key)?;
+            if back.is_none_or(|b| b.expose_secret() != original.text.as_str()) {
+                return Err(crate::secrets::Error::Failure {
+                    account: key.to_string(),
+                    cause: "the keychain did not keep what was written".to_owned(),
+                }
+                .into());
+            }
+            tracing::info!(section = %edit.section, "a section taken over for good was changed by its owner; that text is its original now");
+        }
+        let gone = self.files.adopt_kept_edits(&edits, &mut locked.owned);
+        locked.save()?;
+        self.forget_originals(locked, &gone);
+        Ok(())
     }
 
     /// Records a failed start or refresh as the session's error, unless (a refresh) the

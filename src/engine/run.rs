@@ -6,7 +6,9 @@ use time::OffsetDateTime;
 use super::prompt::Prompt;
 use super::{Engine, Error, Event, refuse_deleting, session_in};
 use crate::aws::Credentials;
-use crate::session::{AccessKeyId, Catalog, Edit, SecretAccessKey, Session, SessionId, State};
+use crate::session::{
+    AccessKeyId, Catalog, Edit, ProfileName, SecretAccessKey, Session, SessionId, State,
+};
 
 /// One session rotation touched, and how it went.
 pub type Rotated = (SessionId, Result<(), Error>);
@@ -121,7 +123,7 @@ impl Engine {
         let session = session_in(&locked.catalog, id)?;
         refuse_deleting(&session)?;
         let removed = if holds_profile(&locked.catalog, &session) {
-            let live = live_sessions(&locked.catalog);
+            let live = live_sessions(&locked.catalog, &session.profile);
             match self.unpublish(&mut locked, &session.profile, |t| live.contains(&t.session)) {
                 Ok(removed) => removed,
                 Err(e) => {
@@ -252,12 +254,13 @@ impl Engine {
     }
 }
 
-/// The sessions that may keep a section taken over for good (none being deleted).
-pub(super) fn live_sessions(catalog: &Catalog) -> Vec<SessionId> {
+/// The sessions that may keep a section of `profile` taken over for good: those on it, none
+/// being deleted.
+pub(super) fn live_sessions(catalog: &Catalog, profile: &ProfileName) -> Vec<SessionId> {
     catalog
         .sessions()
         .iter()
-        .filter(|s| s.state != State::Deleting)
+        .filter(|s| s.state != State::Deleting && s.profile == *profile)
         .map(|s| s.id)
         .collect()
 }

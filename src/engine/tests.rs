@@ -1299,12 +1299,116 @@ fn moved_keys_leave_the_files_and_the_section_stays_the_sessions_between_runs() 
     assert!(!r.text("credentials").contains("[default]"));
     r.engine.stop(id).unwrap();
     assert_eq!(r.text("credentials"), moved);
-    // Deleting the session gives the sections up, as they are, and their kept originals go.
+    // The user changes the section while it is theirs (between runs): a start takes that
+    // text as the original (no backup of it, no redaction), and a stop gives it back.
+    let edited = moved.replace("[default]\n", "[default]\n# mine again\n");
+    std::fs::write(r.dir.path().join("credentials"), &edited).unwrap();
+    let backups_before = r.text("credentials.credtray-backup");
+    r.engine.start(id, &mut NoPrompt, false).unwrap();
+    r.engine.stop(id).unwrap();
+    assert_eq!(r.text("credentials"), edited);
+    assert_eq!(r.text("credentials.credtray-backup"), backups_before);
+    // Deleting the session gives the sections up with the keys back in them (the keychain's
+    // copy, the only one, goes), and their kept originals go.
     r.engine.delete(id, false).unwrap();
-    assert_eq!(r.text("credentials"), moved);
+    let back = r.text("credentials");
+    assert!(
+        back.contains("aws_access_key_id = AKIAUSERSOWNKEY00000")
+            && back.contains("aws_secret_access_key = mine/secret")
+            && back.contains("# mine again")
+            && back.contains("[other]\naws_access_key_id = AKIAOTHER\n"),
+        "{back}"
+    );
     assert!(r.engine.store().load_all().unwrap().owned.is_empty());
     assert_eq!(secret_of(&r.mem, id, Item::TakenOverCredentials), None);
     assert_eq!(secret_of(&r.mem, id, Item::TakenOverConfig), None);
+}
+
+#[test]
+fn a_claim_for_good_follows_its_session_off_the_profile() {
+    let mut r = rig();
+    let a = default_user_with(&r, "AKIAUSERSOWNKEY00000", "mine/secret");
+    write_user_files(&r);
+    r.engine.move_keys(a).unwrap();
+    let moved = r.text("credentials");
+    // Another session on the same profile runs; meanwhile A moves to another profile.
+    let new = NewSession {
+        publish: None,
+        alias: "b".parse().unwrap(),
+        profile: None,
+        region: Some("eu-west-1".into()),
+        kind: SessionKind::IamUser { mfa_device: None },
+    };
+    let b = r
+        .engine
+        .add(new, Some(keys("AKIABBBBBBBBBBBBBBBB", "b-secret")))
+        .unwrap()
+        .id;
+    r.engine.start(b, &mut NoPrompt, false).unwrap();
+    let elsewhere = Edit {
+        profile: Some("prod".parse().unwrap()),
+        ..Edit::default()
+    };
+    r.engine.edit(a, elsewhere, &mut NoPrompt).unwrap();
+    // B's stop gives the user's section back and nobody keeps [default] any more.
+    r.engine.stop(b).unwrap();
+    assert_eq!(r.text("credentials"), moved);
+    let owned = r.engine.store().load_all().unwrap().owned;
+    assert!(owned.is_empty(), "{owned:?}");
+    assert_eq!(secret_of(&r.mem, a, Item::TakenOverCredentials), None);
+}
+
+#[test]
+fn a_kept_section_the_user_removed_is_theirs_again_and_a_crashed_first_write_rests() {
+    let mut r = rig();
+    let id = default_user_with(&r, "AKIAUSERSOWNKEY00000", "mine/secret");
+    write_user_files(&r);
+    r.engine.move_keys(id).unwrap();
+    // Removed by the user while resting: the next start writes a section of credtray's own,
+    // which the stop removes; the claim on it is gone.
+    let without = r.text("credentials").replace("[default]\n", "[gone]\n");
+    std::fs::write(r.dir.path().join("credentials"), &without).unwrap();
+    r.engine.start(id, &mut NoPrompt, false).unwrap();
+    r.engine.stop(id).unwrap();
+    assert_eq!(r.text("credentials"), without);
+    let owned = r.engine.store().load_all().unwrap().owned;
+    assert!(
+        owned
+            .iter()
+            .all(|o| o.flavor != crate::awsfiles::Flavor::Credentials),
+        "{owned:?}"
+    );
+    // A first write intended but never made (a crash): the record rests again, still kept.
+    let mut owned = r.engine.store().load_all().unwrap().owned;
+    let profile: crate::session::ProfileName = "default".parse().unwrap();
+    let plan = r.engine.files.plan(&profile, &owned, false).unwrap();
+    let credentials = fake_credentials();
+    let region = Region::us_east_1();
+    let contents = Contents::Credentials {
+        region: &region,
+        credentials: &credentials,
+    };
+    r.engine.files.intend(&plan, id, contents, &mut owned);
+    let config = owned
+        .iter()
+        .find(|o| o.section == "default")
+        .unwrap()
+        .clone();
+    assert!(config.intent.is_some(), "{config:?}");
+    let settled = r.engine.files.reconcile(&mut owned);
+    // Only the new credentials section's intent is dropped; the kept one is not settled away.
+    assert!(
+        settled
+            .iter()
+            .all(|s| matches!(s, crate::awsfiles::Settled::Dropped(o) if o.taken_over.is_none())),
+        "{settled:?}"
+    );
+    let rested = owned.iter().find(|o| o.section == "default").unwrap();
+    assert_eq!(rested.intent, None);
+    assert_eq!(
+        rested.fingerprint.as_ref(),
+        rested.taken_over.as_ref().map(|t| &t.fingerprint)
+    );
 }
 
 #[test]

@@ -60,6 +60,13 @@ pub fn apply(
         .iter()
         .flat_map(|s| [(s.profile.to_string(), s.id), (s.alias.to_string(), s.id)])
         .collect();
+    // Whose keys `--move-keys` moves: the session publishing to the profile, never one that
+    // only shares its name as an alias.
+    let mut on_profile: HashMap<String, SessionId> = catalog
+        .sessions()
+        .iter()
+        .map(|s| (s.profile.to_string(), s.id))
+        .collect();
     let mut backups: Vec<PathBuf> = Vec::new();
     let integrations = super::integrations(&credentials, &config, &catalog);
     // Each integration's fate, by alias, for the rows of the profiles that name its roles.
@@ -98,12 +105,13 @@ pub fn apply(
                 _ => match create(engine, &sessions, p) {
                     Ok(id) => {
                         sessions.insert(profile.clone(), id);
+                        on_profile.insert(profile.clone(), id);
                         ("created".to_owned(), String::new())
                     }
                     Err(e) => ("failed".to_owned(), crate::error_sentence(e.as_ref())),
                 },
             };
-            let keys = match sessions.get(&profile) {
+            let keys = match on_profile.get(&profile) {
                 _ if !move_keys || !has_keys => String::new(),
                 _ if dry_run => "would move".to_owned(),
                 Some(id) if status != "skipped" => match engine.move_keys(*id) {

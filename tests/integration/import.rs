@@ -217,9 +217,19 @@ fn move_keys_takes_the_long_term_keys_off_the_disk_and_the_session_gives_the_res
         env.run(&["session", "stop", "dev"], "").ok();
         assert_eq!(env.aws_files(), (moved.clone(), config.to_owned()));
     }
-    // Deleting the session gives the sections up, as they are.
+    // Deleting the session gives the sections up with the keys back in them: the keychain's
+    // copy, the only one, goes with the session.
     env.run(&["session", "delete", "dev"], "").ok();
-    assert_eq!(env.aws_files(), (moved.clone(), config.to_owned()));
+    let (back, config_back) = env.aws_files();
+    assert!(
+        back.contains(&format!("aws_access_key_id = {}", f.access_key_id))
+            && back.contains(&format!("aws_secret_access_key = {}", f.secret_access_key))
+            && back.contains(note)
+            && back.ends_with(tail),
+        "{back}"
+    );
+    assert_eq!(config_back, config);
+    crate::engine::caller(&env, "dev");
     let store = String::from_utf8(env.store_bytes().unwrap()).unwrap();
     assert!(!store.contains("taken_over"), "{store}");
 }
@@ -234,6 +244,9 @@ fn a_move_killed_between_its_record_and_the_write_leaves_the_keys_in_place_and_c
         f.access_key_id, f.secret_access_key
     );
     std::fs::write(env.aws_dir().join("credentials"), &credentials).unwrap();
+    // A config section too, with no keys: it is claimed only once the keys have moved.
+    let config = "[profile dev]\nregion = eu-west-1\n";
+    std::fs::write(env.aws_dir().join("config"), config).unwrap();
     let mut cmd = env.command(&["import", "aws-config", "--move-keys"]);
     cmd.env("CREDTRAY_FAILPOINT", "after-move-intent");
     let killed = crate::harness::finish(cmd, "");
@@ -260,7 +273,9 @@ fn a_move_killed_between_its_record_and_the_write_leaves_the_keys_in_place_and_c
             .all(|i| !i.account.contains("taken-over")),
         "the kept original is dropped with its record"
     );
-    // And the move can be made again.
+    // And the move can be made again, which claims both sections.
     env.run(&["import", "aws-config", "--move-keys"], "").ok();
-    assert_eq!(env.aws_files().0, "[dev]\n");
+    assert_eq!(env.aws_files(), ("[dev]\n".to_owned(), config.to_owned()));
+    let store = String::from_utf8(env.store_bytes().unwrap()).unwrap();
+    assert_eq!(store.matches("kept = true").count(), 2, "{store}");
 }
