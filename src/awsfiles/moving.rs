@@ -14,7 +14,7 @@ use secrecy::ExposeSecret;
 use zeroize::Zeroizing;
 
 use super::file::Backup;
-use super::owned::fingerprint;
+use super::owned::{fingerprint, rest, resting};
 use super::{AwsFile, Error, Files, Flavor, Original, Owned, TakenOver};
 use crate::session::{IamUserKeys, ProfileName, SessionId};
 
@@ -285,13 +285,12 @@ impl Files {
                 given_up.push(record);
                 continue;
             }
-            owned.push(Owned {
-                fingerprint: Some(taken.fingerprint.clone()),
-                intent: None,
-                withheld: None,
+            let mut record = Owned {
                 separator: String::new(),
                 ..record
-            });
+            };
+            rest(&mut record);
+            owned.push(record);
         }
         given_up
     }
@@ -300,14 +299,9 @@ impl Files {
     /// original is in the file): their records go, and are returned so the caller can forget
     /// the originals. For deleting the session.
     pub fn release(&self, session: SessionId, owned: &mut Vec<Owned>) -> Vec<Owned> {
-        let (released, kept): (Vec<Owned>, Vec<Owned>) =
-            std::mem::take(owned).into_iter().partition(|o| {
-                o.taken_over
-                    .as_ref()
-                    .is_some_and(|t| t.kept && t.session == session)
-                    && o.fingerprint.as_ref() == o.taken_over.as_ref().map(|t| &t.fingerprint)
-                    && o.withheld.is_none()
-            });
+        let (released, kept): (Vec<Owned>, Vec<Owned>) = std::mem::take(owned)
+            .into_iter()
+            .partition(|o| resting(o).is_some_and(|t| t.session == session));
         *owned = kept;
         released
     }
@@ -367,16 +361,6 @@ pub struct KeptEdit {
     pub session: SessionId,
     /// The section's text now; `None`: the user removed it, and the claim goes.
     pub text: Option<Original>,
-}
-
-/// A kept record whose section holds its original: not published now.
-fn resting(o: &Owned) -> Option<&TakenOver> {
-    o.taken_over.as_ref().filter(|t| {
-        t.kept
-            && o.intent.is_none()
-            && o.withheld.is_none()
-            && o.fingerprint.as_ref() == Some(&t.fingerprint)
-    })
 }
 
 impl Files {

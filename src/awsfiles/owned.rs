@@ -283,9 +283,20 @@ fn foresee(
     }
 }
 
+/// A record taken over for good and resting: its section holds the original (the user's text),
+/// nothing is published there or about to be.
+pub(super) fn resting(o: &Owned) -> Option<&TakenOver> {
+    o.taken_over.as_ref().filter(|t| {
+        t.kept
+            && o.intent.is_none()
+            && o.withheld.is_none()
+            && o.fingerprint.as_ref() == Some(&t.fingerprint)
+    })
+}
+
 /// A record taken over for good back at rest: no intent, holding its original. Others are left
 /// as they are.
-fn rest(o: &mut Owned) {
+pub(super) fn rest(o: &mut Owned) {
     if let Some(t) = o.taken_over.as_ref().filter(|t| t.kept) {
         o.fingerprint = Some(t.fingerprint.clone());
         o.intent = None;
@@ -403,12 +414,8 @@ impl Files {
             if let Some(i) = position(owned, target.flavor, &target.section) {
                 // A section taken over for good and resting (the user's text): its first write
                 // is intended like a take-over's, so a crash is settled (see `reconcile`).
-                if owned[i].taken_over.as_ref().is_some_and(|t| {
-                    t.kept
-                        && owned[i].intent.is_none()
-                        && owned[i].withheld.is_none()
-                        && owned[i].fingerprint.as_ref() == Some(&t.fingerprint)
-                }) && let Some((fingerprint, withheld)) = foresee(target, contents, true)
+                if resting(&owned[i]).is_some()
+                    && let Some((fingerprint, withheld)) = foresee(target, contents, true)
                 {
                     let o = &mut owned[i];
                     o.intent = Some(session);
