@@ -91,11 +91,14 @@ pub struct Setup<'a> {
 
 /// Runs every check, in order.
 pub fn run(setup: &Setup<'_>) -> Vec<Check> {
+    // Read once: three checks look at it.
+    let stored = setup.store.load_all();
+    let owned_records = stored.as_ref().ok().map(|s| s.owned.as_slice());
     vec![
-        store(setup.store),
+        store(setup.store, &stored),
         keychain(setup.secrets),
-        files(setup),
-        owned(setup),
+        files(setup.files, owned_records.unwrap_or_default()),
+        owned(setup.files, owned_records),
         credential_process(setup.files),
         agent(setup),
         tray_host(),
@@ -104,8 +107,8 @@ pub fn run(setup: &Setup<'_>) -> Vec<Check> {
     ]
 }
 
-fn store(store: &Store) -> Check {
-    match store.load_all() {
+fn store(store: &Store, stored: &Result<crate::store::Stored, crate::store::Error>) -> Check {
+    match stored {
         Ok(stored) => Check::ok(
             "store",
             format!(
@@ -117,7 +120,7 @@ fn store(store: &Store) -> Check {
         ),
         Err(e) => Check::failed(
             "store",
-            crate::error_sentence(&e),
+            crate::error_sentence(e),
             format!(
                 "fix what it names in {} (or move the file aside to start afresh)",
                 store.path().display()
@@ -146,10 +149,9 @@ fn keychain(secrets: &dyn SecretStore) -> Check {
     }
 }
 
-fn files(setup: &Setup<'_>) -> Check {
-    let owned = setup.store.load_all().map(|s| s.owned).unwrap_or_default();
+fn files(files: &Files, owned: &[crate::awsfiles::Owned]) -> Check {
     let mut problems = Vec::new();
-    for report in setup.files.check(&owned) {
+    for report in files.check(owned) {
         let path = report.path.display();
         problems.extend(report.problems.iter().map(|p| format!("{path}: {p}")));
         problems.extend(
@@ -170,15 +172,14 @@ fn files(setup: &Setup<'_>) -> Check {
     }
 }
 
-fn owned(setup: &Setup<'_>) -> Check {
-    let owned = match setup.store.load_all() {
-        Ok(stored) => stored.owned,
-        Err(_) => return Check::skipped("owned sections", "the store can't be read"),
+fn owned(files: &Files, owned: Option<&[crate::awsfiles::Owned]>) -> Check {
+    let Some(owned) = owned else {
+        return Check::skipped("owned sections", "the store can't be read");
     };
     if owned.is_empty() {
         return Check::skipped("owned sections", "credtray writes no section now");
     }
-    let changed = setup.files.changed_by_hand(&owned);
+    let changed = files.changed_by_hand(owned);
     if changed.is_empty() {
         return Check::ok(
             "owned sections",
