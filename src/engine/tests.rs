@@ -1172,9 +1172,14 @@ fn default_user(r: &Rig) -> SessionId {
 
 /// `dev` on the default profile, an IAM user with these keys.
 fn default_user_with(r: &Rig, access_key_id: &str, secret: &str) -> SessionId {
+    user_on_default(r, "dev", access_key_id, secret)
+}
+
+/// An IAM user called `alias` on the default profile, with these keys.
+fn user_on_default(r: &Rig, alias: &str, access_key_id: &str, secret: &str) -> SessionId {
     let new = NewSession {
         publish: None,
-        alias: "dev".parse().unwrap(),
+        alias: alias.parse().unwrap(),
         profile: None,
         region: Some("eu-west-1".into()),
         kind: SessionKind::IamUser { mfa_device: None },
@@ -1332,18 +1337,7 @@ fn a_claim_for_good_follows_its_session_off_the_profile() {
     r.engine.move_keys(a).unwrap();
     let moved = r.text("credentials");
     // Another session on the same profile runs; meanwhile A moves to another profile.
-    let new = NewSession {
-        publish: None,
-        alias: "b".parse().unwrap(),
-        profile: None,
-        region: Some("eu-west-1".into()),
-        kind: SessionKind::IamUser { mfa_device: None },
-    };
-    let b = r
-        .engine
-        .add(new, Some(keys("AKIABBBBBBBBBBBBBBBB", "b-secret")))
-        .unwrap()
-        .id;
+    let b = user_on_default(&r, "b", "AKIABBBBBBBBBBBBBBBB", "b-secret");
     r.engine.start(b, &mut NoPrompt, false).unwrap();
     let elsewhere = Edit {
         profile: Some("prod".parse().unwrap()),

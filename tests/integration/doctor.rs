@@ -7,7 +7,17 @@ use serde_json::Value;
 use crate::harness::{Env, Run, finish, moto, support_server};
 
 fn doctor(env: &Env, endpoint: &str, tweak: impl FnOnce(&mut std::process::Command)) -> Run {
-    let mut cmd = env.command(&["doctor", "--json"]);
+    doctor_as(env, &["doctor", "--json"], endpoint, tweak)
+}
+
+/// `credtray <args>` with STS at `endpoint`, after `tweak` on the command.
+fn doctor_as(
+    env: &Env,
+    args: &[&str],
+    endpoint: &str,
+    tweak: impl FnOnce(&mut std::process::Command),
+) -> Run {
+    let mut cmd = env.command(args);
     cmd.env("AWS_ENDPOINT_URL", endpoint);
     tweak(&mut cmd);
     finish(cmd, "")
@@ -44,14 +54,7 @@ fn with_everything_in_place_every_check_passes_or_says_why_it_was_skipped() {
         assert!(!row["detail"].as_str().unwrap().is_empty());
     }
     // The text form: one line per check.
-    let text = finish(
-        {
-            let mut cmd = env.command(&["doctor"]);
-            cmd.env("AWS_ENDPOINT_URL", moto());
-            cmd
-        },
-        "",
-    );
+    let text = doctor_as(&env, &["doctor"], &moto(), |_| {});
     assert_eq!(text.code, 0, "{text:?}");
     assert!(
         text.stdout.contains("✓ keychain") && text.stdout.contains("– tray host"),

@@ -14,6 +14,17 @@ fn add(c: &mut Catalog, alias: &str, profile: &str, kind: SessionKind) -> Sessio
     .id
 }
 
+/// The integration `corp` (an IAM Identity Center instance), added to `c`.
+fn add_corp(c: &mut Catalog) -> credtray::session::IntegrationId {
+    c.add_integration(credtray::session::NewIntegration {
+        alias: "corp".parse().unwrap(),
+        start_url: "https://d-1234567890.awsapps.com/start".parse().unwrap(),
+        region: "eu-west-1".into(),
+    })
+    .unwrap()
+    .id
+}
+
 fn user() -> SessionKind {
     SessionKind::IamUser { mfa_device: None }
 }
@@ -509,14 +520,7 @@ fn the_top_level_puts_running_then_pinned_then_recent_sessions_within_thirty_ent
 #[test]
 fn all_sessions_puts_derived_sessions_under_their_integration_by_account() {
     let mut c = Catalog::default();
-    let corp = c
-        .add_integration(credtray::session::NewIntegration {
-            alias: "corp".parse().unwrap(),
-            start_url: "https://d-1234567890.awsapps.com/start".parse().unwrap(),
-            region: "eu-west-1".into(),
-        })
-        .unwrap()
-        .id;
+    let corp = add_corp(&mut c);
     // 60 accounts × 2 roles: more accounts than one submenu holds.
     for a in 0..60 {
         for role in ["Admin", "ReadOnly"] {
@@ -690,14 +694,7 @@ fn every_field_of_every_kind_reaches_edit_menu_edit_dialog_and_add_form() {
 #[test]
 fn integrations_offer_log_in_or_out_sync_edit_delete_and_add() {
     let mut c = Catalog::default();
-    let corp = c
-        .add_integration(credtray::session::NewIntegration {
-            alias: "corp".parse().unwrap(),
-            start_url: "https://d-1234567890.awsapps.com/start".parse().unwrap(),
-            region: "eu-west-1".into(),
-        })
-        .unwrap()
-        .id;
+    let corp = add_corp(&mut c);
     let menu = build(&c, false);
     assert_eq!(
         labels(find(&menu, "menu:integrations")),
