@@ -678,6 +678,23 @@ impl Engine {
         Ok(())
     }
 
+    /// Writes a keychain item and reads it back: an error unless the keychain kept exactly
+    /// that (some lose writes silently).
+    pub(super) fn set_verified(
+        &self,
+        key: Key,
+        value: &SecretString,
+    ) -> Result<(), secrets::Error> {
+        self.secrets.set(key, value)?;
+        match self.secrets.get(key)? {
+            Some(back) if back.expose_secret() == value.expose_secret() => Ok(()),
+            _ => Err(secrets::Error::Failure {
+                account: key.to_string(),
+                cause: "the keychain did not keep what was written".to_owned(),
+            }),
+        }
+    }
+
     pub(super) fn read_keys(&self, id: SessionId) -> Result<[Option<SecretString>; 2], Error> {
         Ok([
             self.secrets.get(Key::new(id, Item::AccessKeyId))?,
@@ -707,16 +724,7 @@ impl Engine {
                     return Err(e.into());
                 }
             };
-            let result =
-                self.secrets
-                    .set(key, value)
-                    .and_then(|()| match self.secrets.get(key)? {
-                        Some(back) if back.expose_secret() == value.expose_secret() => Ok(()),
-                        _ => Err(secrets::Error::Failure {
-                            account: key.to_string(),
-                            cause: "the keychain did not keep what was written".to_owned(),
-                        }),
-                    });
+            let result = self.set_verified(key, value);
             written.push((key, old));
             if let Err(e) = result {
                 self.restore_keys(written);

@@ -313,27 +313,14 @@ impl Engine {
         for original in originals {
             let key = Key::new(id, Item::taken_over(original.flavor));
             let value = SecretString::from(original.text.as_str().to_owned());
-            let result = self.secrets.set(key, &value).and_then(|()| {
-                let back = self.secrets.get(key)?;
-                Ok(back.is_some_and(|b| b.expose_secret() == original.text.as_str()))
-            });
-            match result {
-                Ok(true) => kept.push(original.flavor),
-                Ok(false) | Err(_) => {
-                    for flavor in kept {
-                        let _ = self.secrets.delete(Key::new(id, Item::taken_over(flavor)));
-                    }
-                    let _ = self.secrets.delete(key);
-                    return Err(match result {
-                        Err(e) => e.into(),
-                        Ok(_) => crate::secrets::Error::Failure {
-                            account: key.to_string(),
-                            cause: "the keychain did not keep what was written".to_owned(),
-                        }
-                        .into(),
-                    });
+            if let Err(e) = self.set_verified(key, &value) {
+                for flavor in kept {
+                    let _ = self.secrets.delete(Key::new(id, Item::taken_over(flavor)));
                 }
+                let _ = self.secrets.delete(key);
+                return Err(e.into());
             }
+            kept.push(original.flavor);
         }
         Ok(())
     }
@@ -370,15 +357,7 @@ impl Engine {
             };
             let key = Key::new(edit.session, Item::taken_over(edit.flavor));
             let value = SecretString::from(original.text.as_str().to_owned());
-            self.secrets.set(key, &value)?;
-            let back = self.secrets.get(key)?;
-            if back.is_none_or(|b| b.expose_secret() != original.text.as_str()) {
-                return Err(crate::secrets::Error::Failure {
-                    account: key.to_string(),
-                    cause: "the keychain did not keep what was written".to_owned(),
-                }
-                .into());
-            }
+            self.set_verified(key, &value)?;
             tracing::info!(section = %edit.section, "a section taken over for good was changed by its owner; that text is its original now");
         }
         let gone = self.files.adopt_kept_edits(&edits, &mut locked.owned);
