@@ -630,8 +630,12 @@ def _():
     first_tray.wait(timeout=10)
     # Offered once: a second start with nothing imported yet shows no dialog.
     subprocess.run([CREDTRAY, 'session', 'delete', 'work', '--cascade'], env=fenv, capture_output=True, check=True)
+    registered = open(watcher_log).read().count('REGISTERED')
     again = background([CREDTRAY], os.path.join(first, 'again.log'), fenv)
-    time.sleep(3)
+    # Up and showing its icon (the offer comes right after), so its silence means something.
+    wait_for('the second start to register', lambda: open(watcher_log).read().count('REGISTERED') > registered, 30)
+    time.sleep(2)
+    assert again.poll() is None, open(os.path.join(first, 'again.log')).read()
     assert not visible('Import your AWS profiles'), 'offered twice'
     again.terminate()
     again.wait(timeout=10)
