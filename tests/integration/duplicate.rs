@@ -6,6 +6,23 @@ use crate::harness::{Env, fixtures, keychain};
 
 const NEW_KEYS: &str = "AKIAIOSFODNN7EXAMPLE\nwJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n";
 
+/// `session duplicate dev` with `NEW_KEYS` as the copy's keys, which must succeed.
+fn duplicate_dev(env: &Env) -> crate::harness::Run {
+    env.run(
+        &[
+            "session",
+            "duplicate",
+            "dev",
+            "--access-key-id",
+            "-",
+            "--secret-access-key",
+            "-",
+        ],
+        NEW_KEYS,
+    )
+    .ok()
+}
+
 #[test]
 fn a_copy_has_the_same_fields_and_keys_of_its_own() {
     let env = Env::new();
@@ -23,20 +40,7 @@ fn a_copy_has_the_same_fields_and_keys_of_its_own() {
     assert!(run.stderr.contains("keys of its own"), "{run:?}");
     assert!(env.run(&["session", "show", "dev copy"], "").code != 0);
 
-    let run = env
-        .run(
-            &[
-                "session",
-                "duplicate",
-                "dev",
-                "--access-key-id",
-                "-",
-                "--secret-access-key",
-                "-",
-            ],
-            NEW_KEYS,
-        )
-        .ok();
+    let run = duplicate_dev(&env);
     assert!(
         run.stdout.contains("\"dev copy\"") && run.stdout.contains("a copy of \"dev\""),
         "{run:?}"
@@ -56,19 +60,7 @@ fn a_copy_has_the_same_fields_and_keys_of_its_own() {
     assert!(keychain(&dev).iter().any(|i| i.secret == f.access_key_id));
 
     // A second copy gets the next free alias.
-    env.run(
-        &[
-            "session",
-            "duplicate",
-            "dev",
-            "--access-key-id",
-            "-",
-            "--secret-access-key",
-            "-",
-        ],
-        NEW_KEYS,
-    )
-    .ok();
+    duplicate_dev(&env);
     assert_eq!(
         env.session("dev copy 2")["mfa_device"],
         original["mfa_device"]
