@@ -100,6 +100,22 @@ impl Name {
     }
 }
 
+/// The header text of a (trimmed) header line: configparser's `\[(?P<header>.+)\]`, up to the
+/// last `]`, spaces kept; `None` for a line that is no header.
+fn header_text(trimmed: &str) -> Option<&str> {
+    let rest = trimmed.strip_prefix('[')?;
+    rest.rfind(']').map(|close| &rest[..close])
+}
+
+/// Whether botocore reads the line `line` of a file of `flavor` as the header of a section of
+/// profile `profile` (`[profile "default"]`, `[profilex default]` and `[default]` are all the
+/// default profile in a config file). The same naming every lookup of a [`Document`] uses, for
+/// code that scans a file line by line.
+pub fn heads_profile(flavor: Flavor, line: &str, profile: &str) -> bool {
+    header_text(line.trim())
+        .is_some_and(|header| Name::of(flavor, header) == Name::Profile(profile.to_owned()))
+}
+
 /// Python's `shlex.split(text)` (POSIX mode, no comments), which botocore applies to config
 /// section names; `None` where Python raises (an unclosed quote, a trailing backslash).
 fn shlex_split(text: &str) -> Option<Vec<String>> {
@@ -230,11 +246,8 @@ impl Document {
             } else if indented && in_value {
                 Kind::Continuation
             } else if trimmed.starts_with('[') {
-                let close = trimmed
-                    .rfind(']')
+                let inner = header_text(trimmed)
                     .ok_or_else(|| error("a section header without a closing ]"))?;
-                // configparser's `\[(?P<header>.+)\]`: up to the last `]`, spaces kept.
-                let inner = &trimmed[1..close];
                 if inner.is_empty() {
                     return Err(error("a section header with no name"));
                 }

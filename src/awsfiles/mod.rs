@@ -8,7 +8,7 @@ mod file;
 mod moving;
 mod owned;
 
-pub use document::{Document, ParseError, RepeatedKey, RepeatedSection, Upserted};
+pub use document::{Document, ParseError, RepeatedKey, RepeatedSection, Upserted, heads_profile};
 pub use file::AwsFile;
 pub use moving::{KeptEdit, KeyMove, Refused};
 pub use owned::{Contents, Original, Owned, Plan, Published, Settled, TakenOver};

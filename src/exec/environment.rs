@@ -64,30 +64,56 @@ pub fn removed() -> Vec<OsString> {
         .collect()
 }
 
-/// `config` with its default profile (`[default]` or `[profile default]`) stripped of every
-/// credential key (and the indented lines under one); every other byte kept.
+/// Whether an SDK may read the header line `line` of a config file as the default profile.
+///
+/// botocore's naming is the one credtray's own sections follow
+/// ([`crate::awsfiles::heads_profile`]: `[default]`, `[profile default]`, `[profile
+/// "default"]`, `[profile 'default']`, even `[profilex default]`). The child may be another
+/// SDK, though, and the Rust, Go and Java SDKs trim the spaces inside the brackets, where
+/// configparser keeps them (`[ default ]` and `[ profile default ]` are their default, not
+/// botocore's): a section any of them reads as the default loses its credential source.
+fn heads_default(line: &str) -> bool {
+    if crate::awsfiles::heads_profile(crate::awsfiles::Flavor::Config, line, "default") {
+        return true;
+    }
+    let Some(inner) = line
+        .trim()
+        .strip_prefix('[')
+        .and_then(|rest| rest.rsplit_once(']'))
+        .map(|(inner, _)| inner)
+    else {
+        return false;
+    };
+    let words: Vec<&str> = inner.split_whitespace().collect();
+    matches!(words.as_slice(), ["default"] | ["profile", "default"])
+}
+
+/// `config` with every section an SDK may read as the default profile ([`heads_default`])
+/// stripped of every credential key (and the indented lines under one); every other byte kept.
 pub fn without_default_credentials(config: &str) -> String {
     let mut out = String::with_capacity(config.len());
     let mut in_default = false;
+    // After a key line, indented lines continue its value (an indented `[x]` included), as
+    // configparser reads them.
+    let mut in_value = false;
     let mut dropping = false;
     for line in config.split_inclusive('\n') {
         let text = line.trim();
-        if let Some(header) = text.strip_prefix('[') {
-            let name = header.split(']').next().unwrap_or_default();
-            let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
-            in_default = name == "default" || name == "profile default";
+        if in_value && line.starts_with([' ', '\t']) && !text.is_empty() {
+            if in_default && dropping {
+                continue;
+            }
+        } else if text.starts_with('[') {
+            in_default = heads_default(text);
+            in_value = false;
             dropping = false;
-        } else if in_default {
-            if line.starts_with([' ', '\t']) && !text.is_empty() {
-                if dropping {
-                    continue;
-                }
-            } else if !text.is_empty() {
-                let key = text.split(['=', ':']).next().unwrap_or_default();
-                dropping = CREDENTIAL_KEYS.contains(&key.trim().to_ascii_lowercase().as_str());
-                if dropping {
-                    continue;
-                }
+        } else if !text.is_empty() && !text.starts_with(['#', ';']) {
+            in_value = true;
+            let key = text.split(['=', ':']).next().unwrap_or_default();
+            dropping =
+                in_default && CREDENTIAL_KEYS.contains(&key.trim().to_ascii_lowercase().as_str());
+            if dropping {
+                continue;
             }
         }
         out.push_str(line);
@@ -163,6 +189,53 @@ mod tests {
         assert_eq!(
             out,
             "# mine\n[default]\nregion = eu-west-1\noutput = json\ns3 =\n  max_concurrent_requests = 20\n\n[profile other]\nrole_arn = arn:aws:iam::1:role/y\nsource_profile = default\n\n[ profile   default ]\ncli_pager =\n"
+        );
+    }
+
+    /// Every spelling of the default profile that botocore (or an SDK that trims the brackets'
+    /// spaces) reads as the default loses its credential source; the others keep theirs.
+    #[test]
+    fn every_spelling_of_the_default_profile_loses_its_credential_source() {
+        let defaults = [
+            "[default]",
+            "[profile default]",
+            "[profile   default]",
+            "[profile\tdefault]",
+            "[profile \"default\"]",
+            "[profile 'default']",
+            "[profilex default]",
+            "[ default ]",
+            "[ profile default ]",
+            "  [profile \"default\"]  ",
+        ];
+        for header in defaults {
+            let config = format!(
+                "{header}\nregion = eu-west-1\naws_access_key_id = AKIAFOREIGN\ncredential_process = /bin/evil\n"
+            );
+            assert_eq!(
+                without_default_credentials(&config),
+                format!("{header}\nregion = eu-west-1\n"),
+                "{header} is the default profile"
+            );
+        }
+        for header in [
+            "[profile defaults]",
+            "[profile \"default x\"]",
+            "[profile dev]",
+            "[defaultx]",
+            "[sso-session default]",
+        ] {
+            let config = format!("{header}\naws_access_key_id = AKIAOTHER\n");
+            assert_eq!(without_default_credentials(&config), config, "{header}");
+        }
+    }
+
+    #[test]
+    fn an_indented_header_inside_a_value_does_not_end_the_default_profile() {
+        let config = "[default]\ns3 =\n  [profile dev]\naws_access_key_id = AKIAFOREIGN\n";
+        assert_eq!(
+            without_default_credentials(config),
+            "[default]\ns3 =\n  [profile dev]\n"
         );
     }
 

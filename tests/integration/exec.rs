@@ -139,6 +139,32 @@ fn the_aws_cli_boto3_and_the_rust_sdk_get_the_chained_roles_identity_and_the_chi
     );
 }
 
+/// botocore reads `[profile "default"]` as the default profile too: keys there would win over
+/// the endpoint, and the child would run as their identity instead of the session's.
+#[test]
+fn a_quoted_default_profile_in_the_config_does_not_win_over_the_session() {
+    let env = Env::new();
+    let f = fixtures();
+    add_moto_user(&env, &f, "dev", "dev", &[]);
+    add_moto_chain(&env, &f);
+    std::fs::create_dir_all(env.aws_dir()).unwrap();
+    std::fs::write(
+        env.aws_dir().join("config"),
+        "[profile \"default\"]\nregion = sa-east-1\naws_access_key_id = AKIAFOREIGNQUOTED001\naws_secret_access_key = foreign\n",
+    )
+    .unwrap();
+    let run = exec(
+        &env,
+        &moto(),
+        "ops",
+        &[],
+        &[&aws_cli(), "sts", "get-caller-identity", "--output", "json"],
+    )
+    .ok();
+    let arn = run.json()["Arn"].as_str().unwrap().to_owned();
+    assert!(arn.contains(":assumed-role/"), "the child ran as {arn}");
+}
+
 #[test]
 fn the_endpoint_refuses_a_wrong_or_missing_token() {
     let env = Env::new();
