@@ -45,8 +45,11 @@ pub fn open_secret(url: &secrecy::SecretString) -> std::io::Result<()> {
             Err(e) => return Err(e),
         };
         stream.set_nonblocking(false)?;
-        stream.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
-        let head = crate::loopback::read_head(&mut stream).unwrap_or_default();
+        let head = crate::loopback::read_head(
+            &mut stream,
+            std::time::Instant::now() + std::time::Duration::from_secs(5),
+        )
+        .unwrap_or_default();
         let asked = crate::loopback::Request::parse(&head).is_some_and(|r| r.path == path);
         if asked {
             let response = zeroize::Zeroizing::new(format!(

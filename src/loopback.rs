@@ -1,10 +1,11 @@
 //! The small part of HTTP/1.1 that credtray's loopback servers speak (`exec`'s credentials
 //! endpoint, the browser's one-time sign-in link): one request per connection, its head read
-//! whole, its request line and `Authorization` header parsed; and the random tokens that guard
-//! them.
+//! whole before a deadline, its request line and `Authorization` header parsed; and the random
+//! tokens that guard them.
 
 use std::io::{self, Read};
 use std::net::TcpStream;
+use std::time::Instant;
 
 use base64::Engine as _;
 use zeroize::Zeroizing;
@@ -21,11 +22,20 @@ pub fn random_token() -> io::Result<Zeroizing<String>> {
     ))
 }
 
-/// The request's head (up to the blank line); `None` when it is too long or the client goes.
-pub fn read_head(stream: &mut TcpStream) -> Option<Vec<u8>> {
+/// The request's head (up to the blank line); `None` when it is too long, the client goes, or
+/// the whole head has not arrived by `deadline`. The deadline is for the whole head, not for
+/// each read: a client sending one byte now and then would otherwise hold the connection (and
+/// whatever waits on it) for as long as it likes.
+pub fn read_head(stream: &mut TcpStream, deadline: Instant) -> Option<Vec<u8>> {
     let mut head = Vec::with_capacity(1024);
     let mut buffer = [0u8; 1024];
     loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        // A zero timeout means "block forever" to the OS, so the end is checked here.
+        if left.is_zero() {
+            return None;
+        }
+        stream.set_read_timeout(Some(left)).ok()?;
         let n = stream.read(&mut buffer).ok()?;
         if n == 0 {
             return None;
@@ -69,5 +79,52 @@ impl<'a> Request<'a> {
             path,
             authorization,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::net::TcpListener;
+    use std::time::Duration;
+
+    #[test]
+    fn a_head_sent_a_byte_at_a_time_must_still_arrive_by_its_deadline() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        let dripping = std::thread::spawn(move || {
+            for byte in b"GET / HTTP/1.1\r\nX: y\r\n" {
+                if client.write_all(&[*byte]).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        });
+        let started = Instant::now();
+        let head = read_head(&mut server, started + Duration::from_secs(1));
+        assert!(head.is_none());
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_secs(1) && took < Duration::from_secs(3),
+            "{took:?}"
+        );
+        drop(server);
+        dripping.join().unwrap();
+    }
+
+    #[test]
+    fn a_whole_head_is_read_and_parsed() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        client
+            .write_all(b"GET /a?b=c HTTP/1.1\r\nAuthorization:  Bearer x \r\n\r\n")
+            .unwrap();
+        let head = read_head(&mut server, Instant::now() + Duration::from_secs(5)).unwrap();
+        let request = Request::parse(&head).unwrap();
+        assert_eq!((request.method, request.path), ("GET", "/a"));
+        assert_eq!(request.authorization, Some(&b"Bearer x"[..]));
     }
 }
