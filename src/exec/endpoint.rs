@@ -4,11 +4,20 @@
 //! bearer token in `Authorization` (compared in constant time); 401 without it, 404 elsewhere,
 //! 503/502/500 with `{"code","message"}` when there are no credentials to give. The HTTP is
 //! the small subset the SDKs speak: one request per connection, then `Connection: close`.
+//!
+//! Any local user can connect to a loopback port, so what a connection may hold is bounded:
+//! its whole request head within [`READ_WITHIN`], at most [`MAX_CONNECTIONS`] served at once
+//! (one more is answered 503 and closed), a pause that grows after a failed accept (out of
+//! file descriptors, say) instead of a retry that spins, and a connection whose thread can't be
+//! started is closed, not a panic. Connections are not limited to our own user (as the
+//! console's sign-in link is): the bearer token guards the credentials, and the child may
+//! rightly run as another user (a container on the host's network).
 
 use std::io::{self, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use secrecy::ExposeSecret;
 use zeroize::Zeroizing;
@@ -19,8 +28,16 @@ use crate::loopback;
 /// The path the credentials are served on (a path, not `/`: the Ruby SDK ignores a full URI
 /// without one).
 pub const PATH: &str = "/credtray/credentials";
-/// How long a client may take to send its request.
+/// How long a client may take to send its whole request head (an SDK sends it at once).
 const READ_WITHIN: Duration = Duration::from_secs(5);
+/// The most connections served at once. An SDK holds one for a moment per credentials read,
+/// so this is room for a burst of clients; beyond it a connection is answered 503, which the
+/// SDKs retry.
+const MAX_CONNECTIONS: usize = 64;
+/// The pauses after a failed accept: the first, and the most it doubles to. Failures such as
+/// `EMFILE` last until a connection closes, and retrying at once would spin a core meanwhile.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+const ACCEPT_PAUSE_MAX: Duration = Duration::from_secs(1);
 
 /// The bearer token of one endpoint: 32 random bytes, base64url, wiped when dropped.
 pub struct Token(Zeroizing<String>);
@@ -49,15 +66,7 @@ impl Endpoint {
         let expected = Arc::new(token.header());
         std::thread::Builder::new()
             .name("credtray-endpoint".to_owned())
-            .spawn(move || {
-                for stream in listener.incoming() {
-                    let Ok(stream) = stream else { continue };
-                    let (supplier, expected) = (supplier.clone(), expected.clone());
-                    let _ = std::thread::Builder::new()
-                        .name("credtray-request".to_owned())
-                        .spawn(move || serve(stream, &supplier, expected.as_bytes()));
-                }
-            })?;
+            .spawn(move || accept(&listener, &supplier, &expected))?;
         tracing::info!(%addr, "serving credentials");
         Ok(Self { addr })
     }
@@ -69,11 +78,134 @@ impl Endpoint {
     }
 }
 
-/// Answers one connection.
-fn serve(mut stream: TcpStream, supplier: &Supplier, expected: &[u8]) {
-    let _ = stream.set_read_timeout(Some(READ_WITHIN));
+/// Takes connections for as long as the process lives, each served on a thread of its own
+/// while there is a [`Slot`] for it.
+fn accept(listener: &TcpListener, supplier: &Arc<Supplier>, expected: &Arc<Zeroizing<String>>) {
+    let open = Arc::new(AtomicUsize::new(0));
+    let mut backoff = Backoff::default();
+    // Logged when it starts, not once per connection, as the failures are (see [`Backoff`]).
+    let mut full = false;
+    loop {
+        let stream = match listener.accept() {
+            Ok((stream, _)) => stream,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionAborted | io::ErrorKind::Interrupted
+                ) =>
+            {
+                continue;
+            }
+            Err(e) => {
+                backoff.failed(
+                    &e,
+                    "cannot take connections to the credentials endpoint; retrying",
+                );
+                continue;
+            }
+        };
+        let deadline = Instant::now() + READ_WITHIN;
+        let Some(slot) = Slot::take(&open) else {
+            if !full {
+                tracing::warn!(
+                    max = MAX_CONNECTIONS,
+                    "the credentials endpoint has as many connections as it serves at once; answering others 503"
+                );
+            }
+            full = true;
+            busy(stream);
+            continue;
+        };
+        full = false;
+        let (supplier, expected) = (supplier.clone(), expected.clone());
+        let spawned = std::thread::Builder::new()
+            .name("credtray-request".to_owned())
+            .spawn(move || {
+                let _slot = slot;
+                serve(stream, deadline, &supplier, expected.as_bytes());
+            });
+        match spawned {
+            Ok(_) => backoff.succeeded(),
+            // The closure is dropped, the connection and its slot with it: the client sees the
+            // connection closed.
+            Err(e) => backoff.failed(
+                &e,
+                "cannot start a thread for a credentials request; closed it",
+            ),
+        }
+    }
+}
+
+/// The pause after a failure (of accept, of a thread's start), doubled by each failure in a
+/// row up to [`ACCEPT_PAUSE_MAX`]; a failure is logged only when a run of them starts: stderr
+/// is the user's terminal, shared with the command's output.
+struct Backoff {
+    pause: Duration,
+    failing: bool,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            pause: ACCEPT_PAUSE,
+            failing: false,
+        }
+    }
+}
+
+impl Backoff {
+    fn failed(&mut self, error: &io::Error, what: &str) {
+        if !self.failing {
+            tracing::warn!(error = %error, "{what}");
+        }
+        self.failing = true;
+        std::thread::sleep(self.pause);
+        self.pause = (self.pause * 2).min(ACCEPT_PAUSE_MAX);
+    }
+
+    fn succeeded(&mut self) {
+        *self = Self::default();
+    }
+}
+
+/// One of the [`MAX_CONNECTIONS`] connections served at once; given back when dropped.
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    fn take(open: &Arc<AtomicUsize>) -> Option<Self> {
+        open.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < MAX_CONNECTIONS).then_some(n + 1)
+        })
+        .ok()
+        .map(|_| Self(open.clone()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Answers a connection beyond the cap at once, without reading it or waiting on it.
+fn busy(mut stream: TcpStream) {
+    // A fresh connection's send buffer takes the whole answer; never block the accept loop.
+    if stream.set_nonblocking(true).is_ok() {
+        let _ = respond_error(
+            &mut stream,
+            503,
+            "Busy",
+            "the credentials endpoint is serving as many connections as it can; try again",
+        );
+        let _ = stream.shutdown(std::net::Shutdown::Write);
+    }
+}
+
+/// Answers one connection, whose whole request head must arrive by `deadline`.
+fn serve(mut stream: TcpStream, deadline: Instant, supplier: &Supplier, expected: &[u8]) {
+    let _ = stream.set_write_timeout(Some(READ_WITHIN));
     let _ = stream.set_nodelay(true);
-    let Some(head) = loopback::read_head(&mut stream) else {
+    let Some(head) = loopback::read_head(&mut stream, deadline) else {
         return;
     };
     let request = loopback::Request::parse(&head);
@@ -199,8 +331,14 @@ mod tests {
             "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Accept: */*\r\n\r\n"
         )
         .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
+        // An answer given without reading the request (503 beyond the cap) may be followed by a
+        // reset instead of the end: read up to either.
+        let mut response = Vec::new();
+        let mut buffer = [0u8; 1024];
+        while let Ok(n @ 1..) = stream.read(&mut buffer) {
+            response.extend_from_slice(&buffer[..n]);
+        }
+        let response = String::from_utf8(response).unwrap();
         let status = response[9..12].parse().unwrap();
         let body = response.split("\r\n\r\n").nth(1).unwrap().to_owned();
         (status, body)
@@ -243,6 +381,32 @@ mod tests {
         assert_eq!(get(&endpoint, "/", Some(&header)).0, 404);
         assert_eq!(get(&endpoint, &format!("{PATH}?x=1"), Some(&header)).0, 200);
         assert!(endpoint.uri().starts_with("http://127.0.0.1:"));
+    }
+
+    #[test]
+    fn beyond_the_connections_served_at_once_one_is_answered_busy_until_one_ends() {
+        let (endpoint, header) = endpoint();
+        // Idle connections take every slot (they are taken in the order they came).
+        let idle: Vec<TcpStream> = (0..MAX_CONNECTIONS)
+            .map(|_| TcpStream::connect(endpoint.addr).unwrap())
+            .collect();
+        let started = std::time::Instant::now();
+        let (status, body) = get(&endpoint, PATH, Some(&header));
+        assert_eq!(status, 503, "{body}");
+        assert!(body.contains("\"code\":\"Busy\""), "{body}");
+        assert!(!body.contains("ASIA"), "{body}");
+        assert!(started.elapsed() < READ_WITHIN, "answered at once");
+        drop(idle);
+        // Their threads see them closed and give their slots back.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let (status, body) = get(&endpoint, PATH, Some(&header));
+            if status == 200 {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{status} {body}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     #[test]

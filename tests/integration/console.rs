@@ -1,8 +1,11 @@
 //! `credtray console` against moto (GetFederationToken, AssumeRole) and a stub of the AWS
 //! federation endpoint (tests/support/federation_stub.py): the sign-in URL printed or opened
-//! through a one-time loopback link, the token never in a log line or on a command line.
+//! through a one-time loopback link, the token never in a log line or on a command line, the
+//! link served to no other user and held by no slow client.
 
-use std::process::Child;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::engine::{add_moto_chain, add_moto_user, moto_requests};
 use crate::harness::{Env, Run, finish, fixtures, moto, support_server};
@@ -47,6 +50,60 @@ fn console(env: &Env, federation: &Federation, args: &[&str]) -> Run {
     cmd.env("AWS_ENDPOINT_URL", moto())
         .env("CREDTRAY_FEDERATION_ENDPOINT", &federation.endpoint);
     finish(cmd, "")
+}
+
+/// A "browser" for `xdg-open` (through `BROWSER`): a Python script whose `link` is the URL it
+/// was given, `fetch()` requests it without following (its status and `Location`, or `error
+/// …` and nothing), and `report(path, lines)` writes lines whole; `body` does the rest.
+fn fake_browser(env: &Env, body: &str) -> std::path::PathBuf {
+    let script = env.root.join("browser.py");
+    std::fs::write(
+        &script,
+        format!(
+            r#"#!/usr/bin/env python3
+import os, socket, sys, threading, time, http.client, urllib.parse
+link = sys.argv[1]
+u = urllib.parse.urlsplit(link)
+def fetch(timeout=60):
+    try:
+        c = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+        c.request('GET', u.path)
+        r = c.getresponse()
+        return str(r.status), r.getheader('Location') or ''
+    except OSError as e:
+        return 'error ' + repr(e), ''
+def report(path, lines):
+    open(path + '.tmp', 'w').write(''.join(str(l) + '\n' for l in lines))
+    os.rename(path + '.tmp', path)
+{body}"#
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    script
+}
+
+/// `credtray console args…` opening its link with `browser` (xdg-open's generic mode).
+fn console_in(env: &Env, federation: &Federation, browser: &Path, args: &[&str]) -> Run {
+    let mut cmd = env.command(&[&["console"], args].concat());
+    cmd.env("AWS_ENDPOINT_URL", moto())
+        .env("CREDTRAY_FEDERATION_ENDPOINT", &federation.endpoint)
+        .env("BROWSER", browser)
+        .env_remove("XDG_CURRENT_DESKTOP")
+        .env_remove("DESKTOP_SESSION");
+    finish(cmd, "")
+}
+
+/// The text of `path` once it has `lines` lines (a browser writes after credtray is done).
+fn wait_for(path: &Path, lines: usize) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match std::fs::read_to_string(path) {
+            Ok(text) if text.lines().count() == lines => return text,
+            _ if Instant::now() > deadline => panic!("{} was never written", path.display()),
+            _ => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
 }
 
 fn query(url: &str) -> Vec<(String, String)> {
@@ -126,36 +183,19 @@ fn a_chained_session_signs_in_with_its_role_and_the_browser_gets_a_one_time_link
     add_moto_chain(&env, &f);
     // A "browser" that records the link it was given and where it redirects (not following).
     let seen = env.root.join("browser.txt");
-    let browser = env.root.join("browser.py");
-    std::fs::write(
+    let browser = fake_browser(
+        &env,
+        &format!("status, location = fetch()\nreport({seen:?}, [link, status, location])\n"),
+    );
+    let run = console_in(
+        &env,
+        &federation,
         &browser,
-        format!(
-            "#!/usr/bin/env python3\nimport sys, http.client, urllib.parse\nu = urllib.parse.urlsplit(sys.argv[1])\nc = http.client.HTTPConnection(u.hostname, u.port)\nc.request('GET', u.path)\nr = c.getresponse()\nopen({seen:?}, 'w').write(sys.argv[1] + '\\n' + str(r.status) + '\\n' + (r.getheader('Location') or '') + '\\n')\n",
-        ),
+        &["ops", "--region", "us-west-2"],
     )
-    .unwrap();
-    std::fs::set_permissions(
-        &browser,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    let mut cmd = env.command(&["console", "ops", "--region", "us-west-2"]);
-    cmd.env("AWS_ENDPOINT_URL", moto())
-        .env("CREDTRAY_FEDERATION_ENDPOINT", &federation.endpoint)
-        .env("BROWSER", &browser)
-        .env_remove("XDG_CURRENT_DESKTOP")
-        .env_remove("DESKTOP_SESSION");
-    let run = finish(cmd, "").ok();
+    .ok();
     assert!(run.stderr.contains("opening the AWS console"), "{run:?}");
-    // The browser writes what it saw once it has the redirect, after credtray is done.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let seen = loop {
-        match std::fs::read_to_string(&seen) {
-            Ok(text) if text.lines().count() == 3 => break text,
-            _ if std::time::Instant::now() > deadline => panic!("the browser never reported"),
-            _ => std::thread::sleep(std::time::Duration::from_millis(50)),
-        }
-    };
+    let seen = wait_for(&seen, 3);
     let mut lines = seen.lines();
     let (link, status, location) = (
         lines.next().unwrap(),
@@ -187,4 +227,183 @@ fn a_service_that_is_not_a_path_segment_is_refused() {
     let env = Env::new();
     let run = env.run(&["console", "x", "--service", "s3/../iam"], "");
     assert_eq!(run.code, 2, "{run:?}");
+}
+
+/// A throw-away system user for the racer (created once; tests run as root).
+const RACER: &str = "credtray-racer";
+
+fn ensure_racer() {
+    assert!(
+        rustix::process::geteuid().is_root(),
+        "this test runs a racer as another user, which takes root (as scripts/test runs)"
+    );
+    let exists = || {
+        Command::new("id")
+            .args(["-u", RACER])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    if !exists() {
+        // Two tests may race to create it; whichever loses finds it there.
+        let _ = Command::new("useradd")
+            .args([
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                RACER,
+            ])
+            .status();
+    }
+    assert!(exists(), "useradd could not create {RACER}");
+}
+
+/// What the racer does, as another user: it finds the browser's process, reads the link from
+/// its command line as anyone may (`/proc/<pid>/cmdline`), asks for it three times, and
+/// records every byte it got back.
+const RACER_SCRIPT: &str = r#"
+import json, os, socket, sys, time
+shared = sys.argv[1]
+out = {'uid': os.getuid(), 'got': []}
+try:
+    end = time.time() + 60
+    while not os.path.exists(shared + '/browser.pid') and time.time() < end:
+        time.sleep(0.02)
+    pid = open(shared + '/browser.pid').read().strip()
+    argv = open('/proc/%s/cmdline' % pid, 'rb').read().split(b'\0')
+    link = next(a.decode() for a in argv if a.startswith(b'http://127.0.0.1:'))
+    out['link'] = link
+    host, rest = link[len('http://'):].split('/', 1)
+    for _ in range(3):
+        data = b''
+        try:
+            s = socket.create_connection((host.split(':')[0], int(host.split(':')[1])), timeout=10)
+            s.sendall(('GET /%s HTTP/1.1\r\nHost: %s\r\n\r\n' % (rest, host)).encode())
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        except OSError as e:
+            out.setdefault('errors', []).append(repr(e))
+        out['got'].append(data.decode('latin-1'))
+        time.sleep(0.2)
+except Exception as e:
+    out['failed'] = repr(e)
+json.dump(out, open(shared + '/racer.json', 'w'))
+open(shared + '/racer.done', 'w').close()
+"#;
+
+#[test]
+fn another_user_reading_the_link_off_the_browsers_command_line_gets_nothing_and_we_still_sign_in() {
+    ensure_racer();
+    let env = Env::new();
+    let f = fixtures();
+    let federation = Federation::start(&env);
+    add_moto_user(&env, &f, "dev", "dev", &[]);
+    // A directory both users can write: the browser's pid, the racer's findings.
+    let shared = tempfile::Builder::new()
+        .prefix("credtray-race-")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(
+        shared.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let mut racer = Command::new("runuser")
+        .args(["-u", RACER, "--", "/usr/bin/python3", "-c", RACER_SCRIPT])
+        .arg(shared.path())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("runuser (util-linux) runs the racer");
+    // Our browser shows itself, lets the racer go first, then follows the link.
+    let seen = env.root.join("browser.txt");
+    let browser = fake_browser(
+        &env,
+        &format!(
+            "shared = {:?}\nreport(shared + '/browser.pid', [os.getpid()])\nend = time.time() + 60\nwhile not os.path.exists(shared + '/racer.done') and time.time() < end:\n    time.sleep(0.05)\nstatus, location = fetch()\nreport({seen:?}, [status, location])\n",
+            shared.path()
+        ),
+    );
+    let run = console_in(&env, &federation, &browser, &["dev"]);
+    let raced = racer.wait().unwrap();
+    assert!(raced.success(), "{raced:?}");
+    let racer: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(shared.path().join("racer.json")).unwrap())
+            .unwrap();
+    let token = federation
+        .logged("TOKEN")
+        .pop()
+        .expect("a sign-in token was made");
+    // The racer really was another user and really had the link.
+    assert_ne!(racer["uid"], 0, "{racer}");
+    assert!(racer.get("failed").is_none(), "{racer}");
+    assert!(
+        racer["link"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:"),
+        "{racer}"
+    );
+    let got = racer["got"].as_array().unwrap();
+    assert_eq!(got.len(), 3, "{racer}");
+    for answer in got {
+        assert_eq!(answer, "", "another user got an answer: {racer}");
+    }
+    assert!(!racer.to_string().contains(&token));
+    // And the person's own browser was still signed in.
+    let run = run.ok();
+    let seen = wait_for(&seen, 2);
+    let mut lines = seen.lines();
+    assert_eq!(lines.next(), Some("302"), "{seen}");
+    assert!(query(lines.next().unwrap()).contains(&("SigninToken".into(), token.clone())));
+    assert!(
+        run.stderr.contains("from another user"),
+        "the refusal is logged: {}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains(&token));
+}
+
+#[test]
+fn a_client_sending_its_request_a_byte_at_a_time_does_not_keep_the_browser_from_the_link() {
+    let env = Env::new();
+    let f = fixtures();
+    let federation = Federation::start(&env);
+    add_moto_user(&env, &f, "dev", "dev", &[]);
+    // Before following the link, the browser opens a connection of its own (same user) that
+    // sends a byte a second, never finishing its request: the listener takes it first.
+    let seen = env.root.join("browser.txt");
+    let browser = fake_browser(
+        &env,
+        &format!(
+            r"slow = socket.create_connection((u.hostname, u.port))
+slow.sendall(b'G')
+def drip():
+    for byte in b'ET / HTTP/1.1\r\nX-Slow: ' + b'a' * 200:
+        time.sleep(1)
+        try:
+            slow.sendall(bytes([byte]))
+        except OSError:
+            return
+threading.Thread(target=drip, daemon=True).start()
+time.sleep(0.5)
+started = time.time()
+status, location = fetch(timeout=40)
+report({seen:?}, [status, location, time.time() - started])
+"
+        ),
+    );
+    let run = console_in(&env, &federation, &browser, &["dev"]).ok();
+    let seen = wait_for(&seen, 3);
+    let mut lines = seen.lines();
+    let token = federation.logged("TOKEN").pop().unwrap();
+    assert_eq!(lines.next(), Some("302"), "{seen} {run:?}");
+    assert!(query(lines.next().unwrap()).contains(&("SigninToken".into(), token)));
+    // The slow one had five seconds for its whole request; generous bound for a loaded machine.
+    let waited: f64 = lines.next().unwrap().parse().unwrap();
+    assert!(waited < 20.0, "the browser waited {waited} s");
 }

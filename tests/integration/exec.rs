@@ -3,9 +3,11 @@
 //! with 30-second credentials shows a long-running child getting fresh ones; bash and fish read
 //! `env`'s output back.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::engine::{add_moto_chain, add_moto_user};
 use crate::harness::{Env, Run, finish, fixtures, moto, support_server};
@@ -382,4 +384,166 @@ fn exec_needs_a_command_and_a_known_session() {
     let run = env.run(&["exec", "nobody"], "");
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("COMMAND"), "{run:?}");
+}
+
+/// utime + stime of a process, in clock ticks (`/proc/<pid>/stat`, all its threads).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
+        .split_whitespace()
+        .collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn idle_connections_filling_the_endpoints_descriptors_neither_spin_it_nor_shut_a_request_out() {
+    let env = Env::new();
+    let f = fixtures();
+    add_moto_user(&env, &f, "dev", "dev", &[]);
+    // The command hands the test its endpoint and token, then waits to be ended.
+    let mut cmd = env.command(&[
+        "exec",
+        "dev",
+        "--",
+        "sh",
+        "-c",
+        "echo \"$AWS_CONTAINER_CREDENTIALS_FULL_URI\"; echo \"$AWS_CONTAINER_AUTHORIZATION_TOKEN\"; exec sleep 120",
+    ]);
+    cmd.env("AWS_ENDPOINT_URL", moto())
+        .stdin(Stdio::null())
+        .stderr(std::fs::File::create(env.root.join("exec.log")).unwrap());
+    let child = cmd.spawn().unwrap();
+    /// Ends `credtray exec` (it passes SIGTERM on to its command) however the test ends.
+    struct Ended(Child);
+    impl Drop for Ended {
+        fn drop(&mut self) {
+            if let Some(pid) = rustix::process::Pid::from_raw(self.0.id() as i32) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            }
+            let _ = self.0.wait();
+        }
+    }
+    let mut exec = Ended(child);
+    let pid = exec.0.id();
+    let mut out = BufReader::new(exec.0.stdout.take().unwrap());
+    let (mut uri, mut token) = (String::new(), String::new());
+    out.read_line(&mut uri).unwrap();
+    out.read_line(&mut token).unwrap();
+    let url = url::Url::parse(uri.trim()).unwrap();
+    let addr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
+    let request = format!(
+        "GET {} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {}\r\n\r\n",
+        url.path(),
+        token.trim()
+    );
+
+    // credtray's descriptor limit is lowered to what it holds and 20 more (well under the
+    // connections it serves at once), and as many connections that send a byte now and then,
+    // never finishing their request, take them all.
+    let open: Vec<u64> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .map(|fd| fd.unwrap().file_name().to_str().unwrap().parse().unwrap())
+        .collect();
+    let fds = || {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .count() as u64
+    };
+    // New descriptors take the lowest free numbers below the limit (one inherited above it
+    // stays open and counts for nothing).
+    let limit = open.len() as u64 + 20;
+    let free = limit - open.iter().filter(|fd| **fd < limit).count() as u64;
+    rustix::process::prlimit(
+        rustix::process::Pid::from_raw(pid as i32),
+        rustix::process::Resource::Nofile,
+        rustix::process::Rlimit {
+            current: Some(limit),
+            maximum: Some(limit),
+        },
+    )
+    .unwrap();
+    let mut idle: Vec<TcpStream> = (0..free)
+        .map(|_| {
+            let mut c = TcpStream::connect(&addr).unwrap();
+            c.write_all(b"G").unwrap();
+            c
+        })
+        .collect();
+    let drip = |idle: &mut Vec<TcpStream>| {
+        for c in idle.iter_mut() {
+            let _ = c.write_all(b"E");
+        }
+    };
+    let filled = Instant::now();
+    let full = open.len() as u64 + free;
+    while fds() < full {
+        assert!(
+            filled.elapsed() < Duration::from_secs(3),
+            "credtray has {} descriptors, not {full} (its limit is {limit})",
+            fds()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // While they hang, credtray waits for one to end instead of retrying accept at once.
+    let before = cpu_ticks(pid);
+    let measured = Instant::now();
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(500));
+        drip(&mut idle);
+    }
+    let ticks = cpu_ticks(pid) - before;
+    // Clock ticks are USER_HZ, 100 a second on Linux: under a tenth of one core.
+    let allowed = measured.elapsed().as_secs_f64() * 100.0 / 10.0;
+    assert!(
+        (ticks as f64) < allowed,
+        "{ticks} ticks of CPU in {:?} with its descriptors full",
+        measured.elapsed()
+    );
+
+    // A request waiting behind them is answered once one of them closes.
+    let mut asking = TcpStream::connect(&addr).unwrap();
+    asking.write_all(request.as_bytes()).unwrap();
+    drop(idle.pop());
+    let closed = Instant::now();
+    asking
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = String::new();
+    let read = asking.read_to_string(&mut answer);
+    assert!(
+        read.is_ok() && answer.starts_with("HTTP/1.1 200") && answer.contains("\"AccessKeyId\""),
+        "{read:?} {answer:?}"
+    );
+    assert!(
+        closed.elapsed() < Duration::from_secs(5),
+        "answered {:?} after a descriptor came free",
+        closed.elapsed()
+    );
+
+    // And the slow ones had five seconds for their whole request, however often they sent.
+    for c in &idle {
+        c.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    }
+    while !idle.is_empty() {
+        assert!(
+            filled.elapsed() < Duration::from_secs(15),
+            "{} slow connections still open {:?} after they came",
+            idle.len(),
+            filled.elapsed()
+        );
+        drip(&mut idle);
+        idle.retain(|c| {
+            let mut c: &TcpStream = c;
+            match c.read(&mut [0u8; 64]) {
+                Ok(n) => n > 0,
+                Err(e) => matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ),
+            }
+        });
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
