@@ -17,6 +17,13 @@
 // from window.top, which is exactly the line the login draws. The main frame's own document may
 // call it too: it is the identity provider's page, whose word the window takes anyway (and STS
 // checks the assertion's signature).
+//
+// What this can't stop: WebKitGTK lets a cross-origin frame navigate the main frame itself
+// (window.top.location, no user activation needed), and its navigation policy names no
+// initiating frame, so the page that frame loads there becomes the main frame's document, with
+// this sender. Such a page can end the login (with an error: STS checks the assertion's
+// signature and credtray the role it grants) but can't make credtray take another account's
+// credentials.
 (() => {
   const nonce = @NONCE@;
   const handler = window.webkit.messageHandlers.ipc;
