@@ -2,8 +2,9 @@
 //! child process, `credtray-login --saml-login <session id>` (so WebKit never loads into the
 //! tray and the CLI links no GUI library), which prints the captured SAMLResponse on
 //! a pipe and says how it ended by its exit code. This module owns that contract (both sides),
-//! where each SAML 2.0 URL keeps its cookies, forgetting them, and which URLs are AWS's SAML
-//! sign-in endpoints (the requests that must never leave the machine).
+//! where each SAML 2.0 URL keeps its cookies, forgetting them, which URLs are AWS's SAML
+//! sign-in endpoints (the requests that must never leave the machine), which URLs the window
+//! may load at all, and how page-supplied text is made safe to log.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -21,13 +22,17 @@ use crate::session::{Catalog, SamlUrl, Session, SessionKind};
 /// The option `credtray-login` is started with.
 pub const FLAG: &str = "--saml-login";
 
-/// How the login child ends: its exit code.
+/// How the login child ends: its exit code. Standard output is the child's alone (set aside
+/// before WebKit starts, close-on-exec): after `Captured` it holds the SAMLResponse, after any
+/// other exit the reason, one line, as the child wrote it. Standard error is shared with
+/// WebKit's processes and carries what pages said (escaped), so a reason is read from it only
+/// when standard output has none (the child failed before setting it aside, or panicked).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     /// The SAMLResponse is on standard output.
     Captured = 0,
-    /// Anything else: the reason is the last line on standard error that starts with
-    /// `credtray-login: `.
+    /// Anything else: the reason is on standard output (see above), else the last line on
+    /// standard error that starts with `credtray-login: `.
     Failed = 1,
     /// The person closed the window.
     Cancelled = 10,
@@ -52,6 +57,12 @@ impl Exit {
         ]
         .into_iter()
         .find(|e| e.code() == code)
+    }
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(exit: Exit) -> Self {
+        Self::from(exit as u8)
     }
 }
 
@@ -212,6 +223,60 @@ pub fn is_aws_acs(url: &str) -> bool {
         && (url.path() == "/saml" || url.path().starts_with("/saml/"))
 }
 
+/// Whether the login window may load `url`, in its view, a frame, or a window a page opens:
+/// `https` anywhere; `http` only on this machine (127.0.0.0/8, `[::1]`, `localhost`), where a
+/// test or a local IdP lives and nothing crosses the network; `about:blank` and
+/// `about:srcdoc`, the empty and inline documents a page makes for its frames (they load
+/// nothing). Everything else is refused: `file:` would hand a page the person's files,
+/// `data:` and `blob:` a document of the page's own making under no origin we can check, plain
+/// `http:` to another host a cookie or a form anyone on the path can read or rewrite.
+pub fn may_load(url: &str) -> bool {
+    let Ok(url) = url::Url::parse(url) else {
+        return false;
+    };
+    match url.scheme() {
+        "https" => url.host().is_some(),
+        "http" => match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+            None => false,
+        },
+        "about" => matches!(url.path(), "blank" | "srcdoc"),
+        _ => false,
+    }
+}
+
+/// How much of one page-supplied text a log line carries (a page may send megabytes).
+const LOGGED_CHARS: usize = 300;
+
+/// Page-supplied text (a URL, a message's field, an error about a page) made safe for one log
+/// line: control characters (newlines, carriage returns, escape sequences), Unicode line breaks
+/// and bidirectional overrides written as escapes, so a page can never begin a line of its own,
+/// such as a forged `credtray-login: ` reason, nor drive or reorder the terminal; cut at
+/// [`LOGGED_CHARS`] characters.
+pub fn loggable(text: &str) -> String {
+    escaped(text, LOGGED_CHARS)
+}
+
+fn escaped(text: &str, max: usize) -> String {
+    let mut shown = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == max {
+            shown.push('…');
+            break;
+        }
+        let hidden = c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if hidden {
+            shown.extend(c.escape_default());
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
+}
+
 /// One login to run in the child.
 pub struct Login<'a> {
     /// `credtray-login`.
@@ -259,15 +324,20 @@ impl Login<'_> {
         for line in errors.lines() {
             tracing::debug!(target: "credtray::saml_login::child", "{line}");
         }
+        // The child's own word first (standard output is its alone); standard error only when
+        // it had none to give. Escaped again: a reason is shown to the person as is.
         let reason = || {
-            errors
-                .lines()
-                .rev()
-                .find_map(|l| l.strip_prefix("credtray-login: "))
-                .map_or_else(
-                    || format!("the login window ended with {status}"),
-                    str::to_owned,
-                )
+            let said = assertion.trim();
+            let said = (!said.is_empty()).then_some(said).or_else(|| {
+                errors
+                    .lines()
+                    .rev()
+                    .find_map(|l| l.strip_prefix("credtray-login: "))
+            });
+            said.map_or_else(
+                || format!("the login window ended with {status}"),
+                |said| escaped(said, usize::MAX),
+            )
         };
         match status.code().and_then(Exit::of) {
             Some(Exit::Captured) => {
@@ -356,6 +426,56 @@ mod tests {
         ] {
             assert!(!is_aws_acs(url), "{url}");
         }
+    }
+
+    #[test]
+    fn the_window_loads_https_and_plain_http_only_on_this_machine() {
+        for url in [
+            "https://idp.example.com/login",
+            "https://signin.aws.amazon.com/saml",
+            "http://127.0.0.1:8080/start",
+            "http://127.9.9.9/",
+            "http://[::1]:9/x",
+            "http://LOCALHOST:3000/",
+            "about:blank",
+            "about:srcdoc",
+        ] {
+            assert!(may_load(url), "{url}");
+        }
+        for url in [
+            "http://idp.example.com/login",
+            "http://192.0.2.1:9/",
+            "http://0.0.0.0:8080/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://localhost.example.com/",
+            "file:///etc/passwd",
+            "data:text/html,<p>x</p>",
+            "blob:https://idp.example.com/0d7f",
+            "javascript:alert(1)",
+            "about:config",
+            "ftp://idp.example.com/",
+            "not a url",
+        ] {
+            assert!(!may_load(url), "{url}");
+        }
+    }
+
+    #[test]
+    fn page_text_never_begins_a_line_of_its_own() {
+        let forged =
+            "form.submit\ncredtray-login: your keys were revoked\r\u{1b}[2K\u{2028}x\u{202e}y";
+        let shown = loggable(forged);
+        assert!(
+            !shown.contains(['\n', '\r', '\u{1b}', '\u{2028}', '\u{202e}']),
+            "{shown}"
+        );
+        assert_eq!(
+            shown,
+            r"form.submit\ncredtray-login: your keys were revoked\r\u{1b}[2K\u{2028}x\u{202e}y"
+        );
+        assert_eq!(loggable("idp.example.com/ä"), "idp.example.com/ä");
+        let long = loggable(&"a".repeat(10_000));
+        assert_eq!(long.chars().count(), LOGGED_CHARS + 1);
     }
 
     #[test]

@@ -2,11 +2,26 @@
 // (user scripts are not subject to the page's CSP). A SAMLResponse on its way to an AWS sign-in
 // (ACS) endpoint is handed to credtray and never sent: form.submit(), a submit event (buttons,
 // Enter, requestSubmit), fetch and XHR. It also says when the page waits for the person (a
-// visible field to type into), so the hidden window can show itself. Messages go through
-// webkit.messageHandlers, which works in sub-frames too (wry's window.ipc is main-frame only).
+// visible field to type into), so the hidden window can show itself. Messages go through the
+// main frame's sender (saml_sender.js), which only the main frame and frames of its origin can
+// reach; a cross-origin frame's catch is still kept from leaving, but its word can't end the
+// login, so it is posted bare (no nonce) for the window to log and ignore.
 (() => {
   const ACS = /^https:\/\/([a-z0-9-]+\.)*signin\.(aws\.amazon\.com|amazonaws-us-gov\.com|amazonaws\.cn)(:443)?\/saml(\/|\?|#|$)/i;
-  const post = (message) => window.webkit.messageHandlers.ipc.postMessage(JSON.stringify(message));
+  const bare = window.webkit.messageHandlers.ipc;
+  const post = (message) => {
+    let send;
+    try {
+      send = window.top.__credtray_send;
+    } catch (_) {
+      // A cross-origin frame: window.top's properties are out of its reach.
+    }
+    if (typeof send === 'function') {
+      send(message);
+    } else {
+      bare.postMessage(JSON.stringify({ kind: message.kind, via: message.via }));
+    }
+  };
   const absolute = (url) => {
     try {
       return new URL(url, document.baseURI).href;

@@ -5,7 +5,13 @@
 //! ever showing. The injected script (`saml_hook.js`) takes the SAMLResponse before the
 //! request leaves the machine; the navigation handler is the safety net (an ACS navigation is
 //! cancelled and the page's SAMLResponse field read back). The assertion goes to standard
-//! output, nowhere else; how the login ended is the exit code.
+//! output, nowhere else; how the login ended is the exit code, and why, on standard output too.
+//!
+//! The pages are not trusted. The window loads only `https` (plain `http` only on this machine,
+//! [`saml_login::may_load`]), in its view, its frames and the windows pages open; it acts only
+//! on messages of the main frame's document (`saml_sender.js` holds this run's nonce, see
+//! there for why a nonce); whatever a page says is escaped before it is logged
+//! ([`saml_login::loggable`]), so it can't forge a line of credtray's own.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -25,6 +31,12 @@ use credtray::store::Store;
 
 /// The capture script, injected into every frame at document start.
 const HOOK: &str = include_str!("saml_hook.js");
+/// The main frame's sender, injected there alone, before [`HOOK`]; `@NONCE@` is replaced by
+/// this run's nonce.
+const SENDER: &str = include_str!("saml_sender.js");
+/// How many ignored page messages are logged (a page could post them in a loop, and the parent
+/// keeps standard error in memory).
+const LOGGED_IGNORED: u32 = 10;
 /// How long the window stays hidden when the page neither posts nor waits for input.
 const SHOW_AFTER: Duration = Duration::from_secs(3);
 /// How long a hidden-only login (a rotation) waits for a silent answer.
@@ -117,8 +129,12 @@ impl Target {
 
 /// What wakes the login's event loop.
 enum Wake {
-    /// A message from the page's script (untrusted: any page can send one).
-    Page(Zeroizing<String>),
+    /// A message posted to the IPC handler (untrusted: any frame can post one), with the URL
+    /// the main view showed then.
+    Page {
+        shown: String,
+        body: Zeroizing<String>,
+    },
     /// A navigation to an AWS sign-in endpoint was cancelled.
     Blocked(String),
     /// The page asked for a new window: opened in this one instead, under the same script.
@@ -129,9 +145,12 @@ enum Wake {
     Tick,
 }
 
-/// A message of `saml_hook.js`.
+/// A message of `saml_sender.js`.
 #[derive(serde::Deserialize)]
 struct Message {
+    /// This run's nonce: only the main frame's sender has it.
+    #[serde(default)]
+    nonce: Zeroizing<String>,
     kind: String,
     #[serde(default)]
     via: String,
@@ -141,19 +160,19 @@ struct Message {
     saml: Zeroizing<String>,
 }
 
-/// Runs the login; never returns (the event loop ends the process with the exit code).
+/// Runs the login; returns only when it fails before its window runs (the event loop ends the
+/// process with the exit code).
 pub fn run(args: &[String]) -> ExitCode {
-    let out = match keep_stdout() {
+    let mut out = match keep_stdout() {
         Ok(out) => out,
-        Err(e) => return fail(&format!("cannot set standard output aside: {e}")),
+        Err(e) => {
+            eprintln!("credtray-login: cannot set standard output aside: {e}");
+            return Exit::Failed.into();
+        }
     };
-    let target = match Options::parse(args).and_then(Target::of) {
-        Ok(target) => target,
-        Err(e) => return fail(&format!("{e:#}")),
-    };
-    match window(target, out) {
-        Ok(never) => match never {},
-        Err(e) => fail(&format!("{e:#}")),
+    match Options::parse(args).and_then(Target::of) {
+        Ok(target) => window(target, out),
+        Err(e) => said(&mut out, Exit::Failed, &format!("{e:#}")),
     }
 }
 
@@ -173,17 +192,147 @@ fn keep_stdout() -> std::io::Result<std::io::Stdout> {
     Ok(std::io::stdout())
 }
 
-fn fail(reason: &str) -> ExitCode {
+/// Says why the login ended without an assertion: on the kept standard output (the parent's
+/// reason, which nothing else can write) and on standard error (for a person running it).
+fn say(out: &mut dyn Write, reason: &str) {
     eprintln!("credtray-login: {reason}");
-    ExitCode::from(1)
+    let _ = writeln!(out, "{reason}").and_then(|()| out.flush());
 }
 
-fn window(
-    target: Target,
-    mut out: impl Write + 'static,
-) -> anyhow::Result<std::convert::Infallible> {
+fn said(out: &mut dyn Write, exit: Exit, reason: &str) -> ExitCode {
+    say(out, reason);
+    exit.into()
+}
+
+fn window(target: Target, mut out: impl Write + 'static) -> ExitCode {
     let hidden_only = target.hidden_only;
     let event_loop = EventLoopBuilder::<Wake>::with_user_event().build();
+    let mut context = WebContext::new(Some(target.cookies.clone()));
+    let nonce = match credtray::loopback::random_token() {
+        Ok(nonce) => nonce,
+        Err(e) => return said(&mut out, Exit::Failed, &format!("cannot draw a nonce: {e}")),
+    };
+    let (window, webview) = match open(&target, &event_loop, &mut context, &nonce) {
+        Ok(opened) => opened,
+        Err(e) => return said(&mut out, Exit::Failed, &format!("{e:#}")),
+    };
+    tick(event_loop.create_proxy());
+
+    let started = Instant::now();
+    let mut blocked: Option<Instant> = None;
+    let mut ignored = 0u32;
+    // Set once: what is already queued behind the end (another message, a tick) must not write
+    // a second assertion or a reason after the first.
+    let mut ended: Option<Exit> = None;
+    tracing::info!(
+        hidden_only,
+        timeout_s = target.timeout.as_secs(),
+        "SAML login window loading"
+    );
+    event_loop.run(move |event, _, control_flow| {
+        if let Some(exit) = ended {
+            *control_flow = ControlFlow::ExitWithCode(exit.code());
+            return;
+        }
+        *control_flow = ControlFlow::Wait;
+        let mut end = |out: &mut dyn Write, exit: Exit, reason: Option<&str>| {
+            if let Some(reason) = reason {
+                say(out, reason);
+            }
+            tracing::info!(?exit, elapsed_ms = started.elapsed().as_millis() as u64, "SAML login ended");
+            ended = Some(exit);
+            *control_flow = ControlFlow::ExitWithCode(exit.code());
+        };
+        match event {
+            Event::NewEvents(StartCause::Init) => {}
+            Event::WindowEvent {
+                event: WindowEvent::CloseRequested,
+                ..
+            } => end(&mut out, Exit::Cancelled, Some("the login window was closed")),
+            Event::UserEvent(Wake::Page { shown, body }) => {
+                let message = match authentic(&body, &nonce, &shown) {
+                    Ok(message) => message,
+                    Err(why) => {
+                        ignored += 1;
+                        if ignored <= LOGGED_IGNORED {
+                            tracing::warn!("ignoring a page message: {why}");
+                        }
+                        return;
+                    }
+                };
+                let via = saml_login::loggable(&message.via);
+                match message.kind.as_str() {
+                    "saml" => match assertion(&message) {
+                        Some(saml) => {
+                            tracing::info!(%via, "captured the SAMLResponse before it left");
+                            match out.write_all(saml.as_bytes()).and_then(|()| out.flush()) {
+                                Ok(()) => end(&mut out, Exit::Captured, None),
+                                Err(e) => end(&mut out, Exit::Failed, Some(&format!("cannot hand the assertion over: {e}"))),
+                            }
+                        }
+                        None => tracing::warn!(%via, "ignoring a SAMLResponse that is not for AWS or not base64"),
+                    },
+                    "input" if hidden_only => end(&mut out, Exit::NeedsUser, Some("the identity provider wants you to log in")),
+                    "input" => show(&window),
+                    // Only the read-back says "none", and only after a navigation was cancelled.
+                    "none" if blocked.is_some() => end(
+                        &mut out,
+                        Exit::Failed,
+                        Some("the identity provider sent the login to AWS in a way credtray can't read (the page has no SAMLResponse field)"),
+                    ),
+                    other => tracing::debug!(kind = %saml_login::loggable(other), "ignoring a page message of no use now"),
+                }
+            }
+            Event::UserEvent(Wake::Blocked(url)) => {
+                tracing::warn!(url = %saml_login::loggable(&url), "cancelled a navigation to AWS's sign-in: reading the SAMLResponse back");
+                blocked.get_or_insert_with(Instant::now);
+                if let Err(e) = webview.evaluate_script(&readback(&url)) {
+                    tracing::warn!(error = %e, "could not read the SAMLResponse back");
+                }
+            }
+            Event::UserEvent(Wake::Open(url)) => {
+                if let Err(e) = webview.load_url(&url) {
+                    tracing::warn!(error = %e, "could not open a page the identity provider asked for");
+                }
+            }
+            Event::UserEvent(Wake::LoadFailed(url, error)) => end(
+                &mut out,
+                Exit::Failed,
+                Some(&format!(
+                    "cannot load the identity provider's page {}: {}",
+                    saml_login::loggable(&url),
+                    saml_login::loggable(&error)
+                )),
+            ),
+            Event::UserEvent(Wake::Tick) => {
+                let elapsed = started.elapsed();
+                if blocked.is_some_and(|b| b.elapsed() > READBACK_WITHIN) {
+                    end(&mut out, Exit::Failed, Some("the identity provider sent the login to AWS in a way credtray can't read"));
+                } else if elapsed > target.timeout {
+                    end(
+                        &mut out,
+                        Exit::TimedOut,
+                        Some(&format!("the login did not finish within {} seconds", target.timeout.as_secs())),
+                    );
+                } else if hidden_only && elapsed > HIDDEN_FOR {
+                    end(&mut out, Exit::NeedsUser, Some("the identity provider did not answer without you"));
+                } else if !hidden_only && elapsed > SHOW_AFTER && !window.is_visible() {
+                    show(&window);
+                }
+            }
+            _ => {}
+        }
+    })
+}
+
+/// The hidden window and its web view on the target's URL, with the scripts and handlers that
+/// keep the page in bounds.
+fn open(
+    target: &Target,
+    event_loop: &tao::event_loop::EventLoop<Wake>,
+    context: &mut WebContext,
+    nonce: &str,
+) -> anyhow::Result<(tao::window::Window, wry::WebView)> {
     let host = url::Url::parse(target.url.as_str())
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
@@ -195,31 +344,45 @@ fn window(
         ))
         .with_inner_size(tao::dpi::LogicalSize::new(900.0, 720.0))
         .with_visible(false)
-        .build(&event_loop)
+        .build(event_loop)
         .context("cannot create the login window")?;
-    let mut context = WebContext::new(Some(target.cookies.clone()));
+    let sender = SENDER.replace("@NONCE@", &serde_json::to_string(nonce)?);
     let (ipc, guard, opener) = (
         event_loop.create_proxy(),
         event_loop.create_proxy(),
         event_loop.create_proxy(),
     );
-    let builder = WebViewBuilder::new_with_web_context(&mut context)
+    let builder = WebViewBuilder::new_with_web_context(context)
         .with_url(target.url.as_str())
+        // The sender first: the hook, which runs in every frame, finds it in the main frame.
+        .with_initialization_script_for_main_only(sender, true)
         .with_initialization_script_for_main_only(HOOK, false)
         .with_ipc_handler(move |request| {
-            let _ = ipc.send_event(Wake::Page(Zeroizing::new(request.into_body())));
+            let shown = request.uri().to_string();
+            let body = Zeroizing::new(request.into_body());
+            let _ = ipc.send_event(Wake::Page { shown, body });
         })
+        // Every navigation, of the view and of its frames (WebKit asks for both).
         .with_navigation_handler(move |url| {
             if saml_login::is_aws_acs(&url) {
                 let _ = guard.send_event(Wake::Blocked(url));
                 false
-            } else {
+            } else if saml_login::may_load(&url) {
                 true
+            } else {
+                refused(&url, "a navigation");
+                false
             }
         })
+        // A page's new window opens in this view instead (under the same scripts and rules);
+        // never an empty one, which would only blank the identity provider's page.
         .with_new_window_req_handler(move |url, _| {
-            if !saml_login::is_aws_acs(&url) {
+            if saml_login::is_aws_acs(&url) {
+                tracing::debug!("refused a new window on AWS's sign-in (the hook takes its form)");
+            } else if saml_login::may_load(&url) && !url.starts_with("about:") {
                 let _ = opener.send_event(Wake::Open(url));
+            } else {
+                refused(&url, "a new window");
             }
             NewWindowResponse::Deny
         });
@@ -236,99 +399,47 @@ fn window(
     let webview = builder.build(&window);
     let webview = webview.context("cannot create the web view")?;
     #[cfg(target_os = "linux")]
-    report_load_failures(&webview, event_loop.create_proxy());
-    tick(event_loop.create_proxy());
+    {
+        report_load_failures(&webview, event_loop.create_proxy());
+        refuse_new_windows_early(&webview, event_loop.create_proxy());
+    }
+    Ok((window, webview))
+}
 
-    let started = Instant::now();
-    let mut blocked: Option<Instant> = None;
-    tracing::info!(
-        hidden_only,
-        timeout_s = target.timeout.as_secs(),
-        "SAML login window loading"
+fn refused(url: &str, what: &str) {
+    tracing::warn!(
+        url = %saml_login::loggable(url),
+        "refused {what}: the login window loads only https, and plain http only on this machine"
     );
-    event_loop.run(move |event, _, control_flow| {
-        *control_flow = ControlFlow::Wait;
-        let end = |exit: Exit, control_flow: &mut ControlFlow| {
-            tracing::info!(?exit, elapsed_ms = started.elapsed().as_millis() as u64, "SAML login ended");
-            *control_flow = ControlFlow::ExitWithCode(exit.code());
-        };
-        match event {
-            Event::NewEvents(StartCause::Init) => {}
-            Event::WindowEvent {
-                event: WindowEvent::CloseRequested,
-                ..
-            } => {
-                eprintln!("credtray-login: the login window was closed");
-                end(Exit::Cancelled, control_flow);
-            }
-            Event::UserEvent(Wake::Page(body)) => {
-                let Ok(message) = serde_json::from_str::<Message>(&body) else {
-                    tracing::debug!("ignoring a page message that is not credtray's");
-                    return;
-                };
-                match message.kind.as_str() {
-                    "saml" => match assertion(&message) {
-                        Some(saml) => {
-                            tracing::info!(via = %message.via, "captured the SAMLResponse before it left");
-                            let written = out.write_all(saml.as_bytes()).and_then(|()| out.flush());
-                            match written {
-                                Ok(()) => end(Exit::Captured, control_flow),
-                                Err(e) => {
-                                    eprintln!("credtray-login: cannot hand the assertion over: {e}");
-                                    end(Exit::Failed, control_flow);
-                                }
-                            }
-                        }
-                        None => tracing::warn!(via = %message.via, "ignoring a SAMLResponse that is not for AWS or not base64"),
-                    },
-                    "input" if hidden_only => {
-                        eprintln!("credtray-login: the identity provider wants you to log in");
-                        end(Exit::NeedsUser, control_flow);
-                    }
-                    "input" => show(&window),
-                    "none" => {
-                        eprintln!(
-                            "credtray-tray: the identity provider sent the login to AWS in a way credtray can't read (the page has no SAMLResponse field)"
-                        );
-                        end(Exit::Failed, control_flow);
-                    }
-                    _ => {}
-                }
-            }
-            Event::UserEvent(Wake::Blocked(url)) => {
-                tracing::warn!(%url, "cancelled a navigation to AWS's sign-in: reading the SAMLResponse back");
-                blocked.get_or_insert_with(Instant::now);
-                if let Err(e) = webview.evaluate_script(&readback(&url)) {
-                    tracing::warn!(error = %e, "could not read the SAMLResponse back");
-                }
-            }
-            Event::UserEvent(Wake::Open(url)) => {
-                if let Err(e) = webview.load_url(&url) {
-                    tracing::warn!(error = %e, "could not open a page the identity provider asked for");
-                }
-            }
-            Event::UserEvent(Wake::LoadFailed(url, error)) => {
-                eprintln!("credtray-login: cannot load the identity provider's page {url}: {error}");
-                end(Exit::Failed, control_flow);
-            }
-            Event::UserEvent(Wake::Tick) => {
-                let elapsed = started.elapsed();
-                if blocked.is_some_and(|b| b.elapsed() > READBACK_WITHIN) {
-                    eprintln!("credtray-login: the identity provider sent the login to AWS in a way credtray can't read");
-                    end(Exit::Failed, control_flow);
-                } else if elapsed > target.timeout {
-                    eprintln!("credtray-login: the login did not finish within {} seconds", target.timeout.as_secs());
-                    end(Exit::TimedOut, control_flow);
-                } else if hidden_only && elapsed > HIDDEN_FOR {
-                    eprintln!("credtray-login: the identity provider did not answer without you");
-                    end(Exit::NeedsUser, control_flow);
-                } else if !hidden_only && elapsed > SHOW_AFTER && !window.is_visible() {
-                    show(&window);
-                }
-            }
-            _ => {}
-        }
-    })
+}
+
+/// A page message the window may act on: sent by the main frame's document (it carries this
+/// run's nonce, which only the main frame's sender holds) while the main view shows a page it
+/// may load. Else why not, fit for the log (escaped, and never the assertion).
+fn authentic(body: &str, nonce: &str, shown: &str) -> Result<Message, String> {
+    let message: Message =
+        serde_json::from_str(body).map_err(|_| "not credtray's (not its JSON)".to_owned())?;
+    let what = || {
+        format!(
+            "kind \"{}\", via \"{}\"",
+            saml_login::loggable(&message.kind),
+            saml_login::loggable(&message.via)
+        )
+    };
+    if message.nonce.as_bytes() != nonce.as_bytes() {
+        return Err(format!(
+            "not sent by the main frame's document ({}); a frame of another origin can't end the login",
+            what()
+        ));
+    }
+    if !saml_login::may_load(shown) {
+        return Err(format!(
+            "the main view shows {}, a page it may not load ({})",
+            saml_login::loggable(shown),
+            what()
+        ));
+    }
+    Ok(message)
 }
 
 fn show(window: &tao::window::Window) {
@@ -348,13 +459,14 @@ fn assertion(message: &Message) -> Option<&str> {
         .then_some(saml)
 }
 
-/// The script that reads a SAMLResponse field back after its form's navigation was cancelled.
+/// The script that reads a SAMLResponse field back after its form's navigation was cancelled
+/// (run in the main frame, through its sender).
 fn readback(url: &str) -> String {
     let url = serde_json::to_string(url).unwrap_or_else(|_| "\"\"".to_owned());
     format!(
         "(() => {{ const f = document.querySelector('input[name=\"SAMLResponse\"]'); \
-         window.webkit.messageHandlers.ipc.postMessage(JSON.stringify(f && f.value \
-         ? {{ kind: 'saml', via: 'readback', url: {url}, saml: f.value }} : {{ kind: 'none' }})); }})()"
+         window.__credtray_send(f && f.value \
+         ? {{ kind: 'saml', via: 'readback', url: {url}, saml: f.value }} : {{ kind: 'none' }}); }})()"
     )
 }
 
@@ -378,6 +490,43 @@ fn report_load_failures(webview: &wry::WebView, proxy: EventLoopProxy<Wake>) {
         });
 }
 
+/// Refuses a page's new window to a URL the window may not load, or to AWS's sign-in, at
+/// WebKit's policy decision: wry's new-window handler runs only once WebKit has said yes, and
+/// by then it has already opened a connection to the URL (a preconnect), which a refusal must
+/// not let happen. The ones let through still meet wry's handler.
+#[cfg(target_os = "linux")]
+fn refuse_new_windows_early(webview: &wry::WebView, proxy: EventLoopProxy<Wake>) {
+    use webkit2gtk::glib::Cast;
+    use webkit2gtk::{
+        NavigationPolicyDecision, NavigationPolicyDecisionExt, PolicyDecisionExt,
+        PolicyDecisionType, URIRequestExt, WebViewExt,
+    };
+    use wry::WebViewExtUnix;
+    webview
+        .webview()
+        .connect_decide_policy(move |_, decision, kind| {
+            if kind != PolicyDecisionType::NewWindowAction {
+                return false;
+            }
+            let url = decision
+                .dynamic_cast_ref::<NavigationPolicyDecision>()
+                .and_then(NavigationPolicyDecisionExt::navigation_action)
+                .and_then(|action| action.request())
+                .and_then(|request| request.uri())
+                .map(|uri| uri.to_string())
+                .unwrap_or_default();
+            if saml_login::is_aws_acs(&url) {
+                let _ = proxy.send_event(Wake::Blocked(url));
+            } else if saml_login::may_load(&url) && !url.starts_with("about:") {
+                return false;
+            } else {
+                refused(&url, "a new window");
+            }
+            decision.ignore();
+            true
+        });
+}
+
 /// Wakes the loop every [`TICK`] (tao's `WaitUntil` arms no timer on Linux).
 fn tick(proxy: EventLoopProxy<Wake>) {
     std::thread::spawn(move || {
@@ -393,6 +542,7 @@ mod tests {
 
     fn message(url: &str, saml: &str) -> Message {
         Message {
+            nonce: Zeroizing::new(String::new()),
             kind: "saml".to_owned(),
             via: "test".to_owned(),
             url: url.to_owned(),
@@ -431,6 +581,42 @@ mod tests {
         assert!(Options::parse(&args(&[&id, "--bogus"])).is_err());
         assert!(Options::parse(&args(&["not-an-id"])).is_err());
         assert!(Options::parse(&args(&[])).is_err());
+    }
+
+    #[test]
+    fn only_the_main_frames_sender_is_heard() {
+        let shown = "https://idp.example.com/login";
+        let body = |nonce: &str| {
+            serde_json::json!({
+                "nonce": nonce,
+                "kind": "saml",
+                "via": "x\ncredtray-login: forged",
+                "url": "https://signin.aws.amazon.com/saml",
+                "saml": "PHg+",
+            })
+            .to_string()
+        };
+        let message = authentic(&body("n0nce"), "n0nce", shown).unwrap();
+        assert_eq!(message.kind, "saml");
+        // No nonce, another nonce: another frame (or the page) posting on its own.
+        for forged in [body("guess"), body(""), r#"{"kind":"input"}"#.to_owned()] {
+            let why = authentic(&forged, "n0nce", shown).err().unwrap();
+            assert!(
+                why.contains("not sent by the main frame's document"),
+                "{why}"
+            );
+            assert!(!why.contains('\n'), "{why}");
+        }
+        // The main view on a page it may not load: nothing it says counts.
+        assert!(authentic(&body("n0nce"), "n0nce", "data:text/html,x").is_err());
+        assert!(authentic("not json", "n0nce", shown).is_err());
+    }
+
+    #[test]
+    fn the_sender_gets_the_nonce_as_a_string() {
+        let nonce = "a\"b";
+        let sender = SENDER.replace("@NONCE@", &serde_json::to_string(nonce).unwrap());
+        assert!(sender.contains(r#"const nonce = "a\"b";"#), "{sender}");
     }
 
     #[test]

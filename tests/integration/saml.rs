@@ -252,6 +252,39 @@ fn outside_connects(strace: &str) -> Vec<&str> {
         .collect()
 }
 
+/// `credtray-login` for session `id` on `url` under `strace -f -e trace=connect`, with `during`
+/// done while it runs: how it ended, and the connects that left the machine (`name` names its
+/// trace file).
+fn login_traced(
+    env: &Env,
+    id: &str,
+    url: &str,
+    name: &str,
+    during: impl FnOnce(),
+) -> (Output, Vec<String>) {
+    let trace = env.root.join(format!("strace-{name}"));
+    let child = env
+        .tool("strace")
+        .args(["-f", "-qq", "-e", "trace=connect", "-o"])
+        .arg(&trace)
+        .arg(env!("CARGO_BIN_EXE_credtray-login"))
+        .args(["--saml-login", id, "--url", url, "--timeout", "20"])
+        .spawn()
+        .expect("strace runs");
+    during();
+    let out = finished(child);
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    assert!(
+        trace.contains("127.0.0.1"),
+        "{name}: strace saw the IdP's connects"
+    );
+    let outside = outside_connects(&trace)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    (out, outside)
+}
+
 #[test]
 fn the_connect_check_flags_what_leaves_the_machine() {
     let log = r#"12 connect(11, {sa_family=AF_UNIX, sun_path=@"/tmp/.X11-unix/X95"}, 21) = 0
@@ -282,28 +315,7 @@ fn every_way_an_idp_posts_is_captured_before_it_leaves_the_machine() {
         ("iframe", "adfs"),
     ] {
         let params = grants(&f, &[("page", page), ("acs", acs)]);
-        let trace = env.root.join(format!("strace-{page}"));
-        let out = env
-            .tool("strace")
-            .args(["-f", "-qq", "-e", "trace=connect", "-o"])
-            .arg(&trace)
-            .arg(env!("CARGO_BIN_EXE_credtray-login"))
-            .args([
-                "--saml-login",
-                &id,
-                "--url",
-                &idp.url(&params),
-                "--timeout",
-                "20",
-            ])
-            .output()
-            .expect("strace runs");
-        let trace = std::fs::read_to_string(&trace).unwrap();
-        assert!(
-            trace.contains("127.0.0.1"),
-            "{page}: strace saw the IdP's connects"
-        );
-        let outside = outside_connects(&trace);
+        let (out, outside) = login_traced(&env, &id, &idp.url(&params), page, || ());
         assert!(outside.is_empty(), "{page}: left the machine: {outside:#?}");
         assert_eq!(out.status.code(), Some(0), "{page}: {}", stderr(&out));
         assert_eq!(
@@ -526,4 +538,188 @@ fn a_page_that_cannot_load_fails_at_once_with_its_error() {
         "cannot load the identity provider's page",
     );
     assert!(started.elapsed() < Duration::from_secs(60));
+}
+
+/// What the hostile pages try to slip in (tests/support/fake_idp.py's FORGED): base64 of
+/// `<forged by a frame/>`, as good as the real one but for where it comes from.
+const FORGED: &str = "PGZvcmdlZCBieSBhIGZyYW1lLz4=";
+
+/// Every byte but letters and digits percent-encoded (a `data:` URL of a whole page).
+fn percent_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn a_cross_origin_frame_cannot_end_the_login() {
+    let World {
+        _display: _held,
+        env,
+        f,
+        idp,
+    } = world();
+    // The IdP's page holds a frame of another origin (another port) that forges "needs the
+    // person", a SAMLResponse bound for AWS and "none", every way a frame can; the page posts
+    // the real assertion 2 s after that frame loaded.
+    let params = grants(&f, &[("page", "crossorigin")]);
+    let id = add_federated(&env, &f, "framed", &idp.url(&params));
+    // Hidden only: a forged "needs the person" would end it at once (exit 12).
+    let out = login_child(&env, &id, &["--hidden-only"]).output().unwrap();
+    assert!(idp.log().contains("GET /evil"), "the frame loaded");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        idp.expected(&params),
+        "the page's own assertion, not the frame's"
+    );
+    assert!(
+        stderr(&out).contains("not sent by the main frame's document"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(idp.stray_posts(), Vec::<String>::new());
+}
+
+#[test]
+fn a_page_cannot_load_files_data_or_plain_http_off_this_machine() {
+    let World {
+        _display: _held,
+        env,
+        f,
+        idp,
+    } = world();
+    // Each would post a forged SAMLResponse (or reach the network) if it loaded; the page posts
+    // the real one 2 s later, so the login ends well only if each was refused.
+    let forged = format!(
+        "<form method=post action=https://signin.aws.amazon.com/saml>\
+         <input type=hidden name=SAMLResponse value={FORGED}></form>\
+         <script>document.forms[0].submit()</script>"
+    );
+    let file = env.root.join("forged.html");
+    std::fs::write(&file, &forged).unwrap();
+    let file = format!("file://{}", file.display());
+    let data = format!("data:text/html,{}", percent_encoded(&forged));
+    // TEST-NET-1: no host answers there; a connect at all is the failure.
+    let far = "http://192.0.2.1/forged".to_owned();
+    let id = add_federated(&env, &f, "escape", &idp.url(&grants(&f, &[])));
+    let mut wrong = Vec::new();
+    // Whether the refusal is credtray's, and so logged: WebKit itself keeps a web page from
+    // navigating to file: ("not allowed to load local resource"), never asking.
+    for (n, (page, to, ours)) in [
+        ("navigate", &file, false),
+        ("navigate", &data, true),
+        ("navigate", &far, true),
+        ("popup", &file, true),
+        ("popup", &data, true),
+        ("popup", &far, true),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let scheme = &to[..to.find(':').unwrap()];
+        let params = grants(&f, &[("page", page), ("to", to)]);
+        let click = || {
+            if page == "popup" {
+                let window = wait_for_window("escape");
+                xdotool(&["windowactivate", "--sync", &window]);
+                xdotool(&["mousemove", "--window", &window, "450", "360", "click", "1"]);
+            }
+        };
+        let (out, outside) = login_traced(&env, &id, &idp.url(&params), &format!("{n}"), click);
+        let errors = stderr(&out);
+        let refusal = if page == "popup" {
+            "refused a new window"
+        } else {
+            "refused a navigation"
+        };
+        if !outside.is_empty() {
+            wrong.push(format!("{page} {scheme}: left the machine: {outside:?}"));
+        }
+        if out.status.code() != Some(0) {
+            wrong.push(format!("{page} {scheme}: {:?} {errors}", out.status));
+        } else if String::from_utf8_lossy(&out.stdout) != idp.expected(&params) {
+            wrong.push(format!("{page} {scheme}: not the page's own assertion"));
+        }
+        if ours && !errors.contains(refusal) {
+            wrong.push(format!(
+                "{page} {scheme}: no \"{refusal}\" logged: {errors}"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[test]
+fn a_page_cannot_write_a_line_of_credtrays_own() {
+    let World {
+        _display: _held,
+        env,
+        f,
+        idp,
+    } = world();
+    // The page posts messages whose `via` holds a line "credtray-login: FORGED …", then a form
+    // to AWS without a SAMLResponse field (the login fails with "none").
+    let params = grants(&f, &[("page", "forgevia")]);
+    let id = add_federated(&env, &f, "forger", &idp.url(&params));
+    let out = login_child(&env, &id, &[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let errors = stderr(&out);
+    assert!(
+        !errors
+            .lines()
+            .any(|l| l.starts_with("credtray-login: FORGED")),
+        "a page's text began a line: {errors}"
+    );
+    // What the main frame's sender carried is logged, escaped.
+    assert!(
+        errors.contains(r"\ncredtray-login: FORGED through the sender"),
+        "{errors}"
+    );
+
+    // The parent shows the child's reason, not the page's.
+    let before = env.aws_files();
+    let out = finished(start_on_display(&env, "forger"));
+    started_nothing(&env, "forger", &before, &out, "has no SAMLResponse field");
+    let errors = stderr(&out);
+    assert!(
+        !errors
+            .lines()
+            .any(|l| l.starts_with("credtray-login: FORGED")
+                || (l.starts_with("credtray: ") && l.contains("FORGED"))),
+        "{errors}"
+    );
+}
+
+#[test]
+fn a_page_without_a_samlresponse_field_fails_saying_so() {
+    let World {
+        _display: _held,
+        env,
+        f,
+        idp,
+    } = world();
+    add_federated(
+        &env,
+        &f,
+        "nofield",
+        &idp.url(&grants(&f, &[("page", "noform")])),
+    );
+    let before = env.aws_files();
+    let out = finished(start_on_display(&env, "nofield"));
+    let reason = "the identity provider sent the login to AWS in a way credtray can't read (the page has no SAMLResponse field)";
+    started_nothing(&env, "nofield", &before, &out, reason);
+    // In the error itself, not only in the child's log lines the parent passes on.
+    let errors = stderr(&out);
+    let error = errors
+        .lines()
+        .find(|l| l.starts_with("credtray: could not log in"))
+        .unwrap_or_default();
+    assert!(error.contains(reason), "{errors}");
 }

@@ -16,6 +16,10 @@ GET  /start     the login form (login=1 and no cookie) or a redirect to /post
 POST /login     sets the cookie (Max-Age=3600), logs LOGIN, redirects to /post
 GET  /post      the page that posts the SAMLResponse
 GET  /expected  the base64 SAMLResponse those parameters give (the same bytes every time)
+GET  /evil      the cross-origin frame of page=crossorigin
+
+The same pages are also served on a second port, another origin, which /post's pages name
+themselves.
 
 LOG_FILE gets one line per request ("GET /start", "POST /login", "LOGIN"); any other POST
 here would mean a SAMLResponse was posted somewhere it should not be.
@@ -68,6 +72,11 @@ def assertion(q):
     raise AssertionError('no padding gives + / =')
 
 
+# What the hostile pages try to slip in: base64 and bound for AWS, so only where it came from
+# tells it apart.
+FORGED = base64.b64encode(b'<forged by a frame/>').decode()
+
+
 def post_page(q):
     saml = assertion(q)
     acs = ACS[q.get('acs', 'aws')]
@@ -76,6 +85,37 @@ def post_page(q):
             '<input type="hidden" name="RelayState" value="">'
             '<button type="submit" id="go" style="display:none">Continue</button></form>')
     body = json.dumps(saml)
+    later = '<script>setTimeout(() => document.forms[0].submit(), 2000)</script>'
+    to = json.dumps(q.get('to', ''))
+    evil = f'http://127.0.0.1:{OTHER.server_address[1]}/evil'
+    forged_via = json.dumps({'kind': 'saml', 'via': 'x\ncredtray-login: FORGED by the page', 'url': ACS['aws'],
+                             'saml': 'not base64!'})
+    hostile = {
+        # The real post waits for the frame to have loaded (and said all it says) and 2 s more.
+        'crossorigin': (form + f'<iframe id="evil" src="{evil}"></iframe><script>'
+                        'document.getElementById("evil").addEventListener("load", () => '
+                        'setTimeout(() => document.forms[0].submit(), 2000))</script>'),
+        # The real post's timer first: a refused navigation stops the page's parsing.
+        'navigate': form + later + f'<script>location.href = {to}</script>',
+        # WebKit opens no window a script asks for on its own: the person clicks (xdotool) a
+        # button over the whole page; the field makes the window show at once. (Not a link:
+        # WebKit preconnects to a link's host as it is pressed, before any policy is asked.)
+        'popup': (form + '<input name="code"><button id="away" type="button" style="position:fixed;'
+                  'inset:0;width:100%;height:100%">Continue</button><script>'
+                  'document.getElementById("away").addEventListener("click", () => {'
+                  f'window.open({to}); setTimeout(() => document.forms[0].submit(), 2000)}})'
+                  '</script>'),
+        'noform': (f'<form method="post" action="{acs}"><input type="hidden" name="RelayState" value=""></form>'
+                   '<script>document.forms[0].submit()</script>'),
+        'forgevia': (f'<form method="post" action="{acs}"><input type="hidden" name="RelayState" value=""></form>'
+                     f'<script>window.webkit.messageHandlers.ipc.postMessage({json.dumps(forged_via)});'
+                     'if (window.__credtray_send) window.__credtray_send({kind: "saml", '
+                     f'via: "y\\ncredtray-login: FORGED through the sender", url: {json.dumps(ACS["aws"])}, '
+                     'saml: "not base64!"});'
+                     'setTimeout(() => document.forms[0].submit(), 500)</script>'),
+    }
+    if page in hostile:
+        return f'<!doctype html><html><body><p>Signing you in to AWS...</p>{hostile[page]}</body></html>'
     scripts = {
         'form': form + '<script>document.forms[0].submit()</script>',
         'button': form + '<script>document.getElementById("go").click()</script>',
@@ -88,6 +128,20 @@ def post_page(q):
     }
     return f'<!doctype html><html><body><p>Signing you in to AWS...</p>{scripts[page]}</body></html>'
 
+
+# The cross-origin frame: every way it has to speak to the window, all forged.
+EVIL_PAGE = '''<!doctype html><html><body><p>An ad</p>
+<form method="post" action="https://signin.aws.amazon.com/saml">
+<input type="hidden" name="SAMLResponse" value="{forged}"></form>
+<script>
+const say = (m) => window.webkit.messageHandlers.ipc.postMessage(JSON.stringify(m));
+say({{kind: 'input'}});
+say({{kind: 'saml', via: 'evil', url: 'https://signin.aws.amazon.com/saml', saml: '{forged}'}});
+say({{kind: 'none'}});
+try {{ window.top.__credtray_send({{kind: 'saml', via: 'evil', url: 'https://signin.aws.amazon.com/saml', saml: '{forged}'}}); }} catch (_) {{}}
+try {{ window.ipc.postMessage(JSON.stringify({{kind: 'saml', via: 'evil', url: 'https://signin.aws.amazon.com/saml', saml: '{forged}'}})); }} catch (_) {{}}
+document.forms[0].submit();
+</script></body></html>'''
 
 LOGIN_FORM = '''<!doctype html><html><body><h1>Fake IdP</h1>
 <form method="post" action="/login?{query}">
@@ -122,6 +176,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.send(302, headers=[('Location', f'/post?{urlencode(q)}')])
         elif path == '/post':
             self.send(200, post_page(q))
+        elif path == '/evil':
+            self.send(200, EVIL_PAGE.format(forged=FORGED))
         elif path == '/expected':
             self.send(200, assertion(q))
         else:
@@ -140,5 +196,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+OTHER = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+threading.Thread(target=OTHER.serve_forever, daemon=True).start()
 print(f'PORT {server.server_address[1]}', flush=True)
 server.serve_forever()
