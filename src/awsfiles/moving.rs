@@ -1,8 +1,9 @@
 //! Moving a profile's long-term keys out of the AWS files (`credtray import aws-config
 //! --move-keys`): the key lines leave the profile's sections, every other byte stays, the
-//! backup file records what went with the values replaced by a note, and the sections are
-//! recorded as taken over *for good* by the session that now holds the keys, so starting it
-//! needs no `--take-over` and stopping it gives back the user's section, without the keys.
+//! backup file records what went with the values replaced by a note (as are the copies an
+//! earlier take-over left there), and the sections are recorded as taken over *for good* by
+//! the session that now holds the keys, so starting it needs no `--take-over` and stopping it
+//! gives back the user's section, without the keys.
 //! Like a publish it runs in three steps: [`Files::plan_move`] reads and checks, the caller
 //! keeps the originals (the sections minus the keys) in the keychain, [`Files::intend_move`]
 //! records the sections (saved before any file changes, so a crash is settled by
@@ -41,6 +42,8 @@ pub struct KeyMove {
     /// Each section without its keys: what the session keeps in the keychain and gives back
     /// when it stops.
     pub originals: Vec<Original>,
+    /// The access key id and secret that move, to take out of older backups too.
+    moved: [secrecy::SecretString; 2],
 }
 
 #[derive(Debug)]
@@ -90,6 +93,10 @@ impl Files {
         let mut plan = KeyMove {
             targets: Vec::new(),
             originals: Vec::new(),
+            moved: [
+                keys.access_key_id.secret().clone(),
+                keys.secret_access_key.secret().clone(),
+            ],
         };
         for (file, flavor) in [
             (&self.credentials, Flavor::Credentials),
@@ -166,15 +173,31 @@ impl Files {
         }
     }
 
-    /// Backs up each section holding keys (their values replaced by a note) and removes the
-    /// keys, then clears the intents. A section changed since the plan read it is left alone,
-    /// its record dropped, and the error says so; sections already done stay done (their keys
-    /// are in the keychain, and their records say where the rest of the section is).
+    /// Takes the keys out of the backups first (a section taken over earlier was copied there
+    /// verbatim), then backs up each section holding keys (their values replaced by a note)
+    /// and removes the keys, then clears the intents. A section changed since the plan read
+    /// it is left alone, its record dropped, and the error says so; sections already done stay
+    /// done (their keys are in the keychain, and their records say where the rest of the
+    /// section is).
     pub fn write_move(
         &self,
         plan: &KeyMove,
         owned: &mut Vec<Owned>,
     ) -> Result<Vec<PathBuf>, Error> {
+        let moved = plan.moved.each_ref().map(|v| v.expose_secret());
+        // Before any key leaves a file: if a backup can't be rewritten, nothing has moved.
+        let scrubbed = [&self.credentials, &self.config]
+            .into_iter()
+            .try_for_each(|file| file.forget_in_backup(&moved));
+        if let Err(e) = scrubbed {
+            owned.retain(|o| {
+                !plan
+                    .targets
+                    .iter()
+                    .any(|t| t.flavor == o.flavor && t.section == o.section)
+            });
+            return Err(e);
+        }
         let mut backups = Vec::new();
         for target in plan.targets.iter().filter(|t| t.has_keys) {
             let is_record = |o: &Owned| o.flavor == target.flavor && o.section == target.section;

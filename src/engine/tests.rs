@@ -1405,6 +1405,57 @@ fn a_kept_section_the_user_removed_is_theirs_again_and_a_crashed_first_write_res
     );
 }
 
+/// Every file below `dir`, with its text.
+fn files_below(dir: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_below(&path));
+        } else {
+            out.push((
+                path.clone(),
+                String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned(),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn moved_keys_leave_no_copy_in_the_backup_of_an_earlier_take_over() {
+    let mut r = rig();
+    let id = default_user_with(&r, "AKIAUSERSOWNKEY00000", "mine/secret");
+    write_user_files(&r);
+    r.engine.start(id, &mut NoPrompt, true).unwrap();
+    r.engine.stop(id).unwrap();
+    assert!(
+        r.text("credentials.credtray-backup")
+            .contains("mine/secret"),
+        "a take-over copies the user's section verbatim"
+    );
+    r.engine.move_keys(id).unwrap();
+    let files = files_below(r.dir.path());
+    assert!(
+        files
+            .iter()
+            .any(|(p, _)| p.ends_with("credentials.credtray-backup"))
+    );
+    for (path, text) in files {
+        assert!(
+            !text.contains("mine/secret") && !text.contains("AKIAUSERSOWNKEY00000"),
+            "a moved key in {}:\n{text}",
+            path.display()
+        );
+    }
+    let backup = r.text("credentials.credtray-backup");
+    assert!(
+        backup.contains("credtray took over this section")
+            && backup.contains("aws_secret_access_key=<moved to the keychain by credtray>"),
+        "{backup}"
+    );
+}
+
 #[test]
 fn a_hand_edit_of_a_taken_over_section_is_backed_up_and_the_original_restored() {
     let mut r = rig();

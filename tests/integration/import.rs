@@ -279,3 +279,78 @@ fn a_move_killed_between_its_record_and_the_write_leaves_the_keys_in_place_and_c
     let store = String::from_utf8(env.store_bytes().unwrap()).unwrap();
     assert_eq!(store.matches("kept = true").count(), 2, "{store}");
 }
+
+#[test]
+fn moved_keys_are_in_no_file_credtray_wrote_even_after_an_earlier_take_over() {
+    let env = Env::new();
+    let f = fixtures();
+    std::fs::create_dir_all(env.aws_dir()).unwrap();
+    let credentials = format!(
+        "[dev]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+        f.access_key_id, f.secret_access_key
+    );
+    std::fs::write(env.aws_dir().join("credentials"), &credentials).unwrap();
+    std::fs::write(
+        env.aws_dir().join("config"),
+        "[profile dev]\nregion = eu-west-1\n",
+    )
+    .unwrap();
+    env.run(
+        &[
+            "session",
+            "add",
+            "iam-user",
+            "--alias",
+            "dev",
+            "--profile",
+            "dev",
+            "--access-key-id",
+            "-",
+            "--secret-access-key",
+            "-",
+        ],
+        &format!("{}\n{}\n", f.access_key_id, f.secret_access_key),
+    )
+    .ok();
+    // Taken over first: the backup holds the user's section verbatim, keys included.
+    env.run_moto(&["session", "start", "dev", "--take-over"], "")
+        .ok();
+    env.run(&["session", "stop", "dev"], "").ok();
+    assert_eq!(env.aws_files().0, credentials);
+    let backup = env.aws_dir().join("credentials.credtray-backup");
+    assert!(
+        std::fs::read_to_string(&backup)
+            .unwrap()
+            .contains(&f.secret_access_key)
+    );
+
+    let rows = env
+        .run(&["import", "aws-config", "--move-keys", "--json"], "")
+        .ok()
+        .json();
+    let dev = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["profile"] == "dev")
+        .unwrap();
+    assert_eq!(dev["keys"], "moved", "{rows}");
+    // Every file below the test's root: ~/.aws with its backups and locks, credtray's config
+    // and data directories, the runtime directory.
+    let files = env.files();
+    assert!(files.iter().any(|(p, _)| p == &backup));
+    for (path, bytes) in files {
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains(&f.secret_access_key),
+            "the moved secret in {}:\n{text}",
+            path.display()
+        );
+    }
+    let kept = std::fs::read_to_string(&backup).unwrap();
+    assert!(
+        kept.contains("credtray took over this section")
+            && kept.contains("aws_secret_access_key = <moved to the keychain by credtray>"),
+        "{kept}"
+    );
+}
