@@ -425,8 +425,8 @@ pub struct KeptEdit {
     /// The session that holds the claim (whose keychain entry keeps the original).
     pub session: SessionId,
     /// The section's text now; `None`: the user removed it, and the claim rests on nothing
-    /// (see [`super::owned::NO_SECTION`]): the session's starts write a section of
-    /// credtray's own there and its stops remove it, until the user writes one again.
+    /// (`NO_SECTION`): the session's starts write a section of credtray's own there and its
+    /// stops remove it, until the user writes one again.
     pub text: Option<Original>,
 }
 
