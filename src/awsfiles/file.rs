@@ -7,6 +7,8 @@ use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use zeroize::Zeroizing;
+
 use super::document::{Document, ParseError};
 use super::{Error, Flavor};
 use crate::atomic;
@@ -143,6 +145,46 @@ impl AwsFile {
         Ok(backup)
     }
 
+    /// Replaces every copy of `values` (long-term keys moved to the keychain) in
+    /// `<file>.credtray-backup` by a note, rewriting it atomically under the file's lock: a
+    /// section taken over before its keys moved was copied there verbatim, keys included, and
+    /// once they are moved no file credtray wrote may hold them.
+    pub fn forget_in_backup(&self, values: &[&str]) -> Result<(), Error> {
+        let target = self.target()?;
+        let backup = sidecar(&target, "credtray-backup");
+        let failed = |action: &'static str| {
+            let path = backup.clone();
+            move |source| Error::Io {
+                path,
+                action,
+                source,
+            }
+        };
+        // No backup, no copy; and a directory that is not there has no lock file to take.
+        if !backup.try_exists().map_err(failed("inspect"))? {
+            return Ok(());
+        }
+        let _lock = atomic::Lock::exclusive(&sidecar(&target, "credtray-lock"), NEW_FILE_MODE)
+            .map_err(|e| self.io("lock", e))?;
+        let text = match fs::read(&backup) {
+            Ok(bytes) => Zeroizing::new(bytes),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(failed("read")(e)),
+        };
+        // Bytes, not text: a backup is the user's sections verbatim, whatever their encoding.
+        let mut scrubbed = text.clone();
+        for value in values.iter().filter(|v| !v.is_empty()) {
+            scrubbed = Zeroizing::new(replace_bytes(&scrubbed, value.as_bytes(), MOVED.as_bytes()));
+        }
+        if scrubbed != text {
+            let mode = mode_of(&backup).unwrap_or(NEW_FILE_MODE);
+            atomic::write(&backup, &scrubbed, mode)
+                .map_err(failed("rewrite"))?
+                .warn_if_unsynced(&backup);
+        }
+        Ok(())
+    }
+
     fn read_text(&self, target: &Path) -> Result<String, Error> {
         match fs::read(target) {
             Ok(bytes) => String::from_utf8(bytes).map_err(|e| Error::Parse {
@@ -225,6 +267,19 @@ fn redact(section: &str, mark: &str) -> String {
             format!("{} {mark}{eol}", &content[..=delimiter])
         })
         .collect()
+}
+
+/// `haystack` with every occurrence of `needle` (not empty) replaced by `by`.
+fn replace_bytes(haystack: &[u8], needle: &[u8], by: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut rest = haystack;
+    while let Some(at) = rest.windows(needle.len()).position(|w| w == needle) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(by);
+        rest = &rest[at + needle.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
 }
 
 /// `<file>.<suffix>` beside the file.

@@ -10,7 +10,7 @@ mod owned;
 
 pub use document::{Document, ParseError, RepeatedKey, RepeatedSection, Upserted, heads_profile};
 pub use file::AwsFile;
-pub use moving::{KeptEdit, KeyMove, Refused};
+pub use moving::{KeptEdit, KeyMove, KeysHome, Refused};
 pub use owned::{Contents, Original, Owned, Plan, Published, Settled, TakenOver};
 
 use std::path::PathBuf;
@@ -162,6 +162,8 @@ impl Files {
                             match (doc.count(&record.section), record.withheld) {
                                 // Held out of the file on purpose (published as a process).
                                 (0, Some(_)) => report.owned.push(record.section.clone()),
+                                // Removed by the user while it was theirs: nothing to check.
+                                (0, None) if owned::on_nothing(record) => {}
                                 (_, Some(_)) => report.problems.push(format!(
                                     "[{}] is kept out of this file by credtray (its profile is published as a credential_process), but it is there: the AWS tools read it first",
                                     record.section

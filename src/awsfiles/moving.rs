@@ -1,8 +1,11 @@
 //! Moving a profile's long-term keys out of the AWS files (`credtray import aws-config
 //! --move-keys`): the key lines leave the profile's sections, every other byte stays, the
-//! backup file records what went with the values replaced by a note, and the sections are
-//! recorded as taken over *for good* by the session that now holds the keys, so starting it
-//! needs no `--take-over` and stopping it gives back the user's section, without the keys.
+//! backup file records what went with the values replaced by a note (as are the copies an
+//! earlier take-over left there), and the sections are recorded as taken over *for good* by
+//! the session that now holds the keys, so starting it needs no `--take-over` and stopping it
+//! gives back the user's section, without the keys. Deleting the session puts the keys back
+//! ([`Files::put_keys_back`]), never over other keys, nor into a section the user removed:
+//! such a claim stays, resting on no section, so the delete knows the keys have no home.
 //! Like a publish it runs in three steps: [`Files::plan_move`] reads and checks, the caller
 //! keeps the originals (the sections minus the keys) in the keychain, [`Files::intend_move`]
 //! records the sections (saved before any file changes, so a crash is settled by
@@ -14,7 +17,7 @@ use secrecy::ExposeSecret;
 use zeroize::Zeroizing;
 
 use super::file::Backup;
-use super::owned::{fingerprint, rest, resting};
+use super::owned::{NO_SECTION, fingerprint, fingerprint_of, on_nothing, rest, resting};
 use super::{AwsFile, Error, Files, Flavor, Original, Owned, TakenOver};
 use crate::session::{IamUserKeys, ProfileName, SessionId};
 
@@ -41,6 +44,8 @@ pub struct KeyMove {
     /// Each section without its keys: what the session keeps in the keychain and gives back
     /// when it stops.
     pub originals: Vec<Original>,
+    /// The access key id and secret that move, to take out of older backups too.
+    moved: [secrecy::SecretString; 2],
 }
 
 #[derive(Debug)]
@@ -90,6 +95,10 @@ impl Files {
         let mut plan = KeyMove {
             targets: Vec::new(),
             originals: Vec::new(),
+            moved: [
+                keys.access_key_id.secret().clone(),
+                keys.secret_access_key.secret().clone(),
+            ],
         };
         for (file, flavor) in [
             (&self.credentials, Flavor::Credentials),
@@ -166,15 +175,31 @@ impl Files {
         }
     }
 
-    /// Backs up each section holding keys (their values replaced by a note) and removes the
-    /// keys, then clears the intents. A section changed since the plan read it is left alone,
-    /// its record dropped, and the error says so; sections already done stay done (their keys
-    /// are in the keychain, and their records say where the rest of the section is).
+    /// Takes the keys out of the backups first (a section taken over earlier was copied there
+    /// verbatim), then backs up each section holding keys (their values replaced by a note)
+    /// and removes the keys, then clears the intents. A section changed since the plan read
+    /// it is left alone, its record dropped, and the error says so; sections already done stay
+    /// done (their keys are in the keychain, and their records say where the rest of the
+    /// section is).
     pub fn write_move(
         &self,
         plan: &KeyMove,
         owned: &mut Vec<Owned>,
     ) -> Result<Vec<PathBuf>, Error> {
+        let moved = plan.moved.each_ref().map(|v| v.expose_secret());
+        // Before any key leaves a file: if a backup can't be rewritten, nothing has moved.
+        let scrubbed = [&self.credentials, &self.config]
+            .into_iter()
+            .try_for_each(|file| file.forget_in_backup(&moved));
+        if let Err(e) = scrubbed {
+            owned.retain(|o| {
+                !plan
+                    .targets
+                    .iter()
+                    .any(|t| t.flavor == o.flavor && t.section == o.section)
+            });
+            return Err(e);
+        }
         let mut backups = Vec::new();
         for target in plan.targets.iter().filter(|t| t.has_keys) {
             let is_record = |o: &Owned| o.flavor == target.flavor && o.section == target.section;
@@ -278,9 +303,9 @@ impl Files {
             };
             let restored = AwsFile::new(record.file.clone(), record.flavor)
                 .read()
-                .ok()
-                .and_then(|doc| doc.section_text(&record.section).map(fingerprint))
-                .is_some_and(|f| f == taken.fingerprint);
+                .is_ok_and(|doc| {
+                    fingerprint_of(doc.section_text(&record.section)) == taken.fingerprint
+                });
             if !restored {
                 given_up.push(record);
                 continue;
@@ -323,30 +348,70 @@ impl Files {
     }
 }
 
+/// What the section long-term keys were moved from holds when they are to go back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeysHome {
+    /// None of the keys, or the very same: they are written back.
+    Free,
+    /// Other keys (the user rotated them and wrote the new ones since): those stay, and the
+    /// moved ones are not written.
+    Taken,
+    /// Nothing: the user removed the section, and it is not written again.
+    Gone,
+}
+
 impl Files {
+    /// Whether the section of `record` (taken over for good) will be gone once its session
+    /// gives it up: the claim rests on nothing, or it rests and the user removed the section
+    /// since. A published one is there: giving it up puts its original back first.
+    pub fn keys_home_gone(&self, record: &Owned) -> Result<bool, Error> {
+        if on_nothing(record) {
+            return Ok(true);
+        }
+        if resting(record).is_none() {
+            return Ok(false);
+        }
+        let doc = AwsFile::new(record.file.clone(), record.flavor).read()?;
+        Ok(doc.section_text(&record.section).is_none())
+    }
+
     /// Writes long-term keys back into the section of `record` (a section taken over for good,
-    /// given up): what `--move-keys` took out, when the session that holds them goes.
+    /// given up): what `--move-keys` took out, when the session that holds them goes. Only
+    /// where no key of the user's is overwritten and no section they removed comes back: what
+    /// the section held, checked under the file's lock, is returned.
     pub fn put_keys_back(
         &self,
         record: &Owned,
         access_key_id: &secrecy::SecretString,
         secret_access_key: &secrecy::SecretString,
-    ) -> Result<(), Error> {
+    ) -> Result<KeysHome, Error> {
         let file = AwsFile::new(record.file.clone(), record.flavor);
+        let ours = [
+            access_key_id.expose_secret(),
+            secret_access_key.expose_secret(),
+        ];
         file.edit(|doc| {
+            if doc.section_text(&record.section).is_none() {
+                return Ok(KeysHome::Gone);
+            }
+            let theirs = KEYS.map(|k| doc.get(&record.section, k));
+            let same = theirs
+                .iter()
+                .zip(ours)
+                .all(|(found, want)| found.is_none_or(|v| v.trim() == want));
+            if !same {
+                return Ok(KeysHome::Taken);
+            }
             doc.upsert(
                 &record.section,
-                &[
-                    (KEYS[0], access_key_id.expose_secret()),
-                    (KEYS[1], secret_access_key.expose_secret()),
-                ],
+                &[(KEYS[0], ours[0]), (KEYS[1], ours[1])],
                 &[],
             )
-            .map(drop)
             .map_err(|source| Error::Parse {
                 path: file.path().to_owned(),
                 source,
-            })
+            })?;
+            Ok(KeysHome::Free)
         })
     }
 }
@@ -359,7 +424,9 @@ pub struct KeptEdit {
     pub section: String,
     /// The session that holds the claim (whose keychain entry keeps the original).
     pub session: SessionId,
-    /// The section's text now; `None`: the user removed it, and the claim goes.
+    /// The section's text now; `None`: the user removed it, and the claim rests on nothing
+    /// (`NO_SECTION`): the session's starts write a section of credtray's own there and its
+    /// stops remove it, until the user writes one again.
     pub text: Option<Original>,
 }
 
@@ -375,7 +442,7 @@ impl Files {
                 let taken = resting(o)?;
                 let doc = AwsFile::new(o.file.clone(), o.flavor).read().ok()?;
                 let text = doc.section_text(&o.section);
-                if text.map(fingerprint).as_ref() == Some(&taken.fingerprint) {
+                if fingerprint_of(text) == taken.fingerprint {
                     return None;
                 }
                 Some(KeptEdit {
@@ -392,29 +459,24 @@ impl Files {
     }
 
     /// Applies [`Self::kept_edits`] to the records (after the caller kept the new originals):
-    /// a changed section's record now holds its new text; a removed one's record goes, and is
-    /// returned.
-    pub fn adopt_kept_edits(&self, edits: &[KeptEdit], owned: &mut Vec<Owned>) -> Vec<Owned> {
-        let mut gone = Vec::new();
+    /// a changed section's record now holds its new text, a removed one's rests on nothing
+    /// (the caller then forgets its original).
+    pub fn adopt_kept_edits(&self, edits: &[KeptEdit], owned: &mut [Owned]) {
         for edit in edits {
-            let Some(i) = owned
-                .iter()
-                .position(|o| o.flavor == edit.flavor && o.section == edit.section)
+            let Some(o) = owned
+                .iter_mut()
+                .find(|o| o.flavor == edit.flavor && o.section == edit.section)
             else {
                 continue;
             };
-            match &edit.text {
-                Some(original) => {
-                    let now = original.fingerprint();
-                    let o = &mut owned[i];
-                    o.fingerprint = Some(now.clone());
-                    if let Some(t) = o.taken_over.as_mut() {
-                        t.fingerprint = now;
-                    }
-                }
-                None => gone.push(owned.remove(i)),
+            let now = edit
+                .text
+                .as_ref()
+                .map_or_else(|| NO_SECTION.to_owned(), Original::fingerprint);
+            o.fingerprint = Some(now.clone());
+            if let Some(t) = o.taken_over.as_mut() {
+                t.fingerprint = now;
             }
         }
-        gone
     }
 }

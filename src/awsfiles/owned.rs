@@ -97,6 +97,24 @@ pub(super) fn fingerprint(text: &str) -> String {
     format!("{hash:016x}")
 }
 
+/// What a claim taken over for good rests on once the user removed its section: no text at
+/// all (no hex fingerprint is this). The claim stays rather than going with the section: the
+/// keys `import --move-keys` took from there may be the session's only copy, and deleting the
+/// session must still know they have no section to go back to.
+pub(super) const NO_SECTION: &str = "no section";
+
+/// The fingerprint of a section's text, or [`NO_SECTION`] when there is none.
+pub(super) fn fingerprint_of(text: Option<&str>) -> String {
+    text.map_or_else(|| NO_SECTION.to_owned(), fingerprint)
+}
+
+/// A claim taken over for good whose section the user removed (see [`NO_SECTION`]).
+pub(super) fn on_nothing(o: &Owned) -> bool {
+    o.taken_over
+        .as_ref()
+        .is_some_and(|t| t.kept && t.fingerprint == NO_SECTION)
+}
+
 /// A publish checked against the files as they are: where each section goes, and the
 /// sections that will be taken over.
 #[derive(Debug)]
@@ -568,6 +586,8 @@ impl Files {
                         .backups
                         .push(file.back_up(text, Backup::TakenOver)?);
                 }
+                // Taken over for good, and removed by the user since: nothing to keep.
+                (Some(taken), true, None) if taken.kept && taken.fingerprint == NO_SECTION => {}
                 (Some(_), true, _) => return Err(changed_meanwhile()),
                 // A section that appeared after the plan found none is someone else's.
                 (None, true, Some(_)) => {
@@ -763,6 +783,10 @@ impl Files {
                                 source,
                             })?;
                     }
+                    // The user had removed the section: it goes again.
+                    (Some(_), None) if on_nothing(&record) => {
+                        doc.remove(&section, &record.separator);
+                    }
                     (Some(_), None) => {
                         tracing::warn!(section = %section, path = %file.path().display(), "the original of a taken-over section is missing from the keychain; the copy in the .credtray-backup file is all that is left");
                         doc.remove(&section, &record.separator);
@@ -793,6 +817,9 @@ impl Files {
         let Some(taken) = &record.taken_over else {
             return Ok(());
         };
+        if on_nothing(record) {
+            return Ok(());
+        }
         let Some(original) = originals
             .iter()
             .find(|o| o.flavor == record.flavor && o.fingerprint() == taken.fingerprint)
@@ -844,9 +871,7 @@ impl Files {
             // A section taken over for good whose first write never happened holds its
             // original still: it rests again, still the session's.
             let original_there = record.taken_over.as_ref().is_some_and(|t| {
-                t.kept
-                    && doc.section_text(&record.section).map(fingerprint).as_ref()
-                        == Some(&t.fingerprint)
+                t.kept && fingerprint_of(doc.section_text(&record.section)) == t.fingerprint
             });
             match written {
                 None if original_there => {

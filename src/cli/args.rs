@@ -273,6 +273,11 @@ pub enum SessionCommand {
         /// Also delete every session chained from it
         #[arg(long)]
         cascade: bool,
+        /// Delete the long-term keys `import --move-keys` took off the disk even when the
+        /// section they came from is gone (the keychain holds their only copy; without this
+        /// the delete refuses)
+        #[arg(long)]
+        discard_keys: bool,
     },
     /// Add a copy of a session: its profile, region and fields, no secret (an IAM user's copy
     /// needs keys of its own)

@@ -5,7 +5,7 @@ use super::prompt::CliPrompt;
 use super::{UsageError, new_session, output, print, print_json, report_test, to_edit};
 use anyhow::Context;
 
-use crate::engine::{Chain, Engine, ProposedKeys};
+use crate::engine::{Chain, Engine, HomelessKeys, ProposedKeys};
 use crate::saml_login;
 
 /// Runs one `session` subcommand.
@@ -50,7 +50,18 @@ pub(super) fn run(engine: &mut Engine, command: SessionCommand) -> anyhow::Resul
                 publish,
             },
         ),
-        SessionCommand::Delete { session, cascade } => delete(engine, &session, cascade),
+        SessionCommand::Delete {
+            session,
+            cascade,
+            discard_keys,
+        } => {
+            let homeless = if discard_keys {
+                HomelessKeys::Discard
+            } else {
+                HomelessKeys::Refuse
+            };
+            delete(engine, &session, cascade, homeless)
+        }
         SessionCommand::ForgetLogin { session } => forget_login(engine, &session),
         SessionCommand::Duplicate {
             session,
@@ -219,13 +230,23 @@ fn chain(engine: &mut Engine, session: &str, chain: Chain) -> anyhow::Result<()>
     ))
 }
 
-fn delete(engine: &mut Engine, session: &str, cascade: bool) -> anyhow::Result<()> {
+fn delete(
+    engine: &mut Engine,
+    session: &str,
+    cascade: bool,
+    homeless: HomelessKeys,
+) -> anyhow::Result<()> {
     let id = engine.catalog()?.resolve(session)?.id;
-    let removed = engine.delete(id, cascade)?;
-    let lines: String = removed
+    let deleted = engine.delete(id, cascade, homeless)?;
+    let mut lines: String = deleted
+        .sessions
         .iter()
         .map(|s| format!("deleted session {:?} ({})\n", s.alias.as_str(), s.id))
         .collect();
+    for moved in &deleted.moved_keys {
+        lines.push_str(&moved.sentence());
+        lines.push('\n');
+    }
     print(&lines)
 }
 

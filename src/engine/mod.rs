@@ -49,6 +49,64 @@ pub struct Chain {
     pub publish: Option<Publish>,
 }
 
+/// What [`Engine::delete`] did.
+#[derive(Debug)]
+pub struct Deleted {
+    /// The sessions deleted, dependents first.
+    pub sessions: Vec<Session>,
+    /// What became of the long-term keys `import --move-keys` had taken off the disk for them.
+    pub moved_keys: Vec<MovedKeys>,
+}
+
+/// What a delete does with the long-term keys `import --move-keys` moved to the keychain when
+/// the section they came from is gone: the keychain holds their only copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HomelessKeys {
+    /// The delete refuses ([`Error::KeysWouldBeLost`]) and nothing changes.
+    Refuse,
+    /// They are deleted with the session (`session delete --discard-keys`).
+    Discard,
+}
+
+/// The moved keys of one deleted session, and where they went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MovedKeys {
+    pub alias: String,
+    /// The file and section they were moved from.
+    pub path: std::path::PathBuf,
+    pub section: String,
+    pub fate: KeysFate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeysFate {
+    /// Back in their section.
+    WrittenBack,
+    /// Not written: the section holds other keys, which stay; the moved ones went with the
+    /// session.
+    OtherKeys,
+    /// Deleted with the session, whose section is gone ([`HomelessKeys::Discard`]).
+    Discarded,
+}
+
+impl MovedKeys {
+    /// What the person is told.
+    pub fn sentence(&self) -> String {
+        let (alias, section, path) = (&self.alias, &self.section, self.path.display());
+        match self.fate {
+            KeysFate::WrittenBack => format!(
+                "the long-term keys of session {alias:?} are back in [{section}] of {path}, where `import --move-keys` had taken them from"
+            ),
+            KeysFate::OtherKeys => format!(
+                "the long-term keys of session {alias:?} were not written back: [{section}] of {path} holds other keys now, which stay as they are; the moved keys were deleted with the session"
+            ),
+            KeysFate::Discarded => format!(
+                "the long-term keys of session {alias:?} were deleted with it, as asked: [{section}] of {path}, where they came from, is gone"
+            ),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
@@ -128,6 +186,15 @@ pub enum Error {
     NoSsoClient,
     #[error(transparent)]
     KeysStay(awsfiles::Refused),
+    #[error(
+        "session {alias:?} holds the only copy of the long-term keys `import --move-keys` took from [{section}] of {}, and that section is gone: deleting the session would destroy them. Put the section back (even empty) to have them written into it, or delete with --discard-keys to destroy them",
+        .path.display()
+    )]
+    KeysWouldBeLost {
+        alias: String,
+        path: std::path::PathBuf,
+        section: String,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -154,6 +221,7 @@ impl Error {
             | Error::NeedsSamlAssertion { .. }
             | Error::SamlLogin { .. }
             | Error::KeepsOriginal { .. }
+            | Error::KeysWouldBeLost { .. }
             | Error::Deleting { .. }
             | Error::Saml(_) => true,
             Error::LoggedOut { .. }
@@ -486,14 +554,37 @@ impl Engine {
     /// Deletes a session and its keychain entries; with `cascade`, also every session chained
     /// from it. Returns what was deleted. The sessions first become `deleting` in the store;
     /// each leaves it once its keychain entries are gone, so a keychain that fails part-way
-    /// leaves them there, named in the error, and deleting again finishes the job.
-    pub fn delete(&self, id: SessionId, cascade: bool) -> Result<Vec<Session>, Error> {
+    /// leaves them there, named in the error, and deleting again finishes the job. Long-term
+    /// keys `import --move-keys` took off the disk go back to their section unless it holds
+    /// other keys now; when it is gone, `homeless` says whether the delete refuses.
+    pub fn delete(
+        &self,
+        id: SessionId,
+        cascade: bool,
+        homeless: HomelessKeys,
+    ) -> Result<Deleted, Error> {
         let mut locked = self.lock()?;
         let before = locked.catalog.clone();
         let doomed = before.clone().remove(id, cascade)?;
         // A keychain that can't be reached refuses the delete before anything changes.
         for session in doomed.iter().filter(|s| s.kind.tag().has_keys()) {
             self.secrets.get(Key::new(session.id, Item::AccessKeyId))?;
+        }
+        // So do moved keys with nowhere to go: the keychain holds their only copy.
+        for session in doomed.iter().filter(|s| s.kind.tag().has_keys()) {
+            let Some(record) = moved_from(&locked.owned, session.id) else {
+                continue;
+            };
+            if homeless == HomelessKeys::Refuse
+                && self.files.keys_home_gone(record)?
+                && self.read_keys(session.id)?.iter().all(Option::is_some)
+            {
+                return Err(Error::KeysWouldBeLost {
+                    alias: session.alias.to_string(),
+                    path: record.file.clone(),
+                    section: record.section.clone(),
+                });
+            }
         }
         // A running session's credentials go with it; if that fails, the sessions stay.
         let mut removed_records = Vec::new();
@@ -516,7 +607,10 @@ impl Engine {
             removed_records.extend(self.files.release(session.id, &mut locked.owned));
         }
         // Keys `import --move-keys` took off the disk go back where they were: the keychain
-        // is about to lose its copy, the only one left.
+        // is about to lose its copy, the only one left. Never over keys the user wrote since,
+        // nor into a section they removed. An error saves nothing: the sessions, their claims
+        // and their keys stay.
+        let mut moved_keys = Vec::new();
         for session in doomed.iter().filter(|s| s.kind.tag().has_keys()) {
             let Some(record) = moved_from(&removed_records, session.id) else {
                 continue;
@@ -524,10 +618,30 @@ impl Engine {
             let [Some(id), Some(secret)] = self.read_keys(session.id)? else {
                 continue;
             };
-            if let Err(e) = self.files.put_keys_back(record, &id, &secret) {
-                // Nothing is saved: the sessions, their claims and their keys stay.
-                return Err(e.into());
+            let fate = match self.files.put_keys_back(record, &id, &secret)? {
+                awsfiles::KeysHome::Free => KeysFate::WrittenBack,
+                awsfiles::KeysHome::Taken => KeysFate::OtherKeys,
+                awsfiles::KeysHome::Gone if homeless == HomelessKeys::Discard => {
+                    KeysFate::Discarded
+                }
+                // Removed by hand since the check above.
+                awsfiles::KeysHome::Gone => {
+                    return Err(Error::KeysWouldBeLost {
+                        alias: session.alias.to_string(),
+                        path: record.file.clone(),
+                        section: record.section.clone(),
+                    });
+                }
+            };
+            if fate != KeysFate::WrittenBack {
+                tracing::warn!(id = %session.id, section = %record.section, ?fate, "the moved keys of a deleted session are not written back");
             }
+            moved_keys.push(MovedKeys {
+                alias: session.alias.to_string(),
+                path: record.file.clone(),
+                section: record.section.clone(),
+                fate,
+            });
         }
         for session in &doomed {
             locked.catalog.set_state(session.id, State::Deleting, None);
@@ -580,7 +694,10 @@ impl Engine {
                 source,
             });
         }
-        Ok(doomed)
+        Ok(Deleted {
+            sessions: doomed,
+            moved_keys,
+        })
     }
 
     /// Parses both AWS files and reports their sections, the ones credtray owns, and problems.
@@ -644,7 +761,11 @@ impl Engine {
         for session in derived {
             // A chained session deleted with an earlier one is gone already.
             if self.store.load()?.get(session).is_some() {
-                deleted.extend(self.delete(session, cascade)?);
+                // A session of an integration has no keys to move.
+                deleted.extend(
+                    self.delete(session, cascade, HomelessKeys::Refuse)?
+                        .sessions,
+                );
             }
         }
         self.secrets

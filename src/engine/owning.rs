@@ -345,7 +345,9 @@ impl Engine {
 
     /// A section taken over for good that the user changed while it was theirs (not
     /// published): the new text becomes its original (kept in the keychain, read back, before
-    /// the store says so); one they removed is theirs again. Saved before any publish.
+    /// the store says so); for one they removed the claim rests on nothing, its original
+    /// forgotten, so that a delete still knows the keys moved from there have no home. Saved
+    /// before any publish.
     fn adopt_kept_edits(&self, locked: &mut Locked, profile: &ProfileName) -> Result<(), Error> {
         let edits = self.files.kept_edits(profile, &locked.owned);
         if edits.is_empty() {
@@ -360,9 +362,15 @@ impl Engine {
             self.set_verified(key, &value)?;
             tracing::info!(section = %edit.section, "a section taken over for good was changed by its owner; that text is its original now");
         }
-        let gone = self.files.adopt_kept_edits(&edits, &mut locked.owned);
+        self.files.adopt_kept_edits(&edits, &mut locked.owned);
         locked.save()?;
-        self.forget_originals(locked, &gone);
+        for edit in edits.iter().filter(|e| e.text.is_none()) {
+            tracing::info!(section = %edit.section, "a section taken over for good was removed by its owner; the claim stays, on no section");
+            let key = Key::new(edit.session, Item::taken_over(edit.flavor));
+            if let Err(e) = self.secrets.delete(key) {
+                tracing::warn!(account = %key, error = %e, "could not remove the kept original of a section its owner removed");
+            }
+        }
         Ok(())
     }
 

@@ -12,7 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use super::{Engine, Error, run};
+use super::{Engine, Error, HomelessKeys, run};
 use crate::aws::pace::{Attempt, Limits, Pace};
 use crate::aws::sso::{self, Account, Cause, DeviceLogin, Registration, Sso};
 use crate::secrets::{Item, Key};
@@ -417,7 +417,7 @@ impl Engine {
             if run::holds_profile(&catalog, &session) {
                 self.stop(id)?;
             }
-            self.delete(id, false)?;
+            self.delete(id, false, HomelessKeys::Refuse)?;
             report.removed.push(session.alias.to_string());
         }
         let mut locked = self.lock()?;

@@ -170,7 +170,7 @@ fn a_delete_whose_store_cannot_be_saved_keeps_the_session_and_its_keys() {
         engine.files.clone(),
         engine.sts.clone(),
     );
-    assert!(broken.delete(s.id, false).is_err());
+    assert!(broken.delete(s.id, false, HomelessKeys::Refuse).is_err());
     assert_eq!(engine.catalog().unwrap().sessions().len(), 1);
     assert_eq!(mem.accounts().len(), 2, "the keys are still there");
 }
@@ -291,7 +291,7 @@ fn delete_removes_every_entry_of_every_removed_session() {
     let other = engine
         .add(user("v"), Some(keys("AKIABBBBBBBBBBBBBBBB", "y")))
         .unwrap();
-    engine.delete(s.id, false).unwrap();
+    engine.delete(s.id, false, HomelessKeys::Refuse).unwrap();
     assert!(
         mem.accounts()
             .iter()
@@ -314,7 +314,7 @@ fn delete_with_the_keychain_down_keeps_the_session() {
         engine.files.clone(),
         engine.sts.clone(),
     );
-    assert!(broken.delete(s.id, false).is_err());
+    assert!(broken.delete(s.id, false, HomelessKeys::Refuse).is_err());
     assert_eq!(engine.catalog().unwrap().sessions().len(), 1);
 }
 
@@ -633,7 +633,7 @@ fn role_credentials_are_cached_in_the_keychain_until_an_edit_or_a_delete() {
     r.engine.credentials_for(child, &mut NoPrompt).unwrap();
     assert_eq!(r.sts_calls("AssumeRole {"), 3);
 
-    r.engine.delete(child, false).unwrap();
+    r.engine.delete(child, false, HomelessKeys::Refuse).unwrap();
     assert_eq!(secret_of(&r.mem, child, Item::RoleCredentials), None);
 }
 
@@ -1315,7 +1315,7 @@ fn moved_keys_leave_the_files_and_the_section_stays_the_sessions_between_runs() 
     assert_eq!(r.text("credentials.credtray-backup"), backups_before);
     // Deleting the session gives the sections up with the keys back in them (the keychain's
     // copy, the only one, goes), and their kept originals go.
-    r.engine.delete(id, false).unwrap();
+    r.engine.delete(id, false, HomelessKeys::Refuse).unwrap();
     let back = r.text("credentials");
     assert!(
         back.contains("aws_access_key_id = AKIAUSERSOWNKEY00000")
@@ -1353,24 +1353,45 @@ fn a_claim_for_good_follows_its_session_off_the_profile() {
 }
 
 #[test]
-fn a_kept_section_the_user_removed_is_theirs_again_and_a_crashed_first_write_rests() {
+fn a_kept_section_the_user_removed_rests_on_nothing_and_a_crashed_first_write_rests() {
     let mut r = rig();
     let id = default_user_with(&r, "AKIAUSERSOWNKEY00000", "mine/secret");
     write_user_files(&r);
     r.engine.move_keys(id).unwrap();
     // Removed by the user while resting: the next start writes a section of credtray's own,
-    // which the stop removes; the claim on it is gone.
+    // which the stop removes; the claim stays, on no section (the keys moved from there have
+    // nowhere to go back to), and its original is forgotten.
     let without = r.text("credentials").replace("[default]\n", "[gone]\n");
     std::fs::write(r.dir.path().join("credentials"), &without).unwrap();
-    r.engine.start(id, &mut NoPrompt, false).unwrap();
-    r.engine.stop(id).unwrap();
-    assert_eq!(r.text("credentials"), without);
+    for _ in 0..2 {
+        r.engine.start(id, &mut NoPrompt, false).unwrap();
+        assert!(r.text("credentials").contains("ASIAFAKE"));
+        r.engine.stop(id).unwrap();
+        assert_eq!(r.text("credentials"), without);
+    }
     let owned = r.engine.store().load_all().unwrap().owned;
-    assert!(
-        owned
-            .iter()
-            .all(|o| o.flavor != crate::awsfiles::Flavor::Credentials),
+    let claim = owned
+        .iter()
+        .find(|o| o.flavor == crate::awsfiles::Flavor::Credentials)
+        .unwrap();
+    assert_eq!(
+        claim.taken_over.as_ref().map(|t| t.fingerprint.as_str()),
+        Some("no section"),
         "{owned:?}"
+    );
+    assert_eq!(secret_of(&r.mem, id, Item::TakenOverCredentials), None);
+    let checked = r.engine.check_files().unwrap();
+    assert!(checked.iter().all(|f| f.problems.is_empty()), "{checked:?}");
+    // Written again by the user: theirs as before, given back as they wrote it.
+    let again = format!("{without}\n[default]\nmine = yes\n");
+    std::fs::write(r.dir.path().join("credentials"), &again).unwrap();
+    r.engine.start(id, &mut NoPrompt, false).unwrap();
+    assert!(r.text("credentials").contains("ASIAFAKE"));
+    r.engine.stop(id).unwrap();
+    assert_eq!(r.text("credentials"), again);
+    assert_eq!(
+        secret_of(&r.mem, id, Item::TakenOverCredentials).as_deref(),
+        Some("[default]\nmine = yes\n")
     );
     // A first write intended but never made (a crash): the record rests again, still kept.
     let mut owned = r.engine.store().load_all().unwrap().owned;
@@ -1402,6 +1423,155 @@ fn a_kept_section_the_user_removed_is_theirs_again_and_a_crashed_first_write_res
     assert_eq!(
         rested.fingerprint.as_ref(),
         rested.taken_over.as_ref().map(|t| &t.fingerprint)
+    );
+}
+
+/// Every file below `dir`, with its text.
+fn files_below(dir: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_below(&path));
+        } else {
+            out.push((
+                path.clone(),
+                String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned(),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn deleting_a_session_whose_keys_moved_leaves_the_keys_the_user_wrote_since_alone() {
+    let r = rig();
+    let id = default_user_with(&r, "AKIAUSERSOWNKEY00000", "mine/secret");
+    write_user_files(&r);
+    r.engine.move_keys(id).unwrap();
+    // The user rotated the key and ran `aws configure`: AWS showed the new secret once, and
+    // this section is its only copy.
+    let rotated = r.text("credentials").replace(
+        "[default]\n",
+        "[default]\naws_access_key_id = AKIAROTATEDKEY000000\naws_secret_access_key = rotated/secret\n",
+    );
+    std::fs::write(r.dir.path().join("credentials"), &rotated).unwrap();
+    let deleted = r.engine.delete(id, false, HomelessKeys::Refuse).unwrap();
+    assert_eq!(
+        r.text("credentials"),
+        rotated,
+        "the user's new keys stay, the old ones are not written"
+    );
+    let [moved] = deleted.moved_keys.as_slice() else {
+        panic!("{deleted:?}");
+    };
+    assert_eq!(moved.fate, KeysFate::OtherKeys);
+    assert!(
+        moved.sentence().contains("not written back")
+            && moved.sentence().contains("holds other keys now"),
+        "{}",
+        moved.sentence()
+    );
+    assert!(r.engine.catalog().unwrap().get(id).is_none());
+    assert_eq!(secret_of(&r.mem, id, Item::SecretAccessKey), None);
+    assert!(r.engine.store().load_all().unwrap().owned.is_empty());
+}
+
+#[test]
+fn deleting_a_session_whose_keys_moved_writes_them_back_where_the_same_keys_are() {
+    let r = rig();
+    let id = default_user_with(&r, "AKIAUSERSOWNKEY00000", "mine/secret");
+    write_user_files(&r);
+    r.engine.move_keys(id).unwrap();
+    // The user put the very same key id back by hand: nothing of theirs is overwritten.
+    let same = r.text("credentials").replace(
+        "[default]\n",
+        "[default]\naws_access_key_id = AKIAUSERSOWNKEY00000\n",
+    );
+    std::fs::write(r.dir.path().join("credentials"), &same).unwrap();
+    let deleted = r.engine.delete(id, false, HomelessKeys::Refuse).unwrap();
+    assert_eq!(deleted.moved_keys[0].fate, KeysFate::WrittenBack);
+    assert!(
+        r.text("credentials").contains(
+            "[default]\naws_access_key_id = AKIAUSERSOWNKEY00000\naws_secret_access_key = mine/secret\n"
+        ),
+        "{}",
+        r.text("credentials")
+    );
+}
+
+#[test]
+fn deleting_a_session_whose_keys_moved_from_a_section_now_gone_refuses_unless_told_to_discard() {
+    let mut r = rig();
+    let id = default_user_with(&r, "AKIAUSERSOWNKEY00000", "mine/secret");
+    write_user_files(&r);
+    r.engine.move_keys(id).unwrap();
+    let without = r.text("credentials").replace("[default]\n", "");
+    std::fs::write(r.dir.path().join("credentials"), &without).unwrap();
+    // Refused as it rests, and once a start has seen the section go (which adopts the removal).
+    for started in [false, true] {
+        if started {
+            r.engine.start(id, &mut NoPrompt, false).unwrap();
+            r.engine.stop(id).unwrap();
+        }
+        let err = r
+            .engine
+            .delete(id, false, HomelessKeys::Refuse)
+            .unwrap_err();
+        assert!(matches!(err, Error::KeysWouldBeLost { .. }), "{err}");
+        assert!(err.is_invalid_input(), "exit 2");
+        assert!(err.to_string().contains("--discard-keys"), "{err}");
+        assert_eq!(
+            r.text("credentials"),
+            without,
+            "no long-term keys written back in plain text"
+        );
+        assert_eq!(r.session(id).state, State::Inactive);
+        assert_eq!(
+            secret_of(&r.mem, id, Item::SecretAccessKey).as_deref(),
+            Some("mine/secret"),
+            "the only copy stays"
+        );
+    }
+    let deleted = r.engine.delete(id, false, HomelessKeys::Discard).unwrap();
+    assert_eq!(r.text("credentials"), without);
+    assert_eq!(deleted.moved_keys[0].fate, KeysFate::Discarded);
+    assert!(r.engine.catalog().unwrap().get(id).is_none());
+    assert_eq!(secret_of(&r.mem, id, Item::SecretAccessKey), None);
+    assert!(r.engine.store().load_all().unwrap().owned.is_empty());
+}
+
+#[test]
+fn moved_keys_leave_no_copy_in_the_backup_of_an_earlier_take_over() {
+    let mut r = rig();
+    let id = default_user_with(&r, "AKIAUSERSOWNKEY00000", "mine/secret");
+    write_user_files(&r);
+    r.engine.start(id, &mut NoPrompt, true).unwrap();
+    r.engine.stop(id).unwrap();
+    assert!(
+        r.text("credentials.credtray-backup")
+            .contains("mine/secret"),
+        "a take-over copies the user's section verbatim"
+    );
+    r.engine.move_keys(id).unwrap();
+    let files = files_below(r.dir.path());
+    assert!(
+        files
+            .iter()
+            .any(|(p, _)| p.ends_with("credentials.credtray-backup"))
+    );
+    for (path, text) in files {
+        assert!(
+            !text.contains("mine/secret") && !text.contains("AKIAUSERSOWNKEY00000"),
+            "a moved key in {}:\n{text}",
+            path.display()
+        );
+    }
+    let backup = r.text("credentials.credtray-backup");
+    assert!(
+        backup.contains("credtray took over this section")
+            && backup.contains("aws_secret_access_key=<moved to the keychain by credtray>"),
+        "{backup}"
     );
 }
 
@@ -1466,7 +1636,7 @@ fn a_second_session_on_a_taken_over_profile_gives_the_users_section_back_on_stop
     r.engine.start(second, &mut NoPrompt, false).unwrap();
     assert_eq!(r.session(first).state, State::Inactive);
     // The session that took the profile over goes away; the original it keeps must not.
-    r.engine.delete(first, false).unwrap();
+    r.engine.delete(first, false, HomelessKeys::Refuse).unwrap();
     assert!(secret_of(&r.mem, first, Item::TakenOverCredentials).is_some());
     r.engine.stop(second).unwrap();
     assert_eq!(r.text("credentials"), USER_CREDENTIALS);
@@ -1741,7 +1911,10 @@ fn a_delete_that_cannot_remove_a_keychain_item_orphans_the_rest() {
     let id = r.user("dev", false);
     r.engine.start(id, &mut NoPrompt, false).unwrap();
     r.mem.refuse_delete(Item::AccessKeyId);
-    let err = r.engine.delete(id, false).unwrap_err();
+    let err = r
+        .engine
+        .delete(id, false, HomelessKeys::Refuse)
+        .unwrap_err();
     let message = err.to_string();
     assert!(
         message.contains(&format!("{id}-iam-user-access-key-id")) && message.contains("deleting"),
@@ -1758,7 +1931,7 @@ fn a_delete_that_cannot_remove_a_keychain_item_orphans_the_rest() {
     ));
     // Deleting again finishes the job.
     r.mem.heal();
-    r.engine.delete(id, false).unwrap();
+    r.engine.delete(id, false, HomelessKeys::Refuse).unwrap();
     assert!(r.engine.catalog().unwrap().sessions().is_empty());
     assert!(r.mem.accounts().is_empty(), "{:?}", r.mem.accounts());
 }
@@ -1964,7 +2137,7 @@ fn stop_all_turns_a_deleting_session_back_into_an_inactive_one() {
     let mut r = rig();
     let id = r.user("dev", false);
     r.mem.refuse_delete(Item::AccessKeyId);
-    assert!(r.engine.delete(id, false).is_err());
+    assert!(r.engine.delete(id, false, HomelessKeys::Refuse).is_err());
     r.engine.stop_all().unwrap();
     assert!(matches!(r.engine.stop(id), Err(Error::Deleting { .. })));
     assert!(matches!(

@@ -835,6 +835,15 @@ impl App {
                     )
                     .then_some(Answer::Yes)
             }
+            Question::DiscardKeys { alias, message } => self
+                .dialogs
+                .choose(
+                    "credtray — Delete session",
+                    &format!("Delete \"{alias}\" and discard its long-term keys?"),
+                    message,
+                    "_Delete and discard the keys",
+                )
+                .then_some(Answer::Yes),
             Question::TakeOver { alias, message } => {
                 let text = format!(
                     "Starting \"{alias}\": {message}\n\nTake it over? A copy of the section is saved first, and it is put back as it was when the session stops."

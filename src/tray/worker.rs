@@ -71,6 +71,12 @@ pub enum Question {
         alias: String,
         message: String,
     },
+    /// Deleting the session would destroy the only copy of the long-term keys `import
+    /// --move-keys` took off the disk: their section is gone.
+    DiscardKeys {
+        alias: String,
+        message: String,
+    },
     /// A device login is waiting for approval in the browser: shown until `finished` is set
     /// (the dialog then closes by itself); cancelling it cancels the login.
     LoginCode {
@@ -228,10 +234,7 @@ impl Worker {
                 let title = format!("Could not add {}", new.alias);
                 report(engine.add(*new, keys).map(drop), &title);
             }
-            Command::Delete(id) => {
-                let result = engine.delete(id, false).map(drop);
-                report_on(engine, id, "delete", result);
-            }
+            Command::Delete(id) => self.delete(engine, id),
             Command::Login(id) => self.login(engine, id),
             Command::Logout(id) => report(engine.logout(id), "Could not log out"),
             Command::Sync(id) => {
@@ -390,6 +393,39 @@ impl Worker {
             other => other,
         };
         report_on(engine, id, "start", result.map(drop));
+    }
+
+    /// Deletes a session (the menu's dialog asked already); moved keys with no section left to
+    /// go back to are destroyed only if the person agrees in a second dialog. What became of
+    /// moved keys is told in a toast.
+    fn delete(&mut self, engine: &mut Engine, id: SessionId) {
+        let mut result = engine.delete(id, false, engine::HomelessKeys::Refuse);
+        if let Err(engine::Error::KeysWouldBeLost {
+            alias,
+            path,
+            section,
+        }) = &result
+        {
+            let question = Question::DiscardKeys {
+                alias: alias.clone(),
+                message: format!(
+                    "Its long-term keys were moved off the disk by the import, and [{section}] of {}, where they came from, is gone: the keychain holds their only copy, and deleting the session destroys them.\n\nTo keep them instead, put the section back (even empty: the keys are written into it) and delete the session again.",
+                    path.display()
+                ),
+            };
+            if !matches!(self.prompt().ask(question), Some(Answer::Yes)) {
+                return;
+            }
+            result = engine.delete(id, false, engine::HomelessKeys::Discard);
+        }
+        match result {
+            Ok(deleted) => {
+                for moved in &deleted.moved_keys {
+                    notify(&format!("Deleted {}", moved.alias), &moved.sentence());
+                }
+            }
+            Err(e) => report_on(engine, id, "delete", Err(e)),
+        }
     }
 
     fn rotate(&mut self, engine: &mut Engine) {

@@ -3,7 +3,7 @@
 //! created, the keys in the real Secret Service, idempotency, a dry run that changes nothing,
 //! and the AWS CLI still working on the user's own profiles.
 
-use crate::harness::{Env, fixtures, keychain};
+use crate::harness::{Env, fixtures, fresh_keys, keychain};
 
 fn write_aws(env: &Env, f: &crate::harness::Fixtures) {
     std::fs::create_dir_all(env.aws_dir()).unwrap();
@@ -278,4 +278,137 @@ fn a_move_killed_between_its_record_and_the_write_leaves_the_keys_in_place_and_c
     assert_eq!(env.aws_files(), ("[dev]\n".to_owned(), config.to_owned()));
     let store = String::from_utf8(env.store_bytes().unwrap()).unwrap();
     assert_eq!(store.matches("kept = true").count(), 2, "{store}");
+}
+
+#[test]
+fn deleting_a_session_whose_keys_moved_never_overwrites_nor_recreates_the_users_keys() {
+    let env = Env::new();
+    let (dev_key, dev_secret) = fresh_keys();
+    let (ops_key, ops_secret) = fresh_keys();
+    std::fs::create_dir_all(env.aws_dir()).unwrap();
+    let credentials = format!(
+        "[dev]\naws_access_key_id = {dev_key}\naws_secret_access_key = {dev_secret}\n\n[ops]\naws_access_key_id = {ops_key}\naws_secret_access_key = {ops_secret}\n"
+    );
+    std::fs::write(env.aws_dir().join("credentials"), credentials).unwrap();
+    env.run(&["import", "aws-config", "--move-keys"], "").ok();
+    assert_eq!(env.aws_files().0, "[dev]\n\n[ops]\n");
+    let (dev, ops) = (env.id_of("dev"), env.id_of("ops"));
+
+    // The user rotated ops's key and ran `aws configure`: AWS showed that secret once, and
+    // the section is its only copy. It stays; the old keys are not written over it.
+    let (new_key, new_secret) = fresh_keys();
+    let rotated = format!(
+        "[dev]\n\n[ops]\naws_access_key_id = {new_key}\naws_secret_access_key = {new_secret}\n"
+    );
+    std::fs::write(env.aws_dir().join("credentials"), &rotated).unwrap();
+    let deleted = env.run(&["session", "delete", "ops"], "").ok();
+    assert!(
+        deleted.stdout.contains("were not written back")
+            && deleted.stdout.contains("holds other keys now"),
+        "{deleted:?}"
+    );
+    assert_eq!(env.aws_files().0, rotated);
+    assert!(keychain(&ops).is_empty(), "{:?}", keychain(&ops));
+
+    // The user removed [dev]: its keys have nowhere to go. The delete refuses (exit 2) and
+    // says why, rather than destroy their only copy or write them back in plain text.
+    let without =
+        format!("[ops]\naws_access_key_id = {new_key}\naws_secret_access_key = {new_secret}\n");
+    std::fs::write(env.aws_dir().join("credentials"), &without).unwrap();
+    let refused = env.run(&["session", "delete", "dev"], "");
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(
+        refused.stderr.contains("[dev]")
+            && refused.stderr.contains("is gone")
+            && refused.stderr.contains("--discard-keys"),
+        "{refused:?}"
+    );
+    assert_eq!(env.aws_files().0, without);
+    assert!(keychain(&dev).iter().any(|i| i.secret == dev_secret));
+    assert_eq!(env.session("dev")["state"], "inactive");
+    // Told to, it deletes them with the session, and still writes nothing.
+    let discarded = env
+        .run(&["session", "delete", "dev", "--discard-keys"], "")
+        .ok();
+    assert!(
+        discarded.stdout.contains("were deleted with it"),
+        "{discarded:?}"
+    );
+    assert_eq!(env.aws_files().0, without);
+    assert!(keychain(&dev).is_empty(), "{:?}", keychain(&dev));
+}
+
+#[test]
+fn moved_keys_are_in_no_file_credtray_wrote_even_after_an_earlier_take_over() {
+    let env = Env::new();
+    let f = fixtures();
+    std::fs::create_dir_all(env.aws_dir()).unwrap();
+    let credentials = format!(
+        "[dev]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+        f.access_key_id, f.secret_access_key
+    );
+    std::fs::write(env.aws_dir().join("credentials"), &credentials).unwrap();
+    std::fs::write(
+        env.aws_dir().join("config"),
+        "[profile dev]\nregion = eu-west-1\n",
+    )
+    .unwrap();
+    env.run(
+        &[
+            "session",
+            "add",
+            "iam-user",
+            "--alias",
+            "dev",
+            "--profile",
+            "dev",
+            "--access-key-id",
+            "-",
+            "--secret-access-key",
+            "-",
+        ],
+        &format!("{}\n{}\n", f.access_key_id, f.secret_access_key),
+    )
+    .ok();
+    // Taken over first: the backup holds the user's section verbatim, keys included.
+    env.run_moto(&["session", "start", "dev", "--take-over"], "")
+        .ok();
+    env.run(&["session", "stop", "dev"], "").ok();
+    assert_eq!(env.aws_files().0, credentials);
+    let backup = env.aws_dir().join("credentials.credtray-backup");
+    assert!(
+        std::fs::read_to_string(&backup)
+            .unwrap()
+            .contains(&f.secret_access_key)
+    );
+
+    let rows = env
+        .run(&["import", "aws-config", "--move-keys", "--json"], "")
+        .ok()
+        .json();
+    let dev = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["profile"] == "dev")
+        .unwrap();
+    assert_eq!(dev["keys"], "moved", "{rows}");
+    // Every file below the test's root: ~/.aws with its backups and locks, credtray's config
+    // and data directories, the runtime directory.
+    let files = env.files();
+    assert!(files.iter().any(|(p, _)| p == &backup));
+    for (path, bytes) in files {
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains(&f.secret_access_key),
+            "the moved secret in {}:\n{text}",
+            path.display()
+        );
+    }
+    let kept = std::fs::read_to_string(&backup).unwrap();
+    assert!(
+        kept.contains("credtray took over this section")
+            && kept.contains("aws_secret_access_key = <moved to the keychain by credtray>"),
+        "{kept}"
+    );
 }
