@@ -138,7 +138,7 @@ pub enum Error {
     #[error("could not log in to the identity provider of session {alias:?}: {reason}")]
     SamlLogin {
         alias: String,
-        #[source]
+        // In the message, not a source: a chain printed whole would say it twice.
         reason: NoAssertion,
     },
     #[error(

@@ -1008,6 +1008,9 @@ fn a_login_that_ends_without_an_assertion_starts_nothing_and_says_why() {
             "{err}"
         );
         assert!(crate::error_sentence(&err).contains(says), "{err}");
+        // As the CLI prints it (the whole chain): the reason once.
+        let printed = format!("{:#}", anyhow::Error::from(err));
+        assert_eq!(printed.matches(says).count(), 1, "{printed}");
         assert_eq!(r.session(id).state, State::Inactive);
     }
     assert!(r.sts.calls().is_empty());

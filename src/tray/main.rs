@@ -835,13 +835,15 @@ impl App {
                     )
                     .then_some(Answer::Yes)
             }
+            // A yes/no box with no default button: Enter must not destroy the only copy of
+            // the keys (`choose` puts its accept button on Enter).
             Question::DiscardKeys { alias, message } => self
                 .dialogs
-                .choose(
+                .confirm(
                     "credtray — Delete session",
-                    &format!("Delete \"{alias}\" and discard its long-term keys?"),
-                    message,
-                    "_Delete and discard the keys",
+                    &format!(
+                        "Delete \"{alias}\" and discard its long-term keys?\n\n{message}\n\nYes deletes the session and destroys the keys; No keeps both."
+                    ),
                 )
                 .then_some(Answer::Yes),
             Question::TakeOver { alias, message } => {
