@@ -287,6 +287,18 @@ fn agent(setup: &Setup<'_>) -> Check {
             CHECK,
             "none is running and none is expected (credential_process works without one, only slower)",
         ),
+        Err(e @ crate::agent::client::Error::Untrusted { .. }) => Check::failed(
+            CHECK,
+            crate::error_sentence(&e),
+            format!(
+                "set XDG_RUNTIME_DIR to a directory of yours with mode 0700, or have {} removed; credential_process works without the agent meanwhile",
+                setup
+                    .agent_socket
+                    .parent()
+                    .unwrap_or(&setup.agent_socket)
+                    .display()
+            ),
+        ),
         Err(e) => Check::failed(
             CHECK,
             crate::error_sentence(&e),
