@@ -98,6 +98,7 @@ pub fn run(setup: &Setup<'_>) -> Vec<Check> {
         store(setup.store, &stored),
         keychain(setup.secrets),
         files(setup.files, owned_records.unwrap_or_default()),
+        credentials_mode(setup.files),
         owned(setup.files, owned_records),
         credential_process(setup.files),
         agent(setup),
@@ -168,6 +169,34 @@ fn files(files: &Files, owned: &[crate::awsfiles::Owned]) -> Check {
             "aws files",
             problems.join("; "),
             "edit the file at the line named (`credtray files check` says the same)",
+        )
+    }
+}
+
+/// Whether others can read the credentials file, where credtray writes temporary credentials.
+/// credtray keeps the mode a file has, so only the person can close it: a failed check.
+fn credentials_mode(files: &Files) -> Check {
+    const CHECK: &str = "credentials file";
+    let path = files.credentials.path();
+    if let Some(readable) = files.credentials.readable_by_others() {
+        return Check::failed(
+            CHECK,
+            readable.to_string(),
+            format!(
+                "run {} (credtray keeps the mode a file has)",
+                readable.fix()
+            ),
+        );
+    }
+    if files.credentials.target().is_ok_and(|t| t.exists()) {
+        Check::ok(CHECK, format!("only you can read {}", path.display()))
+    } else {
+        Check::skipped(
+            CHECK,
+            format!(
+                "{} does not exist yet (credtray creates it with mode 0600)",
+                path.display()
+            ),
         )
     }
 }

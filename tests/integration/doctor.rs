@@ -244,3 +244,50 @@ fn a_display_without_a_tray_host_fails_the_tray_host_check() {
         "{rows}"
     );
 }
+
+/// Issue 23, item 7: `doctor` said nothing about a credentials file others can read. Its
+/// "credentials file" check fails with the mode and the `chmod` to run, and passes once the
+/// file is private; a missing file is skipped (credtray would create it 0600).
+#[test]
+fn a_credentials_file_others_can_read_fails_the_credentials_file_check_with_the_chmod() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let row = |run: &Run| check(&run.json(), "credentials file").clone();
+    let missing = row(&doctor(&env, &moto(), |_| {}));
+    assert_eq!(missing["status"], "skipped", "{missing}");
+
+    let creds = env.aws_dir().join("credentials");
+    std::fs::create_dir_all(env.aws_dir()).unwrap();
+    std::fs::write(&creds, "[dev]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n").unwrap();
+    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let run = doctor(&env, &moto(), |_| {});
+    assert_eq!(run.code, 1, "{run:?}");
+    let failed = row(&run);
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert_eq!(
+        failed["detail"],
+        "~/.aws/credentials is readable by others (mode 0640): run chmod 600 ~/.aws/credentials"
+    );
+    assert!(
+        failed["fix"]
+            .as_str()
+            .unwrap()
+            .starts_with("run chmod 600 ~/.aws/credentials"),
+        "{failed}"
+    );
+    let text = doctor_as(&env, &["doctor"], &moto(), |_| {});
+    assert!(
+        text.stdout
+            .contains("(mode 0640): run chmod 600 ~/.aws/credentials"),
+        "{text:?}"
+    );
+    assert_eq!(
+        std::fs::metadata(&creds).unwrap().permissions().mode() & 0o777,
+        0o640,
+        "doctor changes nothing"
+    );
+
+    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let ok = row(&doctor(&env, &moto(), |_| {}));
+    assert_eq!(ok["status"], "ok", "{ok}");
+}
