@@ -98,6 +98,7 @@ pub fn run(setup: &Setup<'_>) -> Vec<Check> {
         store(setup.store, &stored),
         keychain(setup.secrets),
         files(setup.files, owned_records.unwrap_or_default()),
+        credentials_mode(setup.files),
         owned(setup.files, owned_records),
         credential_process(setup.files),
         agent(setup),
@@ -168,6 +169,34 @@ fn files(files: &Files, owned: &[crate::awsfiles::Owned]) -> Check {
             "aws files",
             problems.join("; "),
             "edit the file at the line named (`credtray files check` says the same)",
+        )
+    }
+}
+
+/// Whether others can read the credentials file, where credtray writes temporary credentials.
+/// credtray keeps the mode a file has, so only the person can close it: a failed check.
+fn credentials_mode(files: &Files) -> Check {
+    const CHECK: &str = "credentials file";
+    let path = files.credentials.path();
+    if let Some(readable) = files.credentials.readable_by_others() {
+        return Check::failed(
+            CHECK,
+            readable.to_string(),
+            format!(
+                "run {} (credtray keeps the mode a file has)",
+                readable.fix()
+            ),
+        );
+    }
+    if files.credentials.target().is_ok_and(|t| t.exists()) {
+        Check::ok(CHECK, format!("only you can read {}", path.display()))
+    } else {
+        Check::skipped(
+            CHECK,
+            format!(
+                "{} does not exist yet (credtray creates it with mode 0600)",
+                path.display()
+            ),
         )
     }
 }
@@ -286,6 +315,18 @@ fn agent(setup: &Setup<'_>) -> Check {
         Ok(None) => Check::skipped(
             CHECK,
             "none is running and none is expected (credential_process works without one, only slower)",
+        ),
+        Err(e @ crate::agent::client::Error::Untrusted { .. }) => Check::failed(
+            CHECK,
+            crate::error_sentence(&e),
+            format!(
+                "set XDG_RUNTIME_DIR to a directory of yours with mode 0700, or have {} removed; credential_process works without the agent meanwhile",
+                setup
+                    .agent_socket
+                    .parent()
+                    .unwrap_or(&setup.agent_socket)
+                    .display()
+            ),
         ),
         Err(e) => Check::failed(
             CHECK,

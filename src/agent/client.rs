@@ -1,14 +1,21 @@
-//! The client side: one blocking request over the agent's socket (no async runtime), with
-//! `None` meaning "no agent is running" so the caller does the work itself.
+//! The client side: one blocking request over the agent's socket (no async runtime). Before a
+//! byte is sent the socket is held to the agent's own rules: its directory is the user's own,
+//! mode 0700, not a symlink (`socket::unsafe_dir`), and the process listening on it runs as
+//! this user (`SO_PEERCRED`). Without `XDG_RUNTIME_DIR` the socket is under `/tmp`, where
+//! another user can create the directory first and answer with credentials of their own
+//! account; such a socket is [`Error::Untrusted`], never mistaken for "no agent", and nothing
+//! it could say is used. Text from the agent reaches terminals and toasts, so its control
+//! characters are written out (`\u{1b}`) instead of passed on.
 
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use zeroize::Zeroizing;
 
 use super::protocol::{Answer, Ask, ErrorKind, MAX_MESSAGE, PROTOCOL, Reply, Request, Secrets};
+use super::socket;
 
 /// How long a reply may take: the tray agent may be waiting on an MFA dialog, which it bounds
 /// itself (see `agent::MFA_WAIT`); this only guards against an agent that hangs.
@@ -26,14 +33,40 @@ pub enum Error {
     Garbled(String),
     #[error("the credtray agent speaks protocol version {0}, this credtray {PROTOCOL}")]
     Version(u32),
+    /// The socket may be another user's: nothing was sent to it, nothing it said is used.
+    #[error("refusing the agent's socket {}: {why}; nothing was sent to it", .path.display())]
+    Untrusted { path: PathBuf, why: String },
 }
 
-/// Sends `ask` to the agent at `path`; `Ok(None)` when no agent is listening there.
+/// Sends `ask` to the agent at `path`; `Ok(None)` when no agent is listening there, and
+/// [`Error::Untrusted`] (before anything is sent) when what listens there may not be the
+/// user's own agent.
 pub fn request(path: &Path, ask: Ask) -> Result<Option<Reply>, Error> {
     let io = |source| Error::Io {
         path: path.display().to_string(),
         source,
     };
+    let untrusted = |why: String| Error::Untrusted {
+        path: path.to_owned(),
+        why,
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    // The directory first: in a directory only this user can write, no one else can have put
+    // the socket (the peer check below then also covers a socket swapped in meanwhile).
+    match socket::unsafe_dir(dir) {
+        Ok(None) => {}
+        Ok(Some(why)) => {
+            return Err(untrusted(format!(
+                "its directory {} {why}, so another user may have made it (only a directory of yours with mode 0700 is trusted)",
+                dir.display()
+            )));
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e)),
+    }
     let mut stream = match UnixStream::connect(path) {
         Ok(stream) => stream,
         // No socket, or one left by an agent that is gone.
@@ -47,6 +80,13 @@ pub fn request(path: &Path, ask: Ask) -> Result<Option<Reply>, Error> {
         }
         Err(e) => return Err(io(e)),
     };
+    let me = socket::my_uid();
+    let peer = socket::peer_uid(&stream).map_err(io)?;
+    if !socket::peer_allowed(peer, me) {
+        return Err(untrusted(format!(
+            "the process listening on it runs as user {peer}, not as you (user {me})"
+        )));
+    }
     stream.set_read_timeout(Some(REPLY_WAIT)).map_err(io)?;
     stream
         .set_write_timeout(Some(Duration::from_secs(5)))
@@ -64,38 +104,233 @@ pub fn request(path: &Path, ask: Ask) -> Result<Option<Reply>, Error> {
     if buffer.len() > MAX_MESSAGE {
         return Err(Error::Garbled("the reply is too long".into()));
     }
-    let reply: Reply =
-        serde_json::from_slice(&buffer).map_err(|e| Error::Garbled(e.to_string()))?;
+    // serde's messages quote the input ("unknown variant `…`").
+    let mut reply: Reply =
+        serde_json::from_slice(&buffer).map_err(|e| Error::Garbled(printable(&e.to_string())))?;
     if reply.version != PROTOCOL {
         return Err(Error::Version(reply.version));
+    }
+    if let Answer::Error { message, .. } = &mut reply.body {
+        *message = printable(message);
     }
     Ok(Some(reply))
 }
 
-/// The credentials of `session` (its id or alias) from the running agent, or the kind and
-/// message of its refusal; `None` when no agent answers usefully (none runs, it speaks another
-/// protocol, asking failed): the caller then does the work itself.
-pub fn credentials(session: &str) -> Option<Result<Secrets, (ErrorKind, String)>> {
+/// `text` with its control characters (escape sequences, carriage returns, line breaks)
+/// written out as Rust escapes (`\u{1b}`, `\r`, `\n`): printed, it can't move a terminal's
+/// cursor, recolour it, retitle it or fake a line of credtray's own.
+fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// What asking the agent for a session's credentials came to.
+pub enum Asked {
+    Credentials(Secrets),
+    /// The agent's refusal: its kind, and its message (control characters written out).
+    Refused(ErrorKind, String),
+    /// No agent answers usefully (none runs, it speaks another protocol, asking failed): the
+    /// caller does the work itself.
+    NoAgent,
+    /// The socket may not be the user's own agent's ([`Error::Untrusted`]): nothing was sent
+    /// and nothing is used. The caller does the work itself, as with no agent, but says why
+    /// (the user's own agent can't run there either: it refuses that directory too).
+    Untrusted(Error),
+}
+
+/// The credentials of `session` (its id or alias) from the agent at the usual socket.
+pub fn credentials(session: &str) -> Asked {
+    credentials_at(&socket::path(), session)
+}
+
+/// The credentials of `session` from the agent at `path`.
+pub fn credentials_at(path: &Path, session: &str) -> Asked {
     let ask = Ask::Credentials {
         session: session.to_owned(),
     };
-    let reply = match request(&super::socket::path(), ask) {
-        Ok(reply) => reply?,
+    let reply = match request(path, ask) {
+        Ok(Some(reply)) => reply,
+        Ok(None) => return Asked::NoAgent,
+        Err(e @ Error::Untrusted { .. }) => return Asked::Untrusted(e),
         Err(e) => {
             tracing::warn!(error = %e, "asking the agent failed; doing the work here");
-            return None;
+            return Asked::NoAgent;
         }
     };
     match reply.body {
-        Answer::Credentials(secrets) => Some(Ok(secrets)),
+        Answer::Credentials(secrets) => Asked::Credentials(secrets),
         Answer::Error {
             kind: ErrorKind::Protocol,
             message,
         } => {
             tracing::warn!(%message, "the agent speaks another protocol; doing the work here");
-            None
+            Asked::NoAgent
         }
-        Answer::Error { kind, message } => Some(Err((kind, message))),
-        Answer::Hello { .. } | Answer::HandingOver => None,
+        Answer::Error { kind, message } => Asked::Refused(kind, message),
+        Answer::Hello { .. } | Answer::HandingOver => Asked::NoAgent,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::net::UnixListener;
+
+    use super::*;
+
+    const FAKE_KEY_ID: &str = "ASIAFAKEAGENTANSWER1";
+    const CREDENTIALS_REPLY: &str = r#"{"version":1,"reply":"credentials","access_key_id":"ASIAFAKEAGENTANSWER1","secret_access_key":"fake-secret","session_token":"fake-token","expiration":"2099-01-01T00:00:00Z"}"#;
+
+    /// A directory `credtray` of `mode` under a fresh temp dir, and its `agent.sock` path.
+    fn socket_dir(mode: u32) -> (tempfile::TempDir, PathBuf) {
+        let base = tempfile::tempdir().unwrap();
+        let dir = base.path().join("credtray");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).unwrap();
+        (base, dir.join("agent.sock"))
+    }
+
+    /// A fake agent on `path` answering every request with `reply`, for up to 30 s.
+    fn fake_agent(path: &Path, reply: &'static str) -> UnixListener {
+        let listener = UnixListener::bind(path).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let answering = listener.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while std::time::Instant::now() < deadline {
+                match answering.accept() {
+                    Ok((mut stream, _)) => {
+                        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                        let _ = stream.read_to_end(&mut Vec::new());
+                        let _ = stream.write_all(reply.as_bytes());
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        listener
+    }
+
+    #[test]
+    fn a_listener_in_a_directory_others_can_enter_is_refused_and_its_credentials_unused() {
+        let (_base, path) = socket_dir(0o755);
+        let _agent = fake_agent(&path, CREDENTIALS_REPLY);
+        let err = match request(
+            &path,
+            Ask::Credentials {
+                session: "dev".into(),
+            },
+        ) {
+            Err(e) => e,
+            Ok(_) => panic!("an agent in a 0755 directory was trusted"),
+        };
+        let text = err.to_string();
+        assert!(matches!(err, Error::Untrusted { .. }), "{text}");
+        assert!(
+            text.contains(&path.display().to_string()) && text.contains("mode 0755"),
+            "{text}"
+        );
+        assert!(!text.contains(FAKE_KEY_ID), "{text}");
+        match credentials_at(&path, "dev") {
+            Asked::Untrusted(e) => assert_eq!(e.to_string(), text),
+            _ => panic!("credentials from an untrusted socket"),
+        }
+    }
+
+    #[test]
+    fn a_symlink_to_a_private_directory_is_refused_and_a_missing_one_is_no_agent() {
+        let (base, path) = socket_dir(0o700);
+        let _agent = fake_agent(&path, CREDENTIALS_REPLY);
+        let link = base.path().join("link");
+        std::os::unix::fs::symlink(path.parent().unwrap(), &link).unwrap();
+        let err = request(&link.join("agent.sock"), Ask::Hello).err();
+        assert!(
+            matches!(&err, Some(Error::Untrusted { why, .. }) if why.contains("symbolic link")),
+            "{err:?}"
+        );
+        // The real directory, private and this user's: trusted, and its answer used.
+        assert!(matches!(
+            credentials_at(&path, "dev"),
+            Asked::Credentials(s) if s.access_key_id.as_str() == FAKE_KEY_ID
+        ));
+        assert!(matches!(
+            request(&base.path().join("none/agent.sock"), Ask::Hello),
+            Ok(None)
+        ));
+    }
+
+    /// Tests run as root (scripts/test); `nobody` then owns the listener: the socket is bound
+    /// as root in the private directory, then the listener drops to uid 65534 before
+    /// `listen()`, which is when the kernel records the credentials `SO_PEERCRED` reports.
+    #[test]
+    fn a_listener_of_another_user_in_a_private_directory_is_refused() {
+        assert_eq!(socket::my_uid(), 0, "this test runs as root (scripts/test)");
+        let (_base, path) = socket_dir(0o700);
+        let script = format!(
+            "import os, socket, sys\n\
+             s = socket.socket(socket.AF_UNIX)\n\
+             s.bind(sys.argv[1])\n\
+             os.setgroups([]); os.setresgid(65534, 65534, 65534); os.setresuid(65534, 65534, 65534)\n\
+             s.listen()\n\
+             print('ready', flush=True)\n\
+             c, _ = s.accept()\n\
+             while c.recv(65536): pass\n\
+             c.sendall({CREDENTIALS_REPLY:?}.encode())\n\
+             c.close()\n"
+        );
+        let mut child = std::process::Command::new("/usr/bin/python3")
+            .args(["-c", &script])
+            .arg(&path)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut ready = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut ready,
+        )
+        .unwrap();
+        assert_eq!(ready.trim(), "ready");
+        let asked = credentials_at(&path, "dev");
+        let _ = child.kill();
+        let _ = child.wait();
+        match asked {
+            Asked::Untrusted(e) => {
+                let text = e.to_string();
+                assert!(
+                    text.contains("runs as user 65534")
+                        && text.contains(&path.display().to_string()),
+                    "{text}"
+                );
+            }
+            Asked::Credentials(_) => panic!("credentials from another user's agent were used"),
+            _ => panic!("another user's agent was not refused"),
+        }
+    }
+
+    #[test]
+    fn the_agents_messages_reach_the_terminal_without_control_characters() {
+        let (_base, path) = socket_dir(0o700);
+        let _agent = fake_agent(
+            &path,
+            r#"{"version":1,"reply":"error","kind":"aws","message":"denied\u001b]0;owned\u0007\u001b[2J\r\ncredtray: fake line"}"#,
+        );
+        match credentials_at(&path, "dev") {
+            Asked::Refused(ErrorKind::Aws, message) => {
+                assert_eq!(
+                    message,
+                    r"denied\u{1b}]0;owned\u{7}\u{1b}[2J\r\ncredtray: fake line"
+                );
+            }
+            _ => panic!("the refusal was not passed on"),
+        }
+        assert_eq!(printable("plain text, ünïcode"), "plain text, ünïcode");
     }
 }

@@ -2,7 +2,9 @@
 //! `/tmp/credtray-<uid>/agent.sock` without `XDG_RUNTIME_DIR`, in a directory that must be the
 //! user's own with mode 0700 (else it is refused, never used), the socket itself 0600, and
 //! every connection's peer checked with `SO_PEERCRED` (`getpeereid` on the BSDs and macOS):
-//! only the same user is answered. One agent at a time holds `agent.lock` beside the socket.
+//! only the same user is answered. Clients hold the agent to the same checks (`client`): a
+//! socket in a directory that is not the user's own 0700 one, or served by another user, is
+//! refused before anything is sent. One agent at a time holds `agent.lock` beside the socket.
 
 use std::io;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
@@ -12,7 +14,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(
-        "{} is not safe for the agent's socket: {why} (it must be a directory of yours with mode 0700)",
+        "{} is not safe for the agent's socket: it {why} (it must be a directory of yours with mode 0700)",
         .dir.display()
     )]
     UnsafeDir { dir: PathBuf, why: String },
@@ -60,26 +62,34 @@ pub fn prepare_dir(dir: &Path) -> Result<(), Error> {
     check_dir(dir)
 }
 
-/// Checks that `dir` is a real directory (not a symlink) of this user with mode 0700.
+/// Checks that `dir` is a real directory (not a symlink) of this user with mode 0700: the
+/// agent binds nowhere else, and its clients send nothing to a socket anywhere else.
 pub fn check_dir(dir: &Path) -> Result<(), Error> {
-    let meta = std::fs::symlink_metadata(dir).map_err(io_error(dir))?;
-    let refuse = |why: String| {
-        Err(Error::UnsafeDir {
+    match unsafe_dir(dir).map_err(io_error(dir))? {
+        None => Ok(()),
+        Some(why) => Err(Error::UnsafeDir {
             dir: dir.to_owned(),
             why,
-        })
-    };
-    if !meta.file_type().is_dir() {
-        return refuse("it is not a directory".into());
+        }),
     }
-    if meta.uid() != my_uid() {
-        return refuse(format!("it belongs to user {}", meta.uid()));
-    }
+}
+
+/// Why `dir` may not hold the agent's socket (`is a symbolic link`, `has mode 0755`…), or
+/// `None` when it may: a real directory of this user that no one else can enter.
+pub fn unsafe_dir(dir: &Path) -> io::Result<Option<String>> {
+    let meta = std::fs::symlink_metadata(dir)?;
     let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return refuse(format!("its mode is {mode:04o}"));
-    }
-    Ok(())
+    Ok(if meta.file_type().is_symlink() {
+        Some("is a symbolic link".to_owned())
+    } else if !meta.file_type().is_dir() {
+        Some("is not a directory".to_owned())
+    } else if meta.uid() != my_uid() {
+        Some(format!("belongs to user {}", meta.uid()))
+    } else if mode & 0o077 != 0 {
+        Some(format!("has mode {mode:04o}"))
+    } else {
+        None
+    })
 }
 
 /// Whether a peer may be answered: only the agent's own user.

@@ -185,6 +185,15 @@ impl AwsFile {
         Ok(())
     }
 
+    /// `Some` when users other than the file's owner may read it (a group or other read bit
+    /// is set on the file a symlink leads to); `None` when it is private or missing. credtray
+    /// keeps the mode a file has (SPEC §3), so this is only ever said, never changed.
+    pub fn readable_by_others(&self) -> Option<ReadableByOthers> {
+        let mode = mode_of(&self.path)?;
+        let home = directories::BaseDirs::new().map(|b| b.home_dir().to_owned());
+        (mode & 0o044 != 0).then(|| ReadableByOthers::new(&self.path, mode, home.as_deref()))
+    }
+
     fn read_text(&self, target: &Path) -> Result<String, Error> {
         match fs::read(target) {
             Ok(bytes) => String::from_utf8(bytes).map_err(|e| Error::Parse {
@@ -212,6 +221,75 @@ impl AwsFile {
             action,
             source,
         }
+    }
+}
+
+/// A file that users other than its owner may read, as `files check`, `doctor` and the tray
+/// warn about it: its mode and the `chmod` that makes it private.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadableByOthers {
+    pub path: PathBuf,
+    pub mode: u32,
+    /// The path as the person would type it: `~/…` under their home, quoted for a shell.
+    typed: String,
+}
+
+impl ReadableByOthers {
+    fn new(path: &Path, mode: u32, home: Option<&Path>) -> Self {
+        let typed = match home.and_then(|h| path.strip_prefix(h).ok()) {
+            Some(rest) if !rest.as_os_str().is_empty() => {
+                format!("~/{}", shell_word(&rest.to_string_lossy()))
+            }
+            _ => shell_word(&path.to_string_lossy()),
+        };
+        Self {
+            path: path.to_owned(),
+            mode,
+            typed,
+        }
+    }
+
+    /// The command to run: `chmod 600 ~/.aws/credentials`.
+    pub fn fix(&self) -> String {
+        format!("chmod 600 {}", self.typed)
+    }
+}
+
+/// `~/.aws/credentials is readable by others (mode 0644): run chmod 600 ~/.aws/credentials`.
+impl std::fmt::Display for ReadableByOthers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} is readable by others (mode {:04o}): run {}",
+            self.typed,
+            self.mode,
+            self.fix()
+        )
+    }
+}
+
+/// `{"mode": "0644", "warning": "<the sentence>"}` (`files check --json`).
+impl serde::Serialize for ReadableByOthers {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = serializer.serialize_struct("ReadableByOthers", 2)?;
+        out.serialize_field("mode", &format!("{:04o}", self.mode))?;
+        out.serialize_field("warning", &self.to_string())?;
+        out.end()
+    }
+}
+
+/// `text` as one word for a POSIX shell: as it is when it holds nothing a shell reads
+/// specially, else in single quotes (a quote inside written `'\''`).
+fn shell_word(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+,:@%".contains(c));
+    if plain {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
     }
 }
 
@@ -308,6 +386,63 @@ fn line_of(bytes: &[u8], offset: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
+    use super::ReadableByOthers;
+
+    #[test]
+    fn a_file_others_can_read_is_named_with_its_mode_and_the_chmod_to_run() {
+        let home = Path::new("/home/ann");
+        let warn = |path: &str, mode| ReadableByOthers::new(Path::new(path), mode, Some(home));
+        assert_eq!(
+            warn("/home/ann/.aws/credentials", 0o644).to_string(),
+            "~/.aws/credentials is readable by others (mode 0644): run chmod 600 ~/.aws/credentials"
+        );
+        assert_eq!(
+            warn("/srv/it's mine/creds", 0o640).to_string(),
+            r"'/srv/it'\''s mine/creds' is readable by others (mode 0640): run chmod 600 '/srv/it'\''s mine/creds'"
+        );
+        assert_eq!(
+            warn("/home/ann/my aws/credentials", 0o604).fix(),
+            "chmod 600 ~/'my aws/credentials'"
+        );
+        assert_eq!(
+            serde_json::to_value(warn("/home/ann/.aws/credentials", 0o644)).unwrap()["mode"],
+            "0644"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_group_or_other_read_bits_make_a_file_readable_by_others() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("credentials");
+        let file = super::AwsFile::new(&path, super::Flavor::Credentials);
+        assert_eq!(file.readable_by_others(), None, "a missing file");
+        std::fs::write(&path, "").unwrap();
+        for (mode, readable) in [
+            (0o600, false),
+            (0o620, false),
+            (0o400, false),
+            (0o640, true),
+            (0o604, true),
+            (0o644, true),
+        ] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            assert_eq!(
+                file.readable_by_others().map(|r| r.mode),
+                readable.then_some(mode),
+                "{mode:o}"
+            );
+        }
+        // Through a symlink, the file it leads to.
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        let linked = super::AwsFile::new(&link, super::Flavor::Credentials);
+        assert_eq!(linked.readable_by_others().map(|r| r.mode), Some(0o644));
+    }
+
     #[test]
     fn backups_of_credtrays_own_sections_carry_no_credential_value() {
         let section = "[dev]\r\naws_access_key_id = ASIAXXXXXXXXXXXXXXXX\r\nAWS_Secret_Access_Key=abc/def\nregion = eu-west-1\naws_session_token : tok\n";

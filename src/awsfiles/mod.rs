@@ -9,7 +9,7 @@ mod moving;
 mod owned;
 
 pub use document::{Document, ParseError, RepeatedKey, RepeatedSection, Upserted, heads_profile};
-pub use file::AwsFile;
+pub use file::{AwsFile, ReadableByOthers};
 pub use moving::{KeptEdit, KeyMove, KeysHome, Refused};
 pub use owned::{Contents, Original, Owned, Plan, Published, Settled, TakenOver};
 
@@ -145,7 +145,7 @@ impl Files {
     pub fn check(&self, owned: &[Owned]) -> Vec<Report> {
         self.both()
             .into_iter()
-            .map(|(file, _)| {
+            .map(|(file, flavor)| {
                 let mut report = Report {
                     path: file.path().to_owned(),
                     exists: file.target().is_ok_and(|t| t.exists()),
@@ -153,6 +153,14 @@ impl Files {
                     owned: Vec::new(),
                     problems: Vec::new(),
                     warnings: Vec::new(),
+                    // The credentials file holds secrets. The config file holds none (regions,
+                    // role ARNs, credential_process commands, SSO start URLs: the AWS tools
+                    // create it 0644 as often as not), so warning about it would teach people
+                    // to ignore the warning that matters.
+                    readable_by_others: match flavor {
+                        Flavor::Credentials => file.readable_by_others(),
+                        Flavor::Config => None,
+                    },
                 };
                 match file.read() {
                     Ok(doc) => {
@@ -201,6 +209,9 @@ pub struct Report {
     pub problems: Vec<String>,
     /// What credtray can work with but the AWS tools can't read (the check still passes).
     pub warnings: Vec<Warning>,
+    /// The credentials file, when others may read it (a warning: the check still passes, and
+    /// credtray keeps the file's mode).
+    pub readable_by_others: Option<ReadableByOthers>,
 }
 
 /// Something in a file that the AWS tools can't read, at its 1-based line.

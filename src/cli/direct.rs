@@ -15,6 +15,7 @@ use zeroize::Zeroizing;
 use super::args::{Answers, ConsoleArgs, EnvFormat, ExecArgs};
 use super::prompt::CliPrompt;
 use super::{UsageError, print_secret};
+use crate::agent::client::Asked;
 use crate::agent::protocol::ErrorKind;
 use crate::aws::{Credentials, federation};
 use crate::awsfiles::Files;
@@ -22,17 +23,23 @@ use crate::engine::{self, Engine, NoPrompt};
 use crate::exec::{Source, Supplier, Unavailable, child, endpoint, environment};
 use crate::session::{Session, SessionId, SessionKind};
 
-/// Asks the running agent; `None` when none answers usefully.
+/// Asks the running agent; `None` when none answers usefully, or its socket is refused (said
+/// once on stderr; the work is then done here, as with no agent).
 fn from_agent(id: SessionId, alias: &str) -> Option<Result<Credentials, Unavailable>> {
-    Some(match crate::agent::client::credentials(&id.to_string())? {
-        Ok(secrets) => secrets
+    Some(match crate::agent::client::credentials(&id.to_string()) {
+        Asked::NoAgent => return None,
+        Asked::Untrusted(e) => {
+            super::agent_refused(&e);
+            return None;
+        }
+        Asked::Credentials(secrets) => secrets
             .credentials()
             .ok_or_else(|| Unavailable::other("the agent sent an expiry that does not parse")),
-        Err((ErrorKind::NeedsMfa | ErrorKind::NeedsLogin, message)) => {
+        Asked::Refused(ErrorKind::NeedsMfa | ErrorKind::NeedsLogin, message) => {
             Err(needs_person(alias, &message))
         }
-        Err((ErrorKind::Aws, message)) => Err(Unavailable::aws(message)),
-        Err((_, message)) => Err(Unavailable::other(message)),
+        Asked::Refused(ErrorKind::Aws, message) => Err(Unavailable::aws(message)),
+        Asked::Refused(_, message) => Err(Unavailable::other(message)),
     })
 }
 

@@ -355,14 +355,18 @@ struct ProcessCredentials<'a> {
     expiration: String,
 }
 
-/// `credential_process`: JSON Version 1 on stdout, or exit 1 with the reason on stderr.
 /// The `credential_process` document from the running agent; `None` when no agent runs (or it
-/// can't be understood), and the caller does the work itself.
+/// can't be understood, or its socket is refused), and the caller does the work itself.
 fn agent_credentials(session: &str) -> anyhow::Result<Option<zeroize::Zeroizing<Vec<u8>>>> {
+    use crate::agent::client::Asked;
     use crate::agent::protocol::ErrorKind;
     match crate::agent::client::credentials(session) {
-        None => Ok(None),
-        Some(Ok(c)) => {
+        Asked::NoAgent => Ok(None),
+        Asked::Untrusted(e) => {
+            agent_refused(&e);
+            Ok(None)
+        }
+        Asked::Credentials(c) => {
             let document = ProcessCredentials {
                 version: 1,
                 access_key_id: &c.access_key_id,
@@ -372,10 +376,21 @@ fn agent_credentials(session: &str) -> anyhow::Result<Option<zeroize::Zeroizing<
             };
             process_json(&document).map(Some)
         }
-        Some(Err((ErrorKind::NeedsMfa, _))) => Err(needs_mfa(session)),
-        Some(Err((ErrorKind::Invalid, message))) => Err(UsageError(message).into()),
-        Some(Err((_, message))) => Err(anyhow::anyhow!(message)),
+        Asked::Refused(ErrorKind::NeedsMfa, _) => Err(needs_mfa(session)),
+        Asked::Refused(ErrorKind::Invalid, message) => Err(UsageError(message).into()),
+        Asked::Refused(_, message) => Err(anyhow::anyhow!(message)),
     }
+}
+
+/// Says, once per process, that the agent's socket was refused (another user may own it): the
+/// command goes on without the agent, as when none runs, since the user's own agent can't
+/// serve from that directory either; failing instead would let whoever made it stop every
+/// `credential_process` call of this user.
+pub(super) fn agent_refused(e: &crate::agent::client::Error) {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        eprintln!("credtray: {e}; doing the work without the agent");
+    });
 }
 
 /// `credtray agent`: binds the agent's socket (refusing if another agent runs) and serves
@@ -418,6 +433,7 @@ fn needs_mfa(session: &str) -> anyhow::Error {
     .into()
 }
 
+/// `credential_process`: JSON Version 1 on stdout, or exit 1 with the reason on stderr.
 fn credential_process(engine: &mut Engine, session: &str) -> anyhow::Result<()> {
     let id = engine.catalog()?.resolve(session)?.id;
     let c = match engine.credentials_for(id, &mut NoPrompt) {

@@ -283,7 +283,8 @@ pub fn profiles(catalog: &Catalog) -> Vec<ProfileJson<'_>> {
 }
 
 /// `files check` as text: per file its sections and what credtray owns, then its problems, then
-/// the warnings as `path:line: warning: …` (the form editors and terminals link to).
+/// whether others can read it, then the warnings as `path:line: warning: …` (the form editors
+/// and terminals link to).
 pub fn files(reports: &[Report]) -> String {
     let mut text = String::new();
     for r in reports {
@@ -304,6 +305,9 @@ pub fn files(reports: &[Report]) -> String {
         }
         for problem in &r.problems {
             let _ = writeln!(text, "{path}: problem: {problem}");
+        }
+        if let Some(readable) = &r.readable_by_others {
+            let _ = writeln!(text, "{path}: warning: {readable}");
         }
         for warning in &r.warnings {
             let _ = writeln!(

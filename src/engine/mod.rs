@@ -705,6 +705,22 @@ impl Engine {
         Ok(self.files.check(&self.store.load_all()?.owned))
     }
 
+    /// The credentials file, when others may read it and credtray writes sections into it.
+    /// The mode is looked at first (one `stat`), the store only when it is open to others: a
+    /// long-lived caller (the tray) asks after every change.
+    pub fn credentials_readable_by_others(
+        &self,
+    ) -> Result<Option<awsfiles::ReadableByOthers>, Error> {
+        let Some(readable) = self.files.credentials.readable_by_others() else {
+            return Ok(None);
+        };
+        let owned = self.store.load_all()?.owned;
+        Ok(owned
+            .iter()
+            .any(|o| o.file == self.files.credentials.path())
+            .then_some(readable))
+    }
+
     /// Adds an integration (logged out; `login` fetches its tokens).
     pub fn add_integration(&self, new: NewIntegration) -> Result<Integration, Error> {
         let mut locked = self.lock()?;

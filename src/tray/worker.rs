@@ -28,6 +28,8 @@ const WATCH_EVERY: Duration = Duration::from_millis(400);
 const ROTATE_EVERY: Duration = Duration::from_secs(60);
 /// How long a dialog may stay open before the engine gives up on the answer.
 const ANSWER_WITHIN: Duration = Duration::from_secs(600);
+/// The toast's title when credentials sit in a file others can read.
+const READABLE_TITLE: &str = "Others can read your AWS credentials";
 
 /// What the menu asks the engine to do.
 pub enum Command {
@@ -112,6 +114,7 @@ pub fn run(
         last_seen: None,
         failed_rotation: Vec::new(),
         quitting,
+        warned_readable: false,
     };
     worker.send_catalog(&engine);
     let mut last_rotation = Instant::now();
@@ -147,6 +150,9 @@ struct Worker {
     failed_rotation: Vec<SessionId>,
     /// Set by the GUI when the person quits: a question still waiting is given up.
     quitting: Arc<AtomicBool>,
+    /// Whether the credentials file being readable by others was toasted (once per run: the
+    /// tray keeps the file's mode, so saying it at every write would only nag).
+    warned_readable: bool,
 }
 
 impl Worker {
@@ -164,8 +170,10 @@ impl Worker {
     }
 
     /// Sends the catalog to the GUI (always after a command, so radio items clicked but not
-    /// applied are put back).
+    /// applied are put back). Whatever changed it may have written credentials, so the
+    /// credentials file's mode is looked at too.
     fn send_catalog(&mut self, engine: &Engine) {
+        self.warn_if_readable(engine);
         self.last_seen = Self::stamp(engine);
         match engine.catalog() {
             Ok(catalog) => {
@@ -175,6 +183,18 @@ impl Worker {
                 "credtray can't read its store",
                 &credtray::error_sentence(&e),
             ),
+        }
+    }
+
+    /// Toasts, once per run, that the credentials file credtray writes sections into can be
+    /// read by others, with its mode and the `chmod` to run.
+    fn warn_if_readable(&mut self, engine: &Engine) {
+        if self.warned_readable {
+            return;
+        }
+        if let Ok(Some(readable)) = engine.credentials_readable_by_others() {
+            self.warned_readable = true;
+            notify(READABLE_TITLE, &readable.to_string());
         }
     }
 

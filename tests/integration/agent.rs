@@ -245,3 +245,119 @@ fn twenty_parallel_credential_process_calls_on_a_cold_session_make_one_assume_ro
     assert_eq!(assume_roles(&name), 1, "one AssumeRole for twenty callers");
     assert!(keys.iter().all(|k| *k == keys[0]), "{keys:?}");
 }
+
+/// A listener on the agent's socket path that answers every request with one canned reply, as
+/// a fake agent made by another user would, and counts the requests it was sent.
+struct FakeAgent {
+    path: std::path::PathBuf,
+    requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeAgent {
+    fn answering(path: &std::path::Path, reply: &'static str) -> Self {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (counted, stopping) = (requests.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            while !stopping.load(Ordering::SeqCst) {
+                let Ok((mut stream, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                let _ = stream.set_nonblocking(false);
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut request = Vec::new();
+                let _ = stream.read_to_end(&mut request);
+                if !request.is_empty() {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                }
+                let _ = stream.write_all(reply.as_bytes());
+            }
+        });
+        Self {
+            path: path.to_owned(),
+            requests,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for FakeAgent {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// What a fake agent answers with: credentials of the attacker's account.
+const FAKE_CREDENTIALS: &str = r#"{"version":1,"reply":"credentials","access_key_id":"ASIAFAKEAGENTANSWER1","secret_access_key":"fakeagentsecretfakeagentsecretfakeagent1","session_token":"fake-agent-token","expiration":"2099-01-01T00:00:00Z"}"#;
+
+/// Issue 23, item 2: `credential-process` used whatever answered on the agent's socket. Without
+/// XDG_RUNTIME_DIR that socket is under /tmp, where another user can make the directory first;
+/// here the directories are 0755, as theirs would be. The socket is refused before anything is
+/// sent to it, its credentials are never printed, stderr names the path and why, and the command
+/// does the work itself (with moto). Then a private directory with a fake agent whose error
+/// carries terminal escapes: they reach stderr written out, never raw.
+#[test]
+fn credential_process_refuses_an_agent_socket_others_could_have_made_and_shows_no_escapes() {
+    let env = Env::new();
+    let f = fixtures();
+    add_moto_user(&env, &f, "dev", "dev", &[]);
+    let dir = env.runtime_dir().join("credtray");
+    std::fs::create_dir(&dir).unwrap();
+    for d in [env.runtime_dir(), dir.clone()] {
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let fake = FakeAgent::answering(&socket(&env), FAKE_CREDENTIALS);
+    let run = env.run_moto(&["credential-process", "--session", "dev"], "");
+    assert_eq!(fake.requests(), 0, "nothing is sent to it: {run:?}");
+    drop(fake);
+    assert!(
+        !run.stdout.contains("FAKE") && !run.stderr.contains("FAKE"),
+        "{run:?}"
+    );
+    let said = format!(
+        "credtray: refusing the agent's socket {}: its directory {} has mode 0755",
+        socket(&env).display(),
+        dir.display()
+    );
+    assert_eq!(run.stderr.matches(&said).count(), 1, "{run:?}");
+    assert_eq!(run.code, 0, "the work is done here instead: {run:?}");
+    // moto's session credentials, from GetSessionToken made here.
+    let json = run.json();
+    assert_eq!(json["Version"], 1, "{json}");
+    assert!(!json["SessionToken"].as_str().unwrap().is_empty(), "{json}");
+
+    for d in [env.runtime_dir(), dir] {
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let _fake = FakeAgent::answering(
+        &socket(&env),
+        r#"{"version":1,"reply":"error","kind":"aws","message":"denied\u001b]0;owned\u0007\u001b[2J\r\ncredtray: all is well"}"#,
+    );
+    let run = env.run(&["credential-process", "--session", "dev"], "");
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        !run.stderr.contains(['\u{1b}', '\u{7}', '\r']),
+        "no raw control character: {run:?}"
+    );
+    assert!(
+        run.stderr
+            .contains(r"credtray: denied\u{1b}]0;owned\u{7}\u{1b}[2J\r\ncredtray: all is well"),
+        "{run:?}"
+    );
+}

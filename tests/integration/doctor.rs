@@ -175,6 +175,58 @@ fn a_running_agent_is_found_and_an_expected_one_that_is_not_fails() {
     drop(running);
 }
 
+/// Issue 23, item 2: `doctor` took whatever answered on the agent's socket for the agent. One in
+/// a directory others can enter (0755) fails the agent check with the path and why, and gets
+/// no request.
+#[test]
+fn an_agent_socket_in_a_directory_others_can_enter_fails_the_agent_check() {
+    use std::io::{Read, Write};
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let dir = env.runtime_dir().join("credtray");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let listener = std::os::unix::net::UnixListener::bind(dir.join("agent.sock")).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let fake = std::thread::spawn(move || {
+        // Answers as an agent would, counting requests, until the test's own empty connection.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut asked = 0;
+        while std::time::Instant::now() < deadline {
+            let Ok((mut stream, _)) = listener.accept() else {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                continue;
+            };
+            let _ = stream.set_nonblocking(false);
+            let mut request = Vec::new();
+            let _ = stream.read_to_end(&mut request);
+            if request.is_empty() {
+                break;
+            }
+            asked += 1;
+            let _ = stream.write_all(br#"{"version":1,"reply":"hello","pid":1,"tray":true}"#);
+        }
+        asked
+    });
+    let rows = doctor(&env, &moto(), |_| {}).json();
+    let agent = check(&rows, "agent").clone();
+    drop(std::os::unix::net::UnixStream::connect(dir.join("agent.sock")).unwrap());
+    assert_eq!(fake.join().unwrap(), 0, "nothing is sent to it: {rows}");
+    assert_eq!(agent["status"], "failed", "{rows}");
+    let detail = agent["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!(
+            "refusing the agent's socket {}",
+            dir.join("agent.sock").display()
+        )) && detail.contains("has mode 0755"),
+        "{detail}"
+    );
+    assert!(
+        agent["fix"].as_str().unwrap().contains("XDG_RUNTIME_DIR"),
+        "{agent}"
+    );
+}
+
 #[test]
 fn a_display_without_a_tray_host_fails_the_tray_host_check() {
     // scripts/test's Xvfb; its private session bus runs no StatusNotifierWatcher (only the
@@ -191,4 +243,51 @@ fn a_display_without_a_tray_host_fails_the_tray_host_check() {
         host["fix"].as_str().unwrap().contains("AppIndicator"),
         "{rows}"
     );
+}
+
+/// Issue 23, item 7: `doctor` said nothing about a credentials file others can read. Its
+/// "credentials file" check fails with the mode and the `chmod` to run, and passes once the
+/// file is private; a missing file is skipped (credtray would create it 0600).
+#[test]
+fn a_credentials_file_others_can_read_fails_the_credentials_file_check_with_the_chmod() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let row = |run: &Run| check(&run.json(), "credentials file").clone();
+    let missing = row(&doctor(&env, &moto(), |_| {}));
+    assert_eq!(missing["status"], "skipped", "{missing}");
+
+    let creds = env.aws_dir().join("credentials");
+    std::fs::create_dir_all(env.aws_dir()).unwrap();
+    std::fs::write(&creds, "[dev]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n").unwrap();
+    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let run = doctor(&env, &moto(), |_| {});
+    assert_eq!(run.code, 1, "{run:?}");
+    let failed = row(&run);
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert_eq!(
+        failed["detail"],
+        "~/.aws/credentials is readable by others (mode 0640): run chmod 600 ~/.aws/credentials"
+    );
+    assert!(
+        failed["fix"]
+            .as_str()
+            .unwrap()
+            .starts_with("run chmod 600 ~/.aws/credentials"),
+        "{failed}"
+    );
+    let text = doctor_as(&env, &["doctor"], &moto(), |_| {});
+    assert!(
+        text.stdout
+            .contains("(mode 0640): run chmod 600 ~/.aws/credentials"),
+        "{text:?}"
+    );
+    assert_eq!(
+        std::fs::metadata(&creds).unwrap().permissions().mode() & 0o777,
+        0o640,
+        "doctor changes nothing"
+    );
+
+    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let ok = row(&doctor(&env, &moto(), |_| {}));
+    assert_eq!(ok["status"], "ok", "{ok}");
 }

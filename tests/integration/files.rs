@@ -103,6 +103,12 @@ fn files_check_warns_with_file_and_line_about_what_the_aws_tools_cannot_read() {
     let config = "[default]\nregion = eu-west-1\n\n[profile dev]\nregion = us-east-2\n[profile dev]\noutput = json\n[profile \"ops\"]\n[profile ops]\nregion = eu-north-1\nREGION = us-west-1\n";
     std::fs::write(aws.join("credentials"), credentials).unwrap();
     std::fs::write(aws.join("config"), config).unwrap();
+    // Private, so the only warnings are about what botocore reads.
+    std::fs::set_permissions(
+        aws.join("credentials"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
 
     // What the warnings claim, asked of the real botocore.
     let python = std::env::var("CREDTRAY_TEST_PYTHON")
@@ -160,4 +166,53 @@ fn files_check_warns_with_file_and_line_about_what_the_aws_tools_cannot_read() {
     assert_eq!(lines, [6, 9, 11]);
     assert_eq!(std::fs::read_to_string(&creds).unwrap(), credentials);
     assert_eq!(std::fs::read_to_string(&conf).unwrap(), config);
+}
+
+/// Issue 23, item 7: temporary credentials went into a credentials file others can read, and
+/// nothing said so. credtray still keeps the file's mode (SPEC §3), and `files check` warns with
+/// the mode and the `chmod` to run (exit 0: it is a warning); the config file, which holds no
+/// secret, is not warned about.
+#[test]
+fn files_check_warns_when_others_can_read_the_credentials_file_credtray_writes_into() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let f = crate::harness::fixtures();
+    crate::engine::add_moto_user(&env, &f, "dev", "dev", &[]);
+    let aws = env.aws_dir();
+    std::fs::create_dir_all(&aws).unwrap();
+    let (creds, conf) = (aws.join("credentials"), aws.join("config"));
+    for path in [&creds, &conf] {
+        std::fs::write(path, "# mine\n").unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    env.run_moto(&["session", "start", "dev"], "").ok();
+    assert!(env.aws_files().0.contains("[dev]"));
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&creds), 0o644, "credtray keeps the mode it found");
+
+    let run = env.run(&["files", "check"], "").ok();
+    let warning = format!(
+        "{}: warning: ~/.aws/credentials is readable by others (mode 0644): run chmod 600 ~/.aws/credentials\n",
+        creds.display()
+    );
+    assert!(run.stdout.contains(&warning), "{run:?}");
+    assert_eq!(
+        run.stdout.matches("readable by others").count(),
+        1,
+        "not the config file: {run:?}"
+    );
+    let json = env.run(&["files", "check", "--json"], "").ok().json();
+    assert_eq!(json[0]["readable_by_others"]["mode"], "0644", "{json}");
+    assert!(json[1]["readable_by_others"].is_null(), "{json}");
+
+    // The chmod it names is the fix.
+    let chmod = std::process::Command::new("sh")
+        .args(["-c", "chmod 600 ~/.aws/credentials"])
+        .env("HOME", env.root.join("home"))
+        .status()
+        .unwrap();
+    assert!(chmod.success());
+    let run = env.run(&["files", "check"], "").ok();
+    assert!(!run.stdout.contains("readable by others"), "{run:?}");
+    assert_eq!(mode(&conf), 0o644);
 }

@@ -110,6 +110,8 @@ fixtures = json.loads(subprocess.check_output(
     [os.environ['CREDTRAY_TEST_PYTHON'], os.path.join(HERE, '..', 'support', 'moto_fixtures.py'), MOTO, 'tray']))
 with open(os.path.join(home, '.aws', 'credentials'), 'w') as f:
     f.write(FOREIGN_CREDENTIALS)
+# Readable by others, as many a hand-made one is: the tray keeps the mode and says so once (c2a).
+os.chmod(os.path.join(home, '.aws', 'credentials'), 0o644)
 with open(os.path.join(home, '.aws', 'config'), 'w') as f:
     f.write(FOREIGN_CONFIG)
 credtray('session', 'add', 'iam-user', '--alias', 'dev', '--profile', 'dev', '--region', 'eu-west-1',
@@ -285,6 +287,16 @@ def store_bytes():
 
 def toasts(text):
     return open(notify_log).read().count(text)
+
+
+@step('c2a: the credentials file others can read is named once in a toast, with its mode and the chmod; the mode is kept')
+def _():
+    sentence = '~/.aws/credentials is readable by others (mode 0644): run chmod 600 ~/.aws/credentials'
+    wait_for('the toast', lambda: toasts(sentence))
+    # Started, restarted in another region and republished twice by now: still one toast.
+    assert toasts('Others can read your AWS credentials') == 1, open(notify_log).read()
+    assert toasts(sentence) == 1, open(notify_log).read()
+    assert os.stat(os.path.join(home, '.aws', 'credentials')).st_mode & 0o777 == 0o644
 
 
 @step('c2b: Start at login writes and removes the autostart entry; the check mark follows the file')
