@@ -102,7 +102,7 @@ impl Name {
 
 /// The header text of a (trimmed) header line: configparser's `\[(?P<header>.+)\]`, up to the
 /// last `]`, spaces kept; `None` for a line that is no header.
-fn header_text(trimmed: &str) -> Option<&str> {
+pub fn header_text(trimmed: &str) -> Option<&str> {
     let rest = trimmed.strip_prefix('[')?;
     rest.rfind(']').map(|close| &rest[..close])
 }

@@ -8,7 +8,9 @@ mod file;
 mod moving;
 mod owned;
 
-pub use document::{Document, ParseError, RepeatedKey, RepeatedSection, Upserted, heads_profile};
+pub use document::{
+    Document, ParseError, RepeatedKey, RepeatedSection, Upserted, header_text, heads_profile,
+};
 pub use file::{AwsFile, ReadableByOthers};
 pub use moving::{KeptEdit, KeyMove, KeysHome, Refused};
 pub use owned::{Contents, Original, Owned, Plan, Published, Settled, TakenOver};

@@ -76,12 +76,7 @@ fn heads_default(line: &str) -> bool {
     if crate::awsfiles::heads_profile(crate::awsfiles::Flavor::Config, line, "default") {
         return true;
     }
-    let Some(inner) = line
-        .trim()
-        .strip_prefix('[')
-        .and_then(|rest| rest.rsplit_once(']'))
-        .map(|(inner, _)| inner)
-    else {
+    let Some(inner) = crate::awsfiles::header_text(line.trim()) else {
         return false;
     };
     let words: Vec<&str> = inner.split_whitespace().collect();
