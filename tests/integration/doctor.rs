@@ -180,38 +180,18 @@ fn a_running_agent_is_found_and_an_expected_one_that_is_not_fails() {
 /// no request.
 #[test]
 fn an_agent_socket_in_a_directory_others_can_enter_fails_the_agent_check() {
-    use std::io::{Read, Write};
     use std::os::unix::fs::PermissionsExt;
     let env = Env::new();
     let dir = env.runtime_dir().join("credtray");
     std::fs::create_dir(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let listener = std::os::unix::net::UnixListener::bind(dir.join("agent.sock")).unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let fake = std::thread::spawn(move || {
-        // Answers as an agent would, counting requests, until the test's own empty connection.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        let mut asked = 0;
-        while std::time::Instant::now() < deadline {
-            let Ok((mut stream, _)) = listener.accept() else {
-                std::thread::sleep(std::time::Duration::from_millis(10));
-                continue;
-            };
-            let _ = stream.set_nonblocking(false);
-            let mut request = Vec::new();
-            let _ = stream.read_to_end(&mut request);
-            if request.is_empty() {
-                break;
-            }
-            asked += 1;
-            let _ = stream.write_all(br#"{"version":1,"reply":"hello","pid":1,"tray":true}"#);
-        }
-        asked
-    });
+    let fake = crate::agent::FakeAgent::answering(
+        &dir.join("agent.sock"),
+        r#"{"version":1,"reply":"hello","pid":1,"tray":true}"#,
+    );
     let rows = doctor(&env, &moto(), |_| {}).json();
     let agent = check(&rows, "agent").clone();
-    drop(std::os::unix::net::UnixStream::connect(dir.join("agent.sock")).unwrap());
-    assert_eq!(fake.join().unwrap(), 0, "nothing is sent to it: {rows}");
+    assert_eq!(fake.stop(), 0, "nothing is sent to it: {rows}");
     assert_eq!(agent["status"], "failed", "{rows}");
     let detail = agent["detail"].as_str().unwrap();
     assert!(
