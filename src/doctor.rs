@@ -1,6 +1,8 @@
 //! `credtray doctor`: whether this machine's setup lets credtray work, one check at a time, each
-//! ok, failed (with the fix in one sentence) or skipped (with why). Nothing here changes the
-//! user's state but one throw-away keychain item, written, read back and deleted.
+//! ok, failed (with the fix in one sentence), a warning (credtray works, but something wants the
+//! person's attention: with the fix too) or skipped (with why). Only a failed check fails the
+//! run. Nothing here changes the user's state but one throw-away keychain item, written, read
+//! back and deleted.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -17,6 +19,8 @@ use crate::store::Store;
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     Ok,
+    /// Works, but the person should act (the fix says how); the run still succeeds.
+    Warning,
     Failed,
     Skipped,
 }
@@ -25,6 +29,7 @@ impl Status {
     pub fn mark(self) -> &'static str {
         match self {
             Status::Ok => "✓",
+            Status::Warning => "!",
             Status::Failed => "✗",
             Status::Skipped => "–",
         }
@@ -37,7 +42,7 @@ pub struct Check {
     pub check: &'static str,
     pub status: Status,
     pub detail: String,
-    /// For a failed check: what to do, in one sentence.
+    /// For a failed check or a warning: what to do, in one sentence.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub fix: String,
 }
@@ -56,6 +61,15 @@ impl Check {
         Check {
             check,
             status: Status::Failed,
+            detail: detail.into(),
+            fix: fix.into(),
+        }
+    }
+
+    fn warning(check: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+        Check {
+            check,
+            status: Status::Warning,
             detail: detail.into(),
             fix: fix.into(),
         }
@@ -174,12 +188,14 @@ fn files(files: &Files, owned: &[crate::awsfiles::Owned]) -> Check {
 }
 
 /// Whether others can read the credentials file, where credtray writes temporary credentials.
-/// credtray keeps the mode a file has, so only the person can close it: a failed check.
+/// credtray keeps the mode a file has, so only the person can close it: a warning, as `files
+/// check` and the tray give (the word), not a failure: everything still works, and
+/// scripts that run `doctor` must not start failing on a mode they chose.
 fn credentials_mode(files: &Files) -> Check {
     const CHECK: &str = "credentials file";
     let path = files.credentials.path();
     if let Some(readable) = files.credentials.readable_by_others() {
-        return Check::failed(
+        return Check::warning(
             CHECK,
             readable.to_string(),
             format!(

@@ -4,6 +4,10 @@
 //! [`REDACTED`]. Written by hand (no regex crate in the tree): the shapes are few, and the
 //! tests pin both what goes and what must survive (ARNs, account ids, regions, role names,
 //! request ids, hex digests).
+//!
+//! Also [`escaped`]: outside text made safe to print, its characters that act on the display
+//! (controls, Unicode's line breaks and bidirectional controls) written out as escapes. The one
+//! escaper for every place that shows what an agent, a page or a child process said.
 
 /// What a scrubbed secret is replaced with.
 pub const REDACTED: &str = "<redacted>";
@@ -152,6 +156,46 @@ fn pieces(text: &str, class: fn(u8) -> bool) -> impl Iterator<Item = (bool, &str
     })
 }
 
+/// `text` safe to print on one line: control characters (escape sequences, carriage returns,
+/// line breaks), Unicode's line and paragraph separators and its bidirectional controls are
+/// written out as Rust escapes (`\u{1b}`, `\n`, `\u{2028}`, `\u{202e}`), so once printed
+/// it can't drive or retitle a terminal, begin a line that reads as credtray's own (a forged
+/// `credtray: …`), or reorder the text around it in a terminal or a toast. With `max`, only the
+/// first `max` characters are kept, then `…` (a page or a peer may send megabytes).
+pub fn escaped(text: &str, max: Option<usize>) -> String {
+    let mut shown = String::with_capacity(text.len().min(max.unwrap_or(usize::MAX)));
+    for (i, c) in text.chars().enumerate() {
+        if max == Some(i) {
+            shown.push('…');
+            break;
+        }
+        if acts_on_display(c) {
+            shown.extend(c.escape_default());
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
+}
+
+/// Characters that change how text is shown instead of being shown: the C0 and C1 controls
+/// (NEL, U+0085, among them), the line and paragraph separators, and Unicode's whole
+/// Bidi_Control set (the Arabic letter mark, the left-to-right and right-to-left marks, the
+/// embeddings, overrides and isolates).
+fn acts_on_display(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}'
+                | '\u{2029}'
+                | '\u{061c}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,5 +284,42 @@ mod tests {
         let once = scrub(&format!("AKIAIOSFODNN7EXAMPLE {SECRET} {}", token()));
         assert_eq!(once, "<redacted> <redacted> <redacted>");
         assert_eq!(scrub(&once), once);
+    }
+
+    /// The agent client's old `printable` wrote out only control characters: a line separator
+    /// began a line of the peer's own in a toast, a bidi override reordered what followed.
+    #[test]
+    fn escaped_writes_out_controls_line_separators_and_bidi_controls() {
+        assert_eq!(
+            escaped("denied\u{1b}]0;owned\u{7}\u{1b}[2J\r\n\tx\u{85}", None),
+            r"denied\u{1b}]0;owned\u{7}\u{1b}[2J\r\n\tx\u{85}"
+        );
+        assert_eq!(
+            escaped("ok\u{2028}credtray: forged\u{2029}", None),
+            r"ok\u{2028}credtray: forged\u{2029}"
+        );
+        assert_eq!(
+            escaped(
+                "\u{202e}fdp.exe\u{202c} \u{202a}\u{202b}\u{202d} \u{2066}\u{2067}\u{2068}a\u{2069} \u{200e}\u{200f}\u{61c}",
+                None
+            ),
+            r"\u{202e}fdp.exe\u{202c} \u{202a}\u{202b}\u{202d} \u{2066}\u{2067}\u{2068}a\u{2069} \u{200e}\u{200f}\u{61c}"
+        );
+        for kept in [
+            "plain text, ünïcödé — 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 ✓ 日本語 العربية",
+            "https://idp.example.com/saml?x=1&y=%20",
+            "",
+        ] {
+            assert_eq!(escaped(kept, None), kept);
+        }
+    }
+
+    #[test]
+    fn escaped_keeps_at_most_max_characters_then_an_ellipsis() {
+        assert_eq!(escaped("abcdef", Some(3)), "abc…");
+        assert_eq!(escaped("abc", Some(3)), "abc");
+        assert_eq!(escaped("ä\nä", Some(2)), r"ä\n…");
+        assert_eq!(escaped(&"ä".repeat(10_000), Some(300)).chars().count(), 301);
+        assert_eq!(escaped(&"a".repeat(10_000), None).len(), 10_000);
     }
 }

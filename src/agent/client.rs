@@ -5,7 +5,8 @@
 //! another user can create the directory first and answer with credentials of their own
 //! account; such a socket is [`Error::Untrusted`], never mistaken for "no agent", and nothing
 //! it could say is used. Text from the agent reaches terminals and toasts, so its control
-//! characters are written out (`\u{1b}`) instead of passed on.
+//! characters, line separators and bidi controls are written out (`\u{1b}`, `\u{2028}`,
+//! `\u{202e}`: [`crate::redact::escaped`]) instead of passed on.
 
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -16,6 +17,7 @@ use zeroize::Zeroizing;
 
 use super::protocol::{Answer, Ask, ErrorKind, MAX_MESSAGE, PROTOCOL, Reply, Request, Secrets};
 use super::socket;
+use crate::redact::escaped;
 
 /// How long a reply may take: the tray agent may be waiting on an MFA dialog, which it bounds
 /// itself (see `agent::MFA_WAIT`); this only guards against an agent that hangs.
@@ -105,36 +107,21 @@ pub fn request(path: &Path, ask: Ask) -> Result<Option<Reply>, Error> {
         return Err(Error::Garbled("the reply is too long".into()));
     }
     // serde's messages quote the input ("unknown variant `…`").
-    let mut reply: Reply =
-        serde_json::from_slice(&buffer).map_err(|e| Error::Garbled(printable(&e.to_string())))?;
+    let mut reply: Reply = serde_json::from_slice(&buffer)
+        .map_err(|e| Error::Garbled(escaped(&e.to_string(), None)))?;
     if reply.version != PROTOCOL {
         return Err(Error::Version(reply.version));
     }
     if let Answer::Error { message, .. } = &mut reply.body {
-        *message = printable(message);
+        *message = escaped(message, None);
     }
     Ok(Some(reply))
-}
-
-/// `text` with its control characters (escape sequences, carriage returns, line breaks)
-/// written out as Rust escapes (`\u{1b}`, `\r`, `\n`): printed, it can't move a terminal's
-/// cursor, recolour it, retitle it or fake a line of credtray's own.
-fn printable(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// What asking the agent for a session's credentials came to.
 pub enum Asked {
     Credentials(Secrets),
-    /// The agent's refusal: its kind, and its message (control characters written out).
+    /// The agent's refusal: its kind, and its message (what acts on the display written out).
     Refused(ErrorKind, String),
     /// No agent answers usefully (none runs, it speaks another protocol, asking failed): the
     /// caller does the work itself.
@@ -320,17 +307,18 @@ mod tests {
         let (_base, path) = socket_dir(0o700);
         let _agent = fake_agent(
             &path,
-            r#"{"version":1,"reply":"error","kind":"aws","message":"denied\u001b]0;owned\u0007\u001b[2J\r\ncredtray: fake line"}"#,
+            r#"{"version":1,"reply":"error","kind":"aws","message":"denied\u001b]0;owned\u0007\u001b[2J\r\ncredtray: fake line\u2028credtray: another\u202egnirts\u2066x\u2069"}"#,
         );
         match credentials_at(&path, "dev") {
             Asked::Refused(ErrorKind::Aws, message) => {
+                // Unicode's line separator and bidi controls too: a toast or a terminal that
+                // honours them would show a line of the agent's own, or reordered text.
                 assert_eq!(
                     message,
-                    r"denied\u{1b}]0;owned\u{7}\u{1b}[2J\r\ncredtray: fake line"
+                    r"denied\u{1b}]0;owned\u{7}\u{1b}[2J\r\ncredtray: fake line\u{2028}credtray: another\u{202e}gnirts\u{2066}x\u{2069}"
                 );
             }
             _ => panic!("the refusal was not passed on"),
         }
-        assert_eq!(printable("plain text, ünïcode"), "plain text, ünïcode");
     }
 }

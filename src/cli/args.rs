@@ -60,9 +60,10 @@ pub enum Command {
     Import(ImportCommand),
     /// Check that this machine's setup lets credtray work: the store, the keychain, the AWS
     /// files and the sections credtray owns, credential_process lines, the agent, the tray
-    /// host, the clock against STS, the AWS CLI. Exit 0 when nothing failed
+    /// host, the clock against STS, the AWS CLI. Exit 0 when nothing failed (warnings included)
     Doctor {
-        /// Print one JSON array: {"check", "status": "ok"|"failed"|"skipped", "detail", "fix"}
+        /// Print one JSON array: {"check", "status": "ok"|"warning"|"failed"|"skipped", "detail",
+        /// "fix"}
         #[arg(long)]
         json: bool,
     },

@@ -144,8 +144,8 @@ fn exec_tray() -> anyhow::Result<()> {
     }
 }
 
-/// `credtray doctor`: every check, one line each (the fix under a failed one), or `--json`;
-/// exits 1 when one failed.
+/// `credtray doctor`: every check, one line each (the fix under a failed one or a warning), or
+/// `--json`; exits 1 when one failed (warnings alone leave it 0).
 fn doctor(json: bool) -> anyhow::Result<()> {
     let store = Store::from_env()?;
     let files = Files::from_env()?;

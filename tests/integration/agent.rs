@@ -247,8 +247,9 @@ fn twenty_parallel_credential_process_calls_on_a_cold_session_make_one_assume_ro
 }
 
 /// A listener on the agent's socket path that answers every request with one canned reply, as
-/// a fake agent made by another user would, and counts the requests it was sent.
-struct FakeAgent {
+/// a fake agent made by another user would, and counts the requests it was sent. One helper for
+/// every test that stands something other than credtray's agent on the socket.
+pub struct FakeAgent {
     path: std::path::PathBuf,
     requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -256,7 +257,8 @@ struct FakeAgent {
 }
 
 impl FakeAgent {
-    fn answering(path: &std::path::Path, reply: &'static str) -> Self {
+    /// Binds `path` (its directory must exist) and answers until stopped or dropped.
+    pub fn answering(path: &std::path::Path, reply: &'static str) -> Self {
         use std::io::{Read, Write};
         use std::sync::atomic::Ordering;
         let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
@@ -265,8 +267,14 @@ impl FakeAgent {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (counted, stopping) = (requests.clone(), stop.clone());
         let thread = std::thread::spawn(move || {
-            while !stopping.load(Ordering::SeqCst) {
+            loop {
+                // Read before accepting: once stopped, the connections already waiting are
+                // still answered and counted, so a client that has exited is never missed.
+                let stopped = stopping.load(Ordering::SeqCst);
                 let Ok((mut stream, _)) = listener.accept() else {
+                    if stopped {
+                        break;
+                    }
                     std::thread::sleep(Duration::from_millis(10));
                     continue;
                 };
@@ -288,18 +296,24 @@ impl FakeAgent {
         }
     }
 
-    fn requests(&self) -> usize {
+    /// Stops answering and says how many requests were sent to it, those still waiting included.
+    pub fn stop(mut self) -> usize {
+        self.halt();
         self.requests.load(std::sync::atomic::Ordering::SeqCst)
     }
-}
 
-impl Drop for FakeAgent {
-    fn drop(&mut self) {
+    fn halt(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
         let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl Drop for FakeAgent {
+    fn drop(&mut self) {
+        self.halt();
     }
 }
 
@@ -324,8 +338,7 @@ fn credential_process_refuses_an_agent_socket_others_could_have_made_and_shows_n
     }
     let fake = FakeAgent::answering(&socket(&env), FAKE_CREDENTIALS);
     let run = env.run_moto(&["credential-process", "--session", "dev"], "");
-    assert_eq!(fake.requests(), 0, "nothing is sent to it: {run:?}");
-    drop(fake);
+    assert_eq!(fake.stop(), 0, "nothing is sent to it: {run:?}");
     assert!(
         !run.stdout.contains("FAKE") && !run.stderr.contains("FAKE"),
         "{run:?}"
