@@ -83,7 +83,7 @@ fn heads_default(line: &str) -> bool {
     matches!(words.as_slice(), ["default"] | ["profile", "default"])
 }
 
-/// `config` with every section an SDK may read as the default profile ([`heads_default`])
+/// `config` with every section an SDK may read as the default profile (`heads_default`)
 /// stripped of every credential key (and the indented lines under one); every other byte kept.
 pub fn without_default_credentials(config: &str) -> String {
     let mut out = String::with_capacity(config.len());

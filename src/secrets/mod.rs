@@ -1,7 +1,7 @@
 //! Secrets: the long-term keys and cached session tokens of sessions (and the original text
 //! of `~/.aws` sections a session took over, which may hold the user's keys), kept only in the OS
 //! keychain (service `credtray`, account `<uuid>-<informative name>`). [`SecretStore`] is the
-//! seam; [`Keychain`] is the real store, [`Memory`] an in-memory fake for unit tests. NotFound
+//! seam; [`Keychain`] is the real store, `Memory` an in-memory fake for unit tests. NotFound
 //! is an `Ok(None)`, never confused with a failure, and there is no plaintext fallback.
 
 // The Secret Service, where `keyring` would use it, through one kept connection; `keyring`

@@ -127,7 +127,7 @@ impl Engine {
 
     /// Credentials the AWS web console takes for a session. An IAM user's come from
     /// GetFederationToken with its long-term keys (the console refuses session-token
-    /// credentials) and [`CONSOLE_POLICY`]: a federated user without an inline policy has no
+    /// credentials) and `CONSOLE_POLICY`: a federated user without an inline policy has no
     /// permissions at all; with allow-all, it has exactly the IAM user's own. Every other kind's
     /// are its temporary credentials.
     pub fn console_credentials(
