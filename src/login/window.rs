@@ -192,11 +192,12 @@ fn keep_stdout() -> std::io::Result<std::io::Stdout> {
     Ok(std::io::stdout())
 }
 
-/// Says why the login ended without an assertion: on the kept standard output (the parent's
-/// reason, which nothing else can write) and on standard error (for a person running it).
+/// Says why the login ended without an assertion: on the kept standard output after
+/// [`saml_login::REASON`] (the parent's reason, which nothing else can write) and on standard
+/// error (for a person running it).
 fn say(out: &mut dyn Write, reason: &str) {
     eprintln!("credtray-login: {reason}");
-    let _ = writeln!(out, "{reason}").and_then(|()| out.flush());
+    let _ = writeln!(out, "{}{reason}", saml_login::REASON).and_then(|()| out.flush());
 }
 
 fn said(out: &mut dyn Write, exit: Exit, reason: &str) -> ExitCode {
@@ -267,7 +268,13 @@ fn window(target: Target, mut out: impl Write + 'static) -> ExitCode {
                             tracing::info!(%via, "captured the SAMLResponse before it left");
                             match out.write_all(saml.as_bytes()).and_then(|()| out.flush()) {
                                 Ok(()) => end(&mut out, Exit::Captured, None),
-                                Err(e) => end(&mut out, Exit::Failed, Some(&format!("cannot hand the assertion over: {e}"))),
+                                // Said on standard error only: standard output may hold a
+                                // part of the assertion, which the parent must not mistake
+                                // for a reason (it reads none there that does not begin it).
+                                Err(e) => {
+                                    eprintln!("credtray-login: cannot hand the assertion over: {e}");
+                                    end(&mut out, Exit::Failed, None);
+                                }
                             }
                         }
                         None => tracing::warn!(%via, "ignoring a SAMLResponse that is not for AWS or not base64"),
