@@ -413,7 +413,7 @@ fn open(
                 false
             }
         })
-        // On Linux, [`refuse_new_windows_early`] decides first and lets none reach this.
+        // On Linux, [`decide_new_windows_early`] decides first and lets none reach this.
         .with_new_window_req_handler(move |url, _| {
             new_window(url, &opener);
             NewWindowResponse::Deny
@@ -433,7 +433,7 @@ fn open(
     #[cfg(target_os = "linux")]
     {
         report_load_failures(&webview, event_loop.create_proxy());
-        refuse_new_windows_early(&webview, event_loop.create_proxy());
+        decide_new_windows_early(&webview, event_loop.create_proxy());
     }
     Ok((window, webview))
 }
@@ -554,7 +554,7 @@ fn same_origin(url: &str, shown: &str) -> bool {
 /// already opened a connection to the URL (a preconnect), which a refusal must not let
 /// happen.
 #[cfg(target_os = "linux")]
-fn refuse_new_windows_early(webview: &wry::WebView, proxy: EventLoopProxy<Wake>) {
+fn decide_new_windows_early(webview: &wry::WebView, proxy: EventLoopProxy<Wake>) {
     use webkit2gtk::glib::Cast;
     use webkit2gtk::{
         NavigationPolicyDecision, NavigationPolicyDecisionExt, PolicyDecisionExt,

@@ -606,13 +606,21 @@ fn a_cross_origin_frame_cannot_end_the_login_by_going_to_aws_or_opening_a_window
     for page in ["frameacs", "frametop", "frameopen"] {
         let params = grants(&f, &[("page", page)]);
         let url = idp.url(&params);
-        let child = login_child(&env, &id, &["--url", &url, "--timeout", "90"])
+        let mut child = login_child(&env, &id, &["--url", &url, "--timeout", "90"])
             .spawn()
             .unwrap();
         if page != "frameacs" {
             let window = wait_for_window("framed");
             xdotool(&["windowactivate", "--sync", &window]);
-            xdotool(&["mousemove", "--window", &window, "450", "360", "click", "1"]);
+            // Again every second until the login ends: the window shows after 3 s even when
+            // the frame (on a loaded machine) is not there yet to be clicked. A click once the
+            // window is gone fails, unheard.
+            while child.try_wait().unwrap().is_none() {
+                let _ = Command::new("xdotool")
+                    .args(["mousemove", "--window", &window, "450", "360", "click", "1"])
+                    .status();
+                std::thread::sleep(Duration::from_secs(1));
+            }
         }
         let out = finished(child);
         let errors = stderr(&out);
