@@ -22,17 +22,25 @@ use crate::session::{Catalog, SamlUrl, Session, SessionKind};
 /// The option `credtray-login` is started with.
 pub const FLAG: &str = "--saml-login";
 
+/// What begins the child's reason on standard output. A SAMLResponse is base64, which never
+/// holds `:` nor a space, so no assertion, nor any piece of one, begins with it.
+pub const REASON: &str = "reason: ";
+
 /// How the login child ends: its exit code. Standard output is the child's alone (set aside
-/// before WebKit starts, close-on-exec): after `Captured` it holds the SAMLResponse, after any
-/// other exit the reason, one line, as the child wrote it. Standard error is shared with
-/// WebKit's processes and carries what pages said (escaped), so a reason is read from it only
-/// when standard output has none (the child failed before setting it aside, or panicked).
+/// before WebKit starts, close-on-exec): after `Captured` it holds the SAMLResponse; after
+/// `Failed` it may begin with [`REASON`] and the reason, one line, as the child wrote it.
+/// Standard output is read for nothing else: a child killed by a signal (WebKit crashing on its
+/// way out, right after the assertion was written) or failing half-way through writing the
+/// assertion leaves the assertion there, a live credential that must never become an error
+/// message. Standard error is shared with WebKit's processes and carries what pages said
+/// (escaped), so a reason is read from it only when standard output has none (the child failed
+/// before setting it aside, or panicked).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     /// The SAMLResponse is on standard output.
     Captured = 0,
-    /// Anything else: the reason is on standard output (see above), else the last line on
-    /// standard error that starts with `credtray-login: `.
+    /// Anything else: the reason is on standard output after [`REASON`] (see above), else the
+    /// last line on standard error that starts with `credtray-login: `.
     Failed = 1,
     /// The person closed the window.
     Cancelled = 10,
@@ -324,37 +332,55 @@ impl Login<'_> {
         for line in errors.lines() {
             tracing::debug!(target: "credtray::saml_login::child", "{line}");
         }
-        // The child's own word first (standard output is its alone); standard error only when
-        // it had none to give. Escaped again: a reason is shown to the person as is.
-        let reason = || {
-            let said = assertion.trim();
-            let said = (!said.is_empty()).then_some(said).or_else(|| {
-                errors
-                    .lines()
-                    .rev()
-                    .find_map(|l| l.strip_prefix("credtray-login: "))
-            });
-            said.map_or_else(
+        outcome(status, &assertion, &errors)
+    }
+}
+
+/// What a login child's end means, from its exit status and what it wrote on standard output
+/// (`out`) and standard error.
+fn outcome(
+    status: std::process::ExitStatus,
+    out: &str,
+    errors: &str,
+) -> Result<SecretString, NoAssertion> {
+    // Standard error's last line of the child's own, else the exit status: for any end but
+    // a reason given on standard output.
+    let otherwise = || {
+        errors
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("credtray-login: "))
+            .map_or_else(
                 || format!("the login window ended with {status}"),
                 |said| escaped(said, usize::MAX),
             )
-        };
-        match status.code().and_then(Exit::of) {
-            Some(Exit::Captured) => {
-                let assertion = assertion.trim();
-                if assertion.is_empty() {
-                    Err(NoAssertion::Failed(
-                        "the login window ended without an assertion".to_owned(),
-                    ))
-                } else {
-                    Ok(SecretString::from(assertion.to_owned()))
-                }
+    };
+    match status.code().and_then(Exit::of) {
+        Some(Exit::Captured) => {
+            let assertion = out.trim();
+            if assertion.is_empty() {
+                Err(NoAssertion::Failed(
+                    "the login window ended without an assertion".to_owned(),
+                ))
+            } else {
+                Ok(SecretString::from(assertion.to_owned()))
             }
-            Some(Exit::Cancelled) => Err(NoAssertion::Cancelled),
-            Some(Exit::TimedOut) => Err(NoAssertion::TimedOut),
-            Some(Exit::NeedsUser) => Err(NoAssertion::NeedsUser),
-            Some(Exit::Failed) | None => Err(NoAssertion::Failed(reason())),
         }
+        Some(Exit::Cancelled) => Err(NoAssertion::Cancelled),
+        Some(Exit::TimedOut) => Err(NoAssertion::TimedOut),
+        Some(Exit::NeedsUser) => Err(NoAssertion::NeedsUser),
+        // The child's own word first (standard output is its alone), and only when marked as
+        // a reason; its first line only. Escaped again: a reason is shown to the person as is.
+        Some(Exit::Failed) => Err(NoAssertion::Failed(
+            out.strip_prefix(REASON)
+                .and_then(|said| said.lines().next())
+                .map(str::trim)
+                .filter(|said| !said.is_empty())
+                .map_or_else(otherwise, |said| escaped(said, usize::MAX)),
+        )),
+        // Killed by a signal, or a code that is none of ours (a panic): standard output may
+        // hold the assertion, whole or in part, and is not read.
+        None => Err(NoAssertion::Failed(otherwise())),
     }
 }
 
@@ -400,6 +426,162 @@ fn wait(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A SAMLResponse as the child writes it.
+    const ASSERTION: &str = "PHNhbWxwOlJlc3BvbnNlIHhtbG5zOnNhbWxwPSJ1cm46b2FzaXM6bmFtZXM6dGM6U0FNTDoyLjA6cHJvdG9jb2wiPjwvc2FtbHA6UmVzcG9uc2U+";
+
+    #[cfg(unix)]
+    fn exited(code: i32) -> std::process::ExitStatus {
+        std::os::unix::process::ExitStatusExt::from_raw(code << 8)
+    }
+
+    #[cfg(unix)]
+    fn killed(signal: i32) -> std::process::ExitStatus {
+        std::os::unix::process::ExitStatusExt::from_raw(signal)
+    }
+
+    /// The reason of a failed login, with no piece of [`ASSERTION`] in it.
+    #[track_caller]
+    fn failed_without_the_assertion(ended: Result<SecretString, NoAssertion>) -> String {
+        let Err(NoAssertion::Failed(reason)) = ended else {
+            panic!("not a failure: {ended:?}");
+        };
+        let leaked: Vec<_> = ASSERTION
+            .as_bytes()
+            .windows(12)
+            .filter_map(|piece| std::str::from_utf8(piece).ok())
+            .filter(|piece| reason.contains(piece))
+            .collect();
+        assert!(
+            leaked.is_empty(),
+            "the reason holds the assertion: {reason}"
+        );
+        reason
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn the_assertion_never_becomes_a_reason() {
+        let half = &ASSERTION[..ASSERTION.len() / 2];
+        let half_then_reason = format!("{half}{REASON}cannot hand the assertion over: gone\n");
+        let said = "credtray-login: cannot hand the assertion over: Broken pipe (os error 32)\n";
+        for (what, status, out, errors) in [
+            // WebKit crashing on its way out, after the assertion went out.
+            ("written, then killed", killed(6), ASSERTION, ""),
+            (
+                "written, then killed",
+                killed(11),
+                &*format!("{ASSERTION}\n"),
+                "",
+            ),
+            ("written, then a panic", exited(101), ASSERTION, ""),
+            (
+                "written, then an exit code of no meaning",
+                exited(3),
+                ASSERTION,
+                "",
+            ),
+            ("written, then failed", exited(1), ASSERTION, ""),
+            ("half written, then failed", exited(1), half, said),
+            (
+                "half written, then a reason",
+                exited(1),
+                &*half_then_reason,
+                said,
+            ),
+            ("half written, then killed", killed(9), half, ""),
+        ] {
+            let reason = failed_without_the_assertion(outcome(status, out, errors));
+            assert!(!reason.is_empty(), "{what}");
+            if !errors.is_empty() {
+                assert!(
+                    reason.contains("cannot hand the assertion over"),
+                    "{what}: {reason}"
+                );
+            }
+        }
+        let reason = failed_without_the_assertion(outcome(killed(6), ASSERTION, ""));
+        assert!(reason.contains("signal"), "{reason}");
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn a_failed_child_is_heard_only_through_its_marked_reason() {
+        let reason = |out: &str, errors: &str| match outcome(exited(1), out, errors) {
+            Err(NoAssertion::Failed(reason)) => reason,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            reason(&format!("{REASON}the page has no field\n"), ""),
+            "the page has no field"
+        );
+        // One line, escaped: the rest is no reason of the child's.
+        assert_eq!(
+            reason(&format!("{REASON}a\u{1b}[2Kb\nsecond line\n"), ""),
+            r"a\u{1b}[2Kb"
+        );
+        // Unmarked: not a reason; standard error's line is, else the exit.
+        assert_eq!(
+            reason(
+                "the page has no field\n",
+                "noise\ncredtray-login: it broke\nmore noise\n"
+            ),
+            "it broke"
+        );
+        assert_eq!(
+            reason("the page has no field", ""),
+            "the login window ended with exit status: 1"
+        );
+        assert_eq!(
+            outcome(exited(0), &format!("{ASSERTION}\n"), "")
+                .map(|s| secrecy::ExposeSecret::expose_secret(&s).to_owned()),
+            Ok(ASSERTION.to_owned())
+        );
+        assert!(matches!(
+            outcome(exited(10), "", ""),
+            Err(NoAssertion::Cancelled)
+        ));
+    }
+
+    /// The parent on a real child that writes the assertion and then dies of a signal (what
+    /// WebKit does when it crashes on its way out).
+    #[test]
+    #[cfg(unix)]
+    fn a_child_killed_after_writing_the_assertion_fails_without_it() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let window = dir.path().join("credtray-login");
+        std::fs::write(
+            &window,
+            format!("#!/bin/sh\nprintf '%s' '{ASSERTION}'\nkill -ABRT $$\n"),
+        )
+        .unwrap();
+        std::fs::set_permissions(&window, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let session = Session {
+            id: crate::session::SessionId::new(),
+            alias: "s".parse().unwrap(),
+            profile: "s".parse().unwrap(),
+            region: crate::session::Region::parse("us-east-1", &[]).unwrap(),
+            publish: crate::session::Publish::File,
+            kind: SessionKind::IamRoleFederated {
+                role_arn: "arn:aws:iam::123456789012:role/r".parse().unwrap(),
+                saml_url: "https://idp.example.com".parse().unwrap(),
+                idp_arn: "arn:aws:iam::123456789012:saml-provider/p".parse().unwrap(),
+            },
+            state: crate::session::State::Inactive,
+            expiration: None,
+            issued: None,
+            pinned: false,
+            last_used: None,
+        };
+        let login = Login {
+            window: &window,
+            session: &session,
+            hidden_only: false,
+        };
+        let reason = failed_without_the_assertion(login.run(&|| false));
+        assert!(reason.contains("signal"), "{reason}");
+    }
 
     #[test]
     fn aws_sign_in_endpoints_are_recognised() {

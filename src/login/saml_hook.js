@@ -2,7 +2,8 @@
 // (user scripts are not subject to the page's CSP). A SAMLResponse on its way to an AWS sign-in
 // (ACS) endpoint is handed to credtray and never sent: form.submit(), a submit event (buttons,
 // Enter, requestSubmit), fetch and XHR. It also says when the page waits for the person (a
-// visible field to type into), so the hidden window can show itself. Messages go through the
+// visible field to type into), so the hidden window can show itself, and when a form goes to
+// AWS without a SAMLResponse (`fieldless`, see below). Messages go through the
 // main frame's sender (saml_sender.js), which only the main frame and frames of its origin can
 // reach; a cross-origin frame's catch is still kept from leaving, but its word can't end the
 // login, so it is posted bare (no nonce) for the window to log and ignore.
@@ -33,31 +34,38 @@
 
   // Read through the prototype, so an <input name="action"> can't shadow the form's action.
   const actionOf = Object.getOwnPropertyDescriptor(HTMLFormElement.prototype, 'action').get;
+  // A form bound for AWS's sign-in: its URL and its SAMLResponse (null without the field).
   const bound = (form, submitter) => {
     const action = submitter && submitter.hasAttribute && submitter.hasAttribute('formaction')
       ? submitter.formAction
       : actionOf.call(form);
     const url = absolute(action);
     if (!ACS.test(url)) return null;
-    const saml = new FormData(form).get('SAMLResponse');
-    return saml ? { url, saml } : null;
+    return { url, saml: new FormData(form).get('SAMLResponse') };
   };
+  // A form bound for AWS without a SAMLResponse goes on (the navigation handler cancels it),
+  // said first: the window takes the read-back's "none" for the login's end only when the main
+  // frame's document said so, not when a frame of another origin went to AWS on its own.
+  const fieldless = (via, url) => post({ kind: 'fieldless', via, url });
 
   const submit = HTMLFormElement.prototype.submit;
   HTMLFormElement.prototype.submit = function () {
     const found = bound(this, null);
-    if (found) {
+    if (found && found.saml) {
       capture('form.submit', found.url, found.saml);
       return;
     }
+    if (found) fieldless('form.submit', found.url);
     return submit.call(this);
   };
   window.addEventListener('submit', (event) => {
     const found = bound(event.target, event.submitter);
-    if (found) {
+    if (found && found.saml) {
       event.preventDefault();
       event.stopImmediatePropagation();
       capture('submit-event', found.url, found.saml);
+    } else if (found) {
+      fieldless('submit-event', found.url);
     }
   }, true);
 

@@ -19,11 +19,13 @@
 // checks the assertion's signature).
 //
 // What this can't stop: WebKitGTK lets a cross-origin frame navigate the main frame itself
-// (window.top.location, no user activation needed), and its navigation policy names no
-// initiating frame, so the page that frame loads there becomes the main frame's document, with
-// this sender. Such a page can end the login (with an error: STS checks the assertion's
+// (window.top.location, once the person clicked in the frame), and its navigation policy names
+// no initiating frame, so the page that frame loads there becomes the main frame's document,
+// with this sender. Such a page can end the login (with an error: STS checks the assertion's
 // signature and credtray the role it grants) but can't make credtray take another account's
-// credentials.
+// credentials. Sending the main frame to AWS's sign-in itself ends nothing (window.rs takes a
+// read-back's "none" only after this document said it sends a form there without a
+// SAMLResponse), and a frame's window.open gets no page of another origin into the main view.
 (() => {
   const nonce = @NONCE@;
   const handler = window.webkit.messageHandlers.ipc;

@@ -5,12 +5,15 @@
 //! ever showing. The injected script (`saml_hook.js`) takes the SAMLResponse before the
 //! request leaves the machine; the navigation handler is the safety net (an ACS navigation is
 //! cancelled and the page's SAMLResponse field read back). The assertion goes to standard
-//! output, nowhere else; how the login ended is the exit code, and why, on standard output too.
+//! output, nowhere else; how the login ended is the exit code, and why, on standard output too
+//! (after [`saml_login::REASON`]).
 //!
 //! The pages are not trusted. The window loads only `https` (plain `http` only on this machine,
 //! [`saml_login::may_load`]), in its view, its frames and the windows pages open; it acts only
 //! on messages of the main frame's document (`saml_sender.js` holds this run's nonce, see
-//! there for why a nonce); whatever a page says is escaped before it is logged
+//! there for why a nonce); a navigation to AWS that document did not announce (a frame's)
+//! ends nothing, and a new window opens in the view only on the main view's origin; whatever
+//! a page says is escaped before it is logged
 //! ([`saml_login::loggable`]), so it can't forge a line of credtray's own.
 
 use std::io::Write;
@@ -135,9 +138,11 @@ enum Wake {
         shown: String,
         body: Zeroizing<String>,
     },
-    /// A navigation to an AWS sign-in endpoint was cancelled.
+    /// A navigation to an AWS sign-in endpoint was cancelled, of the main frame or of any other
+    /// (WebKit's policy decision doesn't say which).
     Blocked(String),
-    /// The page asked for a new window: opened in this one instead, under the same script.
+    /// A page asked for a new window: opened in this one instead, under the same scripts, if it
+    /// is of the main view's origin (any frame may have asked).
     Open(String),
     /// A page could not load (the URL is wrong, the network is down): said at once instead of
     /// waiting for the timeout behind an error page.
@@ -192,11 +197,12 @@ fn keep_stdout() -> std::io::Result<std::io::Stdout> {
     Ok(std::io::stdout())
 }
 
-/// Says why the login ended without an assertion: on the kept standard output (the parent's
-/// reason, which nothing else can write) and on standard error (for a person running it).
+/// Says why the login ended without an assertion: on the kept standard output after
+/// [`saml_login::REASON`] (the parent's reason, which nothing else can write) and on standard
+/// error (for a person running it).
 fn say(out: &mut dyn Write, reason: &str) {
     eprintln!("credtray-login: {reason}");
-    let _ = writeln!(out, "{reason}").and_then(|()| out.flush());
+    let _ = writeln!(out, "{}{reason}", saml_login::REASON).and_then(|()| out.flush());
 }
 
 fn said(out: &mut dyn Write, exit: Exit, reason: &str) -> ExitCode {
@@ -220,6 +226,12 @@ fn window(target: Target, mut out: impl Write + 'static) -> ExitCode {
 
     let started = Instant::now();
     let mut blocked: Option<Instant> = None;
+    // Whether the main frame's document said it sends a form to AWS without a SAMLResponse
+    // (`fieldless`): only then is a read-back's "none" the login's end. WebKit's navigation
+    // policy names no frame, so a cancelled navigation to AWS may be a frame's of another
+    // origin (an ad's form, window.open, its click sending the main frame there), and on its
+    // own it ends nothing: the real assertion may still come, or the timeout ends the login.
+    let mut announced = false;
     let mut ignored = 0u32;
     // Set once: what is already queued behind the end (another message, a tick) must not write
     // a second assertion or a reason after the first.
@@ -267,19 +279,33 @@ fn window(target: Target, mut out: impl Write + 'static) -> ExitCode {
                             tracing::info!(%via, "captured the SAMLResponse before it left");
                             match out.write_all(saml.as_bytes()).and_then(|()| out.flush()) {
                                 Ok(()) => end(&mut out, Exit::Captured, None),
-                                Err(e) => end(&mut out, Exit::Failed, Some(&format!("cannot hand the assertion over: {e}"))),
+                                // Said on standard error only: standard output may hold a
+                                // part of the assertion, which the parent must not mistake
+                                // for a reason (it reads none there that does not begin it).
+                                Err(e) => {
+                                    eprintln!("credtray-login: cannot hand the assertion over: {e}");
+                                    end(&mut out, Exit::Failed, None);
+                                }
                             }
                         }
                         None => tracing::warn!(%via, "ignoring a SAMLResponse that is not for AWS or not base64"),
                     },
                     "input" if hidden_only => end(&mut out, Exit::NeedsUser, Some("the identity provider wants you to log in")),
                     "input" => show(&window),
+                    "fieldless" => {
+                        tracing::debug!(%via, "the page sends a form to AWS without a SAMLResponse field");
+                        announced = true;
+                    }
                     // Only the read-back says "none", and only after a navigation was cancelled.
-                    "none" if blocked.is_some() => end(
+                    "none" if blocked.is_some() && announced => end(
                         &mut out,
                         Exit::Failed,
                         Some("the identity provider sent the login to AWS in a way credtray can't read (the page has no SAMLResponse field)"),
                     ),
+                    "none" if blocked.is_some() => {
+                        tracing::warn!("a navigation to AWS's sign-in that the page did not announce (a frame's, perhaps) found no SAMLResponse on the page: the login goes on");
+                        blocked = None;
+                    }
                     other => tracing::debug!(kind = %saml_login::loggable(other), "ignoring a page message of no use now"),
                 }
             }
@@ -291,7 +317,14 @@ fn window(target: Target, mut out: impl Write + 'static) -> ExitCode {
                 }
             }
             Event::UserEvent(Wake::Open(url)) => {
-                if let Err(e) = webview.load_url(&url) {
+                let shown = webview.url().unwrap_or_default();
+                if !same_origin(&url, &shown) {
+                    tracing::warn!(
+                        url = %saml_login::loggable(&url),
+                        shown = %saml_login::loggable(&shown),
+                        "refused a new window of another origin than the page's (a frame may have asked for it, and in the main view its page would hold credtray's sender)"
+                    );
+                } else if let Err(e) = webview.load_url(&url) {
                     tracing::warn!(error = %e, "could not open a page the identity provider asked for");
                 }
             }
@@ -307,8 +340,14 @@ fn window(target: Target, mut out: impl Write + 'static) -> ExitCode {
             Event::UserEvent(Wake::Tick) => {
                 let elapsed = started.elapsed();
                 if blocked.is_some_and(|b| b.elapsed() > READBACK_WITHIN) {
-                    end(&mut out, Exit::Failed, Some("the identity provider sent the login to AWS in a way credtray can't read"));
-                } else if elapsed > target.timeout {
+                    if announced {
+                        end(&mut out, Exit::Failed, Some("the identity provider sent the login to AWS in a way credtray can't read"));
+                        return;
+                    }
+                    tracing::warn!("no read-back after a navigation to AWS's sign-in that the page did not announce: the login goes on");
+                    blocked = None;
+                }
+                if elapsed > target.timeout {
                     end(
                         &mut out,
                         Exit::TimedOut,
@@ -374,16 +413,9 @@ fn open(
                 false
             }
         })
-        // A page's new window opens in this view instead (under the same scripts and rules);
-        // never an empty one, which would only blank the identity provider's page.
+        // On Linux, [`decide_new_windows_early`] decides first and lets none reach this.
         .with_new_window_req_handler(move |url, _| {
-            if saml_login::is_aws_acs(&url) {
-                tracing::debug!("refused a new window on AWS's sign-in (the hook takes its form)");
-            } else if saml_login::may_load(&url) && !url.starts_with("about:") {
-                let _ = opener.send_event(Wake::Open(url));
-            } else {
-                refused(&url, "a new window");
-            }
+            new_window(url, &opener);
             NewWindowResponse::Deny
         });
     #[cfg(target_os = "linux")]
@@ -401,7 +433,7 @@ fn open(
     #[cfg(target_os = "linux")]
     {
         report_load_failures(&webview, event_loop.create_proxy());
-        refuse_new_windows_early(&webview, event_loop.create_proxy());
+        decide_new_windows_early(&webview, event_loop.create_proxy());
     }
     Ok((window, webview))
 }
@@ -490,12 +522,39 @@ fn report_load_failures(webview: &wry::WebView, proxy: EventLoopProxy<Wake>) {
         });
 }
 
-/// Refuses a page's new window to a URL the window may not load, or to AWS's sign-in, at
-/// WebKit's policy decision: wry's new-window handler runs only once WebKit has said yes, and
-/// by then it has already opened a connection to the URL (a preconnect), which a refusal must
-/// not let happen. The ones let through still meet wry's handler.
+/// What becomes of a page's new window (one verdict, wherever it is asked): AWS's sign-in is
+/// read back as a cancelled navigation; a page the window may load opens in this view instead
+/// (under the same scripts and rules, and only if of the main view's origin, see [`Wake::Open`]),
+/// never an empty one, which would only blank the identity provider's page; the rest is
+/// refused.
+fn new_window(url: String, proxy: &EventLoopProxy<Wake>) {
+    if saml_login::is_aws_acs(&url) {
+        let _ = proxy.send_event(Wake::Blocked(url));
+    } else if saml_login::may_load(&url) && !url.starts_with("about:") {
+        let _ = proxy.send_event(Wake::Open(url));
+    } else {
+        refused(&url, "a new window");
+    }
+}
+
+/// Whether `url` is of the origin of `shown` (scheme, host and port): a page may open its own
+/// origin's pages in the main view. A frame of another origin can still ask for one of the
+/// main view's origin, so it gets none of its own pages there; an identity provider page
+/// that redirects elsewhere is the rest (as when such a frame sends the main frame away,
+/// see saml_sender.js).
+fn same_origin(url: &str, shown: &str) -> bool {
+    match (url::Url::parse(url), url::Url::parse(shown)) {
+        (Ok(url), Ok(shown)) => url.origin().is_tuple() && url.origin() == shown.origin(),
+        _ => false,
+    }
+}
+
+/// Decides every new window at WebKit's policy decision ([`new_window`]) and refuses it
+/// there: wry's new-window handler runs only once WebKit has said yes, and by then it has
+/// already opened a connection to the URL (a preconnect), which a refusal must not let
+/// happen.
 #[cfg(target_os = "linux")]
-fn refuse_new_windows_early(webview: &wry::WebView, proxy: EventLoopProxy<Wake>) {
+fn decide_new_windows_early(webview: &wry::WebView, proxy: EventLoopProxy<Wake>) {
     use webkit2gtk::glib::Cast;
     use webkit2gtk::{
         NavigationPolicyDecision, NavigationPolicyDecisionExt, PolicyDecisionExt,
@@ -515,13 +574,7 @@ fn refuse_new_windows_early(webview: &wry::WebView, proxy: EventLoopProxy<Wake>)
                 .and_then(|request| request.uri())
                 .map(|uri| uri.to_string())
                 .unwrap_or_default();
-            if saml_login::is_aws_acs(&url) {
-                let _ = proxy.send_event(Wake::Blocked(url));
-            } else if saml_login::may_load(&url) && !url.starts_with("about:") {
-                return false;
-            } else {
-                refused(&url, "a new window");
-            }
+            new_window(url, &proxy);
             decision.ignore();
             true
         });
@@ -617,6 +670,22 @@ mod tests {
         let nonce = "a\"b";
         let sender = SENDER.replace("@NONCE@", &serde_json::to_string(nonce).unwrap());
         assert!(sender.contains(r#"const nonce = "a\"b";"#), "{sender}");
+    }
+
+    #[test]
+    fn only_the_main_views_origin_opens_in_it() {
+        let shown = "http://127.0.0.1:8080/post?x=1";
+        assert!(same_origin("http://127.0.0.1:8080/other", shown));
+        for url in [
+            "http://127.0.0.1:8081/forged",
+            "https://127.0.0.1:8080/other",
+            "http://localhost:8080/other",
+            "about:blank",
+            "not a url",
+        ] {
+            assert!(!same_origin(url, shown), "{url}");
+        }
+        assert!(!same_origin("http://127.0.0.1:8080/x", ""));
     }
 
     #[test]

@@ -17,6 +17,8 @@ POST /login     sets the cookie (Max-Age=3600), logs LOGIN, redirects to /post
 GET  /post      the page that posts the SAMLResponse
 GET  /expected  the base64 SAMLResponse those parameters give (the same bytes every time)
 GET  /evil      the cross-origin frame of page=crossorigin
+GET  /frame     the cross-origin frame of page=frameacs, frametop and frameopen (do=acs, top, open)
+GET  /forged    a page posting a forged SAMLResponse, which the frame of page=frameopen opens
 
 The same pages are also served on a second port, another origin, which /post's pages name
 themselves.
@@ -114,6 +116,22 @@ def post_page(q):
                      'saml: "not base64!"});'
                      'setTimeout(() => document.forms[0].submit(), 500)</script>'),
     }
+    # A cross-origin frame tries to end the login before the page has its assertion; the page
+    # makes and posts its form only 2 s after the frame said it did its part.
+    frame = {'frameacs': 'acs', 'frametop': 'top', 'frameopen': 'open'}.get(page)
+    if frame:
+        real = ('<script>window.addEventListener("message", () => setTimeout(() => {'
+                'document.body.insertAdjacentHTML("beforeend", ' + json.dumps(form) + ');'
+                'document.forms[0].submit()}, 2000), {once: true})</script>')
+        src = f'http://127.0.0.1:{OTHER.server_address[1]}/frame?do={frame}'
+        if frame in ('open', 'top'):
+            # WebKit opens no window a script asks for on its own, nor lets a frame of another
+            # origin send the main frame away: the frame covers the page, and the person clicks
+            # (xdotool) its button; the page's field shows the window.
+            return ('<!doctype html><html><body><input name="code"><iframe src="' + src + '" '
+                    'style="position:fixed;inset:0;width:100%;height:100%;border:0"></iframe>'
+                    + real + '</body></html>')
+        return f'<!doctype html><html><body><p>Signing you in...</p><iframe src="{src}"></iframe>{real}</body></html>'
     if page in hostile:
         return f'<!doctype html><html><body><p>Signing you in to AWS...</p>{hostile[page]}</body></html>'
     scripts = {
@@ -142,6 +160,27 @@ try {{ window.top.__credtray_send({{kind: 'saml', via: 'evil', url: 'https://sig
 try {{ window.ipc.postMessage(JSON.stringify({{kind: 'saml', via: 'evil', url: 'https://signin.aws.amazon.com/saml', saml: '{forged}'}})); }} catch (_) {{}}
 document.forms[0].submit();
 </script></body></html>'''
+
+# The frames of page=frame*: each goes to AWS's sign-in its own way (a form without a
+# SAMLResponse field, which the hook lets through, or the main frame's location), or opens a
+# window on its own origin, then tells the page.
+FRAME_PAGES = {
+    'acs': ('<form method="post" action="https://signin.aws.amazon.com/saml">'
+            '<input type="hidden" name="RelayState" value="frame"></form>'
+            '<script>document.forms[0].submit(); parent.postMessage("done", "*")</script>'),
+    'top': ('<button id="b" type="button" style="position:fixed;inset:0;width:100%;height:100%">An ad</button>'
+            '<script>document.getElementById("b").addEventListener("click", () => {'
+            'window.top.location.href = "https://signin.aws.amazon.com/saml"; parent.postMessage("done", "*")})'
+            '</script>'),
+    'open': ('<button id="b" type="button" style="position:fixed;inset:0;width:100%;height:100%">An ad</button>'
+             '<script>document.getElementById("b").addEventListener("click", () => {'
+             'window.open("/forged"); parent.postMessage("opened", "*")})</script>'),
+}
+
+FORGED_PAGE = f'''<!doctype html><html><body>
+<form method="post" action="https://signin.aws.amazon.com/saml">
+<input type="hidden" name="SAMLResponse" value="{FORGED}"></form>
+<script>document.forms[0].submit()</script></body></html>'''
 
 LOGIN_FORM = '''<!doctype html><html><body><h1>Fake IdP</h1>
 <form method="post" action="/login?{query}">
@@ -178,6 +217,10 @@ class Handler(BaseHTTPRequestHandler):
             self.send(200, post_page(q))
         elif path == '/evil':
             self.send(200, EVIL_PAGE.format(forged=FORGED))
+        elif path == '/frame':
+            self.send(200, '<!doctype html><html><body>' + FRAME_PAGES[q.get('do', 'acs')] + '</body></html>')
+        elif path == '/forged':
+            self.send(200, FORGED_PAGE)
         elif path == '/expected':
             self.send(200, assertion(q))
         else:
