@@ -262,27 +262,9 @@ const LOGGED_CHARS: usize = 300;
 /// line: control characters (newlines, carriage returns, escape sequences), Unicode line breaks
 /// and bidirectional overrides written as escapes, so a page can never begin a line of its own,
 /// such as a forged `credtray-login: ` reason, nor drive or reorder the terminal; cut at
-/// [`LOGGED_CHARS`] characters.
+/// `LOGGED_CHARS` characters.
 pub fn loggable(text: &str) -> String {
-    escaped(text, LOGGED_CHARS)
-}
-
-fn escaped(text: &str, max: usize) -> String {
-    let mut shown = String::new();
-    for (i, c) in text.chars().enumerate() {
-        if i == max {
-            shown.push('…');
-            break;
-        }
-        let hidden = c.is_control()
-            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-        if hidden {
-            shown.extend(c.escape_default());
-        } else {
-            shown.push(c);
-        }
-    }
-    shown
+    crate::redact::escaped(text, Some(LOGGED_CHARS))
 }
 
 /// One login to run in the child.
@@ -352,7 +334,7 @@ fn outcome(
             .find_map(|l| l.strip_prefix("credtray-login: "))
             .map_or_else(
                 || format!("the login window ended with {status}"),
-                |said| escaped(said, usize::MAX),
+                |said| crate::redact::escaped(said, None),
             )
     };
     match status.code().and_then(Exit::of) {
@@ -376,7 +358,7 @@ fn outcome(
                 .and_then(|said| said.lines().next())
                 .map(str::trim)
                 .filter(|said| !said.is_empty())
-                .map_or_else(otherwise, |said| escaped(said, usize::MAX)),
+                .map_or_else(otherwise, |said| crate::redact::escaped(said, None)),
         )),
         // Killed by a signal, or a code that is none of ours (a panic): standard output may
         // hold the assertion, whole or in part, and is not read.
