@@ -116,6 +116,14 @@ pub fn heads_profile(flavor: Flavor, line: &str, profile: &str) -> bool {
         .is_some_and(|header| Name::of(flavor, header) == Name::Profile(profile.to_owned()))
 }
 
+/// The profile the section headed `[header]` of a file of `flavor` belongs to, if any.
+pub(super) fn profile_of(flavor: Flavor, header: &str) -> Option<String> {
+    match Name::of(flavor, header) {
+        Name::Profile(profile) => Some(profile),
+        _ => None,
+    }
+}
+
 /// Python's `shlex.split(text)` (POSIX mode, no comments), which botocore applies to config
 /// section names; `None` where Python raises (an unclosed quote, a trailing backslash).
 fn shlex_split(text: &str) -> Option<Vec<String>> {

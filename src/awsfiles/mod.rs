@@ -19,6 +19,31 @@ use std::path::PathBuf;
 
 use crate::session::ProfileName;
 
+/// Keys of a profile that make it a credential source, or shape one (botocore's and the SDKs'
+/// providers): what `exec` takes out of its child's default profile, and what keeps long-term
+/// keys a deleted session holds from going back into a profile (see [`Files::put_keys_back`]).
+pub const CREDENTIAL_SOURCE_KEYS: &[&str] = &[
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "aws_security_token",
+    "credential_process",
+    "credential_source",
+    "source_profile",
+    "role_arn",
+    "role_session_name",
+    "external_id",
+    "mfa_serial",
+    "duration_seconds",
+    "web_identity_token_file",
+    "sso_session",
+    "sso_start_url",
+    "sso_region",
+    "sso_account_id",
+    "sso_role_name",
+    "login_session",
+];
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot {action} {}", .path.display())]

@@ -4,8 +4,9 @@
 //! earlier take-over left there), and the sections are recorded as taken over *for good* by
 //! the session that now holds the keys, so starting it needs no `--take-over` and stopping it
 //! gives back the user's section, without the keys. Deleting the session puts the keys back
-//! ([`Files::put_keys_back`]), never over other keys, nor into a section the user removed:
-//! such a claim stays, resting on no section, so the delete knows the keys have no home.
+//! ([`Files::put_keys_back`]), never over other keys or another credential source, nor into a
+//! section the user removed: such a claim stays, resting on no section, so the delete knows
+//! the keys have no home.
 //! Like a publish it runs in three steps: [`Files::plan_move`] reads and checks, the caller
 //! keeps the originals (the sections minus the keys) in the keychain, [`Files::intend_move`]
 //! records the sections (saved before any file changes, so a crash is settled by
@@ -16,9 +17,12 @@ use std::path::PathBuf;
 use secrecy::ExposeSecret;
 use zeroize::Zeroizing;
 
+use super::document::profile_of;
 use super::file::Backup;
 use super::owned::{NO_SECTION, fingerprint, fingerprint_of, on_nothing, rest, resting};
-use super::{AwsFile, Error, Files, Flavor, Original, Owned, TakenOver};
+use super::{
+    AwsFile, CREDENTIAL_SOURCE_KEYS, Document, Error, Files, Flavor, Original, Owned, TakenOver,
+};
 use crate::session::{IamUserKeys, ProfileName, SessionId};
 
 /// The two keys that move.
@@ -188,6 +192,11 @@ impl Files {
     ) -> Result<Vec<PathBuf>, Error> {
         let moved = plan.moved.each_ref().map(|v| v.expose_secret());
         // Before any key leaves a file: if a backup can't be rewritten, nothing has moved.
+        // Scrubbed under one hold of each file's lock, the keys removed under later ones: no
+        // copy can come in between, as only credtray writes backups, and every write of one
+        // that copies a section verbatim (a take-over) runs under the store's lock, which the
+        // caller holds across this whole move (the backups written below replace the keys by
+        // a note).
         let scrubbed = [&self.credentials, &self.config]
             .into_iter()
             .try_for_each(|file| file.forget_in_backup(&moved));
@@ -351,9 +360,12 @@ impl Files {
 /// What the section long-term keys were moved from holds when they are to go back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeysHome {
-    /// None of the keys, or the very same: they are written back.
+    /// None of the keys, or the very same, and no other credential source: they are written
+    /// back.
     Free,
-    /// Other keys (the user rotated them and wrote the new ones since): those stay, and the
+    /// Other keys (the user rotated them and wrote the new ones since), or the profile names
+    /// another credential source in either file (`credential_process`, `sso_session`,
+    /// `role_arn`…, which keys in the credentials file would override): those stay, and the
     /// moved ones are not written.
     Taken,
     /// Nothing: the user removed the section, and it is not written again.
@@ -361,24 +373,71 @@ pub enum KeysHome {
 }
 
 impl Files {
-    /// Whether the section of `record` (taken over for good) will be gone once its session
-    /// gives it up: the claim rests on nothing, or it rests and the user removed the section
-    /// since. A published one is there: giving it up puts its original back first.
+    /// Whether the section of `record` (taken over for good) is gone: the claim rests on
+    /// nothing, or the user removed the section since, theirs between runs or credtray's
+    /// while the session runs. One held out of the file on purpose (published as a process)
+    /// is not: giving it up puts its original back.
     pub fn keys_home_gone(&self, record: &Owned) -> Result<bool, Error> {
         if on_nothing(record) {
             return Ok(true);
         }
-        if resting(record).is_none() {
+        if record.withheld.is_some() {
             return Ok(false);
         }
         let doc = AwsFile::new(record.file.clone(), record.flavor).read()?;
         Ok(doc.section_text(&record.section).is_none())
     }
 
+    /// The user removed the section of `record` (taken over for good, see
+    /// [`Self::keys_home_gone`]): its claim rests on nothing from now on, so giving it up
+    /// writes no original back either.
+    pub fn lose_section(&self, record: &mut Owned) {
+        let was_resting = resting(record).is_some();
+        if let Some(taken) = record.taken_over.as_mut().filter(|t| t.kept) {
+            taken.fingerprint = NO_SECTION.to_owned();
+            if was_resting {
+                record.fingerprint = Some(NO_SECTION.to_owned());
+            }
+        }
+    }
+
+    /// For a delete that stops after giving up claims: takes back those `keeps` says, as the
+    /// files show them now (resting where their original is, on no section where the section
+    /// is gone), so the store matches the files and moved keys still know where they came
+    /// from.
+    pub fn take_back(
+        &self,
+        given_up: Vec<Owned>,
+        owned: &mut Vec<Owned>,
+        keeps: impl Fn(&TakenOver) -> bool,
+    ) {
+        let mut there = Vec::new();
+        for mut record in given_up {
+            let kept = record
+                .taken_over
+                .as_ref()
+                .is_some_and(|t| t.kept && keeps(t));
+            let gone = kept
+                && AwsFile::new(record.file.clone(), record.flavor)
+                    .read()
+                    .is_ok_and(|doc| doc.section_text(&record.section).is_none());
+            if gone {
+                self.lose_section(&mut record);
+                rest(&mut record);
+                record.separator = String::new();
+                owned.push(record);
+            } else {
+                there.push(record);
+            }
+        }
+        self.reclaim(there, owned, keeps);
+    }
+
     /// Writes long-term keys back into the section of `record` (a section taken over for good,
     /// given up): what `--move-keys` took out, when the session that holds them goes. Only
-    /// where no key of the user's is overwritten and no section they removed comes back: what
-    /// the section held, checked under the file's lock, is returned.
+    /// where no key of the user's is overwritten, no credential source they set up since is
+    /// overridden and no section they removed comes back: what the section held, checked
+    /// under the file's lock, is returned.
     pub fn put_keys_back(
         &self,
         record: &Owned,
@@ -390,6 +449,11 @@ impl Files {
             access_key_id.expose_secret(),
             secret_access_key.expose_secret(),
         ];
+        // The profile's section in the other file, read first (it is not written here).
+        let elsewhere = match self.other_section(record) {
+            Some((other, section)) => names_a_source(&other.read()?, &section, &[]),
+            None => false,
+        };
         file.edit(|doc| {
             if doc.section_text(&record.section).is_none() {
                 return Ok(KeysHome::Gone);
@@ -399,7 +463,7 @@ impl Files {
                 .iter()
                 .zip(ours)
                 .all(|(found, want)| found.is_none_or(|v| v.trim() == want));
-            if !same {
+            if !same || elsewhere || names_a_source(doc, &record.section, &KEYS) {
                 return Ok(KeysHome::Taken);
             }
             doc.upsert(
@@ -414,6 +478,25 @@ impl Files {
             Ok(KeysHome::Free)
         })
     }
+
+    /// The file and section of `record`'s profile other than `record`'s own.
+    fn other_section(&self, record: &Owned) -> Option<(&AwsFile, String)> {
+        let profile: ProfileName = profile_of(record.flavor, &record.section)?.parse().ok()?;
+        Some(match record.flavor {
+            Flavor::Credentials => (&self.config, Flavor::Config.section(&profile)),
+            Flavor::Config => (&self.credentials, Flavor::Credentials.section(&profile)),
+        })
+    }
+}
+
+/// Whether `section` holds a key of [`CREDENTIAL_SOURCE_KEYS`] (those in `besides` aside): a
+/// credential source of its own. `mfa_serial` is no source: it sits beside long-term keys,
+/// naming their MFA device (the import reads it so).
+fn names_a_source(doc: &Document, section: &str, besides: &[&str]) -> bool {
+    CREDENTIAL_SOURCE_KEYS
+        .iter()
+        .filter(|k| **k != "mfa_serial" && !besides.contains(k))
+        .any(|k| doc.get(section, k).is_some())
 }
 
 /// A section taken over for good that is not published now (it holds the user's text) and

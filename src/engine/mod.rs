@@ -82,8 +82,8 @@ pub struct MovedKeys {
 pub enum KeysFate {
     /// Back in their section.
     WrittenBack,
-    /// Not written: the section holds other keys, which stay; the moved ones went with the
-    /// session.
+    /// Not written: the section holds other keys, or the profile another credential source,
+    /// which stay; the moved ones went with the session.
     OtherKeys,
     /// Deleted with the session, whose section is gone ([`HomelessKeys::Discard`]).
     Discarded,
@@ -98,7 +98,7 @@ impl MovedKeys {
                 "the long-term keys of session {alias:?} are back in [{section}] of {path}, where `import --move-keys` had taken them from"
             ),
             KeysFate::OtherKeys => format!(
-                "the long-term keys of session {alias:?} were not written back: [{section}] of {path} holds other keys now, which stay as they are; the moved keys were deleted with the session"
+                "the long-term keys of session {alias:?} were not written back: [{section}] of {path} holds other keys now, or its profile another credential source, which stay as they are; the moved keys were deleted with the session"
             ),
             KeysFate::Discarded => format!(
                 "the long-term keys of session {alias:?} were deleted with it, as asked: [{section}] of {path}, where they came from, is gone"
@@ -195,6 +195,16 @@ pub enum Error {
         path: std::path::PathBuf,
         section: String,
     },
+    #[error(
+        "session {alias:?} holds the only copy of the long-term keys `import --move-keys` took from [{section}] of {}, where session {holder:?} runs now: stop {holder:?} first, then delete {alias:?} to have the keys written back",
+        .path.display()
+    )]
+    KeysHomeHeld {
+        alias: String,
+        holder: String,
+        path: std::path::PathBuf,
+        section: String,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -222,6 +232,7 @@ impl Error {
             | Error::SamlLogin { .. }
             | Error::KeepsOriginal { .. }
             | Error::KeysWouldBeLost { .. }
+            | Error::KeysHomeHeld { .. }
             | Error::Deleting { .. }
             | Error::Saml(_) => true,
             Error::LoggedOut { .. }
@@ -556,7 +567,9 @@ impl Engine {
     /// each leaves it once its keychain entries are gone, so a keychain that fails part-way
     /// leaves them there, named in the error, and deleting again finishes the job. Long-term
     /// keys `import --move-keys` took off the disk go back to their section unless it holds
-    /// other keys now; when it is gone, `homeless` says whether the delete refuses.
+    /// other keys or the profile another credential source now; when it is gone, `homeless`
+    /// says whether the delete refuses, and while another session runs there it refuses.
+    /// A refusal changes nothing.
     pub fn delete(
         &self,
         id: SessionId,
@@ -570,25 +583,49 @@ impl Engine {
         for session in doomed.iter().filter(|s| s.kind.tag().has_keys()) {
             self.secrets.get(Key::new(session.id, Item::AccessKeyId))?;
         }
-        // So do moved keys with nowhere to go: the keychain holds their only copy.
+        // So do moved keys with nowhere to go (the keychain holds their only copy), decided
+        // here, before any file or the store changes. Told to discard them, the section the
+        // user removed stays gone: giving the claim up writes no original back.
         for session in doomed.iter().filter(|s| s.kind.tag().has_keys()) {
-            let Some(record) = moved_from(&locked.owned, session.id) else {
+            let Some(record) = moved_from(&locked.owned, session.id).cloned() else {
                 continue;
             };
+            if !self.files.keys_home_gone(&record)? {
+                // Another session runs on the profile, in that section: the keys could go
+                // back only once it stops, and its stop gives the section up without them.
+                let holder = before.sessions().iter().find(|o| {
+                    o.profile == session.profile
+                        && !doomed.iter().any(|d| d.id == o.id)
+                        && run::holds_profile(&before, o)
+                });
+                if let Some(holder) = holder {
+                    return Err(Error::KeysHomeHeld {
+                        alias: session.alias.to_string(),
+                        holder: holder.alias.to_string(),
+                        path: record.file,
+                        section: record.section,
+                    });
+                }
+                continue;
+            }
             if homeless == HomelessKeys::Refuse
-                && self.files.keys_home_gone(record)?
                 && self.read_keys(session.id)?.iter().all(Option::is_some)
             {
                 return Err(Error::KeysWouldBeLost {
                     alias: session.alias.to_string(),
-                    path: record.file.clone(),
-                    section: record.section.clone(),
+                    path: record.file,
+                    section: record.section,
                 });
+            }
+            if let Some(o) = locked.owned.iter_mut().find(|o| **o == record) {
+                self.files.lose_section(o);
             }
         }
         // A running session's credentials go with it; if that fails, the sessions stay.
         let mut removed_records = Vec::new();
+        let mut stopped = Vec::new();
         for session in doomed.iter().filter(|s| run::holds_profile(&before, s)) {
+            stopped.push(session.id);
             let live: Vec<SessionId> = run::live_sessions(&before, &session.profile)
                 .into_iter()
                 .filter(|id| !doomed.iter().any(|d| d.id == *id))
@@ -607,9 +644,9 @@ impl Engine {
             removed_records.extend(self.files.release(session.id, &mut locked.owned));
         }
         // Keys `import --move-keys` took off the disk go back where they were: the keychain
-        // is about to lose its copy, the only one left. Never over keys the user wrote since,
-        // nor into a section they removed. An error saves nothing: the sessions, their claims
-        // and their keys stay.
+        // is about to lose its copy, the only one left. Never over keys or another credential
+        // source the user set up since, nor into a section they removed. An error stops the
+        // delete: the sessions and their keys stay.
         let mut moved_keys = Vec::new();
         for session in doomed.iter().filter(|s| s.kind.tag().has_keys()) {
             let Some(record) = moved_from(&removed_records, session.id) else {
@@ -618,28 +655,46 @@ impl Engine {
             let [Some(id), Some(secret)] = self.read_keys(session.id)? else {
                 continue;
             };
-            let fate = match self.files.put_keys_back(record, &id, &secret)? {
-                awsfiles::KeysHome::Free => KeysFate::WrittenBack,
-                awsfiles::KeysHome::Taken => KeysFate::OtherKeys,
-                awsfiles::KeysHome::Gone if homeless == HomelessKeys::Discard => {
+            let (path, section) = (record.file.clone(), record.section.clone());
+            let fate = match self.files.put_keys_back(record, &id, &secret) {
+                Ok(awsfiles::KeysHome::Free) => KeysFate::WrittenBack,
+                Ok(awsfiles::KeysHome::Taken) => KeysFate::OtherKeys,
+                Ok(awsfiles::KeysHome::Gone) if homeless == HomelessKeys::Discard => {
                     KeysFate::Discarded
                 }
-                // Removed by hand since the check above.
-                awsfiles::KeysHome::Gone => {
-                    return Err(Error::KeysWouldBeLost {
-                        alias: session.alias.to_string(),
-                        path: record.file.clone(),
-                        section: record.section.clone(),
-                    });
+                // Gone since the check above (removed meanwhile, or its original was missing
+                // from the keychain), or the file can't be written: the files of running
+                // sessions are written already. The claims given up come back as the files
+                // show them and those sessions are stopped, so that the store saved matches
+                // the files.
+                outcome => {
+                    let error = match outcome {
+                        Err(e) => e.into(),
+                        Ok(_) => Error::KeysWouldBeLost {
+                            alias: session.alias.to_string(),
+                            path,
+                            section,
+                        },
+                    };
+                    let doomed_claim =
+                        |t: &awsfiles::TakenOver| doomed.iter().any(|d| d.id == t.session);
+                    let given_up = std::mem::take(&mut removed_records);
+                    self.files
+                        .take_back(given_up, &mut locked.owned, doomed_claim);
+                    for &running in &stopped {
+                        locked.catalog.set_state(running, State::Inactive, None);
+                    }
+                    locked.save()?;
+                    return Err(error);
                 }
             };
             if fate != KeysFate::WrittenBack {
-                tracing::warn!(id = %session.id, section = %record.section, ?fate, "the moved keys of a deleted session are not written back");
+                tracing::warn!(id = %session.id, %section, ?fate, "the moved keys of a deleted session are not written back");
             }
             moved_keys.push(MovedKeys {
                 alias: session.alias.to_string(),
-                path: record.file.clone(),
-                section: record.section.clone(),
+                path,
+                section,
                 fate,
             });
         }

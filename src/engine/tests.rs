@@ -1545,6 +1545,179 @@ fn deleting_a_session_whose_keys_moved_from_a_section_now_gone_refuses_unless_to
 }
 
 #[test]
+fn deleting_a_session_whose_keys_moved_leaves_a_credential_source_set_up_since_alone() {
+    // The user moved the profile to another credential source, in either file: long-term keys
+    // written back into the credentials file would win over it, in plain text.
+    let sources = [
+        (
+            "credentials",
+            "credential_process = /usr/local/bin/other-tool\n",
+        ),
+        ("credentials", "aws_session_token = FwoGZXIvYXdzEXAMPLE\n"),
+        ("config", "credential_process = /usr/local/bin/other-tool\n"),
+        (
+            "config",
+            "sso_session = corp\nsso_account_id = 123456789012\nsso_role_name = Admin\n",
+        ),
+        (
+            "config",
+            "role_arn = arn:aws:iam::123456789012:role/Ops\ncredential_source = Environment\n",
+        ),
+        (
+            "config",
+            "role_arn = arn:aws:iam::123456789012:role/Ops\nweb_identity_token_file = /var/run/token\n",
+        ),
+        (
+            "config",
+            "login_session = arn:aws:iam::123456789012:user/me\n",
+        ),
+    ];
+    for (file, source) in sources {
+        let r = rig();
+        let id = default_user_with(&r, "AKIAUSERSOWNKEY00000", "mine/secret");
+        write_user_files(&r);
+        r.engine.move_keys(id).unwrap();
+        let moved_on = r
+            .text(file)
+            .replace("[default]\n", &format!("[default]\n{source}"));
+        std::fs::write(r.dir.path().join(file), &moved_on).unwrap();
+        let (credentials, config) = (r.text("credentials"), r.text("config"));
+        let deleted = r.engine.delete(id, false, HomelessKeys::Refuse).unwrap();
+        assert_eq!(r.text("credentials"), credentials, "{file}: {source}");
+        assert_eq!(r.text("config"), config, "{file}: {source}");
+        let [moved] = deleted.moved_keys.as_slice() else {
+            panic!("{deleted:?}");
+        };
+        assert_eq!(moved.fate, KeysFate::OtherKeys, "{file}: {source}");
+        assert!(
+            moved.sentence().contains("another credential source"),
+            "{}",
+            moved.sentence()
+        );
+    }
+    // An MFA device beside the keys names no source of its own: they go back.
+    let r = rig();
+    let id = default_user_with(&r, "AKIAUSERSOWNKEY00000", "mine/secret");
+    write_user_files(&r);
+    r.engine.move_keys(id).unwrap();
+    let with_mfa = r.text("credentials").replace(
+        "[default]\n",
+        "[default]\nmfa_serial = arn:aws:iam::123456789012:mfa/me\n",
+    );
+    std::fs::write(r.dir.path().join("credentials"), &with_mfa).unwrap();
+    let deleted = r.engine.delete(id, false, HomelessKeys::Refuse).unwrap();
+    assert_eq!(deleted.moved_keys[0].fate, KeysFate::WrittenBack);
+    assert!(
+        r.text("credentials")
+            .contains("aws_secret_access_key = mine/secret"),
+        "{}",
+        r.text("credentials")
+    );
+}
+
+#[test]
+fn a_refused_delete_of_a_running_session_whose_section_the_user_removed_changes_nothing() {
+    let mut r = rig();
+    let id = default_user_with(&r, "AKIAUSERSOWNKEY00000", "mine/secret");
+    write_user_files(&r);
+    r.engine.move_keys(id).unwrap();
+    r.engine.start(id, &mut NoPrompt, false).unwrap();
+    // While the session runs the user removes [default] (credtray's credentials there).
+    let published = r.text("credentials");
+    let start = published.find("[default]\n").unwrap();
+    let end = start + published[start..].find("\n[").unwrap() + 1;
+    let removed = format!("{}{}", &published[..start], &published[end..]);
+    assert_eq!(
+        removed,
+        "# my keys\n[other]\naws_access_key_id = AKIAOTHER\n"
+    );
+    std::fs::write(r.dir.path().join("credentials"), &removed).unwrap();
+    let before = files_below(r.dir.path());
+    let err = r
+        .engine
+        .delete(id, false, HomelessKeys::Refuse)
+        .unwrap_err();
+    assert!(matches!(err, Error::KeysWouldBeLost { .. }), "{err}");
+    assert!(err.is_invalid_input(), "exit 2");
+    assert_eq!(
+        files_below(r.dir.path()),
+        before,
+        "no file changed, the store included"
+    );
+    assert_eq!(r.session(id).state, State::Active);
+    assert_eq!(
+        secret_of(&r.mem, id, Item::SecretAccessKey).as_deref(),
+        Some("mine/secret"),
+        "the only copy stays"
+    );
+    // Told to, the delete destroys them, and neither the section nor the keys come back.
+    let deleted = r.engine.delete(id, false, HomelessKeys::Discard).unwrap();
+    assert_eq!(deleted.moved_keys[0].fate, KeysFate::Discarded);
+    assert_eq!(r.text("credentials"), removed);
+    assert_eq!(r.text("config"), USER_CONFIG);
+    assert!(r.engine.catalog().unwrap().get(id).is_none());
+    assert!(r.engine.store().load_all().unwrap().owned.is_empty());
+    assert!(r.mem.accounts().is_empty(), "{:?}", r.mem.accounts());
+    for (path, text) in files_below(r.dir.path()) {
+        assert!(
+            !text.contains("mine/secret") && !text.contains("AKIAUSERSOWNKEY00000"),
+            "a moved key in {}:\n{text}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn a_delete_that_finds_the_section_gone_only_once_running_sessions_stopped_saves_what_it_did() {
+    let mut r = rig();
+    let id = default_user_with(&r, "AKIAUSERSOWNKEY00000", "mine/secret");
+    write_user_files(&r);
+    r.engine.move_keys(id).unwrap();
+    r.engine.start(id, &mut NoPrompt, false).unwrap();
+    // The kept original is lost from the keychain: the stop the delete makes removes the
+    // section instead of giving it back, so the keys find it gone only then.
+    r.mem
+        .delete(Key::new(id, Item::TakenOverCredentials))
+        .unwrap();
+    let err = r
+        .engine
+        .delete(id, false, HomelessKeys::Refuse)
+        .unwrap_err();
+    assert!(matches!(err, Error::KeysWouldBeLost { .. }), "{err}");
+    assert!(!r.text("credentials").contains("[default]"));
+    // The store says what the files show: the session stopped, the claim on no section.
+    assert_eq!(r.session(id).state, State::Inactive);
+    let owned = r.engine.store().load_all().unwrap().owned;
+    let claim = owned
+        .iter()
+        .find(|o| o.flavor == crate::awsfiles::Flavor::Credentials)
+        .unwrap();
+    assert_eq!(
+        claim.taken_over.as_ref().map(|t| t.fingerprint.as_str()),
+        Some("no section"),
+        "{owned:?}"
+    );
+    assert_eq!(
+        secret_of(&r.mem, id, Item::SecretAccessKey).as_deref(),
+        Some("mine/secret")
+    );
+    let checked = r.engine.check_files().unwrap();
+    assert!(checked.iter().all(|f| f.problems.is_empty()), "{checked:?}");
+    // Refused again, now before anything changes; told to, the delete finishes.
+    let files = files_below(r.dir.path());
+    assert!(matches!(
+        r.engine.delete(id, false, HomelessKeys::Refuse),
+        Err(Error::KeysWouldBeLost { .. })
+    ));
+    assert_eq!(files_below(r.dir.path()), files);
+    let deleted = r.engine.delete(id, false, HomelessKeys::Discard).unwrap();
+    assert_eq!(deleted.moved_keys[0].fate, KeysFate::Discarded);
+    assert_eq!(r.text("config"), USER_CONFIG);
+    assert!(r.engine.store().load_all().unwrap().owned.is_empty());
+    assert!(r.mem.accounts().is_empty(), "{:?}", r.mem.accounts());
+}
+
+#[test]
 fn moved_keys_leave_no_copy_in_the_backup_of_an_earlier_take_over() {
     let mut r = rig();
     let id = default_user_with(&r, "AKIAUSERSOWNKEY00000", "mine/secret");
@@ -2455,5 +2628,39 @@ fn a_dry_run_of_an_edit_that_changes_nothing_tests_the_saved_session() {
             .calls()
             .iter()
             .any(|c| matches!(c, Call::GetCallerIdentity { .. }))
+    );
+}
+
+#[test]
+fn deleting_a_session_whose_keys_moved_while_another_runs_in_their_section_refuses() {
+    let mut r = rig();
+    let a = default_user_with(&r, "AKIAUSERSOWNKEY00000", "mine/secret");
+    write_user_files(&r);
+    r.engine.move_keys(a).unwrap();
+    let b = user_on_default(&r, "b", "AKIABBBBBBBBBBBBBBBB", "b-secret");
+    r.engine.start(b, &mut NoPrompt, false).unwrap();
+    // B's credentials are where A's keys would go back: its stop gives the section up
+    // without them, so deleting A now would destroy their only copy without a word.
+    let before = files_below(r.dir.path());
+    for homeless in [HomelessKeys::Refuse, HomelessKeys::Discard] {
+        let err = r.engine.delete(a, false, homeless).unwrap_err();
+        assert!(matches!(err, Error::KeysHomeHeld { .. }), "{err}");
+        assert!(err.is_invalid_input(), "exit 2");
+        assert!(err.to_string().contains("stop \"b\" first"), "{err}");
+        assert_eq!(files_below(r.dir.path()), before);
+    }
+    assert_eq!(
+        secret_of(&r.mem, a, Item::SecretAccessKey).as_deref(),
+        Some("mine/secret")
+    );
+    // Once B stopped, A's delete writes them back.
+    r.engine.stop(b).unwrap();
+    let deleted = r.engine.delete(a, false, HomelessKeys::Refuse).unwrap();
+    assert_eq!(deleted.moved_keys[0].fate, KeysFate::WrittenBack);
+    assert!(
+        r.text("credentials")
+            .contains("aws_secret_access_key = mine/secret"),
+        "{}",
+        r.text("credentials")
     );
 }

@@ -11,6 +11,8 @@ use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::awsfiles::CREDENTIAL_SOURCE_KEYS as CREDENTIAL_KEYS;
+
 /// Variables the child must not inherit: they would name another identity.
 pub const REMOVED: &[&str] = &[
     "AWS_PROFILE",
@@ -29,29 +31,6 @@ pub const REMOVED: &[&str] = &[
 /// Every variable with this prefix is removed too (the caller may itself run under an
 /// endpoint).
 const REMOVED_PREFIX: &str = "AWS_CONTAINER_";
-
-/// Keys of a profile that make it a credential source (botocore's and the SDKs' providers).
-const CREDENTIAL_KEYS: &[&str] = &[
-    "aws_access_key_id",
-    "aws_secret_access_key",
-    "aws_session_token",
-    "aws_security_token",
-    "credential_process",
-    "credential_source",
-    "source_profile",
-    "role_arn",
-    "role_session_name",
-    "external_id",
-    "mfa_serial",
-    "duration_seconds",
-    "web_identity_token_file",
-    "sso_session",
-    "sso_start_url",
-    "sso_region",
-    "sso_account_id",
-    "sso_role_name",
-    "login_session",
-];
 
 /// The variables to remove from what the child inherits.
 pub fn removed() -> Vec<OsString> {

@@ -339,6 +339,94 @@ fn deleting_a_session_whose_keys_moved_never_overwrites_nor_recreates_the_users_
 }
 
 #[test]
+fn deleting_a_session_whose_keys_moved_leaves_a_credential_source_set_up_since_alone() {
+    let env = Env::new();
+    let (key, secret) = fresh_keys();
+    std::fs::create_dir_all(env.aws_dir()).unwrap();
+    std::fs::write(
+        env.aws_dir().join("credentials"),
+        format!("[dev]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\n"),
+    )
+    .unwrap();
+    env.run(&["import", "aws-config", "--move-keys"], "").ok();
+    // The user moved dev to SSO: long-term keys back in the credentials file would win over
+    // it, in plain text.
+    let config = "[profile dev]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = Admin\n\n[sso-session corp]\nsso_start_url = https://d-1234567890.awsapps.com/start\nsso_region = eu-west-1\n";
+    std::fs::write(env.aws_dir().join("config"), config).unwrap();
+    let before = env.aws_files();
+    let deleted = env.run(&["session", "delete", "dev"], "").ok();
+    assert!(
+        deleted.stdout.contains("were not written back")
+            && deleted.stdout.contains("another credential source"),
+        "{deleted:?}"
+    );
+    assert_eq!(env.aws_files(), before);
+    assert!(
+        env.files()
+            .iter()
+            .all(|(_, bytes)| !String::from_utf8_lossy(bytes).contains(&secret))
+    );
+}
+
+#[test]
+fn a_refused_delete_of_a_running_session_changes_no_file_nor_the_store() {
+    let env = Env::new();
+    let f = fixtures();
+    std::fs::create_dir_all(env.aws_dir()).unwrap();
+    std::fs::write(
+        env.aws_dir().join("credentials"),
+        format!(
+            "[dev]\naws_access_key_id = {}\naws_secret_access_key = {}\n\n[mine]\nx = 1\n",
+            f.access_key_id, f.secret_access_key
+        ),
+    )
+    .unwrap();
+    env.run(&["import", "aws-config", "--move-keys"], "").ok();
+    let dev = env.id_of("dev");
+    env.run_moto(&["session", "start", "dev"], "").ok();
+    // While it runs the user removes [dev] (credtray's temporary credentials there).
+    std::fs::write(env.aws_dir().join("credentials"), "[mine]\nx = 1\n").unwrap();
+    let aws_before: Vec<_> = env
+        .files()
+        .into_iter()
+        .filter(|(p, _)| p.starts_with(env.aws_dir()))
+        .collect();
+    let store_before = env.store_bytes();
+    let refused = env.run_moto(&["session", "delete", "dev"], "");
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(
+        refused.stderr.contains("is gone") && refused.stderr.contains("--discard-keys"),
+        "{refused:?}"
+    );
+    let aws_after: Vec<_> = env
+        .files()
+        .into_iter()
+        .filter(|(p, _)| p.starts_with(env.aws_dir()))
+        .collect();
+    assert!(aws_after == aws_before, "a file in ~/.aws changed");
+    assert!(env.store_bytes() == store_before, "the store changed");
+    assert_eq!(env.session("dev")["state"], "active");
+    assert!(
+        keychain(&dev)
+            .iter()
+            .any(|i| i.secret == f.secret_access_key)
+    );
+    // Told to, it destroys the keys with the session, and brings neither them nor the section
+    // back.
+    env.run_moto(&["session", "delete", "dev", "--discard-keys"], "")
+        .ok();
+    assert_eq!(env.aws_files().0, "[mine]\nx = 1\n");
+    assert!(keychain(&dev).is_empty(), "{:?}", keychain(&dev));
+    for (path, bytes) in env.files() {
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(&f.secret_access_key),
+            "the moved secret in {}",
+            path.display()
+        );
+    }
+}
+
+#[test]
 fn moved_keys_are_in_no_file_credtray_wrote_even_after_an_earlier_take_over() {
     let env = Env::new();
     let f = fixtures();
