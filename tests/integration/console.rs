@@ -1,7 +1,8 @@
 //! `credtray console` against moto (GetFederationToken, AssumeRole) and a stub of the AWS
 //! federation endpoint (tests/support/federation_stub.py): the sign-in URL printed or opened
 //! through a one-time loopback link, the token never in a log line or on a command line, the
-//! link served to no other user and held by no slow client.
+//! link served to no other user and held by no slow client, and ended at once, saying why, where
+//! users can't be told apart.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -420,4 +421,61 @@ report({seen:?}, [status, location, time.time() - started])
     // The slow one had five seconds for its whole request; generous bound for a loaded machine.
     let waited: f64 = lines.next().unwrap().parse().unwrap();
     assert!(waited < 20.0, "the browser waited {waited} s");
+}
+
+#[test]
+fn a_proc_without_the_socket_tables_ends_the_sign_in_at_once_with_that_cause() {
+    assert!(
+        rustix::process::geteuid().is_root(),
+        "this test mounts a /proc of its own, which takes root (as scripts/test runs)"
+    );
+    let env = Env::new();
+    let f = fixtures();
+    let federation = Federation::start(&env);
+    add_moto_user(&env, &f, "dev", "dev", &[]);
+    let seen = env.root.join("browser.txt");
+    let browser = fake_browser(
+        &env,
+        &format!("status, location = fetch()\nreport({seen:?}, [status, location])\n"),
+    );
+    // credtray in a mount namespace of its own whose /proc shows only processes, as systemd's
+    // ProcSubset=pid gives a service: /proc/net/tcp is not there, so no one can be told apart.
+    let mut cmd = env.command_of(
+        "unshare",
+        &[
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            "mount -t proc -o subset=pid proc /proc && exec \"$@\"",
+            "sh",
+            env!("CARGO_BIN_EXE_credtray"),
+            "console",
+            "dev",
+        ],
+    );
+    cmd.env("AWS_ENDPOINT_URL", moto())
+        .env("CREDTRAY_FEDERATION_ENDPOINT", &federation.endpoint)
+        .env("BROWSER", &browser)
+        .env_remove("XDG_CURRENT_DESKTOP")
+        .env_remove("DESKTOP_SESSION");
+    let started = Instant::now();
+    let run = finish(cmd, "");
+    let took = started.elapsed();
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("cannot tell which user a connection to the sign-in link comes from")
+            && run.stderr.contains("/proc/net/tcp"),
+        "{}",
+        run.stderr
+    );
+    // Not after the link's two minutes (a generous bound for a loaded machine).
+    assert!(took < Duration::from_secs(60), "ended after {took:?}");
+    // The browser was answered nothing.
+    let seen = wait_for(&seen, 2);
+    assert!(seen.starts_with("error "), "{seen}");
+    let token = federation.logged("TOKEN").pop().unwrap();
+    assert!(!run.stderr.contains(&token));
 }
