@@ -24,6 +24,11 @@ const SECRET_LINK_WAIT: std::time::Duration = std::time::Duration::from_secs(120
 /// How long one connection to it may take to send its request head, all of it.
 const HEAD_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// How many refused connections to the link are logged one by one; the rest are counted and
+/// the count logged when the link is done. Another user can connect as often as they like,
+/// and the log is the person's terminal.
+const REFUSALS_LOGGED: usize = 3;
+
 /// Opens a URL that is itself a credential (the AWS console's sign-in link) without putting
 /// it on a command line: the browser is given a one-time loopback link
 /// (`http://127.0.0.1:<port>/<32 random bytes>`) that redirects to it once, and this waits
@@ -31,12 +36,14 @@ const HEAD_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 ///
 /// That link is on the opener's and the browser's command lines, which every local user can
 /// read, and a loopback port takes anyone's connection: so a connection is served only when
-/// its client runs as our user ([`crate::loopback::same_user`]), asked before a byte is read,
-/// and any other is closed at once (another user can't even keep the link busy). A loopback
-/// link rather than a private `file:` page, because the browser extension a later console
-/// browser hands the link to can't open `file:` URLs; one route serves both. Each connection
-/// of ours gets [`HEAD_WITHIN`] for its whole request head, so a client sending a byte now and
-/// then can't hold the link until it expires.
+/// its client runs as our user ([`crate::loopback::peer`]), asked before a byte is read,
+/// and any other is closed at once (another user can't even keep the link busy). When whose a
+/// connection is can't be told (the kernel's socket table unreadable), none ever could be, so
+/// this ends at once with that cause rather than waiting out the link. A loopback link rather
+/// than a private `file:` page, because the browser extension a later console browser hands
+/// the link to can't open `file:` URLs; one route serves both. Each connection of ours gets
+/// `HEAD_WITHIN` for its whole request head, so a client sending a byte now and then can't
+/// hold the link until it expires.
 pub fn open_secret(url: &secrecy::SecretString) -> std::io::Result<()> {
     let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))?;
     let path = format!("/{}", crate::loopback::random_token()?.as_str());
@@ -48,17 +55,35 @@ pub fn open_secret(url: &secrecy::SecretString) -> std::io::Result<()> {
         &path,
         url,
         std::time::Instant::now() + SECRET_LINK_WAIT,
+        crate::loopback::peer,
     )
 }
 
-/// Answers connections to `listener` until one of ours asks for `path`, which is redirected
-/// to `url`; others of ours get a 404, other users' nothing.
+/// Answers connections to `listener` until one of ours (as `peer` tells) asks for `path`,
+/// which is redirected to `url`; others of ours get a 404, other users' nothing.
 fn redirect_once(
     listener: &std::net::TcpListener,
     path: &str,
     url: &secrecy::SecretString,
     deadline: std::time::Instant,
+    peer: impl Fn(&std::net::TcpStream) -> std::io::Result<crate::loopback::Peer>,
 ) -> std::io::Result<()> {
+    let mut refused = Refused::default();
+    let served = serve_link(listener, path, url, deadline, peer, &mut refused);
+    refused.summarise();
+    served
+}
+
+/// [`redirect_once`]'s loop, counting other users' connections in `refused`.
+fn serve_link(
+    listener: &std::net::TcpListener,
+    path: &str,
+    url: &secrecy::SecretString,
+    deadline: std::time::Instant,
+    peer: impl Fn(&std::net::TcpStream) -> std::io::Result<crate::loopback::Peer>,
+    refused: &mut Refused,
+) -> std::io::Result<()> {
+    use crate::loopback::Peer;
     use secrecy::ExposeSecret;
     use std::io::{ErrorKind, Write};
     while std::time::Instant::now() < deadline {
@@ -79,15 +104,21 @@ fn redirect_once(
             }
             Err(e) => return Err(e),
         };
-        match crate::loopback::same_user(&stream) {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::warn!("refused a connection to the sign-in link from another user");
+        match peer(&stream) {
+            Ok(Peer::Us) => {}
+            Ok(Peer::Other { uid }) => {
+                refused.another(uid);
                 continue;
             }
+            Ok(Peer::Gone) => continue,
+            // The same table answers every later connection, the browser's too.
             Err(e) => {
-                tracing::warn!(error = %e, "refused a connection to the sign-in link: cannot tell whose it is");
-                continue;
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!(
+                        "cannot tell which user a connection to the sign-in link comes from, so it was not served ({e})"
+                    ),
+                ));
             }
         }
         stream.set_nonblocking(false)?;
@@ -110,4 +141,83 @@ fn redirect_once(
         ErrorKind::TimedOut,
         "the browser did not open the sign-in link within two minutes",
     ))
+}
+
+/// The connections of other users refused so far: the first [`REFUSALS_LOGGED`] are logged as
+/// they come, the total once the link is done.
+#[derive(Default)]
+struct Refused(usize);
+
+impl Refused {
+    fn another(&mut self, uid: u32) {
+        self.0 += 1;
+        if self.0 <= REFUSALS_LOGGED {
+            tracing::warn!(
+                uid,
+                "refused a connection to the sign-in link from another user"
+            );
+        }
+    }
+
+    fn summarise(&self) {
+        if self.0 > REFUSALS_LOGGED {
+            tracing::warn!(
+                "refused {} connections to the sign-in link from other users in all",
+                self.0
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+
+    fn link() -> (std::net::TcpListener, std::net::SocketAddr) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        (listener, addr)
+    }
+
+    #[test]
+    fn when_no_connection_can_be_told_apart_the_link_ends_at_once_saying_why() {
+        let (listener, addr) = link();
+        let browser = std::thread::spawn(move || {
+            let mut c = std::net::TcpStream::connect(addr).unwrap();
+            let mut answer = Vec::new();
+            let _ = c.read_to_end(&mut answer);
+            answer
+        });
+        let started = Instant::now();
+        let e = redirect_once(
+            &listener,
+            "/x",
+            &secrecy::SecretString::from("https://signin.example/?SigninToken=t"),
+            started + Duration::from_secs(60),
+            |_| {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::PermissionDenied,
+                    "cannot read /proc/net/tcp: Permission denied",
+                ))
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::PermissionDenied, "{e}");
+        let said = e.to_string();
+        assert!(
+            said.contains("cannot tell which user") && said.contains("/proc/net/tcp"),
+            "{said}"
+        );
+        // At once, not when the link expires (a generous bound for a loaded machine).
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{:?}",
+            started.elapsed()
+        );
+        drop(listener);
+        assert!(browser.join().unwrap().is_empty(), "nothing was served");
+    }
 }

@@ -6,12 +6,21 @@
 //! the small subset the SDKs speak: one request per connection, then `Connection: close`.
 //!
 //! Any local user can connect to a loopback port, so what a connection may hold is bounded:
-//! its whole request head within [`READ_WITHIN`], at most [`MAX_CONNECTIONS`] served at once
-//! (one more is answered 503 and closed), a pause that grows after a failed accept (out of
-//! file descriptors, say) instead of a retry that spins, and a connection whose thread can't be
-//! started is closed, not a panic. Connections are not limited to our own user (as the
-//! console's sign-in link is): the bearer token guards the credentials, and the child may
-//! rightly run as another user (a container on the host's network).
+//! its whole request head within `READ_WITHIN`, at most `MAX_CONNECTIONS` of our own user's
+//! served at once and `MAX_OTHERS` of all other users' together (one more is answered 503 and
+//! closed), a pause that grows after a failed accept (out of file descriptors, say) instead of
+//! a retry that spins, and a connection whose thread can't be started is closed, not a panic.
+//!
+//! Other users are not refused (as at the console's sign-in link): the bearer token guards the
+//! credentials, and the child may rightly run as another user (`sudo -u`, a container on the
+//! host's network). But their room is their own, so another user holding every connection they
+//! can get never keeps our own clients out. One room for all of them rather than one per uid:
+//! an unprivileged user has thousands of uids at hand (their subordinate uids, in a user
+//! namespace), so rooms per uid would not bound what they hold; a child running as another user
+//! shares its room with whoever else connects, and an SDK retries a 503. Whose a connection is
+//! comes from [`loopback::peer`]; where it can't be told (a platform without the kernel's
+//! table, the table unreadable, no descriptor left to read it with) the connection counts as
+//! ours, the room shared as before, and that is logged when it starts.
 
 use std::io::{self, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -30,10 +39,13 @@ use crate::loopback;
 pub const PATH: &str = "/credtray/credentials";
 /// How long a client may take to send its whole request head (an SDK sends it at once).
 const READ_WITHIN: Duration = Duration::from_secs(5);
-/// The most connections served at once. An SDK holds one for a moment per credentials read,
-/// so this is room for a burst of clients; beyond it a connection is answered 503, which the
-/// SDKs retry.
+/// The most connections of our own user served at once. An SDK holds one for a moment per
+/// credentials read, so this is room for a burst of clients; beyond it a connection is
+/// answered 503, which the SDKs retry.
 const MAX_CONNECTIONS: usize = 64;
+/// The most connections of all other users together served at once: room for a child run as
+/// another user, and all another user can hold of this endpoint.
+const MAX_OTHERS: usize = 8;
 /// The pauses after a failed accept: the first, and the most it doubles to. Failures such as
 /// `EMFILE` last until a connection closes, and retrying at once would spin a core meanwhile.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
@@ -79,12 +91,14 @@ impl Endpoint {
 }
 
 /// Takes connections for as long as the process lives, each served on a thread of its own
-/// while there is a [`Slot`] for it.
+/// while its user's [`Room`] has a slot for it.
 fn accept(listener: &TcpListener, supplier: &Arc<Supplier>, expected: &Arc<Zeroizing<String>>) {
-    let open = Arc::new(AtomicUsize::new(0));
+    let mut ours = Room::new(MAX_CONNECTIONS, "our own user's");
+    let mut others = Room::new(MAX_OTHERS, "other users'");
     let mut backoff = Backoff::default();
-    // Logged when it starts, not once per connection, as the failures are (see [`Backoff`]).
-    let mut full = false;
+    // Logged when a run of them starts (an unreadable table fails every time; a moment out of
+    // descriptors, only for a while).
+    let mut untold = false;
     loop {
         let stream = match listener.accept() {
             Ok((stream, _)) => stream,
@@ -105,18 +119,31 @@ fn accept(listener: &TcpListener, supplier: &Arc<Supplier>, expected: &Arc<Zeroi
             }
         };
         let deadline = Instant::now() + READ_WITHIN;
-        let Some(slot) = Slot::take(&open) else {
-            if !full {
-                tracing::warn!(
-                    max = MAX_CONNECTIONS,
-                    "the credentials endpoint has as many connections as it serves at once; answering others 503"
-                );
+        let room = match loopback::peer(&stream) {
+            Ok(peer) => {
+                untold = false;
+                match peer {
+                    loopback::Peer::Us => &mut ours,
+                    loopback::Peer::Other { .. } => &mut others,
+                    // The client is gone: there is no one to answer.
+                    loopback::Peer::Gone => continue,
+                }
             }
-            full = true;
+            Err(e) => {
+                if !untold {
+                    tracing::warn!(
+                        error = %e,
+                        "cannot tell whose connections to the credentials endpoint are; counting them as this user's, so other users share their room"
+                    );
+                }
+                untold = true;
+                &mut ours
+            }
+        };
+        let Some(slot) = room.take() else {
             busy(stream);
             continue;
         };
-        full = false;
         let (supplier, expected) = (supplier.clone(), expected.clone());
         let spawned = std::thread::Builder::new()
             .name("credtray-request".to_owned())
@@ -168,18 +195,49 @@ impl Backoff {
     }
 }
 
-/// One of the [`MAX_CONNECTIONS`] connections served at once; given back when dropped.
-struct Slot(Arc<AtomicUsize>);
+/// The connections of some users served at once, at most `max`.
+struct Room {
+    open: Arc<AtomicUsize>,
+    max: usize,
+    whose: &'static str,
+    /// Whether the last connection found no slot: being full is logged when it starts, not
+    /// once per connection, as failures are (see [`Backoff`]).
+    full: bool,
+}
 
-impl Slot {
-    fn take(open: &Arc<AtomicUsize>) -> Option<Self> {
-        open.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-            (n < MAX_CONNECTIONS).then_some(n + 1)
-        })
-        .ok()
-        .map(|_| Self(open.clone()))
+impl Room {
+    fn new(max: usize, whose: &'static str) -> Self {
+        Self {
+            open: Arc::new(AtomicUsize::new(0)),
+            max,
+            whose,
+            full: false,
+        }
+    }
+
+    /// A slot, or `None` when `max` connections are being served.
+    fn take(&mut self) -> Option<Slot> {
+        let max = self.max;
+        let taken = self
+            .open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .is_ok();
+        if !taken && !self.full {
+            tracing::warn!(
+                max,
+                "the credentials endpoint is serving as many of {} connections as it serves at once; answering more of them 503",
+                self.whose
+            );
+        }
+        self.full = !taken;
+        taken.then(|| Slot(self.open.clone()))
     }
 }
+
+/// One connection of a [`Room`]; given back when dropped.
+struct Slot(Arc<AtomicUsize>);
 
 impl Drop for Slot {
     fn drop(&mut self) {
@@ -407,6 +465,17 @@ mod tests {
             assert!(std::time::Instant::now() < deadline, "{status} {body}");
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    #[test]
+    fn a_room_holds_its_most_and_takes_one_more_once_a_slot_is_given_back() {
+        let mut room = Room::new(2, "test");
+        let (a, _b) = (room.take().unwrap(), room.take().unwrap());
+        assert!(room.take().is_none());
+        assert!(room.full);
+        drop(a);
+        assert!(room.take().is_some());
+        assert!(!room.full);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `credtray console` against moto (GetFederationToken, AssumeRole) and a stub of the AWS
 //! federation endpoint (tests/support/federation_stub.py): the sign-in URL printed or opened
 //! through a one-time loopback link, the token never in a log line or on a command line, the
-//! link served to no other user and held by no slow client.
+//! link served to no other user and held by no slow client, and ended at once, saying why, where
+//! users can't be told apart.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -230,9 +231,10 @@ fn a_service_that_is_not_a_path_segment_is_refused() {
 }
 
 /// A throw-away system user for the racer (created once; tests run as root).
-const RACER: &str = "credtray-racer";
+pub(crate) const RACER: &str = "credtray-racer";
 
-fn ensure_racer() {
+/// Makes [`RACER`] unless it is there (exec's tests run it too).
+pub(crate) fn ensure_racer() {
     assert!(
         rustix::process::geteuid().is_root(),
         "this test runs a racer as another user, which takes root (as scripts/test runs)"
@@ -261,8 +263,8 @@ fn ensure_racer() {
 }
 
 /// What the racer does, as another user: it finds the browser's process, reads the link from
-/// its command line as anyone may (`/proc/<pid>/cmdline`), asks for it three times, and
-/// records every byte it got back.
+/// its command line as anyone may (`/proc/<pid>/cmdline`), asks for it [`RACER_ASKS`] times,
+/// and records every byte it got back.
 const RACER_SCRIPT: &str = r#"
 import json, os, socket, sys, time
 shared = sys.argv[1]
@@ -276,7 +278,7 @@ try:
     link = next(a.decode() for a in argv if a.startswith(b'http://127.0.0.1:'))
     out['link'] = link
     host, rest = link[len('http://'):].split('/', 1)
-    for _ in range(3):
+    for _ in range(int(sys.argv[2])):
         data = b''
         try:
             s = socket.create_connection((host.split(':')[0], int(host.split(':')[1])), timeout=10)
@@ -289,12 +291,15 @@ try:
         except OSError as e:
             out.setdefault('errors', []).append(repr(e))
         out['got'].append(data.decode('latin-1'))
-        time.sleep(0.2)
+        time.sleep(0.05)
 except Exception as e:
     out['failed'] = repr(e)
 json.dump(out, open(shared + '/racer.json', 'w'))
 open(shared + '/racer.done', 'w').close()
 "#;
+
+/// How often the racer asks: more than credtray logs one by one.
+const RACER_ASKS: usize = 12;
 
 #[test]
 fn another_user_reading_the_link_off_the_browsers_command_line_gets_nothing_and_we_still_sign_in() {
@@ -316,6 +321,7 @@ fn another_user_reading_the_link_off_the_browsers_command_line_gets_nothing_and_
     let mut racer = Command::new("runuser")
         .args(["-u", RACER, "--", "/usr/bin/python3", "-c", RACER_SCRIPT])
         .arg(shared.path())
+        .arg(RACER_ASKS.to_string())
         .stdin(Stdio::null())
         .spawn()
         .expect("runuser (util-linux) runs the racer");
@@ -349,7 +355,7 @@ fn another_user_reading_the_link_off_the_browsers_command_line_gets_nothing_and_
         "{racer}"
     );
     let got = racer["got"].as_array().unwrap();
-    assert_eq!(got.len(), 3, "{racer}");
+    assert_eq!(got.len(), RACER_ASKS, "{racer}");
     for answer in got {
         assert_eq!(answer, "", "another user got an answer: {racer}");
     }
@@ -360,9 +366,18 @@ fn another_user_reading_the_link_off_the_browsers_command_line_gets_nothing_and_
     let mut lines = seen.lines();
     assert_eq!(lines.next(), Some("302"), "{seen}");
     assert!(query(lines.next().unwrap()).contains(&("SigninToken".into(), token.clone())));
+    // The refusals are logged, the first few one by one and then their number, not a line for
+    // each (another user can connect as often as they like; stderr is the person's terminal).
+    let one_by_one = run
+        .stderr
+        .matches("refused a connection to the sign-in link from another user")
+        .count();
+    assert!((1..=3).contains(&one_by_one), "{}", run.stderr);
     assert!(
-        run.stderr.contains("from another user"),
-        "the refusal is logged: {}",
+        run.stderr.contains(&format!(
+            "refused {RACER_ASKS} connections to the sign-in link from other users in all"
+        )),
+        "{}",
         run.stderr
     );
     assert!(!run.stderr.contains(&token));
@@ -406,4 +421,61 @@ report({seen:?}, [status, location, time.time() - started])
     // The slow one had five seconds for its whole request; generous bound for a loaded machine.
     let waited: f64 = lines.next().unwrap().parse().unwrap();
     assert!(waited < 20.0, "the browser waited {waited} s");
+}
+
+#[test]
+fn a_proc_without_the_socket_tables_ends_the_sign_in_at_once_with_that_cause() {
+    assert!(
+        rustix::process::geteuid().is_root(),
+        "this test mounts a /proc of its own, which takes root (as scripts/test runs)"
+    );
+    let env = Env::new();
+    let f = fixtures();
+    let federation = Federation::start(&env);
+    add_moto_user(&env, &f, "dev", "dev", &[]);
+    let seen = env.root.join("browser.txt");
+    let browser = fake_browser(
+        &env,
+        &format!("status, location = fetch()\nreport({seen:?}, [status, location])\n"),
+    );
+    // credtray in a mount namespace of its own whose /proc shows only processes, as systemd's
+    // ProcSubset=pid gives a service: /proc/net/tcp is not there, so no one can be told apart.
+    let mut cmd = env.command_of(
+        "unshare",
+        &[
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            "mount -t proc -o subset=pid proc /proc && exec \"$@\"",
+            "sh",
+            env!("CARGO_BIN_EXE_credtray"),
+            "console",
+            "dev",
+        ],
+    );
+    cmd.env("AWS_ENDPOINT_URL", moto())
+        .env("CREDTRAY_FEDERATION_ENDPOINT", &federation.endpoint)
+        .env("BROWSER", &browser)
+        .env_remove("XDG_CURRENT_DESKTOP")
+        .env_remove("DESKTOP_SESSION");
+    let started = Instant::now();
+    let run = finish(cmd, "");
+    let took = started.elapsed();
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("cannot tell which user a connection to the sign-in link comes from")
+            && run.stderr.contains("/proc/net/tcp"),
+        "{}",
+        run.stderr
+    );
+    // Not after the link's two minutes (a generous bound for a loaded machine).
+    assert!(took < Duration::from_secs(60), "ended after {took:?}");
+    // The browser was answered nothing.
+    let seen = wait_for(&seen, 2);
+    assert!(seen.starts_with("error "), "{seen}");
+    let token = federation.logged("TOKEN").pop().unwrap();
+    assert!(!run.stderr.contains(&token));
 }

@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -396,47 +396,65 @@ fn cpu_ticks(pid: u32) -> u64 {
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }
 
+/// A `credtray exec dev` whose command hands the test its endpoint and token, then waits to
+/// be ended; ended (it passes SIGTERM on to its command) however the test ends.
+struct Serving {
+    child: Child,
+    /// The endpoint's `host:port`.
+    addr: String,
+    /// A whole, valid request for the credentials.
+    request: String,
+}
+
+impl Serving {
+    fn start(env: &Env) -> Self {
+        let f = fixtures();
+        add_moto_user(env, &f, "dev", "dev", &[]);
+        let mut cmd = env.command(&[
+            "exec",
+            "dev",
+            "--",
+            "sh",
+            "-c",
+            "echo \"$AWS_CONTAINER_CREDENTIALS_FULL_URI\"; echo \"$AWS_CONTAINER_AUTHORIZATION_TOKEN\"; exec sleep 120",
+        ]);
+        cmd.env("AWS_ENDPOINT_URL", moto())
+            .stdin(Stdio::null())
+            .stderr(std::fs::File::create(env.root.join("exec.log")).unwrap());
+        let mut child = cmd.spawn().unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let (mut uri, mut token) = (String::new(), String::new());
+        out.read_line(&mut uri).unwrap();
+        out.read_line(&mut token).unwrap();
+        let url = url::Url::parse(uri.trim()).unwrap();
+        let addr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
+        let request = format!(
+            "GET {} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {}\r\n\r\n",
+            url.path(),
+            token.trim()
+        );
+        Self {
+            child,
+            addr,
+            request,
+        }
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        if let Some(pid) = rustix::process::Pid::from_raw(self.child.id() as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+        let _ = self.child.wait();
+    }
+}
+
 #[test]
 fn idle_connections_filling_the_endpoints_descriptors_neither_spin_it_nor_shut_a_request_out() {
     let env = Env::new();
-    let f = fixtures();
-    add_moto_user(&env, &f, "dev", "dev", &[]);
-    // The command hands the test its endpoint and token, then waits to be ended.
-    let mut cmd = env.command(&[
-        "exec",
-        "dev",
-        "--",
-        "sh",
-        "-c",
-        "echo \"$AWS_CONTAINER_CREDENTIALS_FULL_URI\"; echo \"$AWS_CONTAINER_AUTHORIZATION_TOKEN\"; exec sleep 120",
-    ]);
-    cmd.env("AWS_ENDPOINT_URL", moto())
-        .stdin(Stdio::null())
-        .stderr(std::fs::File::create(env.root.join("exec.log")).unwrap());
-    let child = cmd.spawn().unwrap();
-    /// Ends `credtray exec` (it passes SIGTERM on to its command) however the test ends.
-    struct Ended(Child);
-    impl Drop for Ended {
-        fn drop(&mut self) {
-            if let Some(pid) = rustix::process::Pid::from_raw(self.0.id() as i32) {
-                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-            }
-            let _ = self.0.wait();
-        }
-    }
-    let mut exec = Ended(child);
-    let pid = exec.0.id();
-    let mut out = BufReader::new(exec.0.stdout.take().unwrap());
-    let (mut uri, mut token) = (String::new(), String::new());
-    out.read_line(&mut uri).unwrap();
-    out.read_line(&mut token).unwrap();
-    let url = url::Url::parse(uri.trim()).unwrap();
-    let addr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
-    let request = format!(
-        "GET {} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {}\r\n\r\n",
-        url.path(),
-        token.trim()
-    );
+    let exec = Serving::start(&env);
+    let (pid, addr, request) = (exec.child.id(), &exec.addr, &exec.request);
 
     // credtray's descriptor limit is lowered to what it holds and 20 more (well under the
     // connections it serves at once), and as many connections that send a byte now and then,
@@ -465,7 +483,7 @@ fn idle_connections_filling_the_endpoints_descriptors_neither_spin_it_nor_shut_a
     .unwrap();
     let mut idle: Vec<TcpStream> = (0..free)
         .map(|_| {
-            let mut c = TcpStream::connect(&addr).unwrap();
+            let mut c = TcpStream::connect(addr).unwrap();
             c.write_all(b"G").unwrap();
             c
         })
@@ -487,6 +505,9 @@ fn idle_connections_filling_the_endpoints_descriptors_neither_spin_it_nor_shut_a
     }
 
     // While they hang, credtray waits for one to end instead of retrying accept at once.
+    // Filling may have taken up to 3 s of the slow connections' 5 s for their head, so the
+    // first may be closed before these 2.5 s are measured: the step is then weaker (a freed
+    // descriptor is not retried for), not flaky; the request below is answered either way.
     let before = cpu_ticks(pid);
     let measured = Instant::now();
     for _ in 0..5 {
@@ -503,7 +524,7 @@ fn idle_connections_filling_the_endpoints_descriptors_neither_spin_it_nor_shut_a
     );
 
     // A request waiting behind them is answered once one of them closes.
-    let mut asking = TcpStream::connect(&addr).unwrap();
+    let mut asking = TcpStream::connect(addr).unwrap();
     asking.write_all(request.as_bytes()).unwrap();
     drop(idle.pop());
     let closed = Instant::now();
@@ -546,4 +567,122 @@ fn idle_connections_filling_the_endpoints_descriptors_neither_spin_it_nor_shut_a
         });
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// What the racer does to `credtray exec`'s endpoint, as another user: it holds `count`
+/// connections open without a byte sent, and opens another in place of each one the endpoint
+/// ends (a 503 beyond its room, or its head deadline), every 0.3 s until the test's `stop`
+/// file appears; it counts the 503s it got.
+const ENDPOINT_RACER: &str = r#"
+import json, os, socket, sys, time
+host, port, shared, count = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+out = {'uid': os.getuid(), 'connected': 0, 'busy': 0}
+held = [None] * count
+try:
+    end = time.time() + 90
+    while time.time() < end and not os.path.exists(shared + '/stop'):
+        for i in range(count):
+            if held[i] is not None:
+                try:
+                    if held[i].recv(4096).startswith(b'HTTP/1.1 503'):
+                        out['busy'] += 1
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    pass
+                held[i].close()
+                held[i] = None
+            try:
+                held[i] = socket.create_connection((host, port), timeout=5)
+                held[i].setblocking(False)
+                out['connected'] += 1
+            except OSError as e:
+                out['error'] = repr(e)
+        if not os.path.exists(shared + '/ready'):
+            open(shared + '/ready', 'w').close()
+        time.sleep(0.3)
+except Exception as e:
+    out['failed'] = repr(e)
+json.dump(out, open(shared + '/racer.json', 'w'))
+"#;
+
+#[test]
+fn another_user_holding_every_connection_they_can_get_does_not_keep_our_requests_out() {
+    crate::console::ensure_racer();
+    let env = Env::new();
+    let exec = Serving::start(&env);
+    let (host, port) = exec.addr.split_once(':').unwrap();
+    let shared = tempfile::Builder::new()
+        .prefix("credtray-race-")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(
+        shared.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    // More connections than the endpoint serves at once (64), held open by another user.
+    let mut racer = Command::new("runuser")
+        .args(["-u", crate::console::RACER, "--"])
+        .args(["/usr/bin/python3", "-c", ENDPOINT_RACER, host, port])
+        .arg(shared.path())
+        .arg("80")
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("runuser (util-linux) runs the racer");
+    /// Stops the racer however the test ends.
+    struct Stop<'a>(&'a Path);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            let _ = std::fs::write(self.0.join("stop"), "");
+        }
+    }
+    let stop = Stop(shared.path());
+    let ready = Instant::now();
+    while !shared.path().join("ready").exists() {
+        assert!(
+            ready.elapsed() < Duration::from_secs(60),
+            "the racer never connected"
+        );
+        assert!(racer.try_wait().unwrap().is_none(), "the racer ended early");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Let it hold them a while and reopen what the endpoint ended.
+    std::thread::sleep(Duration::from_secs(1));
+
+    // Each of our requests, a moment apart, is answered at once with the credentials.
+    for _ in 0..5 {
+        let asked = Instant::now();
+        let mut asking = TcpStream::connect(&exec.addr).unwrap();
+        asking.write_all(exec.request.as_bytes()).unwrap();
+        asking
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut answer = String::new();
+        let read = asking.read_to_string(&mut answer);
+        assert!(
+            read.is_ok()
+                && answer.starts_with("HTTP/1.1 200")
+                && answer.contains("\"AccessKeyId\""),
+            "{read:?} {answer:?}"
+        );
+        // A generous bound for a loaded machine; an SDK times out after 2 s (botocore: 1 s).
+        assert!(
+            asked.elapsed() < Duration::from_secs(5),
+            "answered after {:?}",
+            asked.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    drop(stop);
+    let raced = racer.wait().unwrap();
+    assert!(raced.success(), "{raced:?}");
+    let racer: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(shared.path().join("racer.json")).unwrap())
+            .unwrap();
+    // The racer really was another user and really was held to its room.
+    assert_ne!(racer["uid"], 0, "{racer}");
+    assert!(racer.get("failed").is_none(), "{racer}");
+    assert!(racer["busy"].as_u64().unwrap() > 0, "{racer}");
 }
