@@ -1198,6 +1198,22 @@ fn write_user_files(r: &Rig) {
     std::fs::write(r.dir.path().join("config"), USER_CONFIG).unwrap();
 }
 
+/// The user's files with `dev`'s keys on the default profile, moved to the keychain.
+fn moved_default_user(r: &Rig) -> SessionId {
+    let id = default_user_with(r, "AKIAUSERSOWNKEY00000", "mine/secret");
+    write_user_files(r);
+    r.engine.move_keys(id).unwrap();
+    id
+}
+
+/// Rewrites the credentials file with `from` replaced by `to`, as the user would by hand;
+/// returns the new text.
+fn edit_credentials(r: &Rig, from: &str, to: &str) -> String {
+    let text = r.text("credentials").replace(from, to);
+    std::fs::write(r.dir.path().join("credentials"), &text).unwrap();
+    text
+}
+
 #[test]
 fn take_over_then_stop_deletes_the_users_section() {
     let mut r = rig();
@@ -1335,9 +1351,7 @@ fn moved_keys_leave_the_files_and_the_section_stays_the_sessions_between_runs() 
 #[test]
 fn a_claim_for_good_follows_its_session_off_the_profile() {
     let mut r = rig();
-    let a = default_user_with(&r, "AKIAUSERSOWNKEY00000", "mine/secret");
-    write_user_files(&r);
-    r.engine.move_keys(a).unwrap();
+    let a = moved_default_user(&r);
     let moved = r.text("credentials");
     // Another session on the same profile runs; meanwhile A moves to another profile.
     let b = user_on_default(&r, "b", "AKIABBBBBBBBBBBBBBBB", "b-secret");
@@ -1358,14 +1372,11 @@ fn a_claim_for_good_follows_its_session_off_the_profile() {
 #[test]
 fn a_kept_section_the_user_removed_rests_on_nothing_and_a_crashed_first_write_rests() {
     let mut r = rig();
-    let id = default_user_with(&r, "AKIAUSERSOWNKEY00000", "mine/secret");
-    write_user_files(&r);
-    r.engine.move_keys(id).unwrap();
+    let id = moved_default_user(&r);
     // Removed by the user while resting: the next start writes a section of credtray's own,
     // which the stop removes; the claim stays, on no section (the keys moved from there have
     // nowhere to go back to), and its original is forgotten.
-    let without = r.text("credentials").replace("[default]\n", "[gone]\n");
-    std::fs::write(r.dir.path().join("credentials"), &without).unwrap();
+    let without = edit_credentials(&r, "[default]\n", "[gone]\n");
     for _ in 0..2 {
         r.engine.start(id, &mut NoPrompt, false).unwrap();
         assert!(r.text("credentials").contains("ASIAFAKE"));
@@ -1449,16 +1460,14 @@ fn files_below(dir: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
 #[test]
 fn deleting_a_session_whose_keys_moved_leaves_the_keys_the_user_wrote_since_alone() {
     let r = rig();
-    let id = default_user_with(&r, "AKIAUSERSOWNKEY00000", "mine/secret");
-    write_user_files(&r);
-    r.engine.move_keys(id).unwrap();
+    let id = moved_default_user(&r);
     // The user rotated the key and ran `aws configure`: AWS showed the new secret once, and
     // this section is its only copy.
-    let rotated = r.text("credentials").replace(
+    let rotated = edit_credentials(
+        &r,
         "[default]\n",
         "[default]\naws_access_key_id = AKIAROTATEDKEY000000\naws_secret_access_key = rotated/secret\n",
     );
-    std::fs::write(r.dir.path().join("credentials"), &rotated).unwrap();
     let deleted = r.engine.delete(id, false, HomelessKeys::Refuse).unwrap();
     assert_eq!(
         r.text("credentials"),
@@ -1483,15 +1492,13 @@ fn deleting_a_session_whose_keys_moved_leaves_the_keys_the_user_wrote_since_alon
 #[test]
 fn deleting_a_session_whose_keys_moved_writes_them_back_where_the_same_keys_are() {
     let r = rig();
-    let id = default_user_with(&r, "AKIAUSERSOWNKEY00000", "mine/secret");
-    write_user_files(&r);
-    r.engine.move_keys(id).unwrap();
+    let id = moved_default_user(&r);
     // The user put the very same key id back by hand: nothing of theirs is overwritten.
-    let same = r.text("credentials").replace(
+    let same = edit_credentials(
+        &r,
         "[default]\n",
         "[default]\naws_access_key_id = AKIAUSERSOWNKEY00000\n",
     );
-    std::fs::write(r.dir.path().join("credentials"), &same).unwrap();
     let deleted = r.engine.delete(id, false, HomelessKeys::Refuse).unwrap();
     assert_eq!(deleted.moved_keys[0].fate, KeysFate::WrittenBack);
     assert!(
@@ -1506,11 +1513,8 @@ fn deleting_a_session_whose_keys_moved_writes_them_back_where_the_same_keys_are(
 #[test]
 fn deleting_a_session_whose_keys_moved_from_a_section_now_gone_refuses_unless_told_to_discard() {
     let mut r = rig();
-    let id = default_user_with(&r, "AKIAUSERSOWNKEY00000", "mine/secret");
-    write_user_files(&r);
-    r.engine.move_keys(id).unwrap();
-    let without = r.text("credentials").replace("[default]\n", "");
-    std::fs::write(r.dir.path().join("credentials"), &without).unwrap();
+    let id = moved_default_user(&r);
+    let without = edit_credentials(&r, "[default]\n", "");
     // Refused as it rests, and once a start has seen the section go (which adopts the removal).
     for started in [false, true] {
         if started {
@@ -1574,9 +1578,7 @@ fn deleting_a_session_whose_keys_moved_leaves_a_credential_source_set_up_since_a
     ];
     for (file, source) in sources {
         let r = rig();
-        let id = default_user_with(&r, "AKIAUSERSOWNKEY00000", "mine/secret");
-        write_user_files(&r);
-        r.engine.move_keys(id).unwrap();
+        let id = moved_default_user(&r);
         let moved_on = r
             .text(file)
             .replace("[default]\n", &format!("[default]\n{source}"));
@@ -1597,14 +1599,12 @@ fn deleting_a_session_whose_keys_moved_leaves_a_credential_source_set_up_since_a
     }
     // An MFA device beside the keys names no source of its own: they go back.
     let r = rig();
-    let id = default_user_with(&r, "AKIAUSERSOWNKEY00000", "mine/secret");
-    write_user_files(&r);
-    r.engine.move_keys(id).unwrap();
-    let with_mfa = r.text("credentials").replace(
+    let id = moved_default_user(&r);
+    let with_mfa = edit_credentials(
+        &r,
         "[default]\n",
         "[default]\nmfa_serial = arn:aws:iam::123456789012:mfa/me\n",
     );
-    std::fs::write(r.dir.path().join("credentials"), &with_mfa).unwrap();
     let deleted = r.engine.delete(id, false, HomelessKeys::Refuse).unwrap();
     assert_eq!(deleted.moved_keys[0].fate, KeysFate::WrittenBack);
     assert!(
@@ -1618,9 +1618,7 @@ fn deleting_a_session_whose_keys_moved_leaves_a_credential_source_set_up_since_a
 #[test]
 fn a_refused_delete_of_a_running_session_whose_section_the_user_removed_changes_nothing() {
     let mut r = rig();
-    let id = default_user_with(&r, "AKIAUSERSOWNKEY00000", "mine/secret");
-    write_user_files(&r);
-    r.engine.move_keys(id).unwrap();
+    let id = moved_default_user(&r);
     r.engine.start(id, &mut NoPrompt, false).unwrap();
     // While the session runs the user removes [default] (credtray's credentials there).
     let published = r.text("credentials");
@@ -1670,9 +1668,7 @@ fn a_refused_delete_of_a_running_session_whose_section_the_user_removed_changes_
 #[test]
 fn a_delete_that_finds_the_section_gone_only_once_running_sessions_stopped_saves_what_it_did() {
     let mut r = rig();
-    let id = default_user_with(&r, "AKIAUSERSOWNKEY00000", "mine/secret");
-    write_user_files(&r);
-    r.engine.move_keys(id).unwrap();
+    let id = moved_default_user(&r);
     r.engine.start(id, &mut NoPrompt, false).unwrap();
     // The kept original is lost from the keychain: the stop the delete makes removes the
     // section instead of giving it back, so the keys find it gone only then.
@@ -2634,9 +2630,7 @@ fn a_dry_run_of_an_edit_that_changes_nothing_tests_the_saved_session() {
 #[test]
 fn deleting_a_session_whose_keys_moved_while_another_runs_in_their_section_refuses() {
     let mut r = rig();
-    let a = default_user_with(&r, "AKIAUSERSOWNKEY00000", "mine/secret");
-    write_user_files(&r);
-    r.engine.move_keys(a).unwrap();
+    let a = moved_default_user(&r);
     let b = user_on_default(&r, "b", "AKIABBBBBBBBBBBBBBBB", "b-secret");
     r.engine.start(b, &mut NoPrompt, false).unwrap();
     // B's credentials are where A's keys would go back: its stop gives the section up

@@ -247,8 +247,13 @@ pub(crate) fn ensure_racer() {
             .status
             .success()
     };
+    // One test at a time (they run in parallel threads of this binary): a second useradd
+    // while the first holds /etc/passwd's lock would fail before the user exists.
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _making = MAKING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if !exists() {
-        // Two tests may race to create it; whichever loses finds it there.
         let _ = Command::new("useradd")
             .args([
                 "--system",
@@ -260,6 +265,20 @@ pub(crate) fn ensure_racer() {
             .status();
     }
     assert!(exists(), "useradd could not create {RACER}");
+}
+
+/// A directory both users can write (0777), for what the racer reports.
+pub(crate) fn racer_dir() -> tempfile::TempDir {
+    let shared = tempfile::Builder::new()
+        .prefix("credtray-race-")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(
+        shared.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    shared
 }
 
 /// What the racer does, as another user: it finds the browser's process, reads the link from
@@ -309,15 +328,7 @@ fn another_user_reading_the_link_off_the_browsers_command_line_gets_nothing_and_
     let federation = Federation::start(&env);
     add_moto_user(&env, &f, "dev", "dev", &[]);
     // A directory both users can write: the browser's pid, the racer's findings.
-    let shared = tempfile::Builder::new()
-        .prefix("credtray-race-")
-        .tempdir()
-        .unwrap();
-    std::fs::set_permissions(
-        shared.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o777),
-    )
-    .unwrap();
+    let shared = racer_dir();
     let mut racer = Command::new("runuser")
         .args(["-u", RACER, "--", "/usr/bin/python3", "-c", RACER_SCRIPT])
         .arg(shared.path())

@@ -52,6 +52,19 @@ fn examples_dir() -> PathBuf {
         .join("examples")
 }
 
+/// The identity the AWS CLI has under `credtray exec ops` against moto.
+fn aws_cli_caller(env: &Env) -> String {
+    let run = exec(
+        env,
+        &moto(),
+        "ops",
+        &[],
+        &[&aws_cli(), "sts", "get-caller-identity", "--output", "json"],
+    )
+    .ok();
+    run.json()["Arn"].as_str().unwrap().to_owned()
+}
+
 const BOTO3_CALLER: &str = "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])";
 
 #[test]
@@ -63,15 +76,7 @@ fn the_aws_cli_boto3_and_the_rust_sdk_get_the_chained_roles_identity_and_the_chi
     write_foreign_default(&env);
     let files_before = env.aws_files();
 
-    let run = exec(
-        &env,
-        &moto(),
-        "ops",
-        &[],
-        &[&aws_cli(), "sts", "get-caller-identity", "--output", "json"],
-    )
-    .ok();
-    let arn = run.json()["Arn"].as_str().unwrap().to_owned();
+    let arn = aws_cli_caller(&env);
     assert!(
         arn.contains(":assumed-role/") && arn.contains(f.role_arn.rsplit('/').next().unwrap()),
         "{arn}"
@@ -155,15 +160,7 @@ fn a_quoted_default_profile_in_the_config_does_not_win_over_the_session() {
         "[profile \"default\"]\nregion = sa-east-1\naws_access_key_id = AKIAFOREIGNQUOTED001\naws_secret_access_key = foreign\n",
     )
     .unwrap();
-    let run = exec(
-        &env,
-        &moto(),
-        "ops",
-        &[],
-        &[&aws_cli(), "sts", "get-caller-identity", "--output", "json"],
-    )
-    .ok();
-    let arn = run.json()["Arn"].as_str().unwrap().to_owned();
+    let arn = aws_cli_caller(&env);
     assert!(arn.contains(":assumed-role/"), "the child ran as {arn}");
 }
 
@@ -612,15 +609,7 @@ fn another_user_holding_every_connection_they_can_get_does_not_keep_our_requests
     let env = Env::new();
     let exec = Serving::start(&env);
     let (host, port) = exec.addr.split_once(':').unwrap();
-    let shared = tempfile::Builder::new()
-        .prefix("credtray-race-")
-        .tempdir()
-        .unwrap();
-    std::fs::set_permissions(
-        shared.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o777),
-    )
-    .unwrap();
+    let shared = crate::console::racer_dir();
     // More connections than the endpoint serves at once (64), held open by another user.
     let mut racer = Command::new("runuser")
         .args(["-u", crate::console::RACER, "--"])
