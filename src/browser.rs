@@ -172,7 +172,7 @@ impl Refused {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
+    use std::io::{Read, Write};
     use std::time::{Duration, Instant};
 
     fn link() -> (std::net::TcpListener, std::net::SocketAddr) {
@@ -219,5 +219,35 @@ mod tests {
         );
         drop(listener);
         assert!(browser.join().unwrap().is_empty(), "nothing was served");
+    }
+
+    /// Anyone can connect and reset before the link looks at the connection (the peer then
+    /// has no address): that is a client gone, not a reason to give the link up.
+    #[test]
+    fn a_connection_reset_before_it_is_looked_at_does_not_end_the_link() {
+        let (listener, addr) = link();
+        let reset = std::net::TcpStream::connect(addr).unwrap();
+        rustix::net::sockopt::set_socket_linger(&reset, Some(Duration::ZERO)).unwrap();
+        drop(reset);
+        // The reset lands before the link's first accept.
+        std::thread::sleep(Duration::from_millis(200));
+        let browser = std::thread::spawn(move || {
+            let mut c = std::net::TcpStream::connect(addr).unwrap();
+            c.write_all(b"GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                .unwrap();
+            let mut answer = String::new();
+            let _ = c.read_to_string(&mut answer);
+            answer
+        });
+        redirect_once(
+            &listener,
+            "/x",
+            &secrecy::SecretString::from("https://signin.example/?SigninToken=t"),
+            Instant::now() + Duration::from_secs(60),
+            crate::loopback::peer,
+        )
+        .unwrap();
+        let answer = browser.join().unwrap();
+        assert!(answer.starts_with("HTTP/1.1 302"), "{answer}");
     }
 }

@@ -46,6 +46,9 @@ const MAX_CONNECTIONS: usize = 64;
 /// The most connections of all other users together served at once: room for a child run as
 /// another user, and all another user can hold of this endpoint.
 const MAX_OTHERS: usize = 8;
+/// Below this many open connections, a new one is taken as ours without asking whose it is
+/// (see `accept`).
+const UNASKED: usize = 4;
 /// The pauses after a failed accept: the first, and the most it doubles to. Failures such as
 /// `EMFILE` last until a connection closes, and retrying at once would spin a core meanwhile.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
@@ -96,8 +99,7 @@ fn accept(listener: &TcpListener, supplier: &Arc<Supplier>, expected: &Arc<Zeroi
     let mut ours = Room::new(MAX_CONNECTIONS, "our own user's");
     let mut others = Room::new(MAX_OTHERS, "other users'");
     let mut backoff = Backoff::default();
-    // Logged when a run of them starts (an unreadable table fails every time; a moment out of
-    // descriptors, only for a while).
+    // Logged once: an unreadable table fails every time, and stderr is the user's terminal.
     let mut untold = false;
     loop {
         let stream = match listener.accept() {
@@ -119,9 +121,21 @@ fn accept(listener: &TcpListener, supplier: &Arc<Supplier>, expected: &Arc<Zeroi
             }
         };
         let deadline = Instant::now() + READ_WITHIN;
+        // Whose a connection is costs a read of the kernel's whole socket table (which any
+        // user can grow), so it is asked only once a few are open: a lone request, the usual
+        // case, reads nothing, and the few taken unasked count as ours, where they can't
+        // crowd out more than those few of our 64.
+        if ours.open() + others.open() < UNASKED {
+            match ours.take() {
+                Some(slot) => {
+                    serve_on_thread(stream, slot, deadline, supplier, expected, &mut backoff)
+                }
+                None => busy(stream),
+            }
+            continue;
+        }
         let room = match loopback::peer(&stream) {
             Ok(peer) => {
-                untold = false;
                 match peer {
                     loopback::Peer::Us => &mut ours,
                     loopback::Peer::Other { .. } => &mut others,
@@ -140,26 +154,37 @@ fn accept(listener: &TcpListener, supplier: &Arc<Supplier>, expected: &Arc<Zeroi
                 &mut ours
             }
         };
-        let Some(slot) = room.take() else {
-            busy(stream);
-            continue;
-        };
-        let (supplier, expected) = (supplier.clone(), expected.clone());
-        let spawned = std::thread::Builder::new()
-            .name("credtray-request".to_owned())
-            .spawn(move || {
-                let _slot = slot;
-                serve(stream, deadline, &supplier, expected.as_bytes());
-            });
-        match spawned {
-            Ok(_) => backoff.succeeded(),
-            // The closure is dropped, the connection and its slot with it: the client sees the
-            // connection closed.
-            Err(e) => backoff.failed(
-                &e,
-                "cannot start a thread for a credentials request; closed it",
-            ),
+        match room.take() {
+            Some(slot) => serve_on_thread(stream, slot, deadline, supplier, expected, &mut backoff),
+            None => busy(stream),
         }
+    }
+}
+
+/// Serves `stream` on a thread of its own, holding `slot` until it is done.
+fn serve_on_thread(
+    stream: TcpStream,
+    slot: Slot,
+    deadline: Instant,
+    supplier: &Arc<Supplier>,
+    expected: &Arc<Zeroizing<String>>,
+    backoff: &mut Backoff,
+) {
+    let (supplier, expected) = (supplier.clone(), expected.clone());
+    let spawned = std::thread::Builder::new()
+        .name("credtray-request".to_owned())
+        .spawn(move || {
+            let _slot = slot;
+            serve(stream, deadline, &supplier, expected.as_bytes());
+        });
+    match spawned {
+        Ok(_) => backoff.succeeded(),
+        // The closure is dropped, the connection and its slot with it: the client sees the
+        // connection closed.
+        Err(e) => backoff.failed(
+            &e,
+            "cannot start a thread for a credentials request; closed it",
+        ),
     }
 }
 
@@ -200,9 +225,9 @@ struct Room {
     open: Arc<AtomicUsize>,
     max: usize,
     whose: &'static str,
-    /// Whether the last connection found no slot: being full is logged when it starts, not
-    /// once per connection, as failures are (see [`Backoff`]).
-    full: bool,
+    /// Whether being full was logged: once per process, since another user can fill and free
+    /// it at will and stderr is the user's terminal.
+    told: bool,
 }
 
 impl Room {
@@ -211,7 +236,7 @@ impl Room {
             open: Arc::new(AtomicUsize::new(0)),
             max,
             whose,
-            full: false,
+            told: false,
         }
     }
 
@@ -224,15 +249,20 @@ impl Room {
                 (n < max).then_some(n + 1)
             })
             .is_ok();
-        if !taken && !self.full {
+        if !taken && !self.told {
             tracing::warn!(
                 max,
                 "the credentials endpoint is serving as many of {} connections as it serves at once; answering more of them 503",
                 self.whose
             );
+            self.told = true;
         }
-        self.full = !taken;
         taken.then(|| Slot(self.open.clone()))
+    }
+
+    /// How many of its connections are being served.
+    fn open(&self) -> usize {
+        self.open.load(Ordering::Acquire)
     }
 }
 
@@ -472,10 +502,12 @@ mod tests {
         let mut room = Room::new(2, "test");
         let (a, _b) = (room.take().unwrap(), room.take().unwrap());
         assert!(room.take().is_none());
-        assert!(room.full);
+        assert!(room.told, "being full was logged");
+        assert_eq!(room.open(), 2);
         drop(a);
-        assert!(room.take().is_some());
-        assert!(!room.full);
+        assert_eq!(room.open(), 1);
+        let _c = room.take().expect("a slot given back is taken again");
+        assert_eq!(room.open(), 2);
     }
 
     #[test]

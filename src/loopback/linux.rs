@@ -27,7 +27,12 @@ pub fn peer(stream: &TcpStream) -> io::Result<Peer> {
 /// An error, naming the table, when one can't be read (a `/proc` mounted without `net`, a
 /// sandbox that hides it): then no connection can be told apart.
 fn peer_uid(tables: &[&Path], stream: &TcpStream) -> io::Result<Option<u32>> {
-    let (client, server) = (stream.peer_addr()?, stream.local_addr()?);
+    // A client that reset the connection before it was looked at has no address any more
+    // (ENOTCONN): it is gone, which says nothing about the tables, and must not end a server
+    // that any user can reach.
+    let (Ok(client), Ok(server)) = (stream.peer_addr(), stream.local_addr()) else {
+        return Ok(None);
+    };
     for (i, table) in tables.iter().enumerate() {
         let rows = match std::fs::read_to_string(table) {
             Ok(rows) => rows,

@@ -171,4 +171,16 @@ mod tests {
         let (server, _) = listener.accept().unwrap();
         assert_eq!(peer(&server).unwrap(), Peer::Us);
     }
+
+    #[test]
+    fn a_client_that_reset_before_it_was_looked_at_is_gone() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        rustix::net::sockopt::set_socket_linger(&client, Some(Duration::ZERO)).unwrap();
+        drop(client);
+        std::thread::sleep(Duration::from_millis(200));
+        let (server, _) = listener.accept().unwrap();
+        assert!(server.peer_addr().is_err(), "the kernel kept its address");
+        assert_eq!(peer(&server).unwrap(), Peer::Gone);
+    }
 }
