@@ -1494,7 +1494,7 @@ fn deleting_a_session_whose_keys_moved_writes_them_back_where_the_same_keys_are(
     let r = rig();
     let id = moved_default_user(&r);
     // The user put the very same key id back by hand: nothing of theirs is overwritten.
-    let same = edit_credentials(
+    edit_credentials(
         &r,
         "[default]\n",
         "[default]\naws_access_key_id = AKIAUSERSOWNKEY00000\n",
@@ -1600,7 +1600,7 @@ fn deleting_a_session_whose_keys_moved_leaves_a_credential_source_set_up_since_a
     // An MFA device beside the keys names no source of its own: they go back.
     let r = rig();
     let id = moved_default_user(&r);
-    let with_mfa = edit_credentials(
+    edit_credentials(
         &r,
         "[default]\n",
         "[default]\nmfa_serial = arn:aws:iam::123456789012:mfa/me\n",
