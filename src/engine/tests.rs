@@ -2796,3 +2796,45 @@ fn deleting_a_session_whose_keys_moved_from_beside_settings_that_name_no_source_
         );
     }
 }
+
+#[test]
+fn a_delete_whose_second_stop_fails_says_the_first_stopped_and_forgets_what_it_gave_back() {
+    let mut r = rig();
+    let dev = default_user_with(&r, "AKIAUSERSOWNKEY00000", "mine/secret");
+    let credentials = "[default]\naws_access_key_id = AKIAUSERSOWNKEY00000\naws_secret_access_key = mine/secret\n";
+    let config = "[profile other]\nregion = eu-north-1\n";
+    std::fs::write(r.dir.path().join("credentials"), credentials).unwrap();
+    std::fs::write(r.dir.path().join("config"), config).unwrap();
+    r.engine.move_keys(dev).unwrap();
+    // ops, assumed from dev, takes the user's config section over for its run.
+    let ops = r.chained("ops", dev, "other");
+    r.engine.start(dev, &mut NoPrompt, false).unwrap();
+    r.engine.start(ops, &mut NoPrompt, true).unwrap();
+    assert!(secret_of(&r.mem, ops, Item::TakenOverConfig).is_some());
+    // ops stops first; dev's stop can't read the original its claim kept, so it fails.
+    r.mem.refuse_read(Item::TakenOverCredentials);
+    r.engine
+        .delete(dev, true, HomelessKeys::Refuse)
+        .unwrap_err();
+    r.mem.heal();
+    // The store says what the files show: ops stopped, its section given back and the copy
+    // of it gone from the keychain; dev still runs, its claim whole.
+    assert_eq!(
+        r.text("config")
+            .matches("[profile other]\nregion = eu-north-1\n")
+            .count(),
+        1
+    );
+    assert_eq!(r.session(ops).state, State::Inactive);
+    assert_eq!(secret_of(&r.mem, ops, Item::TakenOverConfig), None);
+    assert_eq!(r.session(dev).state, State::Active);
+    let deleted = r.engine.delete(dev, true, HomelessKeys::Refuse).unwrap();
+    assert_eq!(
+        deleted.moved_keys[0].fate,
+        KeysFate::WrittenBack,
+        "{deleted:?}"
+    );
+    assert_eq!(r.text("credentials"), credentials);
+    assert_eq!(r.text("config"), config);
+    assert!(r.mem.accounts().is_empty(), "{:?}", r.mem.accounts());
+}
