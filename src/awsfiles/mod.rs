@@ -20,8 +20,8 @@ use std::path::PathBuf;
 use crate::session::ProfileName;
 
 /// Keys of a profile that make it a credential source, or shape one (botocore's and the SDKs'
-/// providers): what `exec` takes out of its child's default profile, and what keeps long-term
-/// keys a deleted session holds from going back into a profile (see [`Files::put_keys_back`]).
+/// providers): what `exec` takes out of its child's default profile. Deleting a session whose
+/// keys moved heeds a narrower list (see [`Files::put_keys_back`]).
 pub const CREDENTIAL_SOURCE_KEYS: &[&str] = &[
     "aws_access_key_id",
     "aws_secret_access_key",

@@ -20,9 +20,7 @@ use zeroize::Zeroizing;
 use super::document::profile_of;
 use super::file::Backup;
 use super::owned::{NO_SECTION, fingerprint, fingerprint_of, on_nothing, rest, resting};
-use super::{
-    AwsFile, CREDENTIAL_SOURCE_KEYS, Document, Error, Files, Flavor, Original, Owned, TakenOver,
-};
+use super::{AwsFile, Document, Error, Files, Flavor, Original, Owned, TakenOver};
 use crate::session::{IamUserKeys, ProfileName, SessionId};
 
 /// The two keys that move.
@@ -377,14 +375,20 @@ impl Files {
     /// nothing, or the user removed the section since, theirs between runs or credtray's
     /// while the session runs. One held out of the file on purpose (published as a process)
     /// is not: giving it up puts its original back.
+    ///
+    /// It reads every file [`Self::put_keys_back`] reads, so that one that can't be read or
+    /// parsed refuses the delete before running sessions stop and files change.
     pub fn keys_home_gone(&self, record: &Owned) -> Result<bool, Error> {
+        if let Some((other, _)) = self.other_section(record) {
+            other.read()?;
+        }
+        let doc = AwsFile::new(record.file.clone(), record.flavor).read()?;
         if on_nothing(record) {
             return Ok(true);
         }
         if record.withheld.is_some() {
             return Ok(false);
         }
-        let doc = AwsFile::new(record.file.clone(), record.flavor).read()?;
         Ok(doc.section_text(&record.section).is_none())
     }
 
@@ -404,13 +408,14 @@ impl Files {
     /// For a delete that stops after giving up claims: takes back those `keeps` says, as the
     /// files show them now (resting where their original is, on no section where the section
     /// is gone), so the store matches the files and moved keys still know where they came
-    /// from.
+    /// from. Returns the records really given up, whose originals the caller forgets once the
+    /// store is saved.
     pub fn take_back(
         &self,
         given_up: Vec<Owned>,
         owned: &mut Vec<Owned>,
         keeps: impl Fn(&TakenOver) -> bool,
-    ) {
+    ) -> Vec<Owned> {
         let mut there = Vec::new();
         for mut record in given_up {
             let kept = record
@@ -430,7 +435,7 @@ impl Files {
                 there.push(record);
             }
         }
-        self.reclaim(there, owned, keeps);
+        self.reclaim(there, owned, keeps)
     }
 
     /// Writes long-term keys back into the section of `record` (a section taken over for good,
@@ -451,19 +456,14 @@ impl Files {
         ];
         // The profile's section in the other file, read first (it is not written here).
         let elsewhere = match self.other_section(record) {
-            Some((other, section)) => names_a_source(&other.read()?, &section, &[]),
+            Some((other, section)) => holds_another_source(&other.read()?, &section, ours),
             None => false,
         };
         file.edit(|doc| {
             if doc.section_text(&record.section).is_none() {
                 return Ok(KeysHome::Gone);
             }
-            let theirs = KEYS.map(|k| doc.get(&record.section, k));
-            let same = theirs
-                .iter()
-                .zip(ours)
-                .all(|(found, want)| found.is_none_or(|v| v.trim() == want));
-            if !same || elsewhere || names_a_source(doc, &record.section, &KEYS) {
+            if elsewhere || holds_another_source(doc, &record.section, ours) {
                 return Ok(KeysHome::Taken);
             }
             doc.upsert(
@@ -489,14 +489,36 @@ impl Files {
     }
 }
 
-/// Whether `section` holds a key of [`CREDENTIAL_SOURCE_KEYS`] (those in `besides` aside): a
-/// credential source of its own. `mfa_serial` is no source: it sits beside long-term keys,
-/// naming their MFA device (the import reads it so).
-fn names_a_source(doc: &Document, section: &str, besides: &[&str]) -> bool {
-    CREDENTIAL_SOURCE_KEYS
+/// Keys that make a profile a credential source other than long-term keys: where one is
+/// set, keys written back beside it would override it (or, beside a session token, pair with
+/// a token not theirs). Narrower than [`super::CREDENTIAL_SOURCE_KEYS`] on purpose: settings that
+/// only shape a source (`role_session_name`, `duration_seconds`, `external_id`,
+/// `mfa_serial`, `sso_region`, `sso_account_id`, `sso_role_name`, `credential_source` or
+/// `source_profile` without `role_arn`) sit beside long-term keys too, often since before the
+/// keys moved, and must not cost the user the only copy of those keys.
+const SOURCE_DEFINING_KEYS: &[&str] = &[
+    "aws_session_token",
+    "aws_security_token",
+    "credential_process",
+    "role_arn",
+    "web_identity_token_file",
+    "sso_session",
+    "sso_start_url",
+    "login_session",
+];
+
+/// Whether `section` holds long-term keys other than `ours` or a credential source of its
+/// own (see [`SOURCE_DEFINING_KEYS`]): what keys written back there would overwrite or
+/// override.
+fn holds_another_source(doc: &Document, section: &str, ours: [&str; 2]) -> bool {
+    let other_keys = KEYS
         .iter()
-        .filter(|k| **k != "mfa_serial" && !besides.contains(k))
-        .any(|k| doc.get(section, k).is_some())
+        .zip(ours)
+        .any(|(k, want)| doc.get(section, k).is_some_and(|v| v.trim() != want));
+    other_keys
+        || SOURCE_DEFINING_KEYS
+            .iter()
+            .any(|k| doc.get(section, k).is_some())
 }
 
 /// A section taken over for good that is not published now (it holds the user's text) and

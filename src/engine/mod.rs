@@ -585,11 +585,17 @@ impl Engine {
         }
         // So do moved keys with nowhere to go (the keychain holds their only copy), decided
         // here, before any file or the store changes. Told to discard them, the section the
-        // user removed stays gone: giving the claim up writes no original back.
+        // user removed stays gone: giving the claim up writes no original back. Every read
+        // that putting them back needs is made here too (the keys, both files): one that
+        // fails refuses the delete before the first write.
+        let mut moved_secrets = Vec::new();
         for session in doomed.iter().filter(|s| s.kind.tag().has_keys()) {
             let Some(record) = moved_from(&locked.owned, session.id).cloned() else {
                 continue;
             };
+            let secrets = self.read_keys(session.id)?;
+            let complete = secrets.iter().all(Option::is_some);
+            moved_secrets.push((session.id, secrets));
             if !self.files.keys_home_gone(&record)? {
                 // Another session runs on the profile, in that section: the keys could go
                 // back only once it stops, and its stop gives the section up without them.
@@ -608,9 +614,7 @@ impl Engine {
                 }
                 continue;
             }
-            if homeless == HomelessKeys::Refuse
-                && self.read_keys(session.id)?.iter().all(Option::is_some)
-            {
+            if homeless == HomelessKeys::Refuse && complete {
                 return Err(Error::KeysWouldBeLost {
                     alias: session.alias.to_string(),
                     path: record.file,
@@ -633,7 +637,9 @@ impl Engine {
             match self.unpublish(&mut locked, &session.profile, |t| live.contains(&t.session)) {
                 Ok(removed) => removed_records.extend(removed),
                 Err(e) => {
-                    locked.save()?;
+                    // This session's stop failed; those stopped before it are stopped.
+                    stopped.pop();
+                    self.abandon_delete(&mut locked, &doomed, &stopped, removed_records)?;
                     return Err(e);
                 }
             }
@@ -652,11 +658,13 @@ impl Engine {
             let Some(record) = moved_from(&removed_records, session.id) else {
                 continue;
             };
-            let [Some(id), Some(secret)] = self.read_keys(session.id)? else {
+            let Some((_, [Some(id), Some(secret)])) =
+                moved_secrets.iter().find(|(s, _)| *s == session.id)
+            else {
                 continue;
             };
             let (path, section) = (record.file.clone(), record.section.clone());
-            let fate = match self.files.put_keys_back(record, &id, &secret) {
+            let fate = match self.files.put_keys_back(record, id, secret) {
                 Ok(awsfiles::KeysHome::Free) => KeysFate::WrittenBack,
                 Ok(awsfiles::KeysHome::Taken) => KeysFate::OtherKeys,
                 Ok(awsfiles::KeysHome::Gone) if homeless == HomelessKeys::Discard => {
@@ -676,15 +684,8 @@ impl Engine {
                             section,
                         },
                     };
-                    let doomed_claim =
-                        |t: &awsfiles::TakenOver| doomed.iter().any(|d| d.id == t.session);
                     let given_up = std::mem::take(&mut removed_records);
-                    self.files
-                        .take_back(given_up, &mut locked.owned, doomed_claim);
-                    for &running in &stopped {
-                        locked.catalog.set_state(running, State::Inactive, None);
-                    }
-                    locked.save()?;
+                    self.abandon_delete(&mut locked, &doomed, &stopped, given_up)?;
                     return Err(error);
                 }
             };
@@ -753,6 +754,29 @@ impl Engine {
             sessions: doomed,
             moved_keys,
         })
+    }
+
+    /// For a delete that stops after files changed: the claims of the doomed sessions given
+    /// up come back as the files show them, the sessions `stopped` are inactive, the store is
+    /// saved to match the files, and then the originals of the sections really given back
+    /// (to the user, in the files) leave the keychain.
+    fn abandon_delete(
+        &self,
+        locked: &mut crate::store::Locked,
+        doomed: &[Session],
+        stopped: &[SessionId],
+        given_up: Vec<awsfiles::Owned>,
+    ) -> Result<(), Error> {
+        let doomed_claim = |t: &awsfiles::TakenOver| doomed.iter().any(|d| d.id == t.session);
+        let given_back = self
+            .files
+            .take_back(given_up, &mut locked.owned, doomed_claim);
+        for &running in stopped {
+            locked.catalog.set_state(running, State::Inactive, None);
+        }
+        locked.save()?;
+        self.forget_originals(locked, &given_back);
+        Ok(())
     }
 
     /// Parses both AWS files and reports their sections, the ones credtray owns, and problems.

@@ -2658,3 +2658,183 @@ fn deleting_a_session_whose_keys_moved_while_another_runs_in_their_section_refus
         r.text("credentials")
     );
 }
+
+#[test]
+fn a_delete_whose_moved_keys_would_meet_an_unparseable_file_fails_before_anything_changes() {
+    // The config section was taken over by the move too, or there was none (the start wrote
+    // one): the config file can't be parsed once the session runs. Stopping the session and
+    // putting the keys back both read it.
+    for config_moved in [true, false] {
+        let mut r = rig();
+        let id = default_user_with(&r, "AKIAUSERSOWNKEY00000", "mine/secret");
+        std::fs::write(r.dir.path().join("credentials"), USER_CREDENTIALS).unwrap();
+        let config = if config_moved {
+            USER_CONFIG
+        } else {
+            "[profile other]\nregion = eu-north-1\n"
+        };
+        std::fs::write(r.dir.path().join("config"), config).unwrap();
+        r.engine.move_keys(id).unwrap();
+        r.engine.start(id, &mut NoPrompt, false).unwrap();
+        std::fs::write(
+            r.dir.path().join("config"),
+            format!("{}[broken\n", r.text("config")),
+        )
+        .unwrap();
+        refused_as_it_was(&r, id);
+    }
+}
+
+#[test]
+fn a_delete_that_cannot_read_the_moved_keys_fails_before_anything_changes() {
+    let mut r = rig();
+    let id = moved_default_user(&r);
+    r.engine.start(id, &mut NoPrompt, false).unwrap();
+    // The keychain answers for the key id but not for the secret.
+    r.mem.refuse_read(Item::SecretAccessKey);
+    let files = files_below(r.dir.path());
+    let store = r.engine.store().load_all().unwrap();
+    let err = r
+        .engine
+        .delete(id, false, HomelessKeys::Refuse)
+        .unwrap_err();
+    assert!(err.to_string().contains("keychain"), "{err}");
+    assert_eq!(files_below(r.dir.path()), files, "no file changed");
+    assert_eq!(r.engine.store().load_all().unwrap(), store, "nor the store");
+    r.mem.heal();
+    assert_eq!(
+        secret_of(&r.mem, id, Item::SecretAccessKey).as_deref(),
+        Some("mine/secret")
+    );
+}
+
+/// Deletes `id`, which must fail naming the config file and change no file, nor the store,
+/// nor the keychain.
+fn refused_as_it_was(r: &Rig, id: SessionId) {
+    let files = files_below(r.dir.path());
+    let store = r.engine.store().load_all().unwrap();
+    let accounts = r.mem.accounts();
+    let err = r
+        .engine
+        .delete(id, false, HomelessKeys::Refuse)
+        .unwrap_err();
+    assert!(err.to_string().contains("config"), "{err}");
+    assert_eq!(files_below(r.dir.path()), files, "no file changed");
+    assert_eq!(r.engine.store().load_all().unwrap(), store, "nor the store");
+    assert_eq!(r.mem.accounts(), accounts, "nor the keychain");
+    assert_eq!(r.session(id).state, State::Active);
+}
+
+#[test]
+fn a_delete_that_fails_late_forgets_the_originals_of_the_sections_it_gave_back() {
+    let mut r = rig();
+    let id = default_user_with(&r, "AKIAUSERSOWNKEY00000", "mine/secret");
+    std::fs::write(r.dir.path().join("credentials"), USER_CREDENTIALS).unwrap();
+    r.engine.move_keys(id).unwrap();
+    // The user writes a config section since: taken over for this run only.
+    std::fs::write(r.dir.path().join("config"), USER_CONFIG).unwrap();
+    r.engine.start(id, &mut NoPrompt, true).unwrap();
+    assert!(secret_of(&r.mem, id, Item::TakenOverConfig).is_some());
+    // The kept original of the credentials section is lost: the delete finds the keys' home
+    // gone only once the running session stopped (see the test above).
+    r.mem
+        .delete(Key::new(id, Item::TakenOverCredentials))
+        .unwrap();
+    let err = r
+        .engine
+        .delete(id, false, HomelessKeys::Refuse)
+        .unwrap_err();
+    assert!(matches!(err, Error::KeysWouldBeLost { .. }), "{err}");
+    assert_eq!(r.text("config"), USER_CONFIG, "given back");
+    assert_eq!(
+        secret_of(&r.mem, id, Item::TakenOverConfig),
+        None,
+        "no copy of the user's section left in the keychain"
+    );
+    assert_eq!(
+        secret_of(&r.mem, id, Item::SecretAccessKey).as_deref(),
+        Some("mine/secret")
+    );
+}
+
+#[test]
+fn deleting_a_session_whose_keys_moved_from_beside_settings_that_name_no_source_writes_them_back() {
+    // Keys that shape a source but are none on their own were there when the keys moved.
+    for (credentials, config) in [
+        ("", "role_session_name = me\nduration_seconds = 3600\n"),
+        (
+            "external_id = ext\nsso_region = eu-west-1\n",
+            "source_profile = other\n",
+        ),
+        (
+            "",
+            "credential_source = Environment\nsso_account_id = 123456789012\n",
+        ),
+    ] {
+        let r = rig();
+        let id = default_user_with(&r, "AKIAUSERSOWNKEY00000", "mine/secret");
+        let files = [
+            ("credentials", USER_CREDENTIALS, credentials),
+            ("config", USER_CONFIG, config),
+        ];
+        for (file, text, extra) in files {
+            let text = text.replacen("[default]\n", &format!("[default]\n{extra}"), 1);
+            std::fs::write(r.dir.path().join(file), text).unwrap();
+        }
+        r.engine.move_keys(id).unwrap();
+        let deleted = r.engine.delete(id, false, HomelessKeys::Refuse).unwrap();
+        assert_eq!(
+            deleted.moved_keys[0].fate,
+            KeysFate::WrittenBack,
+            "{credentials}{config}"
+        );
+        assert!(
+            r.text("credentials")
+                .contains("aws_secret_access_key = mine/secret"),
+            "{}",
+            r.text("credentials")
+        );
+    }
+}
+
+#[test]
+fn a_delete_whose_second_stop_fails_says_the_first_stopped_and_forgets_what_it_gave_back() {
+    let mut r = rig();
+    let dev = default_user_with(&r, "AKIAUSERSOWNKEY00000", "mine/secret");
+    let credentials = "[default]\naws_access_key_id = AKIAUSERSOWNKEY00000\naws_secret_access_key = mine/secret\n";
+    let config = "[profile other]\nregion = eu-north-1\n";
+    std::fs::write(r.dir.path().join("credentials"), credentials).unwrap();
+    std::fs::write(r.dir.path().join("config"), config).unwrap();
+    r.engine.move_keys(dev).unwrap();
+    // ops, assumed from dev, takes the user's config section over for its run.
+    let ops = r.chained("ops", dev, "other");
+    r.engine.start(dev, &mut NoPrompt, false).unwrap();
+    r.engine.start(ops, &mut NoPrompt, true).unwrap();
+    assert!(secret_of(&r.mem, ops, Item::TakenOverConfig).is_some());
+    // ops stops first; dev's stop can't read the original its claim kept, so it fails.
+    r.mem.refuse_read(Item::TakenOverCredentials);
+    r.engine
+        .delete(dev, true, HomelessKeys::Refuse)
+        .unwrap_err();
+    r.mem.heal();
+    // The store says what the files show: ops stopped, its section given back and the copy
+    // of it gone from the keychain; dev still runs, its claim whole.
+    assert_eq!(
+        r.text("config")
+            .matches("[profile other]\nregion = eu-north-1\n")
+            .count(),
+        1
+    );
+    assert_eq!(r.session(ops).state, State::Inactive);
+    assert_eq!(secret_of(&r.mem, ops, Item::TakenOverConfig), None);
+    assert_eq!(r.session(dev).state, State::Active);
+    let deleted = r.engine.delete(dev, true, HomelessKeys::Refuse).unwrap();
+    assert_eq!(
+        deleted.moved_keys[0].fate,
+        KeysFate::WrittenBack,
+        "{deleted:?}"
+    );
+    assert_eq!(r.text("credentials"), credentials);
+    assert_eq!(r.text("config"), config);
+    assert!(r.mem.accounts().is_empty(), "{:?}", r.mem.accounts());
+}

@@ -25,6 +25,8 @@ enum Fault {
     Refuses(Item),
     /// Deleting this item fails; everything else works.
     RefusesDelete(Item),
+    /// Reading this item fails; everything else works.
+    RefusesRead(Item),
     /// Writing this item "succeeds" but keeps nothing, as a keychain that lost the write.
     Forgets(Item),
 }
@@ -57,6 +59,11 @@ impl Memory {
         *lock(&self.fault) = Fault::RefusesDelete(item);
     }
 
+    /// From now on, refuses to read `item`, as a keychain that fails one lookup.
+    pub fn refuse_read(&self, item: Item) {
+        *lock(&self.fault) = Fault::RefusesRead(item);
+    }
+
     /// From now on, says yes to writes of `item` but keeps nothing.
     pub fn forget_writes(&self, item: Item) {
         *lock(&self.fault) = Fault::Forgets(item);
@@ -85,6 +92,7 @@ impl Memory {
             }),
             Fault::Refuses(item) if op == Op::Write && item == key.item => Err(refused()),
             Fault::RefusesDelete(item) if op == Op::Delete && item == key.item => Err(refused()),
+            Fault::RefusesRead(item) if op == Op::Read && item == key.item => Err(refused()),
             _ => Ok(()),
         }
     }

@@ -369,6 +369,43 @@ fn deleting_a_session_whose_keys_moved_leaves_a_credential_source_set_up_since_a
 }
 
 #[test]
+fn deleting_a_session_whose_keys_moved_from_beside_role_settings_writes_them_back() {
+    let env = Env::new();
+    let f = fixtures();
+    std::fs::create_dir_all(env.aws_dir()).unwrap();
+    std::fs::write(
+        env.aws_dir().join("credentials"),
+        format!(
+            "[dev]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            f.access_key_id, f.secret_access_key
+        ),
+    )
+    .unwrap();
+    // Settings for the roles assumed from dev, there before the keys moved: none of them is
+    // a credential source, and nothing changed since.
+    let config =
+        "[profile dev]\nregion = eu-west-1\nrole_session_name = me\nduration_seconds = 3600\n";
+    std::fs::write(env.aws_dir().join("config"), config).unwrap();
+    env.run(&["import", "aws-config", "--move-keys"], "").ok();
+    assert!(!env.aws_files().0.contains(&f.secret_access_key));
+    let dev = env.id_of("dev");
+    let deleted = env.run(&["session", "delete", "dev"], "").ok();
+    assert!(!deleted.stdout.contains("not written back"), "{deleted:?}");
+    assert!(
+        env.aws_files()
+            .0
+            .contains(&format!("aws_secret_access_key = {}", f.secret_access_key)),
+        "{:?}",
+        env.aws_files()
+    );
+    assert_eq!(env.aws_files().1, config);
+    assert!(keychain(&dev).is_empty(), "{:?}", keychain(&dev));
+    // The user's profile works as before the move.
+    let arn = crate::engine::caller(&env, "dev");
+    assert!(arn.contains(":user/"), "{arn}");
+}
+
+#[test]
 fn a_refused_delete_of_a_running_session_changes_no_file_nor_the_store() {
     let env = Env::new();
     let f = fixtures();
