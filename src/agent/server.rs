@@ -305,6 +305,9 @@ mod tests {
         agent: Arc<Agent>,
         engine: Engine,
         chained: SessionId,
+        store: Store,
+        mem: Arc<Memory>,
+        files: Files,
     }
 
     fn rig() -> Rig {
@@ -348,13 +351,21 @@ mod tests {
             )
             .unwrap()
             .id;
-        let agent = Arc::new(Agent::new(store, mem, files, sts.clone()));
+        let agent = Arc::new(Agent::new(
+            store.clone(),
+            mem.clone(),
+            files.clone(),
+            sts.clone(),
+        ));
         Rig {
             _dir: dir,
             sts,
             agent,
             engine,
             chained,
+            store,
+            mem,
+            files,
         }
     }
 
@@ -479,5 +490,77 @@ mod tests {
             r.agent.answer(Request::new(Ask::Hello)).body,
             Answer::Hello { tray: false, .. }
         ));
+    }
+
+    /// Answers every MFA question with the same code, as a person typing the code their
+    /// device still shows would.
+    struct SameCode;
+
+    impl Prompt for SameCode {
+        fn mfa_code(
+            &mut self,
+            _: &crate::session::Session,
+            _: &crate::session::MfaDevice,
+            _: engine::MfaAsk,
+        ) -> Option<crate::session::MfaCode> {
+            Some("123456".parse().unwrap())
+        }
+        fn saml_assertion(
+            &mut self,
+            _: &crate::session::Session,
+        ) -> Result<secrecy::SecretString, engine::NoAssertion> {
+            Err(engine::NoAssertion::NotGiven)
+        }
+    }
+
+    #[test]
+    fn a_code_used_by_one_request_is_refused_to_the_next_without_an_aws_call() {
+        let r = rig();
+        // Two IAM users behind one MFA device: each request builds its own engine.
+        for alias in ["dev", "ops"] {
+            r.engine
+                .add(
+                    NewSession {
+                        alias: alias.parse().unwrap(),
+                        profile: None,
+                        region: None,
+                        publish: None,
+                        kind: SessionKind::IamUser {
+                            mfa_device: Some("arn:aws:iam::123456789012:mfa/me".parse().unwrap()),
+                        },
+                    },
+                    Some(IamUserKeys {
+                        access_key_id: crate::session::AccessKeyId::parse(
+                            &"AKIABBBBBBBBBBBBBBBB".into(),
+                        )
+                        .unwrap(),
+                        secret_access_key: crate::session::SecretAccessKey::parse(&"s3cret".into())
+                            .unwrap(),
+                    }),
+                )
+                .unwrap();
+        }
+        let agent = Agent::new(
+            r.store.clone(),
+            r.mem.clone(),
+            r.files.clone(),
+            r.sts.clone(),
+        )
+        .with_prompt(Box::new(|| Box::new(SameCode)));
+        assert!(matches!(ask(&agent, "dev").body, Answer::Credentials(_)));
+        let Answer::Error { message, .. } = ask(&agent, "ops").body else {
+            panic!("the used code was accepted again")
+        };
+        assert!(
+            message.contains("already used; wait for the next code"),
+            "{message}"
+        );
+        let tokens = r
+            .sts
+            .calls()
+            .into_iter()
+            .filter(|c| matches!(c, Call::GetSessionToken { .. }))
+            .count();
+        assert_eq!(tokens, 1, "AWS was not asked with the used code");
     }
 }

@@ -283,7 +283,8 @@ pub struct Engine {
     secrets: Arc<dyn SecretStore>,
     files: Files,
     sts: Arc<dyn Sts>,
-    used_codes: kinds::UsedCodes,
+    /// MFA codes used recently: this engine's own, or its process's (see [`Remembered`]).
+    used_codes: Arc<kinds::UsedCodes>,
     /// The `credtray` CLI a profile published as a process names (see
     /// [`aws::process::cli_for`]).
     cli: Option<std::path::PathBuf>,
@@ -307,7 +308,7 @@ impl Engine {
             secrets,
             files,
             sts,
-            used_codes: kinds::UsedCodes::new(),
+            used_codes: Arc::default(),
             cli: std::env::current_exe()
                 .ok()
                 .map(|exe| aws::process::cli_for(&exe)),
@@ -325,8 +326,10 @@ impl Engine {
     }
 
     /// Keeps the credentials this engine obtains in `remembered` too, and serves them from
-    /// there while they are fresh (a long-lived process: the agent).
+    /// there while they are fresh (a long-lived process: the agent). The process's record of used MFA codes is shared through it too, so a code one engine
+    /// used is refused to the next.
     pub fn remember_in(&mut self, remembered: Arc<Remembered>) {
+        self.used_codes = remembered.used_codes().clone();
         self.remembered = Some(remembered);
     }
 

@@ -1,13 +1,15 @@
 //! Credentials a long-lived process (the agent) keeps in memory, per session, with the
 //! definition they were obtained for: served while they have more than the refresh margin
 //! left, so a warm `credential-process` needs neither the keychain nor STS. Secrets are wiped
-//! when an entry is replaced or dropped (`SecretString` zeroizes).
+//! when an entry is replaced or dropped (`SecretString` zeroizes). It also holds the MFA codes
+//! the process used recently, so one request's code is refused to the next.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use time::OffsetDateTime;
 
+use super::kinds::UsedCodes;
 use crate::aws::Credentials;
 use crate::session::SessionId;
 
@@ -20,6 +22,7 @@ struct Entry {
 #[derive(Default)]
 pub struct Remembered {
     entries: Mutex<HashMap<SessionId, Entry>>,
+    used_codes: Arc<UsedCodes>,
 }
 
 impl Remembered {
@@ -46,6 +49,11 @@ impl Remembered {
         let entry = entries.get(&id)?;
         (entry.definition == definition && !entry.credentials.refresh_due(now))
             .then(|| entry.credentials.clone())
+    }
+
+    /// The MFA codes the process used recently, which its engines share.
+    pub(super) fn used_codes(&self) -> &Arc<UsedCodes> {
+        &self.used_codes
     }
 
     pub fn keep(&self, id: SessionId, definition: &str, credentials: &Credentials) {

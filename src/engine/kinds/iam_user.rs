@@ -3,6 +3,7 @@
 //! code is asked for at most once per token.
 
 use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -40,9 +41,36 @@ fn federated_name(alias: &str) -> String {
 /// TOTP codes change every 30 s; a code is single-use within its window.
 const MFA_WINDOW_SECONDS: i64 = 30;
 
-/// MFA codes used recently, per device: (code, 30-second window). A used code is worthless to
-/// AWS, but it is still wiped from memory when dropped.
-pub(in crate::engine) type UsedCodes = HashMap<String, (Zeroizing<String>, i64)>;
+/// MFA codes used recently, per device: (code, 30-second window). Shared by the engines of one
+/// process (the agent builds one per request), so a code one request used is refused to the
+/// next before AWS would reject it less clearly. A used code is worthless to AWS, but it is
+/// still wiped from memory when dropped.
+#[derive(Default)]
+pub(in crate::engine) struct UsedCodes {
+    codes: Mutex<HashMap<String, (Zeroizing<String>, i64)>>,
+}
+
+impl UsedCodes {
+    fn codes(&self) -> MutexGuard<'_, HashMap<String, (Zeroizing<String>, i64)>> {
+        // A panic elsewhere can't leave a half-written entry: every change is one insert.
+        self.codes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether `code` was used with `device` in `window` or the one before (a code read at the
+    /// end of its window is still being typed in the next).
+    fn used(&self, device: &MfaDevice, code: &MfaCode, window: i64) -> bool {
+        self.codes()
+            .get(device.as_str())
+            .is_some_and(|(used, at)| used.as_str() == code.as_str() && window - at <= 1)
+    }
+
+    fn note(&self, device: &MfaDevice, code: &MfaCode, window: i64) {
+        self.codes().insert(
+            device.to_string(),
+            (Zeroizing::new(code.as_str().to_owned()), window),
+        );
+    }
+}
 
 /// An IAM-user session's source.
 pub(super) struct IamUser<'a> {
@@ -112,10 +140,7 @@ impl Engine {
             .map_err(|e| Error::sts(session, e))?;
         if let (Some(device), Some(code)) = (device, &code) {
             let window = self.now().unix_timestamp() / MFA_WINDOW_SECONDS;
-            self.used_codes.insert(
-                device.to_string(),
-                (Zeroizing::new(code.as_str().to_owned()), window),
-            );
+            self.used_codes.note(device, code, window);
         }
         credentials.issued = Some(issued);
         if mode.writes() {
@@ -195,11 +220,7 @@ impl Engine {
                 break;
             };
             let window = self.now().unix_timestamp() / MFA_WINDOW_SECONDS;
-            let reused = self
-                .used_codes
-                .get(device.as_str())
-                .is_some_and(|(used, at)| used.as_str() == code.as_str() && window - at <= 1);
-            if !reused {
+            if !self.used_codes.used(device, &code, window) {
                 return Ok(code);
             }
             ask = MfaAsk::AlreadyUsed;
