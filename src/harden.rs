@@ -15,8 +15,9 @@
 //! `/proc`. The flag is not inherited across `execve` of an ordinary program, so what these
 //! processes run (`exec`'s command, the login window, the browser) is dumpable as usual.
 //!
-//! Other platforms: nothing is done (macOS and the BSDs have no equivalent call that keeps
-//! the same user's debugger out without privileges).
+//! Other platforms: nothing is done. The nearest equivalents, FreeBSD's
+//! `procctl(PROC_TRACE_CTL)` and macOS's `ptrace(PT_DENY_ATTACH)`, are left for when credtray
+//! is tested there.
 
 /// Marks this process non-dumpable (Linux; elsewhere nothing). A failure is logged and the
 /// process goes on: it is a precaution, not something credentials depend on.
