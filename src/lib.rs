@@ -25,6 +25,8 @@
 //! - [`saml_login`]: the federated login window's contract: the `credtray-login --saml-login`
 //!   child, its pipe and exit codes, the per-URL IdP cookie directories, AWS's ACS URLs.
 //! - [`loopback`]: the HTTP/1.1 subset of credtray's loopback servers, and their tokens.
+//! - [`harden`]: keeping the processes that hold credentials (agent, tray, `exec`) out of the
+//!   same user's debuggers (non-dumpable).
 //! - [`redact`]: secret-shaped text (key ids, keys, tokens, assertions) scrubbed from AWS's
 //!   messages before they are stored, shown or logged.
 //!
@@ -63,6 +65,7 @@ pub mod cli;
 pub mod doctor;
 pub mod engine;
 pub mod exec;
+pub mod harden;
 pub mod import;
 pub mod loopback;
 pub mod redact;

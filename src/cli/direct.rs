@@ -126,6 +126,8 @@ fn static_vars(credentials: &Credentials, region: &str) -> Vec<(&'static str, Ze
 
 /// `credtray exec SESSION -- CMD…`: CMD's exit code.
 pub(super) fn exec(mut engine: Engine, args: ExecArgs) -> anyhow::Result<i32> {
+    // It holds credentials in memory: see `crate::harden`.
+    crate::harden::keep_debuggers_out();
     let session = engine.catalog()?.resolve(&args.session)?.clone();
     let (program, rest) = args
         .command

@@ -397,6 +397,8 @@ pub(super) fn agent_refused(e: &crate::agent::client::Error) {
 /// until a tray asks it to hand over.
 fn run_agent(sts: Arc<Sdk>) -> anyhow::Result<()> {
     use crate::agent::{Agent, client, protocol, socket};
+    // It holds credentials in memory: see `crate::harden`.
+    crate::harden::keep_debuggers_out();
     let path = socket::path();
     let bound = socket::bind(&path, || {
         match client::request(&path, protocol::Ask::Hello) {

@@ -99,6 +99,8 @@ const OFFER_LOGIN_EVERY: Duration = Duration::from_secs(600);
 /// Runs the tray until Quit.
 fn run() -> anyhow::Result<()> {
     let started = Instant::now();
+    // It holds credentials (it is the agent too): see `credtray::harden`.
+    credtray::harden::keep_debuggers_out();
     if let Some(e) = credtray::cli::no_display() {
         return Err(e);
     }

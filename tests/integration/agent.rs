@@ -374,3 +374,141 @@ fn credential_process_refuses_an_agent_socket_others_could_have_made_and_shows_n
         "{run:?}"
     );
 }
+
+/// `credtray agent` run as [`crate::console::RACER`] in a home of its own: its process id,
+/// and `runuser`'s process, which waits for it. Killed when dropped.
+struct RacerAgent {
+    runuser: Child,
+    pid: u32,
+    _home: tempfile::TempDir,
+}
+
+impl RacerAgent {
+    fn start() -> Self {
+        crate::console::ensure_racer();
+        let home = tempfile::Builder::new()
+            .prefix("credtray-undumpable-")
+            .tempdir()
+            .unwrap();
+        for dir in ["home", "run", "config"] {
+            std::fs::create_dir(home.path().join(dir)).unwrap();
+        }
+        std::fs::set_permissions(
+            home.path().join("run"),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .unwrap();
+        let chown = std::process::Command::new("chown")
+            .args(["-R", crate::console::RACER])
+            .arg(home.path())
+            .status()
+            .unwrap();
+        assert!(chown.success(), "chown {chown}");
+        let at = |dir: &str| home.path().join(dir).display().to_string();
+        // No keychain is reachable for this user; the agent starts without one (it asks the
+        // keychain only when a request needs it).
+        let mut runuser = std::process::Command::new("runuser")
+            .args(["-u", crate::console::RACER, "--", "env", "-i"])
+            .arg("PATH=/usr/bin:/bin")
+            .arg(format!("HOME={}", at("home")))
+            .arg(format!("XDG_RUNTIME_DIR={}", at("run")))
+            .arg(format!("CREDTRAY_CONFIG_DIR={}", at("config")))
+            .arg(env!("CARGO_BIN_EXE_credtray"))
+            .arg("agent")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("runuser (util-linux) runs the agent");
+        // "credtray agent: listening on … (process N)": runuser forks, so the agent's id is
+        // its own.
+        let mut said = String::new();
+        let mut lines =
+            std::io::BufRead::lines(std::io::BufReader::new(runuser.stderr.take().unwrap()));
+        let pid = loop {
+            let Some(Ok(line)) = lines.next() else {
+                let _ = runuser.kill();
+                panic!("the agent ended before listening: {said}");
+            };
+            said.push_str(&line);
+            said.push('\n');
+            if let Some(rest) = line.split_once("(process ").map(|(_, rest)| rest)
+                && line.contains("listening on")
+            {
+                break rest.trim_end_matches(')').parse::<u32>().unwrap();
+            }
+        };
+        // Drain the rest, so the agent never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Self {
+            runuser,
+            pid,
+            _home: home,
+        }
+    }
+}
+
+impl Drop for RacerAgent {
+    fn drop(&mut self) {
+        if let Some(pid) = rustix::process::Pid::from_raw(self.pid as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+        let _ = self.runuser.kill();
+        let _ = self.runuser.wait();
+    }
+}
+
+/// `argv` run as [`crate::console::RACER`].
+fn as_racer(argv: &[&str]) -> crate::harness::Run {
+    let out = std::process::Command::new("runuser")
+        .args(["-u", crate::console::RACER, "--"])
+        .args(argv)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    crate::harness::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn the_agents_own_user_cannot_read_its_environment_or_memory_through_proc() {
+    // As a throw-away user: root reads every process's /proc files, whatever the agent does.
+    let agent = RacerAgent::start();
+    let proc = format!("/proc/{}", agent.pid);
+    // It is the racer's own process, and the racer may read /proc as usual (no hidepid): its
+    // own command's environment, and the agent's world-readable command line.
+    let status = std::fs::read_to_string(format!("{proc}/status")).unwrap();
+    let racer_uid = std::process::Command::new("id")
+        .args(["-u", crate::console::RACER])
+        .output()
+        .unwrap();
+    let racer_uid = String::from_utf8(racer_uid.stdout).unwrap();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert_eq!(
+        uid_line.split_whitespace().nth(1),
+        Some(racer_uid.trim()),
+        "{uid_line}"
+    );
+    as_racer(&["cat", "/proc/self/environ"]).ok();
+    let cmdline = as_racer(&["cat", &format!("{proc}/cmdline")]).ok();
+    assert!(cmdline.stdout.contains("agent"), "{cmdline:?}");
+
+    // But not the agent's environment, nor its memory.
+    let environ = as_racer(&["cat", &format!("{proc}/environ")]);
+    assert!(
+        environ.code != 0 && environ.stderr.contains("Permission denied"),
+        "the agent's own user read its environment: {environ:?}"
+    );
+    let mem = as_racer(&[
+        "/usr/bin/python3",
+        "-c",
+        &format!("open('{proc}/mem', 'rb')"),
+    ]);
+    assert!(
+        mem.code != 0 && mem.stderr.contains("PermissionError"),
+        "the agent's own user opened its memory: {mem:?}"
+    );
+}

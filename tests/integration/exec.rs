@@ -271,6 +271,29 @@ fn the_commands_exit_status_and_signals_are_credtrays() {
 }
 
 #[test]
+fn the_command_exec_runs_is_dumpable_as_usual() {
+    // credtray exec marks itself non-dumpable (`credtray::harden`); execve of an ordinary
+    // program resets that, so the command can be debugged and dumps core as it would anyway.
+    let env = Env::new();
+    let f = fixtures();
+    add_moto_user(&env, &f, "dev", "dev", &[]);
+    let python = python();
+    let run = exec(
+        &env,
+        &moto(),
+        "dev",
+        &[],
+        &[
+            &python,
+            "-c",
+            "import ctypes; print(ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))", // PR_GET_DUMPABLE
+        ],
+    )
+    .ok();
+    assert_eq!(run.stdout.trim(), "1", "{run:?}");
+}
+
+#[test]
 fn env_output_is_read_back_by_each_shell_and_exec_env_gives_the_same_identity() {
     let env = Env::new();
     let f = fixtures();
