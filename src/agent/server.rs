@@ -299,6 +299,14 @@ mod tests {
     use crate::secrets::Memory;
     use crate::session::{IamUserKeys, NewSession, SessionKind, Value};
 
+    /// Keys with `access_key_id` and a fixed secret.
+    fn keys(access_key_id: &str) -> IamUserKeys {
+        IamUserKeys {
+            access_key_id: crate::session::AccessKeyId::parse(&access_key_id.into()).unwrap(),
+            secret_access_key: crate::session::SecretAccessKey::parse(&"s3cret".into()).unwrap(),
+        }
+    }
+
     struct Rig {
         _dir: tempfile::TempDir,
         sts: Arc<Fake>,
@@ -326,14 +334,7 @@ mod tests {
                     publish: None,
                     kind: SessionKind::IamUser { mfa_device: None },
                 },
-                Some(IamUserKeys {
-                    access_key_id: crate::session::AccessKeyId::parse(
-                        &"AKIAAAAAAAAAAAAAAAAA".into(),
-                    )
-                    .unwrap(),
-                    secret_access_key: crate::session::SecretAccessKey::parse(&"s3cret".into())
-                        .unwrap(),
-                }),
+                Some(keys("AKIAAAAAAAAAAAAAAAAA")),
             )
             .unwrap();
         let chained = engine
@@ -529,14 +530,7 @@ mod tests {
                             mfa_device: Some("arn:aws:iam::123456789012:mfa/me".parse().unwrap()),
                         },
                     },
-                    Some(IamUserKeys {
-                        access_key_id: crate::session::AccessKeyId::parse(
-                            &"AKIABBBBBBBBBBBBBBBB".into(),
-                        )
-                        .unwrap(),
-                        secret_access_key: crate::session::SecretAccessKey::parse(&"s3cret".into())
-                            .unwrap(),
-                    }),
+                    Some(keys("AKIABBBBBBBBBBBBBBBB")),
                 )
                 .unwrap();
         }

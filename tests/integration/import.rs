@@ -19,6 +19,18 @@ fn write_aws(env: &Env, f: &crate::harness::Fixtures) {
     std::fs::write(env.aws_dir().join("config"), config).unwrap();
 }
 
+/// Writes `~/.aws/credentials` with `[dev]` holding the fixtures' keys, then `rest`; returns
+/// the text.
+fn write_dev_keys(env: &Env, f: &crate::harness::Fixtures, rest: &str) -> String {
+    std::fs::create_dir_all(env.aws_dir()).unwrap();
+    let credentials = format!(
+        "[dev]\naws_access_key_id = {}\naws_secret_access_key = {}\n{rest}",
+        f.access_key_id, f.secret_access_key
+    );
+    std::fs::write(env.aws_dir().join("credentials"), &credentials).unwrap();
+    credentials
+}
+
 /// An import's `--json` rows, none of which says "created".
 pub fn nothing_created(rows: &serde_json::Value) {
     assert!(
@@ -238,12 +250,7 @@ fn move_keys_takes_the_long_term_keys_off_the_disk_and_the_session_gives_the_res
 fn a_move_killed_between_its_record_and_the_write_leaves_the_keys_in_place_and_can_be_redone() {
     let env = Env::new();
     let f = fixtures();
-    std::fs::create_dir_all(env.aws_dir()).unwrap();
-    let credentials = format!(
-        "[dev]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
-        f.access_key_id, f.secret_access_key
-    );
-    std::fs::write(env.aws_dir().join("credentials"), &credentials).unwrap();
+    let credentials = write_dev_keys(&env, &f, "");
     // A config section too, with no keys: it is claimed only once the keys have moved.
     let config = "[profile dev]\nregion = eu-west-1\n";
     std::fs::write(env.aws_dir().join("config"), config).unwrap();
@@ -372,15 +379,7 @@ fn deleting_a_session_whose_keys_moved_leaves_a_credential_source_set_up_since_a
 fn deleting_a_session_whose_keys_moved_from_beside_role_settings_writes_them_back() {
     let env = Env::new();
     let f = fixtures();
-    std::fs::create_dir_all(env.aws_dir()).unwrap();
-    std::fs::write(
-        env.aws_dir().join("credentials"),
-        format!(
-            "[dev]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
-            f.access_key_id, f.secret_access_key
-        ),
-    )
-    .unwrap();
+    write_dev_keys(&env, &f, "");
     // Settings for the roles assumed from dev, there before the keys moved: none of them is
     // a credential source, and nothing changed since.
     let config =
@@ -409,15 +408,7 @@ fn deleting_a_session_whose_keys_moved_from_beside_role_settings_writes_them_bac
 fn a_refused_delete_of_a_running_session_changes_no_file_nor_the_store() {
     let env = Env::new();
     let f = fixtures();
-    std::fs::create_dir_all(env.aws_dir()).unwrap();
-    std::fs::write(
-        env.aws_dir().join("credentials"),
-        format!(
-            "[dev]\naws_access_key_id = {}\naws_secret_access_key = {}\n\n[mine]\nx = 1\n",
-            f.access_key_id, f.secret_access_key
-        ),
-    )
-    .unwrap();
+    write_dev_keys(&env, &f, "\n[mine]\nx = 1\n");
     env.run(&["import", "aws-config", "--move-keys"], "").ok();
     let dev = env.id_of("dev");
     env.run_moto(&["session", "start", "dev"], "").ok();
@@ -467,34 +458,13 @@ fn a_refused_delete_of_a_running_session_changes_no_file_nor_the_store() {
 fn moved_keys_are_in_no_file_credtray_wrote_even_after_an_earlier_take_over() {
     let env = Env::new();
     let f = fixtures();
-    std::fs::create_dir_all(env.aws_dir()).unwrap();
-    let credentials = format!(
-        "[dev]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
-        f.access_key_id, f.secret_access_key
-    );
-    std::fs::write(env.aws_dir().join("credentials"), &credentials).unwrap();
+    let credentials = write_dev_keys(&env, &f, "");
     std::fs::write(
         env.aws_dir().join("config"),
         "[profile dev]\nregion = eu-west-1\n",
     )
     .unwrap();
-    env.run(
-        &[
-            "session",
-            "add",
-            "iam-user",
-            "--alias",
-            "dev",
-            "--profile",
-            "dev",
-            "--access-key-id",
-            "-",
-            "--secret-access-key",
-            "-",
-        ],
-        &format!("{}\n{}\n", f.access_key_id, f.secret_access_key),
-    )
-    .ok();
+    crate::engine::add_moto_user(&env, &f, "dev", "dev", &[]);
     // Taken over first: the backup holds the user's section verbatim, keys included.
     env.run_moto(&["session", "start", "dev", "--take-over"], "")
         .ok();
