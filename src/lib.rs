@@ -39,8 +39,9 @@
 #![deny(unsafe_code)]
 
 /// An error and its causes as one sentence ("cannot write …: Permission denied"), a cause left
-/// out when the text before already says it. For notifications and reports; the CLI's `main`
-/// prints anyhow's chain the same way.
+/// out when the text before already says it: how every front end says an error (the CLI's
+/// `main`, `--json`, toasts, a session's `error` state, the agent's replies), so each cause is
+/// said once. (Error types help: a message that embeds its cause does not also chain it.)
 pub fn error_sentence(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
@@ -69,6 +70,8 @@ pub mod harden;
 pub mod import;
 pub mod loopback;
 pub mod redact;
+#[cfg(test)]
+mod said_once;
 pub mod saml_login;
 pub mod secrets;
 pub mod session;

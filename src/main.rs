@@ -9,7 +9,7 @@ fn main() -> ExitCode {
     match credtray::cli::run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("credtray: {err:#}");
+            eprintln!("credtray: {}", credtray::error_sentence(err.as_ref()));
             ExitCode::from(credtray::cli::exit_code(&err))
         }
     }

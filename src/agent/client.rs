@@ -25,12 +25,9 @@ pub const REPLY_WAIT: Duration = Duration::from_secs(150);
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("the credtray agent at {path} did not answer: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: io::Error,
-    },
+    // The cause is in the message, not a source: a chain printed whole would say it twice.
+    #[error("the credtray agent at {path} did not answer: {cause}")]
+    Io { path: String, cause: io::Error },
     #[error("the credtray agent sent a reply this credtray can't read: {0}")]
     Garbled(String),
     #[error("the credtray agent speaks protocol version {0}, this credtray {PROTOCOL}")]
@@ -44,9 +41,9 @@ pub enum Error {
 /// [`Error::Untrusted`] (before anything is sent) when what listens there may not be the
 /// user's own agent.
 pub fn request(path: &Path, ask: Ask) -> Result<Option<Reply>, Error> {
-    let io = |source| Error::Io {
+    let io = |cause| Error::Io {
         path: path.display().to_string(),
-        source,
+        cause,
     };
     let untrusted = |why: String| Error::Untrusted {
         path: path.to_owned(),

@@ -22,18 +22,15 @@ pub enum Error {
     Running { pid: u32, tray: bool },
     #[error("another credtray agent holds {} but does not answer", .lock.display())]
     Stuck { lock: PathBuf },
-    #[error("cannot set up the agent's socket {}: {source}", .path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    // The cause is in the message, not a source: a chain printed whole would say it twice.
+    #[error("cannot set up the agent's socket {}: {cause}", .path.display())]
+    Io { path: PathBuf, cause: io::Error },
 }
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
-    move |source| Error::Io {
+    move |cause| Error::Io {
         path: path.to_owned(),
-        source,
+        cause,
     }
 }
 

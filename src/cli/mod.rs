@@ -318,12 +318,7 @@ fn report_test(result: Result<Tested, engine::Error>, json: bool) -> anyhow::Res
                 Some(crate::aws::rfc3339(t.expiration)),
                 None,
             ),
-            Err(e) => (
-                false,
-                None,
-                None,
-                Some(format!("{:#}", anyhow::anyhow!(e.to_string()))),
-            ),
+            Err(e) => (false, None, None, Some(crate::error_sentence(e))),
         };
         print_json(
             &serde_json::json!({"ok": ok, "caller_arn": caller_arn, "expiration": expiration, "error": error}),

@@ -117,11 +117,11 @@ pub enum Error {
     Secrets(#[from] secrets::Error),
     #[error(transparent)]
     Files(#[from] awsfiles::Error),
-    #[error("session {alias:?}: {source}")]
+    // The cause is in the message, not a source: a chain printed whole would say it twice.
+    #[error("session {alias:?}: {cause}")]
     Sts {
         alias: String,
-        #[source]
-        source: aws::sts::Error,
+        cause: aws::sts::Error,
     },
     #[error(
         "session {alias:?} needs an MFA code: give it with --mfa-code (or start it from the tray)"
@@ -168,11 +168,11 @@ pub enum Error {
         "integration {integration:?} is logged out{why}: log in with `credtray integration login {integration:?}` (or Integrations ▸ Log in… in the tray)"
     )]
     LoggedOut { integration: String, why: String },
-    #[error("integration {integration:?}: {source}")]
+    // In the message, not a source, as for `Sts`.
+    #[error("integration {integration:?}: {cause}")]
     Sso {
         integration: String,
-        #[source]
-        source: aws::sso::Error,
+        cause: aws::sso::Error,
     },
     #[error(
         "no access to role {role} in account {account}: IAM Identity Center no longer assigns it to you"
@@ -254,10 +254,10 @@ impl Error {
         Error::Session(session::Error::UnknownSession(id.to_string()))
     }
 
-    fn sts(session: &Session, source: aws::sts::Error) -> Self {
+    fn sts(session: &Session, cause: aws::sts::Error) -> Self {
         Error::Sts {
             alias: session.alias.to_string(),
-            source,
+            cause,
         }
     }
 }

@@ -109,7 +109,7 @@ impl Engine {
             }
             Err(e) => {
                 if refresh || !e.is_invalid_input() {
-                    self.record_failure(id, e.to_string(), refresh)?;
+                    self.record_failure(id, crate::error_sentence(&e), refresh)?;
                 }
                 Err(e)
             }

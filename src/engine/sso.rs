@@ -133,7 +133,7 @@ impl Engine {
             }
             _ => Error::Sso {
                 integration: integration.alias.to_string(),
-                source: e,
+                cause: e,
             },
         }
     }
@@ -153,7 +153,7 @@ impl Engine {
         let region = &integration.region;
         let wrap = |e: sso::Error| Error::Sso {
             integration: integration.alias.to_string(),
-            source: e,
+            cause: e,
         };
         let now = self.now();
         let registration = match self.tokens(id)? {

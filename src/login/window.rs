@@ -177,7 +177,11 @@ pub fn run(args: &[String]) -> ExitCode {
     };
     match Options::parse(args).and_then(Target::of) {
         Ok(target) => window(target, out),
-        Err(e) => said(&mut out, Exit::Failed, &format!("{e:#}")),
+        Err(e) => said(
+            &mut out,
+            Exit::Failed,
+            &credtray::error_sentence(e.as_ref()),
+        ),
     }
 }
 
@@ -220,7 +224,13 @@ fn window(target: Target, mut out: impl Write + 'static) -> ExitCode {
     };
     let (window, webview) = match open(&target, &event_loop, &mut context, &nonce) {
         Ok(opened) => opened,
-        Err(e) => return said(&mut out, Exit::Failed, &format!("{e:#}")),
+        Err(e) => {
+            return said(
+                &mut out,
+                Exit::Failed,
+                &credtray::error_sentence(e.as_ref()),
+            );
+        }
     };
     tick(event_loop.create_proxy());
 

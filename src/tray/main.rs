@@ -84,7 +84,7 @@ fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("credtray-tray: {err:#}");
+            eprintln!("credtray-tray: {}", credtray::error_sentence(err.as_ref()));
             ExitCode::FAILURE
         }
     }
@@ -197,7 +197,7 @@ fn run() -> anyhow::Result<()> {
         match event {
             Event::NewEvents(StartCause::Init) => {
                 if let Err(e) = app.show() {
-                    eprintln!("credtray: {e:#}");
+                    eprintln!("credtray: {}", credtray::error_sentence(e.as_ref()));
                     *control_flow = ControlFlow::Exit;
                     return;
                 }

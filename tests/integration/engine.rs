@@ -509,6 +509,7 @@ fn aws_errors_become_clear_sentences() {
             error.contains("session \"dev\"") && error.contains(expected),
             "{expected}: {error}"
         );
+        said_once(error);
         assert!(
             !error.contains("ServiceError")
                 && !error.contains("DispatchFailure")
@@ -523,6 +524,7 @@ fn aws_errors_become_clear_sentences() {
             .find(|l| l.starts_with("credtray:"))
             .unwrap();
         assert!(sentence.contains(expected), "{sentence}");
+        said_once(sentence);
         assert!(!run.stderr.contains(&secret) && !run.stderr.contains(&access_key_id));
         assert_eq!(env.session("dev")["state"], "error");
     }
@@ -550,6 +552,24 @@ fn aws_errors_become_clear_sentences() {
     );
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("the MFA code was rejected"), "{run:?}");
+    said_once(&run.stderr);
+}
+
+/// Each cause said once (issue 24): no run of five words appears twice in `text`; words
+/// compare without case or the punctuation around them.
+fn said_once(text: &str) {
+    let words: Vec<String> = text
+        .split_whitespace()
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase()
+        })
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    if let Some(run) = words.windows(5).find(|run| !seen.insert(*run)) {
+        panic!("{:?} is said twice in: {text}", run.join(" "));
+    }
 }
 
 #[test]
