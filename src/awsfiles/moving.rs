@@ -268,8 +268,9 @@ impl Files {
 
     /// Of the records an unpublish just removed, takes back those taken over for good whose
     /// session `keeps` them and whose original is in the file again (the section is the
-    /// session's between runs); returns the rest, the records really given up.
-    pub fn reclaim(
+    /// session's between runs); returns the rest, the records really given up. Part of
+    /// [`Files::unpublish`] (and of [`Self::take_back`]), never a step a caller must remember.
+    pub(super) fn reclaim(
         &self,
         removed: Vec<Owned>,
         owned: &mut Vec<Owned>,
