@@ -51,9 +51,9 @@ pub fn apply(
     dry_run: bool,
     move_keys: bool,
 ) -> Result<Report, Error> {
-    let (credentials, config) = (files.credentials.read()?, files.config.read()?);
+    let aws = super::Profiles::new(&files.credentials.read()?, &files.config.read()?);
     let catalog = engine.catalog()?;
-    let planned = super::ordered(super::plan(&credentials, &config, &catalog), &catalog);
+    let planned = super::ordered(super::plan(&aws, &catalog), &catalog);
     // The session of each profile a chain may name: those there were, then those made here.
     let mut sessions: HashMap<String, SessionId> = catalog
         .sessions()
@@ -68,7 +68,7 @@ pub fn apply(
         .map(|s| (s.profile.to_string(), s.id))
         .collect();
     let mut backups: Vec<PathBuf> = Vec::new();
-    let integrations = super::integrations(&credentials, &config, &catalog);
+    let integrations = super::integrations(&aws, &catalog);
     // Each integration's fate, by alias, for the rows of the profiles that name its roles.
     let mut sso: HashMap<String, (String, bool)> = HashMap::new();
     let mut rows: Vec<Row> = integrations

@@ -552,7 +552,8 @@ impl App {
             } else {
                 credtray::import::first_run_offer
             };
-            Ok(offer(&credentials, &config, &self.catalog))
+            let aws = credtray::import::Profiles::new(&credentials, &config);
+            Ok(offer(&aws, &self.catalog))
         };
         let offer = match read() {
             Ok(Some(offer)) => offer,
