@@ -13,13 +13,20 @@ use crate::awsfiles::Files;
 use crate::engine::{self, Engine};
 use crate::session::{NewSession, SessionId, SessionKind};
 
-/// Why nothing could be imported: a file or the store could not be read.
+/// Why nothing could be imported (a file or the store could not be read), or the offer not
+/// remembered.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
     Files(#[from] crate::awsfiles::Error),
     #[error(transparent)]
     Engine(#[from] engine::Error),
+    #[error("cannot remember that the import was offered ({})", .path.display())]
+    Marker {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// One line of the report.
