@@ -128,8 +128,8 @@ fn run() -> anyhow::Result<()> {
         sso.clone(),
     );
     let engine = Engine::new(store, secrets, files, sts).with_sso(sso);
-    // One tray per user: a second start finds the lock held and says so (before the agent
-    // starts, which would take over the first tray's socket).
+    // One tray per user: a second start finds the lock held and says so, before it starts
+    // anything.
     let tray_lock = engine.lock_tray()?;
     // A store that can't be read starts an empty menu; the engine thread says why in a toast.
     let catalog = engine.catalog().unwrap_or_default();
