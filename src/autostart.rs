@@ -1,7 +1,8 @@
 //! Start at login: the XDG autostart entry `$XDG_CONFIG_HOME/autostart/credtray.desktop`
 //! (`~/.config/autostart` by default) that desktops run when the person logs in. Its `Exec=`
 //! is the absolute path of the `credtray` CLI, which execs the tray; the file is written
-//! atomically and removed to turn it off. Whether it is on is whether the file exists.
+//! atomically and removed to turn it off. Whether it is on is whether the file exists. Only
+//! the engine writes it (`Engine::set_start_at_login`).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -19,24 +20,17 @@ pub fn path() -> Option<PathBuf> {
     Some(config.join("autostart").join(FILE))
 }
 
-/// Whether credtray starts at login.
-pub fn is_enabled() -> bool {
-    path().is_some_and(|p| p.is_file())
-}
-
-/// Writes the entry, starting `cli` at login.
-pub fn enable(cli: &Path) -> io::Result<()> {
-    let path = path().ok_or_else(|| io::Error::other("cannot find the home directory"))?;
+/// Writes the entry at `path`, starting `cli` at login.
+pub fn enable(path: &Path, cli: &Path) -> io::Result<()> {
     if let Some(dir) = path.parent() {
         crate::atomic::create_dir(dir, 0o700)?;
     }
-    crate::atomic::write(&path, entry(cli).as_bytes(), 0o644).map(drop)
+    crate::atomic::write(path, entry(cli).as_bytes(), 0o644).map(drop)
 }
 
-/// Removes the entry (nothing to do when there is none).
-pub fn disable() -> io::Result<()> {
-    let Some(path) = path() else { return Ok(()) };
-    match std::fs::remove_file(&path) {
+/// Removes the entry at `path` (nothing to do when there is none).
+pub fn disable(path: &Path) -> io::Result<()> {
+    match std::fs::remove_file(path) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
     }

@@ -103,6 +103,16 @@ pub struct Setup<'a> {
     pub sts_endpoint: String,
 }
 
+/// Whether an agent should be running: the tray starts at login (`autostart`: its entry is
+/// there), or the systemd user unit of `credtray agent` is enabled (a headless machine).
+pub fn agent_expected(autostart: bool) -> bool {
+    let unit = directories::BaseDirs::new().map(|b| {
+        b.config_dir()
+            .join("systemd/user/default.target.wants/credtray-agent.service")
+    });
+    autostart || unit.is_some_and(|u| u.exists())
+}
+
 /// Runs every check, in order.
 pub fn run(setup: &Setup<'_>) -> Vec<Check> {
     // Read once: three checks look at it.

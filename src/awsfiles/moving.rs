@@ -265,38 +265,12 @@ impl Files {
             }
         }
     }
-}
 
-/// The record of a section taken over for good, holding `original` (intended: about to be
-/// written).
-fn kept_record(
-    target: &MoveTarget,
-    original: &Original,
-    session: SessionId,
-    intended: bool,
-) -> Owned {
-    let after = original.fingerprint();
-    Owned {
-        file: target.file.path().to_owned(),
-        flavor: target.flavor,
-        section: target.section.clone(),
-        separator: String::new(),
-        fingerprint: Some(after.clone()),
-        intent: intended.then_some(session),
-        taken_over: Some(TakenOver {
-            session,
-            fingerprint: after,
-            kept: true,
-        }),
-        withheld: None,
-    }
-}
-
-impl Files {
     /// Of the records an unpublish just removed, takes back those taken over for good whose
     /// session `keeps` them and whose original is in the file again (the section is the
-    /// session's between runs); returns the rest, the records really given up.
-    pub fn reclaim(
+    /// session's between runs); returns the rest, the records really given up. Part of
+    /// [`Files::unpublish`] (and of [`Self::take_back`]), never a step a caller must remember.
+    pub(super) fn reclaim(
         &self,
         removed: Vec<Owned>,
         owned: &mut Vec<Owned>,
@@ -337,9 +311,7 @@ impl Files {
         *owned = kept;
         released
     }
-}
 
-impl Files {
     /// The owned sections that are not what credtray last wrote (changed by hand since): each
     /// file and section. Withheld and unreadable ones are left to [`Files::check`].
     pub fn changed_by_hand(&self, owned: &[Owned]) -> Vec<(PathBuf, String)> {
@@ -353,24 +325,7 @@ impl Files {
             })
             .collect()
     }
-}
 
-/// What the section long-term keys were moved from holds when they are to go back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeysHome {
-    /// None of the keys, or the very same, and no other credential source: they are written
-    /// back.
-    Free,
-    /// Other keys (the user rotated them and wrote the new ones since), or the profile names
-    /// another credential source in either file (`credential_process`, `sso_session`,
-    /// `role_arn`…, which keys in the credentials file would override): those stay, and the
-    /// moved ones are not written.
-    Taken,
-    /// Nothing: the user removed the section, and it is not written again.
-    Gone,
-}
-
-impl Files {
     /// Whether the section of `record` (taken over for good) is gone: the claim rests on
     /// nothing, or the user removed the section since, theirs between runs or credtray's
     /// while the session runs. One held out of the file on purpose (published as a process)
@@ -487,55 +442,7 @@ impl Files {
             Flavor::Config => (&self.credentials, Flavor::Credentials.section(&profile)),
         })
     }
-}
 
-/// Keys that make a profile a credential source other than long-term keys: where one is
-/// set, keys written back beside it would override it (or, beside a session token, pair with
-/// a token not theirs). Narrower than [`super::CREDENTIAL_SOURCE_KEYS`] on purpose: settings that
-/// only shape a source (`role_session_name`, `duration_seconds`, `external_id`,
-/// `mfa_serial`, `sso_region`, `sso_account_id`, `sso_role_name`, `credential_source` or
-/// `source_profile` without `role_arn`) sit beside long-term keys too, often since before the
-/// keys moved, and must not cost the user the only copy of those keys.
-const SOURCE_DEFINING_KEYS: &[&str] = &[
-    "aws_session_token",
-    "aws_security_token",
-    "credential_process",
-    "role_arn",
-    "web_identity_token_file",
-    "sso_session",
-    "sso_start_url",
-    "login_session",
-];
-
-/// Whether `section` holds long-term keys other than `ours` or a credential source of its
-/// own (see [`SOURCE_DEFINING_KEYS`]): what keys written back there would overwrite or
-/// override.
-fn holds_another_source(doc: &Document, section: &str, ours: [&str; 2]) -> bool {
-    let other_keys = KEYS
-        .iter()
-        .zip(ours)
-        .any(|(k, want)| doc.get(section, k).is_some_and(|v| v.trim() != want));
-    other_keys
-        || SOURCE_DEFINING_KEYS
-            .iter()
-            .any(|k| doc.get(section, k).is_some())
-}
-
-/// A section taken over for good that is not published now (it holds the user's text) and
-/// was changed since: its new text becomes the original, or it was removed.
-#[derive(Debug)]
-pub struct KeptEdit {
-    pub flavor: Flavor,
-    pub section: String,
-    /// The session that holds the claim (whose keychain entry keeps the original).
-    pub session: SessionId,
-    /// The section's text now; `None`: the user removed it, and the claim rests on nothing
-    /// (`NO_SECTION`): the session's starts write a section of credtray's own there and its
-    /// stops remove it, until the user writes one again.
-    pub text: Option<Original>,
-}
-
-impl Files {
     /// The sections of `profile` taken over for good and resting that the user changed since
     /// (see [`KeptEdit`]): theirs to change, so a start adopts them rather than backing them up
     /// as changed by hand and restoring an older text on stop.
@@ -584,4 +491,90 @@ impl Files {
             }
         }
     }
+}
+
+/// The record of a section taken over for good, holding `original` (intended: about to be
+/// written).
+fn kept_record(
+    target: &MoveTarget,
+    original: &Original,
+    session: SessionId,
+    intended: bool,
+) -> Owned {
+    let after = original.fingerprint();
+    Owned {
+        file: target.file.path().to_owned(),
+        flavor: target.flavor,
+        section: target.section.clone(),
+        separator: String::new(),
+        fingerprint: Some(after.clone()),
+        intent: intended.then_some(session),
+        taken_over: Some(TakenOver {
+            session,
+            fingerprint: after,
+            kept: true,
+        }),
+        withheld: None,
+    }
+}
+
+/// What the section long-term keys were moved from holds when they are to go back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeysHome {
+    /// None of the keys, or the very same, and no other credential source: they are written
+    /// back.
+    Free,
+    /// Other keys (the user rotated them and wrote the new ones since), or the profile names
+    /// another credential source in either file (`credential_process`, `sso_session`,
+    /// `role_arn`…, which keys in the credentials file would override): those stay, and the
+    /// moved ones are not written.
+    Taken,
+    /// Nothing: the user removed the section, and it is not written again.
+    Gone,
+}
+
+/// Keys that make a profile a credential source other than long-term keys: where one is
+/// set, keys written back beside it would override it (or, beside a session token, pair with
+/// a token not theirs). Narrower than [`super::CREDENTIAL_SOURCE_KEYS`] on purpose: settings that
+/// only shape a source (`role_session_name`, `duration_seconds`, `external_id`,
+/// `mfa_serial`, `sso_region`, `sso_account_id`, `sso_role_name`, `credential_source` or
+/// `source_profile` without `role_arn`) sit beside long-term keys too, often since before the
+/// keys moved, and must not cost the user the only copy of those keys.
+const SOURCE_DEFINING_KEYS: &[&str] = &[
+    "aws_session_token",
+    "aws_security_token",
+    "credential_process",
+    "role_arn",
+    "web_identity_token_file",
+    "sso_session",
+    "sso_start_url",
+    "login_session",
+];
+
+/// Whether `section` holds long-term keys other than `ours` or a credential source of its
+/// own (see [`SOURCE_DEFINING_KEYS`]): what keys written back there would overwrite or
+/// override.
+fn holds_another_source(doc: &Document, section: &str, ours: [&str; 2]) -> bool {
+    let other_keys = KEYS
+        .iter()
+        .zip(ours)
+        .any(|(k, want)| doc.get(section, k).is_some_and(|v| v.trim() != want));
+    other_keys
+        || SOURCE_DEFINING_KEYS
+            .iter()
+            .any(|k| doc.get(section, k).is_some())
+}
+
+/// A section taken over for good that is not published now (it holds the user's text) and
+/// was changed since: its new text becomes the original, or it was removed.
+#[derive(Debug)]
+pub struct KeptEdit {
+    pub flavor: Flavor,
+    pub section: String,
+    /// The session that holds the claim (whose keychain entry keeps the original).
+    pub session: SessionId,
+    /// The section's text now; `None`: the user removed it, and the claim rests on nothing
+    /// (`NO_SECTION`): the session's starts write a section of credtray's own there and its
+    /// stops remove it, until the user writes one again.
+    pub text: Option<Original>,
 }

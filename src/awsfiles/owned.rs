@@ -743,13 +743,15 @@ impl Files {
 
     /// Removes the profile's owned sections from the files they were written to and forgets
     /// their records; a taken-over section gets its original text back (from `originals`,
-    /// which the caller read from the keychain). Returns the records it removed. Sections
-    /// credtray does not own are left alone.
+    /// which the caller read from the keychain). A section taken over for good whose session
+    /// `keeps` it is claimed again once its original is back ([`Files::reclaim`]). Returns the
+    /// records really given up. Sections credtray does not own are left alone.
     pub fn unpublish(
         &self,
         profile: &ProfileName,
         owned: &mut Vec<Owned>,
         originals: &[Original],
+        keeps: impl Fn(&TakenOver) -> bool,
     ) -> Result<Vec<Owned>, Error> {
         let mut removed = Vec::new();
         for flavor in [Flavor::Credentials, Flavor::Config] {
@@ -800,7 +802,7 @@ impl Files {
             owned.retain(|o| *o != record);
             removed.push(record);
         }
-        Ok(removed)
+        Ok(self.reclaim(removed, owned, keeps))
     }
 
     /// Unpublishes a withheld section: credtray wrote nothing there, so there is nothing of its

@@ -218,7 +218,7 @@ fn publish_refuses_foreign_sections_unless_taken_over_with_a_backup() {
             sid(),
         )
         .unwrap();
-    files.unpublish(&dev, &mut owned, &[]).unwrap();
+    files.unpublish(&dev, &mut owned, &[], |_| false).unwrap();
     assert!(owned.is_empty());
     assert_eq!(
         std::fs::read_to_string(files.credentials.path()).unwrap(),
@@ -543,7 +543,7 @@ fn an_owned_section_changed_by_hand_is_backed_up_before_it_is_replaced_or_remove
         text.replace("region_hint = mine", "region_hint = changed again"),
     )
     .unwrap();
-    files.unpublish(&dev, &mut owned, &[]).unwrap();
+    files.unpublish(&dev, &mut owned, &[], |_| false).unwrap();
     let backup = std::fs::read_to_string(&published.backups[0]).unwrap();
     assert!(
         backup.contains("region_hint = changed again"),
@@ -732,4 +732,72 @@ fn files_check_warns_about_a_bom_and_repeated_sections_and_keys_with_their_lines
         ),
         "{reports:?}"
     );
+}
+
+/// `reclaim` used to be a step every caller of `unpublish` had to remember: now a section
+/// taken over for good (`import --move-keys`) is claimed again by `unpublish` itself, resting
+/// on the user's section, when its session keeps it, and given up when not.
+#[test]
+fn unpublish_itself_keeps_a_section_taken_over_for_good_claimed() {
+    use secrecy::SecretString;
+    let keys = || crate::session::IamUserKeys {
+        access_key_id: crate::session::AccessKeyId::parse(&SecretString::from(
+            "AKIAIOSFODNN7EXAMPLE",
+        ))
+        .unwrap(),
+        secret_access_key: crate::session::SecretAccessKey::parse(&SecretString::from(
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        ))
+        .unwrap(),
+    };
+    let dev: ProfileName = "dev".parse().unwrap();
+    let region: Region = Region::parse("eu-west-1", &[]).unwrap();
+    for keeps in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let files = Files::at(dir.path().join("credentials"), dir.path().join("config"));
+        std::fs::write(
+            files.credentials.path(),
+            "[dev]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\noutput = json\n",
+        )
+        .unwrap();
+        let mut owned = Vec::new();
+        let plan = files.plan_move(&dev, &owned, &keys()).unwrap();
+        files.intend_move(&plan, sid(), &mut owned);
+        files.write_move(&plan, &mut owned).unwrap();
+        files.claim_the_rest(&plan, sid(), &mut owned);
+        let resting = owned.clone();
+        assert_eq!(resting.len(), 1);
+        files
+            .publish(
+                &dev,
+                Contents::Credentials {
+                    region: &region,
+                    credentials: &creds(1),
+                },
+                &mut owned,
+                false,
+                sid(),
+            )
+            .unwrap();
+        let given_up = files
+            .unpublish(&dev, &mut owned, &plan.originals, |t| {
+                keeps && t.session == sid()
+            })
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(files.credentials.path()).unwrap(),
+            "[dev]\noutput = json\n",
+            "the user's section is back, without the keys"
+        );
+        if keeps {
+            assert_eq!(owned, resting, "claimed again, resting");
+            assert!(
+                given_up.iter().all(|o| o.flavor == Flavor::Config),
+                "{given_up:?}"
+            );
+        } else {
+            assert!(owned.is_empty(), "{owned:?}");
+            assert!(given_up.iter().any(|o| o.flavor == Flavor::Credentials));
+        }
+    }
 }

@@ -17,8 +17,7 @@ use super::prompt::CliPrompt;
 use super::{UsageError, print_secret};
 use crate::agent::client::Asked;
 use crate::agent::protocol::ErrorKind;
-use crate::aws::{Credentials, federation};
-use crate::awsfiles::Files;
+use crate::aws::Credentials;
 use crate::engine::{self, Engine, NoPrompt};
 use crate::exec::{Source, Supplier, Unavailable, child, endpoint, environment};
 use crate::session::{Session, SessionId, SessionKind};
@@ -153,7 +152,7 @@ pub(super) fn exec(mut engine: Engine, args: ExecArgs) -> anyhow::Result<i32> {
         drop(first);
         return launch(set);
     }
-    let files = environment::SharedFiles::create(Files::from_env()?.config.path())
+    let files = environment::SharedFiles::create(engine.aws_config_path())
         .context("cannot prepare the command's AWS files")?;
     let supplier = Arc::new(Supplier::start(
         first,
@@ -199,8 +198,8 @@ pub(super) fn console(engine: &mut Engine, args: ConsoleArgs) -> anyhow::Result<
     } else {
         first_credentials(engine, &session, args.answers)?
     };
-    let url = federation::sign_in(&credentials, &region, args.service.as_deref())?;
-    let destination = federation::console_url(&region, args.service.as_deref());
+    let engine::desktop::Console { url, destination } =
+        engine.console_link(&credentials, &region, args.service.as_deref())?;
     if args.print {
         let mut line = Zeroizing::new(url.expose_secret().to_owned());
         line.push('\n');

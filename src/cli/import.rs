@@ -1,8 +1,7 @@
-//! `credtray import aws-config`: [`crate::import::apply`] run, and its report printed as a
-//! table (or `--json`).
+//! `credtray import aws-config`: [`Engine::import`] run, and its report printed as a table
+//! (or `--json`).
 
 use super::{output, print, print_json};
-use crate::awsfiles::Files;
 use crate::engine::Engine;
 
 pub(super) fn aws_config(
@@ -11,9 +10,7 @@ pub(super) fn aws_config(
     move_keys: bool,
     json: bool,
 ) -> anyhow::Result<()> {
-    let files = Files::from_env()?;
-    let crate::import::Report { rows, backups } =
-        crate::import::apply(engine, &files, dry_run, move_keys)?;
+    let crate::import::Report { rows, backups } = engine.import(dry_run, move_keys)?;
     if json {
         return print_json(&rows);
     }

@@ -102,8 +102,8 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
                 .downcast_ref::<store::Error>()
                 .is_some_and(store::Error::is_invalid_input)
             || cause
-                .downcast_ref::<crate::saml_login::ForgetError>()
-                .is_some_and(crate::saml_login::ForgetError::is_invalid_input)
+                .downcast_ref::<engine::desktop::Error>()
+                .is_some_and(engine::desktop::Error::is_invalid_input)
     });
     if invalid { 2 } else { 1 }
 }
@@ -146,25 +146,8 @@ fn exec_tray() -> anyhow::Result<()> {
 
 /// `credtray doctor`: every check, one line each (the fix under a failed one or a warning), or
 /// `--json`; exits 1 when one failed (warnings alone leave it 0).
-fn doctor(json: bool) -> anyhow::Result<()> {
-    let store = Store::from_env()?;
-    let files = Files::from_env()?;
-    let secrets = Keychain::new();
-    // The tray serves the agent's socket; it runs at login when its autostart entry is there,
-    // and a headless machine runs the systemd user unit.
-    let unit = directories::BaseDirs::new().map(|b| {
-        b.config_dir()
-            .join("systemd/user/default.target.wants/credtray-agent.service")
-    });
-    let setup = crate::doctor::Setup {
-        store: &store,
-        secrets: &secrets,
-        files: &files,
-        agent_socket: crate::agent::socket::path(),
-        agent_expected: crate::autostart::is_enabled() || unit.is_some_and(|u| u.exists()),
-        sts_endpoint: sts_endpoint(),
-    };
-    let checks = crate::doctor::run(&setup);
+fn doctor(engine: &Engine, json: bool) -> anyhow::Result<()> {
+    let checks = engine.doctor(crate::agent::socket::path(), sts_endpoint());
     let failed = checks
         .iter()
         .any(|c| c.status == crate::doctor::Status::Failed);
@@ -227,14 +210,12 @@ pub fn run() -> anyhow::Result<()> {
     {
         return print_secret(&document);
     }
-    // Before anything that could fail on what it checks (the store, the files).
-    if let Command::Doctor { json } = command {
-        return doctor(json);
-    }
     let sts = Arc::new(Sdk::new().context("cannot start the STS client")?);
     if let Command::Agent = command {
         return run_agent(sts);
     }
+    // Building the engine reads nothing yet: `doctor` runs on one whatever the store and the
+    // files hold (what it checks).
     let mut engine = Engine::new(
         Store::from_env()?,
         Arc::new(Keychain::new()),
@@ -242,6 +223,9 @@ pub fn run() -> anyhow::Result<()> {
         sts,
     )
     .with_sso(Arc::new(crate::aws::sso::Sdk::new()));
+    if let Command::Doctor { json } = command {
+        return doctor(&engine, json);
+    }
     if let Command::Exec(args) = command {
         let code = direct::exec(engine, args)?;
         if code != 0 {

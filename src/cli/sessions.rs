@@ -3,10 +3,8 @@
 use super::args::{AddCommand, Answers, EditArgs, SecretOption, SessionCommand};
 use super::prompt::CliPrompt;
 use super::{UsageError, new_session, output, print, print_json, report_test, to_edit};
-use anyhow::Context;
 
 use crate::engine::{Chain, Engine, HomelessKeys, ProposedKeys};
-use crate::saml_login;
 
 /// Runs one `session` subcommand.
 pub(super) fn run(engine: &mut Engine, command: SessionCommand) -> anyhow::Result<()> {
@@ -251,10 +249,8 @@ fn delete(
 }
 
 fn forget_login(engine: &Engine, session: &str) -> anyhow::Result<()> {
-    let catalog = engine.catalog()?;
-    let found = catalog.resolve(session)?;
-    let idp_dir = saml_login::idp_dir().context("cannot find the data directory")?;
-    let forgotten = saml_login::forget_login(&catalog, found, &idp_dir)?;
+    let id = engine.catalog()?.resolve(session)?.id;
+    let forgotten = engine.forget_login(id)?;
     print(&format!("{}\n", forgotten.sentence()))
 }
 

@@ -6,6 +6,8 @@
 //! rotate, test) in `run`; owning `~/.aws` sections (publish, unpublish, the kept originals of
 //! taken-over sections) in `owning`.
 
+pub mod desktop;
+mod importing;
 mod kinds;
 mod owning;
 mod prompt;
@@ -294,6 +296,8 @@ pub struct Engine {
     remembered: Option<Arc<Remembered>>,
     /// IAM Identity Center, for integrations.
     sso: Option<Arc<dyn aws::sso::Sso>>,
+    /// Where the autostart entry and the cookies are; `None`: the environment's.
+    places: Option<desktop::Places>,
 }
 
 impl Engine {
@@ -316,6 +320,7 @@ impl Engine {
             sink: Box::new(|event| tracing::debug!(?event, "engine event")),
             remembered: None,
             sso: None,
+            places: None,
         }
     }
 

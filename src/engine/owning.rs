@@ -235,8 +235,7 @@ impl Engine {
     ) -> Result<Vec<Owned>, Error> {
         let originals = self.originals(&locked.owned, profile)?;
         let mut owned = std::mem::take(&mut locked.owned);
-        let result = self.files.unpublish(profile, &mut owned, &originals);
-        let result = result.map(|removed| self.files.reclaim(removed, &mut owned, keeps));
+        let result = self.files.unpublish(profile, &mut owned, &originals, keeps);
         locked.owned = owned;
         Ok(result?)
     }

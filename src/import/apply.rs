@@ -13,13 +13,20 @@ use crate::awsfiles::Files;
 use crate::engine::{self, Engine};
 use crate::session::{NewSession, SessionId, SessionKind};
 
-/// Why nothing could be imported: a file or the store could not be read.
+/// Why nothing could be imported (a file or the store could not be read), or the offer not
+/// remembered.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
     Files(#[from] crate::awsfiles::Error),
     #[error(transparent)]
     Engine(#[from] engine::Error),
+    #[error("cannot remember that the import was offered ({})", .path.display())]
+    Marker {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// One line of the report.
@@ -51,9 +58,9 @@ pub fn apply(
     dry_run: bool,
     move_keys: bool,
 ) -> Result<Report, Error> {
-    let (credentials, config) = (files.credentials.read()?, files.config.read()?);
+    let aws = super::Profiles::new(&files.credentials.read()?, &files.config.read()?);
     let catalog = engine.catalog()?;
-    let planned = super::ordered(super::plan(&credentials, &config, &catalog), &catalog);
+    let planned = super::ordered(super::plan(&aws, &catalog), &catalog);
     // The session of each profile a chain may name: those there were, then those made here.
     let mut sessions: HashMap<String, SessionId> = catalog
         .sessions()
@@ -68,7 +75,7 @@ pub fn apply(
         .map(|s| (s.profile.to_string(), s.id))
         .collect();
     let mut backups: Vec<PathBuf> = Vec::new();
-    let integrations = super::integrations(&credentials, &config, &catalog);
+    let integrations = super::integrations(&aws, &catalog);
     // Each integration's fate, by alias, for the rows of the profiles that name its roles.
     let mut sso: HashMap<String, (String, bool)> = HashMap::new();
     let mut rows: Vec<Row> = integrations

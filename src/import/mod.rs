@@ -111,6 +111,22 @@ fn profile_of(header: &str, config: bool) -> Option<String> {
     }
 }
 
+/// The profiles and the `[sso-session]`s of `~/.aws`, read out of the two parsed files once;
+/// what [`plan`], [`integrations`] and [`offer`] all work from.
+pub struct Profiles {
+    profiles: BTreeMap<String, Profile>,
+    sso_sessions: BTreeMap<String, Instance>,
+}
+
+impl Profiles {
+    pub fn new(credentials: &Document, config: &Document) -> Self {
+        Self {
+            profiles: profiles(credentials, config),
+            sso_sessions: sso_sessions(config),
+        }
+    }
+}
+
 fn profiles(credentials: &Document, config: &Document) -> BTreeMap<String, Profile> {
     const KEYS: &[&str] = &[
         "aws_access_key_id",
@@ -152,18 +168,17 @@ fn profiles(credentials: &Document, config: &Document) -> BTreeMap<String, Profi
     out
 }
 
-/// Plans the import of every profile in `credentials` and `config` into `catalog`.
-pub fn plan(credentials: &Document, config: &Document, catalog: &Catalog) -> Vec<Planned> {
-    let sso_sessions = sso_sessions(config);
-    profiles(credentials, config)
-        .into_iter()
+/// Plans the import of every profile of `aws` into `catalog`.
+pub fn plan(aws: &Profiles, catalog: &Catalog) -> Vec<Planned> {
+    aws.profiles
+        .iter()
         .map(|(name, profile)| Planned {
             region: profile.get("region").map(str::to_owned),
             static_keys: profile.get("aws_access_key_id").is_some()
                 && profile.get("aws_secret_access_key").is_some()
                 && profile.get("aws_session_token").is_none(),
-            outcome: outcome(&name, &profile, catalog, &sso_sessions),
-            profile: name,
+            outcome: outcome(name, profile, catalog, &aws.sso_sessions),
+            profile: name.clone(),
         })
         .collect()
 }
@@ -358,21 +373,16 @@ pub enum IntegrationOutcome {
     Skipped(String),
 }
 
-/// One integration per start URL that SSO profiles (or `[sso-session]`s) of `config` name,
+/// One integration per start URL that SSO profiles (or `[sso-session]`s) of `aws` name,
 /// called like the first sso-session naming it; profiles a session already uses are not
 /// remembered.
-pub fn integrations(
-    credentials: &Document,
-    config: &Document,
-    catalog: &Catalog,
-) -> Vec<PlannedIntegration> {
-    let sso_sessions = sso_sessions(config);
+pub fn integrations(aws: &Profiles, catalog: &Catalog) -> Vec<PlannedIntegration> {
     let mut out: Vec<PlannedIntegration> = Vec::new();
-    for instance in sso_sessions.values() {
+    for instance in aws.sso_sessions.values() {
         slot(&mut out, instance, catalog);
     }
-    for (name, profile) in profiles(credentials, config) {
-        let Ok((instance, mut remembered)) = sso_role(&profile, &sso_sessions) else {
+    for (name, profile) in &aws.profiles {
+        let Ok((instance, mut remembered)) = sso_role(profile, &aws.sso_sessions) else {
             continue;
         };
         let i = slot(&mut out, &instance, catalog);
@@ -382,7 +392,7 @@ pub fn integrations(
         let used = catalog
             .sessions()
             .iter()
-            .any(|s| s.profile == profile_name || s.alias.as_str() == name);
+            .any(|s| s.profile == profile_name || s.alias.as_str() == name.as_str());
         if !used {
             remembered.profile = profile_name;
             out[i].profiles.push(remembered);
@@ -472,22 +482,18 @@ pub fn ordered(mut planned: Vec<Planned>, catalog: &Catalog) -> Vec<Planned> {
 /// What the tray offers on its first run: when credtray has no session and no integration
 /// yet and `~/.aws` has something to import, one line per session or integration it would
 /// make, then the profiles it would leave out. `None`: nothing to offer.
-pub fn first_run_offer(
-    credentials: &Document,
-    config: &Document,
-    catalog: &Catalog,
-) -> Option<String> {
+pub fn first_run_offer(aws: &Profiles, catalog: &Catalog) -> Option<String> {
     if !catalog.sessions().is_empty() || !catalog.integrations().is_empty() {
         return None;
     }
-    offer(credentials, config, catalog)
+    offer(aws, catalog)
 }
 
 /// What an import would make now, one line per session or integration, then the profiles it
 /// would leave out; `None` when it would make nothing.
-pub fn offer(credentials: &Document, config: &Document, catalog: &Catalog) -> Option<String> {
-    let planned = ordered(plan(credentials, config, catalog), catalog);
-    let mut lines: Vec<String> = integrations(credentials, config, catalog)
+pub fn offer(aws: &Profiles, catalog: &Catalog) -> Option<String> {
+    let planned = ordered(plan(aws, catalog), catalog);
+    let mut lines: Vec<String> = integrations(aws, catalog)
         .iter()
         .filter(|i| matches!(i.outcome, IntegrationOutcome::New(_)))
         .map(|i| {
@@ -539,7 +545,10 @@ mod tests {
         let credentials = Document::parse(credentials, Flavor::Credentials).unwrap();
         let config = Document::parse(config, Flavor::Config).unwrap();
         let catalog = Catalog::default();
-        ordered(plan(&credentials, &config, &catalog), &catalog)
+        ordered(
+            plan(&Profiles::new(&credentials, &config), &catalog),
+            &catalog,
+        )
     }
 
     fn summary(planned: &[Planned]) -> Vec<(String, &'static str, &'static str)> {
@@ -593,14 +602,18 @@ mod tests {
     fn the_first_run_offer_lists_what_would_be_imported_and_only_on_a_first_run() {
         let credentials = Document::parse("[dev]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n", Flavor::Credentials).unwrap();
         let config = Document::parse("[profile ops]\nrole_arn = arn:aws:iam::123456789012:role/Ops\nsource_profile = dev\n\n[profile box]\ncredential_source = Ec2InstanceMetadata\n\n[sso-session corp]\nsso_start_url = https://d-1234567890.awsapps.com/start\nsso_region = eu-west-1\n\n[profile admin]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = Admin\n", Flavor::Config).unwrap();
+        let aws = Profiles::new(&credentials, &config);
         let mut catalog = Catalog::default();
-        let offer = first_run_offer(&credentials, &config, &catalog).unwrap();
+        let offer = first_run_offer(&aws, &catalog).unwrap();
         assert_eq!(
             offer,
             "• corp: IAM Identity Center at https://d-1234567890.awsapps.com/start, 1 of its roles named after your profiles\n• dev: IAM user, its keys into the keychain\n• ops: role arn:aws:iam::123456789012:role/Ops through dev\nLeft as they are: box"
         );
         let empty = Document::parse("", Flavor::Config).unwrap();
-        assert_eq!(first_run_offer(&empty, &empty, &catalog), None);
+        assert_eq!(
+            first_run_offer(&Profiles::new(&empty, &empty), &catalog),
+            None
+        );
         catalog
             .add(crate::session::NewSession {
                 alias: "mine".parse().unwrap(),
@@ -610,14 +623,10 @@ mod tests {
                 kind: crate::session::SessionKind::IamUser { mfa_device: None },
             })
             .unwrap();
-        assert_eq!(
-            first_run_offer(&credentials, &config, &catalog),
-            None,
-            "not a first run"
-        );
+        assert_eq!(first_run_offer(&aws, &catalog), None, "not a first run");
         // Asked for (the first-run menu's Import item), it still lists what is not there yet.
         assert!(
-            super::offer(&credentials, &config, &catalog)
+            super::offer(&aws, &catalog)
                 .unwrap()
                 .contains("• dev: IAM user")
         );

@@ -61,6 +61,8 @@ pub enum UserEvent {
     OfferSamlLogin(SessionId),
     /// The autostart entry appeared or went (Start at login's check mark follows).
     StartAtLogin,
+    /// What importing `~/.aws` would make, to offer in a dialog (the engine read the files).
+    OfferImport(String),
 }
 
 fn main() -> ExitCode {
@@ -90,9 +92,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// The file (in the config directory) that says the first-run import was offered.
-const IMPORT_OFFERED: &str = "import-offered";
-
 /// How often a login is offered for the same integration.
 const OFFER_LOGIN_EVERY: Duration = Duration::from_secs(600);
 
@@ -116,22 +115,6 @@ fn run() -> anyhow::Result<()> {
         )
     })?;
     let store = Store::from_env()?;
-    credtray::atomic::create_dir(store.dir(), 0o700)
-        .context("cannot create the config directory")?;
-    // One tray per user: a second start finds the lock held and says so.
-    let lock_path = store.dir().join("tray.lock");
-    let lock_file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .with_context(|| format!("cannot open {}", lock_path.display()))?;
-    if lock_file.try_lock().is_err() {
-        anyhow::bail!(
-            "credtray is already running (the tray holds {})",
-            lock_path.display()
-        );
-    }
     let secrets: Arc<dyn credtray::secrets::SecretStore> = Arc::new(Keychain::new());
     let files = Files::from_env()?;
     let sts: Arc<dyn credtray::aws::Sts> =
@@ -144,13 +127,15 @@ fn run() -> anyhow::Result<()> {
         sts.clone(),
         sso.clone(),
     );
-    let import_offered = store.dir().join(IMPORT_OFFERED);
     let engine = Engine::new(store, secrets, files, sts).with_sso(sso);
+    // One tray per user: a second start finds the lock held and says so, before it starts
+    // anything.
+    let tray_lock = engine.lock_tray()?;
     // A store that can't be read starts an empty menu; the engine thread says why in a toast.
     let catalog = engine.catalog().unwrap_or_default();
 
     // What Start at login's check mark shows; the worker compares it with the file.
-    let start_at_login = Arc::new(AtomicBool::new(credtray::autostart::is_enabled()));
+    let start_at_login = Arc::new(AtomicBool::new(engine.starts_at_login()));
     let event_loop = EventLoopBuilder::<UserEvent>::with_user_event().build();
     let proxy = event_loop.create_proxy();
     let menu_proxy = Mutex::new(proxy.clone());
@@ -188,8 +173,7 @@ fn run() -> anyhow::Result<()> {
         look: None,
         dialogs: dialog::Platform,
         offered: std::collections::HashMap::new(),
-        import_offered,
-        _lock: lock_file,
+        _lock: tray_lock,
         _host_watch: watch_tray_host(),
     };
     event_loop.run(move |event, _, control_flow| {
@@ -205,7 +189,7 @@ fn run() -> anyhow::Result<()> {
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     "tray icon and menu registered"
                 );
-                app.offer_import(false);
+                app.send(Command::OfferImport { asked: false });
             }
             Event::UserEvent(UserEvent::Catalog(catalog)) => app.show_catalog(*catalog),
             Event::UserEvent(UserEvent::State(id, state)) => {
@@ -228,6 +212,7 @@ fn run() -> anyhow::Result<()> {
             Event::UserEvent(UserEvent::OfferLogin(alias)) => app.offer_login(&alias),
             Event::UserEvent(UserEvent::OfferSamlLogin(id)) => app.offer_saml_login(id),
             Event::UserEvent(UserEvent::StartAtLogin) => app.show_catalog(app.catalog.clone()),
+            Event::UserEvent(UserEvent::OfferImport(offer)) => app.offer_import(&offer),
             _ => {}
         }
     })
@@ -240,8 +225,8 @@ struct App {
     quitting: Arc<AtomicBool>,
     /// Shared with the GTK handlers that make lazy submenus' items when they are about to show.
     renderer: std::rc::Rc<std::cell::RefCell<render::Renderer>>,
-    /// Whether Start at login is checked: the GUI sets it when it toggles the entry, the
-    /// worker's watch when the file changed otherwise.
+    /// Whether Start at login is checked: the worker's watch sets it when the entry changed
+    /// (by the engine, or by hand).
     start_at_login: Arc<AtomicBool>,
     catalog: Catalog,
     tray: Option<TrayIcon>,
@@ -249,9 +234,7 @@ struct App {
     dialogs: dialog::Platform,
     /// When a login was last offered, per integration.
     offered: std::collections::HashMap<credtray::session::IntegrationId, Instant>,
-    /// Written once the first-run import was offered, so it is offered once.
-    import_offered: std::path::PathBuf,
-    _lock: std::fs::File,
+    _lock: credtray::engine::desktop::TrayLock,
     /// Watches the session bus for a tray host (see [`watch_tray_host`]).
     _host_watch: Option<TrayHostWatch>,
 }
@@ -414,7 +397,9 @@ impl App {
                     self.send(Command::Add(Box::new(new), keys));
                 }
             }
-            MenuAction::StartAtLogin => self.toggle_start_at_login(),
+            MenuAction::StartAtLogin => self.send(Command::SetStartAtLogin(
+                !self.start_at_login.load(Ordering::SeqCst),
+            )),
             MenuAction::Console(id) => self.send(Command::Console(id)),
             MenuAction::Chain(id) => {
                 if let Some(command) = self.chain_form(id) {
@@ -493,7 +478,7 @@ impl App {
             MenuAction::Login(id) => self.send(Command::Login(id)),
             MenuAction::Logout(id) => self.send(Command::Logout(id)),
             MenuAction::Sync(id) => self.send(Command::Sync(id)),
-            MenuAction::Import => self.offer_import(true),
+            MenuAction::Import => self.send(Command::OfferImport { asked: true }),
             MenuAction::AddIntegration => {
                 if let Some(new) = ask(
                     &self.dialogs,
@@ -536,43 +521,11 @@ impl App {
         }
     }
 
-    /// First run: credtray has no session or integration and `~/.aws` has profiles to import; a
-    /// dialog lists them and offers to import them (once: the answer is remembered either way,
-    /// unless `asked`, from the first-run menu's Import item, which also says when there is
-    /// nothing to import).
-    fn offer_import(&mut self, asked: bool) {
-        if self.import_offered.exists() && !asked {
-            return;
-        }
-        let read = || -> Result<Option<String>, credtray::awsfiles::Error> {
-            let files = Files::from_env()?;
-            let (credentials, config) = (files.credentials.read()?, files.config.read()?);
-            let offer = if asked {
-                credtray::import::offer
-            } else {
-                credtray::import::first_run_offer
-            };
-            Ok(offer(&credentials, &config, &self.catalog))
-        };
-        let offer = match read() {
-            Ok(Some(offer)) => offer,
-            Ok(None) if asked => {
-                worker::notify(
-                    "Nothing to import",
-                    "Every profile of ~/.aws that credtray can make a session of has one already, or there is none.",
-                );
-                return;
-            }
-            Ok(None) => return,
-            Err(e) if asked => {
-                worker::notify("Could not read ~/.aws", &credtray::error_sentence(&e));
-                return;
-            }
-            Err(e) => {
-                tracing::info!(error = %e, "no import offered: ~/.aws can't be read");
-                return;
-            }
-        };
+    /// The import offer the engine made (on a first run, credtray having no session or
+    /// integration, or asked for from the first-run menu's Import item): a dialog lists what
+    /// it would make; the answer goes back to the engine, which remembers the offer was made
+    /// (so a first run offers it once) and imports if accepted.
+    fn offer_import(&self, offer: &str) {
         let accepted = self.dialogs.choose(
             "credtray — Import your AWS profiles",
             "Import the profiles of ~/.aws as credtray sessions?",
@@ -581,12 +534,7 @@ impl App {
             ),
             "_Import",
         );
-        if let Err(e) = credtray::atomic::write(&self.import_offered, b"", 0o600) {
-            tracing::warn!(error = %e, "could not remember that the import was offered");
-        }
-        if accepted {
-            self.send(Command::Import);
-        }
+        self.send(Command::ImportOffered { accepted });
     }
 
     /// *Find session…*: the search window over the catalog as it is now; Enter starts or stops
@@ -647,23 +595,6 @@ impl App {
         );
     }
 
-    /// Start at login: writes or removes the XDG autostart entry (it runs the `credtray` CLI
-    /// installed beside this executable, which execs the tray).
-    fn toggle_start_at_login(&mut self) {
-        let result = if credtray::autostart::is_enabled() {
-            credtray::autostart::disable()
-        } else {
-            std::env::current_exe()
-                .and_then(|me| credtray::autostart::enable(&credtray::aws::process::cli_for(&me)))
-        };
-        if let Err(e) = result {
-            worker::notify("Could not change Start at login", &e.to_string());
-        }
-        self.start_at_login
-            .store(credtray::autostart::is_enabled(), Ordering::SeqCst);
-        self.show_catalog(self.catalog.clone());
-    }
-
     /// Edit session…: the whole form; Test sends a dry run of what is typed (the form shows
     /// its result and stays open), Save sends the edit (an active session restarts).
     fn edit_session(&self, id: SessionId) {
@@ -694,7 +625,7 @@ impl App {
     }
 
     /// Forget IdP login…: the confirmation names every session that shares the SAML 2.0 URL
-    /// (all of them log in again); the cookies go at once (no engine state is involved).
+    /// (all of them log in again); the engine removes the cookies.
     fn forget_login(&self, id: SessionId) {
         let Some(session) = self.catalog.get(id) else {
             return;
@@ -718,21 +649,11 @@ impl App {
                 others.join(", ")
             ));
         }
-        if !self
+        if self
             .dialogs
             .confirm("credtray — Forget IdP login", &message)
         {
-            return;
-        }
-        let result = credtray::saml_login::idp_dir()
-            .ok_or_else(|| "cannot find the data directory".to_owned())
-            .and_then(|dir| {
-                credtray::saml_login::forget_login(&self.catalog, session, &dir)
-                    .map_err(|e| credtray::error_sentence(&e))
-            });
-        match result {
-            Ok(forgotten) => worker::notify("Forgot the IdP login", &forgotten.sentence()),
-            Err(e) => worker::notify("Could not forget the IdP login", &e),
+            self.send(Command::ForgetLogin(id));
         }
     }
 

@@ -1,6 +1,7 @@
-//! The engine's thread: it owns the engine, runs the commands the menu sends, watches the
-//! store (so CLI changes reach the menu within a second), rotates credentials on a timer, and
-//! shows notifications. The GUI thread never waits for it; it talks back through the event
+//! The engine's thread: it owns the engine, runs the commands the menu sends (every change
+//! the tray makes, sessions or not: the autostart entry, the IdP cookies, the import offer's
+//! marker, goes through it), watches the store (so CLI changes reach the menu within a
+//! second) and the autostart entry, rotates credentials on a timer, and shows notifications. The GUI thread never waits for it; it talks back through the event
 //! loop proxy. When the engine needs an MFA code or a SAML assertion, it asks the GUI thread
 //! for a dialog and waits for the answer.
 
@@ -55,8 +56,20 @@ pub enum Command {
     AddIntegration(NewIntegration),
     EditIntegration(IntegrationId, IntegrationEdit),
     DeleteIntegration(IntegrationId),
-    /// The first-run import of `~/.aws` (`credtray import aws-config`), ending with a toast.
-    Import,
+    /// Offer to import `~/.aws`: on a first run once (`asked: false`), or from the first-run
+    /// menu's Import item, which also says when there is nothing to import.
+    OfferImport {
+        asked: bool,
+    },
+    /// The person answered the import offer: it is remembered either way, and if `accepted`
+    /// the import runs (`credtray import aws-config`), ending with a toast.
+    ImportOffered {
+        accepted: bool,
+    },
+    /// Start at login on or off: the engine writes or removes the autostart entry.
+    SetStartAtLogin(bool),
+    /// Forget IdP login (the menu's dialog asked already): the engine removes the cookies.
+    ForgetLogin(SessionId),
     Pin(SessionId, bool),
     Quit,
 }
@@ -115,6 +128,7 @@ pub fn run(
         failed_rotation: Vec::new(),
         quitting,
         warned_readable: false,
+        shown_start_at_login,
     };
     worker.send_catalog(&engine);
     let mut last_rotation = Instant::now();
@@ -130,12 +144,7 @@ pub fn run(
         if worker.store_changed(&engine) {
             worker.send_catalog(&engine);
         }
-        // The check mark follows the file, whoever changed it.
-        let start_at_login = credtray::autostart::is_enabled();
-        if start_at_login != shown_start_at_login.swap(start_at_login, Ordering::SeqCst) {
-            tracing::info!(start_at_login, "the autostart entry changed");
-            let _ = worker.proxy.send_event(UserEvent::StartAtLogin);
-        }
+        worker.watch_start_at_login(&engine);
         if last_rotation.elapsed() >= ROTATE_EVERY {
             last_rotation = Instant::now();
             worker.rotate(&mut engine);
@@ -153,6 +162,8 @@ struct Worker {
     /// Whether the credentials file being readable by others was toasted (once per run: the
     /// tray keeps the file's mode, so saying it at every write would only nag).
     warned_readable: bool,
+    /// What Start at login's check mark shows.
+    shown_start_at_login: Arc<AtomicBool>,
 }
 
 impl Worker {
@@ -160,13 +171,21 @@ impl Worker {
         TrayPrompt::new(self.proxy.clone(), self.quitting.clone(), ANSWER_WITHIN)
     }
 
-    fn stamp(engine: &Engine) -> Option<(SystemTime, u64)> {
-        let meta = std::fs::metadata(engine.store().path()).ok()?;
-        Some((meta.modified().ok()?, meta.len()))
+    fn store_changed(&mut self, engine: &Engine) -> bool {
+        engine.store_stamp() != self.last_seen
     }
 
-    fn store_changed(&mut self, engine: &Engine) -> bool {
-        Self::stamp(engine) != self.last_seen
+    /// The check mark follows the autostart entry, whoever changed it.
+    fn watch_start_at_login(&self, engine: &Engine) {
+        let start_at_login = engine.starts_at_login();
+        if start_at_login
+            != self
+                .shown_start_at_login
+                .swap(start_at_login, Ordering::SeqCst)
+        {
+            tracing::info!(start_at_login, "the autostart entry changed");
+            let _ = self.proxy.send_event(UserEvent::StartAtLogin);
+        }
     }
 
     /// Sends the catalog to the GUI (always after a command, so radio items clicked but not
@@ -174,7 +193,7 @@ impl Worker {
     /// credentials file's mode is looked at too.
     fn send_catalog(&mut self, engine: &Engine) {
         self.warn_if_readable(engine);
-        self.last_seen = Self::stamp(engine);
+        self.last_seen = engine.store_stamp();
         match engine.catalog() {
             Ok(catalog) => {
                 let _ = self.proxy.send_event(UserEvent::Catalog(Box::new(catalog)));
@@ -273,7 +292,31 @@ impl Worker {
                 engine.delete_integration(id, false).map(drop),
                 "Could not delete the integration",
             ),
-            Command::Import => import(engine),
+            Command::OfferImport { asked } => self.offer_import(engine, asked),
+            Command::ImportOffered { accepted } => {
+                if let Err(e) = engine.mark_import_offered() {
+                    tracing::warn!(error = %e, "could not remember that the import was offered");
+                }
+                if accepted {
+                    import(engine);
+                }
+            }
+            Command::SetStartAtLogin(on) => {
+                if let Err(e) = engine.set_start_at_login(on) {
+                    notify(
+                        "Could not change Start at login",
+                        &credtray::error_sentence(&e),
+                    );
+                }
+                self.watch_start_at_login(engine);
+            }
+            Command::ForgetLogin(id) => match engine.forget_login(id) {
+                Ok(forgotten) => notify("Forgot the IdP login", &forgotten.sentence()),
+                Err(e) => notify(
+                    "Could not forget the IdP login",
+                    &credtray::error_sentence(&e),
+                ),
+            },
             Command::Pin(id, pinned) => report_on(
                 engine,
                 id,
@@ -328,21 +371,33 @@ impl Worker {
         }
     }
 
+    /// The engine's import offer, shown by the GUI in a dialog; asked for, a toast says when
+    /// there is nothing to import or `~/.aws` can't be read.
+    fn offer_import(&self, engine: &Engine, asked: bool) {
+        match engine.import_offer(asked) {
+            Ok(Some(offer)) => {
+                let _ = self.proxy.send_event(UserEvent::OfferImport(offer));
+            }
+            Ok(None) if asked => notify(
+                "Nothing to import",
+                "Every profile of ~/.aws that credtray can make a session of has one already, or there is none.",
+            ),
+            Ok(None) => {}
+            Err(e) if asked => notify("Could not read ~/.aws", &credtray::error_sentence(&e)),
+            Err(e) => tracing::info!(error = %e, "no import offered: ~/.aws can't be read"),
+        }
+    }
+
     /// Open web console: the session's credentials (an IAM user's through GetFederationToken)
-    /// exchanged for a sign-in link, opened in the browser through a one-time loopback link
-    /// on a thread of its own (it waits for the browser; the engine does not).
+    /// exchanged by the engine for a sign-in link, opened in the browser through a one-time
+    /// loopback link on a thread of its own (it waits for the browser; the engine does not).
     fn console(&mut self, engine: &mut Engine, id: SessionId) {
-        use credtray::aws::federation;
-        let Some(session) = engine.catalog().ok().and_then(|c| c.get(id).cloned()) else {
-            return;
-        };
-        let title = format!("Could not open the web console for {}", session.alias);
-        let credentials = match engine.console_credentials(id, &mut self.prompt()) {
-            Ok(c) => c,
-            Err(e) => return notify(&title, &credtray::error_sentence(&e)),
-        };
-        let url = match federation::sign_in(&credentials, &session.region, None) {
-            Ok(url) => url,
+        let title = format!(
+            "Could not open the web console for {}",
+            alias_of(engine, id)
+        );
+        let url = match engine.console(id, &mut self.prompt()) {
+            Ok(console) => console.url,
             Err(e) => return notify(&title, &credtray::error_sentence(&e)),
         };
         let spawned = std::thread::Builder::new()
@@ -578,10 +633,7 @@ fn alias_of(engine: &Engine, id: SessionId) -> String {
 
 /// The first-run import, and a toast of what it made.
 fn import(engine: &mut Engine) {
-    let report = credtray::awsfiles::Files::from_env()
-        .map_err(credtray::import::Error::from)
-        .and_then(|files| credtray::import::apply(engine, &files, false, false));
-    match report {
+    match engine.import(false, false) {
         Ok(report) => {
             let count = |status: &str| report.rows.iter().filter(|r| r.status == status).count();
             let failed: Vec<String> = report

@@ -485,7 +485,7 @@ fn botocore_reads_every_profile_credtray_wrote_and_every_foreign_one() {
     // Unpublishing gives back the foreign files byte for byte.
     for (profile, _) in ours {
         files
-            .unpublish(&profile.parse().unwrap(), &mut owned, &[])
+            .unpublish(&profile.parse().unwrap(), &mut owned, &[], |_| false)
             .unwrap();
     }
     assert_eq!(
@@ -616,7 +616,9 @@ fn sections_are_found_as_botocore_finds_them_so_no_profile_is_shadowed_or_mistak
             format!("ASIATEST{:012}", 1)
         );
         // Stopping gives the user's section back, spelling and all.
-        files.unpublish(&dev, &mut owned, &plan.originals).unwrap();
+        files
+            .unpublish(&dev, &mut owned, &plan.originals, |_| false)
+            .unwrap();
         assert_eq!(
             std::fs::read_to_string(files.config.path()).unwrap(),
             config
@@ -657,7 +659,7 @@ fn sections_are_found_as_botocore_finds_them_so_no_profile_is_shadowed_or_mistak
         "AKIASPACED00000001"
     );
     assert_eq!(aws_configure_get(&files, "region", "dev"), "eu-west-1");
-    files.unpublish(&dev, &mut owned, &[]).unwrap();
+    files.unpublish(&dev, &mut owned, &[], |_| false).unwrap();
     assert_eq!(
         std::fs::read_to_string(files.credentials.path()).unwrap(),
         spaced
