@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::agent::{client, socket};
 use crate::aws::{federation, process, saml, sso, sts};
 use crate::awsfiles::{self, ParseError, Refused};
-use crate::engine::{self, NoAssertion};
+use crate::engine::{self, NoAssertion, desktop};
 use crate::session::{Field, ValidationError};
 use crate::{import, saml_login, secrets, session, store};
 
@@ -494,6 +494,56 @@ fn edge_errors() -> Vec<anyhow::Error> {
             .into_iter()
             .map(|e| import::Error::Engine(e).into()),
     );
+    errors.push(
+        import::Error::Marker {
+            path: PathBuf::from("/home/me/.config/credtray/import-offered"),
+            source: io_error(),
+        }
+        .into(),
+    );
+    errors.extend(desktop_errors().into_iter().map(Into::into));
+    errors
+}
+
+/// What the engine's desktop side says: Start at login, Forget IdP login, the console, the
+/// tray's lock.
+fn desktop_errors() -> Vec<desktop::Error> {
+    use desktop::Error as E;
+    let mut errors: Vec<E> = engine_errors().into_iter().map(E::Engine).collect();
+    errors.extend([
+        E::NoAutostartDir,
+        E::Autostart {
+            path: PathBuf::from("/home/me/.config/autostart/credtray.desktop"),
+            source: io_error(),
+        },
+        E::NoDataDir,
+        E::Forget(saml_login::ForgetError::NotFederated {
+            alias: "bob".to_owned(),
+        }),
+        E::SignIn(federation::Error::NoToken {
+            endpoint: "https://signin.aws.amazon.com/federation".to_owned(),
+        }),
+        E::TrayRunning {
+            path: PathBuf::from("/home/me/.config/credtray/tray.lock"),
+        },
+        E::TrayLock {
+            path: PathBuf::from("/home/me/.config/credtray/tray.lock"),
+            source: io_error(),
+        },
+    ]);
+    // A new variant fails to compile here until it is listed above.
+    for e in &errors {
+        match e {
+            E::Engine(_)
+            | E::NoAutostartDir
+            | E::Autostart { .. }
+            | E::NoDataDir
+            | E::Forget(_)
+            | E::SignIn(_)
+            | E::TrayRunning { .. }
+            | E::TrayLock { .. } => {}
+        }
+    }
     errors
 }
 

@@ -16,7 +16,7 @@ use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::engine::NoAssertion;
+use crate::engine::{NoAssertion, SamlLogin};
 use crate::session::{Catalog, SamlUrl, Session, SessionKind};
 
 /// The option `credtray-login` is started with.
@@ -271,9 +271,10 @@ pub fn loggable(text: &str) -> String {
 pub struct Login<'a> {
     /// `credtray-login`.
     pub window: &'a Path,
-    /// The session as the engine has it (a dry run of an edit may differ from the stored one,
-    /// so its URL is passed along).
-    pub session: &'a Session,
+    /// The login as the engine asks for it, passed whole to the window (which reads nothing
+    /// itself): the session's alias and URL (a dry run of an edit may differ from the stored
+    /// session), the timeout and the cookie directory.
+    pub login: &'a SamlLogin<'a>,
     /// A rotation: never show a window; give up when the identity provider wants the person.
     pub hidden_only: bool,
 }
@@ -281,15 +282,28 @@ pub struct Login<'a> {
 impl Login<'_> {
     /// Runs the login child and waits for it, killing it when `cancelled` turns true.
     pub fn run(&self, cancelled: &dyn Fn() -> bool) -> Result<SecretString, NoAssertion> {
-        let SessionKind::IamRoleFederated { saml_url, .. } = &self.session.kind else {
+        let session = self.login.session;
+        let SessionKind::IamRoleFederated { saml_url, .. } = &session.kind else {
             return Err(NoAssertion::NotGiven);
         };
+        let cookies = self.login.cookies.as_deref().ok_or_else(|| {
+            NoAssertion::Failed(
+                "cannot find the data directory, where the identity provider's cookies go"
+                    .to_owned(),
+            )
+        })?;
         let mut command = Command::new(self.window);
         command
             .arg(FLAG)
-            .arg(self.session.id.to_string())
+            .arg(session.id.to_string())
+            .arg("--alias")
+            .arg(session.alias.as_str())
             .arg("--url")
-            .arg(saml_url.as_str());
+            .arg(saml_url.as_str())
+            .arg("--timeout")
+            .arg(self.login.timeout.as_secs().to_string())
+            .arg("--cookies")
+            .arg(cookies);
         if self.hidden_only {
             command.arg("--hidden-only");
         }
@@ -303,7 +317,7 @@ impl Login<'_> {
                 self.window.display()
             ))
         })?;
-        tracing::info!(session = %self.session.id, hidden_only = self.hidden_only, "SAML login started");
+        tracing::info!(session = %session.id, hidden_only = self.hidden_only, "SAML login started");
         let output = reader(child.stdout.take());
         let errors = reader(child.stderr.take());
         let status = wait(&mut child, cancelled)?;
@@ -556,9 +570,14 @@ mod tests {
             pinned: false,
             last_used: None,
         };
+        let asked = SamlLogin {
+            session: &session,
+            timeout: std::time::Duration::from_secs(300),
+            cookies: Some(dir.path().join("cookies")),
+        };
         let login = Login {
             window: &window,
-            session: &session,
+            login: &asked,
             hidden_only: false,
         };
         // Another test's thread may fork while the script's write descriptor is open, and the

@@ -508,7 +508,7 @@ mod tests {
         }
         fn saml_assertion(
             &mut self,
-            _: &crate::session::Session,
+            _: &engine::SamlLogin<'_>,
         ) -> Result<secrecy::SecretString, engine::NoAssertion> {
             Err(engine::NoAssertion::NotGiven)
         }

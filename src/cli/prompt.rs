@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 
 use super::UsageError;
 use super::args::Answers;
-use crate::engine::{MfaAsk, NoAssertion, Prompt};
+use crate::engine::{MfaAsk, NoAssertion, Prompt, SamlLogin};
 use crate::saml_login;
 use crate::session::{MfaCode, MfaDevice, Session};
 
@@ -67,7 +67,7 @@ impl Prompt for CliPrompt {
         }
     }
 
-    fn saml_assertion(&mut self, session: &Session) -> Result<SecretString, NoAssertion> {
+    fn saml_assertion(&mut self, login: &SamlLogin<'_>) -> Result<SecretString, NoAssertion> {
         if std::mem::take(&mut self.saml_from_stdin) {
             let mut text = Zeroizing::new(String::new());
             std::io::stdin()
@@ -85,11 +85,11 @@ impl Prompt for CliPrompt {
         };
         eprintln!(
             "credtray: logging in to the identity provider of session {:?} (the window shows itself if the identity provider needs you)",
-            session.alias.as_str()
+            login.session.alias.as_str()
         );
         saml_login::Login {
             window: &window,
-            session,
+            login,
             hidden_only: false,
         }
         .run(&|| false)

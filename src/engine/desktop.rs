@@ -96,6 +96,15 @@ impl Engine {
         self.places.clone().unwrap_or_else(Places::from_env)
     }
 
+    /// The cookie directory of a federated session's identity provider, for its login window;
+    /// `None` for another kind, or when there is no data directory.
+    pub(crate) fn login_cookies(&self, session: &crate::session::Session) -> Option<PathBuf> {
+        let crate::session::SessionKind::IamRoleFederated { saml_url, .. } = &session.kind else {
+            return None;
+        };
+        Some(saml_login::cookie_dir(&self.places().idp?, saml_url))
+    }
+
     /// Whether credtray starts at login: its autostart entry is there (whoever wrote it).
     pub fn starts_at_login(&self) -> bool {
         self.places().autostart.is_some_and(|p| p.is_file())
@@ -261,6 +270,60 @@ mod tests {
         assert!(!engine.starts_at_login());
         // Off when off already: nothing to do, no error.
         assert!(!engine.set_start_at_login(false).unwrap());
+    }
+
+    /// Records the login the engine asks for, and gives no assertion.
+    #[derive(Default)]
+    struct Recorded(Vec<(String, std::time::Duration, Option<PathBuf>)>);
+
+    impl crate::engine::Prompt for Recorded {
+        fn mfa_code(
+            &mut self,
+            _: &crate::session::Session,
+            _: &crate::session::MfaDevice,
+            _: crate::engine::MfaAsk,
+        ) -> Option<crate::session::MfaCode> {
+            None
+        }
+        fn saml_assertion(
+            &mut self,
+            login: &crate::engine::SamlLogin<'_>,
+        ) -> Result<SecretString, crate::engine::NoAssertion> {
+            self.0.push((
+                login.session.alias.to_string(),
+                login.timeout,
+                login.cookies.clone(),
+            ));
+            Err(crate::engine::NoAssertion::Cancelled)
+        }
+    }
+
+    #[test]
+    fn the_engine_gives_the_login_window_everything_it_needs() {
+        let (dir, mut engine) = engine();
+        let url = "https://idp.example.com/saml";
+        let a = engine.add(federated("a", url), None).unwrap();
+        let mut locked = engine.store.lock().unwrap();
+        locked.catalog.settings.saml_login_timeout = std::time::Duration::from_secs(42);
+        locked.save().unwrap();
+        drop(locked);
+        let mut prompt = Recorded::default();
+        assert!(engine.start(a.id, &mut prompt, false).is_err());
+        let cookies = saml_login::cookie_dir(&dir.path().join("idp"), &url.parse().unwrap());
+        assert_eq!(
+            prompt.0,
+            [(
+                "a".to_owned(),
+                std::time::Duration::from_secs(42),
+                Some(cookies)
+            )]
+        );
+        // No data directory: the login is still asked for (an assertion may come from
+        // standard input); the window's side says why it can't open.
+        engine.set_places(Places::default());
+        let mut prompt = Recorded::default();
+        assert!(engine.start(a.id, &mut prompt, false).is_err());
+        assert_eq!(prompt.0[0].2, None);
     }
 
     #[test]

@@ -16,7 +16,7 @@ mod run;
 mod sso;
 
 pub use kinds::definition;
-pub use prompt::{MfaAsk, NoAssertion, NoPrompt, Prompt};
+pub use prompt::{MfaAsk, NoAssertion, NoPrompt, Prompt, SamlLogin};
 pub use remembered::Remembered;
 pub use run::{ProposedKeys, Tested};
 pub use sso::SyncReport;

@@ -3,6 +3,9 @@
 //! session; both log in to the identity provider through the login window (`saml_login`).
 //! Returning `None` (or [`NoAssertion::NotGiven`]) means "not given" (not possible here).
 
+use std::path::PathBuf;
+use std::time::Duration;
+
 use secrecy::SecretString;
 
 use crate::session::{MfaCode, MfaDevice, Session};
@@ -36,9 +39,21 @@ pub enum NoAssertion {
     Failed(String),
 }
 
+/// A login to a session's identity provider, as the engine asks for it: everything the login
+/// window needs, so it reads nothing itself (the one door, see ARCHITECTURE.md).
+pub struct SamlLogin<'a> {
+    /// The session as the engine has it (a dry run of an edit may differ from the stored one).
+    pub session: &'a Session,
+    /// How long the login may take (`[settings] saml_login_timeout`).
+    pub timeout: Duration,
+    /// The directory of the identity provider's cookies (shared by the sessions with the same
+    /// SAML 2.0 URL, removed by Forget IdP login); `None` when there is no data directory.
+    pub cookies: Option<PathBuf>,
+}
+
 pub trait Prompt {
     fn mfa_code(&mut self, session: &Session, device: &MfaDevice, ask: MfaAsk) -> Option<MfaCode>;
-    fn saml_assertion(&mut self, session: &Session) -> Result<SecretString, NoAssertion>;
+    fn saml_assertion(&mut self, login: &SamlLogin<'_>) -> Result<SecretString, NoAssertion>;
 }
 
 /// Asks nothing: for callers that can't ask (credential_process, rotation without a person).
@@ -49,7 +64,7 @@ impl Prompt for NoPrompt {
         None
     }
 
-    fn saml_assertion(&mut self, _: &Session) -> Result<SecretString, NoAssertion> {
+    fn saml_assertion(&mut self, _: &SamlLogin<'_>) -> Result<SecretString, NoAssertion> {
         Err(NoAssertion::NotGiven)
     }
 }

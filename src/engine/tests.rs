@@ -323,7 +323,7 @@ fn delete_with_the_keychain_down_keeps_the_session() {
 
 use crate::aws::sts::Cause;
 use crate::aws::{Call, Fake};
-use crate::engine::{MfaAsk, NoAssertion, Prompt, ProposedKeys};
+use crate::engine::{MfaAsk, NoAssertion, Prompt, ProposedKeys, SamlLogin};
 use crate::session::{MfaCode, MfaDevice, NewIntegration, Region, State};
 
 /// A SAMLResponse granting `role` through `idp` (leaked: the scripted prompt holds
@@ -354,7 +354,7 @@ impl Prompt for Scripted {
         self.asked.push(ask);
         (!self.codes.is_empty()).then(|| self.codes.remove(0).parse().unwrap())
     }
-    fn saml_assertion(&mut self, _: &Session) -> Result<SecretString, NoAssertion> {
+    fn saml_assertion(&mut self, _: &SamlLogin<'_>) -> Result<SecretString, NoAssertion> {
         self.assertion
             .map(|a| SecretString::from(a.to_owned()))
             .ok_or(NoAssertion::NotGiven)
@@ -985,7 +985,7 @@ impl Prompt for LoginEnds {
     fn mfa_code(&mut self, _: &Session, _: &MfaDevice, _: MfaAsk) -> Option<MfaCode> {
         None
     }
-    fn saml_assertion(&mut self, _: &Session) -> Result<SecretString, NoAssertion> {
+    fn saml_assertion(&mut self, _: &SamlLogin<'_>) -> Result<SecretString, NoAssertion> {
         Err(self.0.clone())
     }
 }
@@ -1102,7 +1102,7 @@ impl Prompt for StopsMeanwhile {
         self.other.stop(self.id).unwrap();
         self.code.map(|c| c.parse().unwrap())
     }
-    fn saml_assertion(&mut self, _: &Session) -> Result<SecretString, NoAssertion> {
+    fn saml_assertion(&mut self, _: &SamlLogin<'_>) -> Result<SecretString, NoAssertion> {
         Err(NoAssertion::NotGiven)
     }
 }

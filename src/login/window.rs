@@ -29,8 +29,7 @@ use wry::{NewWindowResponse, WebContext, WebViewBuilder};
 use zeroize::Zeroizing;
 
 use credtray::saml_login::{self, Exit};
-use credtray::session::{SamlUrl, SessionId, SessionKind};
-use credtray::store::Store;
+use credtray::session::{SamlUrl, SessionId};
 
 /// The capture script, injected into every frame at document start.
 const HOOK: &str = include_str!("saml_hook.js");
@@ -48,85 +47,61 @@ const HIDDEN_FOR: Duration = Duration::from_secs(30);
 const READBACK_WITHIN: Duration = Duration::from_secs(2);
 const TICK: Duration = Duration::from_millis(200);
 
-/// What the login was asked for.
-struct Options {
-    session: SessionId,
-    url: Option<SamlUrl>,
-    hidden_only: bool,
-    timeout: Option<Duration>,
-}
-
-impl Options {
-    fn parse(args: &[String]) -> anyhow::Result<Self> {
-        let usage = "usage: credtray-login --saml-login <session id> [--url <SAML 2.0 URL>] [--hidden-only] [--timeout <seconds>]";
-        let mut args = args.iter();
-        let session = args
-            .next()
-            .context(usage)?
-            .parse()
-            .map_err(|e| anyhow::anyhow!("{e}; {usage}"))?;
-        let mut options = Self {
-            session,
-            url: None,
-            hidden_only: false,
-            timeout: None,
-        };
-        while let Some(arg) = args.next() {
-            match arg.as_str() {
-                "--url" => options.url = Some(args.next().context(usage)?.parse()?),
-                "--hidden-only" => options.hidden_only = true,
-                "--timeout" => {
-                    let seconds: u64 = args.next().context(usage)?.parse().context(usage)?;
-                    options.timeout = Some(Duration::from_secs(seconds));
-                }
-                other => anyhow::bail!("unknown option {other:?}; {usage}"),
-            }
-        }
-        Ok(options)
-    }
-}
-
-/// What the login needs to know before a window opens.
+/// What the login needs to know before a window opens: all of it given by the engine's
+/// process (`saml_login::Login`), so the window reads no store and no setting itself (the one
+/// door, see ARCHITECTURE.md).
 struct Target {
     alias: String,
     url: SamlUrl,
+    /// WebKit's data directory for this identity provider: the engine names it (and alone
+    /// removes it, Forget IdP login); WebKit keeps the cookies in it.
     cookies: PathBuf,
     timeout: Duration,
     hidden_only: bool,
 }
 
 impl Target {
-    fn of(options: Options) -> anyhow::Result<Self> {
-        let catalog = Store::from_env()?.load()?;
-        let session = catalog
-            .get(options.session)
-            .with_context(|| format!("there is no session {}", options.session))?;
-        let url = match (options.url, &session.kind) {
-            (Some(url), _) => url,
-            (None, SessionKind::IamRoleFederated { saml_url, .. }) => saml_url.clone(),
-            (None, _) => anyhow::bail!(
-                "session {:?} is not a federated session",
-                session.alias.as_str()
-            ),
+    fn parse(args: &[String]) -> anyhow::Result<Self> {
+        let usage = "usage: credtray-login --saml-login <session id> --alias <alias> --url <SAML 2.0 URL> --timeout <seconds> --cookies <directory> [--hidden-only]";
+        let mut args = args.iter();
+        // The session's id comes first, for the logs and the process list.
+        let _: SessionId = args
+            .next()
+            .context(usage)?
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{e}; {usage}"))?;
+        let (mut alias, mut url, mut timeout, mut cookies) = (None, None, None, None);
+        let mut hidden_only = false;
+        while let Some(arg) = args.next() {
+            let mut value = || args.next().context(usage);
+            match arg.as_str() {
+                "--alias" => alias = Some(value()?.clone()),
+                "--url" => url = Some(value()?.parse::<SamlUrl>()?),
+                "--timeout" => {
+                    let seconds: u64 = value()?.parse().context(usage)?;
+                    timeout = Some(Duration::from_secs(seconds));
+                }
+                "--cookies" => cookies = Some(PathBuf::from(value()?)),
+                "--hidden-only" => hidden_only = true,
+                other => anyhow::bail!("unknown option {other:?}; {usage}"),
+            }
+        }
+        let target = Self {
+            alias: alias.context(usage)?,
+            url: url.context(usage)?,
+            cookies: cookies.context(usage)?,
+            timeout: timeout.context(usage)?,
+            hidden_only,
         };
-        let idp = saml_login::idp_dir().context("cannot find the data directory")?;
-        let cookies = saml_login::cookie_dir(&idp, &url);
-        credtray::atomic::create_dir(&cookies, 0o700)
-            .with_context(|| format!("cannot create {}", cookies.display()))?;
+        // Private before WebKit writes a cookie into it.
+        credtray::atomic::create_dir(&target.cookies, 0o700)
+            .with_context(|| format!("cannot create {}", target.cookies.display()))?;
         #[cfg(unix)]
         std::fs::set_permissions(
-            &cookies,
+            &target.cookies,
             std::os::unix::fs::PermissionsExt::from_mode(0o700),
         )?;
-        Ok(Self {
-            alias: session.alias.to_string(),
-            url,
-            cookies,
-            timeout: options
-                .timeout
-                .unwrap_or(catalog.settings.saml_login_timeout),
-            hidden_only: options.hidden_only,
-        })
+        Ok(target)
     }
 }
 
@@ -175,7 +150,7 @@ pub fn run(args: &[String]) -> ExitCode {
             return Exit::Failed.into();
         }
     };
-    match Options::parse(args).and_then(Target::of) {
+    match Target::parse(args) {
         Ok(target) => window(target, out),
         Err(e) => said(
             &mut out,
@@ -628,22 +603,46 @@ mod tests {
     #[test]
     fn options_parse_and_refuse_what_they_do_not_know() {
         let id = SessionId::new().to_string();
+        let dir = tempfile::tempdir().unwrap();
+        let cookies = dir.path().join("idp").join("abc");
+        let cookies = cookies.to_str().unwrap();
         let args = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        let o = Options::parse(&args(&[
-            &id,
-            "--hidden-only",
-            "--timeout",
-            "9",
+        let given = [
+            id.as_str(),
+            "--alias",
+            "Dev/Admin",
             "--url",
             "https://idp.example.com/x",
-        ]))
-        .unwrap();
-        assert!(o.hidden_only);
-        assert_eq!(o.timeout, Some(Duration::from_secs(9)));
-        assert_eq!(o.url.unwrap().as_str(), "https://idp.example.com/x");
-        assert!(Options::parse(&args(&[&id, "--bogus"])).is_err());
-        assert!(Options::parse(&args(&["not-an-id"])).is_err());
-        assert!(Options::parse(&args(&[])).is_err());
+            "--timeout",
+            "9",
+            "--cookies",
+            cookies,
+        ];
+        let t = Target::parse(&args(&[&given[..], &["--hidden-only"]].concat())).unwrap();
+        assert!(t.hidden_only);
+        assert_eq!(t.alias, "Dev/Admin");
+        assert_eq!(t.timeout, Duration::from_secs(9));
+        assert_eq!(t.url.as_str(), "https://idp.example.com/x");
+        let mode = std::fs::metadata(cookies).unwrap().permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o700,
+            "made private"
+        );
+        assert!(!Target::parse(&args(&given)).unwrap().hidden_only);
+        // Everything but --hidden-only is needed: the window reads nothing itself.
+        for missing in [1, 3, 5, 7] {
+            let mut short = given.to_vec();
+            short.drain(missing..missing + 2);
+            assert!(
+                Target::parse(&args(&short)).is_err(),
+                "without {}",
+                given[missing]
+            );
+        }
+        assert!(Target::parse(&args(&[&given[..], &["--bogus"]].concat())).is_err());
+        assert!(Target::parse(&args(&["not-an-id"])).is_err());
+        assert!(Target::parse(&args(&[])).is_err());
     }
 
     #[test]

@@ -16,7 +16,7 @@ use tao::event_loop::EventLoopProxy;
 
 use super::UserEvent;
 use credtray::awsfiles;
-use credtray::engine::{self, Chain, Engine, MfaAsk, NoAssertion, Prompt, ProposedKeys};
+use credtray::engine::{self, Chain, Engine, MfaAsk, NoAssertion, Prompt, ProposedKeys, SamlLogin};
 use credtray::saml_login;
 use credtray::session::{
     Edit, IamUserKeys, IntegrationEdit, IntegrationId, MfaCode, MfaDevice, NewIntegration,
@@ -593,14 +593,14 @@ impl Prompt for TrayPrompt {
         }
     }
 
-    fn saml_assertion(&mut self, session: &Session) -> Result<SecretString, NoAssertion> {
+    fn saml_assertion(&mut self, login: &SamlLogin<'_>) -> Result<SecretString, NoAssertion> {
         let window = saml_login::login_beside_me().ok_or_else(|| {
             NoAssertion::Failed("cannot find the tray's own executable".to_owned())
         })?;
         let quitting = self.quitting.clone();
         saml_login::Login {
             window: &window,
-            session,
+            login,
             hidden_only: self.unattended,
         }
         .run(&|| quitting.load(Ordering::Relaxed))

@@ -170,11 +170,37 @@ fn started_nothing(env: &Env, alias: &str, before: &(String, String), out: &Outp
     assert_eq!(env.session(alias)["state"], "inactive");
 }
 
-/// The login child itself (as the tray and the CLI run it).
+/// The login child itself, given what the tray and the CLI give it (the window reads nothing
+/// itself); `extra` comes last, so it may give another `--url` or `--timeout`.
 fn login_child(env: &Env, id: &str, extra: &[&str]) -> Command {
     let mut cmd = env.tool(env!("CARGO_BIN_EXE_credtray-login"));
-    cmd.args(["--saml-login", id]).args(extra);
+    cmd.args(login_args(env, id)).args(extra);
     cmd
+}
+
+/// What the engine's process gives the login child of session `id`: its alias and URL, the
+/// default timeout and the cookie directory the engine names.
+fn login_args(env: &Env, id: &str) -> Vec<String> {
+    let session = env.session(id);
+    let url = session["saml_url"].as_str().expect("a federated session");
+    let cookies = credtray::saml_login::cookie_dir(
+        &env.data_dir().join("credtray/idp"),
+        &url.parse().unwrap(),
+    );
+    [
+        "--saml-login",
+        id,
+        "--alias",
+        session["alias"].as_str().unwrap(),
+        "--url",
+        url,
+        "--timeout",
+        "300",
+        "--cookies",
+        cookies.to_str().unwrap(),
+    ]
+    .map(str::to_owned)
+    .to_vec()
 }
 
 fn finished(child: Child) -> Output {
@@ -268,7 +294,8 @@ fn login_traced(
         .args(["-f", "-qq", "-e", "trace=connect", "-o"])
         .arg(&trace)
         .arg(env!("CARGO_BIN_EXE_credtray-login"))
-        .args(["--saml-login", id, "--url", url, "--timeout", "20"])
+        .args(login_args(env, id))
+        .args(["--url", url, "--timeout", "20"])
         .spawn()
         .expect("strace runs");
     during();

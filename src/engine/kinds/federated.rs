@@ -4,7 +4,7 @@
 
 use super::{ROLE_DURATION, Source, stamp};
 use crate::aws::Credentials;
-use crate::engine::prompt::{NoAssertion, Prompt};
+use crate::engine::prompt::{NoAssertion, Prompt, SamlLogin};
 use crate::engine::run::Mode;
 use crate::engine::{Engine, Error};
 use crate::session::{Catalog, IdpArn, RoleArn, Session};
@@ -19,14 +19,19 @@ impl Source for Federated<'_> {
     fn credentials(
         &self,
         engine: &mut Engine,
-        _: &Catalog,
+        catalog: &Catalog,
         session: &Session,
         prompt: &mut dyn Prompt,
         _: Mode<'_>,
     ) -> Result<Credentials, Error> {
         let alias = session.alias.to_string();
+        let login = SamlLogin {
+            session,
+            timeout: catalog.settings.saml_login_timeout,
+            cookies: engine.login_cookies(session),
+        };
         let assertion = prompt
-            .saml_assertion(session)
+            .saml_assertion(&login)
             .map_err(|reason| match reason {
                 NoAssertion::NotGiven => Error::NeedsSamlAssertion { alias },
                 reason => Error::SamlLogin { alias, reason },
