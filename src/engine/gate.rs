@@ -7,22 +7,28 @@
 //! reads the ones it gives back, writes keys, drops what no saved record needs), the gate lets
 //! the store's lock go for the call and takes it back after ([`crate::store::Hold::released`]):
 //! if the store changed meanwhile, the call returns [`secrets::Error::Moved`] and the command's
-//! own keychain-failure path runs (it undoes what it wrote, changes no file), and the store
-//! saves nothing more; [`Error::is_moved`] lets a command try again from the start. So every
-//! check and the write it allows still see one store, as when the lock was held throughout.
+//! own keychain-failure path runs (it undoes what it wrote and changes no file: each keychain
+//! call comes before the file writes it allows, or after the save that records them), and the
+//! store saves nothing more. Stop and publish then start again from the store as it is (`run::retrying`);
+//! other commands fail with a sentence that says to try again. So every check and the write it
+//! allows still see one store, as when the lock was held throughout.
 //!
 //! What the store can't vouch for is the keychain itself: a decision such as "no saved record
 //! points at this kept original, drop it" must not meet another command that keeps a new
 //! original under the same entry in between. So calls under the store's lock also hold a lock
 //! of the entry's owner (the session or integration), `keychain/<uuid>.lock` beside the store,
-//! taken (without waiting) while the store's lock is still held, so that the decision and the
-//! call are one step for every other keychain call on that owner; and kept until the store's
-//! lock is back. When another process holds it (at the keychain itself) the gate lets the
-//! store's lock go, waits for it at most [`crate::atomic::LOCK_WAIT`] (then says who holds it
-//! and that it waits for the keychain), and checks the store as above. The order is always the
-//! owner's lock, then the store's, or the store's and a try of the owner's: no two processes
-//! wait on each other. Calls outside the store's lock (obtaining credentials, caching them)
-//! take no owner's lock: they decide nothing that the store records.
+//! tried (without waiting) while the store's lock is still held, so that the decision and the
+//! call are one step for every other keychain call on that owner, and kept until the command
+//! lets the store go (its `Locked` is dropped). While held, no other command reads, writes or
+//! drops that owner's entries, nor saves a record pointing at one (it would have to write the
+//! entry first): so once the store moved, a command may still undo its own writes there, and
+//! nothing else. When another process holds an owner's lock (at the keychain itself), the gate
+//! lets the store's lock go, waits at most [`crate::atomic::LOCK_WAIT`] (then says who holds it
+//! and that it waits for the keychain), and checks the store as above. No process waits for
+//! any lock while holding the store's; two commands that each hold an owner the other waits
+//! for (two deletes of overlapping cascades) give up after those 5 s, naming each other,
+//! rather than hang. Calls outside the store's lock (obtaining credentials, caching them) take
+//! no owner's lock: they decide nothing that the store records.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Weak};
