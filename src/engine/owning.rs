@@ -35,8 +35,9 @@ pub(super) fn failpoint(name: &str) {
 
 /// Debug builds only: `CREDTRAY_FAILPOINT=<name>` with `CREDTRAY_FAILPOINT_RELEASE=<file>`
 /// pauses the process the first time it passes the named point (`keychain-wait`: inside its
-/// first keychain call, see `gate`), until `<file>` exists (at most a minute), so a test can
-/// run another command meanwhile. `<file>.waiting` is created once it waits.
+/// first keychain call, see `gate`; `store-wait`: holding the store's lock it just took), until
+/// `<file>` exists (at most a minute), so a test can run another command meanwhile.
+/// `<file>.waiting` is created once it waits.
 pub(super) fn failpoint_wait(name: &str) {
     #[cfg(debug_assertions)]
     {
@@ -72,6 +73,7 @@ impl Engine {
     pub(super) fn lock(&self) -> Result<Locked, Error> {
         let mut locked = self.store.lock()?;
         self.secrets.hold(&locked);
+        failpoint_wait("store-wait");
         if locked.owned.iter().any(|o| o.intent.is_some()) {
             let mut owned = std::mem::take(&mut locked.owned);
             let settled = self.files.reconcile(&mut owned);

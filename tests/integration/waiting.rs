@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 
 use crate::harness::{Env, Run, fresh_keys, keychain};
 
-/// `credtray args` paused inside its first keychain call: the process, and the file whose
-/// creation lets it go on.
-fn paused(env: &Env, args: &[&str], stdin: &str) -> (Child, PathBuf) {
+/// `credtray args` paused at debug failpoint `at` (`keychain-wait`: inside its first keychain
+/// call): the process, and the file whose creation lets it go on.
+fn paused_at(env: &Env, at: &str, args: &[&str], stdin: &str) -> (Child, PathBuf) {
     let release = env.root.join("release");
     let mut cmd = env.command(args);
-    cmd.env("CREDTRAY_FAILPOINT", "keychain-wait")
+    cmd.env("CREDTRAY_FAILPOINT", at)
         .env("CREDTRAY_FAILPOINT_RELEASE", &release);
     let mut child = cmd.spawn().unwrap();
     std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes()).unwrap();
@@ -30,7 +30,11 @@ fn paused(env: &Env, args: &[&str], stdin: &str) -> (Child, PathBuf) {
     (child, release)
 }
 
-/// Lets a [`paused`] command go on and waits for it.
+fn paused(env: &Env, args: &[&str], stdin: &str) -> (Child, PathBuf) {
+    paused_at(env, "keychain-wait", args, stdin)
+}
+
+/// Lets a [`paused_at`] command go on and waits for it.
 fn resume(child: Child, release: &PathBuf) -> Run {
     std::fs::write(release, b"").unwrap();
     let out = child.wait_with_output().unwrap();
@@ -110,5 +114,43 @@ fn a_command_that_cannot_get_a_lock_in_5_s_names_its_holder_and_what_it_waits_fo
     assert_eq!(
         env.run(&["session", "list", "--json"], "").ok().json(),
         serde_json::json!([])
+    );
+}
+
+#[test]
+fn a_command_that_cannot_get_the_store_in_5_s_names_the_process_that_holds_it() {
+    let env = Env::new();
+    env.run(&["profile", "add", "one"], "").ok();
+    let (holding, release) = paused_at(&env, "store-wait", &["profile", "add", "two"], "");
+    let holder = holding.id();
+
+    let started = Instant::now();
+    let second = env.run(&["profile", "add", "three"], "");
+    let took = started.elapsed();
+    let first = resume(holding, &release);
+    assert_eq!(second.code, 1, "{second:?}");
+    assert!(
+        took >= Duration::from_secs(5) && took < Duration::from_secs(30),
+        "gave up after {took:?}"
+    );
+    let lock = env.config_dir().join("config.toml.lock");
+    assert!(
+        second.stderr.contains(&format!(
+            "cannot lock {}: process {holder} (credtray profile add) has held it for more than 5 s, changing credtray's store",
+            lock.display()
+        )),
+        "{second:?}"
+    );
+    first.ok();
+    let profiles = env.run(&["profile", "list", "--json"], "").ok().json();
+    let names = profiles.to_string();
+    assert!(
+        names.contains("\"two\"") && !names.contains("\"three\""),
+        "{profiles}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&lock).unwrap(),
+        "",
+        "no holder is named once none holds it"
     );
 }
