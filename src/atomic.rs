@@ -3,7 +3,7 @@
 //! mid-write leaves at most a stray temp file, never a damaged original.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Seek, Write};
 use std::path::Path;
 
 /// How a [`write()`] that replaced the file ended.
@@ -140,50 +140,173 @@ fn sync_dir(_dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// How long a writer waits for another one before giving up with a clear message.
-const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long a command waits for another one's lock before giving up with a message that names
+/// the holder. Holders finish in milliseconds: no credtray process waits on a person (a keychain
+/// unlock prompt, an MFA code) while it holds the store's lock, so a lock held longer is
+/// exceptional and said so at once rather than after a long silence.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// An exclusive advisory lock on a sidecar file, held until dropped. Locking a sidecar (not
-/// the data file) keeps the lock valid across the rename that replaces the data file.
+/// the data file) keeps the lock valid across the rename that replaces the data file. While
+/// held, the sidecar names its holder (pid, the first words of its command line, what it is
+/// doing: never a secret), so that a command that gives up waiting can say who it waited for.
 #[derive(Debug)]
 pub struct Lock {
-    _file: File,
+    file: File,
+    path: std::path::PathBuf,
+    /// Whether this process holds it now (it may be [`Self::release`]d): the record in the
+    /// file is then this process's to write or clear.
+    held: std::sync::atomic::AtomicBool,
 }
 
 impl Lock {
-    /// Waits (at most a minute) until this process holds the lock at `path` (created with
-    /// `mode` if missing).
-    pub fn exclusive(path: &Path, mode: u32) -> io::Result<Self> {
-        let mut options = OpenOptions::new();
-        options.read(true).write(true).create(true).truncate(false);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
-        #[cfg(not(unix))]
-        let _ = mode;
-        let file = options.open(path)?;
-        // Holders finish in milliseconds, unless one waits on a person (a keychain unlock
-        // prompt left unanswered): then say so rather than hang without a word.
+    /// Waits (at most [`LOCK_WAIT`]) until this process holds the lock at `path` (created with
+    /// `mode` if missing), then records itself as the holder, `doing` what (a clause such as
+    /// "waiting for the OS keychain").
+    pub fn exclusive(path: &Path, mode: u32, doing: &str) -> io::Result<Self> {
+        let lock = Self {
+            file: open_sidecar(path, mode)?,
+            path: path.to_owned(),
+            held: false.into(),
+        };
+        lock.wait()?;
+        lock.doing(doing);
+        Ok(lock)
+    }
+
+    /// The lock at `path` if no one holds it now; `None` without waiting if someone does.
+    pub fn try_exclusive(path: &Path, mode: u32, doing: &str) -> io::Result<Option<Self>> {
+        let file = open_sidecar(path, mode)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+        let lock = Self {
+            file,
+            path: path.to_owned(),
+            held: true.into(),
+        };
+        lock.doing(doing);
+        Ok(Some(lock))
+    }
+
+    /// Lets the lock go for a while; [`Self::retake`] takes it back.
+    pub fn release(&self) -> io::Result<()> {
+        self.clear();
+        self.held.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.file.unlock()
+    }
+
+    /// Takes back a lock [`Self::release`]d, waiting as [`Self::exclusive`] does.
+    pub fn retake(&self, doing: &str) -> io::Result<()> {
+        self.wait()?;
+        self.doing(doing);
+        Ok(())
+    }
+
+    /// Says what the holder does now. Best effort: the record only words a waiter's message.
+    pub fn doing(&self, doing: &str) {
+        let record = format!(
+            "pid={}\ncommand={}\ndoing={doing}\n",
+            std::process::id(),
+            command_words()
+        );
+        let _ = self.file.set_len(0);
+        let _ = (&self.file)
+            .seek(io::SeekFrom::Start(0))
+            .and_then(|_| (&self.file).write_all(record.as_bytes()));
+    }
+
+    fn clear(&self) {
+        if self.held.load(std::sync::atomic::Ordering::SeqCst) {
+            let _ = self.file.set_len(0);
+        }
+    }
+
+    fn wait(&self) -> io::Result<()> {
         let deadline = std::time::Instant::now() + LOCK_WAIT;
         loop {
-            match file.try_lock() {
-                Ok(()) => break,
+            match self.file.try_lock() {
+                Ok(()) => {
+                    self.held.store(true, std::sync::atomic::Ordering::SeqCst);
+                    return Ok(());
+                }
                 Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(5));
                 }
                 Err(std::fs::TryLockError::WouldBlock) => {
                     return Err(io::Error::new(
                         io::ErrorKind::TimedOut,
-                        format!(
-                            "another credtray process has held it for {} s (is a keychain unlock prompt waiting for an answer?)",
-                            LOCK_WAIT.as_secs()
-                        ),
+                        held_for_too_long(&self.path),
                     ));
                 }
                 Err(std::fs::TryLockError::Error(e)) => return Err(e),
             }
         }
-        Ok(Self { _file: file })
     }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // The record names the holder only while there is one; the lock itself goes with the
+        // file.
+        self.clear();
+    }
+}
+
+fn open_sidecar(path: &Path, mode: u32) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+    #[cfg(not(unix))]
+    let _ = mode;
+    options.open(path)
+}
+
+/// The sentence a waiter gives up with: who holds the lock at `path` and what it is doing, as
+/// its record says.
+fn held_for_too_long(path: &Path) -> String {
+    let record = fs::read_to_string(path).unwrap_or_default();
+    let field = |name: &str| {
+        record
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+            .filter(|v| !v.is_empty())
+    };
+    let waited = LOCK_WAIT.as_secs();
+    match (field("pid"), field("command"), field("doing")) {
+        (Some(pid), Some(command), Some(doing)) => {
+            format!("process {pid} ({command}) has held it for more than {waited} s, {doing}")
+        }
+        _ => format!("another process has held it for more than {waited} s"),
+    }
+}
+
+/// This process's program name and first subcommand words, which name what it is ("credtray
+/// session add", "credtray-tray"): the program's file name and at most two more words, none
+/// an option, so no value given on the command line is ever recorded.
+fn command_words() -> String {
+    let mut args = std::env::args();
+    let program = args
+        .next()
+        .map(|p| {
+            Path::new(&p)
+                .file_name()
+                .map_or_else(|| p.clone(), |n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "credtray".to_owned());
+    let words = args
+        .take(2)
+        .take_while(|a| {
+            !a.starts_with('-') && a.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+        })
+        .collect::<Vec<_>>();
+    std::iter::once(program)
+        .chain(words)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -244,7 +367,7 @@ mod tests {
         use std::sync::{Arc, Barrier};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.lock");
-        let first = Lock::exclusive(&path, 0o600).unwrap();
+        let first = Lock::exclusive(&path, 0o600, "testing").unwrap();
         assert!(held(&path), "the first writer holds the lock");
         let trying = Arc::new(Barrier::new(2));
         let released = Arc::new(AtomicBool::new(false));
@@ -252,7 +375,7 @@ mod tests {
             let (trying, released, path) = (trying.clone(), released.clone(), path.clone());
             move || {
                 trying.wait();
-                let lock = Lock::exclusive(&path, 0o600).unwrap();
+                let lock = Lock::exclusive(&path, 0o600, "testing").unwrap();
                 (lock, released.load(Ordering::SeqCst))
             }
         });
@@ -271,6 +394,49 @@ mod tests {
         assert!(held(&path), "the second writer really holds it");
         drop(second);
         assert!(!held(&path), "and lets it go");
+    }
+
+    #[test]
+    fn a_waiter_gives_up_after_5_s_naming_the_holder_and_what_it_waits_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.lock");
+        let holder = Lock::exclusive(&path, 0o600, "waiting for an MFA code").unwrap();
+        let started = std::time::Instant::now();
+        let err = Lock::exclusive(&path, 0o600, "testing").unwrap_err();
+        assert!(started.elapsed() >= LOCK_WAIT, "{:?}", started.elapsed());
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        let said = err.to_string();
+        assert!(
+            said.starts_with(&format!("process {} (", std::process::id()))
+                && said.ends_with(") has held it for more than 5 s, waiting for an MFA code"),
+            "{said}"
+        );
+        // Let go, the record names no one: a later waiter never blames a process gone.
+        holder.release().unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "");
+        let other = Lock::try_exclusive(&path, 0o600, "changing it")
+            .unwrap()
+            .unwrap();
+        assert!(
+            fs::read_to_string(&path)
+                .unwrap()
+                .contains("doing=changing it")
+        );
+        assert!(
+            Lock::try_exclusive(&path, 0o600, "testing")
+                .unwrap()
+                .is_none(),
+            "held"
+        );
+        drop(holder);
+        assert!(
+            fs::read_to_string(&path)
+                .unwrap()
+                .contains("doing=changing it"),
+            "a lock let go does not wipe the record of the one that holds it now"
+        );
+        drop(other);
+        assert_eq!(fs::read_to_string(&path).unwrap(), "");
     }
 
     #[test]

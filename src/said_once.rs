@@ -186,7 +186,7 @@ fn store_errors() -> Vec<store::Error> {
             path: config(),
             source: io::Error::new(
                 io::ErrorKind::TimedOut,
-                "another credtray process has held it for 60 s",
+                "process 4242 (credtray session add) has held it for more than 5 s, waiting for the OS keychain",
             ),
         },
         E::Parse {
@@ -208,15 +208,29 @@ fn store_errors() -> Vec<store::Error> {
 }
 
 fn secrets_errors() -> Vec<secrets::Error> {
-    vec![
-        secrets::Error::Unavailable {
+    use secrets::Error as E;
+    let account = || "1b4e28ba-2fa1-11d2-883f-0016d3cca427-access-key-id".to_owned();
+    let errors = vec![
+        E::Unavailable {
             cause: "org.freedesktop.DBus.Error.ServiceUnknown".to_owned(),
         },
-        secrets::Error::Failure {
-            account: "1b4e28ba-2fa1-11d2-883f-0016d3cca427-access-key-id".to_owned(),
+        E::Failure {
+            account: account(),
             cause: "the collection is locked".to_owned(),
         },
-    ]
+        E::Busy {
+            account: account(),
+            cause: "process 4242 (credtray session delete) has held it for more than 5 s, waiting for the OS keychain".to_owned(),
+        },
+        E::Moved { account: account() },
+    ];
+    // A new variant fails to compile here until it is listed above.
+    for e in &errors {
+        match e {
+            E::Unavailable { .. } | E::Failure { .. } | E::Busy { .. } | E::Moved { .. } => {}
+        }
+    }
+    errors
 }
 
 fn files_errors() -> Vec<awsfiles::Error> {

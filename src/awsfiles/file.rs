@@ -86,8 +86,12 @@ impl AwsFile {
         };
         atomic::create_dir(&dir, NEW_DIR_MODE)
             .map_err(|e| self.io("create the directory of", e))?;
-        let _lock = atomic::Lock::exclusive(&sidecar(&target, "credtray-lock"), NEW_FILE_MODE)
-            .map_err(|e| self.io("lock", e))?;
+        let _lock = atomic::Lock::exclusive(
+            &sidecar(&target, "credtray-lock"),
+            NEW_FILE_MODE,
+            "writing the file",
+        )
+        .map_err(|e| self.io("lock", e))?;
         // Temp files of writers that were killed mid-write; under the lock none is in use.
         atomic::remove_stale_temps(&target);
         let text = self.read_text(&target)?;
@@ -164,8 +168,12 @@ impl AwsFile {
         if !backup.try_exists().map_err(failed("inspect"))? {
             return Ok(());
         }
-        let _lock = atomic::Lock::exclusive(&sidecar(&target, "credtray-lock"), NEW_FILE_MODE)
-            .map_err(|e| self.io("lock", e))?;
+        let _lock = atomic::Lock::exclusive(
+            &sidecar(&target, "credtray-lock"),
+            NEW_FILE_MODE,
+            "writing the file",
+        )
+        .map_err(|e| self.io("lock", e))?;
         let text = match fs::read(&backup) {
             Ok(bytes) => Zeroizing::new(bytes),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),

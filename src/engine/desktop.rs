@@ -203,7 +203,7 @@ impl Engine {
     pub fn doctor(&self, agent_socket: PathBuf, sts_endpoint: String) -> Vec<crate::doctor::Check> {
         crate::doctor::run(&crate::doctor::Setup {
             store: &self.store,
-            secrets: self.secrets.as_ref(),
+            secrets: self.secrets.unlocked(),
             files: &self.files,
             agent_socket,
             agent_expected: crate::doctor::agent_expected(self.starts_at_login()),

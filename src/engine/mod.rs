@@ -2,11 +2,12 @@
 //! events it emits; it keeps the store, the keychain, STS and the AWS files in step. Every
 //! change runs under the store's lock (load, change, save, with interrupted writes settled
 //! first) and writes secrets before the store, undoing them if the store can't be saved, so a
-//! failed command leaves no trace. Defining sessions lives here; running them (start, stop,
-//! rotate, test) in `run`; owning `~/.aws` sections (publish, unpublish, the kept originals of
-//! taken-over sections) in `owning`.
+//! failed command leaves no trace. No keychain call holds that lock (`gate`). Defining
+//! sessions lives here; running them (start, stop, rotate, test) in `run`; owning `~/.aws`
+//! sections (publish, unpublish, the kept originals of taken-over sections) in `owning`.
 
 pub mod desktop;
+mod gate;
 mod importing;
 mod kinds;
 mod owning;
@@ -282,7 +283,8 @@ impl From<ValidationError> for Error {
 
 pub struct Engine {
     store: Store,
-    secrets: Arc<dyn SecretStore>,
+    /// The keychain, called with the store's lock let go (see `gate`).
+    secrets: gate::Gate,
     files: Files,
     sts: Arc<dyn Sts>,
     /// MFA codes used recently: this engine's own, or its process's (see [`Remembered`]).
@@ -308,8 +310,8 @@ impl Engine {
         sts: Arc<dyn Sts>,
     ) -> Self {
         Self {
+            secrets: gate::Gate::new(secrets, store.dir()),
             store,
-            secrets,
             files,
             sts,
             used_codes: Arc::default(),
@@ -390,24 +392,38 @@ impl Engine {
             }
             _ => {}
         }
-        let mut locked = self.lock()?;
-        if let session::SessionKind::IamRoleChained { assumer, .. } = &new.kind
-            && let Some(assumer) = locked.catalog.get(*assumer)
-        {
-            refuse_deleting(assumer)?;
-        }
-        let session = locked.catalog.add(new)?;
+        // The keys go to the keychain before the store's lock is taken (a keychain may ask to
+        // be unlocked; no other command waits on that): the id is new, so nothing else can
+        // touch them meanwhile. A definition the store refuses is refused before they are
+        // written; one it refuses only under the lock takes them with it.
+        self.store.load()?.add(new.clone())?;
+        let id = SessionId::new();
         if let Some(keys) = &keys {
             self.write_keys(
-                session.id,
+                id,
                 Some(keys.access_key_id.secret()),
                 Some(keys.secret_access_key.secret()),
             )?;
         }
-        if let Err(e) = locked.save() {
-            self.forget(session.id);
-            return Err(e.into());
-        }
+        let added = self.lock().and_then(|mut locked| {
+            if let session::SessionKind::IamRoleChained { assumer, .. } = &new.kind
+                && let Some(assumer) = locked.catalog.get(*assumer)
+            {
+                refuse_deleting(assumer)?;
+            }
+            let session = locked.catalog.add_as(id, new)?;
+            locked.save()?;
+            Ok(session)
+        });
+        let session = match added {
+            Ok(session) => session,
+            Err(e) => {
+                if keys.is_some() {
+                    self.forget(id);
+                }
+                return Err(e);
+            }
+        };
         tracing::info!(id = %session.id, kind = %kind, "added session");
         Ok(session)
     }

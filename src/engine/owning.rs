@@ -2,7 +2,9 @@
 //! writes settled, publishing a profile (originals of taken-over sections into the keychain,
 //! the intent saved, then the files written), and unpublishing it (originals put back, and
 //! dropped from the keychain only once the store no longer points at them). Every step runs
-//! under the one store lock its caller holds, so no check and its write are ever apart.
+//! under the one store lock its caller holds, so no check and its write are ever apart: a
+//! keychain call lets it go meanwhile, and the step goes on only if the store did not move
+//! (`gate`).
 
 use zeroize::Zeroizing;
 
@@ -31,11 +33,47 @@ pub(super) fn failpoint(name: &str) {
     let _ = name;
 }
 
+/// Debug builds only: `CREDTRAY_FAILPOINT=<name>` with `CREDTRAY_FAILPOINT_RELEASE=<file>`
+/// pauses the process the first time it passes the named point (`keychain-wait`: inside its
+/// first keychain call, see `gate`; `store-wait`: holding the store's lock it just took), until
+/// `<file>` exists (at most a minute), so a test can run another command meanwhile.
+/// `<file>.waiting` is created once it waits.
+pub(super) fn failpoint_wait(name: &str) {
+    #[cfg(debug_assertions)]
+    {
+        static PASSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if std::env::var_os("CREDTRAY_FAILPOINT").is_none_or(|v| v != name)
+            || PASSED.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return;
+        }
+        let Some(release) = std::env::var_os("CREDTRAY_FAILPOINT_RELEASE") else {
+            return;
+        };
+        let release = std::path::PathBuf::from(release);
+        let mut waiting = release.clone().into_os_string();
+        waiting.push(".waiting");
+        eprintln!(
+            "credtray: failpoint {name}: waiting for {}",
+            release.display()
+        );
+        let _ = std::fs::write(&waiting, b"");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !release.exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = name;
+}
+
 impl Engine {
     /// The store's lock, with the records of writes a crash interrupted settled first (see
     /// [`crate::awsfiles::Files::reconcile`]).
     pub(super) fn lock(&self) -> Result<Locked, Error> {
         let mut locked = self.store.lock()?;
+        self.secrets.hold(&locked);
+        failpoint_wait("store-wait");
         if locked.owned.iter().any(|o| o.intent.is_some()) {
             let mut owned = std::mem::take(&mut locked.owned);
             let settled = self.files.reconcile(&mut owned);

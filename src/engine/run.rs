@@ -97,7 +97,9 @@ impl Engine {
         });
         let result = self
             .credentials(&catalog, &session, prompt, Mode::Live)
-            .and_then(|credentials| self.publish(id, &credentials, take_over, refresh));
+            .and_then(|credentials| {
+                retrying(|| self.publish(id, &credentials, take_over, refresh))
+            });
         match result {
             Ok(session) => {
                 tracing::info!(%id, kind = %session.kind.tag(), "started session");
@@ -119,6 +121,10 @@ impl Engine {
     /// Stops a session: removes its profile's sections (if it is the one active there).
     /// A taken-over section gets the user's original back.
     pub fn stop(&mut self, id: SessionId) -> Result<Session, Error> {
+        retrying(|| self.stop_once(id))
+    }
+
+    fn stop_once(&mut self, id: SessionId) -> Result<Session, Error> {
         let mut locked = self.lock()?;
         let session = session_in(&locked.catalog, id)?;
         refuse_deleting(&session)?;
@@ -252,6 +258,35 @@ impl Engine {
         let session = session_in(catalog, id)?;
         self.credentials(catalog, &session, prompt, Mode::Live)
     }
+}
+
+/// How many times a step is tried when the store keeps changing under it.
+const TRIES: u32 = 3;
+
+/// Runs `step` again (at most [`TRIES`] times in all) while it fails only because another
+/// command changed the store while this one was at the keychain with the store's lock let go:
+/// such a step undid its own keychain writes and changed no file (see `gate`), so trying again
+/// decides afresh on the store as it is now.
+pub(super) fn retrying<T>(mut step: impl FnMut() -> Result<T, Error>) -> Result<T, Error> {
+    let mut tries = 1;
+    loop {
+        match step() {
+            Err(e) if moved(&e) && tries < TRIES => {
+                tracing::info!(error = %e, "the store changed meanwhile; trying again");
+                tries += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// Whether `e` says the store changed while the command was at the keychain.
+pub(super) fn moved(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Store(crate::store::Error::Moved { .. })
+            | Error::Secrets(crate::secrets::Error::Moved { .. })
+    )
 }
 
 /// The sessions that may keep a section of `profile` taken over for good: those on it, none

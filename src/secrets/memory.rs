@@ -13,6 +13,21 @@ use super::{Error, Item, Key, SecretStore};
 pub struct Memory {
     entries: Mutex<HashMap<String, SecretString>>,
     fault: Mutex<Fault>,
+    during: Mutex<During>,
+}
+
+/// What runs inside the next call on one item, as another process would meanwhile.
+#[derive(Default)]
+struct During(Option<(Item, Box<dyn FnOnce() + Send>)>);
+
+impl std::fmt::Debug for During {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "During(set)"
+        } else {
+            "During(none)"
+        })
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -69,6 +84,12 @@ impl Memory {
         *lock(&self.fault) = Fault::Forgets(item);
     }
 
+    /// Runs `meanwhile` inside the next call on `item` (before it reads or writes), as another
+    /// process acting while this one is at the keychain.
+    pub fn during_next(&self, item: Item, meanwhile: impl FnOnce() + Send + 'static) {
+        lock(&self.during).0 = Some((item, Box::new(meanwhile)));
+    }
+
     /// Works normally again.
     pub fn heal(&self) {
         *lock(&self.fault) = Fault::None;
@@ -82,6 +103,19 @@ impl Memory {
     }
 
     fn check(&self, key: Key, op: Op) -> Result<(), Error> {
+        let meanwhile = {
+            let mut during = lock(&self.during);
+            match during.0.take() {
+                Some((item, meanwhile)) if item == key.item => Some(meanwhile),
+                other => {
+                    during.0 = other;
+                    None
+                }
+            }
+        };
+        if let Some(meanwhile) = meanwhile {
+            meanwhile();
+        }
         let refused = || Error::Failure {
             account: key.to_string(),
             cause: "the in-memory test keychain refuses this entry".to_owned(),

@@ -101,6 +101,11 @@ impl Key {
         }
     }
 
+    /// The session or integration whose secret this is.
+    pub fn owner(&self) -> uuid::Uuid {
+        self.owner
+    }
+
     /// Whether this is a secret of `session`.
     pub fn is_of(&self, session: SessionId) -> bool {
         self.owner == session.uuid()
@@ -125,6 +130,16 @@ pub enum Error {
     Unavailable { cause: String },
     #[error("the OS keychain failed on entry {account} of service credtray: {cause}")]
     Failure { account: String, cause: String },
+    /// Another credtray process is at the keychain for the same session or integration, and
+    /// did not finish in time (the engine serialises those calls; see `engine::gate`).
+    #[error("keychain entry {account} is in use by another credtray process: {cause}")]
+    Busy { account: String, cause: String },
+    /// The store changed while this command was at the keychain with its lock let go, so
+    /// what it had decided no longer holds (see `store::Hold`).
+    #[error(
+        "another credtray command changed credtray's store while this one was at the OS keychain (entry {account}); try again"
+    )]
+    Moved { account: String },
 }
 
 fn unavailable_hint() -> &'static str {

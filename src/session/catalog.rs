@@ -249,12 +249,18 @@ impl Catalog {
 
     /// Adds a session, creating its named profile if it does not exist yet.
     pub fn add(&mut self, new: NewSession) -> Result<Session, Error> {
+        self.add_as(SessionId::new(), new)
+    }
+
+    /// [`Self::add`] with the id given: one whose secrets were written before the catalog
+    /// was locked (they go to the keychain outside the store's lock).
+    pub fn add_as(&mut self, id: SessionId, new: NewSession) -> Result<Session, Error> {
         let region = match new.region {
             Some(r) => self.parse_region(&r)?,
             None => self.settings.default_region.clone(),
         };
         let session = Session {
-            id: SessionId::new(),
+            id,
             alias: new.alias,
             profile: new.profile.unwrap_or_else(ProfileName::default_profile),
             region,

@@ -3,12 +3,15 @@
 //! sections credtray owns ([`Stored`]); never a secret. Loading checks every rule; a
 //! file that does not parse is reported with its line and never overwritten. Changes happen
 //! under an advisory lock (load, change, atomic save), so concurrent processes never lose an
-//! update.
+//! update. A change that must call the keychain lets the lock go for the call
+//! ([`Hold::released`]) and takes it back; if the store changed meanwhile, the change is not
+//! saved ([`Error::Moved`]): it was decided on what is no longer there.
 
 mod schema;
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::atomic;
 use crate::awsfiles::Owned;
@@ -40,6 +43,11 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    #[error(
+        "another credtray command changed {} while this one was at the OS keychain, so nothing more was saved: try again",
+        .path.display()
+    )]
+    Moved { path: PathBuf },
     #[error("{} line {line} does not parse (credtray will not modify the file until it is fixed): {message}", .path.display())]
     Parse {
         path: PathBuf,
@@ -122,13 +130,20 @@ impl Store {
 
     /// The catalog and the record of the `~/.aws` sections credtray owns.
     pub fn load_all(&self) -> Result<Stored, Error> {
+        match self.read()? {
+            Some(text) => parse(&self.path(), &text),
+            None => Ok(Stored::default()),
+        }
+    }
+
+    /// The file's text; `None` when there is no file.
+    fn read(&self) -> Result<Option<String>, Error> {
         let path = self.path();
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Stored::default()),
-            Err(source) => return Err(Error::Read { path, source }),
-        };
-        parse(&path, &text)
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(Error::Read { path, source }),
+        }
     }
 
     /// Takes the store's lock and loads the catalog, for a change that [`Locked::save`]s.
@@ -138,21 +153,127 @@ impl Store {
             source,
         })?;
         let lock_path = self.dir.join(format!("{FILE_NAME}.lock"));
-        let lock = atomic::Lock::exclusive(&lock_path, 0o600).map_err(|source| Error::Lock {
-            path: lock_path,
-            source,
-        })?;
+        let lock =
+            atomic::Lock::exclusive(&lock_path, 0o600, CHANGING).map_err(|source| Error::Lock {
+                path: lock_path.clone(),
+                source,
+            })?;
         atomic::remove_stale_temps(&self.path());
-        let loaded = self.load_all()?;
+        let text = self.read()?;
+        let loaded = match &text {
+            Some(text) => parse(&self.path(), text)?,
+            None => Stored::default(),
+        };
         Ok(Locked {
             path: self.path(),
-            _lock: lock,
+            hold: Arc::new(Hold {
+                lock,
+                lock_path,
+                store: self.clone(),
+                state: Mutex::new(HoldState {
+                    text,
+                    moved: false,
+                    kept: Vec::new(),
+                }),
+            }),
             catalog: loaded.catalog.clone(),
             owned: loaded.owned.clone(),
             loaded,
             #[cfg(test)]
             fail_saves: self.fail_saves,
         })
+    }
+}
+
+/// What the holder of the store's lock says it is doing.
+const CHANGING: &str = "changing credtray's store";
+
+/// The store's lock as a [`Locked`] holds it. A caller about to wait on something slow (the
+/// keychain) lets it go for that time ([`Self::released`]); taking it back, the hold checks that
+/// the store is as this process last saw it, and if not remembers that it moved: the
+/// [`Locked`] then saves nothing.
+#[derive(Debug)]
+pub struct Hold {
+    lock: atomic::Lock,
+    lock_path: PathBuf,
+    store: Store,
+    state: Mutex<HoldState>,
+}
+
+#[derive(Debug)]
+struct HoldState {
+    /// The file's text as this process loaded or last saved it (`None`: no file).
+    text: Option<String>,
+    /// The store changed (or the lock could not be taken back) while it was let go.
+    moved: bool,
+    /// Other locks held as long as this one (see [`Hold::keep`]).
+    kept: Vec<(String, atomic::Lock)>,
+}
+
+impl Hold {
+    /// Runs `work` with the lock let go, then takes it back. Besides `work`'s result, says
+    /// whether the store is still as this process left it: only then may what was decided
+    /// before go on. If not ([`Error::Moved`], also when the lock could not be taken back), the
+    /// lock is let go for good and `work`s after this one run without it.
+    pub fn released<T>(&self, work: impl FnOnce() -> T) -> (T, Result<(), Error>) {
+        if self.moved() {
+            return (work(), Err(self.moved_error()));
+        }
+        if let Err(source) = self.lock.release() {
+            // Still held: nothing to check afterwards.
+            tracing::warn!(error = %source, "could not let the store's lock go for a keychain call");
+            return (work(), Ok(()));
+        }
+        let result = work();
+        if let Err(source) = self.lock.retake(CHANGING) {
+            self.state().moved = true;
+            return (
+                result,
+                Err(Error::Lock {
+                    path: self.lock_path.clone(),
+                    source,
+                }),
+            );
+        }
+        let unchanged = match self.store.read() {
+            Ok(now) => now == self.state().text,
+            Err(_) => false,
+        };
+        if !unchanged {
+            self.state().moved = true;
+            // Nothing this process decided may be saved now; others need not wait for it.
+            let _ = self.lock.release();
+            return (result, Err(self.moved_error()));
+        }
+        (result, Ok(()))
+    }
+
+    /// Keeps `lock` (named `name`) until the store's lock is dropped.
+    pub fn keep(&self, name: String, lock: atomic::Lock) {
+        self.state().kept.push((name, lock));
+    }
+
+    /// Whether a lock named `name` is [`Self::keep`]ing.
+    pub fn keeps(&self, name: &str) -> bool {
+        self.state().kept.iter().any(|(n, _)| n == name)
+    }
+
+    /// Whether the store changed while the lock was let go: nothing decided before may be saved.
+    pub fn moved(&self) -> bool {
+        self.state().moved
+    }
+
+    fn moved_error(&self) -> Error {
+        Error::Moved {
+            path: self.store.path(),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, HoldState> {
+        // A panic while holding this guard leaves plain data behind, still meaningful.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -168,7 +289,7 @@ pub struct Stored {
 #[derive(Debug)]
 pub struct Locked {
     path: PathBuf,
-    _lock: atomic::Lock,
+    hold: Arc<Hold>,
     loaded: Stored,
     pub catalog: Catalog,
     pub owned: Vec<Owned>,
@@ -181,6 +302,10 @@ impl Locked {
     /// dropped, so a caller can still undo what a failed save was meant to record, and check
     /// and write again, without another process in between.
     pub fn save(&mut self) -> Result<&Catalog, Error> {
+        // Decided on a store that changed meanwhile: saving it would undo the other change.
+        if self.hold.moved() {
+            return Err(self.hold.moved_error());
+        }
         #[cfg(test)]
         if self.fail_saves && self.changed() {
             return Err(Error::Write {
@@ -200,6 +325,7 @@ impl Locked {
                     source,
                 })?
                 .warn_if_unsynced(&self.path);
+            self.hold.state().text = Some(text);
             self.loaded = Stored {
                 catalog: self.catalog.clone(),
                 owned: self.owned.clone(),
@@ -210,6 +336,11 @@ impl Locked {
 
     fn changed(&self) -> bool {
         self.catalog != self.loaded.catalog || self.owned != self.loaded.owned
+    }
+
+    /// The lock this holds, for letting it go during a keychain call ([`Hold::released`]).
+    pub fn hold(&self) -> &Arc<Hold> {
+        &self.hold
     }
 
     /// The catalog as last saved (or loaded), for a caller that gives up on its changes.
@@ -279,6 +410,41 @@ mod tests {
                 kind: SessionKind::IamUser { mfa_device: None },
             })
             .unwrap();
+    }
+
+    #[test]
+    fn a_change_let_go_for_a_while_saves_only_if_the_store_did_not_move() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path().join("cfg"));
+        store.lock().unwrap().save().unwrap();
+        // Let go for a while with nothing changing: the change goes on.
+        let mut locked = store.lock().unwrap();
+        add_user(&mut locked.catalog, "one");
+        let ((), still) = locked.hold().clone().released(|| {});
+        still.unwrap();
+        locked.save().unwrap();
+        // Another change meanwhile: this one is decided on what is gone, and saves nothing.
+        let hold = locked.hold().clone();
+        add_user(&mut locked.catalog, "two");
+        let ((), moved) = hold.released(|| {
+            let mut other = store.lock().expect("the lock is free meanwhile");
+            add_user(&mut other.catalog, "three");
+            other.save().unwrap();
+        });
+        assert!(matches!(moved, Err(Error::Moved { .. })), "{moved:?}");
+        let err = locked.save().unwrap_err();
+        assert!(err.to_string().contains("try again"), "{err}");
+        // And it let the lock go for good: others need not wait for it to end.
+        drop(store.lock().unwrap());
+        drop(locked);
+        let aliases: Vec<String> = store
+            .load()
+            .unwrap()
+            .sessions()
+            .iter()
+            .map(|s| s.alias.to_string())
+            .collect();
+        assert_eq!(aliases, ["one", "three"]);
     }
 
     #[test]

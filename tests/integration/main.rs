@@ -27,3 +27,4 @@ mod saml;
 mod sso;
 mod sso_stub;
 mod validation;
+mod waiting;
