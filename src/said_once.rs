@@ -172,7 +172,7 @@ fn session_errors() -> Vec<session::Error> {
 fn store_errors() -> Vec<store::Error> {
     use store::Error as E;
     let config = || PathBuf::from("/home/me/.config/credtray/config.toml");
-    vec![
+    let errors = vec![
         E::NoConfigDir,
         E::Read {
             path: config(),
@@ -204,7 +204,22 @@ fn store_errors() -> Vec<store::Error> {
             line: 1,
             found: 99,
         },
-    ]
+        E::Moved { path: config() },
+    ];
+    // A new variant fails to compile here until it is listed above.
+    for e in &errors {
+        match e {
+            E::NoConfigDir
+            | E::Read { .. }
+            | E::Write { .. }
+            | E::Lock { .. }
+            | E::Moved { .. }
+            | E::Parse { .. }
+            | E::Invalid { .. }
+            | E::Version { .. } => {}
+        }
+    }
+    errors
 }
 
 fn secrets_errors() -> Vec<secrets::Error> {
@@ -591,4 +606,72 @@ fn a_repeated_run_of_five_words_is_found_and_four_are_not() {
         Some("the mfa code was rejected")
     );
     assert_eq!(repeated_run("one two three four; one two three four"), None);
+}
+
+/// Compiles only while every variant of these errors is matched, so a new one fails to compile
+/// here until it is added to the lists above too.
+#[allow(dead_code)]
+#[allow(clippy::too_many_arguments)]
+fn every_variant_is_listed(
+    files: &awsfiles::Error,
+    refused: &Refused,
+    saml: &saml::Error,
+    no_assertion: &NoAssertion,
+    client: &client::Error,
+    socket: &socket::Error,
+    federation: &federation::Error,
+    forget: &saml_login::ForgetError,
+    import: &import::Error,
+) {
+    use awsfiles::Error as F;
+    match files {
+        F::Io { .. }
+        | F::Parse { .. }
+        | F::NotOwned { .. }
+        | F::ChangedMeanwhile { .. }
+        | F::Duplicate { .. }
+        | F::NoHome => {}
+    }
+    match refused {
+        Refused::NoKeys { .. }
+        | Refused::OtherKeys { .. }
+        | Refused::Owned { .. }
+        | Refused::Files(_) => {}
+    }
+    match saml {
+        saml::Error::NotBase64
+        | saml::Error::NotXml(_)
+        | saml::Error::NoRoles
+        | saml::Error::NotGranted { .. } => {}
+    }
+    match no_assertion {
+        NoAssertion::NotGiven
+        | NoAssertion::Cancelled
+        | NoAssertion::TimedOut
+        | NoAssertion::NeedsUser
+        | NoAssertion::Failed(_) => {}
+    }
+    match client {
+        client::Error::Io { .. }
+        | client::Error::Garbled(_)
+        | client::Error::Version(_)
+        | client::Error::Untrusted { .. } => {}
+    }
+    match socket {
+        socket::Error::UnsafeDir { .. }
+        | socket::Error::Running { .. }
+        | socket::Error::Stuck { .. }
+        | socket::Error::Io { .. } => {}
+    }
+    match federation {
+        federation::Error::Unreachable { .. }
+        | federation::Error::Refused { .. }
+        | federation::Error::NoToken { .. } => {}
+    }
+    match forget {
+        saml_login::ForgetError::NotFederated { .. } | saml_login::ForgetError::Io { .. } => {}
+    }
+    match import {
+        import::Error::Files(_) | import::Error::Engine(_) | import::Error::Marker { .. } => {}
+    }
 }
