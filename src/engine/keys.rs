@@ -9,7 +9,9 @@
 //! and read back, then the id's item is deleted, then the secret's. A kill can stop that after
 //! any step, and every state it leaves is settled by one rule: **a pair item wins**; old items
 //! beside it are leftovers, deleted by the next such command. Without a pair item, the old
-//! items are the keys. A dry run (`session test`) reads and moves nothing.
+//! items are the keys. A dry run (`session test`) reads and moves nothing. A pair item that
+//! does not parse (nothing credtray writes) fails a start with the edit that fixes it, and is
+//! as none to that edit and to a delete.
 //!
 //! Moving writes, so it runs under the store's lock like every other writer of keys: a start
 //! outside the lock takes it just for that (once per session), else it could put back keys an
@@ -73,7 +75,7 @@ impl Engine {
     /// The session's keys for a command that runs outside the store's lock; with `settle`
     /// (a command that may write), an old layout is moved to the pair first, under the lock.
     pub(super) fn stored_keys(&self, id: SessionId, settle: bool) -> Result<Halves, Error> {
-        let found = self.found_keys(id)?;
+        let found = self.found_keys(id, false)?;
         if !settle || !found.unsettled() {
             return Ok(found.keys());
         }
@@ -81,11 +83,13 @@ impl Engine {
         self.read_keys(id)
     }
 
-    /// The session's keys, for a caller holding the store's lock: what an interrupted or
-    /// pending move to the pair left is finished first. A move that fails is only logged:
-    /// nothing is lost, the keys read are returned, and the next command tries again.
+    /// The session's keys, for a caller holding the store's lock (an edit, a delete, a move
+    /// of keys out of the files): what an interrupted or pending move to the pair left is
+    /// finished first. A move that fails is only logged: nothing is lost, the keys read are
+    /// returned, and the next command tries again. A pair item that does not parse counts as
+    /// none here, so that an edit can replace it and a delete remove it.
     pub(super) fn read_keys(&self, id: SessionId) -> Result<Halves, Error> {
-        let found = self.found_keys(id)?;
+        let found = self.found_keys(id, true)?;
         if found.unsettled()
             && let Err(e) = self.settle_keys(id, &found)
         {
@@ -97,13 +101,15 @@ impl Engine {
     /// Writes the session's keys as one pair, under the store's lock: a half not given keeps
     /// its stored value (an edit of the secret alone). Old items left beside it are deleted.
     /// If the pair can't be written (or does not read back), what was there is put back.
+    /// Given both halves, it also replaces a pair item that does not parse.
     pub(super) fn write_keys(
         &self,
         id: SessionId,
         access_key_id: Option<&SecretString>,
         secret_access_key: Option<&SecretString>,
     ) -> Result<(), Error> {
-        let found = self.found_keys(id)?;
+        let both = access_key_id.is_some() && secret_access_key.is_some();
+        let found = self.found_keys(id, both)?;
         let [id_now, secret_now] = found.keys();
         let (Some(access_key_id), Some(secret_access_key)) = (
             access_key_id.or(id_now.as_ref()),
@@ -154,11 +160,21 @@ impl Engine {
         }
     }
 
-    /// Reads both layouts.
-    fn found_keys(&self, id: SessionId) -> Result<Found, Error> {
+    /// Reads both layouts. A pair item that does not parse is an error, or with `replacing`
+    /// (a write of both halves, the way out that error names) as good as none.
+    fn found_keys(&self, id: SessionId, replacing: bool) -> Result<Found, Error> {
         let key = Key::new(id, Item::AccessKey);
-        let pair = match self.secrets.get(key)? {
-            Some(json) => Some(parse_pair(key, &json)?),
+        let pair = match self
+            .secrets
+            .get(key)?
+            .map(|json| parse_pair(key, id, &json))
+        {
+            Some(Ok(pair)) => Some(pair),
+            Some(Err(e)) if replacing => {
+                tracing::warn!(%id, error = %e, "ignoring an access key pair item that does not parse");
+                None
+            }
+            Some(Err(e)) => return Err(e.into()),
             None => None,
         };
         let old = [
@@ -237,13 +253,19 @@ impl Engine {
     }
 }
 
-/// The pair item's JSON. A value that does not parse is an error naming the entry, never
-/// quoting it (serde's message could hold part of the secret).
-fn parse_pair(key: Key, json: &SecretString) -> Result<[SecretString; 2], secrets::Error> {
+/// The pair item's JSON. A value that does not parse is an error naming the entry and the way
+/// out, never quoting it (serde's message could hold part of the secret).
+fn parse_pair(
+    key: Key,
+    id: SessionId,
+    json: &SecretString,
+) -> Result<[SecretString; 2], secrets::Error> {
     let mut pair = serde_json::from_str::<Pair>(json.expose_secret()).map_err(|_| {
         secrets::Error::Failure {
             account: key.to_string(),
-            cause: "the stored value is not an access key pair".to_owned(),
+            cause: format!(
+                "the stored value is not an access key pair; set the keys again with `credtray session edit {id} --access-key-id - --secret-access-key -`"
+            ),
         }
     })?;
     Ok([

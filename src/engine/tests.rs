@@ -3141,4 +3141,17 @@ fn a_pair_item_that_does_not_parse_is_an_error_that_quotes_none_of_it() {
         "{message}"
     );
     assert!(!message.contains("AKIA"), "{message}");
+    // The way out it names: both keys again.
+    let edit = Edit {
+        access_key_id: Some(
+            AccessKeyId::parse(&SecretString::from("AKIANEWNEWNEWNEW0000".to_owned())).unwrap(),
+        ),
+        secret_access_key: Some(
+            SecretAccessKey::parse(&SecretString::from("new".to_owned())).unwrap(),
+        ),
+        ..Edit::default()
+    };
+    r.engine.edit(id, edit, &mut NoPrompt).unwrap();
+    r.engine.start(id, &mut NoPrompt, false).unwrap();
+    assert_eq!(last_key_id(&r), "AKIANEWNEWNEWNEW0000");
 }
