@@ -157,7 +157,7 @@ fn store(store: &Store, stored: &Result<crate::store::Stored, crate::store::Erro
 /// A throw-away item under a session id no session has: written, read back, deleted.
 fn keychain(secrets: &dyn SecretStore) -> Check {
     const FIX: &str = "run a Secret Service on your session bus (gnome-keyring or KeePassXC with its Secret Service integration) and unlock its default collection";
-    let key = Key::new(SessionId::new(), Item::AccessKeyId);
+    let key = Key::new(SessionId::new(), Item::AccessKey);
     let value = SecretString::from("credtray doctor: a throw-away item");
     let round = secrets.set(key, &value).and_then(|()| secrets.get(key));
     let _ = secrets.delete(key);

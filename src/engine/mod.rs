@@ -9,6 +9,7 @@
 pub mod desktop;
 mod gate;
 mod importing;
+mod keys;
 mod kinds;
 mod owning;
 mod prompt;
@@ -543,9 +544,8 @@ impl Engine {
         if let Err(e) = saved {
             // Still under the lock: put the old keys back before anyone can read the new ones.
             locked.catalog = locked.saved().clone();
-            if let Some([access_key_id, secret_access_key]) = previous
-                && let Err(undo) =
-                    self.write_keys(id, access_key_id.as_ref(), secret_access_key.as_ref())
+            if let Some(previous) = previous
+                && let Err(undo) = self.put_back_keys(id, previous)
             {
                 tracing::warn!(%id, error = %undo, "could not put the old keys back after a failed edit");
             }
@@ -605,7 +605,7 @@ impl Engine {
         let doomed = before.clone().remove(id, cascade)?;
         // A keychain that can't be reached refuses the delete before anything changes.
         for session in doomed.iter().filter(|s| s.kind.tag().has_keys()) {
-            self.secrets.get(Key::new(session.id, Item::AccessKeyId))?;
+            self.secrets.get(Key::new(session.id, Item::AccessKey))?;
         }
         // So do moved keys with nowhere to go (the keychain holds their only copy), decided
         // here, before any file or the store changes. Told to discard them, the section the
@@ -932,58 +932,6 @@ impl Engine {
                 account: key.to_string(),
                 cause: "the keychain did not keep what was written".to_owned(),
             }),
-        }
-    }
-
-    pub(super) fn read_keys(&self, id: SessionId) -> Result<[Option<SecretString>; 2], Error> {
-        Ok([
-            self.secrets.get(Key::new(id, Item::AccessKeyId))?,
-            self.secrets.get(Key::new(id, Item::SecretAccessKey))?,
-        ])
-    }
-
-    /// Writes the given keys, both or neither: each is read back after it is written, and if
-    /// one fails (or does not read back), what was replaced is restored.
-    fn write_keys(
-        &self,
-        id: SessionId,
-        access_key_id: Option<&SecretString>,
-        secret_access_key: Option<&SecretString>,
-    ) -> Result<(), Error> {
-        let mut written: Vec<(Key, Option<SecretString>)> = Vec::new();
-        for (item, value) in [
-            (Item::AccessKeyId, access_key_id),
-            (Item::SecretAccessKey, secret_access_key),
-        ] {
-            let Some(value) = value else { continue };
-            let key = Key::new(id, item);
-            let old = match self.secrets.get(key) {
-                Ok(old) => old,
-                Err(e) => {
-                    self.restore_keys(written);
-                    return Err(e.into());
-                }
-            };
-            let result = self.set_verified(key, value);
-            written.push((key, old));
-            if let Err(e) = result {
-                self.restore_keys(written);
-                return Err(e.into());
-            }
-        }
-        Ok(())
-    }
-
-    /// Puts back what [`Self::write_keys`] replaced, newest first; failures are logged.
-    fn restore_keys(&self, written: Vec<(Key, Option<SecretString>)>) {
-        for (key, old) in written.into_iter().rev() {
-            let restored = match old {
-                Some(old) => self.secrets.set(key, &old),
-                None => self.secrets.delete(key).map(drop),
-            };
-            if let Err(e) = restored {
-                tracing::warn!(account = %key, error = %e, "could not put a keychain entry back after a failed write");
-            }
         }
     }
 

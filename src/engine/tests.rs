@@ -47,25 +47,43 @@ fn engine(secrets: Arc<Memory>) -> (tempfile::TempDir, Engine) {
     (dir, engine)
 }
 
+/// The secret of `item`; a half of the access key pair from the pair item that keeps it (the
+/// old layout's item when there is no pair).
 fn secret_of(m: &Memory, id: SessionId, item: Item) -> Option<String> {
+    let half = match item {
+        Item::AccessKeyId => Some("access_key_id"),
+        Item::SecretAccessKey => Some("secret_access_key"),
+        _ => None,
+    };
+    if let Some(half) = half
+        && let Some(pair) = m.get(Key::new(id, Item::AccessKey)).unwrap()
+    {
+        let pair: serde_json::Value = serde_json::from_str(pair.expose_secret()).unwrap();
+        return Some(pair[half].as_str().unwrap().to_owned());
+    }
     m.get(Key::new(id, item))
         .unwrap()
         .map(|s| s.expose_secret().to_owned())
 }
 
 #[test]
-fn add_writes_both_keys_under_the_documented_accounts() {
+fn add_writes_the_key_pair_as_one_item_under_the_documented_account() {
     let mem = Arc::new(Memory::new());
     let (_dir, engine) = engine(mem.clone());
     let s = engine
         .add(user("u"), Some(keys("AKIAAAAAAAAAAAAAAAAA", "s3cret")))
         .unwrap();
+    assert_eq!(mem.accounts(), [format!("{}-iam-user-access-key", s.id)]);
+    let pair: serde_json::Value = serde_json::from_str(
+        mem.get(Key::new(s.id, Item::AccessKey))
+            .unwrap()
+            .unwrap()
+            .expose_secret(),
+    )
+    .unwrap();
     assert_eq!(
-        mem.accounts(),
-        [
-            format!("{}-iam-user-access-key-id", s.id),
-            format!("{}-iam-user-secret-access-key", s.id)
-        ]
+        pair,
+        serde_json::json!({"access_key_id": "AKIAAAAAAAAAAAAAAAAA", "secret_access_key": "s3cret"})
     );
     assert_eq!(engine.catalog().unwrap().sessions().len(), 1);
 }
@@ -88,7 +106,7 @@ fn an_unreachable_keychain_leaves_no_session_and_no_entry() {
 #[test]
 fn a_keychain_failing_part_way_through_add_is_rolled_back() {
     let mem = Arc::new(Memory::new());
-    mem.refuse(Item::SecretAccessKey);
+    mem.refuse(Item::AccessKey);
     let (_dir, engine) = engine(mem.clone());
     assert!(
         engine
@@ -110,7 +128,7 @@ fn a_keychain_failing_part_way_through_edit_restores_the_old_keys() {
     let s = engine
         .add(user("u"), Some(keys("AKIAAAAAAAAAAAAAAAAA", "old")))
         .unwrap();
-    mem.refuse(Item::SecretAccessKey);
+    mem.refuse(Item::AccessKey);
     let edit = Edit {
         access_key_id: Some(
             AccessKeyId::parse(&SecretString::from("AKIABBBBBBBBBBBBBBBB".to_owned())).unwrap(),
@@ -172,7 +190,7 @@ fn a_delete_whose_store_cannot_be_saved_keeps_the_session_and_its_keys() {
     );
     assert!(broken.delete(s.id, false, HomelessKeys::Refuse).is_err());
     assert_eq!(engine.catalog().unwrap().sessions().len(), 1);
-    assert_eq!(mem.accounts().len(), 2, "the keys are still there");
+    assert_eq!(mem.accounts().len(), 1, "the key pair is still there");
 }
 
 #[test]
@@ -297,7 +315,7 @@ fn delete_removes_every_entry_of_every_removed_session() {
             .iter()
             .all(|a| a.starts_with(&other.id.to_string()))
     );
-    assert_eq!(mem.accounts().len(), 2);
+    assert_eq!(mem.accounts().len(), 1);
 }
 
 #[test]
@@ -2053,7 +2071,7 @@ fn a_failed_refresh_overwrites_a_concurrent_stop() {
 fn write_keys_overwrites_one_key_of_the_pair_when_the_keychain_loses_the_other() {
     let mut r = rig();
     let id = r.user("dev", false);
-    r.mem.forget_writes(Item::SecretAccessKey);
+    r.mem.forget_writes(Item::AccessKey);
     let edit = Edit {
         access_key_id: Some(
             AccessKeyId::parse(&SecretString::from("AKIABBBBBBBBBBBBBBBB".to_owned())).unwrap(),
@@ -2082,19 +2100,18 @@ fn a_delete_that_cannot_remove_a_keychain_item_orphans_the_rest() {
     let mut r = rig();
     let id = r.user("dev", false);
     r.engine.start(id, &mut NoPrompt, false).unwrap();
-    r.mem.refuse_delete(Item::AccessKeyId);
+    r.mem.refuse_delete(Item::AccessKey);
     let err = r
         .engine
         .delete(id, false, HomelessKeys::Refuse)
         .unwrap_err();
     let message = err.to_string();
     assert!(
-        message.contains(&format!("{id}-iam-user-access-key-id")) && message.contains("deleting"),
+        message.contains(&format!("{id}-iam-user-access-key")) && message.contains("deleting"),
         "{message}"
     );
     // The other items went; the session stays, `deleting`, and can't be started.
-    assert_eq!(secret_of(&r.mem, id, Item::SecretAccessKey), None);
-    assert_eq!(secret_of(&r.mem, id, Item::SessionToken), None);
+    assert_eq!(r.mem.accounts(), [format!("{id}-iam-user-access-key")]);
     assert_eq!(r.session(id).state, State::Deleting);
     assert_eq!(r.text("credentials"), "", "its credentials went first");
     assert!(matches!(
@@ -2308,7 +2325,7 @@ fn a_refresh_whose_last_save_fails_removes_the_sections_it_should_have_kept() {
 fn stop_all_turns_a_deleting_session_back_into_an_inactive_one() {
     let mut r = rig();
     let id = r.user("dev", false);
-    r.mem.refuse_delete(Item::AccessKeyId);
+    r.mem.refuse_delete(Item::AccessKey);
     assert!(r.engine.delete(id, false, HomelessKeys::Refuse).is_err());
     r.engine.stop_all().unwrap();
     assert!(matches!(r.engine.stop(id), Err(Error::Deleting { .. })));
@@ -2691,7 +2708,7 @@ fn a_delete_that_cannot_read_the_moved_keys_fails_before_anything_changes() {
     let id = moved_default_user(&r);
     r.engine.start(id, &mut NoPrompt, false).unwrap();
     // The keychain answers for the key id but not for the secret.
-    r.mem.refuse_read(Item::SecretAccessKey);
+    r.mem.refuse_read(Item::AccessKey);
     let files = files_below(r.dir.path());
     let store = r.engine.store().load_all().unwrap();
     let err = r
@@ -2837,4 +2854,304 @@ fn a_delete_whose_second_stop_fails_says_the_first_stopped_and_forgets_what_it_g
     assert_eq!(r.text("credentials"), credentials);
     assert_eq!(r.text("config"), config);
     assert!(r.mem.accounts().is_empty(), "{:?}", r.mem.accounts());
+}
+
+/// The keychain of `id` as the layout before the pair left it: two items, no pair.
+fn old_layout(r: &Rig, id: SessionId, access_key_id: &str, secret: &str) {
+    r.mem.delete(Key::new(id, Item::AccessKey)).unwrap();
+    for (item, value) in [
+        (Item::AccessKeyId, access_key_id),
+        (Item::SecretAccessKey, secret),
+    ] {
+        r.mem
+            .set(Key::new(id, item), &SecretString::from(value.to_owned()))
+            .unwrap();
+    }
+}
+
+/// The raw value of one item of `id`.
+fn raw(r: &Rig, id: SessionId, item: Item) -> Option<String> {
+    r.mem
+        .get(Key::new(id, item))
+        .unwrap()
+        .map(|s| s.expose_secret().to_owned())
+}
+
+/// The access key id of the last GetSessionToken.
+fn last_key_id(r: &Rig) -> String {
+    r.sts
+        .calls()
+        .into_iter()
+        .rev()
+        .find_map(|c| match c {
+            Call::GetSessionToken { access_key_id, .. } => Some(access_key_id),
+            _ => None,
+        })
+        .unwrap()
+}
+
+#[test]
+fn a_start_moves_the_old_two_item_layout_into_one_pair_item() {
+    let mut r = rig();
+    let id = r.user("dev", false);
+    old_layout(&r, id, "AKIAOLDOLDOLDOLD0000", "old/secret");
+    r.engine.start(id, &mut NoPrompt, false).unwrap();
+    assert_eq!(last_key_id(&r), "AKIAOLDOLDOLDOLD0000");
+    assert_eq!(raw(&r, id, Item::AccessKeyId), None);
+    assert_eq!(raw(&r, id, Item::SecretAccessKey), None);
+    assert_eq!(
+        secret_of(&r.mem, id, Item::AccessKeyId).as_deref(),
+        Some("AKIAOLDOLDOLDOLD0000")
+    );
+    assert_eq!(
+        secret_of(&r.mem, id, Item::SecretAccessKey).as_deref(),
+        Some("old/secret")
+    );
+}
+
+#[test]
+fn a_dry_run_reads_the_old_layout_and_moves_nothing() {
+    let mut r = rig();
+    let id = r.user("dev", false);
+    old_layout(&r, id, "AKIAOLDOLDOLDOLD0000", "old/secret");
+    let before = r.mem.accounts();
+    r.engine
+        .test_edit(id, Edit::default(), &mut NoPrompt)
+        .unwrap();
+    assert_eq!(last_key_id(&r), "AKIAOLDOLDOLDOLD0000");
+    assert_eq!(r.mem.accounts(), before);
+}
+
+#[test]
+fn every_state_an_interrupted_move_leaves_is_finished_by_the_next_start_and_the_pair_wins() {
+    // Killed after the pair was written (both old items left), after the id's item was
+    // deleted (the secret's left), and a leftover id alone: the pair's keys are used, the
+    // leftovers (here with other values, to see which wins) go.
+    let leftovers: [&[(Item, &str)]; 3] = [
+        &[
+            (Item::AccessKeyId, "AKIASTALESTALESTALE0"),
+            (Item::SecretAccessKey, "stale"),
+        ],
+        &[(Item::SecretAccessKey, "stale")],
+        &[(Item::AccessKeyId, "AKIASTALESTALESTALE0")],
+    ];
+    for left in leftovers {
+        let mut r = rig();
+        let id = r.user("dev", false);
+        for (item, value) in left {
+            r.mem
+                .set(
+                    Key::new(id, *item),
+                    &SecretString::from((*value).to_owned()),
+                )
+                .unwrap();
+        }
+        r.engine.start(id, &mut NoPrompt, false).unwrap();
+        assert_eq!(last_key_id(&r), "AKIAAAAAAAAAAAAAAAAA", "{left:?}");
+        assert_eq!(
+            r.mem.accounts(),
+            [
+                format!("{id}-iam-user-access-key"),
+                format!("{id}-iam-user-session-token")
+            ],
+            "{left:?}"
+        );
+        assert_eq!(
+            secret_of(&r.mem, id, Item::SecretAccessKey).as_deref(),
+            Some("s3cret")
+        );
+    }
+}
+
+#[test]
+fn a_move_the_keychain_refuses_loses_nothing_and_is_tried_again() {
+    let mut r = rig();
+    let id = r.user("dev", false);
+    old_layout(&r, id, "AKIAOLDOLDOLDOLD0000", "old/secret");
+    r.mem.refuse(Item::AccessKey);
+    r.engine.start(id, &mut NoPrompt, false).unwrap();
+    assert_eq!(last_key_id(&r), "AKIAOLDOLDOLDOLD0000");
+    assert_eq!(raw(&r, id, Item::AccessKey), None);
+    assert_eq!(
+        raw(&r, id, Item::SecretAccessKey).as_deref(),
+        Some("old/secret")
+    );
+    // A pair the keychain only said it kept is not left to win over the old items either.
+    // (The start cached a token: the next reads of the keys are the engine's own.)
+    r.mem.heal();
+    r.mem.forget_writes(Item::AccessKey);
+    let [old_id, _] = r.engine.stored_keys(id, true).unwrap();
+    assert_eq!(old_id.unwrap().expose_secret(), "AKIAOLDOLDOLDOLD0000");
+    assert_eq!(
+        raw(&r, id, Item::AccessKeyId).as_deref(),
+        Some("AKIAOLDOLDOLDOLD0000")
+    );
+    r.mem.heal();
+    r.engine.stored_keys(id, true).unwrap();
+    assert_eq!(raw(&r, id, Item::AccessKeyId), None);
+    assert_eq!(
+        secret_of(&r.mem, id, Item::AccessKeyId).as_deref(),
+        Some("AKIAOLDOLDOLDOLD0000")
+    );
+}
+
+#[test]
+fn editing_one_half_of_an_old_layout_writes_the_whole_pair() {
+    for (edit, expected) in [
+        (
+            Edit {
+                secret_access_key: Some(
+                    SecretAccessKey::parse(&SecretString::from("new".to_owned())).unwrap(),
+                ),
+                ..Edit::default()
+            },
+            ("AKIAOLDOLDOLDOLD0000", "new"),
+        ),
+        (
+            Edit {
+                access_key_id: Some(
+                    AccessKeyId::parse(&SecretString::from("AKIANEWNEWNEWNEW0000".to_owned()))
+                        .unwrap(),
+                ),
+                ..Edit::default()
+            },
+            ("AKIANEWNEWNEWNEW0000", "old/secret"),
+        ),
+    ] {
+        let mut r = rig();
+        let id = r.user("dev", false);
+        old_layout(&r, id, "AKIAOLDOLDOLDOLD0000", "old/secret");
+        r.engine.edit(id, edit, &mut NoPrompt).unwrap();
+        assert_eq!(r.mem.accounts(), [format!("{id}-iam-user-access-key")]);
+        assert_eq!(
+            secret_of(&r.mem, id, Item::AccessKeyId).as_deref(),
+            Some(expected.0)
+        );
+        assert_eq!(
+            secret_of(&r.mem, id, Item::SecretAccessKey).as_deref(),
+            Some(expected.1)
+        );
+    }
+}
+
+#[test]
+fn one_old_half_alone_is_missing_keys_until_an_edit_gives_the_other() {
+    let mut r = rig();
+    let id = r.user("dev", false);
+    old_layout(&r, id, "AKIAOLDOLDOLDOLD0000", "old/secret");
+    r.mem.delete(Key::new(id, Item::SecretAccessKey)).unwrap();
+    assert!(matches!(
+        r.engine.start(id, &mut NoPrompt, false),
+        Err(Error::MissingKeys { .. })
+    ));
+    assert_eq!(r.mem.accounts(), [format!("{id}-iam-user-access-key-id")]);
+    // An edit of the id alone can't make a pair of it: refused, nothing changes.
+    let id_only = Edit {
+        access_key_id: Some(
+            AccessKeyId::parse(&SecretString::from("AKIANEWNEWNEWNEW0000".to_owned())).unwrap(),
+        ),
+        ..Edit::default()
+    };
+    let err = r.engine.edit(id, id_only, &mut NoPrompt).unwrap_err();
+    assert!(err.is_invalid_input(), "{err}");
+    assert_eq!(r.mem.accounts(), [format!("{id}-iam-user-access-key-id")]);
+    let secret_only = Edit {
+        secret_access_key: Some(
+            SecretAccessKey::parse(&SecretString::from("new".to_owned())).unwrap(),
+        ),
+        ..Edit::default()
+    };
+    r.engine.edit(id, secret_only, &mut NoPrompt).unwrap();
+    assert_eq!(r.mem.accounts(), [format!("{id}-iam-user-access-key")]);
+    assert_eq!(
+        secret_of(&r.mem, id, Item::AccessKeyId).as_deref(),
+        Some("AKIAOLDOLDOLDOLD0000")
+    );
+}
+
+#[test]
+fn a_failed_edit_of_an_old_layout_puts_the_old_layout_back() {
+    let r = rig();
+    let id = r.user("dev", false);
+    old_layout(&r, id, "AKIAOLDOLDOLDOLD0000", "old/secret");
+    r.mem.delete(Key::new(id, Item::AccessKeyId)).unwrap();
+    let broken = Engine::new(
+        r.engine.store().failing_saves(),
+        r.mem.clone(),
+        Files::at(
+            r.dir.path().join("credentials"),
+            r.dir.path().join("config"),
+        ),
+        r.sts.clone(),
+    );
+    let mut broken = broken;
+    let both = Edit {
+        access_key_id: Some(
+            AccessKeyId::parse(&SecretString::from("AKIANEWNEWNEWNEW0000".to_owned())).unwrap(),
+        ),
+        secret_access_key: Some(
+            SecretAccessKey::parse(&SecretString::from("new".to_owned())).unwrap(),
+        ),
+        // A change the store keeps, so that its save fails.
+        region: Some("eu-central-1".into()),
+        ..Edit::default()
+    };
+    assert!(broken.edit(id, both, &mut NoPrompt).is_err());
+    assert_eq!(
+        r.mem.accounts(),
+        [format!("{id}-iam-user-secret-access-key")]
+    );
+    assert_eq!(
+        raw(&r, id, Item::SecretAccessKey).as_deref(),
+        Some("old/secret")
+    );
+}
+
+#[test]
+fn delete_removes_the_pair_and_every_leftover_of_the_old_layout() {
+    let r = rig();
+    let id = r.user("dev", false);
+    r.mem
+        .set(
+            Key::new(id, Item::SecretAccessKey),
+            &SecretString::from("stale".to_owned()),
+        )
+        .unwrap();
+    r.engine.delete(id, false, HomelessKeys::Refuse).unwrap();
+    assert!(r.mem.is_empty(), "{:?}", r.mem.accounts());
+}
+
+#[test]
+fn a_pair_item_that_does_not_parse_is_an_error_that_quotes_none_of_it() {
+    let mut r = rig();
+    let id = r.user("dev", false);
+    r.mem
+        .set(
+            Key::new(id, Item::AccessKey),
+            &SecretString::from(
+                r#"{"access_key_id":"AKIAAAAAAAAAAAAAAAAA","secret_access_key":7}"#.to_owned(),
+            ),
+        )
+        .unwrap();
+    let err = r.engine.start(id, &mut NoPrompt, false).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("{id}-iam-user-access-key"))
+            && message.contains("not an access key pair"),
+        "{message}"
+    );
+    assert!(!message.contains("AKIA"), "{message}");
+    // The way out it names: both keys again.
+    let edit = Edit {
+        access_key_id: Some(
+            AccessKeyId::parse(&SecretString::from("AKIANEWNEWNEWNEW0000".to_owned())).unwrap(),
+        ),
+        secret_access_key: Some(
+            SecretAccessKey::parse(&SecretString::from("new".to_owned())).unwrap(),
+        ),
+        ..Edit::default()
+    };
+    r.engine.edit(id, edit, &mut NoPrompt).unwrap();
+    r.engine.start(id, &mut NoPrompt, false).unwrap();
+    assert_eq!(last_key_id(&r), "AKIANEWNEWNEWNEW0000");
 }

@@ -34,7 +34,13 @@ pub const SERVICE: &str = "credtray";
 /// Which secret of a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Item {
+    /// An IAM user's long-term key pair: JSON with the access key id and the secret access key,
+    /// one item so that no crash can pair a new id with an old secret (see `engine::keys`).
+    AccessKey,
+    /// The access key id alone: how keys were kept before [`Item::AccessKey`], still read (and
+    /// moved into the pair) for one release.
     AccessKeyId,
+    /// The secret access key alone, kept beside [`Item::AccessKeyId`] in the same old layout.
     SecretAccessKey,
     /// The cached `GetSessionToken` result (JSON with its expiry).
     SessionToken,
@@ -52,8 +58,14 @@ pub enum Item {
 }
 
 impl Item {
-    /// Every secret an IAM-user session may have, in the order they are written.
-    pub const IAM_USER: [Item; 3] = [Item::AccessKeyId, Item::SecretAccessKey, Item::SessionToken];
+    /// Every secret an IAM-user session may have, the old layout's two items included: what
+    /// deleting the session removes.
+    pub const IAM_USER: [Item; 4] = [
+        Item::AccessKey,
+        Item::AccessKeyId,
+        Item::SecretAccessKey,
+        Item::SessionToken,
+    ];
 
     /// Where the original of a taken-over section of this file is kept.
     pub fn taken_over(flavor: crate::awsfiles::Flavor) -> Self {
@@ -65,6 +77,7 @@ impl Item {
 
     fn informative_name(self) -> &'static str {
         match self {
+            Item::AccessKey => "iam-user-access-key",
             Item::AccessKeyId => "iam-user-access-key-id",
             Item::SecretAccessKey => "iam-user-secret-access-key",
             Item::SessionToken => "iam-user-session-token",

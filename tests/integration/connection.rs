@@ -19,7 +19,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::harness::{Env, Run, finish, fixtures, fresh_keys, moto, require_secret_service};
 
 /// A D-Bus session bus and an unlocked gnome-keyring of this test's own, in a temp dir.
-struct PrivateKeyring {
+pub(crate) struct PrivateKeyring {
     dir: tempfile::TempDir,
     address: String,
     bus: Child,
@@ -27,7 +27,7 @@ struct PrivateKeyring {
 }
 
 impl PrivateKeyring {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         require_secret_service();
         let dir = tempfile::Builder::new()
             .prefix("credtray-bus-")
@@ -123,16 +123,36 @@ impl PrivateKeyring {
         self.start_keyring();
     }
 
-    /// `credtray args` on this bus.
-    fn credtray(&self, env: &Env, args: &[&str], stdin: &str) -> Run {
+    /// Starts gnome-keyring again if it died (a client killed while opening its session can
+    /// abort it); whether it had to.
+    pub(crate) fn revive(&mut self) -> bool {
+        let died = self
+            .keyring
+            .as_mut()
+            .is_none_or(|k| k.try_wait().ok().flatten().is_some());
+        if died {
+            // Reaped already: nothing to kill.
+            self.keyring = None;
+            self.start_keyring();
+        }
+        died
+    }
+
+    /// `credtray args` on this bus, not yet run.
+    pub(crate) fn command(&self, env: &Env, args: &[&str]) -> Command {
         let mut cmd = env.command(args);
         cmd.env("DBUS_SESSION_BUS_ADDRESS", &self.address)
             .env("AWS_ENDPOINT_URL", moto());
-        finish(cmd, stdin)
+        cmd
+    }
+
+    /// `credtray args` on this bus.
+    pub(crate) fn credtray(&self, env: &Env, args: &[&str], stdin: &str) -> Run {
+        finish(self.command(env, args), stdin)
     }
 
     /// The secret `secret-tool lookup service credtray username <account>` finds on this bus.
-    fn lookup(&self, account: &str) -> Option<String> {
+    pub(crate) fn lookup(&self, account: &str) -> Option<String> {
         let out = Command::new("secret-tool")
             .args(["lookup", "service", SERVICE, "username", account])
             .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
@@ -294,12 +314,9 @@ fn a_command_opens_one_secret_service_session_however_many_entries_it_touches() 
     .ok();
     counts.push(("session edit", monitor.open_sessions()));
     assert_eq!(
-        bus.lookup(&format!("{id}-iam-user-access-key-id")),
-        Some(access_key_id)
-    );
-    assert_eq!(
-        bus.lookup(&format!("{id}-iam-user-secret-access-key")),
-        Some(secret)
+        bus.lookup(&format!("{id}-iam-user-access-key"))
+            .map(|json| crate::harness::parse_key_pair(&json)),
+        Some((access_key_id, secret))
     );
     assert_eq!(bus.lookup(&token), None);
 

@@ -323,6 +323,24 @@ pub fn lookup(account: &str) -> Option<String> {
         .then(|| String::from_utf8(out.stdout).unwrap())
 }
 
+/// The access key pair of session `id`, from its one keychain item (`<id>-iam-user-access-key`,
+/// JSON with both halves): `(access key id, secret access key)`.
+pub fn key_pair(id: &str) -> Option<(String, String)> {
+    lookup(&format!("{id}-iam-user-access-key")).map(|json| parse_key_pair(&json))
+}
+
+/// `(access key id, secret access key)` of a pair item's JSON.
+pub fn parse_key_pair(json: &str) -> (String, String) {
+    let pair: Value = serde_json::from_str(json).expect("the pair item is JSON");
+    let half = |name: &str| {
+        pair[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("the pair item has no {name}"))
+            .to_owned()
+    };
+    (half("access_key_id"), half("secret_access_key"))
+}
+
 /// The keychain tests need the Secret Service that `scripts/test` starts.
 pub fn require_secret_service() {
     assert!(

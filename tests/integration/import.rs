@@ -79,7 +79,9 @@ fn profiles_with_credentials_become_sessions_once_and_the_files_stay_as_they_wer
     );
     assert_eq!(env.aws_files(), files);
     assert!(
-        keychain("").iter().all(|i| i.secret != f.secret_access_key),
+        keychain("")
+            .iter()
+            .all(|i| !i.secret.contains(&f.secret_access_key)),
         "a dry run puts no key in the keychain"
     );
 
@@ -106,11 +108,10 @@ fn profiles_with_credentials_become_sessions_once_and_the_files_stay_as_they_wer
     assert_eq!(ops["external_id"], "partner-1");
     assert_eq!(deep["assumer"], ops["id"]);
     assert_eq!(deep["role_arn"], f.deeper_role_arn.as_str());
-    let secrets: Vec<String> = keychain(dev["id"].as_str().unwrap())
-        .into_iter()
-        .map(|i| i.secret)
-        .collect();
-    assert!(secrets.contains(&f.access_key_id) && secrets.contains(&f.secret_access_key));
+    assert_eq!(
+        crate::harness::key_pair(dev["id"].as_str().unwrap()),
+        Some((f.access_key_id.clone(), f.secret_access_key.clone()))
+    );
     assert_eq!(
         env.aws_files(),
         files,
@@ -179,7 +180,11 @@ fn move_keys_takes_the_long_term_keys_off_the_disk_and_the_session_gives_the_res
         env.store_bytes()
             .is_none_or(|b| !String::from_utf8_lossy(&b).contains("[[session]]"))
     );
-    assert!(keychain("").iter().all(|i| i.secret != f.secret_access_key));
+    assert!(
+        keychain("")
+            .iter()
+            .all(|i| !i.secret.contains(&f.secret_access_key))
+    );
 
     let done = env
         .run(&["import", "aws-config", "--move-keys", "--json"], "")
@@ -192,8 +197,10 @@ fn move_keys_takes_the_long_term_keys_off_the_disk_and_the_session_gives_the_res
     let moved = format!("{head}{}{tail}", note);
     assert_eq!(env.aws_files(), (moved.clone(), config.to_owned()));
     let dev = env.id_of("dev");
-    let secrets: Vec<String> = keychain(&dev).into_iter().map(|i| i.secret).collect();
-    assert!(secrets.contains(&f.access_key_id) && secrets.contains(&f.secret_access_key));
+    assert_eq!(
+        crate::harness::key_pair(&dev),
+        Some((f.access_key_id.clone(), f.secret_access_key.clone()))
+    );
     let kept = std::fs::read_to_string(&backup).unwrap();
     assert!(
         kept.contains("aws_secret_access_key = <moved to the keychain by credtray>")
@@ -331,7 +338,7 @@ fn deleting_a_session_whose_keys_moved_never_overwrites_nor_recreates_the_users_
         "{refused:?}"
     );
     assert_eq!(env.aws_files().0, without);
-    assert!(keychain(&dev).iter().any(|i| i.secret == dev_secret));
+    assert!(crate::harness::key_pair(&dev).is_some_and(|(_, secret)| secret == dev_secret));
     assert_eq!(env.session("dev")["state"], "inactive");
     // Told to, it deletes them with the session, and still writes nothing.
     let discarded = env
@@ -435,9 +442,7 @@ fn a_refused_delete_of_a_running_session_changes_no_file_nor_the_store() {
     assert!(env.store_bytes() == store_before, "the store changed");
     assert_eq!(env.session("dev")["state"], "active");
     assert!(
-        keychain(&dev)
-            .iter()
-            .any(|i| i.secret == f.secret_access_key)
+        crate::harness::key_pair(&dev).is_some_and(|(_, secret)| secret == f.secret_access_key)
     );
     // Told to, it destroys the keys with the session, and brings neither them nor the section
     // back.

@@ -200,12 +200,16 @@ fn secrets_used_through_a_whole_lifecycle_never_leave_the_keychain() {
     let items = keychain(&id);
     assert_eq!(
         items.len(),
-        3,
+        2,
         "the keys and the cached session token are in the keychain"
     );
     // The cached temporary credentials were in ~/.aws/credentials while the session ran; after
     // `stop --all` they must be nowhere but the keychain either.
-    let token: serde_json::Value = serde_json::from_str(&items[2].secret).unwrap();
+    let token = items
+        .iter()
+        .find(|i| i.account.ends_with("-iam-user-session-token"))
+        .expect("the session token is cached");
+    let token: serde_json::Value = serde_json::from_str(&token.secret).unwrap();
     let cached = ["AccessKeyId", "SecretAccessKey", "SessionToken"]
         .map(|k| token[k].as_str().unwrap().to_owned());
     let mut needles = vec![

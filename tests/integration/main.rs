@@ -19,6 +19,7 @@ mod files;
 mod import;
 mod integrations;
 mod keychain;
+mod keypair;
 mod leaks;
 mod package;
 mod publish;

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use secrecy::SecretString;
 use zeroize::Zeroizing;
 
 use super::Source;
@@ -179,26 +178,30 @@ impl Engine {
             .map_err(|e| Error::sts(&session, e))
     }
 
-    /// The IAM user's long-term keys: the proposed ones of a dry run, else the keychain's.
+    /// The IAM user's long-term keys: the proposed ones of a dry run, else the keychain's (a
+    /// command that writes finishes moving an old layout to the pair first; a dry run doesn't).
     fn keys(&self, session: &Session, mode: Mode<'_>) -> Result<IamUserKeys, Error> {
         let proposed = match mode {
             Mode::DryRun { target, keys } if target == session.id => Some(keys),
             _ => None,
         };
-        let stored = |item| -> Result<SecretString, Error> {
-            self.secrets
-                .get(Key::new(session.id, item))?
-                .ok_or_else(|| Error::MissingKeys {
-                    alias: session.alias.to_string(),
-                })
+        let proposed_id = proposed.and_then(|k| k.access_key_id.as_ref());
+        let proposed_secret = proposed.and_then(|k| k.secret_access_key.as_ref());
+        let [stored_id, stored_secret] = if proposed_id.is_some() && proposed_secret.is_some() {
+            [None, None]
+        } else {
+            self.stored_keys(session.id, mode.writes())?
         };
-        let access_key_id = match proposed.and_then(|k| k.access_key_id.as_ref()) {
+        let missing = || Error::MissingKeys {
+            alias: session.alias.to_string(),
+        };
+        let access_key_id = match proposed_id {
             Some(k) => AccessKeyId::parse(k.secret())?,
-            None => AccessKeyId::parse(&stored(Item::AccessKeyId)?)?,
+            None => AccessKeyId::parse(&stored_id.ok_or_else(missing)?)?,
         };
-        let secret_access_key = match proposed.and_then(|k| k.secret_access_key.as_ref()) {
+        let secret_access_key = match proposed_secret {
             Some(k) => SecretAccessKey::parse(k.secret())?,
-            None => SecretAccessKey::parse(&stored(Item::SecretAccessKey)?)?,
+            None => SecretAccessKey::parse(&stored_secret.ok_or_else(missing)?)?,
         };
         Ok(IamUserKeys {
             access_key_id,
