@@ -637,7 +637,7 @@ fn logout(engine: &mut Engine, id: IntegrationId) {
 }
 
 /// What a logout's toast says about the sessions it stopped.
-pub fn stopped_sentence(stopped: &[credtray::session::Session]) -> String {
+fn stopped_sentence(stopped: &[credtray::session::Session]) -> String {
     if stopped.is_empty() {
         return "No session of it was running.".to_owned();
     }
