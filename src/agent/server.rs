@@ -169,11 +169,12 @@ impl Agent {
         let Ok(catalog) = self.store.load() else {
             return;
         };
-        // What another process deleted or redefined is dropped, not refreshed.
+        // What another process deleted, redefined or logged out of is dropped, not refreshed.
         self.remembered.retain(|id, definition| {
-            catalog
-                .get(id)
-                .is_some_and(|s| engine::definition(s) == definition)
+            catalog.get(id).is_some_and(|s| {
+                engine::definition(s) == definition
+                    && engine::logged_out_integration(&catalog, s).is_none()
+            })
         });
         let now = time::OffsetDateTime::now_utc();
         for id in self.remembered.due_by(now) {

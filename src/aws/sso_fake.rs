@@ -31,6 +31,8 @@ struct State {
     forbidden: HashSet<String>,
     /// The session has ended: refreshes are refused.
     ended: bool,
+    /// The portal can't be reached by Logout.
+    unreachable: bool,
     calls: Vec<String>,
 }
 
@@ -100,6 +102,11 @@ impl FakeSso {
     }
 
     /// Expires every access token, as an hour passing does.
+    /// Logout finds the portal unreachable (no network).
+    pub fn unreachable_logout(&self) {
+        self.lock().unreachable = true;
+    }
+
     pub fn expire_access(&self) {
         self.lock().access.clear();
     }
@@ -263,6 +270,9 @@ impl Sso for FakeSso {
     fn logout(&self, _: &Region, token: &SecretString) -> Result<(), Error> {
         let mut state = self.lock();
         state.calls.push("Logout".into());
+        if state.unreachable {
+            return Err(error("Logout", Cause::Unreachable));
+        }
         state.access.remove(token.expose_secret());
         state.ended = true;
         Ok(())

@@ -456,10 +456,14 @@ pub enum IntegrationCommand {
         #[arg(long)]
         no_browser: bool,
     },
-    /// Log out: end the portal session and delete the tokens from the keychain
+    /// Log out: end the portal session, delete the tokens and the sessions' cached role
+    /// credentials from the keychain, and stop the integration's sessions
     Logout {
         /// The integration's id or alias
         integration: String,
+        /// Print the integration and the sessions stopped as JSON
+        #[arg(long)]
+        json: bool,
     },
     /// List the accounts and roles assigned to you and update the derived sessions
     Sync {

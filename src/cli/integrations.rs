@@ -40,7 +40,7 @@ pub(super) fn run(engine: &mut Engine, command: IntegrationCommand) -> anyhow::R
             integration,
             no_browser,
         } => login(engine, &integration, no_browser),
-        IntegrationCommand::Logout { integration } => logout(engine, &integration),
+        IntegrationCommand::Logout { integration, json } => logout(engine, &integration, json),
         IntegrationCommand::Sync { integration } => sync(engine, &integration),
         IntegrationCommand::Delete {
             integration,
@@ -99,10 +99,24 @@ fn report_sync(
     }
 }
 
-fn logout(engine: &Engine, name: &str) -> anyhow::Result<()> {
+/// Logs out and names the sessions the logout stopped.
+fn logout(engine: &mut Engine, name: &str, json: bool) -> anyhow::Result<()> {
     let integration = engine.catalog()?.resolve_integration(name)?.clone();
-    engine.logout(integration.id)?;
-    print(&format!("logged out of {:?}\n", integration.alias.as_str()))
+    let stopped = engine.logout(integration.id)?;
+    if json {
+        return print_json(&serde_json::json!({
+            "id": integration.id.to_string(),
+            "integration": integration.alias.as_str(),
+            "state": crate::session::Login::LoggedOut.as_str(),
+            "stopped": stopped.iter().map(output::SessionJson::new).collect::<Vec<_>>(),
+        }));
+    }
+    let mut text: String = stopped
+        .iter()
+        .map(|s| format!("stopped session {:?}\n", s.alias.as_str()))
+        .collect();
+    text.push_str(&format!("logged out of {:?}\n", integration.alias.as_str()));
+    print(&text)
 }
 
 fn sync(engine: &mut Engine, name: &str) -> anyhow::Result<()> {

@@ -21,7 +21,7 @@ pub use kinds::definition;
 pub use prompt::{MfaAsk, NoAssertion, NoPrompt, Prompt, SamlLogin};
 pub use remembered::Remembered;
 pub use run::{ProposedKeys, Tested};
-pub use sso::SyncReport;
+pub use sso::{SyncReport, logged_out_integration};
 
 use std::sync::Arc;
 

@@ -1,5 +1,6 @@
 //! IAM Identity Center integrations at work: the device login, the tokens (kept only in the
-//! keychain, `<integration id>-aws-sso-token`) and their refresh, logout, the access token a
+//! keychain, `<integration id>-aws-sso-token`) and their refresh, logout (which stops the
+//! integration's sessions and refuses them until the next login), the access token a
 //! derived session's start needs, and the sync that turns the user's assignments into derived
 //! `aws-sso-role` sessions (paced, so hundreds of accounts sync without being throttled).
 
@@ -18,7 +19,7 @@ use crate::aws::sso::{self, Account, Cause, DeviceLogin, Registration, Sso};
 use crate::secrets::{Item, Key};
 use crate::session::{
     AccountId, Alias, Catalog, Integration, IntegrationId, Login, NewSession, ProfileName,
-    RoleName, SessionId, SessionKind, State,
+    RoleName, Session, SessionId, SessionKind, State,
 };
 
 /// An access token is refreshed when it has less than this left.
@@ -253,9 +254,13 @@ impl Engine {
         }
     }
 
-    /// Logs out: the portal session ends (as far as the portal can be reached) and the tokens
-    /// leave the keychain.
-    pub fn logout(&self, id: IntegrationId) -> Result<(), Error> {
+    /// Logs out: the portal session ends (as far as the portal can be reached), the tokens
+    /// leave the keychain, and so do the cached role credentials of the integration's sessions
+    /// (and this process's memory of them); then its sessions that are not inactive stop,
+    /// giving their profiles back as a stop does. Returns the sessions stopped. From then on,
+    /// those sessions' credentials are refused at once (see [`Engine::refuse_logged_out`]).
+    /// A stop that fails ends the logout with its error; logging out again stops the rest.
+    pub fn logout(&mut self, id: IntegrationId) -> Result<Vec<Session>, Error> {
         let integration = self.integration(id)?;
         if let (Some(tokens), Ok(sso)) = (self.tokens(id)?, self.sso_client())
             && let Err(e) = sso.logout(
@@ -267,8 +272,50 @@ impl Engine {
         }
         self.secrets
             .delete(Key::integration(id, Item::AwsSsoToken))?;
+        // Recorded before anything else: from here on no cache serves these sessions.
         self.set_login(id, Login::LoggedOut)?;
-        Ok(())
+        let derived: Vec<Session> = self.store.load()?.derived_from(id).cloned().collect();
+        for session in &derived {
+            if let Some(remembered) = &self.remembered {
+                remembered.forget(session.id);
+            }
+            let key = Key::new(session.id, Item::RoleCredentials);
+            // Never served again (the integration is logged out), and they expire within the
+            // hour: a keychain that fails here does not keep the sessions running.
+            if let Err(e) = self.secrets.delete(key) {
+                tracing::warn!(account = %key, error = %e, "could not remove cached role credentials; they expire by themselves");
+            }
+        }
+        let mut stopped = Vec::new();
+        for session in derived
+            .iter()
+            .filter(|s| !matches!(s.state, State::Inactive | State::Deleting))
+        {
+            stopped.push(self.stop(session.id)?);
+        }
+        tracing::info!(%id, stopped = stopped.len(), "logged out");
+        Ok(stopped)
+    }
+
+    /// Refuses a session of a logged-out integration before any cache is consulted: after a
+    /// logout, credentials still remembered or cached are not served, and nothing asks the
+    /// portal (only a login brings the session back). This process forgets what it remembers
+    /// of the session.
+    pub(super) fn refuse_logged_out(
+        &self,
+        catalog: &Catalog,
+        session: &Session,
+    ) -> Result<(), Error> {
+        let Some(integration) = logged_out_integration(catalog, session) else {
+            return Ok(());
+        };
+        if let Some(remembered) = &self.remembered {
+            remembered.forget(session.id);
+        }
+        Err(Error::LoggedOut {
+            integration: integration.alias.to_string(),
+            why: String::new(),
+        })
     }
 
     /// Role credentials of a derived session: GetRoleCredentials with the access token, once
@@ -554,6 +601,20 @@ fn plan(
         });
     }
     plan
+}
+
+/// The integration `session` derives from, when that one is logged out: such a session gets
+/// no credentials, from any cache, until the next login.
+pub fn logged_out_integration<'a>(
+    catalog: &'a Catalog,
+    session: &Session,
+) -> Option<&'a Integration> {
+    let SessionKind::AwsSsoRole { integration, .. } = &session.kind else {
+        return None;
+    };
+    catalog
+        .integration(*integration)
+        .filter(|i| i.login == Login::LoggedOut)
 }
 
 /// Cuts `text` so that `text + suffix` fits AWS's and credtray's 64 characters.
@@ -967,7 +1028,7 @@ mod tests {
     fn logout_ends_the_portal_session_and_deletes_the_tokens() {
         let mut r = rig();
         r.login();
-        r.engine.logout(r.corp).unwrap();
+        assert_eq!(r.engine.logout(r.corp).unwrap(), []);
         assert!(r.sso.calls().contains(&"Logout".to_owned()));
         assert_eq!(r.tokens(), None);
         assert_eq!(
@@ -979,5 +1040,141 @@ mod tests {
                 .login,
             Login::LoggedOut
         );
+    }
+
+    impl Rig {
+        fn role_credentials(&self, id: SessionId) -> Option<String> {
+            self.mem
+                .get(Key::new(id, Item::RoleCredentials))
+                .unwrap()
+                .map(|s| s.expose_secret().to_owned())
+        }
+
+        fn credentials_file(&self) -> String {
+            std::fs::read_to_string(self._dir.path().join("credentials")).unwrap_or_default()
+        }
+
+        fn role_calls(&self) -> usize {
+            self.sso
+                .calls()
+                .iter()
+                .filter(|c| c.starts_with("GetRoleCredentials"))
+                .count()
+        }
+    }
+
+    #[test]
+    fn logout_stops_the_sessions_drops_their_cached_credentials_and_refuses_them_without_a_portal_call()
+     {
+        let mut r = rig();
+        r.login();
+        let (admin, reader) = (r.derived()[0].clone(), r.derived()[1].clone());
+        r.engine.start(admin.id, &mut NoPrompt, false).unwrap();
+        r.engine.credentials_for(reader.id, &mut NoPrompt).unwrap();
+        assert!(r.credentials_file().contains("[Production-Admin]"));
+        assert!(r.role_credentials(admin.id).is_some() && r.role_credentials(reader.id).is_some());
+
+        let stopped = r.engine.logout(r.corp).unwrap();
+        let names: Vec<&str> = stopped.iter().map(|s| s.alias.as_str()).collect();
+        assert_eq!(names, ["Production/Admin"], "only the running one");
+        assert!(r.derived().iter().all(|s| s.state == State::Inactive));
+        assert!(
+            !r.credentials_file().contains("Production-Admin"),
+            "{}",
+            r.credentials_file()
+        );
+        assert_eq!(r.role_credentials(admin.id), None);
+        assert_eq!(r.role_credentials(reader.id), None);
+
+        // Both refused at once with the log-in sentence, and the portal is not asked.
+        let calls = r.sso.calls().len();
+        let Err(start) = r.engine.start(admin.id, &mut NoPrompt, false) else {
+            panic!("started after the logout")
+        };
+        let Err(served) = r.engine.credentials_for(reader.id, &mut NoPrompt) else {
+            panic!("served after the logout")
+        };
+        for err in [start, served] {
+            assert!(matches!(err, Error::LoggedOut { .. }), "{err}");
+            assert!(
+                err.to_string()
+                    .contains("log in with `credtray integration login \"corp\"`"),
+                "{err}"
+            );
+        }
+        assert_eq!(r.sso.calls().len(), calls);
+        assert!(!r.credentials_file().contains("Production-Admin"));
+        // A login brings them back.
+        r.login();
+        r.engine.start(admin.id, &mut NoPrompt, false).unwrap();
+    }
+
+    #[test]
+    fn a_session_cached_before_the_logout_is_refused_even_if_its_cache_could_not_be_dropped() {
+        let mut r = rig();
+        r.login();
+        let admin = r.derived()[0].clone();
+        let served = r.engine.credentials_for(admin.id, &mut NoPrompt).unwrap();
+        let cached = r
+            .mem
+            .get(Key::new(admin.id, Item::RoleCredentials))
+            .unwrap()
+            .unwrap();
+        r.engine.logout(r.corp).unwrap();
+        // As if the keychain had failed to delete it: the cache is back, still fresh.
+        r.mem
+            .set(Key::new(admin.id, Item::RoleCredentials), &cached)
+            .unwrap();
+        let roles = r.role_calls();
+        let Err(err) = r.engine.credentials_for(admin.id, &mut NoPrompt) else {
+            panic!("served {:?} from the cache", served.access_key_id)
+        };
+        assert!(matches!(err, Error::LoggedOut { .. }), "{err}");
+        assert_eq!(r.role_calls(), roles);
+    }
+
+    #[test]
+    fn logout_without_a_network_still_logs_out_here() {
+        let mut r = rig();
+        r.login();
+        let admin = r.derived()[0].clone();
+        r.engine.start(admin.id, &mut NoPrompt, false).unwrap();
+        r.sso.unreachable_logout();
+        let stopped = r.engine.logout(r.corp).unwrap();
+        assert_eq!(stopped.len(), 1);
+        assert!(r.sso.calls().contains(&"Logout".to_owned()));
+        assert_eq!(r.tokens(), None);
+        assert_eq!(r.role_credentials(admin.id), None);
+        assert!(r.engine.start(admin.id, &mut NoPrompt, false).is_err());
+    }
+
+    #[test]
+    fn a_long_lived_process_forgets_what_it_remembers_once_another_logs_out() {
+        let mut r = rig();
+        r.login();
+        let admin = r.derived()[0].clone();
+        // The agent: another engine on the same store and keychain, remembering in memory.
+        let remembered = Arc::new(crate::engine::Remembered::new());
+        let mut agent = Engine::new(
+            Store::at(r._dir.path().join("cfg")),
+            r.mem.clone(),
+            Files::at(
+                r._dir.path().join("credentials"),
+                r._dir.path().join("config"),
+            ),
+            Arc::new(Fake::new()),
+        )
+        .with_sso(r.sso.clone());
+        agent.remember_in(remembered.clone());
+        agent.credentials_for(admin.id, &mut NoPrompt).unwrap();
+        assert_eq!(remembered.len(), 1);
+        r.engine.logout(r.corp).unwrap();
+        let roles = r.role_calls();
+        let Err(err) = agent.credentials_for(admin.id, &mut NoPrompt) else {
+            panic!("served from memory after the logout")
+        };
+        assert!(matches!(err, Error::LoggedOut { .. }), "{err}");
+        assert_eq!(r.role_calls(), roles, "no portal call");
+        assert!(remembered.is_empty(), "forgotten");
     }
 }

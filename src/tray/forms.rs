@@ -10,7 +10,7 @@ use credtray::engine::Chain;
 use credtray::session::{
     AccessKeyId, Alias, Catalog, Edit, ExternalId, Field, IamUserKeys, Integration,
     IntegrationEdit, IntegrationId, Kind, Mismatch, NewIntegration, NewSession, RoleSessionName,
-    SecretAccessKey, Session, SessionId, SessionKind, ValidationError, Value,
+    SecretAccessKey, Session, SessionId, SessionKind, State, ValidationError, Value,
 };
 
 fn profiles(catalog: &Catalog) -> Vec<String> {
@@ -484,6 +484,30 @@ pub fn parse_integration_edit(
     Ok(edit)
 }
 
+/// Integrations ▸ Log out's question: it names the integration's sessions the logout stops
+/// (those not inactive); `None` for an integration no longer in the catalog.
+pub fn logout_question(catalog: &Catalog, id: IntegrationId) -> Option<String> {
+    let integration = catalog.integration(id)?;
+    let running: Vec<String> = catalog
+        .derived_from(id)
+        .filter(|s| !matches!(s.state, State::Inactive | State::Deleting))
+        .map(|s| format!("\"{}\"", s.alias))
+        .collect();
+    let mut question = format!(
+        "Log out of \"{}\"? Its tokens and its sessions' cached credentials are removed from the keychain; its sessions can't start until you log in again.",
+        integration.alias
+    );
+    question.push_str(&if running.is_empty() {
+        "\n\nNone of its sessions is running.".to_owned()
+    } else {
+        format!(
+            "\n\nThis stops {} and removes what they wrote to your AWS files.",
+            running.join(", ")
+        )
+    });
+    Some(question)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -506,6 +530,49 @@ mod tests {
 
     fn values(v: &[&str]) -> Vec<Zeroizing<String>> {
         v.iter().map(|s| Zeroizing::new((*s).to_owned())).collect()
+    }
+
+    #[test]
+    fn the_logout_question_names_the_sessions_it_stops() {
+        let mut c = Catalog::default();
+        let corp = c
+            .add_integration(NewIntegration {
+                alias: "corp".parse().unwrap(),
+                start_url: "https://d-1234567890.awsapps.com/start".parse().unwrap(),
+                region: "eu-west-1".into(),
+            })
+            .unwrap()
+            .id;
+        let mut derived = |alias: &str, role: &str| {
+            c.add(NewSession {
+                alias: alias.parse().unwrap(),
+                profile: Some(role.parse().unwrap()),
+                region: None,
+                publish: None,
+                kind: SessionKind::AwsSsoRole {
+                    account_id: "111111111111".parse().unwrap(),
+                    role_name: role.parse().unwrap(),
+                    integration: corp,
+                },
+            })
+            .unwrap()
+            .id
+        };
+        let admin = derived("dev/Admin", "Admin");
+        let reader = derived("dev/ReadOnly", "ReadOnly");
+        derived("dev/Billing", "Billing");
+        let idle = logout_question(&c, corp).unwrap();
+        assert!(idle.contains("Log out of \"corp\"?"), "{idle}");
+        assert!(idle.contains("None of its sessions is running"), "{idle}");
+        c.set_state(admin, State::Active, None);
+        c.set_state(reader, State::Error("expired".into()), None);
+        let busy = logout_question(&c, corp).unwrap();
+        assert!(
+            busy.contains("This stops \"dev/Admin\", \"dev/ReadOnly\" and removes"),
+            "{busy}"
+        );
+        assert!(!busy.contains("dev/Billing"), "{busy}");
+        assert_eq!(logout_question(&c, IntegrationId::new()), None);
     }
 
     #[test]

@@ -476,7 +476,13 @@ impl App {
                 }
             }
             MenuAction::Login(id) => self.send(Command::Login(id)),
-            MenuAction::Logout(id) => self.send(Command::Logout(id)),
+            MenuAction::Logout(id) => {
+                if let Some(question) = forms::logout_question(&self.catalog, id)
+                    && self.dialogs.confirm("credtray — Log out", &question)
+                {
+                    self.send(Command::Logout(id));
+                }
+            }
             MenuAction::Sync(id) => self.send(Command::Sync(id)),
             MenuAction::Import => self.send(Command::OfferImport { asked: true }),
             MenuAction::AddIntegration => {

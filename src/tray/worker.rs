@@ -275,7 +275,7 @@ impl Worker {
             }
             Command::Delete(id) => self.delete(engine, id),
             Command::Login(id) => self.login(engine, id),
-            Command::Logout(id) => report(engine.logout(id), "Could not log out"),
+            Command::Logout(id) => logout(engine, id),
             Command::Sync(id) => {
                 let result = engine.sync(id, &|_, _| {});
                 self.report_sync(engine, id, "Synced", result);
@@ -669,6 +669,32 @@ fn report_on(engine: &Engine, id: SessionId, verb: &str, result: Result<(), engi
             &credtray::error_sentence(&e),
         );
     }
+}
+
+/// Integrations ▸ Log out (the menu's dialog asked already): a toast names the sessions it
+/// stopped.
+fn logout(engine: &mut Engine, id: IntegrationId) {
+    let alias = engine
+        .catalog()
+        .ok()
+        .and_then(|c| c.integration(id).map(|i| i.alias.to_string()))
+        .unwrap_or_default();
+    match engine.logout(id) {
+        Ok(stopped) => notify(
+            &format!("Logged out of {alias}"),
+            &stopped_sentence(&stopped),
+        ),
+        Err(e) => notify("Could not log out", &credtray::error_sentence(&e)),
+    }
+}
+
+/// What a logout's toast says about the sessions it stopped.
+fn stopped_sentence(stopped: &[credtray::session::Session]) -> String {
+    if stopped.is_empty() {
+        return "No session of it was running.".to_owned();
+    }
+    let names: Vec<String> = stopped.iter().map(|s| format!("\"{}\"", s.alias)).collect();
+    format!("Stopped {}.", names.join(", "))
 }
 
 fn report(result: Result<(), engine::Error>, title: &str) {

@@ -16,8 +16,15 @@ pub struct Agent {
 impl Agent {
     /// Starts the agent of `env` against moto and waits until its socket answers.
     pub fn start(env: &Env) -> Self {
+        Self::start_with(env, &[])
+    }
+
+    /// [`Agent::start`] with more variables in its environment (an SSO stub's endpoints).
+    pub fn start_with(env: &Env, vars: &[(&str, String)]) -> Self {
         let mut cmd = env.command(&["agent"]);
-        cmd.env("AWS_ENDPOINT_URL", moto()).stdin(Stdio::null());
+        cmd.env("AWS_ENDPOINT_URL", moto())
+            .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdin(Stdio::null());
         let child = cmd.spawn().unwrap();
         let agent = Self { child };
         let deadline = Instant::now() + Duration::from_secs(20);

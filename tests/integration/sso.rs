@@ -273,6 +273,160 @@ fn a_derived_session_starts_and_the_aws_cli_uses_it_and_an_ended_login_says_to_l
     assert_eq!(stub.log().len(), before);
 }
 
+/// A stub whose user has one account, `dev`, with the roles Admin and ReadOnly, both handing
+/// out keys moto knows; logged in.
+fn two_roles(env: &Env, stub: &SsoStub) {
+    let f = fixtures();
+    let role = |name: &str| {
+        json!({"roleName": name, "credentials": {
+            "accessKeyId": f.access_key_id,
+            "secretAccessKey": f.secret_access_key,
+            "sessionToken": "from-the-stub"
+        }})
+    };
+    stub.config(json!({"accounts": [{
+        "accountId": "111111111111",
+        "accountName": "dev",
+        "roles": [role("Admin"), role("ReadOnly")]
+    }]}));
+    logged_in(env, stub);
+}
+
+/// The keychain accounts of the sessions' cached role credentials.
+fn role_credentials(ids: &[&str]) -> Vec<String> {
+    ids.iter()
+        .flat_map(|id| keychain(id))
+        .map(|i| i.account)
+        .filter(|a| a.ends_with("-role-credentials"))
+        .collect()
+}
+
+/// Both the start (`session start` and `start_flags`) and the credential-process of the
+/// logged-out integration's sessions fail at once (exit 1) with the sentence that says to log
+/// in, and ask the portal nothing.
+fn refused_without_a_portal_call(env: &Env, stub: &SsoStub, start_flags: &[&str]) {
+    let before = stub.log().len();
+    let login = "is logged out: log in with `credtray integration login \"corp\"`";
+    let start = [&["session", "start", "dev/Admin"], start_flags].concat();
+    for args in [
+        &start[..],
+        &["credential-process", "--session", "dev/ReadOnly"][..],
+    ] {
+        let refused = run(env, stub, args);
+        assert_eq!(refused.code, 1, "{refused:?}");
+        assert!(refused.stderr.contains(login), "{refused:?}");
+    }
+    assert_eq!(stub.log().len(), before, "{:?}", stub.log());
+}
+
+#[test]
+fn logout_stops_the_sessions_gives_the_profile_back_and_forgets_their_cached_credentials() {
+    let env = Env::new();
+    let stub = SsoStub::start();
+    two_roles(&env, &stub);
+    // The user's own [dev-Admin], which the start takes over.
+    std::fs::create_dir_all(env.aws_dir()).unwrap();
+    std::fs::write(
+        env.aws_dir().join("credentials"),
+        "[dev-Admin]\naws_access_key_id = AKIAUSERSOWNKEY00000\naws_secret_access_key = users-own\n",
+    )
+    .unwrap();
+    let before = env.aws_files();
+    run(
+        &env,
+        &stub,
+        &["session", "start", "dev/Admin", "--take-over"],
+    )
+    .ok();
+    run(
+        &env,
+        &stub,
+        &["credential-process", "--session", "dev/ReadOnly"],
+    )
+    .ok();
+    assert_ne!(env.aws_files(), before);
+    let ids = [env.id_of("dev/Admin"), env.id_of("dev/ReadOnly")];
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    assert_eq!(role_credentials(&ids).len(), 2, "both cached");
+
+    let out = run(&env, &stub, &["integration", "logout", "corp", "--json"])
+        .ok()
+        .json();
+    assert_eq!(out["state"], "logged-out", "{out}");
+    let stopped: Vec<&str> = out["stopped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["alias"].as_str().unwrap())
+        .collect();
+    assert_eq!(stopped, ["dev/Admin"], "{out}");
+    assert_eq!(stub.log_of("Logout").len(), 1);
+    assert!(derived(&env).iter().all(|s| s["state"] == "inactive"));
+    assert_eq!(env.aws_files(), before, "the user's section is back");
+    assert_eq!(role_credentials(&ids), Vec::<String>::new());
+    // Even told to take the user's section over again, the start is refused before it.
+    refused_without_a_portal_call(&env, &stub, &["--take-over"]);
+    assert_eq!(env.aws_files(), before);
+}
+
+#[test]
+fn logout_with_the_portal_unreachable_still_logs_out_here_and_says_what_it_stopped() {
+    let env = Env::new();
+    let stub = SsoStub::start();
+    two_roles(&env, &stub);
+    run(&env, &stub, &["session", "start", "dev/Admin"]).ok();
+    let id = env
+        .run(&["integration", "show", "corp", "--json"], "")
+        .ok()
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Nothing listens on the discard port.
+    let mut cmd = env.command(&["integration", "logout", "corp"]);
+    cmd.envs(stub.env())
+        .env("AWS_ENDPOINT_URL_SSO", "http://127.0.0.1:9")
+        .env("AWS_ENDPOINT_URL", moto());
+    let out = finish(cmd, "").ok();
+    assert_eq!(
+        out.stdout, "stopped session \"dev/Admin\"\nlogged out of \"corp\"\n",
+        "{out:?}"
+    );
+    assert!(stub.log_of("Logout").is_empty());
+    assert!(keychain(&id).is_empty(), "the tokens are gone");
+    assert_eq!(env.aws_files().0, "", "its section is gone");
+    refused_without_a_portal_call(&env, &stub, &[]);
+}
+
+#[test]
+fn a_running_agent_forgets_the_credentials_of_a_logged_out_integration() {
+    let env = Env::new();
+    let stub = SsoStub::start();
+    two_roles(&env, &stub);
+    let _agent = crate::agent::Agent::start_with(&env, &stub.env());
+    // Served by the agent, which remembers them.
+    let served = run(
+        &env,
+        &stub,
+        &["credential-process", "--session", "dev/ReadOnly"],
+    )
+    .ok();
+    assert_eq!(served.json()["Version"], 1);
+    assert_eq!(stub.log_of("GetRoleCredentials").len(), 1);
+    run(&env, &stub, &["integration", "logout", "corp"]).ok();
+    let before = stub.log().len();
+    // Through the agent: the same sentence, exit 1, no portal call.
+    let refused = env.run(&["credential-process", "--session", "dev/ReadOnly"], "");
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(
+        refused
+            .stderr
+            .contains("is logged out: log in with `credtray integration login \"corp\"`"),
+        "{refused:?}"
+    );
+    assert_eq!(stub.log().len(), before, "{:?}", stub.log());
+}
+
 #[test]
 fn a_throttled_sync_backs_off_keeps_to_its_pace_and_names_the_accounts_that_failed() {
     let env = Env::new();

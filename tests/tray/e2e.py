@@ -560,13 +560,22 @@ def _():
     wait_for('the integration logged in', lambda: 'corp — logged in' in integrations())
 
 
-@step('e6: credential-process for a logged-out integration fails at once and the tray offers a login, once')
+@step('e6: Log out asks first and names the session it stops; then credential-process fails at once and the tray offers a login, once')
 def _():
+    credtray('session', 'start', 'dev/ReadOnlyAccess')
+    wait_for('dev/ReadOnlyAccess active', lambda: any(l.startswith('● dev/ReadOnlyAccess') for l in labels()))
     probe.click(['Integrations', 'corp — logged in', 'Log out'])
     def integrations():
         node = next(k for k in probe.tree()['children'] if k['label'] == 'Integrations')
         return [k['label'] for k in node['children']]
+    open_window('credtray — Log out')
+    time.sleep(1)
+    assert 'Logged out of corp' not in open(notify_log).read(), 'nothing happens before the answer'
+    xdotool('key', 'alt+y')
     wait_for('the integration logged out', lambda: 'corp — logged out' in integrations())
+    text = wait_for('the logout toast', lambda: (lambda t: t if 'Logged out of corp' in t else None)(open(notify_log).read()))
+    assert 'Stopped "dev/ReadOnlyAccess".' in text, text[-600:]
+    wait_for('dev/ReadOnlyAccess stopped', lambda: any(l.startswith('○ dev/ReadOnlyAccess') for l in labels()))
     for _ in range(3):
         call = subprocess.run([CREDTRAY, 'credential-process', '--session', 'dev/ReadOnlyAccess'], text=True,
                               env=env, capture_output=True, timeout=20)

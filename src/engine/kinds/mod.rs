@@ -126,10 +126,10 @@ fn caches_role(session: &Session) -> bool {
 }
 
 impl Engine {
-    /// The credentials of a session, through its assumers when it has any. Live, they come
-    /// from memory (a long-lived process's, see [`super::Remembered`]), then the keychain's
-    /// role-credentials cache, while they have more than the refresh margin left; fresh ones
-    /// are kept in both.
+    /// The credentials of a session, through its assumers when it has any (none for a session
+    /// of a logged-out integration). Live, they come from memory (a long-lived process's, see
+    /// [`super::Remembered`]), then the keychain's role-credentials cache, while they have more
+    /// than the refresh margin left; fresh ones are kept in both.
     pub(super) fn credentials(
         &mut self,
         catalog: &Catalog,
@@ -137,6 +137,8 @@ impl Engine {
         prompt: &mut dyn Prompt,
         mode: Mode<'_>,
     ) -> Result<Credentials, Error> {
+        // Logged out means logged out: no memory or cache serves the integration's sessions.
+        self.refuse_logged_out(catalog, session)?;
         let source = source(&session.kind);
         if !mode.writes() {
             return source.credentials(self, catalog, session, prompt, mode);
