@@ -328,7 +328,7 @@ fn test_and_edit_dry_run_report_the_caller_or_the_reason_and_change_nothing() {
     add_moto_chain(&env, &f);
     env.run_moto(&["session", "start", "dev"], "").ok();
     let before = snapshot(&env, &id);
-    assert_eq!(before.1.len(), 3, "keys and cached token");
+    assert_eq!(before.1.len(), 2, "the key pair and the cached token");
 
     let run = env.run_moto(&["session", "test", "dev", "--json"], "").ok();
     let json = run.json();

@@ -11,7 +11,8 @@ use secrecy::SecretString;
 
 use crate::connection::PrivateKeyring;
 use crate::engine::{add_moto_user, caller};
-use crate::harness::{Env, finish, fixtures, key_pair, keychain, lookup, moto, parse_key_pair};
+use crate::harness::{Env, fixtures, key_pair, keychain, lookup, parse_key_pair};
+use crate::repairs::start_killed_at;
 
 /// Puts session `id`'s keys back as credtray kept them before the pair: two items, written
 /// through the same Secret Service client, and no pair item.
@@ -56,15 +57,7 @@ fn a_move_to_one_pair_item_a_crash_interrupted_is_finished_by_the_next_start() {
         as_two_items(&id, &f.access_key_id, &f.secret_access_key);
         let keys = (f.access_key_id.clone(), f.secret_access_key.clone());
 
-        let mut cmd = env.command(&["session", "start", "dev"]);
-        cmd.env("AWS_ENDPOINT_URL", moto())
-            .env("CREDTRAY_FAILPOINT", failpoint);
-        let run = finish(cmd, "");
-        assert_ne!(run.code, 0, "the failpoint {failpoint} aborts: {run:?}");
-        assert!(
-            run.stderr.contains(&format!("failpoint {failpoint}")),
-            "{run:?}"
-        );
+        start_killed_at(&env, failpoint, &[]);
         assert_eq!(key_pair(&id), Some(keys.clone()), "{failpoint}");
         assert_eq!(
             lookup(&format!("{id}-iam-user-access-key-id")).is_some(),

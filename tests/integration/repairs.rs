@@ -99,7 +99,7 @@ fn ownership_follows_each_processs_environment() {
 }
 
 /// `credtray session start` with a debug-build failpoint that aborts the process there.
-fn start_killed_at(env: &Env, failpoint: &str, extra: &[&str]) -> Run {
+pub fn start_killed_at(env: &Env, failpoint: &str, extra: &[&str]) -> Run {
     let mut args = vec!["session", "start", "dev"];
     args.extend_from_slice(extra);
     let mut cmd = env.command(&args);

@@ -39,14 +39,17 @@ fn log_in(env: &Env, stub: &SsoStub) -> Run {
 /// `log_in`, which must succeed: the integration's id and the login's run.
 fn logged_in(env: &Env, stub: &SsoStub) -> (String, Run) {
     let login = log_in(env, stub).ok();
-    let id = env
-        .run(&["integration", "show", "corp", "--json"], "")
+    (corp_id(env), login)
+}
+
+/// The id of integration "corp".
+fn corp_id(env: &Env) -> String {
+    env.run(&["integration", "show", "corp", "--json"], "")
         .ok()
         .json()["id"]
         .as_str()
         .unwrap()
-        .to_owned();
-    (id, login)
+        .to_owned()
 }
 
 fn derived(env: &Env) -> Vec<Value> {
@@ -375,13 +378,7 @@ fn logout_with_the_portal_unreachable_still_logs_out_here_and_says_what_it_stopp
     let stub = SsoStub::start();
     two_roles(&env, &stub);
     run(&env, &stub, &["session", "start", "dev/Admin"]).ok();
-    let id = env
-        .run(&["integration", "show", "corp", "--json"], "")
-        .ok()
-        .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = corp_id(&env);
     // Nothing listens on the discard port.
     let mut cmd = env.command(&["integration", "logout", "corp"]);
     cmd.envs(stub.env())

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use crate::harness::{Env, Run, fresh_keys, keychain};
+use crate::harness::{Env, Run, fresh_keys, key_pair, keychain};
 
 /// `credtray args` paused at debug failpoint `at` (`keychain-wait`: inside its first keychain
 /// call): the process, and the file whose creation lets it go on.
@@ -81,7 +81,8 @@ fn a_stop_finishes_while_another_command_waits_on_the_keychain() {
 
     added.ok();
     let dev = env.id_of("dev");
-    assert_eq!(keychain(&dev).len(), 2, "both keys are kept");
+    assert_eq!(keychain(&dev).len(), 1, "the key pair is kept");
+    assert_eq!(key_pair(&dev), Some((id, secret)), "the key pair is kept");
     assert_eq!(env.session("ops")["state"], "inactive", "the stop is kept");
 }
 
