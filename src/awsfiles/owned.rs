@@ -744,7 +744,7 @@ impl Files {
     /// Removes the profile's owned sections from the files they were written to and forgets
     /// their records; a taken-over section gets its original text back (from `originals`,
     /// which the caller read from the keychain). A section taken over for good whose session
-    /// `keeps` it is claimed again once its original is back ([`Files::reclaim`]). Returns the
+    /// `keeps` it is claimed again once its original is back (`Files::reclaim`). Returns the
     /// records really given up. Sections credtray does not own are left alone.
     pub fn unpublish(
         &self,

@@ -258,7 +258,7 @@ impl Engine {
     /// leave the keychain, and so do the cached role credentials of the integration's sessions
     /// (and this process's memory of them); then its sessions that are not inactive stop,
     /// giving their profiles back as a stop does. Returns the sessions stopped. From then on,
-    /// those sessions' credentials are refused at once (see [`Engine::refuse_logged_out`]).
+    /// those sessions' credentials are refused at once (see `Engine::refuse_logged_out`).
     /// A stop that fails ends the logout with its error; logging out again stops the rest.
     pub fn logout(&mut self, id: IntegrationId) -> Result<Vec<Session>, Error> {
         let integration = self.integration(id)?;
