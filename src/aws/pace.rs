@@ -1,149 +1,473 @@
-//! Pacing for a burst of calls to one AWS service (an IAM Identity Center sync lists every
-//! account's roles): a token bucket (a steady rate with a small burst), a cap on calls in
-//! flight, and exponential backoff with full jitter when the service throttles anyway
-//! (honouring its `Retry-After`), up to a total wait after which the call's error stands.
+//! Pacing for the calls to one AWS service that throttles (an IAM Identity Center
+//! integration's portal and OIDC calls): an adaptive token bucket that learns the rate the
+//! service bears, a cap on calls in flight, a pause for everyone when the service says
+//! `Retry-After`, and the retries themselves, so that no retry goes around the pace.
+//!
+//! The rate logic is pure ([`Governor`] and [`Tries`] take the time as an argument and never
+//! sleep), so tests drive it with a simulated clock and a simulated service; [`Pace`] is the
+//! thin real-time wrapper (a mutex, a condvar, sleeps) that threads share.
+//!
+//! How the rate moves (after the AWS SDKs' "adaptive" retry mode): it starts at
+//! [`Limits::start_rate`] with a burst of [`Limits::burst`]; each answer adds
+//! [`Limits::increase`] per second until the first throttle; each throttle cuts it to β times
+//! the lower of the current and the measured rate (the calls answered per second), and from
+//! there it grows back along a CUBIC curve towards, then past, the rate that was throttled.
+//! It never exceeds twice the measured rate, nor falls below [`Limits::floor`].
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-/// How a burst of calls is paced.
+/// How calls are paced and retried.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Calls per second, steadily.
-    pub rate: f64,
+    /// Calls per second at first.
+    pub start_rate: f64,
     /// Calls that may go at once after a quiet spell.
     pub burst: f64,
+    /// Calls per second added on each answer, until the first throttle.
+    pub increase: f64,
+    /// The rate never falls below this (calls per second).
+    pub floor: f64,
+    /// CUBIC's multiplicative decrease (the share of the rate kept on a throttle).
+    pub beta: f64,
+    /// CUBIC's scaling constant (how fast the rate grows back).
+    pub c: f64,
     /// Calls waiting for their answer at once.
     pub in_flight: usize,
-    /// The first backoff after a throttle; it doubles each time, up to `max_backoff`.
+    /// Attempts of one call in all, throttled or not, before its last error stands.
+    pub attempts: u32,
+    /// Attempts of one call that fails for a passing reason (a 5xx, the network).
+    pub transient_attempts: u32,
+    /// The first backoff after a passing failure; it doubles each time, up to `max_backoff`,
+    /// and a random share of it is waited (full jitter).
     pub first_backoff: Duration,
     pub max_backoff: Duration,
-    /// Giving up on one call once its backoffs add up to this.
-    pub give_up_after: Duration,
+    /// The longest pause a `Retry-After` imposes.
+    pub max_pause: Duration,
+    /// Once the service has answered nothing but throttles for this long, every waiting
+    /// call gives up (so a service that refuses everything ends a sync in bounded time).
+    pub starved_after: Duration,
 }
 
 impl Limits {
-    /// What IAM Identity Center's portal bears (its documented quota is about 20 per second
-    /// for the account; credtray keeps well under it): 5 per second, 4 in flight, backoff from
-    /// 1 s to 30 s, up to 2 minutes per call.
+    /// What an IAM Identity Center integration's calls start from: about 10 per second
+    /// (the portal's documented quota is about 20 per second), bursts of 2, 8 in flight,
+    /// 10 attempts per call; the rate then follows what the portal bears.
     pub const SSO: Limits = Limits {
-        rate: 5.0,
-        burst: 5.0,
-        in_flight: 4,
-        first_backoff: Duration::from_secs(1),
-        max_backoff: Duration::from_secs(30),
-        give_up_after: Duration::from_secs(120),
+        start_rate: 10.0,
+        burst: 2.0,
+        increase: 1.0,
+        floor: 0.5,
+        beta: 0.7,
+        c: 0.4,
+        in_flight: 8,
+        attempts: 10,
+        transient_attempts: 3,
+        first_backoff: Duration::from_millis(250),
+        max_backoff: Duration::from_secs(8),
+        max_pause: Duration::from_secs(30),
+        starved_after: Duration::from_secs(60),
     };
 }
 
-struct Bucket {
-    tokens: f64,
-    at: Instant,
-    in_flight: usize,
+/// How long the measured rate counts answers before it takes a sample.
+const MEASURE_EVERY: Duration = Duration::from_millis(500);
+/// Below this rate (calls per second) CUBIC's curve is stretched in time.
+const SLOW_BELOW: f64 = 10.0;
+/// The weight of a new sample in the measured rate.
+const SMOOTHING: f64 = 0.8;
+
+/// The rate after a throttle: CUBIC's curve through the rate that was throttled.
+#[derive(Debug, Clone, Copy)]
+struct Cubic {
+    /// The rate that was throttled.
+    w_max: f64,
+    /// When.
+    since: Duration,
 }
 
-/// Paces calls made from any number of threads.
+/// The pure pace: times are offsets from any fixed origin (a simulated clock in tests).
+#[derive(Debug, Clone)]
+pub struct Governor {
+    limits: Limits,
+    rate: f64,
+    tokens: f64,
+    /// When `tokens` was last filled.
+    at: Duration,
+    in_flight: usize,
+    /// No call starts before this (a `Retry-After`).
+    paused_until: Duration,
+    /// `None` until the first throttle: the rate grows additively until then.
+    cubic: Option<Cubic>,
+    /// The last cut: throttles of calls admitted before it belong to the same event.
+    last_cut: Option<Duration>,
+    /// Calls answered (throttles included) per second, once a sample was taken.
+    measured: Option<f64>,
+    sample_since: Duration,
+    sample_count: u32,
+    /// Since when the service has answered nothing but throttles, and its last throttle.
+    throttled: Option<(Duration, Duration)>,
+    admitted: u64,
+}
+
+/// A call admitted by the pace: it holds a slot in flight until its answer is reported.
+#[derive(Debug)]
+#[must_use = "a ticket's slot is freed only by reporting its answer"]
+pub struct Ticket {
+    admitted: Duration,
+}
+
+/// What the pace says to a call that asks to start.
+#[derive(Debug)]
+pub enum Admission {
+    Go(Ticket),
+    /// Ask again after this long.
+    Wait(Duration),
+    /// Every slot is taken: ask again when a call answers.
+    Full,
+    /// The service has refused everything for too long.
+    GiveUp,
+}
+
+/// How a call ended, as far as the pace cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Answered (an error that is the caller's, such as a refused token, counts here too).
+    Answered,
+    /// Throttled, with the service's `Retry-After` if it sent one.
+    Throttled { retry_after: Option<Duration> },
+    /// A passing failure (a 5xx, the network): neither an answer nor a throttle.
+    Failed,
+}
+
+impl Governor {
+    pub fn new(limits: Limits, now: Duration) -> Self {
+        Self {
+            limits,
+            rate: limits.start_rate,
+            tokens: limits.burst,
+            at: now,
+            in_flight: 0,
+            paused_until: now,
+            cubic: None,
+            last_cut: None,
+            measured: None,
+            sample_since: now,
+            sample_count: 0,
+            throttled: None,
+            admitted: 0,
+        }
+    }
+
+    /// Calls per second the pace allows now.
+    pub fn rate(&self) -> f64 {
+        self.rate
+    }
+
+    /// Calls admitted so far.
+    pub fn admitted(&self) -> u64 {
+        self.admitted
+    }
+
+    /// Calls admitted and not yet answered.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// Whether a call may start now.
+    pub fn admit(&mut self, now: Duration) -> Admission {
+        if self.starved(now) {
+            return Admission::GiveUp;
+        }
+        if now < self.paused_until {
+            return Admission::Wait(self.paused_until - now);
+        }
+        let from = self.at.max(self.paused_until);
+        if now > from {
+            let earned = (now - from).as_secs_f64() * self.rate;
+            self.tokens = (self.tokens + earned).min(self.limits.burst);
+            self.at = now;
+        }
+        if self.in_flight >= self.limits.in_flight {
+            return Admission::Full;
+        }
+        if self.tokens < 1.0 {
+            // At least a millisecond, so a wait never rounds down to nothing.
+            let wait = Duration::from_secs_f64((1.0 - self.tokens) / self.rate);
+            return Admission::Wait(wait.max(Duration::from_millis(1)));
+        }
+        self.tokens -= 1.0;
+        self.in_flight += 1;
+        self.admitted += 1;
+        Admission::Go(Ticket { admitted: now })
+    }
+
+    /// Reports a call's answer: frees its slot and moves the rate.
+    pub fn answered(&mut self, now: Duration, ticket: Ticket, answer: Answer) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        match answer {
+            Answer::Answered => {
+                self.throttled = None;
+                self.measure(now, 1);
+                let grown = match self.cubic {
+                    None => self.rate + self.limits.increase,
+                    Some(cubic) => self.cubic_rate(cubic, now),
+                };
+                let ceiling = self.measured.map_or(f64::INFINITY, |m| 2.0 * m);
+                // Never below what it is: a low sample does not slow a pace that is not
+                // throttled.
+                self.rate = grown.min(ceiling).max(self.rate).max(self.limits.floor);
+            }
+            Answer::Throttled { retry_after } => {
+                let since = match self.throttled {
+                    Some((since, last)) if now.saturating_sub(last) < self.limits.max_pause => {
+                        since
+                    }
+                    _ => now,
+                };
+                self.throttled = Some((since, now));
+                // A throttle is an answer too (as the SDKs measure): a pace throttled at once
+                // is not taken for one that nothing answers.
+                self.measure(now, 1);
+                if let Some(wait) = retry_after {
+                    let until = now + wait.min(self.limits.max_pause);
+                    self.paused_until = self.paused_until.max(until);
+                }
+                // Calls already on their way when the rate was cut hit the same congestion:
+                // cutting again for each would collapse the rate.
+                if self.last_cut.is_none_or(|cut| ticket.admitted >= cut) {
+                    let base = self.measured.map_or(self.rate, |m| m.min(self.rate));
+                    let base = base.max(self.limits.floor);
+                    self.cubic = Some(Cubic {
+                        w_max: base,
+                        since: now,
+                    });
+                    self.rate = (base * self.limits.beta).max(self.limits.floor);
+                    self.tokens = self.tokens.min(0.0);
+                    self.last_cut = Some(now);
+                }
+            }
+            Answer::Failed => {}
+        }
+    }
+
+    /// Whether the service has answered nothing but throttles for
+    /// [`Limits::starved_after`], lately (a pace idle since, in a long-lived process, tries
+    /// again).
+    fn starved(&self, now: Duration) -> bool {
+        self.throttled.is_some_and(|(since, last)| {
+            now.saturating_sub(since) >= self.limits.starved_after
+                && now.saturating_sub(last) < self.limits.max_pause
+        })
+    }
+
+    /// CUBIC's curve: `W(t) = C (t − K)³ + W_max`, `K = ∛(W_max (1 − β) / C)`, so it starts
+    /// at β·W_max, flattens out at W_max and then probes above it.
+    fn cubic_rate(&self, cubic: Cubic, now: Duration) -> f64 {
+        // C suits rates of ten or more per second; below that the curve's clock runs
+        // slower in proportion, so a cycle holds as many calls as at ten per second
+        // (otherwise a portal that bears 2 per second is probed into a throttle every
+        // 3 seconds: one call in six).
+        let slower = (cubic.w_max / SLOW_BELOW).min(1.0);
+        let t = now.saturating_sub(cubic.since).as_secs_f64() * slower;
+        let k = (cubic.w_max * (1.0 - self.limits.beta) / self.limits.c).cbrt();
+        self.limits.c * (t - k).powi(3) + cubic.w_max
+    }
+
+    fn measure(&mut self, now: Duration, answered: u32) {
+        self.sample_count += answered;
+        let elapsed = now.saturating_sub(self.sample_since);
+        if elapsed >= MEASURE_EVERY {
+            let sample = f64::from(self.sample_count) / elapsed.as_secs_f64();
+            self.measured = Some(match self.measured {
+                None => sample,
+                Some(m) => SMOOTHING * sample + (1.0 - SMOOTHING) * m,
+            });
+            self.sample_since = now;
+            self.sample_count = 0;
+        }
+    }
+}
+
+/// One call's attempts so far, and what comes after each.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Tries {
+    attempts: u32,
+    failures: u32,
+}
+
+/// What a call does after an attempt that did not end it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Next {
+    /// Back in the queue: the pace admits it again.
+    Again,
+    /// Wait this long first (a backoff after a passing failure), then back in the queue.
+    After(Duration),
+    /// Its attempts are spent: its last error stands.
+    Stop,
+}
+
+impl Tries {
+    /// After an attempt answered `answer` (throttled or failed); `random` is in [0, 1).
+    pub fn after(&mut self, limits: &Limits, answer: Answer, random: f64) -> Next {
+        self.attempts += 1;
+        if self.attempts >= limits.attempts {
+            return Next::Stop;
+        }
+        match answer {
+            Answer::Answered => Next::Stop,
+            Answer::Throttled { .. } => Next::Again,
+            Answer::Failed => {
+                self.failures += 1;
+                if self.failures >= limits.transient_attempts {
+                    return Next::Stop;
+                }
+                let doubled = limits
+                    .first_backoff
+                    .saturating_mul(1 << (self.failures - 1).min(16));
+                Next::After(doubled.min(limits.max_backoff).mul_f64(random))
+            }
+        }
+    }
+
+    /// Attempts made.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+}
+
+/// Paces calls made from any number of threads, in real time.
 pub struct Pace {
     limits: Limits,
-    bucket: Mutex<Bucket>,
+    origin: Instant,
+    governor: Mutex<Governor>,
     freed: Condvar,
 }
 
-/// What a paced call reports back: its result, and whether the service asked it to back off
-/// (and for how long, if it said).
+/// What a paced call reports back.
 pub enum Attempt<T, E> {
+    /// Its result, which ends it.
     Done(Result<T, E>),
+    /// The service throttled it (and asked for a pause, if it said).
     Throttled {
         error: E,
         retry_after: Option<Duration>,
     },
+    /// It failed for a passing reason (a 5xx, the network): worth another try after a backoff.
+    Failed(E),
 }
 
 impl Pace {
     pub fn new(limits: Limits) -> Self {
         Self {
             limits,
-            bucket: Mutex::new(Bucket {
-                tokens: limits.burst,
-                at: Instant::now(),
-                in_flight: 0,
-            }),
+            origin: Instant::now(),
+            governor: Mutex::new(Governor::new(limits, Duration::ZERO)),
             freed: Condvar::new(),
         }
     }
 
-    /// Waits for a token and a free slot, then holds the slot until the guard drops.
-    fn admit(&self) -> Slot<'_> {
-        let mut bucket = self.bucket.lock().unwrap_or_else(PoisonError::into_inner);
+    fn now(&self) -> Duration {
+        self.origin.elapsed()
+    }
+
+    fn governor(&self) -> std::sync::MutexGuard<'_, Governor> {
+        self.governor.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A copy of the pure pace, as it stands.
+    pub fn snapshot(&self) -> Governor {
+        self.governor().clone()
+    }
+
+    /// Waits until the pace admits a call; `None` once it gives up.
+    fn admit(&self) -> Option<Slot<'_>> {
+        let mut governor = self.governor();
         loop {
-            let now = Instant::now();
-            let earned = now.duration_since(bucket.at).as_secs_f64() * self.limits.rate;
-            bucket.tokens = (bucket.tokens + earned).min(self.limits.burst);
-            bucket.at = now;
-            if bucket.in_flight < self.limits.in_flight && bucket.tokens >= 1.0 {
-                bucket.tokens -= 1.0;
-                bucket.in_flight += 1;
-                return Slot { pace: self };
-            }
-            let wait = if bucket.tokens >= 1.0 {
-                // A slot frees up when a call answers.
-                Duration::from_millis(50)
-            } else {
-                Duration::from_secs_f64((1.0 - bucket.tokens) / self.limits.rate)
+            let wait = match governor.admit(self.now()) {
+                Admission::Go(ticket) => {
+                    return Some(Slot {
+                        pace: self,
+                        ticket: Some(ticket),
+                    });
+                }
+                Admission::GiveUp => return None,
+                Admission::Wait(wait) => wait,
+                // A slot frees when a call answers (and notifies); the timeout is a safety net.
+                Admission::Full => Duration::from_millis(250),
             };
-            bucket = self
+            governor = self
                 .freed
-                .wait_timeout(bucket, wait)
+                .wait_timeout(governor, wait)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
     }
 
-    /// Runs `call` when the pace allows, again after a backoff each time it is throttled,
-    /// until it answers or the backoffs reach [`Limits::give_up_after`].
-    pub fn run<T, E>(&self, mut call: impl FnMut() -> Attempt<T, E>) -> Result<T, E> {
-        let mut backoff = self.limits.first_backoff;
-        let mut waited = Duration::ZERO;
+    /// Runs `call` when the pace admits it, and again (each time admitted by the pace) when
+    /// it is throttled or fails for a passing reason, until it ends or its attempts are
+    /// spent. `starved` is the error of a call that never ran because the service refused
+    /// everything for too long.
+    pub fn run<T, E>(
+        &self,
+        mut call: impl FnMut() -> Attempt<T, E>,
+        starved: impl FnOnce() -> E,
+    ) -> Result<T, E> {
+        let mut tries = Tries::default();
+        let mut last = None;
         loop {
-            let attempt = {
-                let _slot = self.admit();
-                call()
+            let Some(slot) = self.admit() else {
+                return Err(last.unwrap_or_else(starved));
             };
-            match attempt {
-                Attempt::Done(result) => return result,
+            let (answer, error) = match call() {
+                Attempt::Done(result) => {
+                    slot.finish(Answer::Answered);
+                    return result;
+                }
                 Attempt::Throttled { error, retry_after } => {
-                    // Full jitter: anywhere up to the backoff, so throttled callers spread out;
-                    // never sooner than the service asked.
-                    let jittered = backoff.mul_f64(random_fraction());
-                    let wait = retry_after.map_or(jittered, |r| r.max(jittered));
-                    if waited + wait > self.limits.give_up_after {
-                        return Err(error);
-                    }
-                    tracing::info!(wait_ms = wait.as_millis(), "throttled; backing off");
+                    (Answer::Throttled { retry_after }, error)
+                }
+                Attempt::Failed(error) => (Answer::Failed, error),
+            };
+            slot.finish(answer);
+            match tries.after(&self.limits, answer, random_fraction()) {
+                Next::Stop => return Err(error),
+                Next::Again => {}
+                Next::After(wait) => {
+                    tracing::info!(wait_ms = wait.as_millis(), "failed; backing off");
                     std::thread::sleep(wait);
-                    waited += wait;
-                    backoff = (backoff * 2).min(self.limits.max_backoff);
                 }
             }
+            last = Some(error);
         }
     }
 }
 
-/// A call in flight; dropping it frees its slot.
+/// A call in flight; finishing (or dropping) it frees its slot.
 struct Slot<'a> {
     pace: &'a Pace,
+    ticket: Option<Ticket>,
+}
+
+impl Slot<'_> {
+    fn finish(mut self, answer: Answer) {
+        self.report(answer);
+    }
+
+    fn report(&mut self, answer: Answer) {
+        if let Some(ticket) = self.ticket.take() {
+            let now = self.pace.now();
+            self.pace.governor().answered(now, ticket, answer);
+            self.pace.freed.notify_all();
+        }
+    }
 }
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        let mut bucket = self
-            .pace
-            .bucket
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        bucket.in_flight -= 1;
-        self.pace.freed.notify_one();
+        // A call that panicked: its slot is freed all the same.
+        self.report(Answer::Failed);
     }
 }
 
@@ -156,80 +480,4 @@ fn random_fraction() -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    fn fast(rate: f64, burst: f64, in_flight: usize) -> Limits {
-        Limits {
-            rate,
-            burst,
-            in_flight,
-            first_backoff: Duration::from_millis(20),
-            max_backoff: Duration::from_millis(80),
-            give_up_after: Duration::from_millis(400),
-        }
-    }
-
-    #[test]
-    fn calls_keep_to_the_rate_after_the_burst_and_to_the_cap_in_flight() {
-        let pace = Pace::new(fast(50.0, 5.0, 2));
-        let busy = AtomicUsize::new(0);
-        let most = AtomicUsize::new(0);
-        let started = Instant::now();
-        std::thread::scope(|scope| {
-            for _ in 0..4 {
-                scope.spawn(|| {
-                    for _ in 0..10 {
-                        pace.run(|| {
-                            let now = busy.fetch_add(1, Ordering::SeqCst) + 1;
-                            most.fetch_max(now, Ordering::SeqCst);
-                            std::thread::sleep(Duration::from_millis(2));
-                            busy.fetch_sub(1, Ordering::SeqCst);
-                            Attempt::<(), ()>::Done(Ok(()))
-                        })
-                        .unwrap();
-                    }
-                });
-            }
-        });
-        // 40 calls: 5 at once, then 35 at 50 per second: at least 0.7 s.
-        assert!(
-            started.elapsed() >= Duration::from_millis(650),
-            "{:?}",
-            started.elapsed()
-        );
-        assert!(most.load(Ordering::SeqCst) <= 2);
-    }
-
-    #[test]
-    fn a_throttled_call_backs_off_and_is_retried_until_it_gives_up() {
-        let pace = Pace::new(fast(1000.0, 10.0, 4));
-        let tries = AtomicUsize::new(0);
-        let result = pace.run(|| {
-            if tries.fetch_add(1, Ordering::SeqCst) < 3 {
-                Attempt::Throttled {
-                    error: "throttled",
-                    retry_after: None,
-                }
-            } else {
-                Attempt::Done(Ok(42))
-            }
-        });
-        assert_eq!(result, Ok(42));
-        assert_eq!(tries.load(Ordering::SeqCst), 4);
-
-        // A service that never stops throttling: its error stands once the backoffs add up.
-        let started = Instant::now();
-        let result: Result<(), &str> = pace.run(|| Attempt::Throttled {
-            error: "still throttled",
-            retry_after: Some(Duration::from_millis(100)),
-        });
-        assert_eq!(result, Err("still throttled"));
-        let took = started.elapsed();
-        assert!(
-            took >= Duration::from_millis(300) && took < Duration::from_secs(10),
-            "Retry-After honoured, then given up: {took:?}"
-        );
-    }
-}
+mod tests;

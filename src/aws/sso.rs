@@ -3,8 +3,8 @@
 //! (ListAccounts, ListAccountRoles, GetRoleCredentials, Logout), with the `aws-sdk-ssooidc` and
 //! `aws-sdk-sso` implementation and AWS's errors mapped to causes. Endpoints come from the
 //! SDK's resolution (`AWS_ENDPOINT_URL_SSO_OIDC`, `AWS_ENDPOINT_URL_SSO`), so a local stub can
-//! stand in. The SDK's own retries are off: the caller paces and retries (a device login polls;
-//! a sync has its rate limiter and backoff).
+//! stand in. The SDK's own retries are off: the caller paces and retries (every call of an
+//! integration goes through the integration's pace, see `super::pace`).
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -61,6 +61,17 @@ pub struct Error {
 }
 
 impl Error {
+    /// Whether the call may well succeed if tried again shortly: the service could not be
+    /// reached or failed on its side (a 5xx: the portal's and OIDC's `InternalServer`
+    /// error, or a status without a code).
+    pub fn is_passing(&self) -> bool {
+        match &self.cause {
+            Cause::Unreachable => true,
+            Cause::Other(code) => code == "InternalServer" || code.starts_with("HTTP 5"),
+            _ => false,
+        }
+    }
+
     fn sentence(&self) -> String {
         let detail = super::said(&self.message);
         let what = match &self.cause {
@@ -534,11 +545,16 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     let status = error.raw_response().map(|r| r.status().as_u16());
-    let retry_after = error
-        .raw_response()
-        .and_then(|r| r.headers().get("retry-after"))
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+    // `Retry-After` in seconds, or AWS's `x-amz-retry-after` in milliseconds.
+    let header = |name: &str| {
+        error
+            .raw_response()
+            .and_then(|r| r.headers().get(name))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    let retry_after = header("retry-after")
+        .map(Duration::from_secs)
+        .or_else(|| header("x-amz-retry-after").map(Duration::from_millis));
     let message = crate::redact::scrub(error.message().unwrap_or_default());
     let code = error.code().unwrap_or_default().to_owned();
     let cause = match (&error, code.trim_end_matches("Exception"), status) {

@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -159,18 +159,24 @@ impl Engine {
         let now = self.now();
         let registration = match self.tokens(id)? {
             Some(t) if t.registration.expires - now > REGISTER_BEFORE => t.registration.clone(),
-            _ => sso.register_client(region, CLIENT_NAME).map_err(wrap)?,
+            _ => paced(id, "RegisterClient", || {
+                sso.register_client(region, CLIENT_NAME)
+            })
+            .map_err(wrap)?,
         };
-        let device = sso
-            .start_device_login(region, &registration, &integration.start_url)
-            .map_err(wrap)?;
+        let device = paced(id, "StartDeviceAuthorization", || {
+            sso.start_device_login(region, &registration, &integration.start_url)
+        })
+        .map_err(wrap)?;
         show(&device);
         let mut interval = device.interval;
         let token = loop {
             if cancelled() {
                 return Err(Error::LoginCancelled);
             }
-            match sso.device_token(region, &registration, &device.device_code) {
+            match paced(id, "CreateToken", || {
+                sso.device_token(region, &registration, &device.device_code)
+            }) {
                 Ok(token) => break token,
                 Err(e) => match e.cause {
                     Cause::AuthorizationPending => {}
@@ -229,11 +235,10 @@ impl Engine {
             return Err(self.logged_out(integration, "credtray's registration expired"));
         }
         let sso = self.sso_client()?;
-        match sso.refresh(
-            &integration.region,
-            &tokens.registration,
-            &SecretString::from(refresh_token.clone()),
-        ) {
+        let refresh_token = SecretString::from(refresh_token.clone());
+        match paced(integration.id, "CreateToken", || {
+            sso.refresh(&integration.region, &tokens.registration, &refresh_token)
+        }) {
             Ok(token) => {
                 let renewed = Tokens {
                     registration: tokens.registration.clone(),
@@ -263,10 +268,12 @@ impl Engine {
     pub fn logout(&mut self, id: IntegrationId) -> Result<Vec<Session>, Error> {
         let integration = self.integration(id)?;
         if let (Some(tokens), Ok(sso)) = (self.tokens(id)?, self.sso_client())
-            && let Err(e) = sso.logout(
-                &integration.region,
-                &SecretString::from(tokens.access_token.clone()),
-            )
+            && let Err(e) = paced(id, "Logout", || {
+                sso.logout(
+                    &integration.region,
+                    &SecretString::from(tokens.access_token.clone()),
+                )
+            })
         {
             tracing::info!(error = %e, "the portal's logout failed; the tokens are deleted anyway");
         }
@@ -337,12 +344,16 @@ impl Engine {
             // Unauthorized once more logs the integration out.
             _ => self.sso_error(&integration, e),
         };
-        match sso.role_credentials(&integration.region, &token, account, role) {
+        let get = |token: &SecretString| {
+            paced(integration.id, "GetRoleCredentials", || {
+                sso.role_credentials(&integration.region, token, account, role)
+            })
+        };
+        match get(&token) {
             // The portal refused the token: a refreshed one, once.
             Err(e) if e.cause == Cause::Unauthorized => {
                 let token = self.access_token(&integration, true)?;
-                sso.role_credentials(&integration.region, &token, account, role)
-                    .map_err(refused)
+                get(&token).map_err(refused)
             }
             other => other.map_err(refused),
         }
@@ -362,12 +373,13 @@ impl Engine {
         let sso = self.sso_client()?;
         let token = self.access_token(&integration, false)?;
         let region = &integration.region;
-        let pace = Pace::new(Limits::SSO);
         let mut accounts: Vec<Account> = Vec::new();
         let mut next: Option<String> = None;
         loop {
-            let page = paced(&pace, || sso.list_accounts(region, &token, next.as_deref()))
-                .map_err(|e| self.sso_error(&integration, e))?;
+            let page = paced(id, "ListAccounts", || {
+                sso.list_accounts(region, &token, next.as_deref())
+            })
+            .map_err(|e| self.sso_error(&integration, e))?;
             accounts.extend(page.items);
             next = page.next;
             if next.is_none() {
@@ -380,7 +392,8 @@ impl Engine {
         let claimed = AtomicUsize::new(0);
         let results: Mutex<Vec<(usize, Listed)>> = Mutex::new(Vec::new());
         std::thread::scope(|scope| {
-            for _ in 0..Limits::SSO.in_flight {
+            // As many workers as the pace lets calls be in flight, or accounts if fewer.
+            for _ in 0..Limits::SSO.in_flight.min(total) {
                 scope.spawn(|| {
                     loop {
                         let at = claimed.fetch_add(1, Ordering::SeqCst);
@@ -390,7 +403,7 @@ impl Engine {
                         let mut roles = Vec::new();
                         let mut next: Option<String> = None;
                         let listed = loop {
-                            match paced(&pace, || {
+                            match paced(id, "ListAccountRoles", || {
                                 sso.list_account_roles(region, &token, &account.id, next.as_deref())
                             }) {
                                 Ok(page) => {
@@ -495,15 +508,44 @@ impl Engine {
 /// One account's roles, or why they could not be listed.
 type Listed = Result<Vec<RoleName>, sso::Error>;
 
-/// Runs one IAM Identity Center call at the pace's rate, backing off when throttled.
-fn paced<T>(pace: &Pace, mut call: impl FnMut() -> Result<T, sso::Error>) -> Result<T, sso::Error> {
-    pace.run(|| match call() {
-        Err(error) => match error.cause {
-            Cause::Throttled { retry_after } => Attempt::Throttled { error, retry_after },
-            _ => Attempt::Done(Err(error)),
+/// The pace of an integration's calls, one per integration in the process: every portal
+/// and OIDC call of the integration goes through it (a sync's workers, a session's
+/// GetRoleCredentials, a token refresh, a login's polls), so together they keep to the rate
+/// the portal bears, and what one learned the next call knows.
+fn pace_of(id: IntegrationId) -> Arc<Pace> {
+    static PACES: OnceLock<Mutex<HashMap<IntegrationId, Arc<Pace>>>> = OnceLock::new();
+    PACES
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(id)
+        .or_insert_with(|| Arc::new(Pace::new(Limits::SSO)))
+        .clone()
+}
+
+/// Runs one IAM Identity Center call (`name`) of integration `id` at the integration's pace:
+/// again when throttled (the pace slows down) or when it fails for a passing reason (after a
+/// backoff), each attempt admitted by the pace, until its attempts are spent.
+fn paced<T>(
+    id: IntegrationId,
+    name: &'static str,
+    mut call: impl FnMut() -> Result<T, sso::Error>,
+) -> Result<T, sso::Error> {
+    pace_of(id).run(
+        || match call() {
+            Err(error) => match error.cause {
+                Cause::Throttled { retry_after } => Attempt::Throttled { error, retry_after },
+                _ if error.is_passing() => Attempt::Failed(error),
+                _ => Attempt::Done(Err(error)),
+            },
+            ok => Attempt::Done(ok),
         },
-        ok => Attempt::Done(ok),
-    })
+        || sso::Error {
+            call: name,
+            cause: Cause::Throttled { retry_after: None },
+            message: "it has refused every call for a minute; not tried".to_owned(),
+        },
+    )
 }
 
 /// What a sync changes.
