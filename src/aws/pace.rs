@@ -73,8 +73,10 @@ impl Limits {
 
 /// How long the measured rate counts answers before it takes a sample.
 const MEASURE_EVERY: Duration = Duration::from_millis(500);
-/// Below this rate (calls per second) CUBIC's curve is stretched in time.
+/// Below this rate (calls per second) CUBIC's curve is stretched in time, once the service's
+/// rate is found: throttled twice at rates this close (as a share).
 const SLOW_BELOW: f64 = 10.0;
+const SAME_CEILING: f64 = 0.2;
 /// The weight of a new sample in the measured rate.
 const SMOOTHING: f64 = 0.8;
 
@@ -85,6 +87,8 @@ struct Cubic {
     w_max: f64,
     /// When.
     since: Duration,
+    /// Whether the curve's clock runs slower (see [`Governor::cubic_rate`]).
+    stretched: bool,
 }
 
 /// The pure pace: times are offsets from any fixed origin (a simulated clock in tests).
@@ -233,15 +237,25 @@ impl Governor {
                 if let Some(wait) = retry_after {
                     let until = now + wait.min(self.limits.max_pause);
                     self.paused_until = self.paused_until.max(until);
+                    // Nothing can be answered while paused: the pause is not a measure of
+                    // the rate the service bears.
+                    self.sample_since = self.paused_until;
+                    self.sample_count = 0;
                 }
                 // Calls already on their way when the rate was cut hit the same congestion:
                 // cutting again for each would collapse the rate.
                 if self.last_cut.is_none_or(|cut| ticket.admitted >= cut) {
                     let base = self.measured.map_or(self.rate, |m| m.min(self.rate));
                     let base = base.max(self.limits.floor);
+                    // Throttled again about where it was last time: the service's rate is
+                    // found, and the curve may probe past it gently.
+                    let found = self
+                        .cubic
+                        .is_some_and(|c| (base / c.w_max - 1.0).abs() <= SAME_CEILING);
                     self.cubic = Some(Cubic {
                         w_max: base,
                         since: now,
+                        stretched: found,
                     });
                     self.rate = (base * self.limits.beta).max(self.limits.floor);
                     self.tokens = self.tokens.min(0.0);
@@ -265,11 +279,15 @@ impl Governor {
     /// CUBIC's curve: `W(t) = C (t − K)³ + W_max`, `K = ∛(W_max (1 − β) / C)`, so it starts
     /// at β·W_max, flattens out at W_max and then probes above it.
     fn cubic_rate(&self, cubic: Cubic, now: Duration) -> f64 {
-        // C suits rates of ten or more per second; below that the curve's clock runs
-        // slower in proportion, so a cycle holds as many calls as at ten per second
-        // (otherwise a portal that bears 2 per second is probed into a throttle every
-        // 3 seconds: one call in six).
-        let slower = (cubic.w_max / SLOW_BELOW).min(1.0);
+        // C suits rates of ten or more per second; below that, once the service's rate is
+        // found, the curve's clock runs slower in proportion, so a cycle holds as many calls
+        // as at ten per second (otherwise a portal that bears 2 per second is probed into a
+        // throttle every 3 seconds: one call in six). A first cut recovers at full speed.
+        let slower = if cubic.stretched {
+            (cubic.w_max / SLOW_BELOW).min(1.0)
+        } else {
+            1.0
+        };
         let t = now.saturating_sub(cubic.since).as_secs_f64() * slower;
         let k = (cubic.w_max * (1.0 - self.limits.beta) / self.limits.c).cbrt();
         self.limits.c * (t - k).powi(3) + cubic.w_max

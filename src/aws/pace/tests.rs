@@ -386,3 +386,31 @@ fn a_call_throttled_every_time_makes_ten_attempts_and_its_error_stands() {
     assert_eq!(result, Err("throttled"));
     assert_eq!(calls.load(Ordering::SeqCst), 10);
 }
+
+#[test]
+fn a_few_throttles_at_the_start_do_not_leave_the_pace_slow() {
+    // Three 429s with `Retry-After: 1` first (as the stub's `throttle_next` does), then a
+    // service that answers everything: within twenty seconds the pace is past its start.
+    let mut pace = Governor::new(Limits::SSO, Duration::ZERO);
+    let mut now = Duration::ZERO;
+    let mut throttles = 3;
+    while now < Duration::from_secs(20) {
+        match pace.admit(now) {
+            Admission::Go(ticket) => {
+                now += LATENCY;
+                let answer = if throttles > 0 {
+                    throttles -= 1;
+                    Answer::Throttled {
+                        retry_after: Some(Duration::from_secs(1)),
+                    }
+                } else {
+                    Answer::Answered
+                };
+                pace.answered(now, ticket, answer);
+            }
+            Admission::Wait(wait) => now += wait,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(pace.rate() >= 10.0, "{}", pace.rate());
+}
