@@ -1216,6 +1216,16 @@ fn write_user_files(r: &Rig) {
     std::fs::write(r.dir.path().join("config"), USER_CONFIG).unwrap();
 }
 
+/// The keys `moved_default_user` moved are in the credentials file again.
+#[track_caller]
+fn assert_keys_back_in_credentials(r: &Rig) {
+    let credentials = r.text("credentials");
+    assert!(
+        credentials.contains("aws_secret_access_key = mine/secret"),
+        "{credentials}"
+    );
+}
+
 /// The user's files with `dev`'s keys on the default profile, moved to the keychain.
 fn moved_default_user(r: &Rig) -> SessionId {
     let id = default_user_with(r, "AKIAUSERSOWNKEY00000", "mine/secret");
@@ -1625,12 +1635,7 @@ fn deleting_a_session_whose_keys_moved_leaves_a_credential_source_set_up_since_a
     );
     let deleted = r.engine.delete(id, false, HomelessKeys::Refuse).unwrap();
     assert_eq!(deleted.moved_keys[0].fate, KeysFate::WrittenBack);
-    assert!(
-        r.text("credentials")
-            .contains("aws_secret_access_key = mine/secret"),
-        "{}",
-        r.text("credentials")
-    );
+    assert_keys_back_in_credentials(&r);
 }
 
 #[test]
@@ -2668,12 +2673,7 @@ fn deleting_a_session_whose_keys_moved_while_another_runs_in_their_section_refus
     r.engine.stop(b).unwrap();
     let deleted = r.engine.delete(a, false, HomelessKeys::Refuse).unwrap();
     assert_eq!(deleted.moved_keys[0].fate, KeysFate::WrittenBack);
-    assert!(
-        r.text("credentials")
-            .contains("aws_secret_access_key = mine/secret"),
-        "{}",
-        r.text("credentials")
-    );
+    assert_keys_back_in_credentials(&r);
 }
 
 #[test]
@@ -2805,12 +2805,7 @@ fn deleting_a_session_whose_keys_moved_from_beside_settings_that_name_no_source_
             KeysFate::WrittenBack,
             "{credentials}{config}"
         );
-        assert!(
-            r.text("credentials")
-                .contains("aws_secret_access_key = mine/secret"),
-            "{}",
-            r.text("credentials")
-        );
+        assert_keys_back_in_credentials(&r);
     }
 }
 

@@ -147,6 +147,26 @@ impl PrivateKeyring {
     }
 
     /// `credtray args` on this bus.
+    /// Adds IAM-user session `alias` with these keys, on this keyring.
+    pub(crate) fn add_user(&self, env: &Env, alias: &str, access_key_id: &str, secret: &str) {
+        self.credtray(
+            env,
+            &[
+                "session",
+                "add",
+                "iam-user",
+                "--alias",
+                alias,
+                "--access-key-id",
+                "-",
+                "--secret-access-key",
+                "-",
+            ],
+            &format!("{access_key_id}\n{secret}\n"),
+        )
+        .ok();
+    }
+
     pub(crate) fn credtray(&self, env: &Env, args: &[&str], stdin: &str) -> Run {
         finish(self.command(env, args), stdin)
     }
@@ -555,22 +575,7 @@ fn entries_the_keychain_writes_are_the_ones_keyring_3_6_writes() {
 
 /// Adds the IAM-user session `dev` with moto's keys, on `bus`.
 fn add_dev(bus: &PrivateKeyring, env: &Env, f: &crate::harness::Fixtures) {
-    bus.credtray(
-        env,
-        &[
-            "session",
-            "add",
-            "iam-user",
-            "--alias",
-            "dev",
-            "--access-key-id",
-            "-",
-            "--secret-access-key",
-            "-",
-        ],
-        &format!("{}\n{}\n", f.access_key_id, f.secret_access_key),
-    )
-    .ok();
+    bus.add_user(env, "dev", &f.access_key_id, &f.secret_access_key);
 }
 
 #[test]

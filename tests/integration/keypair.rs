@@ -140,22 +140,7 @@ fn sigkill_at_random_moments_of_a_key_edit_never_leaves_a_new_key_id_with_an_old
         "-",
     ];
     let (access_key_id, secret) = keys(0);
-    bus.credtray(
-        &env,
-        &[
-            "session",
-            "add",
-            "iam-user",
-            "--alias",
-            "dev",
-            "--access-key-id",
-            "-",
-            "--secret-access-key",
-            "-",
-        ],
-        &format!("{access_key_id}\n{secret}\n"),
-    )
-    .ok();
+    bus.add_user(&env, "dev", &access_key_id, &secret);
     let id = env.id_of("dev");
     // How long an edit takes here, to spread the kills over all of it.
     let started = Instant::now();
