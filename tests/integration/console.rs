@@ -39,6 +39,14 @@ impl Federation {
     }
 }
 
+/// An environment with IAM-user session `dev` (moto's keys) and a federation endpoint.
+fn dev_with_federation() -> (Env, Federation) {
+    let env = Env::new();
+    let federation = Federation::start(&env);
+    add_moto_user(&env, &fixtures(), "dev", "dev", &[]);
+    (env, federation)
+}
+
 impl Drop for Federation {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -323,10 +331,7 @@ const RACER_ASKS: usize = 12;
 #[test]
 fn another_user_reading_the_link_off_the_browsers_command_line_gets_nothing_and_we_still_sign_in() {
     ensure_racer();
-    let env = Env::new();
-    let f = fixtures();
-    let federation = Federation::start(&env);
-    add_moto_user(&env, &f, "dev", "dev", &[]);
+    let (env, federation) = dev_with_federation();
     // A directory both users can write: the browser's pid, the racer's findings.
     let shared = racer_dir();
     let mut racer = Command::new("runuser")
@@ -396,10 +401,7 @@ fn another_user_reading_the_link_off_the_browsers_command_line_gets_nothing_and_
 
 #[test]
 fn a_client_sending_its_request_a_byte_at_a_time_does_not_keep_the_browser_from_the_link() {
-    let env = Env::new();
-    let f = fixtures();
-    let federation = Federation::start(&env);
-    add_moto_user(&env, &f, "dev", "dev", &[]);
+    let (env, federation) = dev_with_federation();
     // Before following the link, the browser opens a connection of its own (same user) that
     // sends a byte a second, never finishing its request: the listener takes it first.
     let seen = env.root.join("browser.txt");
@@ -440,10 +442,7 @@ fn a_proc_without_the_socket_tables_ends_the_sign_in_at_once_with_that_cause() {
         rustix::process::geteuid().is_root(),
         "this test mounts a /proc of its own, which takes root (as scripts/test runs)"
     );
-    let env = Env::new();
-    let f = fixtures();
-    let federation = Federation::start(&env);
-    add_moto_user(&env, &f, "dev", "dev", &[]);
+    let (env, federation) = dev_with_federation();
     let seen = env.root.join("browser.txt");
     let browser = fake_browser(
         &env,
