@@ -54,7 +54,7 @@ impl Mode<'_> {
 /// or `pending` session may still have credentials written) and no other session is the active
 /// one on that profile.
 pub(super) fn holds_profile(catalog: &Catalog, session: &Session) -> bool {
-    !matches!(session.state, State::Inactive | State::Deleting)
+    session.state.is_running()
         && !catalog
             .sessions()
             .iter()
@@ -160,7 +160,7 @@ impl Engine {
             .load()?
             .sessions()
             .iter()
-            .filter(|s| !matches!(s.state, State::Inactive | State::Deleting))
+            .filter(|s| s.state.is_running())
             .map(|s| s.id)
             .collect();
         ids.into_iter().map(|id| self.stop(id)).collect()

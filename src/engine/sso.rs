@@ -294,10 +294,7 @@ impl Engine {
             }
         }
         let mut stopped = Vec::new();
-        for session in derived
-            .iter()
-            .filter(|s| !matches!(s.state, State::Inactive | State::Deleting))
-        {
+        for session in derived.iter().filter(|s| s.state.is_running()) {
             stopped.push(self.stop(session.id)?);
         }
         tracing::info!(%id, stopped = stopped.len(), "logged out");

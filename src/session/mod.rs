@@ -82,4 +82,10 @@ impl State {
             _ => None,
         }
     }
+
+    /// Running, as a stop (or a logout) sees it: neither inactive nor being deleted, so it
+    /// may have credentials written (a `pending` or `error` session too).
+    pub fn is_running(&self) -> bool {
+        !matches!(self, State::Inactive | State::Deleting)
+    }
 }

@@ -10,7 +10,7 @@ use credtray::engine::Chain;
 use credtray::session::{
     AccessKeyId, Alias, Catalog, Edit, ExternalId, Field, IamUserKeys, Integration,
     IntegrationEdit, IntegrationId, Kind, Mismatch, NewIntegration, NewSession, RoleSessionName,
-    SecretAccessKey, Session, SessionId, SessionKind, State, ValidationError, Value,
+    SecretAccessKey, Session, SessionId, SessionKind, ValidationError, Value,
 };
 
 fn profiles(catalog: &Catalog) -> Vec<String> {
@@ -490,7 +490,7 @@ pub fn logout_question(catalog: &Catalog, id: IntegrationId) -> Option<String> {
     let integration = catalog.integration(id)?;
     let running: Vec<String> = catalog
         .derived_from(id)
-        .filter(|s| !matches!(s.state, State::Inactive | State::Deleting))
+        .filter(|s| s.state.is_running())
         .map(|s| format!("\"{}\"", s.alias))
         .collect();
     let mut question = format!(
@@ -511,6 +511,7 @@ pub fn logout_question(catalog: &Catalog, id: IntegrationId) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use credtray::session::State;
 
     fn catalog() -> (Catalog, Session) {
         let mut c = Catalog::default();

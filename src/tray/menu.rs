@@ -185,7 +185,7 @@ fn short_top(catalog: &Catalog, sessions: &[&Session]) -> Vec<Node> {
     let running: Vec<&Session> = sessions
         .iter()
         .copied()
-        .filter(|s| !matches!(s.state, State::Inactive | State::Deleting))
+        .filter(|s| s.state.is_running())
         .collect();
     top.section(&running, "more-active", "More active");
     let pinned: Vec<&Session> = sessions
