@@ -191,6 +191,26 @@ impl Lock {
         Ok(Some(lock))
     }
 
+    /// Waits as long as it takes (a lock held for minutes, as a sync's), asking `cancelled`
+    /// every `every`: the lock, or `None` once cancelled.
+    pub fn patiently(
+        path: &Path,
+        mode: u32,
+        doing: &str,
+        every: std::time::Duration,
+        cancelled: &dyn Fn() -> bool,
+    ) -> io::Result<Option<Self>> {
+        loop {
+            if let Some(lock) = Self::try_exclusive(path, mode, doing)? {
+                return Ok(Some(lock));
+            }
+            if cancelled() {
+                return Ok(None);
+            }
+            std::thread::sleep(every);
+        }
+    }
+
     /// Lets the lock go for a while; [`Self::retake`] takes it back.
     pub fn release(&self) -> io::Result<()> {
         self.clear();
@@ -268,6 +288,16 @@ fn open_sidecar(path: &Path, mode: u32) -> io::Result<File> {
 /// The sentence a waiter gives up with: who holds the lock at `path` and what it is doing, as
 /// its record says.
 fn held_for_too_long(path: &Path) -> String {
+    let waited = LOCK_WAIT.as_secs();
+    match holder(path) {
+        Some((who, doing)) => format!("{who} has held it for more than {waited} s, {doing}"),
+        None => format!("another process has held it for more than {waited} s"),
+    }
+}
+
+/// Who holds the lock at `path` as its record says ("process 4242 (credtray integration
+/// sync)"), and what it is doing; `None` when no holder is recorded.
+pub fn holder(path: &Path) -> Option<(String, String)> {
     let record = fs::read_to_string(path).unwrap_or_default();
     let field = |name: &str| {
         record
@@ -275,12 +305,11 @@ fn held_for_too_long(path: &Path) -> String {
             .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
             .filter(|v| !v.is_empty())
     };
-    let waited = LOCK_WAIT.as_secs();
     match (field("pid"), field("command"), field("doing")) {
         (Some(pid), Some(command), Some(doing)) => {
-            format!("process {pid} ({command}) has held it for more than {waited} s, {doing}")
+            Some((format!("process {pid} ({command})"), doing.to_owned()))
         }
-        _ => format!("another process has held it for more than {waited} s"),
+        _ => None,
     }
 }
 

@@ -418,6 +418,14 @@ fn engine_errors() -> Vec<engine::Error> {
             section: "dev".to_owned(),
         },
         E::Internal("a session without an id".to_owned()),
+        E::SyncCancelled {
+            integration: "corp".to_owned(),
+        },
+        E::SyncedMeanwhile {
+            integration: "corp".to_owned(),
+            holder: "process 4242 (credtray integration sync)".to_owned(),
+            why: "the portal refused every call for a minute".to_owned(),
+        },
     ]);
     // A new variant fails to compile here until it is listed above.
     for e in &errors {
@@ -441,6 +449,8 @@ fn engine_errors() -> Vec<engine::Error> {
             | E::Sso { .. }
             | E::NoAccess { .. }
             | E::LoginCancelled
+            | E::SyncCancelled { .. }
+            | E::SyncedMeanwhile { .. }
             | E::Saml(_)
             | E::NoSsoClient
             | E::KeysStay(_)

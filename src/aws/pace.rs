@@ -13,6 +13,11 @@
 //! the lower of the current and the measured rate (the calls answered per second), and from
 //! there it grows back along a CUBIC curve towards, then past, the rate that was throttled.
 //! It never exceeds twice the measured rate, nor falls below [`Limits::floor`].
+//!
+//! What a pace learned outlives it as [`Learned`] (the rate that held, and the rate the
+//! service last throttled at), which the integration keeps in the store: a pace
+//! [`Governor::resume`]d from it starts where the last one ended, already on the curve through
+//! that ceiling, so a second sync is not throttled while it finds the rate again.
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Condvar, Mutex, PoisonError};
@@ -77,6 +82,10 @@ const MEASURE_EVERY: Duration = Duration::from_millis(500);
 /// rate is found: throttled twice at rates this close (as a share).
 const SLOW_BELOW: f64 = 10.0;
 const SAME_CEILING: f64 = 0.2;
+/// A resumed pace starts at this share of the rate that held (or of the ceiling, if lower),
+/// and its curve's clock runs at this share of real time until it is throttled again.
+const RESUME_BELOW: f64 = 0.85;
+const RESUMED_CLOCK: f64 = 0.15;
 /// The weight of a new sample in the measured rate.
 const SMOOTHING: f64 = 0.8;
 
@@ -87,8 +96,45 @@ struct Cubic {
     w_max: f64,
     /// When.
     since: Duration,
+    /// Seconds of the curve already behind it at `since` (a resumed pace starts mid-curve).
+    ahead: f64,
     /// Whether the curve's clock runs slower (see [`Governor::cubic_rate`]).
     stretched: bool,
+    /// Whether the curve is one a resumed pace started on (its clock runs slower still).
+    resumed: bool,
+}
+
+/// What a pace learned, kept between processes (with the integration, in the store): the
+/// rate that held when it was last used, and the rate the service last throttled it at.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Learned {
+    rate: f64,
+    ceiling: Option<f64>,
+}
+
+/// Rates are finite and positive (checked by [`Learned::new`]), so equality is total.
+impl Eq for Learned {}
+
+impl Learned {
+    /// The highest rate (calls per second) a stored value may say; more is taken for a typo.
+    pub const MOST: f64 = 10_000.0;
+
+    /// A learned pace from stored rates (calls per second), `None` unless each is a number
+    /// above zero and at most [`Self::MOST`].
+    pub fn new(rate: f64, ceiling: Option<f64>) -> Option<Self> {
+        let fits = |r: f64| r.is_finite() && r > 0.0 && r <= Self::MOST;
+        (fits(rate) && ceiling.is_none_or(fits)).then_some(Self { rate, ceiling })
+    }
+
+    /// Calls per second that held.
+    pub fn rate(&self) -> f64 {
+        self.rate
+    }
+
+    /// Calls per second at which the service last throttled, if it ever did.
+    pub fn ceiling(&self) -> Option<f64> {
+        self.ceiling
+    }
 }
 
 /// The pure pace: times are offsets from any fixed origin (a simulated clock in tests).
@@ -113,6 +159,7 @@ pub struct Governor {
     /// Since when the service has answered nothing but throttles, and its last throttle.
     throttled: Option<(Duration, Duration)>,
     admitted: u64,
+    throttles: u64,
 }
 
 /// A call admitted by the pace: it holds a slot in flight until its answer is reported.
@@ -161,6 +208,7 @@ impl Governor {
             sample_count: 0,
             throttled: None,
             admitted: 0,
+            throttles: 0,
         }
     }
 
@@ -169,9 +217,47 @@ impl Governor {
         self.rate
     }
 
+    /// A pace that starts from what an earlier one learned: at the rate that held, and, if
+    /// the service throttled it, on the CUBIC curve through that ceiling at the point of that
+    /// rate (so it grows back as the earlier pace would have, rather than from the start).
+    pub fn resume(limits: Limits, now: Duration, learned: Learned) -> Self {
+        let mut governor = Self::new(limits, now);
+        governor.rate = match learned.ceiling {
+            Some(ceiling) => learned.rate.min(ceiling) * RESUME_BELOW,
+            None => learned.rate,
+        }
+        .max(limits.floor);
+        governor.cubic = learned.ceiling.map(|w_max| {
+            // Where on `W(t) = C (t − K)³ + W_max` the rate is (the curve is monotonic).
+            let k = (w_max * (1.0 - limits.beta) / limits.c).cbrt();
+            let t = k + ((governor.rate - w_max) / limits.c).cbrt();
+            Cubic {
+                w_max,
+                since: now,
+                ahead: t.max(0.0),
+                stretched: true,
+                resumed: true,
+            }
+        });
+        governor
+    }
+
+    /// What this pace learned, to resume from later.
+    pub fn learned(&self) -> Learned {
+        Learned {
+            rate: self.rate.min(Learned::MOST),
+            ceiling: self.cubic.map(|c| c.w_max.min(Learned::MOST)),
+        }
+    }
+
     /// Calls admitted so far.
     pub fn admitted(&self) -> u64 {
         self.admitted
+    }
+
+    /// Answers that were throttles, so far.
+    pub fn throttled(&self) -> u64 {
+        self.throttles
     }
 
     /// Calls admitted and not yet answered.
@@ -231,6 +317,7 @@ impl Governor {
                     _ => now,
                 };
                 self.throttled = Some((since, now));
+                self.throttles += 1;
                 // A throttle is an answer too (as the SDKs measure): a pace throttled at once
                 // is not taken for one that nothing answers.
                 self.measure(now, 1);
@@ -255,7 +342,9 @@ impl Governor {
                     self.cubic = Some(Cubic {
                         w_max: base,
                         since: now,
+                        ahead: 0.0,
                         stretched: found,
+                        resumed: false,
                     });
                     self.rate = (base * self.limits.beta).max(self.limits.floor);
                     self.tokens = self.tokens.min(0.0);
@@ -283,12 +372,16 @@ impl Governor {
         // found, the curve's clock runs slower in proportion, so a cycle holds as many calls
         // as at ten per second (otherwise a portal that bears 2 per second is probed into a
         // throttle every 3 seconds: one call in six). A first cut recovers at full speed.
-        let slower = if cubic.stretched {
+        let mut slower = if cubic.stretched {
             (cubic.w_max / SLOW_BELOW).min(1.0)
         } else {
             1.0
         };
-        let t = now.saturating_sub(cubic.since).as_secs_f64() * slower;
+        // A resumed pace knows the ceiling from an earlier run: it probes past it gently.
+        if cubic.resumed {
+            slower *= RESUMED_CLOCK;
+        }
+        let t = now.saturating_sub(cubic.since).as_secs_f64() * slower + cubic.ahead;
         let k = (cubic.w_max * (1.0 - self.limits.beta) / self.limits.c).cbrt();
         self.limits.c * (t - k).powi(3) + cubic.w_max
     }
@@ -378,10 +471,19 @@ pub enum Attempt<T, E> {
 
 impl Pace {
     pub fn new(limits: Limits) -> Self {
+        Self::with(limits, Governor::new(limits, Duration::ZERO))
+    }
+
+    /// A pace that starts from what an earlier one learned ([`Governor::resume`]).
+    pub fn resume(limits: Limits, learned: Learned) -> Self {
+        Self::with(limits, Governor::resume(limits, Duration::ZERO, learned))
+    }
+
+    fn with(limits: Limits, governor: Governor) -> Self {
         Self {
             limits,
             origin: Instant::now(),
-            governor: Mutex::new(Governor::new(limits, Duration::ZERO)),
+            governor: Mutex::new(governor),
             freed: Condvar::new(),
         }
     }

@@ -1,6 +1,7 @@
 //! `credtray integration …`: one function per subcommand, each one engine call and its output.
 
 use super::args::{AddIntegration, IntegrationCommand};
+use super::sync_progress::{Interrupt, Shown};
 use super::{output, print, print_json};
 use crate::engine::Engine;
 use crate::session::{IntegrationEdit, NewIntegration};
@@ -49,16 +50,6 @@ pub(super) fn run(engine: &mut Engine, command: IntegrationCommand) -> anyhow::R
     }
 }
 
-/// Prints `accounts done / all` on one line of a terminal's standard error.
-fn progress(done: usize, total: usize) {
-    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        eprint!("\rsyncing: {done}/{total} accounts");
-        if done == total {
-            eprintln!();
-        }
-    }
-}
-
 fn login(engine: &mut Engine, name: &str, no_browser: bool) -> anyhow::Result<()> {
     let integration = engine.catalog()?.resolve_integration(name)?.clone();
     let mut show = |device: &crate::aws::sso::DeviceLogin| {
@@ -76,7 +67,13 @@ fn login(engine: &mut Engine, name: &str, no_browser: bool) -> anyhow::Result<()
             "waiting for the login to be approved… (Ctrl-C cancels; nothing is saved until then)"
         );
     };
-    let report = engine.login(integration.id, &mut show, &|| false, &progress)?;
+    let interrupt = Interrupt::catch();
+    let shown = Shown::new(integration.alias.as_str());
+    let result = engine.login(integration.id, &mut show, &|| interrupt.is_set(), &|p| {
+        shown.show(p)
+    });
+    shown.finish();
+    let report = result?;
     print(&format!("logged in to {:?}\n", integration.alias.as_str()))?;
     report_sync(&integration.alias, &report)
 }
@@ -119,10 +116,14 @@ fn logout(engine: &mut Engine, name: &str, json: bool) -> anyhow::Result<()> {
     print(&text)
 }
 
+/// Syncs, showing how it gets on; Ctrl-C cancels it until it applies what it listed.
 fn sync(engine: &mut Engine, name: &str) -> anyhow::Result<()> {
     let integration = engine.catalog()?.resolve_integration(name)?.clone();
-    let report = engine.sync(integration.id, &progress)?;
-    report_sync(&integration.alias, &report)
+    let interrupt = Interrupt::catch();
+    let shown = Shown::new(integration.alias.as_str());
+    let result = engine.sync(integration.id, &|p| shown.show(p), &|| interrupt.is_set());
+    shown.finish();
+    report_sync(&integration.alias, &result?)
 }
 
 fn add(engine: &Engine, new: NewIntegration) -> anyhow::Result<()> {

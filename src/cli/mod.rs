@@ -10,6 +10,7 @@ mod integrations;
 mod output;
 mod prompt;
 mod sessions;
+mod sync_progress;
 #[cfg(test)]
 mod table_tests;
 
@@ -89,8 +90,17 @@ pub fn no_display() -> Option<anyhow::Error> {
     })
 }
 
-/// 2 when the input is at fault (usage, validation, unknown session, a corrupt store), else 1.
+/// 2 when the input is at fault (usage, validation, unknown session, a corrupt store), 130 for
+/// a sync cancelled by Ctrl-C (as a shell reports a command SIGINT ended), else 1.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
+    if err.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<engine::Error>(),
+            Some(engine::Error::SyncCancelled { .. })
+        )
+    }) {
+        return 130;
+    }
     let invalid = err.chain().any(|cause| {
         cause.downcast_ref::<UsageError>().is_some()
             || cause.downcast_ref::<ValidationError>().is_some()

@@ -233,13 +233,24 @@ pub fn integration_details(catalog: &Catalog, i: &Integration) -> String {
 
 /// What a sync did, for people.
 pub fn sync_report(integration: &crate::session::Alias, r: &crate::engine::SyncReport) -> String {
-    let mut text = format!(
-        "synced {:?}: {} accounts, {} sessions ({} added, {} removed)\n",
+    let mut text = String::new();
+    if let Some(holder) = &r.ran_by {
+        let _ = writeln!(
+            text,
+            "another sync of {:?} was running ({holder}); this is what it found:",
+            integration.as_str()
+        );
+    }
+    let _ = writeln!(
+        text,
+        "synced {:?}: {} accounts, {} sessions ({} added, {} kept, {} removed) in {:.1} s",
         integration.as_str(),
         r.accounts,
         r.sessions,
         r.added.len(),
-        r.removed.len()
+        r.kept,
+        r.removed.len(),
+        r.took.as_secs_f64()
     );
     for alias in &r.orphaned {
         let _ = writeln!(

@@ -31,6 +31,7 @@ fn every_kind() -> (Catalog, Vec<Session>) {
         region: Region::us_east_1(),
         login: Login::LoggedOut,
         profiles: Vec::new(),
+        pace: None,
     };
     let mut catalog = Catalog::new(Settings::default(), vec![], vec![], vec![integration]).unwrap();
     let root = catalog

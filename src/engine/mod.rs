@@ -16,12 +16,13 @@ mod prompt;
 mod remembered;
 mod run;
 mod sso;
+mod sync_turn;
 
 pub use kinds::definition;
 pub use prompt::{MfaAsk, NoAssertion, NoPrompt, Prompt, SamlLogin};
 pub use remembered::Remembered;
 pub use run::{ProposedKeys, Tested};
-pub use sso::{SyncReport, logged_out_integration};
+pub use sso::{SyncPhase, SyncProgress, SyncReport, logged_out_integration};
 
 use std::sync::Arc;
 
@@ -184,6 +185,15 @@ pub enum Error {
     NoAccess { role: String, account: String },
     #[error("the login was cancelled")]
     LoginCancelled,
+    #[error("the sync of {integration} was cancelled before it changed anything")]
+    SyncCancelled { integration: String },
+    /// A sync waited for another command's sync of the same integration, which failed.
+    #[error("the sync of {integration} that {holder} ran meanwhile failed: {why}")]
+    SyncedMeanwhile {
+        integration: String,
+        holder: String,
+        why: String,
+    },
     #[error(transparent)]
     Saml(#[from] aws::saml::Error),
     #[error("this credtray has no IAM Identity Center client")]
@@ -243,6 +253,8 @@ impl Error {
             | Error::Sso { .. }
             | Error::NoAccess { .. }
             | Error::LoginCancelled
+            | Error::SyncCancelled { .. }
+            | Error::SyncedMeanwhile { .. }
             | Error::NoSsoClient => false,
             Error::Sts { .. }
             | Error::MissingKeys { .. }

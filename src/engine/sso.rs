@@ -2,17 +2,20 @@
 //! keychain, `<integration id>-aws-sso-token`) and their refresh, logout (which stops the
 //! integration's sessions and refuses them until the next login), the access token a
 //! derived session's start needs, and the sync that turns the user's assignments into derived
-//! `aws-sso-role` sessions (paced, so hundreds of accounts sync without being throttled).
+//! `aws-sso-role` sessions (paced, so hundreds of accounts sync without being throttled;
+//! one at a time per integration, machine-wide, see [`super::sync_turn`]; cancellable until it
+//! applies what it listed, all of it, so a store is never half-synced).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
+use super::sync_turn::{self, Turn};
 use super::{Engine, Error, HomelessKeys, run};
 use crate::aws::pace::{Attempt, Limits, Pace};
 use crate::aws::sso::{self, Account, Cause, DeviceLogin, Registration, Sso};
@@ -50,12 +53,14 @@ impl Drop for Tokens {
 }
 
 /// What a sync did.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SyncReport {
     /// The accounts listed.
     pub accounts: usize,
     /// Sessions added, by alias.
     pub added: Vec<String>,
+    /// Sessions that were there before and still are.
+    pub kept: usize,
     /// Sessions removed (their role vanished), by alias.
     pub removed: Vec<String>,
     /// Sessions whose role vanished but which other sessions assume from: kept, in `error`.
@@ -64,6 +69,39 @@ pub struct SyncReport {
     pub failed: Vec<(String, String)>,
     /// Derived sessions in all, after the sync.
     pub sessions: usize,
+    /// How long it took, from asking to apply to the end (waiting for another sync included).
+    pub took: Duration,
+    /// Who ran the sync this report is of, when it was another command's, which this one
+    /// waited for rather than list everything again: "process 4242 (credtray integration sync)".
+    pub ran_by: Option<String>,
+}
+
+/// How a sync is getting on, for a progress line or the tray's menu.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncProgress {
+    pub phase: SyncPhase,
+    /// Accounts listed so far; then, once roles are listed, accounts whose roles are.
+    pub accounts: usize,
+    /// All the accounts, once the account list is read.
+    pub total: Option<usize>,
+    /// Roles found so far.
+    pub roles: usize,
+    /// Requests the portal throttled so far.
+    pub throttled: u64,
+    pub elapsed: Duration,
+}
+
+/// Where a sync is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncPhase {
+    /// Waiting for another command's sync of the integration (named) to finish.
+    Waiting(String),
+    /// Reading the account list.
+    Accounts,
+    /// Reading each account's roles.
+    Roles,
+    /// Changing the sessions to match: no longer cancellable.
+    Applying,
 }
 
 impl Engine {
@@ -147,7 +185,7 @@ impl Engine {
         id: IntegrationId,
         show: &mut dyn FnMut(&DeviceLogin),
         cancelled: &dyn Fn() -> bool,
-        progress: &(dyn Fn(usize, usize) + Sync),
+        progress: &(dyn Fn(&SyncProgress) + Sync),
     ) -> Result<SyncReport, Error> {
         let integration = self.integration(id)?;
         let sso = self.sso_client()?;
@@ -159,12 +197,12 @@ impl Engine {
         let now = self.now();
         let registration = match self.tokens(id)? {
             Some(t) if t.registration.expires - now > REGISTER_BEFORE => t.registration.clone(),
-            _ => paced(id, "RegisterClient", || {
+            _ => paced(&integration, "RegisterClient", || {
                 sso.register_client(region, CLIENT_NAME)
             })
             .map_err(wrap)?,
         };
-        let device = paced(id, "StartDeviceAuthorization", || {
+        let device = paced(&integration, "StartDeviceAuthorization", || {
             sso.start_device_login(region, &registration, &integration.start_url)
         })
         .map_err(wrap)?;
@@ -174,7 +212,7 @@ impl Engine {
             if cancelled() {
                 return Err(Error::LoginCancelled);
             }
-            match paced(id, "CreateToken", || {
+            match paced(&integration, "CreateToken", || {
                 sso.device_token(region, &registration, &device.device_code)
             }) {
                 Ok(token) => break token,
@@ -207,7 +245,7 @@ impl Engine {
         )?;
         self.set_login(id, Login::LoggedIn { until: None })?;
         tracing::info!(%id, "logged in");
-        self.sync(id, progress)
+        self.sync(id, progress, cancelled)
     }
 
     /// The integration's access token, refreshed first when it has less than five minutes
@@ -236,7 +274,7 @@ impl Engine {
         }
         let sso = self.sso_client()?;
         let refresh_token = SecretString::from(refresh_token.clone());
-        match paced(integration.id, "CreateToken", || {
+        match paced(integration, "CreateToken", || {
             sso.refresh(&integration.region, &tokens.registration, &refresh_token)
         }) {
             Ok(token) => {
@@ -268,7 +306,7 @@ impl Engine {
     pub fn logout(&mut self, id: IntegrationId) -> Result<Vec<Session>, Error> {
         let integration = self.integration(id)?;
         if let (Some(tokens), Ok(sso)) = (self.tokens(id)?, self.sso_client())
-            && let Err(e) = paced(id, "Logout", || {
+            && let Err(e) = paced(&integration, "Logout", || {
                 sso.logout(
                     &integration.region,
                     &SecretString::from(tokens.access_token.clone()),
@@ -342,7 +380,7 @@ impl Engine {
             _ => self.sso_error(&integration, e),
         };
         let get = |token: &SecretString| {
-            paced(integration.id, "GetRoleCredentials", || {
+            paced(&integration, "GetRoleCredentials", || {
                 sso.role_credentials(&integration.region, token, account, role)
             })
         };
@@ -360,68 +398,160 @@ impl Engine {
     /// add sessions, vanished ones stop and remove theirs (or, if another session assumes from
     /// one, keep it in `error`), the others keep their id, profile, region and state. An
     /// account whose roles can't be listed keeps its sessions and is named in the report.
-    /// `progress` hears (accounts done, accounts in all).
+    ///
+    /// One sync of an integration runs at a time on the machine: while another command's
+    /// runs, this one waits and returns that one's report ([`SyncReport::ran_by`]). `progress`
+    /// hears how it gets on. Until it has listed everything, `cancelled` ends it with
+    /// [`Error::SyncCancelled`] and nothing changed; then it applies all it found. What the
+    /// pace learned of the portal is kept with the integration, for the next sync.
     pub fn sync(
         &mut self,
         id: IntegrationId,
-        progress: &(dyn Fn(usize, usize) + Sync),
+        progress: &(dyn Fn(&SyncProgress) + Sync),
+        cancelled: &dyn Fn() -> bool,
     ) -> Result<SyncReport, Error> {
+        let started = Instant::now();
         let integration = self.integration(id)?;
+        let cancel = || Error::SyncCancelled {
+            integration: integration.alias.to_string(),
+        };
+        let waiting = |holder: &str| {
+            progress(&SyncProgress {
+                phase: SyncPhase::Waiting(holder.to_owned()),
+                accounts: 0,
+                total: None,
+                roles: 0,
+                throttled: 0,
+                elapsed: started.elapsed(),
+            });
+        };
+        let turn =
+            sync_turn::take(self.store.dir(), id, &waiting, cancelled).map_err(|source| {
+                Error::Store(crate::store::Error::Lock {
+                    path: self.store.dir().join("sync"),
+                    source,
+                })
+            })?;
+        let mine = match turn {
+            Turn::Mine(mine) => mine,
+            Turn::Cancelled => return Err(cancel()),
+            Turn::Theirs { holder, result } => {
+                return match result {
+                    Ok(report) => Ok(SyncReport {
+                        took: started.elapsed(),
+                        ran_by: Some(holder),
+                        ..report
+                    }),
+                    Err(why) => Err(Error::SyncedMeanwhile {
+                        integration: integration.alias.to_string(),
+                        holder,
+                        why,
+                    }),
+                };
+            }
+        };
+        // The integration as it is now that it is this sync's turn (another may have synced).
+        let integration = self.integration(id)?;
+        let result = self.sync_now(&integration, started, progress, cancelled);
+        match &result {
+            Err(Error::SyncCancelled { .. }) => drop(mine),
+            Ok(report) => mine.finish(Ok(report)),
+            Err(e) => mine.finish(Err(crate::error_sentence(e))),
+        }
+        result
+    }
+
+    fn sync_now(
+        &mut self,
+        integration: &Integration,
+        started: Instant,
+        progress: &(dyn Fn(&SyncProgress) + Sync),
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<SyncReport, Error> {
+        let cancel = || Error::SyncCancelled {
+            integration: integration.alias.to_string(),
+        };
         let sso = self.sso_client()?;
-        let token = self.access_token(&integration, false)?;
+        let token = self.access_token(integration, false)?;
         let region = &integration.region;
+        let pace = pace_of(integration);
+        let throttled_before = pace.snapshot().throttled();
+        let roles_found = AtomicUsize::new(0);
+        let done = AtomicUsize::new(0);
+        let tell = |phase: SyncPhase, accounts: usize, total: Option<usize>| {
+            progress(&SyncProgress {
+                phase,
+                accounts,
+                total,
+                roles: roles_found.load(Ordering::SeqCst),
+                throttled: pace.snapshot().throttled() - throttled_before,
+                elapsed: started.elapsed(),
+            });
+        };
         let mut accounts: Vec<Account> = Vec::new();
         let mut next: Option<String> = None;
+        tell(SyncPhase::Accounts, 0, None);
         loop {
-            let page = paced(id, "ListAccounts", || {
+            if cancelled() {
+                return Err(cancel());
+            }
+            let page = paced(integration, "ListAccounts", || {
                 sso.list_accounts(region, &token, next.as_deref())
             })
-            .map_err(|e| self.sso_error(&integration, e))?;
+            .map_err(|e| self.sso_error(integration, e))?;
             accounts.extend(page.items);
+            tell(SyncPhase::Accounts, accounts.len(), None);
             next = page.next;
             if next.is_none() {
                 break;
             }
         }
         let total = accounts.len();
-        progress(0, total);
-        let done = AtomicUsize::new(0);
+        tell(SyncPhase::Roles, 0, Some(total));
         let claimed = AtomicUsize::new(0);
         let results: Mutex<Vec<(usize, Listed)>> = Mutex::new(Vec::new());
+        // Set by this thread when `cancelled` says so: the workers stop taking accounts.
+        let stop = AtomicBool::new(false);
+        let stopped = || stop.load(Ordering::SeqCst);
+        let workers = Limits::SSO.in_flight.min(total);
+        let finished = AtomicUsize::new(0);
         std::thread::scope(|scope| {
             // As many workers as the pace lets calls be in flight, or accounts if fewer.
-            for _ in 0..Limits::SSO.in_flight.min(total) {
+            for _ in 0..workers {
                 scope.spawn(|| {
-                    loop {
+                    // Counted as finished however it ends (a panic too).
+                    let _finished = Finished(&finished);
+                    while !stopped() {
                         let at = claimed.fetch_add(1, Ordering::SeqCst);
                         let Some(account) = accounts.get(at) else {
                             break;
                         };
-                        let mut roles = Vec::new();
-                        let mut next: Option<String> = None;
-                        let listed = loop {
-                            match paced(id, "ListAccountRoles", || {
-                                sso.list_account_roles(region, &token, &account.id, next.as_deref())
-                            }) {
-                                Ok(page) => {
-                                    roles.extend(page.items);
-                                    next = page.next;
-                                    if next.is_none() {
-                                        break Ok(roles);
-                                    }
-                                }
-                                Err(e) => break Err(e),
-                            }
-                        };
+                        let listed = list_roles(integration, &*sso, &token, account, &stopped);
+                        if let Ok(roles) = &listed {
+                            roles_found.fetch_add(roles.len(), Ordering::SeqCst);
+                        }
                         results
                             .lock()
                             .unwrap_or_else(PoisonError::into_inner)
                             .push((at, listed));
-                        progress(done.fetch_add(1, Ordering::SeqCst) + 1, total);
+                        tell(
+                            SyncPhase::Roles,
+                            done.fetch_add(1, Ordering::SeqCst) + 1,
+                            Some(total),
+                        );
                     }
                 });
             }
+            while finished.load(Ordering::SeqCst) < workers {
+                if !stopped() && cancelled() {
+                    stop.store(true, Ordering::SeqCst);
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
         });
+        if stopped() {
+            return Err(cancel());
+        }
         let mut results = results.into_inner().unwrap_or_else(PoisonError::into_inner);
         results.sort_by_key(|(at, _)| *at);
         // A token the portal refuses mid-sync means the whole login is gone.
@@ -429,7 +559,7 @@ impl Engine {
             .iter()
             .find(|(_, r)| matches!(r, Err(e) if e.cause == Cause::Unauthorized))
         {
-            return Err(self.sso_error(&integration, e.clone()));
+            return Err(self.sso_error(integration, e.clone()));
         }
         let mut listed = Vec::new();
         let mut report = SyncReport {
@@ -449,7 +579,11 @@ impl Engine {
                 }
             }
         }
-        self.apply_sync(&integration, &listed, &failed_accounts, report)
+        tell(SyncPhase::Applying, total, Some(total));
+        super::owning::failpoint_wait("sync-applying");
+        let mut report = self.apply_sync(integration, &listed, &failed_accounts, report)?;
+        report.took = started.elapsed();
+        Ok(report)
     }
 
     fn apply_sync(
@@ -478,6 +612,9 @@ impl Engine {
             report.removed.push(session.alias.to_string());
         }
         let mut locked = self.lock()?;
+        locked
+            .catalog
+            .set_pace(integration.id, pace_of(integration).snapshot().learned());
         for id in &plan.orphaned {
             locked.catalog.set_state(
                 *id,
@@ -491,6 +628,7 @@ impl Engine {
         }
         locked.save()?;
         report.sessions = locked.catalog.derived_from(integration.id).count();
+        report.kept = report.sessions - report.added.len();
         tracing::info!(
             id = %integration.id,
             added = report.added.len(),
@@ -502,33 +640,71 @@ impl Engine {
     }
 }
 
+/// Counts a sync's worker finished when dropped.
+struct Finished<'a>(&'a AtomicUsize);
+
+impl Drop for Finished<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 /// One account's roles, or why they could not be listed.
 type Listed = Result<Vec<RoleName>, sso::Error>;
+
+/// Every page of an account's roles (a sync that is cancelled meanwhile stops asking; what
+/// it read is not used).
+fn list_roles(
+    integration: &Integration,
+    sso: &dyn Sso,
+    token: &SecretString,
+    account: &Account,
+    cancelled: &dyn Fn() -> bool,
+) -> Listed {
+    let mut roles = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let page = paced(integration, "ListAccountRoles", || {
+            sso.list_account_roles(&integration.region, token, &account.id, next.as_deref())
+        })?;
+        roles.extend(page.items);
+        next = page.next;
+        if next.is_none() || cancelled() {
+            return Ok(roles);
+        }
+    }
+}
 
 /// The pace of an integration's calls, one per integration in the process: every portal
 /// and OIDC call of the integration goes through it (a sync's workers, a session's
 /// GetRoleCredentials, a token refresh, a login's polls), so together they keep to the rate
-/// the portal bears, and what one learned the next call knows.
-fn pace_of(id: IntegrationId) -> Arc<Pace> {
+/// the portal bears, and what one learned the next call knows. The process's first call
+/// starts from what the last sync learned (kept with the integration).
+fn pace_of(integration: &Integration) -> Arc<Pace> {
     static PACES: OnceLock<Mutex<HashMap<IntegrationId, Arc<Pace>>>> = OnceLock::new();
     PACES
         .get_or_init(Mutex::default)
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .entry(id)
-        .or_insert_with(|| Arc::new(Pace::new(Limits::SSO)))
+        .entry(integration.id)
+        .or_insert_with(|| {
+            Arc::new(match integration.pace {
+                Some(learned) => Pace::resume(Limits::SSO, learned),
+                None => Pace::new(Limits::SSO),
+            })
+        })
         .clone()
 }
 
-/// Runs one IAM Identity Center call (`name`) of integration `id` at the integration's pace:
+/// Runs one IAM Identity Center call (`name`) of `integration` at the integration's pace:
 /// again when throttled (the pace slows down) or when it fails for a passing reason (after a
 /// backoff), each attempt admitted by the pace, until its attempts are spent.
 fn paced<T>(
-    id: IntegrationId,
+    integration: &Integration,
     name: &'static str,
     mut call: impl FnMut() -> Result<T, sso::Error>,
 ) -> Result<T, sso::Error> {
-    pace_of(id).run(
+    pace_of(integration).run(
         || match call() {
             Err(error) => match error.cause {
                 Cause::Throttled { retry_after } => Attempt::Throttled { error, retry_after },
@@ -783,7 +959,7 @@ mod tests {
                     self.corp,
                     &mut |d: &DeviceLogin| shown.push(d.user_code.clone()),
                     &|| false,
-                    &|_, _| {},
+                    &|_| {},
                 )
                 .unwrap();
             assert_eq!(shown, ["ABCD-EFGH"]);
@@ -851,7 +1027,7 @@ mod tests {
         r.sso.approve_after(1000);
         let mut engine = r.engine;
         let err = engine
-            .login(r.corp, &mut |_| {}, &|| true, &|_, _| {})
+            .login(r.corp, &mut |_| {}, &|| true, &|_| {})
             .unwrap_err();
         assert!(matches!(err, Error::LoginCancelled));
         assert_eq!(
@@ -886,7 +1062,7 @@ mod tests {
         ]);
         // Sandbox's listing fails: its session stays as it was, and the report says so.
         r.sso.fail_roles_of("333333333333");
-        let report = r.engine.sync(r.corp, &|_, _| {}).unwrap();
+        let report = r.engine.sync(r.corp, &|_| {}, &|| false).unwrap();
         assert_eq!(report.added, ["Staging/Billing"]);
         assert_eq!(report.removed, ["Production/ReadOnly"]);
         assert_eq!(report.failed.len(), 1);
@@ -933,7 +1109,7 @@ mod tests {
             )
             .unwrap();
         r.sso.assign(&[("222222222222", "Staging", &["Admin"])]);
-        let report = r.engine.sync(r.corp, &|_, _| {}).unwrap();
+        let report = r.engine.sync(r.corp, &|_| {}, &|| false).unwrap();
         assert_eq!(report.orphaned, ["Production/Admin"]);
         let kept = r.engine.catalog().unwrap().get(admin.id).cloned().unwrap();
         assert_eq!(

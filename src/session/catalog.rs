@@ -841,6 +841,7 @@ mod tests {
                 region: Region::us_east_1(),
                 login: super::super::Login::LoggedOut,
                 profiles: Vec::new(),
+                pace: None,
             }],
         )
         .unwrap();

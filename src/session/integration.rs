@@ -40,6 +40,9 @@ pub struct Integration {
     /// The profile names the user had for some of its roles (`import aws-config`): a sync
     /// that creates the session of such a role calls it that, and publishes it there.
     pub profiles: Vec<RememberedProfile>,
+    /// What the pace of its calls learned of the rate the portal bears (from the last sync):
+    /// the next process's pace starts there.
+    pub pace: Option<crate::aws::pace::Learned>,
 }
 
 /// A profile of `~/.aws/config` that named one of an integration's roles.
@@ -120,6 +123,7 @@ impl Catalog {
             region: self.parse_region(&new.region)?,
             login: Login::LoggedOut,
             profiles: Vec::new(),
+            pace: None,
         };
         let mut next = self.clone();
         next.integrations.push(integration.clone());
@@ -195,6 +199,13 @@ impl Catalog {
     pub fn set_login(&mut self, id: IntegrationId, login: Login) {
         if let Some(slot) = self.integrations.iter_mut().find(|i| i.id == id) {
             slot.login = login;
+        }
+    }
+
+    /// Records what the pace of an integration's calls learned.
+    pub fn set_pace(&mut self, id: IntegrationId, pace: crate::aws::pace::Learned) {
+        if let Some(slot) = self.integrations.iter_mut().find(|i| i.id == id) {
+            slot.pace = Some(pace);
         }
     }
 

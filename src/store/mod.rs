@@ -508,7 +508,7 @@ mod tests {
         assert_eq!(saved.profiles().len(), 2);
         let text = std::fs::read_to_string(store.path()).unwrap();
         assert!(text.starts_with("# credtray's store"));
-        assert!(text.contains("version = 3"));
+        assert!(text.contains("version = 4"));
     }
 
     #[test]
@@ -570,6 +570,47 @@ mod tests {
     }
 
     #[test]
+    fn an_integrations_learned_pace_round_trips_and_a_version_3_record_has_none() {
+        use crate::aws::pace::Learned;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path());
+        // A version-3 file with an integration, from before paces were kept.
+        let v3 = "version = 3\nprofiles = [\"default\"]\n\n[[integration]]\nid = \"6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f\"\nalias = \"corp\"\nkind = \"aws-sso\"\nstart_url = \"https://corp.awsapps.com/start\"\nregion = \"eu-west-1\"\n";
+        std::fs::write(store.path(), v3).unwrap();
+        let mut locked = store.lock().unwrap();
+        let id = locked.catalog.integrations()[0].id;
+        assert_eq!(locked.catalog.integrations()[0].pace, None);
+        let learned = Learned::new(19.876, Some(21.5)).unwrap();
+        locked.catalog.set_pace(id, learned);
+        locked.save().unwrap();
+        drop(locked);
+        let text = std::fs::read_to_string(store.path()).unwrap();
+        assert!(text.contains("version = 4"), "{text}");
+        assert!(
+            text.contains("pace_rate = 19.88\npace_ceiling = 21.5\n"),
+            "{text}"
+        );
+        assert_eq!(
+            store.load().unwrap().integrations()[0].pace,
+            Learned::new(19.88, Some(21.5))
+        );
+        // A rate that is no rate is refused, at the line of its record.
+        for bad in ["pace_rate = -3.0", "pace_rate = nan", "pace_rate = 1e9"] {
+            std::fs::write(store.path(), text.replace("pace_rate = 19.88", bad)).unwrap();
+            let err = store.load().unwrap_err();
+            let Error::Invalid { line, source, .. } = &err else {
+                panic!("{bad}: {err}")
+            };
+            let record = text.lines().position(|l| l == "[[integration]]").unwrap() + 1;
+            assert_eq!(
+                *line, record,
+                "{bad}: the line of its [[integration]] header"
+            );
+            assert!(source.to_string().contains("pace_rate"), "{bad}: {source}");
+        }
+    }
+
+    #[test]
     fn a_missing_file_is_an_empty_catalog_with_the_default_profile() {
         let dir = tempfile::tempdir().unwrap();
         let catalog = Store::at(dir.path()).load().unwrap();
@@ -608,10 +649,10 @@ mod tests {
     fn a_newer_schema_is_refused_by_version() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::at(dir.path());
-        std::fs::write(store.path(), "version = 4\nnew_thing = true\n").unwrap();
+        std::fs::write(store.path(), "version = 5\nnew_thing = true\n").unwrap();
         assert!(matches!(
             store.load().unwrap_err(),
-            Error::Version { found: 4, .. }
+            Error::Version { found: 5, .. }
         ));
     }
 
@@ -645,7 +686,7 @@ mod tests {
         locked.owned[0].fingerprint = Some("x".to_owned());
         locked.save().unwrap();
         let saved = std::fs::read_to_string(store.path()).unwrap();
-        assert!(saved.contains("version = 3"), "{saved}");
+        assert!(saved.contains("version = 4"), "{saved}");
         assert_eq!(saved.matches("flavor = ").count(), 5, "{saved}");
         assert_eq!(store.load_all().unwrap().owned.len(), 5);
     }

@@ -16,6 +16,11 @@
 //! session, whatever the default says: every version-2 session was one, and the default only
 //! shapes new sessions (as `default_region` does). Otherwise sessions are written as version 2
 //! wrote them, so a version-2 file is read as it is and saved as version 3.
+//!
+//! Version 4 added an `[[integration]]` record's `pace_rate` and `pace_ceiling` (calls per
+//! second: what the pace of its calls learned in its last sync, see
+//! [`crate::aws::pace::Learned`]). A version-3 record has neither (its first sync starts at
+//! the default pace): a version-3 file is read as it is and saved as version 4.
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
@@ -30,7 +35,7 @@ use crate::session::{
     ValidationError, Value,
 };
 
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
 /// The oldest version this credtray reads (and migrates).
 pub const OLDEST: u32 = 1;
@@ -82,6 +87,16 @@ pub struct IntegrationRecord {
     /// The user's profile names for some of its roles, from `import aws-config`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub profiles: Vec<RememberedProfile>,
+    /// Calls per second that held in the last sync (version 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pace_rate: Option<f64>,
+    /// Calls per second at which the portal last throttled (version 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pace_ceiling: Option<f64>,
+}
+
+fn round(rate: f64) -> f64 {
+    (rate * 100.0).round() / 100.0
 }
 
 fn logged_out() -> String {
@@ -113,7 +128,32 @@ impl IntegrationRecord {
                 ));
             }
         };
+        let pace = match self.pace_rate {
+            None if self.pace_ceiling.is_some() => {
+                return Err(ValidationError::new(
+                    Field::Integration,
+                    format!(
+                        "integration {:?} has a pace_ceiling but no pace_rate",
+                        self.alias.as_str()
+                    ),
+                ));
+            }
+            None => None,
+            Some(rate) => Some(
+                crate::aws::pace::Learned::new(rate, self.pace_ceiling).ok_or_else(|| {
+                    ValidationError::new(
+                        Field::Integration,
+                        format!(
+                            "integration {:?} has a pace_rate or pace_ceiling that is not a number of calls per second above 0 and at most {}",
+                            self.alias.as_str(),
+                            crate::aws::pace::Learned::MOST
+                        ),
+                    )
+                })?,
+            ),
+        };
         Ok(Integration {
+            pace,
             id: self.id,
             region: Region::parse(&self.region, &settings.extra_regions)?,
             alias: self.alias,
@@ -136,6 +176,9 @@ impl IntegrationRecord {
                 Login::LoggedOut => None,
             },
             profiles: i.profiles.clone(),
+            // Two decimals say all a pace needs, and keep the file readable.
+            pace_rate: i.pace.map(|p| round(p.rate())),
+            pace_ceiling: i.pace.and_then(|p| p.ceiling()).map(round),
         }
     }
 }

@@ -277,7 +277,7 @@ impl Worker {
             Command::Login(id) => self.login(engine, id),
             Command::Logout(id) => logout(engine, id),
             Command::Sync(id) => {
-                let result = engine.sync(id, &|_, _| {});
+                let result = engine.sync(id, &|_| {}, &|| false);
                 self.report_sync(engine, id, "Synced", result);
             }
             Command::AddIntegration(new) => report(
@@ -362,7 +362,7 @@ impl Worker {
                     .as_ref()
                     .is_some_and(|answer| matches!(answer.try_recv(), Ok(None)))
         };
-        let result = engine.login(id, &mut show, &cancelled, &|_, _| {});
+        let result = engine.login(id, &mut show, &cancelled, &|_| {});
         // The code's dialog closes by itself.
         finished.store(true, Ordering::SeqCst);
         match result {

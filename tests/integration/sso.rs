@@ -105,7 +105,9 @@ fn a_device_login_syncs_the_assigned_roles_and_keeps_its_tokens_only_in_the_keyc
     );
     assert!(login.stdout.contains("logged in to \"corp\""), "{login:?}");
     assert!(
-        login.stdout.contains("6 sessions (6 added, 0 removed)"),
+        login
+            .stdout
+            .contains("6 sessions (6 added, 0 kept, 0 removed)"),
         "{login:?}"
     );
     let polls = stub.log_of("CreateToken");
@@ -179,7 +181,10 @@ fn a_device_login_syncs_the_assigned_roles_and_keeps_its_tokens_only_in_the_keyc
     stub.assign("222222222222", "Billing");
     stub.unassign("333333333333", Some("PowerUserAccess"));
     let sync = run(&env, &stub, &["integration", "sync", "corp"]).ok();
-    assert!(sync.stdout.contains("(1 added, 1 removed)"), "{sync:?}");
+    assert!(
+        sync.stdout.contains("(1 added, 5 kept, 1 removed)"),
+        "{sync:?}"
+    );
     let after = derived(&env);
     let kept = after
         .iter()

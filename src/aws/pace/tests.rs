@@ -83,8 +83,13 @@ enum Worker {
 }
 
 /// `calls` calls made by as many workers as the pace lets in flight, against `service`.
-fn simulate(limits: Limits, mut service: Service, calls: usize) -> Run {
-    let mut pace = Governor::new(limits, Duration::ZERO);
+fn simulate(limits: Limits, service: Service, calls: usize) -> Run {
+    simulate_from(&mut Governor::new(limits, Duration::ZERO), service, calls)
+}
+
+/// [`simulate`] with a pace as it stands (which is left as the run leaves it).
+fn simulate_from(pace: &mut Governor, mut service: Service, calls: usize) -> Run {
+    let limits = pace.limits;
     let mut run = Run::default();
     let mut queued = calls;
     let mut workers: Vec<Worker> = (0..limits.in_flight)
@@ -413,4 +418,40 @@ fn a_few_throttles_at_the_start_do_not_leave_the_pace_slow() {
         }
     }
     assert!(pace.rate() >= 10.0, "{}", pace.rate());
+}
+
+#[test]
+fn a_pace_resumed_from_what_the_last_one_learned_is_hardly_throttled() {
+    // A sync of 505 calls, then another one (a new process, the service's bucket full again)
+    // resumed from what the first learned.
+    for n in [2.0, 8.0, 20.0, 50.0] {
+        let mut first = Governor::new(Limits::SSO, Duration::ZERO);
+        let run = simulate_from(&mut first, Service::new(n, n), 505);
+        let learned = first.learned();
+        let mut second = Governor::resume(Limits::SSO, Duration::ZERO, learned);
+        let again = simulate_from(&mut second, Service::new(n, n), 505);
+        let took = |r: &Run| r.end.as_secs_f64();
+        eprintln!(
+            "service at {n}/s: first {} throttled in {:.1} s; learned {learned:?}; second {} throttled in {:.1} s ({:.2} calls/s)",
+            run.throttled,
+            took(&run),
+            again.throttled,
+            took(&again),
+            505.0 / took(&again)
+        );
+        assert_eq!(again.answered.len(), 505);
+        // At the portal's quota and above, hardly ever; below it (where the first sync was
+        // throttled in every probe), less than the first.
+        assert!(
+            again.throttled < if n >= 20.0 { 5 } else { run.throttled },
+            "at {n}/s the resumed pace was throttled {} times (the first {})",
+            again.throttled,
+            run.throttled
+        );
+        assert!(
+            505.0 / took(&again) >= 0.9 * n,
+            "at {n}/s the resumed pace made {:.2} calls/s",
+            505.0 / took(&again)
+        );
+    }
 }

@@ -325,6 +325,7 @@ fn integration_derived_sessions_show_edit_disabled_with_the_reason_but_keep_quic
             region: Region::us_east_1(),
             login: credtray::session::Login::LoggedOut,
             profiles: Vec::new(),
+            pace: None,
         }],
     )
     .unwrap();
@@ -615,6 +616,7 @@ fn every_field_of_every_kind_reaches_edit_menu_edit_dialog_and_add_form() {
         region: Region::us_east_1(),
         login: credtray::session::Login::LoggedOut,
         profiles: Vec::new(),
+        pace: None,
     };
     let mut c = Catalog::new(Settings::default(), vec![], vec![], vec![integration]).unwrap();
     let root = add(&mut c, "root", "default", user());
