@@ -91,12 +91,12 @@ pub fn no_display() -> Option<anyhow::Error> {
 }
 
 /// 2 when the input is at fault (usage, validation, unknown session, a corrupt store), 130 for
-/// a sync cancelled by Ctrl-C (as a shell reports a command SIGINT ended), else 1.
+/// a login or sync cancelled by Ctrl-C (as a shell reports a command SIGINT ended), else 1.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     if err.chain().any(|cause| {
         matches!(
             cause.downcast_ref::<engine::Error>(),
-            Some(engine::Error::SyncCancelled { .. })
+            Some(engine::Error::SyncCancelled { .. } | engine::Error::LoginCancelled)
         )
     }) {
         return 130;

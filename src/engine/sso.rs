@@ -549,7 +549,8 @@ impl Engine {
                 std::thread::sleep(Duration::from_millis(50));
             }
         });
-        if stopped() {
+        // Cancelled while listing, or just as it ended: nothing is applied.
+        if stopped() || cancelled() {
             return Err(cancel());
         }
         let mut results = results.into_inner().unwrap_or_else(PoisonError::into_inner);
@@ -580,7 +581,6 @@ impl Engine {
             }
         }
         tell(SyncPhase::Applying, total, Some(total));
-        super::owning::failpoint_wait("sync-applying");
         let mut report = self.apply_sync(integration, &listed, &failed_accounts, report)?;
         report.took = started.elapsed();
         Ok(report)
@@ -611,6 +611,8 @@ impl Engine {
             self.delete(id, false, HomelessKeys::Refuse)?;
             report.removed.push(session.alias.to_string());
         }
+        // Halfway (vanished roles removed, new ones not yet added): where a test interrupts.
+        super::owning::failpoint_wait("sync-halfway");
         let mut locked = self.lock()?;
         locked
             .catalog
@@ -1087,6 +1089,61 @@ mod tests {
             .find(|s| s.id == staging.id)
             .unwrap();
         assert_eq!(kept.region.as_str(), "ap-southeast-2");
+    }
+
+    #[test]
+    fn a_sync_reports_its_progress_and_keeps_what_its_pace_learned() {
+        let mut r = rig();
+        r.login();
+        assert!(r.engine.catalog().unwrap().integrations()[0].pace.is_some());
+        r.sso.assign(&[
+            ("111111111111", "Production", &["Admin", "ReadOnly"]),
+            ("222222222222", "Staging", &["Admin", "Billing"]),
+            ("333333333333", "Sandbox", &["Developer"]),
+        ]);
+        let seen = Mutex::new(Vec::new());
+        let report = r
+            .engine
+            .sync(r.corp, &|p| seen.lock().unwrap().push(p.clone()), &|| false)
+            .unwrap();
+        assert_eq!(
+            (report.added.len(), report.kept, report.removed.len()),
+            (1, 4, 0)
+        );
+        assert_eq!(report.ran_by, None);
+        let seen = seen.into_inner().unwrap();
+        let phases: Vec<&SyncPhase> = seen.iter().map(|p| &p.phase).collect();
+        assert_eq!(phases.first(), Some(&&SyncPhase::Accounts));
+        assert_eq!(phases.last(), Some(&&SyncPhase::Applying));
+        // The total is known once the accounts are listed; each account's roles count once.
+        let roles: Vec<&SyncProgress> = seen
+            .iter()
+            .filter(|p| p.phase == SyncPhase::Roles)
+            .collect();
+        assert!(roles.iter().all(|p| p.total == Some(3)));
+        assert_eq!(roles.last().map(|p| (p.accounts, p.roles)), Some((3, 5)));
+        let last = seen.last().unwrap();
+        assert!(last.elapsed <= report.took, "{last:?} {report:?}");
+    }
+
+    #[test]
+    fn a_cancelled_sync_changes_nothing() {
+        let mut r = rig();
+        r.login();
+        let before = r.engine.catalog().unwrap();
+        r.sso
+            .assign(&[("222222222222", "Staging", &["Admin", "Billing"])]);
+        for cancelled_after in [0, 2] {
+            let asked = std::sync::atomic::AtomicUsize::new(0);
+            let err = r
+                .engine
+                .sync(r.corp, &|_| {}, &|| {
+                    asked.fetch_add(1, Ordering::SeqCst) >= cancelled_after
+                })
+                .unwrap_err();
+            assert!(matches!(err, Error::SyncCancelled { .. }), "{err}");
+            assert_eq!(r.engine.catalog().unwrap(), before);
+        }
     }
 
     #[test]

@@ -27,5 +27,6 @@ mod repairs;
 mod saml;
 mod sso;
 mod sso_stub;
+mod sso_sync;
 mod validation;
 mod waiting;

@@ -7,7 +7,7 @@ use crate::harness::{Env, Run, finish, fixtures, keychain, moto};
 use crate::sso_stub::SsoStub;
 
 /// Runs `credtray args` with IAM Identity Center at `stub` and STS at moto.
-fn run(env: &Env, stub: &SsoStub, args: &[&str]) -> Run {
+pub(crate) fn run(env: &Env, stub: &SsoStub, args: &[&str]) -> Run {
     let mut cmd = env.command(args);
     cmd.envs(stub.env()).env("AWS_ENDPOINT_URL", moto());
     finish(cmd, "")
@@ -15,7 +15,7 @@ fn run(env: &Env, stub: &SsoStub, args: &[&str]) -> Run {
 
 /// Adds the integration `corp` on the stub and logs in (approved after one pending poll);
 /// the login's run, whatever it says.
-fn log_in(env: &Env, stub: &SsoStub) -> Run {
+pub(crate) fn log_in(env: &Env, stub: &SsoStub) -> Run {
     stub.config(json!({"auto_approve_after": 1, "interval": 1}));
     run(
         env,
@@ -52,7 +52,7 @@ fn corp_id(env: &Env) -> String {
         .to_owned()
 }
 
-fn derived(env: &Env) -> Vec<Value> {
+pub(crate) fn derived(env: &Env) -> Vec<Value> {
     let mut all: Vec<Value> = env
         .run(&["session", "list", "--json"], "")
         .ok()
