@@ -269,3 +269,52 @@ fn on_a_terminal_a_sync_shows_a_live_line() {
         "{sync:?}"
     );
 }
+
+#[test]
+fn a_network_lost_mid_sync_names_the_accounts_it_could_not_list_and_keeps_their_sessions() {
+    let env = Env::new();
+    let stub = SsoStub::start();
+    stub.config(json!({
+        "generate": {"accounts": 30, "roles_per_account": 2},
+        "page_size": 100,
+    }));
+    log_in(&env, &stub).ok();
+    // Account 0001 is no longer assigned: the account list (read whole) says so.
+    stub.unassign("100000000000", None);
+    stub.config(json!({"throttle": {"rate": 10, "burst": 1}}));
+    stub.control("clear_log", &json!({}));
+    let sync = spawn_sync(&env, &stub, None);
+    until("the sync lists roles", || {
+        answered(&stub, "ListAccountRoles") >= 5
+    });
+    // The portal vanishes mid-sync.
+    let killed = Command::new("kill")
+        .args(["-KILL", &stub.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let sync = wait(sync);
+    assert_eq!(sync.code, 1, "{sync:?}");
+    let failed: usize = sync
+        .stdout
+        .lines()
+        .find_map(|l| {
+            l.strip_suffix(" account(s) could not be listed; their sessions are kept as they were:")
+        })
+        .unwrap_or_else(|| panic!("no failed accounts named: {sync:?}"))
+        .parse()
+        .unwrap();
+    assert!((1..29).contains(&failed), "{sync:?}");
+    assert!(
+        sync.stdout.contains("account-0030 (100000000029)"),
+        "{sync:?}"
+    );
+    // Only the unassigned account's sessions went: every account whose roles could not be
+    // read keeps its sessions.
+    let aliases: Vec<String> = derived(&env)
+        .iter()
+        .map(|s| s["alias"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(aliases.len(), 58, "{aliases:?}");
+    assert!(!aliases.iter().any(|a| a.starts_with("account-0001/")));
+}
