@@ -12,6 +12,19 @@ use crate::harness::{Env, Run, moto};
 use crate::sso::{derived, log_in, run};
 use crate::sso_stub::SsoStub;
 
+/// A logged-in integration `corp` of `accounts` generated accounts with `roles` roles each,
+/// listed on one page.
+fn organisation(accounts: usize, roles: usize) -> (Env, SsoStub) {
+    let env = Env::new();
+    let stub = SsoStub::start();
+    stub.config(json!({
+        "generate": {"accounts": accounts, "roles_per_account": roles},
+        "page_size": 100,
+    }));
+    log_in(&env, &stub).ok();
+    (env, stub)
+}
+
 /// `credtray integration sync corp`, started and left running.
 fn spawn_sync(env: &Env, stub: &SsoStub, failpoint: Option<&str>) -> Child {
     let mut cmd = env.command(&["integration", "sync", "corp"]);
@@ -109,13 +122,7 @@ fn a_hundred_accounts_at_the_portals_quota_sync_whole_and_the_learned_pace_is_ke
 
 #[test]
 fn two_syncs_at_once_list_the_portal_once_and_both_report_it() {
-    let env = Env::new();
-    let stub = SsoStub::start();
-    stub.config(json!({
-        "generate": {"accounts": 30, "roles_per_account": 2},
-        "page_size": 100,
-    }));
-    log_in(&env, &stub).ok();
+    let (env, stub) = organisation(30, 2);
     stub.assign("100000000003", "Auditor");
     // Slow enough (about 3 s) for the second to start while the first lists.
     stub.config(json!({"throttle": {"rate": 10, "burst": 1}}));
@@ -150,13 +157,7 @@ fn two_syncs_at_once_list_the_portal_once_and_both_report_it() {
 
 #[test]
 fn ctrl_c_while_listing_changes_nothing_and_says_so() {
-    let env = Env::new();
-    let stub = SsoStub::start();
-    stub.config(json!({
-        "generate": {"accounts": 40, "roles_per_account": 2},
-        "page_size": 100,
-    }));
-    log_in(&env, &stub).ok();
+    let (env, stub) = organisation(40, 2);
     // A sync now would remove an account's sessions and add a role: it is slow (4 s).
     stub.unassign("100000000000", None);
     stub.assign("100000000005", "Auditor");
@@ -190,13 +191,7 @@ fn ctrl_c_while_listing_changes_nothing_and_says_so() {
 
 #[test]
 fn ctrl_c_while_applying_lets_the_sync_finish_rather_than_half_apply_it() {
-    let env = Env::new();
-    let stub = SsoStub::start();
-    stub.config(json!({
-        "generate": {"accounts": 3, "roles_per_account": 2},
-        "page_size": 100,
-    }));
-    log_in(&env, &stub).ok();
+    let (env, stub) = organisation(3, 2);
     stub.unassign("100000000000", None);
     stub.assign("100000000002", "Auditor");
     // Stopped halfway through applying: the vanished account's sessions removed, the new
@@ -231,13 +226,7 @@ fn ctrl_c_while_applying_lets_the_sync_finish_rather_than_half_apply_it() {
 
 #[test]
 fn on_a_terminal_a_sync_shows_a_live_line() {
-    let env = Env::new();
-    let stub = SsoStub::start();
-    stub.config(json!({
-        "generate": {"accounts": 30, "roles_per_account": 2},
-        "page_size": 100,
-    }));
-    log_in(&env, &stub).ok();
+    let (env, stub) = organisation(30, 2);
     stub.config(json!({"throttle": {"rate": 10, "burst": 1}}));
     // `script` gives the command a terminal (a pty) and copies what it draws.
     let mut cmd = env.command_of(
@@ -272,13 +261,7 @@ fn on_a_terminal_a_sync_shows_a_live_line() {
 
 #[test]
 fn a_network_lost_mid_sync_names_the_accounts_it_could_not_list_and_keeps_their_sessions() {
-    let env = Env::new();
-    let stub = SsoStub::start();
-    stub.config(json!({
-        "generate": {"accounts": 30, "roles_per_account": 2},
-        "page_size": 100,
-    }));
-    log_in(&env, &stub).ok();
+    let (env, stub) = organisation(30, 2);
     // Account 0001 is no longer assigned: the account list (read whole) says so.
     stub.unassign("100000000000", None);
     stub.config(json!({"throttle": {"rate": 10, "burst": 1}}));
