@@ -129,12 +129,16 @@ Knobs (POST /_stub/config; defaults in brackets)
                         fails with that status (500: InternalServerException) [{}]
   delay                 seconds every portal call waits before answering (so several are in
                         flight at once) [0]
+  latency               null, or {"min": 0.03, "max": 0.08}: every portal and OIDC call also
+                        waits a time drawn uniformly from min..max seconds (a real network and
+                        service; 0 <= min <= max) before it is answered, throttled or not [null]
   verification_uri      ["https://device.sso.eu-west-1.amazonaws.com/"]
 """
 import argparse
 import base64
 import json
 import os
+import random
 import secrets
 import signal
 import string
@@ -194,6 +198,7 @@ DEFAULT_KNOBS = {
     "retry_after": None,
     "fail_roles": {},
     "delay": 0,
+    "latency": None,
     "verification_uri": "https://device.sso.eu-west-1.amazonaws.com/",
 }
 
@@ -252,6 +257,17 @@ def normalize_accounts(accounts):
     return out
 
 
+def check_latency(latency):
+    """Refuses a `latency` knob that is not null or {"min", "max"} seconds, 0 <= min <= max."""
+    if latency is None:
+        return
+    number = (int, float)
+    if not (isinstance(latency, dict) and set(latency) == {"min", "max"}
+            and all(isinstance(latency[k], number) and not isinstance(latency[k], bool) for k in latency)
+            and 0 <= latency["min"] <= latency["max"]):
+        raise ControlError(400, 'latency is null or {"min": s, "max": s} with 0 <= min <= max')
+
+
 def generated_accounts(spec):
     n, m = int(spec.get("accounts", 0)), int(spec.get("roles_per_account", 1))
     return [{"accountId": str(100000000000 + i), "accountName": f"account-{i + 1:04d}",
@@ -260,7 +276,8 @@ def generated_accounts(spec):
 
 
 class Stub:
-    """All state, behind one lock. Handlers call into it; `delay` is slept outside the lock."""
+    """All state, behind one lock. Handlers call into it; `delay` and `latency` are slept
+    outside the lock (so calls stay concurrent)."""
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -295,6 +312,8 @@ class Stub:
             raise ControlError(400, f"unknown knobs: {sorted(unknown)}")
         if "accounts" in body and "generate" in body:
             raise ControlError(400, "give accounts or generate, not both")
+        if "latency" in body:
+            check_latency(body["latency"])
         if "accounts" in body:
             self.accounts = normalize_accounts(body["accounts"])
         if "generate" in body:
@@ -681,6 +700,9 @@ class Handler(BaseHTTPRequestHandler):
                      "inflight": STUB.inflight, "error": None}
             STUB.log.append(entry)
             delay = float(STUB.knobs["delay"]) if (method, path) in PORTAL_ROUTES else 0
+            latency = STUB.knobs["latency"]
+            if latency is not None and operation != "Unknown":
+                delay += random.uniform(float(latency["min"]), float(latency["max"]))
         status, body, headers = 200, None, []
         try:
             if delay:

@@ -497,6 +497,46 @@ def log_shows_concurrency_and_timing():
 
 
 @check
+def latency_is_drawn_per_call_for_portal_and_oidc_and_keeps_calls_concurrent():
+    _, _, tok = login()
+    config(latency={"min": 0.2, "max": 0.6}, throttle={"rate": 1, "burst": 1})
+    control("/_stub/clear_log")
+    register(oidc())
+    clients = [portal(NO_RETRIES) for _ in range(8)]  # made up front: boto3's default session is not thread-safe
+    threads = [threading.Thread(target=lambda c=c: raises(Exception, c.list_accounts, accessToken="nobody"))
+               for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    took = {e["operation"]: [] for e in log()}
+    for e in log():
+        took[e["operation"]].append(e["end"] - e["start"])
+    assert len(took["RegisterClient"]) == 1 and len(took["ListAccounts"]) == 8, took
+    # Every call waits min..max (a little more for the work itself), throttled or refused too.
+    assert all(0.2 <= t < 0.6 + 0.2 for ts in took.values() for t in ts), took
+    # Drawn per call, not one fixed wait (8 draws from 0.4 s within 50 ms of each other: ~1e-5).
+    assert max(took["ListAccounts"]) - min(took["ListAccounts"]) > 0.05, took
+    assert {e["status"] for e in log("ListAccounts")} == {401, 429}, log("ListAccounts")
+    assert max(e["inflight"] for e in log("ListAccounts")) >= 4, log("ListAccounts")
+    # Bad values are refused and change nothing; null turns it off.
+    for bad in ({"min": 0.3, "max": 0.2}, {"min": -0.1, "max": 0.2}, {"min": 0.1}, {"min": "0.1", "max": 1},
+                {"min": 0.1, "max": 0.2, "mean": 0.15}, {"min": True, "max": 1}, 0.05, [0.1, 0.2]):
+        req = urllib.request.Request(URL + "/_stub/config", data=json.dumps({"latency": bad}).encode(),
+                                     method="POST")
+        try:
+            urllib.request.urlopen(req)
+            raise AssertionError(f"latency {bad!r} was accepted")
+        except urllib.error.HTTPError as e:
+            assert e.code == 400, (bad, e.code)
+    assert config()["latency"] == {"min": 0.2, "max": 0.6}
+    assert config(latency=None)["latency"] is None
+    control("/_stub/clear_log")
+    register(oidc())
+    assert log()[0]["end"] - log()[0]["start"] < 0.2, log()
+
+
+@check
 def control_api_refuses_unknown_knobs():
     status, _, _ = raw("POST", "/_stub/approve")  # nothing pending
     assert status == 404
