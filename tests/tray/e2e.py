@@ -702,6 +702,8 @@ def _():
         wait_for('the sync to list accounts', lambda: any(l.startswith('Syncing corp… listing accounts') for l in integration_items()), 30)
         probe.click(['Quit'])
         assert listing.wait(timeout=15) == 0, open(os.path.join(base, 'again.log')).read()[-2000:]
+        # Cancelled, not cut off when Quit stopped waiting.
+        assert 'the sync was cancelled: the tray is quitting' in open(os.path.join(base, 'again.log')).read()
         assert 'late/ReadOnlyAccess' in aliases() and len(aliases()) == 7, aliases()
         assert open(os.path.join(qenv['CREDTRAY_CONFIG_DIR'], 'config.toml'), 'rb').read() == stored
     finally:
