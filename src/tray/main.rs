@@ -36,10 +36,12 @@ use tray_icon::{Icon, TrayIcon, TrayIconBuilder};
 use action::MenuAction;
 use credtray::aws::sts::Sdk;
 use credtray::awsfiles::Files;
-use credtray::engine::Engine;
+use credtray::engine::{Engine, SyncProgress};
 use credtray::secrets::Keychain;
 use credtray::session::Field;
-use credtray::session::{Catalog, Edit, Kind, MfaCode, ProfileName, SessionId, State, Value};
+use credtray::session::{
+    Catalog, Edit, IntegrationId, Kind, MfaCode, ProfileName, SessionId, State, Value,
+};
 use credtray::store::Store;
 use dialog::{Dialogs, Entry, Form, ask};
 use worker::{Answer, Command, Question};
@@ -63,6 +65,9 @@ pub enum UserEvent {
     StartAtLogin,
     /// What importing `~/.aws` would make, to offer in a dialog (the engine read the files).
     OfferImport(String),
+    /// How a sync of the integration is getting on (a few times a second at most); `None`
+    /// when it ended.
+    Syncing(IntegrationId, Option<SyncProgress>),
 }
 
 fn main() -> ExitCode {
@@ -150,10 +155,19 @@ fn run() -> anyhow::Result<()> {
     let (finished, worker_done) = mpsc::channel();
     let worker_quitting = quitting.clone();
     let shown = start_at_login.clone();
+    let applying = Arc::new(worker::Applying::default());
+    let worker_applying = applying.clone();
     let worker = std::thread::Builder::new()
         .name("credtray-engine".to_owned())
         .spawn(move || {
-            worker::run(engine, proxy, receiver, worker_quitting, shown);
+            worker::run(
+                engine,
+                proxy,
+                receiver,
+                worker_quitting,
+                worker_applying,
+                shown,
+            );
             let _ = finished.send(());
         })
         .context("cannot start the engine thread")?;
@@ -163,10 +177,13 @@ fn run() -> anyhow::Result<()> {
         worker: Some(worker),
         worker_done,
         quitting,
+        applying,
         renderer: std::rc::Rc::new(std::cell::RefCell::new(render::Renderer::new(menu::build(
             &catalog,
             start_at_login.load(Ordering::SeqCst),
+            &menu::Syncing::new(),
         )))),
+        syncing: menu::Syncing::new(),
         start_at_login,
         catalog,
         tray: None,
@@ -213,6 +230,13 @@ fn run() -> anyhow::Result<()> {
             Event::UserEvent(UserEvent::OfferSamlLogin(id)) => app.offer_saml_login(id),
             Event::UserEvent(UserEvent::StartAtLogin) => app.show_catalog(app.catalog.clone()),
             Event::UserEvent(UserEvent::OfferImport(offer)) => app.offer_import(&offer),
+            Event::UserEvent(UserEvent::Syncing(id, progress)) => {
+                match progress {
+                    Some(progress) => app.syncing.insert(id, progress),
+                    None => app.syncing.remove(&id),
+                };
+                app.show_catalog(app.catalog.clone());
+            }
             _ => {}
         }
     })
@@ -223,12 +247,16 @@ struct App {
     worker: Option<std::thread::JoinHandle<()>>,
     worker_done: Receiver<()>,
     quitting: Arc<AtomicBool>,
+    /// Whether the engine is applying a sync, which Quit waits for however long it takes.
+    applying: Arc<worker::Applying>,
     /// Shared with the GTK handlers that make lazy submenus' items when they are about to show.
     renderer: std::rc::Rc<std::cell::RefCell<render::Renderer>>,
     /// Whether Start at login is checked: the worker's watch sets it when the entry changed
     /// (by the engine, or by hand).
     start_at_login: Arc<AtomicBool>,
     catalog: Catalog,
+    /// The syncs running, as the worker last told: the menu shows how far each has got.
+    syncing: menu::Syncing,
     tray: Option<TrayIcon>,
     look: Option<icon::Look>,
     dialogs: dialog::Platform,
@@ -292,7 +320,11 @@ impl App {
 
     fn show_catalog(&mut self, catalog: Catalog) {
         let started = Instant::now();
-        let model = menu::build(&catalog, self.start_at_login.load(Ordering::SeqCst));
+        let model = menu::build(
+            &catalog,
+            self.start_at_login.load(Ordering::SeqCst),
+            &self.syncing,
+        );
         let built_in = started.elapsed();
         // Only a submenu being made right now holds the renderer (it never yields to the
         // loop, so this is not expected): the menu then catches up with the next update.
@@ -341,14 +373,19 @@ impl App {
     }
 
     /// Lets the engine finish what it is doing (a write is never cut in half), waiting a few
-    /// seconds at most: a slow STS call is not worth a tray that won't quit.
+    /// seconds at most: a slow STS call is not worth a tray that won't quit. A sync still
+    /// listing is cancelled (`quitting`), changing nothing; one applying what it listed is
+    /// waited for however long it takes, so the store is never left half synced, and once this
+    /// gives up waiting no apply starts.
     fn quit(&mut self) {
         self.quitting.store(true, Ordering::Relaxed);
         self.send(Command::Quit);
-        if self.worker_done.recv_timeout(QUIT_WITHIN).is_ok()
-            && let Some(worker) = self.worker.take()
-        {
-            let _ = worker.join();
+        if self.worker_done.recv_timeout(QUIT_WITHIN).is_ok() {
+            if let Some(worker) = self.worker.take() {
+                let _ = worker.join();
+            }
+        } else {
+            self.applying.leave();
         }
         self.tray = None;
     }

@@ -1,12 +1,16 @@
 //! The tray menu as data: a pure function from the catalog (sessions, their states, profiles,
-//! regions) to a tree of nodes. Nothing here touches a toolkit, so it is tested without a
-//! display; `render` turns the tree into muda items.
+//! regions) and what the tray knows beyond it (Start at login, the syncs running) to a tree of
+//! nodes. Nothing here touches a toolkit, so it is tested without a display; `render` turns the
+//! tree into muda items.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::action::MenuAction;
+use credtray::engine::{SyncPhase, SyncProgress};
 use credtray::session::Field;
-use credtray::session::{Catalog, Kind, Login, Publish, Session, SessionId, State, Value};
+use credtray::session::{
+    Catalog, Integration, IntegrationId, Kind, Login, Publish, Session, SessionId, State, Value,
+};
 
 /// Past this many sessions the top level is short: the sessions that matter now (running,
 /// pinned, recent), *Find session…* and *All sessions ▸*.
@@ -109,8 +113,11 @@ pub fn session_label(s: &Session) -> String {
     )
 }
 
+/// The syncs the engine is running, with how far each has got.
+pub type Syncing = HashMap<IntegrationId, SyncProgress>;
+
 /// The whole menu.
-pub fn build(catalog: &Catalog, start_at_login: bool) -> Vec<Node> {
+pub fn build(catalog: &Catalog, start_at_login: bool, syncing: &Syncing) -> Vec<Node> {
     let mut sessions: Vec<&Session> = catalog.sessions().iter().collect();
     sessions.sort_by_cached_key(|s| s.alias.folded());
     let add = Node::submenu(
@@ -153,7 +160,7 @@ pub fn build(catalog: &Catalog, start_at_login: bool) -> Vec<Node> {
         nodes.push(add);
         nodes
     };
-    nodes.push(integrations_menu(catalog));
+    nodes.push(integrations_menu(catalog, syncing));
     let any_running = catalog
         .sessions()
         .iter()
@@ -360,9 +367,9 @@ fn initial(alias: &str) -> String {
     alias.chars().take(12).collect()
 }
 
-/// Integrations ▸: per integration its login state and what can be done with it, then
-/// *Add AWS SSO integration…*.
-fn integrations_menu(catalog: &Catalog) -> Node {
+/// Integrations ▸: per integration its login state, how its sync is getting on if one runs,
+/// and what can be done with it (not Sync now while it syncs), then *Add AWS SSO integration…*.
+fn integrations_menu(catalog: &Catalog, syncing: &Syncing) -> Node {
     let mut children: Vec<Node> = catalog
         .integrations()
         .iter()
@@ -371,21 +378,26 @@ fn integrations_menu(catalog: &Catalog) -> Node {
             let logged_in = matches!(i.login, Login::LoggedIn { .. });
             let sessions = catalog.derived_from(id).count();
             let state = if logged_in { "logged in" } else { "logged out" };
-            let mut items = vec![
-                Node::disabled(
-                    format!("integration-info:{id}"),
-                    format!("{} · {sessions} sessions", i.start_url),
-                ),
-                if logged_in {
-                    Node::item(MenuAction::Logout(id), "Log out")
-                } else {
-                    Node::item(MenuAction::Login(id), "Log in…")
-                },
-            ];
+            let progress = syncing.get(&id);
+            let mut items = vec![Node::disabled(
+                format!("integration-info:{id}"),
+                format!("{} · {sessions} sessions", i.start_url),
+            )];
+            if let Some(progress) = progress {
+                items.push(Node::disabled(
+                    format!("syncing:{id}"),
+                    sync_line(i, progress),
+                ));
+            }
+            items.push(if logged_in {
+                Node::item(MenuAction::Logout(id), "Log out")
+            } else {
+                Node::item(MenuAction::Login(id), "Log in…")
+            });
             items.push(Node::Item {
                 action: MenuAction::Sync(id),
                 label: "Sync now".to_owned(),
-                enabled: logged_in,
+                enabled: logged_in && progress.is_none(),
             });
             items.push(Node::item(MenuAction::EditIntegration(id), "Edit…"));
             items.push(Node::item(MenuAction::DeleteIntegration(id), "Delete…"));
@@ -404,6 +416,20 @@ fn integrations_menu(catalog: &Catalog) -> Node {
         "Add AWS SSO integration…",
     ));
     Node::submenu("integrations", "Integrations", children)
+}
+
+/// How a sync of `integration` is getting on: `Syncing corp… 120 / 500` (accounts whose roles
+/// are listed, of all), `Syncing corp… listing accounts (40)` before the total is known.
+fn sync_line(integration: &Integration, p: &SyncProgress) -> String {
+    let alias = &integration.alias;
+    match (&p.phase, p.total) {
+        (SyncPhase::Waiting(holder), _) => format!("Waiting for the sync of {holder}…"),
+        (SyncPhase::Applying, _) => format!("Syncing {alias}… updating the sessions"),
+        (SyncPhase::Accounts, _) | (SyncPhase::Roles, None) => {
+            format!("Syncing {alias}… listing accounts ({})", p.accounts)
+        }
+        (SyncPhase::Roles, Some(total)) => format!("Syncing {alias}… {} / {total}", p.accounts),
+    }
 }
 
 /// Start/Stop (as the state allows), and the last error if any: the head of both submenus.

@@ -3,12 +3,13 @@
 //! marker, goes through it), watches the store (so CLI changes reach the menu within a
 //! second) and the autostart entry, rotates credentials on a timer, and shows notifications. The GUI thread never waits for it; it talks back through the event
 //! loop proxy. When the engine needs an MFA code or a SAML assertion, it asks the GUI thread
-//! for a dialog and waits for the answer.
+//! for a dialog and waits for the answer. A sync tells the menu how far it got, and marks its
+//! apply, which Quit waits for ([`Applying`]).
 
 use std::cell::RefCell;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use secrecy::{ExposeSecret, SecretString};
@@ -16,7 +17,10 @@ use tao::event_loop::EventLoopProxy;
 
 use super::UserEvent;
 use credtray::awsfiles;
-use credtray::engine::{self, Chain, Engine, MfaAsk, NoAssertion, Prompt, ProposedKeys, SamlLogin};
+use credtray::engine::{
+    self, Chain, Engine, MfaAsk, NoAssertion, Prompt, ProposedKeys, SamlLogin, SyncPhase,
+    SyncProgress, SyncReport,
+};
 use credtray::saml_login;
 use credtray::session::{
     Edit, IamUserKeys, IntegrationEdit, IntegrationId, MfaCode, MfaDevice, NewIntegration,
@@ -31,6 +35,10 @@ const ROTATE_EVERY: Duration = Duration::from_secs(60);
 const ANSWER_WITHIN: Duration = Duration::from_secs(600);
 /// The toast's title when credentials sit in a file others can read.
 const READABLE_TITLE: &str = "Others can read your AWS credentials";
+/// Within a phase of a sync, how often the menu hears how far it got: each time it rebuilds
+/// the whole menu (2,000 sessions' worth of nodes), so a few times a second is what a person
+/// can read and all it should cost.
+const TELL_EVERY: Duration = Duration::from_millis(250);
 
 /// What the menu asks the engine to do.
 pub enum Command {
@@ -114,6 +122,7 @@ pub fn run(
     proxy: EventLoopProxy<UserEvent>,
     commands: Receiver<Command>,
     quitting: Arc<AtomicBool>,
+    applying: Arc<Applying>,
     shown_start_at_login: Arc<AtomicBool>,
 ) {
     // State changes (a session starting) reach the menu as they happen, not only at the end.
@@ -127,6 +136,7 @@ pub fn run(
         last_seen: None,
         failed_rotation: Vec::new(),
         quitting,
+        applying,
         warned_readable: false,
         shown_start_at_login,
     };
@@ -157,8 +167,11 @@ struct Worker {
     last_seen: Option<(SystemTime, u64)>,
     /// Sessions whose refresh failed and were notified about, so it is said once.
     failed_rotation: Vec<SessionId>,
-    /// Set by the GUI when the person quits: a question still waiting is given up.
+    /// Set by the GUI when the person quits: a question still waiting is given up, a sync
+    /// still listing is cancelled.
     quitting: Arc<AtomicBool>,
+    /// Whether a sync is applying what it listed, which Quit waits for.
+    applying: Arc<Applying>,
     /// Whether the credentials file being readable by others was toasted (once per run: the
     /// tray keeps the file's mode, so saying it at every write would only nag).
     warned_readable: bool,
@@ -277,7 +290,9 @@ impl Worker {
             Command::Login(id) => self.login(engine, id),
             Command::Logout(id) => logout(engine, id),
             Command::Sync(id) => {
-                let result = engine.sync(id, &|_| {}, &|| false);
+                let quitting = &self.quitting;
+                let cancelled = || quitting.load(Ordering::Relaxed);
+                let result = self.syncing(id, |progress| engine.sync(id, progress, &cancelled));
                 self.report_sync(engine, id, "Synced", result);
             }
             Command::AddIntegration(new) => report(
@@ -362,7 +377,9 @@ impl Worker {
                     .as_ref()
                     .is_some_and(|answer| matches!(answer.try_recv(), Ok(None)))
         };
-        let result = engine.login(id, &mut show, &cancelled, &|_| {});
+        let result = self.syncing(id, |progress| {
+            engine.login(id, &mut show, &cancelled, progress)
+        });
         // The code's dialog closes by itself.
         finished.store(true, Ordering::SeqCst);
         match result {
@@ -412,13 +429,48 @@ impl Worker {
         }
     }
 
-    /// A toast for a sync (or a login, which ends with one).
+    /// Runs `sync` (a sync, or a login that ends with one) telling the menu how it gets on
+    /// (every phase, and within one at most every [`TELL_EVERY`]) and that it ended; its apply
+    /// is marked in [`Applying`] so that Quit waits for it.
+    fn syncing<T>(
+        &self,
+        id: IntegrationId,
+        sync: impl FnOnce(&(dyn Fn(&SyncProgress) + Sync)) -> T,
+    ) -> T {
+        // The engine tells from its listing threads too, and the proxy need not be `Sync` on
+        // every platform: both go behind one lock.
+        let told = Mutex::new((self.proxy.clone(), Throttle::default()));
+        let applying = &*self.applying;
+        let progress = |p: &SyncProgress| {
+            if p.phase == SyncPhase::Applying && !applying.begin() {
+                // Quit gave up waiting and the process is ending: an apply started now could
+                // be cut in half, so this thread waits here for the end instead.
+                loop {
+                    std::thread::park();
+                }
+            }
+            let mut told = told.lock().unwrap_or_else(PoisonError::into_inner);
+            if told.1.lets_through(&p.phase, Instant::now()) {
+                let _ = told.0.send_event(UserEvent::Syncing(id, Some(p.clone())));
+            }
+        };
+        let result = sync(&progress);
+        applying.end();
+        let (proxy, throttle) = told.into_inner().unwrap_or_else(PoisonError::into_inner);
+        if throttle.told_any() {
+            let _ = proxy.send_event(UserEvent::Syncing(id, None));
+        }
+        result
+    }
+
+    /// A toast for a sync (or a login, which ends with one); none for a sync that Quit
+    /// cancelled.
     fn report_sync(
         &self,
         engine: &Engine,
         id: IntegrationId,
         done: &str,
-        result: Result<engine::SyncReport, engine::Error>,
+        result: Result<SyncReport, engine::Error>,
     ) {
         let alias = engine
             .catalog()
@@ -426,21 +478,9 @@ impl Worker {
             .and_then(|c| c.integration(id).map(|i| i.alias.to_string()))
             .unwrap_or_default();
         match result {
-            Ok(r) => {
-                let mut body = format!(
-                    "{} sessions from {} accounts ({} added, {} removed).",
-                    r.sessions,
-                    r.accounts,
-                    r.added.len(),
-                    r.removed.len()
-                );
-                if !r.failed.is_empty() {
-                    body.push_str(&format!(
-                        " {} accounts could not be listed; sync again later.",
-                        r.failed.len()
-                    ));
-                }
-                notify(&format!("{done} {alias}"), &body);
+            Ok(r) => notify(&format!("{done} {alias}"), &synced_sentence(&r)),
+            Err(engine::Error::SyncCancelled { .. }) if self.quitting.load(Ordering::Relaxed) => {
+                tracing::info!(%alias, "the sync was cancelled: the tray is quitting");
             }
             Err(e) => notify(
                 &format!("Could not sync {alias}"),
@@ -528,6 +568,142 @@ impl Worker {
             }
         }
         self.send_catalog(engine);
+    }
+}
+
+/// Whether the engine is applying a sync (changing the sessions to match what it listed), which
+/// must not be cut in half: Quit, having waited [`QUIT_WITHIN`](super::QUIT_WITHIN) for the
+/// worker, waits on for an apply that runs ([`Applying::leave`]), and once it has left none
+/// starts ([`Applying::begin`]).
+#[derive(Default)]
+pub struct Applying {
+    stage: Mutex<Stage>,
+    changed: Condvar,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    #[default]
+    Idle,
+    Applying,
+    /// The GUI left: the process is ending.
+    Left,
+}
+
+impl Applying {
+    /// A sync is about to apply what it listed: false if the GUI has left (it must not start).
+    fn begin(&self) -> bool {
+        let mut stage = self.stage.lock().unwrap_or_else(PoisonError::into_inner);
+        if *stage == Stage::Left {
+            return false;
+        }
+        *stage = Stage::Applying;
+        true
+    }
+
+    /// The sync ended (applied or not).
+    fn end(&self) {
+        let mut stage = self.stage.lock().unwrap_or_else(PoisonError::into_inner);
+        if *stage == Stage::Applying {
+            *stage = Stage::Idle;
+            self.changed.notify_all();
+        }
+    }
+
+    /// The GUI is leaving: waits for an apply that runs to end, and lets none start after.
+    pub fn leave(&self) {
+        let stage = self.stage.lock().unwrap_or_else(PoisonError::into_inner);
+        if *stage == Stage::Applying {
+            tracing::info!("quitting once the sync running has applied what it listed");
+        }
+        let mut stage = self
+            .changed
+            .wait_while(stage, |s| *s == Stage::Applying)
+            .unwrap_or_else(PoisonError::into_inner);
+        *stage = Stage::Left;
+    }
+}
+
+/// Which of a sync's progress reports reach the menu: each new phase, and within a phase one
+/// every [`TELL_EVERY`].
+#[derive(Debug, Default)]
+struct Throttle {
+    last: Option<(std::mem::Discriminant<SyncPhase>, Instant)>,
+}
+
+impl Throttle {
+    fn lets_through(&mut self, phase: &SyncPhase, now: Instant) -> bool {
+        let phase = std::mem::discriminant(phase);
+        let through = match self.last {
+            Some((last, at)) => last != phase || now.duration_since(at) >= TELL_EVERY,
+            None => true,
+        };
+        if through {
+            self.last = Some((phase, now));
+        }
+        through
+    }
+
+    fn told_any(&self) -> bool {
+        self.last.is_some()
+    }
+}
+
+/// What a sync's toast says: `1,500 sessions from 500 accounts: 12 added, 1,488 kept, 0
+/// removed, in 27 s.`, then the accounts that could not be listed and whose sync it was.
+fn synced_sentence(r: &SyncReport) -> String {
+    let mut body = format!(
+        "{} from {}: {} added, {} kept, {} removed, in {}.",
+        counted(r.sessions, "session"),
+        counted(r.accounts, "account"),
+        thousands(r.added.len()),
+        thousands(r.kept),
+        thousands(r.removed.len()),
+        took(r.took)
+    );
+    if !r.failed.is_empty() {
+        body.push_str(&format!(
+            " {} could not be listed; sync again later.",
+            counted(r.failed.len(), "account")
+        ));
+    }
+    if let Some(holder) = &r.ran_by {
+        body.push_str(&format!(
+            " It is the result of another command's sync, which ran meanwhile: {holder}."
+        ));
+    }
+    body
+}
+
+/// `1 account`, `1,500 accounts`.
+fn counted(n: usize, what: &str) -> String {
+    format!("{} {what}{}", thousands(n), if n == 1 { "" } else { "s" })
+}
+
+/// `1,488`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `0.4 s`, `27 s`, `1 min 42 s`.
+fn took(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs < 9.95 {
+        return format!("{secs:.1} s");
+    }
+    let whole = secs.round() as u64;
+    if whole < 60 {
+        format!("{whole} s")
+    } else {
+        format!("{} min {} s", whole / 60, whole % 60)
     }
 }
 
@@ -741,6 +917,98 @@ fn toast(summary: &str, body: &str) -> notify_rust::Notification {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use super::{Applying, SyncPhase, SyncReport, Throttle, synced_sentence};
+
+    fn report(sessions: usize, accounts: usize, added: usize, removed: usize) -> SyncReport {
+        SyncReport {
+            accounts,
+            added: (0..added).map(|i| format!("a/{i}")).collect(),
+            kept: sessions - added,
+            removed: (0..removed).map(|i| format!("r/{i}")).collect(),
+            sessions,
+            took: Duration::from_millis(27_300),
+            ..SyncReport::default()
+        }
+    }
+
+    #[test]
+    fn a_syncs_toast_says_what_was_added_kept_and_removed_and_how_long_it_took() {
+        assert_eq!(
+            synced_sentence(&report(1500, 500, 12, 0)),
+            "1,500 sessions from 500 accounts: 12 added, 1,488 kept, 0 removed, in 27 s."
+        );
+        let mut r = report(1, 1, 1, 2);
+        r.took = Duration::from_millis(420);
+        assert_eq!(
+            synced_sentence(&r),
+            "1 session from 1 account: 1 added, 0 kept, 2 removed, in 0.4 s."
+        );
+        r.took = Duration::from_secs(102);
+        assert!(synced_sentence(&r).ends_with(", in 1 min 42 s."));
+    }
+
+    #[test]
+    fn a_syncs_toast_names_the_accounts_not_listed_and_another_commands_sync() {
+        let mut r = report(6, 3, 0, 0);
+        r.failed = vec![("prod (222222222222)".to_owned(), "throttled".to_owned())];
+        r.ran_by = Some("process 4242 (credtray integration sync)".to_owned());
+        assert_eq!(
+            synced_sentence(&r),
+            "6 sessions from 3 accounts: 0 added, 6 kept, 0 removed, in 27 s. \
+             1 account could not be listed; sync again later. \
+             It is the result of another command's sync, which ran meanwhile: process 4242 (credtray integration sync)."
+        );
+    }
+
+    #[test]
+    fn the_menu_hears_each_phase_of_a_sync_and_within_one_a_few_times_a_second() {
+        let mut throttle = Throttle::default();
+        let start = Instant::now();
+        let at = |ms| start + Duration::from_millis(ms);
+        assert!(!throttle.told_any());
+        assert!(throttle.lets_through(&SyncPhase::Accounts, at(0)));
+        assert!(!throttle.lets_through(&SyncPhase::Accounts, at(100)));
+        assert!(
+            throttle.lets_through(&SyncPhase::Roles, at(120)),
+            "a new phase"
+        );
+        // 1,000 reports over two seconds: 8 reach the menu.
+        let told = (1..=1000)
+            .filter(|i| throttle.lets_through(&SyncPhase::Roles, at(120 + i * 2)))
+            .count();
+        assert_eq!(told, 8);
+        assert!(
+            throttle.lets_through(&SyncPhase::Applying, at(2121)),
+            "a new phase"
+        );
+        assert!(throttle.told_any());
+    }
+
+    #[test]
+    fn quit_waits_for_an_apply_that_runs_and_none_starts_after_it_left() {
+        let applying = Arc::new(Applying::default());
+        assert!(applying.begin());
+        let (left, leaving) = std::sync::mpsc::channel();
+        let gui = {
+            let applying = applying.clone();
+            std::thread::spawn(move || {
+                applying.leave();
+                let _ = left.send(());
+            })
+        };
+        assert!(
+            leaving.recv_timeout(Duration::from_millis(300)).is_err(),
+            "the GUI left while a sync was applying"
+        );
+        applying.end();
+        leaving.recv_timeout(Duration::from_secs(30)).unwrap();
+        gui.join().unwrap();
+        assert!(!applying.begin(), "an apply started after the GUI left");
+    }
+
     #[test]
     fn toasts_do_not_show_the_keys_or_tokens_an_error_quotes() {
         let toast = super::toast(

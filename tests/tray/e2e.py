@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 import traceback
+import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
@@ -554,10 +555,58 @@ def _():
     wait_for('the code dialog to close', lambda: subprocess.run(
         ['xdotool', 'search', '--name', 'Log in to "corp"'], capture_output=True).returncode == 1)
     text = wait_for('the login toast', lambda: (lambda t: t if 'Logged in to corp' in t else None)(open(notify_log).read()))
-    assert '6 sessions from 3 accounts' in text, text[-500:]
+    assert re.search(r'6 sessions from 3 accounts: 6 added, 0 kept, 0 removed, in \d+(\.\d)? s\.', text), text[-500:]
     wait_for('the derived sessions', lambda: any(l.startswith('○ dev/AdministratorAccess') and l.endswith('· corp')
                                                  for l in labels()))
     wait_for('the integration logged in', lambda: 'corp — logged in' in integrations())
+
+
+def stub(path, body):
+    urllib.request.urlopen(urllib.request.Request(
+        f'{STUB}{path}', data=json.dumps(body).encode(), method='POST', headers={'Content-Type': 'application/json'}))
+
+
+@step('e5b: while Sync now runs, the integration shows how far it got and Sync now waits; a toast then says what was added, kept and removed')
+def _():
+    def corp():
+        node = next(k for k in probe.tree()['children'] if k['label'] == 'Integrations')
+        items = next(k for k in node['children'] if k['label'].startswith('corp — '))['children']
+        return {k['label']: k['enabled'] for k in items}
+    # Twelve more accounts of one role each, every portal call taking a second: listing the
+    # accounts (two a page) takes about eight seconds, their roles a few more.
+    extra = [f'4000000000{i:02d}' for i in range(12)]
+    for account in extra:
+        stub('/_stub/assign', {'accountId': account, 'roleName': 'ReadOnlyAccess', 'accountName': f'extra-{account[-2:]}'})
+    stub('/_stub/config', {'delay': 1})
+    seen = []
+
+    def counting():
+        items = corp()
+        line = next((l for l in items if l.startswith('Syncing corp… ')), None)
+        if line:
+            seen.append((line, items['Sync now']))
+        return line if line and re.fullmatch(r'Syncing corp… \d+ / 15', line) else None
+    try:
+        synced = toasts('Synced corp')
+        probe.click(['Integrations', 'corp — logged in', 'Sync now'])
+        wait_for('the count of accounts whose roles are listed', counting, 60)
+        assert any(re.fullmatch(r'Syncing corp… listing accounts \(\d+\)', l) for l, _ in seen), seen
+        assert all(enabled is False for _, enabled in seen), f'Sync now was enabled while syncing: {seen}'
+        wait_for('the toast', lambda: toasts('Synced corp') > synced, 60)
+        text = open(notify_log).read()
+        assert re.search(r'18 sessions from 15 accounts: 12 added, 6 kept, 0 removed, in \d+(\.\d)? s\.', text), text[-800:]
+        wait_for('the line to go and Sync now to come back', lambda: (lambda items: items.get('Sync now') is True and not any(
+            l.startswith('Syncing') for l in items))(corp()))
+    finally:
+        # As it was for the next steps: the extra accounts gone, and their sessions with them.
+        stub('/_stub/config', {'delay': 0})
+        for account in extra:
+            stub('/_stub/unassign', {'accountId': account})
+    synced = toasts('Synced corp')
+    probe.click(['Integrations', 'corp — logged in', 'Sync now'])
+    wait_for('the second toast', lambda: toasts('Synced corp') > synced, 60)
+    assert re.search(r'6 sessions from 3 accounts: 0 added, 6 kept, 12 removed, in \d+(\.\d)? s\.',
+                     open(notify_log).read()), open(notify_log).read()[-800:]
 
 
 @step('e6: Log out asks first and names the session it stops; then credential-process fails at once and the tray offers a login, once')
@@ -594,7 +643,6 @@ def _():
     assert tray.returncode == 0, tray.returncode
 
 
-
 def another_user(name):
     """A throw-away home, config and runtime directory for a second tray: its directory, its
     HOME and its environment."""
@@ -606,6 +654,66 @@ def another_user(name):
                                 XDG_RUNTIME_DIR=os.path.join(base, 'run'),
                                 XDG_CONFIG_HOME=os.path.join(home_dir, '.config'),
                                 XDG_DATA_HOME=os.path.join(home_dir, '.local', 'share'))
+
+
+@step('f2: Quit while a sync applies what it listed waits for the apply; Quit while it lists cancels it and changes nothing')
+def _():
+    base, _, qenv = another_user('quit-sync')
+    release = os.path.join(base, 'release')
+    cli = lambda *args: subprocess.run([CREDTRAY, *args], env=qenv, text=True, capture_output=True, check=True).stdout
+    aliases = lambda: sorted(s['alias'] for s in json.loads(cli('session', 'list', '--json')))
+    cli('integration', 'add', 'aws-sso', '--alias', 'corp', '--start-url', f'{STUB}/start', '--region', 'eu-west-1')
+    cli('integration', 'login', 'corp', '--no-browser')
+    assert len(aliases()) == 6, aliases()
+    stub('/_stub/assign', {'accountId': '400000000099', 'roleName': 'ReadOnlyAccess', 'accountName': 'late'})
+    later = [f'4000000001{i:02d}' for i in range(10)]
+    try:
+        # The tray's first sync stops before it applies anything until `release` exists
+        # (CREDTRAY_FAILPOINT, debug builds).
+        before = open(watcher_log).read().count('REGISTERED')
+        held = background([CREDTRAY], os.path.join(base, 'tray.log'),
+                          dict(qenv, CREDTRAY_FAILPOINT='sync-applying', CREDTRAY_FAILPOINT_RELEASE=release))
+        wait_for('the tray to register', lambda: open(watcher_log).read().count('REGISTERED') > before, 60)
+        wait_for('its menu', lambda: 'Integrations' in labels(), 30)
+        probe.click(['Integrations', 'corp — logged in', 'Sync now'])
+        wait_for('the sync to reach its apply', lambda: os.path.exists(release + '.waiting'), 60)
+        probe.click(['Quit'])
+        # Past the five seconds Quit gives the engine: still there, waiting for the apply.
+        time.sleep(8)
+        assert held.poll() is None, 'the tray quit in the middle of applying a sync'
+        assert len(aliases()) == 6, aliases()
+        open(release, 'w').close()
+        assert held.wait(timeout=30) == 0, open(os.path.join(base, 'tray.log')).read()[-2000:]
+        assert 'late/ReadOnlyAccess' in aliases() and len(aliases()) == 7, aliases()
+        # Now a sync still listing (ten more accounts, every portal call taking a second, so
+        # the account list alone takes seconds): Quit cancels it, and nothing changes.
+        for account in later:
+            stub('/_stub/assign', {'accountId': account, 'roleName': 'ReadOnlyAccess', 'accountName': f'later-{account[-2:]}'})
+        stub('/_stub/config', {'delay': 1})
+        before = open(watcher_log).read().count('REGISTERED')
+        listing = background([CREDTRAY], os.path.join(base, 'again.log'), qenv)
+        wait_for('the tray to register again', lambda: open(watcher_log).read().count('REGISTERED') > before, 60)
+        wait_for('its menu', lambda: 'Integrations' in labels(), 30)
+        stored = open(os.path.join(qenv['CREDTRAY_CONFIG_DIR'], 'config.toml'), 'rb').read()
+        probe.click(['Integrations', 'corp — logged in', 'Sync now'])
+        def integration_items():
+            node = next(k for k in probe.tree()['children'] if k['label'] == 'Integrations')
+            return [k['label'] for k in next(k for k in node['children'] if k['label'].startswith('corp — '))['children']]
+        wait_for('the sync to list accounts', lambda: any(l.startswith('Syncing corp… listing accounts') for l in integration_items()), 30)
+        probe.click(['Quit'])
+        assert listing.wait(timeout=15) == 0, open(os.path.join(base, 'again.log')).read()[-2000:]
+        # Cancelled, not cut off when Quit stopped waiting.
+        assert 'the sync was cancelled: the tray is quitting' in open(os.path.join(base, 'again.log')).read()
+        assert 'late/ReadOnlyAccess' in aliases() and len(aliases()) == 7, aliases()
+        assert open(os.path.join(qenv['CREDTRAY_CONFIG_DIR'], 'config.toml'), 'rb').read() == stored
+    finally:
+        stub('/_stub/config', {'delay': 0})
+        for account in ['400000000099', *later]:
+            try:
+                stub('/_stub/unassign', {'accountId': account})
+            except urllib.error.HTTPError as e:
+                if e.code != 404:  # never assigned
+                    raise
 
 
 @step('g: a first run with profiles in ~/.aws offers to import them in a dialog that lists them; accepting imports them')

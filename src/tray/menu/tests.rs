@@ -72,7 +72,7 @@ fn labels(node: &Node) -> Vec<String> {
 fn a_session_shows_state_alias_profile_and_region_with_its_actions() {
     let mut c = Catalog::default();
     let id = add(&mut c, "prod-admin", "default", user());
-    let menu = build(&c, false);
+    let menu = build(&c, false, &Syncing::new());
     let node = find(&menu, &format!("menu:session:{id}"));
     let Node::Submenu { label, .. } = node else {
         panic!()
@@ -94,7 +94,7 @@ fn a_session_shows_state_alias_profile_and_region_with_its_actions() {
         ]
     );
     c.set_state(id, State::Active, None);
-    let menu = build(&c, false);
+    let menu = build(&c, false, &Syncing::new());
     let node = find(&menu, &format!("menu:session:{id}"));
     assert_eq!(labels(node)[0], "Stop");
     assert_eq!(
@@ -110,7 +110,7 @@ fn a_session_shows_state_alias_profile_and_region_with_its_actions() {
         State::Error("session \"prod-admin\": access denied".into()),
         None,
     );
-    let menu = build(&c, false);
+    let menu = build(&c, false, &Syncing::new());
     let node = find(&menu, &format!("menu:session:{id}"));
     assert_eq!(
         labels(node)[..2],
@@ -126,7 +126,7 @@ fn publish_as_offers_file_and_process_with_the_current_mode_checked() {
     let mut c = Catalog::default();
     c.settings.publish = Publish::Process;
     let id = add(&mut c, "dev", "default", user());
-    let menu = build(&c, false);
+    let menu = build(&c, false, &Syncing::new());
     let node = find(&menu, &format!("menu:publish:{id}"));
     let Node::Submenu {
         label, children, ..
@@ -171,7 +171,7 @@ fn publish_as_offers_file_and_process_with_the_current_mode_checked() {
             integration: corp.parse().unwrap(),
         },
     );
-    let menu = build(&c, false);
+    let menu = build(&c, false, &Syncing::new());
     assert!(
         labels(find(&menu, &format!("menu:session:{sso}")))
             .contains(&"Publish as: process".to_owned())
@@ -199,7 +199,7 @@ fn edit_lists_the_parameters_of_each_kind_with_secrets_masked() {
             idp_arn: "arn:aws:iam::123456789012:saml-provider/p".parse().unwrap(),
         },
     );
-    let menu = build(&c, false);
+    let menu = build(&c, false, &Syncing::new());
     assert_eq!(
         labels(find(&menu, &format!("menu:edit:{u}"))),
         [
@@ -251,7 +251,7 @@ fn choices_are_radio_lists_with_the_current_value_checked() {
         },
     )
     .unwrap();
-    let menu = build(&c, false);
+    let menu = build(&c, false, &Syncing::new());
     let checked = |key: &str| -> Vec<(String, bool)> {
         let Node::Submenu { children, .. } = find(&menu, key) else {
             panic!()
@@ -329,7 +329,7 @@ fn integration_derived_sessions_show_edit_disabled_with_the_reason_but_keep_quic
         }],
     )
     .unwrap();
-    let menu = build(&c, false);
+    let menu = build(&c, false, &Syncing::new());
     let Node::Submenu {
         enabled,
         label,
@@ -393,7 +393,7 @@ fn many(n: usize) -> (Catalog, Vec<SessionId>) {
 #[test]
 fn large_catalogs_get_a_short_top_level_and_all_sessions_paged_by_fifty() {
     let (c, _) = many(130);
-    let menu = build(&c, false);
+    let menu = build(&c, false, &Syncing::new());
     assert!(menu.len() <= TOP_LEVEL_MAX, "{}", menu.len());
     // Nothing running, pinned or recent: Find and All come first.
     assert_eq!(
@@ -437,11 +437,11 @@ fn large_catalogs_get_a_short_top_level_and_all_sessions_paged_by_fifty() {
         ]
     );
     // Just past the threshold, the short top level already.
-    let menu = build(&many(30).0, false);
+    let menu = build(&many(30).0, false, &Syncing::new());
     assert!(menu.len() <= TOP_LEVEL_MAX && top_keys(&menu).contains(&"find".to_owned()));
     // Small catalogs are flat.
     let (small, _) = many(GROUP_ABOVE);
-    let keys = top_keys(&build(&small, false));
+    let keys = top_keys(&build(&small, false, &Syncing::new()));
     assert!(!keys.contains(&"menu:all".to_owned()) && !keys.contains(&"find".to_owned()));
     assert_eq!(
         keys.iter()
@@ -470,7 +470,7 @@ fn the_top_level_puts_running_then_pinned_then_recent_sessions_within_thirty_ent
     for (i, id) in ids[200..230].iter().enumerate() {
         c.set_last_used(*id, t0 + time::Duration::minutes(i as i64));
     }
-    let menu = build(&c, false);
+    let menu = build(&c, false, &Syncing::new());
     assert!(menu.len() <= TOP_LEVEL_MAX, "{}", menu.len());
     assert_pages(&menu);
     let sessions = top_sessions(&menu);
@@ -505,7 +505,7 @@ fn the_top_level_puts_running_then_pinned_then_recent_sessions_within_thirty_ent
     for id in &ids[100..113] {
         c.set_pinned(*id, false).unwrap();
     }
-    let menu = build(&c, false);
+    let menu = build(&c, false, &Syncing::new());
     let sessions = top_sessions(&menu);
     assert_eq!(sessions[..2], ["s0113", "s0114"]);
     assert_eq!(
@@ -538,7 +538,7 @@ fn all_sessions_puts_derived_sessions_under_their_integration_by_account() {
         }
     }
     add(&mut c, "mine", "default", user());
-    let menu = build(&c, false);
+    let menu = build(&c, false, &Syncing::new());
     assert_pages(&menu);
     assert_eq!(
         labels(find(&menu, "menu:all")),
@@ -556,7 +556,7 @@ fn all_sessions_puts_derived_sessions_under_their_integration_by_account() {
 
 #[test]
 fn a_first_run_menu_puts_adding_first_and_the_bottom_is_integrations_stop_all_autostart_quit() {
-    let menu = build(&Catalog::default(), false);
+    let menu = build(&Catalog::default(), false, &Syncing::new());
     let keys: Vec<String> = menu.iter().map(Node::key).collect();
     assert_eq!(
         keys,
@@ -580,13 +580,16 @@ fn a_first_run_menu_puts_adding_first_and_the_bottom_is_integrations_stop_all_au
     assert!(label.contains("import"), "{label}");
     assert!(matches!(&menu[5], Node::Choice { checked: false, .. }));
     assert!(matches!(
-        &build(&Catalog::default(), true)[5],
+        &build(&Catalog::default(), true, &Syncing::new())[5],
         Node::Choice { checked: true, .. }
     ));
     // With sessions, they come first and adding moves below them.
     let mut c = Catalog::default();
     add(&mut c, "dev", "default", user());
-    let keys: Vec<String> = build(&c, false).iter().map(Node::key).collect();
+    let keys: Vec<String> = build(&c, false, &Syncing::new())
+        .iter()
+        .map(Node::key)
+        .collect();
     assert!(keys[0].starts_with("menu:session:"));
     assert_eq!(keys[1..3], ["separator", "menu:add"]);
 }
@@ -639,7 +642,7 @@ fn every_field_of_every_kind_reaches_edit_menu_edit_dialog_and_add_form() {
         let session_kind = SessionKind::from_values(kind, values).unwrap();
         let id = add(&mut c, &format!("every {kind}"), "default", session_kind);
         let s = c.get(id).unwrap().clone();
-        let menu = build(&c, false);
+        let menu = build(&c, false, &Syncing::new());
         if kind.is_integration_derived() {
             // Comes from its integration: Edit ▸ is disabled, there is no add form.
             assert!(matches!(
@@ -697,7 +700,7 @@ fn every_field_of_every_kind_reaches_edit_menu_edit_dialog_and_add_form() {
 fn integrations_offer_log_in_or_out_sync_edit_delete_and_add() {
     let mut c = Catalog::default();
     let corp = add_corp(&mut c);
-    let menu = build(&c, false);
+    let menu = build(&c, false, &Syncing::new());
     assert_eq!(
         labels(find(&menu, "menu:integrations")),
         ["corp — logged out", "---", "Add AWS SSO integration…"]
@@ -721,7 +724,7 @@ fn integrations_offer_log_in_or_out_sync_edit_delete_and_add() {
         "no sync while logged out"
     );
     c.set_login(corp, credtray::session::Login::LoggedIn { until: None });
-    let menu = build(&c, false);
+    let menu = build(&c, false, &Syncing::new());
     let logged_in = labels(find(&menu, &format!("menu:integration:{corp}")));
     assert_eq!(logged_in[1], "Log out");
     // Its sessions say where they come from.
@@ -735,7 +738,7 @@ fn integrations_offer_log_in_or_out_sync_edit_delete_and_add() {
             integration: corp,
         },
     );
-    let menu = build(&c, false);
+    let menu = build(&c, false, &Syncing::new());
     let Node::Submenu { label, .. } = find(&menu, &format!("menu:session:{id}")) else {
         panic!()
     };
@@ -760,10 +763,117 @@ fn only_federated_sessions_offer_to_forget_their_idp_login_and_every_session_ope
             idp_arn: "arn:aws:iam::123456789012:saml-provider/p".parse().unwrap(),
         },
     );
-    let menu = build(&c, false);
+    let menu = build(&c, false, &Syncing::new());
     let of = |id| labels(find(&menu, &format!("menu:session:{id}")));
     assert!(!of(user).contains(&"Forget IdP login…".to_owned()));
     assert!(of(fed).contains(&"Forget IdP login…".to_owned()));
     assert!(of(user).contains(&"Open web console".to_owned()));
     assert!(of(fed).contains(&"Open web console".to_owned()));
+}
+
+/// How far a sync of `corp` has got, in `phase`.
+fn progress(phase: SyncPhase, accounts: usize, total: Option<usize>) -> SyncProgress {
+    SyncProgress {
+        phase,
+        accounts,
+        total,
+        roles: accounts * 3,
+        throttled: 0,
+        elapsed: std::time::Duration::from_secs(3),
+    }
+}
+
+#[test]
+fn a_running_sync_shows_how_far_it_got_in_its_integration_and_sync_now_waits_for_it() {
+    let mut c = Catalog::default();
+    let corp = add_corp(&mut c);
+    c.set_login(corp, credtray::session::Login::LoggedIn { until: None });
+    let shown = |p: Option<SyncProgress>| {
+        let syncing: Syncing = p.into_iter().map(|p| (corp, p)).collect();
+        let menu = build(&c, false, &syncing);
+        let Node::Submenu { children, .. } = find(&menu, &format!("menu:integration:{corp}"))
+        else {
+            panic!()
+        };
+        children
+            .iter()
+            .map(|n| match n {
+                Node::Item { label, enabled, .. } => (label.clone(), *enabled),
+                other => panic!("{other:?}"),
+            })
+            .collect::<Vec<_>>()
+    };
+    let line = |p| shown(Some(p))[1].clone();
+    assert_eq!(
+        line(progress(SyncPhase::Accounts, 0, None)),
+        ("Syncing corp… listing accounts (0)".to_owned(), false)
+    );
+    assert_eq!(
+        line(progress(SyncPhase::Accounts, 40, None)),
+        ("Syncing corp… listing accounts (40)".to_owned(), false)
+    );
+    assert_eq!(
+        line(progress(SyncPhase::Roles, 120, Some(500))),
+        ("Syncing corp… 120 / 500".to_owned(), false)
+    );
+    assert_eq!(
+        line(progress(SyncPhase::Applying, 500, Some(500))),
+        ("Syncing corp… updating the sessions".to_owned(), false)
+    );
+    assert_eq!(
+        line(progress(
+            SyncPhase::Waiting("process 4242 (credtray integration sync)".to_owned()),
+            0,
+            None
+        )),
+        (
+            "Waiting for the sync of process 4242 (credtray integration sync)…".to_owned(),
+            false
+        )
+    );
+    // Sync now waits for the sync to end; the rest stays as it was.
+    let syncing = shown(Some(progress(SyncPhase::Roles, 120, Some(500))));
+    assert_eq!(syncing[2], ("Log out".to_owned(), true));
+    assert_eq!(syncing[3], ("Sync now".to_owned(), false));
+    let idle = shown(None);
+    assert_eq!(
+        idle.iter().map(|(l, _)| l.as_str()).collect::<Vec<_>>(),
+        [
+            "https://d-1234567890.awsapps.com/start · 0 sessions",
+            "Log out",
+            "Sync now",
+            "Edit…",
+            "Delete…"
+        ]
+    );
+    assert_eq!(idle[2], ("Sync now".to_owned(), true));
+}
+
+#[test]
+fn a_sync_of_one_integration_changes_only_that_integrations_submenu() {
+    let mut c = Catalog::default();
+    let corp = add_corp(&mut c);
+    let other = c
+        .add_integration(credtray::session::NewIntegration {
+            alias: "other".parse().unwrap(),
+            start_url: "https://d-0987654321.awsapps.com/start".parse().unwrap(),
+            region: "eu-west-1".into(),
+        })
+        .unwrap()
+        .id;
+    add(&mut c, "dev", "default", user());
+    let idle = build(&c, false, &Syncing::new());
+    let syncing: Syncing = [(corp, progress(SyncPhase::Roles, 1, Some(2)))].into();
+    let busy = build(&c, false, &syncing);
+    let corp_key = format!("menu:integration:{corp}");
+    assert_ne!(find(&idle, &corp_key), find(&busy, &corp_key));
+    // Every other node is equal, so the renderer leaves it alone.
+    let other_key = format!("menu:integration:{other}");
+    assert_eq!(find(&idle, &other_key), find(&busy, &other_key));
+    for (a, b) in idle.iter().zip(&busy) {
+        if a.key() != "menu:integrations" {
+            assert_eq!(a, b);
+        }
+    }
+    assert_eq!(idle.len(), busy.len());
 }
