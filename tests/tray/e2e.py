@@ -668,11 +668,12 @@ def _():
     stub('/_stub/assign', {'accountId': '400000000099', 'roleName': 'ReadOnlyAccess', 'accountName': 'late'})
     later = [f'4000000001{i:02d}' for i in range(10)]
     try:
-        # The tray's first sync stops before it applies anything until `release` exists
+        # The tray's first sync stops halfway through its apply (it removes nothing here, so
+        # nothing is saved yet) until `release` exists
         # (CREDTRAY_FAILPOINT, debug builds).
         before = open(watcher_log).read().count('REGISTERED')
         held = background([CREDTRAY], os.path.join(base, 'tray.log'),
-                          dict(qenv, CREDTRAY_FAILPOINT='sync-applying', CREDTRAY_FAILPOINT_RELEASE=release))
+                          dict(qenv, CREDTRAY_FAILPOINT='sync-halfway', CREDTRAY_FAILPOINT_RELEASE=release))
         wait_for('the tray to register', lambda: open(watcher_log).read().count('REGISTERED') > before, 60)
         wait_for('its menu', lambda: 'Integrations' in labels(), 30)
         probe.click(['Integrations', 'corp — logged in', 'Sync now'])
