@@ -588,6 +588,23 @@ fn the_proxy_asks_for_basic_auth_and_never_logs_the_password() {
     assert!(refusals.contains(&("CONNECT", false, 407)), "{log:#?}");
     assert!(refusals.contains(&("GET", true, 407)), "{log:#?}");
 
+    // Nothing but these fields, so no header (Proxy-Authorization carries the password in
+    // base64) and no path can reach the log.
+    let moto = moto();
+    let moto_authority = moto.trim_start_matches("http://").trim_end_matches('/');
+    for entry in &log {
+        let mut keys: Vec<_> = entry.as_object().unwrap().keys().collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            ["authorized", "credentials", "method", "status", "target"],
+            "{entry}"
+        );
+        assert!(
+            entry["target"] == front.authority() || entry["target"] == moto_authority,
+            "{entry}"
+        );
+    }
     let cmdline = std::fs::read(format!("/proc/{}/cmdline", proxy.pid())).unwrap();
     let seen = [
         serde_json::to_string(&log).unwrap(),
@@ -600,4 +617,27 @@ fn the_proxy_asks_for_basic_auth_and_never_logs_the_password() {
             "a proxy password leaked: {seen:#?}"
         );
     }
+}
+
+#[test]
+fn the_tls_front_fronts_the_sso_stub_through_the_proxy() {
+    let stub = crate::sso_stub::SsoStub::start();
+    let front = TlsFront::start(stub.url());
+    let proxy = NetProxy::start(None);
+    let mut cmd = Command::new("curl");
+    no_network_env(&mut cmd)
+        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+        .arg(front.ca_bundle())
+        .args(["--proxy", &proxy.url()])
+        .arg(format!("{}/assignment/accounts?max_result=10", front.url()))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let run = finish(cmd, "");
+    // No bearer token: the stub's portal refuses, which shows the request reached it.
+    assert_eq!(run.stdout, "401", "{run:#?}");
+    let calls = stub.log_of("ListAccounts");
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    assert_eq!(calls[0]["status"], 401);
+    assert_eq!(proxy.connects(), vec![front.authority()]);
 }
