@@ -29,8 +29,9 @@ use serde_json::{Value, json};
 use crate::harness::{Env, Run, finish, fresh_keys, moto};
 
 /// Every variable that moves a client's traffic or trust (curl's, botocore's and the AWS
-/// SDKs' readings), so a test starts from a direct connection and the platform's roots.
-const NETWORK_VARIABLES: [&str; 10] = [
+/// SDKs' readings; rustls-native-certs reads `SSL_CERT_FILE`/`SSL_CERT_DIR` too), so a test
+/// starts from a direct connection and the platform's roots.
+const NETWORK_VARIABLES: [&str; 12] = [
     "HTTPS_PROXY",
     "https_proxy",
     "HTTP_PROXY",
@@ -41,6 +42,8 @@ const NETWORK_VARIABLES: [&str; 10] = [
     "no_proxy",
     "AWS_CA_BUNDLE",
     "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "CURL_CA_BUNDLE",
 ];
 
 /// Removes every proxy and CA variable from `cmd`'s environment.
