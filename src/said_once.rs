@@ -47,6 +47,8 @@ fn sts_causes() -> Vec<sts::Cause> {
         | sts::Cause::AccessDenied
         | sts::Cause::Throttled
         | sts::Cause::Unreachable
+        | sts::Cause::Untrusted(_)
+        | sts::Cause::Network(_)
         | sts::Cause::Other(_) => true,
     };
     let causes = vec![
@@ -56,6 +58,13 @@ fn sts_causes() -> Vec<sts::Cause> {
         sts::Cause::AccessDenied,
         sts::Cause::Throttled,
         sts::Cause::Unreachable,
+        sts::Cause::Untrusted(
+            "invalid peer certificate: UnknownIssuer".to_owned(),
+        ),
+        sts::Cause::Network(
+            "the CA bundle /etc/company-ca.pem (from AWS_CA_BUNDLE) can't be used: it holds no PEM certificate"
+                .to_owned(),
+        ),
         sts::Cause::Other("ValidationError".to_owned()),
     ];
     assert!(causes.iter().all(listed));
@@ -75,6 +84,7 @@ fn sso_causes() -> Vec<sso::Cause> {
         | sso::Cause::NotFound
         | sso::Cause::Throttled { .. }
         | sso::Cause::Unreachable
+        | sso::Cause::Untrusted(_)
         | sso::Cause::Other(_) => true,
     };
     let causes = vec![
@@ -90,6 +100,7 @@ fn sso_causes() -> Vec<sso::Cause> {
         sso::Cause::Throttled {
             retry_after: Some(Duration::from_secs(3)),
         },
+        sso::Cause::Untrusted("invalid peer certificate: UnknownIssuer".to_owned()),
         sso::Cause::Unreachable,
         sso::Cause::Other("HTTP 500".to_owned()),
     ];

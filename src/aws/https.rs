@@ -1,6 +1,7 @@
-//! One GET over HTTPS (or HTTP, for a local stub) outside the AWS SDK, through the same hyper,
-//! rustls (aws-lc-rs) and native roots it builds with: the console's federation endpoint, and
-//! `credtray doctor`'s look at STS's clock.
+//! One GET over HTTPS (or HTTP, for a local stub) outside the AWS SDK, through the same hyper
+//! and rustls (aws-lc-rs) it builds with and the network policy's trust roots
+//! ([`crate::net`]): the console's federation endpoint, and `credtray doctor`'s look at STS's
+//! clock.
 
 use std::time::Duration;
 
@@ -23,18 +24,23 @@ pub fn get(uri: &str, within: Duration) -> Result<Response, String> {
         .build()
         .map_err(|e| e.to_string())?;
     runtime.block_on(async {
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
-            .map_err(|e| format!("no TLS root certificates: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .build();
+        let https = crate::net::policy()
+            .and_then(crate::net::Policy::https_connector)
+            .map_err(|e| e.to_string())?;
         let client =
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .build::<_, Empty<bytes::Bytes>>(https);
         let uri: http::Uri = uri.parse().map_err(|_| "not a URL".to_owned())?;
         let call = async {
-            let response = client.get(uri).await.map_err(|e| format!("{e}"))?;
+            let response = client.get(uri).await.map_err(|e| match super::untrusted(&e) {
+                // The error's causes (never the URI, which may carry a secret): rustls's
+                // reason for refusing a certificate is a few levels down.
+                Some(why) => format!(
+                    "its TLS certificate is not trusted ({why}); if a company CA inspects TLS, set {} to its PEM bundle",
+                    crate::net::CA_BUNDLE_VAR
+                ),
+                None => crate::error_sentence(&e),
+            })?;
             let status = response.status().as_u16();
             let date = response
                 .headers()

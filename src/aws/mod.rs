@@ -70,6 +70,20 @@ pub fn refresh_due(
 
 /// What AWS said about a failed call, to end an error's sentence with: ` (AWS said: …)`, or
 /// nothing when it said nothing (STS and IAM Identity Center errors both).
+/// What TLS said, when an SDK call failed because the endpoint's certificate is not trusted
+/// (its error's causes are searched: the SDK wraps rustls's error a few levels down).
+fn untrusted(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        let text = e.to_string();
+        if text.contains("certificate") {
+            return Some(text);
+        }
+        cause = e.source();
+    }
+    None
+}
+
 fn said(message: &str) -> String {
     if message.is_empty() {
         String::new()

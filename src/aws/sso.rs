@@ -47,6 +47,9 @@ pub enum Cause {
     Throttled { retry_after: Option<Duration> },
     /// IAM Identity Center could not be reached.
     Unreachable,
+    /// Its TLS certificate is not one this machine trusts (a company CA inspecting TLS,
+    /// without its bundle); what TLS said.
+    Untrusted(String),
     /// Anything else, with its code or HTTP status.
     Other(String),
 }
@@ -88,6 +91,10 @@ impl Error {
             Cause::NotFound => "no such account or role".to_owned(),
             Cause::Throttled { .. } => format!("IAM Identity Center throttled {}", self.call),
             Cause::Unreachable => "IAM Identity Center could not be reached".to_owned(),
+            Cause::Untrusted(why) => format!(
+                "IAM Identity Center's TLS certificate is not trusted ({why}); if a company CA inspects TLS, set {} to its PEM bundle",
+                crate::net::CA_BUNDLE_VAR
+            ),
             Cause::Other(code) => format!("{} failed with {code}", self.call),
         };
         format!("{what}{detail}")
@@ -209,6 +216,14 @@ impl Sdk {
     }
 
     fn inner(&self, call: &'static str) -> Result<&Inner, Error> {
+        // A network policy that can't be used fails every call, before any is made.
+        if let Err(e) = crate::net::policy() {
+            return Err(Error {
+                call,
+                cause: Cause::Other("an unusable network setting".to_owned()),
+                message: e.to_string(),
+            });
+        }
         self.inner
             .get_or_init(|| {
                 let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -221,17 +236,19 @@ impl Sdk {
                     .connect_timeout(Duration::from_secs(5))
                     .operation_timeout(Duration::from_secs(30))
                     .build();
-                let base = runtime.block_on(
-                    aws_config::defaults(BehaviorVersion::latest())
-                        // Every call is unsigned (the portal takes the access token in a
-                        // header).
-                        .no_credentials()
-                        .region(SdkRegion::from_static("us-east-1"))
-                        .timeout_config(timeouts)
-                        // The caller paces and retries.
-                        .retry_config(aws_config::retry::RetryConfig::disabled())
-                        .load(),
-                );
+                let mut loader = aws_config::defaults(BehaviorVersion::latest())
+                    // Every call is unsigned (the portal takes the access token in a
+                    // header).
+                    .no_credentials()
+                    .region(SdkRegion::from_static("us-east-1"))
+                    .timeout_config(timeouts)
+                    // The caller paces and retries.
+                    .retry_config(aws_config::retry::RetryConfig::disabled());
+                // Without it (a policy that can't be used), `inner` fails every call first.
+                if let Some(client) = crate::net::sdk_http_client() {
+                    loader = loader.http_client(client);
+                }
+                let base = runtime.block_on(loader.load());
                 Ok(Inner { runtime, base })
             })
             .as_ref()
@@ -558,7 +575,14 @@ where
     let message = crate::redact::scrub(error.message().unwrap_or_default());
     let code = error.code().unwrap_or_default().to_owned();
     let cause = match (&error, code.trim_end_matches("Exception"), status) {
-        (SdkError::DispatchFailure(_) | SdkError::TimeoutError(_), _, _) => Cause::Unreachable,
+        (SdkError::DispatchFailure(failure), _, _) => match failure
+            .as_connector_error()
+            .and_then(|e| super::untrusted(e))
+        {
+            Some(why) => Cause::Untrusted(why),
+            None => Cause::Unreachable,
+        },
+        (SdkError::TimeoutError(_), _, _) => Cause::Unreachable,
         (_, _, Some(429)) | (_, "TooManyRequests", _) => Cause::Throttled { retry_after },
         (_, "AuthorizationPending", _) => Cause::AuthorizationPending,
         (_, "SlowDown", _) => Cause::SlowDown,

@@ -33,6 +33,11 @@ pub enum Cause {
     Throttled,
     /// STS could not be reached.
     Unreachable,
+    /// STS's TLS certificate is not one this machine trusts (a company CA inspecting TLS,
+    /// without its bundle); what TLS said.
+    Untrusted(String),
+    /// The network policy can't be used (an unusable CA bundle): its sentence.
+    Network(String),
     /// Anything else AWS answered, with its code.
     Other(String),
 }
@@ -56,6 +61,11 @@ impl Error {
             Cause::AccessDenied => format!("access denied by AWS on {}", self.call),
             Cause::Throttled => "STS is throttling requests; try again in a moment".to_owned(),
             Cause::Unreachable => "the STS endpoint could not be reached".to_owned(),
+            Cause::Untrusted(why) => format!(
+                "the STS endpoint's TLS certificate is not trusted ({why}); if a company CA inspects TLS, set {} to its PEM bundle",
+                crate::net::CA_BUNDLE_VAR
+            ),
+            Cause::Network(sentence) => sentence.clone(),
             Cause::Other(code) => format!("{} failed with {code}", self.call),
         };
         format!("{what}{detail}")
@@ -130,15 +140,17 @@ impl Sdk {
                 .connect_timeout(Duration::from_secs(5))
                 .operation_timeout(Duration::from_secs(30))
                 .build();
-            self.runtime.block_on(
-                aws_config::defaults(BehaviorVersion::latest())
-                    // Credentials are always given per call: never let the default chain
-                    // wander (environment, profiles, instance metadata).
-                    .no_credentials()
-                    .region(SdkRegion::from_static("us-east-1"))
-                    .timeout_config(timeouts)
-                    .load(),
-            )
+            let mut loader = aws_config::defaults(BehaviorVersion::latest())
+                // Credentials are always given per call: never let the default chain
+                // wander (environment, profiles, instance metadata).
+                .no_credentials()
+                .region(SdkRegion::from_static("us-east-1"))
+                .timeout_config(timeouts);
+            // Without it (a policy that can't be used), `send` fails every call first.
+            if let Some(client) = crate::net::sdk_http_client() {
+                loader = loader.http_client(client);
+            }
+            self.runtime.block_on(loader.load())
         })
     }
 
@@ -153,6 +165,14 @@ impl Sdk {
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: fmt::Debug,
     {
+        // A network policy that can't be used fails every call, before any is made.
+        if let Err(e) = crate::net::policy() {
+            return Err(Error {
+                call,
+                cause: Cause::Network(e.to_string()),
+                message: String::new(),
+            });
+        }
         self.runtime
             .block_on(request)
             .map_err(|e| map_error(call, with_mfa, e))
@@ -331,7 +351,14 @@ where
 {
     let message = error.message().unwrap_or_default().to_owned();
     let cause = match &error {
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => Cause::Unreachable,
+        SdkError::DispatchFailure(failure) => match failure
+            .as_connector_error()
+            .and_then(|e| super::untrusted(e))
+        {
+            Some(why) => Cause::Untrusted(why),
+            None => Cause::Unreachable,
+        },
+        SdkError::TimeoutError(_) => Cause::Unreachable,
         SdkError::ServiceError(_) => match error.code().unwrap_or_default() {
             "InvalidClientTokenId" | "SignatureDoesNotMatch" | "UnrecognizedClientException" => {
                 Cause::InvalidKey
