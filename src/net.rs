@@ -36,11 +36,10 @@ pub enum Error {
     NoRoots(String),
 }
 
-/// Extra certificates to trust, and where they came from.
+/// Extra certificates to trust (checked: where they came from is only said when they can't
+/// be used).
 #[derive(Debug, Clone)]
 struct Bundle {
-    path: PathBuf,
-    from: &'static str,
     pem: Vec<u8>,
     certificates: Vec<CertificateDer<'static>>,
 }
@@ -74,13 +73,6 @@ impl Policy {
             None => None,
         };
         Ok(Self { bundle })
-    }
-
-    /// The extra CA bundle trusted, if any: its path and where it was named.
-    pub fn ca_bundle(&self) -> Option<(&std::path::Path, &'static str, usize)> {
-        self.bundle
-            .as_ref()
-            .map(|b| (b.path.as_path(), b.from, b.certificates.len()))
     }
 
     /// The HTTP client the AWS SDK's clients use: rustls (aws-lc), the platform's roots and
@@ -173,12 +165,7 @@ fn read_bundle(path: PathBuf, from: &'static str) -> Result<Bundle, Error> {
             .add(certificate.clone())
             .map_err(|e| fail(format!("its certificate {} is unusable ({e})", n + 1)))?;
     }
-    Ok(Bundle {
-        path,
-        from,
-        pem,
-        certificates,
-    })
+    Ok(Bundle { pem, certificates })
 }
 
 #[cfg(test)]
@@ -223,7 +210,7 @@ mod tests {
     #[test]
     fn no_bundle_trusts_the_platform_alone() {
         let policy = Policy::from_env(|_| None).unwrap();
-        assert!(policy.ca_bundle().is_none());
+        assert!(policy.bundle.is_none());
         assert!(policy.rustls_config().is_ok());
     }
 

@@ -496,6 +496,11 @@ impl Pace {
         self.governor.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Throttles answered so far (read on every sync progress report: no copy of the pace).
+    pub fn throttled(&self) -> u64 {
+        self.governor().throttled()
+    }
+
     /// A copy of the pure pace, as it stands.
     pub fn snapshot(&self) -> Governor {
         self.governor().clone()

@@ -412,9 +412,7 @@ impl Engine {
     ) -> Result<SyncReport, Error> {
         let started = Instant::now();
         let integration = self.integration(id)?;
-        let cancel = || Error::SyncCancelled {
-            integration: integration.alias.to_string(),
-        };
+        let cancel = || cancelled_sync(&integration);
         let waiting = |holder: &str| {
             progress(&SyncProgress {
                 phase: SyncPhase::Waiting(holder.to_owned()),
@@ -468,14 +466,12 @@ impl Engine {
         progress: &(dyn Fn(&SyncProgress) + Sync),
         cancelled: &dyn Fn() -> bool,
     ) -> Result<SyncReport, Error> {
-        let cancel = || Error::SyncCancelled {
-            integration: integration.alias.to_string(),
-        };
+        let cancel = || cancelled_sync(integration);
         let sso = self.sso_client()?;
         let token = self.access_token(integration, false)?;
         let region = &integration.region;
         let pace = pace_of(integration);
-        let throttled_before = pace.snapshot().throttled();
+        let throttled_before = pace.throttled();
         let roles_found = AtomicUsize::new(0);
         let done = AtomicUsize::new(0);
         let tell = |phase: SyncPhase, accounts: usize, total: Option<usize>| {
@@ -484,7 +480,7 @@ impl Engine {
                 accounts,
                 total,
                 roles: roles_found.load(Ordering::SeqCst),
-                throttled: pace.snapshot().throttled() - throttled_before,
+                throttled: pace.throttled() - throttled_before,
                 elapsed: started.elapsed(),
             });
         };
@@ -639,6 +635,12 @@ impl Engine {
             "synced"
         );
         Ok(report)
+    }
+}
+
+fn cancelled_sync(integration: &Integration) -> Error {
+    Error::SyncCancelled {
+        integration: integration.alias.to_string(),
     }
 }
 
