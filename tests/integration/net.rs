@@ -5,8 +5,8 @@
 //! the file, before any call.
 
 use crate::engine::add_moto_user;
-use crate::harness::{Env, Run, finish, fixtures, moto, support_server};
-use crate::net_support::{TlsFront, no_network_env};
+use crate::harness::{Env, Run, finish, fixtures, moto};
+use crate::net_support::{Support, TlsFront, no_network_env};
 use crate::sso_stub::SsoStub;
 
 /// `credtray args` with STS at `front`, no proxy or CA variable from the test's environment,
@@ -125,10 +125,12 @@ fn iam_identity_center_behind_a_company_ca_logs_in_and_syncs_with_aws_ca_bundle(
 fn the_console_sign_in_behind_a_company_ca_needs_its_bundle_and_says_so() {
     let env = Env::new();
     add_moto_user(&env, &fixtures(), "dev", "dev", &[]);
-    let log = env.root.join("federation.log");
-    let (federation, port) = support_server("federation_stub.py", &[log.as_os_str()]);
-    let _federation = Killed(federation);
-    let front = TlsFront::start(&format!("127.0.0.1:{port}"));
+    let federation = Support::start(
+        "federation_stub.py",
+        |dir| vec![dir.join("federation.log").into()],
+        "",
+    );
+    let front = TlsFront::start(&format!("127.0.0.1:{}", federation.port()));
     let endpoint = format!("{}/federation", front.url());
     let console = |bundle: Option<&std::path::Path>| {
         let mut cmd = env.command(&["console", "dev", "--print"]);
@@ -154,14 +156,4 @@ fn the_console_sign_in_behind_a_company_ca_needs_its_bundle_and_says_so() {
         signed_in.stdout.trim().starts_with(&format!("{endpoint}?")),
         "{signed_in:?}"
     );
-}
-
-/// A support server, killed when the test ends (however it ends).
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

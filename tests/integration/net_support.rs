@@ -101,36 +101,79 @@ fn start_support(
     (child, stdin, port)
 }
 
-/// A running forward proxy on 127.0.0.1, killed when dropped.
-pub struct NetProxy {
+/// A support server from tests/support, running (see [`start_support`]), killed when dropped;
+/// its stderr and any file it writes are in its own temporary directory.
+pub struct Support {
     child: Child,
     _stdin: ChildStdin,
     port: u16,
     dir: tempfile::TempDir,
 }
 
-impl NetProxy {
-    /// Starts a proxy that asks for Basic authentication with `(user, password)`, or for none.
-    pub fn start(basic_auth: Option<(&str, &str)>) -> Self {
+impl Support {
+    /// Starts `script` with the arguments `args` makes of its directory, `input` on its stdin.
+    pub fn start(
+        script: &str,
+        args: impl FnOnce(&Path) -> Vec<std::ffi::OsString>,
+        input: &str,
+    ) -> Self {
         let dir = tempfile::Builder::new()
-            .prefix("net-proxy-")
+            .prefix(&format!("{}-", script.trim_end_matches(".py")))
             .tempdir()
             .unwrap();
-        let config = basic_auth.map_or_else(
-            || json!({}),
-            |(user, password)| json!({"user": user, "password": password}),
-        );
-        let (child, stdin, port) = start_support(
-            "net_proxy.py",
-            &[],
-            &format!("{config}\n"),
-            &dir.path().join("stderr"),
-        );
+        let args = args(dir.path());
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        let (child, stdin, port) = start_support(script, &args, input, &dir.path().join("stderr"));
         Self {
             child,
             _stdin: stdin,
             port,
             dir,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// What it wrote on stderr.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr")).unwrap()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Support {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running forward proxy on 127.0.0.1, killed when dropped.
+pub struct NetProxy {
+    server: Support,
+    port: u16,
+}
+
+impl NetProxy {
+    /// Starts a proxy that asks for Basic authentication with `(user, password)`, or for none.
+    pub fn start(basic_auth: Option<(&str, &str)>) -> Self {
+        let config = basic_auth.map_or_else(
+            || json!({}),
+            |(user, password)| json!({"user": user, "password": password}),
+        );
+        let server = Support::start("net_proxy.py", |_| Vec::new(), &format!("{config}\n"));
+        Self {
+            port: server.port(),
+            server,
         }
     }
 
@@ -173,11 +216,11 @@ impl NetProxy {
 
     /// What the proxy wrote on stderr (nothing, unless it failed).
     pub fn stderr(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("stderr")).unwrap()
+        self.server.stderr()
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.server.pid()
     }
 
     /// A request to the proxy itself (not proxied); panics unless it answers 200 with JSON.
@@ -203,19 +246,10 @@ impl NetProxy {
     }
 }
 
-impl Drop for NetProxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A running TLS front on 127.0.0.1 with its own test CA, killed when dropped.
 pub struct TlsFront {
-    child: Child,
-    _stdin: ChildStdin,
+    server: Support,
     port: u16,
-    dir: tempfile::TempDir,
 }
 
 impl TlsFront {
@@ -223,28 +257,22 @@ impl TlsFront {
     /// `host:port`.
     pub fn start(upstream: &str) -> Self {
         let upstream = upstream.trim_start_matches("http://").trim_end_matches('/');
-        let dir = tempfile::Builder::new()
-            .prefix("tls-front-")
-            .tempdir()
-            .unwrap();
-        let ca = dir.path().join("ca.pem");
-        let (child, stdin, port) = start_support(
+        let server = Support::start(
             "tls_front.py",
-            &[
-                "--ca-out".as_ref(),
-                ca.as_os_str(),
-                "--upstream".as_ref(),
-                upstream.as_ref(),
-                "--watch-stdin".as_ref(),
-            ],
+            |dir| {
+                vec![
+                    "--ca-out".into(),
+                    dir.join("ca.pem").into(),
+                    "--upstream".into(),
+                    upstream.into(),
+                    "--watch-stdin".into(),
+                ]
+            },
             "",
-            &dir.path().join("stderr"),
         );
         Self {
-            child,
-            _stdin: stdin,
-            port,
-            dir,
+            port: server.port(),
+            server,
         }
     }
 
@@ -264,12 +292,12 @@ impl TlsFront {
 
     /// The test CA's certificate (PEM), for `AWS_CA_BUNDLE`, `ca_bundle` or `curl --cacert`.
     pub fn ca_bundle(&self) -> PathBuf {
-        self.dir.path().join("ca.pem")
+        self.server.dir().join("ca.pem")
     }
 
     /// What the front logged: one line per failed handshake or unreachable upstream.
     pub fn stderr(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("stderr")).unwrap()
+        self.server.stderr()
     }
 
     /// Waits (generously: a loaded machine) until the front's stderr holds `needle`.
@@ -282,13 +310,6 @@ impl TlsFront {
             std::thread::sleep(Duration::from_millis(50));
         }
         false
-    }
-}
-
-impl Drop for TlsFront {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
