@@ -58,9 +58,10 @@ fn sts_causes() -> Vec<sts::Cause> {
         sts::Cause::AccessDenied,
         sts::Cause::Throttled,
         sts::Cause::Unreachable,
-        sts::Cause::Untrusted(
-            "invalid peer certificate: UnknownIssuer".to_owned(),
-        ),
+        sts::Cause::Untrusted(crate::aws::untrusted_phrase(
+            "https://sts.us-east-1.amazonaws.com",
+            "invalid peer certificate: UnknownIssuer",
+        )),
         sts::Cause::Network(
             "the CA bundle /etc/company-ca.pem (from AWS_CA_BUNDLE) can't be used: it holds no PEM certificate"
                 .to_owned(),
@@ -85,6 +86,7 @@ fn sso_causes() -> Vec<sso::Cause> {
         | sso::Cause::Throttled { .. }
         | sso::Cause::Unreachable
         | sso::Cause::Untrusted(_)
+        | sso::Cause::Proxy(_)
         | sso::Cause::Other(_) => true,
     };
     let causes = vec![
@@ -100,7 +102,13 @@ fn sso_causes() -> Vec<sso::Cause> {
         sso::Cause::Throttled {
             retry_after: Some(Duration::from_secs(3)),
         },
-        sso::Cause::Untrusted("invalid peer certificate: UnknownIssuer".to_owned()),
+        sso::Cause::Untrusted(crate::aws::untrusted_phrase(
+            "https://oidc.us-east-1.amazonaws.com",
+            "invalid peer certificate: UnknownIssuer",
+        )),
+        sso::Cause::Proxy(
+            "the proxy http://alice:***@proxy.corp:3128 (from [settings] proxy) refused credtray's credentials (407 Proxy Authentication Required): check the proxy user and password (credtray settings proxy URL --user USER --password -)".to_owned(),
+        ),
         sso::Cause::Unreachable,
         sso::Cause::Other("HTTP 500".to_owned()),
     ];
@@ -158,6 +166,10 @@ fn session_errors() -> Vec<session::Error> {
         E::ProfileExists("dev".to_owned()),
         E::UnknownProfile("dev".to_owned()),
         E::DefaultProfile,
+        E::Setting {
+            name: "proxy",
+            why: "SOCKS proxies (socks5://) are not supported; give an http:// proxy".to_owned(),
+        },
     ];
     // A new variant fails to compile here until it is listed above.
     for e in &errors {
@@ -174,6 +186,7 @@ fn session_errors() -> Vec<session::Error> {
             | E::ProfileInUse { .. }
             | E::ProfileExists(_)
             | E::UnknownProfile(_)
+            | E::Setting { .. }
             | E::DefaultProfile => {}
         }
     }
@@ -413,6 +426,21 @@ fn engine_errors() -> Vec<engine::Error> {
         },
         E::LoginCancelled,
         E::NoSsoClient,
+        E::Network(crate::net::Error::Bundle {
+            path: PathBuf::from("/etc/company-ca.pem"),
+            from: "[settings] ca_bundle".to_owned(),
+            why: "it is not PEM (bad base64)".to_owned(),
+        }),
+        E::Network(crate::net::Error::Proxy(crate::net::proxy::Refused {
+            from: "HTTPS_PROXY".to_owned(),
+            why: "a proxy URL has no path or query: give http://host:port".to_owned(),
+        })),
+        E::Network(crate::net::Error::NoRoots(
+            "the platform has none".to_owned(),
+        )),
+        E::Network(crate::net::Error::Source(
+            "cannot read the proxy's password: the OS keychain is locked".to_owned(),
+        )),
     ]);
     errors.extend(saml_errors().into_iter().map(E::Saml));
     errors.extend(refusals().into_iter().map(E::KeysStay));
@@ -467,6 +495,7 @@ fn engine_errors() -> Vec<engine::Error> {
             | E::KeysStay(_)
             | E::KeysWouldBeLost { .. }
             | E::KeysHomeHeld { .. }
+            | E::Network(_)
             | E::Internal(_) => {}
         }
     }

@@ -70,9 +70,9 @@ pub fn refresh_due(
 
 /// What AWS said about a failed call, to end an error's sentence with: ` (AWS said: …)`, or
 /// nothing when it said nothing (STS and IAM Identity Center errors both).
-/// What TLS said, when an SDK call failed because the endpoint's certificate is not trusted
-/// (its error's causes are searched: the SDK wraps rustls's error a few levels down).
-fn untrusted(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+/// What TLS said, when a call failed because the endpoint's certificate is not trusted (its
+/// error's causes are searched: the SDK and hyper wrap rustls's error a few levels down).
+pub(crate) fn untrusted(error: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut cause = Some(error);
     while let Some(e) = cause {
         let text = e.to_string();
@@ -82,6 +82,45 @@ fn untrusted(error: &(dyn std::error::Error + 'static)) -> Option<String> {
         cause = e.source();
     }
     None
+}
+
+/// Why a call failed before any answer, when that is the proxy or TLS trust.
+pub(crate) enum Transport {
+    /// The proxy refused it: a sentence naming the proxy.
+    Proxy(String),
+    /// The endpoint's certificate is not trusted: a phrase naming the endpoint and saying
+    /// what to do (`TLS certificate at https://… is not trusted (…); …`).
+    Untrusted(String),
+}
+
+pub(crate) fn transport_cause(
+    error: Option<&(dyn std::error::Error + 'static)>,
+    endpoint: &str,
+) -> Option<Transport> {
+    let error = error?;
+    if let Some(sentence) = crate::net::proxy_failure(error, endpoint) {
+        return Some(Transport::Proxy(sentence));
+    }
+    untrusted(error).map(|why| Transport::Untrusted(untrusted_phrase(endpoint, &why)))
+}
+
+/// `TLS certificate at <endpoint> is not trusted (<why>); …what to do`.
+pub(crate) fn untrusted_phrase(endpoint: &str, why: &str) -> String {
+    format!(
+        "TLS certificate at {endpoint} is not trusted ({why}); if a company CA inspects TLS, set {} or `credtray settings ca-bundle FILE` to its PEM bundle",
+        crate::net::CA_BUNDLE_VAR
+    )
+}
+
+/// The endpoint an SDK client calls: `AWS_ENDPOINT_URL_<SERVICE>`, `AWS_ENDPOINT_URL`, or AWS's.
+pub(crate) fn endpoint(service: &str, aws: String) -> String {
+    [
+        format!("AWS_ENDPOINT_URL_{service}"),
+        "AWS_ENDPOINT_URL".to_owned(),
+    ]
+    .iter()
+    .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    .unwrap_or(aws)
 }
 
 fn said(message: &str) -> String {

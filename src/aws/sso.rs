@@ -48,8 +48,11 @@ pub enum Cause {
     /// IAM Identity Center could not be reached.
     Unreachable,
     /// Its TLS certificate is not one this machine trusts (a company CA inspecting TLS,
-    /// without its bundle); what TLS said.
+    /// without its bundle): the endpoint, and what TLS said.
     Untrusted(String),
+    /// The proxy refused the call (a 407, a tunnel it would not open, or it could not be
+    /// reached): the sentence naming it.
+    Proxy(String),
     /// Anything else, with its code or HTTP status.
     Other(String),
 }
@@ -91,10 +94,8 @@ impl Error {
             Cause::NotFound => "no such account or role".to_owned(),
             Cause::Throttled { .. } => format!("IAM Identity Center throttled {}", self.call),
             Cause::Unreachable => "IAM Identity Center could not be reached".to_owned(),
-            Cause::Untrusted(why) => format!(
-                "IAM Identity Center's TLS certificate is not trusted ({why}); if a company CA inspects TLS, set {} to its PEM bundle",
-                crate::net::CA_BUNDLE_VAR
-            ),
+            Cause::Untrusted(why) => format!("IAM Identity Center's {why}"),
+            Cause::Proxy(sentence) => sentence.clone(),
             Cause::Other(code) => format!("{} failed with {code}", self.call),
         };
         format!("{what}{detail}")
@@ -236,7 +237,7 @@ impl Sdk {
                     .connect_timeout(Duration::from_secs(5))
                     .operation_timeout(Duration::from_secs(30))
                     .build();
-                let mut loader = aws_config::defaults(BehaviorVersion::latest())
+                let loader = aws_config::defaults(BehaviorVersion::latest())
                     // Every call is unsigned (the portal takes the access token in a
                     // header).
                     .no_credentials()
@@ -244,10 +245,7 @@ impl Sdk {
                     .timeout_config(timeouts)
                     // The caller paces and retries.
                     .retry_config(aws_config::retry::RetryConfig::disabled());
-                // Without it (a policy that can't be used), `inner` fails every call first.
-                if let Some(client) = crate::net::sdk_http_client() {
-                    loader = loader.http_client(client);
-                }
+                let loader = loader.http_client(crate::net::sdk_http_client());
                 let base = runtime.block_on(loader.load());
                 Ok(Inner { runtime, base })
             })
@@ -263,22 +261,30 @@ impl Sdk {
         &self,
         call: &'static str,
         region: &Region,
-    ) -> Result<(&Inner, aws_sdk_ssooidc::Client), Error> {
+    ) -> Result<(Caller<'_>, aws_sdk_ssooidc::Client), Error> {
         let inner = self.inner(call)?;
         let config = aws_sdk_ssooidc::config::Builder::from(&inner.base)
             .region(aws_sdk_ssooidc::config::Region::new(region.to_string()));
-        Ok((inner, aws_sdk_ssooidc::Client::from_conf(config.build())))
+        let endpoint = super::endpoint("SSO_OIDC", format!("https://oidc.{region}.amazonaws.com"));
+        Ok((
+            Caller { inner, endpoint },
+            aws_sdk_ssooidc::Client::from_conf(config.build()),
+        ))
     }
 
     fn portal(
         &self,
         call: &'static str,
         region: &Region,
-    ) -> Result<(&Inner, aws_sdk_sso::Client), Error> {
+    ) -> Result<(Caller<'_>, aws_sdk_sso::Client), Error> {
         let inner = self.inner(call)?;
         let config = aws_sdk_sso::config::Builder::from(&inner.base)
             .region(SdkRegion::new(region.to_string()));
-        Ok((inner, aws_sdk_sso::Client::from_conf(config.build())))
+        let endpoint = super::endpoint("SSO", format!("https://portal.sso.{region}.amazonaws.com"));
+        Ok((
+            Caller { inner, endpoint },
+            aws_sdk_sso::Client::from_conf(config.build()),
+        ))
     }
 }
 
@@ -314,7 +320,13 @@ impl Sdk {
     }
 }
 
-impl Inner {
+/// The runtime and the endpoint of one call (named when its certificate or proxy fails).
+struct Caller<'a> {
+    inner: &'a Inner,
+    endpoint: String,
+}
+
+impl Caller<'_> {
     fn send<O, E>(
         &self,
         call: &'static str,
@@ -323,9 +335,10 @@ impl Inner {
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        self.runtime
+        self.inner
+            .runtime
             .block_on(request)
-            .map_err(|e| map_error(call, e))
+            .map_err(|e| map_error(call, &self.endpoint, e))
     }
 }
 
@@ -557,7 +570,7 @@ fn token(
     })
 }
 
-fn map_error<E>(call: &'static str, error: SdkError<E, HttpResponse>) -> Error
+fn map_error<E>(call: &'static str, endpoint: &str, error: SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -575,13 +588,16 @@ where
     let message = crate::redact::scrub(error.message().unwrap_or_default());
     let code = error.code().unwrap_or_default().to_owned();
     let cause = match (&error, code.trim_end_matches("Exception"), status) {
-        (SdkError::DispatchFailure(failure), _, _) => match failure
-            .as_connector_error()
-            .and_then(|e| super::untrusted(e))
-        {
-            Some(why) => Cause::Untrusted(why),
-            None => Cause::Unreachable,
-        },
+        (SdkError::DispatchFailure(failure), _, _) => super::transport_cause(
+            failure
+                .as_connector_error()
+                .map(|e| e as &(dyn std::error::Error + 'static)),
+            endpoint,
+        )
+        .map_or(Cause::Unreachable, |c| match c {
+            super::Transport::Proxy(sentence) => Cause::Proxy(sentence),
+            super::Transport::Untrusted(why) => Cause::Untrusted(why),
+        }),
         (SdkError::TimeoutError(_), _, _) => Cause::Unreachable,
         (_, _, Some(429)) | (_, "TooManyRequests", _) => Cause::Throttled { retry_after },
         (_, "AuthorizationPending", _) => Cause::AuthorizationPending,

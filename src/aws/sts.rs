@@ -61,10 +61,7 @@ impl Error {
             Cause::AccessDenied => format!("access denied by AWS on {}", self.call),
             Cause::Throttled => "STS is throttling requests; try again in a moment".to_owned(),
             Cause::Unreachable => "the STS endpoint could not be reached".to_owned(),
-            Cause::Untrusted(why) => format!(
-                "the STS endpoint's TLS certificate is not trusted ({why}); if a company CA inspects TLS, set {} to its PEM bundle",
-                crate::net::CA_BUNDLE_VAR
-            ),
+            Cause::Untrusted(why) => format!("STS's {why}"),
             Cause::Network(sentence) => sentence.clone(),
             Cause::Other(code) => format!("{} failed with {code}", self.call),
         };
@@ -140,16 +137,13 @@ impl Sdk {
                 .connect_timeout(Duration::from_secs(5))
                 .operation_timeout(Duration::from_secs(30))
                 .build();
-            let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            let loader = aws_config::defaults(BehaviorVersion::latest())
                 // Credentials are always given per call: never let the default chain
                 // wander (environment, profiles, instance metadata).
                 .no_credentials()
                 .region(SdkRegion::from_static("us-east-1"))
                 .timeout_config(timeouts);
-            // Without it (a policy that can't be used), `send` fails every call first.
-            if let Some(client) = crate::net::sdk_http_client() {
-                loader = loader.http_client(client);
-            }
+            let loader = loader.http_client(crate::net::sdk_http_client());
             self.runtime.block_on(loader.load())
         })
     }
@@ -158,6 +152,7 @@ impl Sdk {
     fn send<O, E, R>(
         &self,
         call: &'static str,
+        region: &Region,
         with_mfa: bool,
         request: impl std::future::Future<Output = Result<O, SdkError<E, R>>>,
     ) -> Result<O, Error>
@@ -173,9 +168,10 @@ impl Sdk {
                 message: String::new(),
             });
         }
-        self.runtime
-            .block_on(request)
-            .map_err(|e| map_error(call, with_mfa, e))
+        self.runtime.block_on(request).map_err(|e| {
+            let endpoint = super::endpoint("STS", format!("https://sts.{region}.amazonaws.com"));
+            map_error(call, &endpoint, with_mfa, e)
+        })
     }
 
     /// A client for `region`, signing with `credentials` (unsigned without).
@@ -246,7 +242,7 @@ impl Sts for Sdk {
                 .serial_number(device.as_str())
                 .token_code(code.as_str());
         }
-        let out = self.send("GetSessionToken", mfa.is_some(), call.send())?;
+        let out = self.send("GetSessionToken", region, mfa.is_some(), call.send())?;
         convert("GetSessionToken", out.credentials)
     }
 
@@ -266,7 +262,7 @@ impl Sts for Sdk {
             .role_session_name(session_name.as_str())
             .set_external_id(external_id.map(|e| e.as_str().to_owned()))
             .duration_seconds(seconds(duration));
-        let out = self.send("AssumeRole", false, call.send())?;
+        let out = self.send("AssumeRole", region, false, call.send())?;
         convert("AssumeRole", out.credentials)
     }
 
@@ -285,7 +281,7 @@ impl Sts for Sdk {
             .principal_arn(idp_arn.as_str())
             .saml_assertion(assertion.expose_secret())
             .duration_seconds(seconds(duration));
-        let out = self.send("AssumeRoleWithSAML", false, call.send())?;
+        let out = self.send("AssumeRoleWithSAML", region, false, call.send())?;
         convert("AssumeRoleWithSAML", out.credentials)
     }
 
@@ -303,7 +299,7 @@ impl Sts for Sdk {
             .name(name)
             .policy(policy)
             .duration_seconds(seconds(duration));
-        let out = self.send("GetFederationToken", false, call.send())?;
+        let out = self.send("GetFederationToken", region, false, call.send())?;
         convert("GetFederationToken", out.credentials)
     }
 
@@ -311,7 +307,7 @@ impl Sts for Sdk {
         let call = self
             .client(region, Some(temporary(with)))
             .get_caller_identity();
-        let out = self.send("GetCallerIdentity", false, call.send())?;
+        let out = self.send("GetCallerIdentity", region, false, call.send())?;
         out.arn.ok_or_else(|| Error {
             call: "GetCallerIdentity",
             cause: Cause::Other("an answer without an ARN".to_owned()),
@@ -344,20 +340,28 @@ fn convert(
     })
 }
 
-fn map_error<E, R>(call: &'static str, with_mfa: bool, error: SdkError<E, R>) -> Error
+fn map_error<E, R>(
+    call: &'static str,
+    endpoint: &str,
+    with_mfa: bool,
+    error: SdkError<E, R>,
+) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: fmt::Debug,
 {
     let message = error.message().unwrap_or_default().to_owned();
     let cause = match &error {
-        SdkError::DispatchFailure(failure) => match failure
-            .as_connector_error()
-            .and_then(|e| super::untrusted(e))
-        {
-            Some(why) => Cause::Untrusted(why),
-            None => Cause::Unreachable,
-        },
+        SdkError::DispatchFailure(failure) => super::transport_cause(
+            failure
+                .as_connector_error()
+                .map(|e| e as &(dyn std::error::Error + 'static)),
+            endpoint,
+        )
+        .map_or(Cause::Unreachable, |c| match c {
+            super::Transport::Proxy(sentence) => Cause::Network(sentence),
+            super::Transport::Untrusted(why) => Cause::Untrusted(why),
+        }),
         SdkError::TimeoutError(_) => Cause::Unreachable,
         SdkError::ServiceError(_) => match error.code().unwrap_or_default() {
             "InvalidClientTokenId" | "SignatureDoesNotMatch" | "UnrecognizedClientException" => {
@@ -422,6 +426,7 @@ mod tests {
             "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQDx7Kq2+9zWb3f1".repeat(3);
         let e = map_error(
             "GetSessionToken",
+            "https://sts.test",
             false,
             answer(
                 "SignatureDoesNotMatch",
@@ -440,6 +445,7 @@ mod tests {
         // The MFA check still sees AWS's words, and ARNs stay readable.
         let e = map_error(
             "GetSessionToken",
+            "https://sts.test",
             true,
             answer(
                 "AccessDenied",

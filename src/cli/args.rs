@@ -24,6 +24,52 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum SettingsCommand {
+    /// Show the settings (the proxy's password only as set or not)
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set the proxy every call of credtray goes through, overriding HTTPS_PROXY, HTTP_PROXY,
+    /// ALL_PROXY and NO_PROXY (--none: direct connections; --env: the variables decide again)
+    Proxy(ProxyArgs),
+    /// Trust a PEM bundle of CA certificates beside the platform's (AWS_CA_BUNDLE and a
+    /// profile's ca_bundle in ~/.aws/config come first, as the AWS CLI reads them)
+    CaBundle {
+        /// The PEM file
+        #[arg(required_unless_present = "none", conflicts_with = "none")]
+        file: Option<std::path::PathBuf>,
+        /// Trust the platform's roots alone
+        #[arg(long)]
+        none: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ProxyArgs {
+    /// The proxy: http://host:port (CONNECT for https targets)
+    #[arg(required_unless_present_any = ["none", "env"], conflicts_with_all = ["none", "env"])]
+    pub url: Option<String>,
+    /// Connect directly, whatever the environment's proxy variables say
+    #[arg(long, conflicts_with = "env")]
+    pub none: bool,
+    /// Forget the setting: the environment's proxy variables decide again
+    #[arg(long)]
+    pub env: bool,
+    /// Hosts that go direct, in curl's NO_PROXY syntax (comma-separated host names, a leading
+    /// dot optional, `*`, IP addresses, CIDR ranges)
+    #[arg(long, requires = "url")]
+    pub no_proxy: Option<String>,
+    /// The proxy's user (Basic authentication)
+    #[arg(long, requires = "url")]
+    pub user: Option<String>,
+    /// `-`: read the proxy's password from standard input (kept in the keychain, never in a
+    /// file or on a command line)
+    #[arg(long, requires = "user", value_parser = ["-"])]
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
 #[allow(clippy::large_enum_variant)] // parsed once per process; boxing buys nothing
 pub enum Command {
     /// List, show, add, edit and delete sessions
@@ -39,6 +85,9 @@ pub enum Command {
     /// Inspect ~/.aws/credentials and ~/.aws/config
     #[command(subcommand)]
     Files(FilesCommand),
+    /// Show and change credtray's settings: the proxy, the CA bundle
+    #[command(subcommand)]
+    Settings(SettingsCommand),
     /// Print a session's credentials for the AWS CLI's credential_process (JSON, Version 1):
     /// from the running agent (the tray, or `credtray agent`) when there is one
     CredentialProcess {

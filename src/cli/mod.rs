@@ -10,6 +10,7 @@ mod integrations;
 mod output;
 mod prompt;
 mod sessions;
+mod settings;
 mod sync_progress;
 #[cfg(test)]
 mod table_tests;
@@ -226,13 +227,9 @@ pub fn run() -> anyhow::Result<()> {
     }
     // Building the engine reads nothing yet: `doctor` runs on one whatever the store and the
     // files hold (what it checks).
-    let mut engine = Engine::new(
-        Store::from_env()?,
-        Arc::new(Keychain::new()),
-        Files::from_env()?,
-        sts,
-    )
-    .with_sso(Arc::new(crate::aws::sso::Sdk::new()));
+    let (store, secrets, files) = parts()?;
+    let mut engine =
+        Engine::new(store, secrets, files, sts).with_sso(Arc::new(crate::aws::sso::Sdk::new()));
     if let Command::Doctor { json } = command {
         return doctor(&engine, json);
     }
@@ -247,6 +244,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Session(command) => sessions::run(&mut engine, command),
         Command::Profile(command) => profile(&engine, command),
         Command::Integration(command) => integrations::run(&mut engine, command),
+        Command::Settings(command) => settings::run(&engine, command),
         Command::Files(FilesCommand::Check { json }) => check_files(&engine, json),
         Command::CredentialProcess { session } => credential_process(&mut engine, &session),
         Command::Env {
@@ -382,6 +380,20 @@ pub(super) fn agent_refused(e: &crate::agent::client::Error) {
     });
 }
 
+/// The store, the keychain and the AWS files of this process, with its network policy read
+/// from them on its first call that needs it ([`crate::net::install`]).
+pub fn parts() -> anyhow::Result<(Store, Arc<dyn crate::secrets::SecretStore>, Files)> {
+    let store = Store::from_env()?;
+    let secrets: Arc<dyn crate::secrets::SecretStore> = Arc::new(Keychain::new());
+    let files = Files::from_env()?;
+    crate::net::install(engine::network::source(
+        store.clone(),
+        secrets.clone(),
+        files.clone(),
+    ));
+    Ok((store, secrets, files))
+}
+
 /// `credtray agent`: binds the agent's socket (refusing if another agent runs) and serves
 /// until a tray asks it to hand over.
 fn run_agent(sts: Arc<Sdk>) -> anyhow::Result<()> {
@@ -398,14 +410,9 @@ fn run_agent(sts: Arc<Sdk>) -> anyhow::Result<()> {
             _ => None,
         }
     })?;
+    let (store, secrets, files) = parts()?;
     let agent = Arc::new(
-        Agent::new(
-            Store::from_env()?,
-            Arc::new(Keychain::new()),
-            Files::from_env()?,
-            sts,
-        )
-        .with_sso(Arc::new(crate::aws::sso::Sdk::new())),
+        Agent::new(store, secrets, files, sts).with_sso(Arc::new(crate::aws::sso::Sdk::new())),
     );
     eprintln!(
         "credtray agent: listening on {} (process {})",

@@ -442,11 +442,10 @@ mod tests {
             // Writes secrets to standard output's own descriptor (no buffer left unwiped): no
             // path, no state.
             ("cli/mod.rs", "std::fs::File::from(fd)"),
-            // `main` builds the engine's parts, which only the engine then uses.
-            ("cli/mod.rs", "Store::from_env()?,"),
-            ("cli/mod.rs", "Arc::new(Keychain::new()),"),
-            ("tray/main.rs", "let store = Store::from_env()?;"),
-            ("tray/main.rs", "Arc::new(Keychain::new());"),
+            // `cli::parts` builds the engine's parts for every `main`, which only the engine
+            // (and the network policy it reads them for) then uses.
+            ("cli/mod.rs", "let store = Store::from_env()?;"),
+            ("cli/mod.rs", "Arc::new(Keychain::new());"),
             // The login window keeps its standard output's descriptor for the assertion.
             ("login/window.rs", "std::fs::File"),
             // WebKit's data directory, which the engine names: made private before WebKit

@@ -11,6 +11,7 @@ mod gate;
 mod importing;
 mod keys;
 mod kinds;
+pub mod network;
 mod owning;
 mod prompt;
 mod remembered;
@@ -219,6 +220,8 @@ pub enum Error {
         path: std::path::PathBuf,
         section: String,
     },
+    #[error(transparent)]
+    Network(#[from] crate::net::Error),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -240,6 +243,11 @@ impl Error {
             Error::Store(e) => e.is_invalid_input(),
             Error::Secrets(_) => false,
             Error::Files(e) => e.is_invalid_input(),
+            // A bundle or a proxy the user named that can't be used.
+            Error::Network(e) => matches!(
+                e,
+                crate::net::Error::Bundle { .. } | crate::net::Error::Proxy(_)
+            ),
             Error::NeedsMfaCode { .. }
             | Error::MfaCodeReused { .. }
             | Error::NeedsSamlAssertion { .. }

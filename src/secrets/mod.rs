@@ -55,6 +55,9 @@ pub enum Item {
     /// A role session's last credentials (JSON with their expiry and the definition they were
     /// obtained for), so `credential-process` without an agent does not call STS every time.
     RoleCredentials,
+    /// The password of `[settings] proxy`'s user: not a session's, so its account is
+    /// `settings-proxy-password`, which no `<uuid>-…` account can be.
+    ProxyPassword,
 }
 
 impl Item {
@@ -85,6 +88,7 @@ impl Item {
             Item::TakenOverConfig => "taken-over-config",
             Item::RoleCredentials => "role-credentials",
             Item::AwsSsoToken => "aws-sso-token",
+            Item::ProxyPassword => "settings-proxy-password",
         }
     }
 }
@@ -114,6 +118,14 @@ impl Key {
         }
     }
 
+    /// The proxy's password (`settings-proxy-password`), the settings' own secret.
+    pub fn proxy_password() -> Self {
+        Self {
+            owner: uuid::Uuid::nil(),
+            item: Item::ProxyPassword,
+        }
+    }
+
     /// The session or integration whose secret this is.
     pub fn owner(&self) -> uuid::Uuid {
         self.owner
@@ -127,6 +139,9 @@ impl Key {
 
 impl fmt::Display for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.item == Item::ProxyPassword {
+            return f.write_str(self.item.informative_name());
+        }
         write!(
             f,
             "{}-{}",

@@ -18,6 +18,9 @@ pub enum Error {
     Invalid(#[from] ValidationError),
     #[error("no session has the id or alias {0:?}")]
     UnknownSession(String),
+    /// A `[settings]` value that can't be used.
+    #[error("[settings] {name}: {why}")]
+    Setting { name: &'static str, why: String },
     #[error("no integration has the id or alias {0:?}")]
     UnknownIntegration(String),
     #[error("integration {alias:?} has sessions chained from its sessions: {}; delete those first, or delete them all with --cascade", quoted(.dependents))]
@@ -71,6 +74,9 @@ pub struct Settings {
     pub publish: Publish,
     /// How long a federated login may take (`[settings] saml_login_timeout`, in seconds).
     pub saml_login_timeout: std::time::Duration,
+    /// The proxy and the CA bundle (`[settings] proxy`, `no_proxy`, `proxy_user`,
+    /// `ca_bundle`).
+    pub network: crate::net::Settings,
 }
 
 impl Settings {
@@ -85,6 +91,7 @@ impl Default for Settings {
             extra_regions: Vec::new(),
             publish: Publish::File,
             saml_login_timeout: Self::SAML_LOGIN_TIMEOUT,
+            network: crate::net::Settings::default(),
         }
     }
 }

@@ -508,7 +508,7 @@ mod tests {
         assert_eq!(saved.profiles().len(), 2);
         let text = std::fs::read_to_string(store.path()).unwrap();
         assert!(text.starts_with("# credtray's store"));
-        assert!(text.contains("version = 4"));
+        assert!(text.contains("version = 5"));
     }
 
     #[test]
@@ -585,7 +585,7 @@ mod tests {
         locked.save().unwrap();
         drop(locked);
         let text = std::fs::read_to_string(store.path()).unwrap();
-        assert!(text.contains("version = 4"), "{text}");
+        assert!(text.contains("version = 5"), "{text}");
         assert!(
             text.contains("pace_rate = 19.88\npace_ceiling = 21.5\n"),
             "{text}"
@@ -649,11 +649,57 @@ mod tests {
     fn a_newer_schema_is_refused_by_version() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::at(dir.path());
-        std::fs::write(store.path(), "version = 5\nnew_thing = true\n").unwrap();
+        std::fs::write(store.path(), "version = 6\nnew_thing = true\n").unwrap();
         assert!(matches!(
             store.load().unwrap_err(),
-            Error::Version { found: 5, .. }
+            Error::Version { found: 6, .. }
         ));
+    }
+
+    #[test]
+    fn network_settings_round_trip_and_a_version_4_file_has_none() {
+        use crate::net::{NoProxy, ProxySetting, ProxyUrl, ProxyUser};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path());
+        let v4 = "version = 4\nprofiles = [\"default\"]\n\n[settings]\npublish = \"file\"\n";
+        std::fs::write(store.path(), v4).unwrap();
+        let mut locked = store.lock().unwrap();
+        assert_eq!(
+            locked.catalog.settings.network,
+            crate::net::Settings::default()
+        );
+        let network = crate::net::Settings {
+            proxy: ProxySetting::Via(ProxyUrl::parse_setting("http://proxy.corp:3128").unwrap()),
+            no_proxy: Some(NoProxy::new("localhost, .internal").unwrap()),
+            proxy_user: Some(ProxyUser::new("alice").unwrap()),
+            ca_bundle: Some(PathBuf::from("/etc/ssl/corp.pem")),
+        };
+        locked.catalog.settings.network = network.clone();
+        locked.save().unwrap();
+        drop(locked);
+        let text = std::fs::read_to_string(store.path()).unwrap();
+        assert!(text.contains("version = 5"), "{text}");
+        assert!(
+            text.contains("proxy = \"http://proxy.corp:3128\"\nno_proxy = \"localhost, .internal\"\nproxy_user = \"alice\"\nca_bundle = \"/etc/ssl/corp.pem\"\n"),
+            "{text}"
+        );
+        assert_eq!(store.load().unwrap().settings.network, network);
+        // `none` is a direct connection; a bad value is refused, naming the setting.
+        std::fs::write(store.path(), "version = 5\n[settings]\nproxy = \"none\"\n").unwrap();
+        assert_eq!(
+            store.load().unwrap().settings.network.proxy,
+            ProxySetting::Direct
+        );
+        for (bad, says) in [
+            ("proxy = \"socks5://p:1080\"", "[settings] proxy: SOCKS"),
+            ("no_proxy = \"a b\"", "[settings] no_proxy"),
+            ("proxy_user = \"a:b\"", "[settings] proxy_user"),
+            ("ca_bundle = \"relative.pem\"", "[settings] ca_bundle"),
+        ] {
+            std::fs::write(store.path(), format!("version = 5\n[settings]\n{bad}\n")).unwrap();
+            let err = crate::error_sentence(&store.load().unwrap_err());
+            assert!(err.contains(says), "{bad}: {err}");
+        }
     }
 
     #[test]
@@ -686,7 +732,7 @@ mod tests {
         locked.owned[0].fingerprint = Some("x".to_owned());
         locked.save().unwrap();
         let saved = std::fs::read_to_string(store.path()).unwrap();
-        assert!(saved.contains("version = 4"), "{saved}");
+        assert!(saved.contains("version = 5"), "{saved}");
         assert_eq!(saved.matches("flavor = ").count(), 5, "{saved}");
         assert_eq!(store.load_all().unwrap().owned.len(), 5);
     }

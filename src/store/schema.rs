@@ -21,6 +21,12 @@
 //! second: what the pace of its calls learned in its last sync, see
 //! [`crate::aws::pace::Learned`]). A version-3 record has neither (its first sync starts at
 //! the default pace): a version-3 file is read as it is and saved as version 4.
+//!
+//! Version 5 added the network settings: `[settings] proxy` (an `http://host:port` URL, or
+//! `none` for direct connections whatever the environment says), `no_proxy`, `proxy_user`
+//! (its password is in the keychain, never here) and `ca_bundle` (see [`crate::net`]). A
+//! version-4 file has none of them (the environment decides, as before): it is read as it is
+//! and saved as version 5.
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
@@ -35,7 +41,7 @@ use crate::session::{
     ValidationError, Value,
 };
 
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 
 /// The oldest version this credtray reads (and migrates).
 pub const OLDEST: u32 = 1;
@@ -218,6 +224,72 @@ pub struct SettingsV1 {
     /// Seconds a federated login may take; absent: five minutes. Written only when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub saml_login_timeout: Option<std::num::NonZeroU64>,
+    /// Version 5: the proxy URL, or `none`; absent: the environment's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
+    /// Version 5: hosts that bypass the proxy (curl's `NO_PROXY` syntax).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_proxy: Option<String>,
+    /// Version 5: the proxy's Basic-auth user (the password is in the keychain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_user: Option<String>,
+    /// Version 5: a PEM bundle of CA certificates to trust beside the platform's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_bundle: Option<PathBuf>,
+}
+
+/// `[settings] proxy = "none"`: direct connections.
+const NO_PROXY_SETTING: &str = "none";
+
+impl SettingsV1 {
+    /// The network settings, checked.
+    fn network(&self) -> Result<crate::net::Settings, crate::session::Error> {
+        use crate::net::{NoProxy, ProxySetting, ProxyUrl, ProxyUser};
+        let bad =
+            |name: &'static str| move |why: String| crate::session::Error::Setting { name, why };
+        let proxy = match self.proxy.as_deref() {
+            None => ProxySetting::Environment,
+            Some(NO_PROXY_SETTING) => ProxySetting::Direct,
+            Some(url) => ProxySetting::Via(ProxyUrl::parse_setting(url).map_err(bad("proxy"))?),
+        };
+        let ca_bundle = self.ca_bundle.clone();
+        if let Some(path) = &ca_bundle
+            && !path.is_absolute()
+        {
+            return Err(bad("ca_bundle")(
+                "the path of a CA bundle is absolute".to_owned(),
+            ));
+        }
+        Ok(crate::net::Settings {
+            proxy,
+            no_proxy: self
+                .no_proxy
+                .as_deref()
+                .map(NoProxy::new)
+                .transpose()
+                .map_err(bad("no_proxy"))?,
+            proxy_user: self
+                .proxy_user
+                .as_deref()
+                .map(ProxyUser::new)
+                .transpose()
+                .map_err(bad("proxy_user"))?,
+            ca_bundle,
+        })
+    }
+
+    /// The record of network settings.
+    fn set_network(&mut self, network: &crate::net::Settings) {
+        use crate::net::ProxySetting;
+        self.proxy = match &network.proxy {
+            ProxySetting::Environment => None,
+            ProxySetting::Direct => Some(NO_PROXY_SETTING.to_owned()),
+            ProxySetting::Via(url) => Some(url.to_string()),
+        };
+        self.no_proxy = network.no_proxy.as_ref().map(|n| n.as_str().to_owned());
+        self.proxy_user = network.proxy_user.as_ref().map(|u| u.as_str().to_owned());
+        self.ca_bundle = network.ca_bundle.clone();
+    }
 }
 
 /// One session: what every session has, then its kind's own fields ([`Kind::fields`]) under
@@ -291,7 +363,12 @@ impl File {
             Some(r) => Region::parse(r, &extra_regions).map_err(at(0))?,
             None => Region::us_east_1(),
         };
+        let network = self
+            .settings
+            .network()
+            .map_err(|error| Invalid { offset: 0, error })?;
         let settings = Settings {
+            network,
             default_region,
             extra_regions,
             publish: self.settings.publish.unwrap_or_default(),
@@ -368,20 +445,23 @@ impl File {
 
     pub fn from_catalog(catalog: &Catalog, owned: &[Owned]) -> Self {
         let settings = &catalog.settings;
+        let mut record = SettingsV1 {
+            default_region: Some(settings.default_region.to_string()),
+            extra_regions: settings
+                .extra_regions
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            publish: Some(settings.publish),
+            saml_login_timeout: (settings.saml_login_timeout != Settings::SAML_LOGIN_TIMEOUT)
+                .then(|| std::num::NonZeroU64::new(settings.saml_login_timeout.as_secs()))
+                .flatten(),
+            ..SettingsV1::default()
+        };
+        record.set_network(&settings.network);
         Self {
             version: VERSION,
-            settings: SettingsV1 {
-                default_region: Some(settings.default_region.to_string()),
-                extra_regions: settings
-                    .extra_regions
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect(),
-                publish: Some(settings.publish),
-                saml_login_timeout: (settings.saml_login_timeout != Settings::SAML_LOGIN_TIMEOUT)
-                    .then(|| std::num::NonZeroU64::new(settings.saml_login_timeout.as_secs()))
-                    .flatten(),
-            },
+            settings: record,
             profiles: catalog
                 .profiles()
                 .iter()

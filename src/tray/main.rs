@@ -35,14 +35,11 @@ use tray_icon::{Icon, TrayIcon, TrayIconBuilder};
 
 use action::MenuAction;
 use credtray::aws::sts::Sdk;
-use credtray::awsfiles::Files;
 use credtray::engine::{Engine, SyncProgress};
-use credtray::secrets::Keychain;
 use credtray::session::Field;
 use credtray::session::{
     Catalog, Edit, IntegrationId, Kind, MfaCode, ProfileName, SessionId, State, Value,
 };
-use credtray::store::Store;
 use dialog::{Dialogs, Entry, Form, ask};
 use worker::{Answer, Command, Question};
 
@@ -119,9 +116,7 @@ fn run() -> anyhow::Result<()> {
                 .unwrap_or_default()
         )
     })?;
-    let store = Store::from_env()?;
-    let secrets: Arc<dyn credtray::secrets::SecretStore> = Arc::new(Keychain::new());
-    let files = Files::from_env()?;
+    let (store, secrets, files) = credtray::cli::parts()?;
     let sts: Arc<dyn credtray::aws::Sts> =
         Arc::new(Sdk::new().context("cannot start the STS client")?);
     let sso: Arc<dyn credtray::aws::sso::Sso> = Arc::new(credtray::aws::sso::Sdk::new());

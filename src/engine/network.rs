@@ -1,0 +1,148 @@
+//! The network settings (`credtray settings proxy`, `settings ca-bundle`, the tray's Network…
+//! dialog) kept in `[settings]` with the proxy's password in the keychain
+//! (`settings-proxy-password`), and the process's network policy read from them
+//! ([`source`], which each `main` installs with [`crate::net::install`]).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use secrecy::SecretString;
+
+use super::{Engine, Error};
+use crate::awsfiles::{Files, Flavor};
+use crate::net::{self, Inputs, Policy};
+use crate::secrets::{Key, SecretStore};
+use crate::session::ProfileName;
+use crate::store::Store;
+
+/// What becomes of the proxy's password in the keychain.
+pub enum Password {
+    /// Left as it is.
+    Keep,
+    /// Set to this.
+    Set(SecretString),
+    /// Removed (no user, or a proxy that needs none).
+    Remove,
+}
+
+impl Engine {
+    /// The network settings as stored.
+    pub fn network(&self) -> Result<net::Settings, Error> {
+        Ok(self.catalog()?.settings.network)
+    }
+
+    /// Whether the keychain holds the proxy's password.
+    pub fn has_proxy_password(&self) -> Result<bool, Error> {
+        Ok(self.secrets.get(Key::proxy_password())?.is_some())
+    }
+
+    /// Replaces the network settings (and the proxy's password as `password` says), after
+    /// checking that a CA bundle it names can be used; the next network call of this process
+    /// follows them.
+    pub fn set_network(&self, settings: net::Settings, password: Password) -> Result<(), Error> {
+        if let Some(path) = &settings.ca_bundle {
+            // The whole policy is read again by the next call; only the bundle is checked
+            // here, the environment may be another process's.
+            Policy::new(
+                |_| None,
+                Inputs {
+                    settings: net::Settings {
+                        ca_bundle: Some(path.clone()),
+                        ..net::Settings::default()
+                    },
+                    ..Inputs::default()
+                },
+            )?;
+        }
+        let key = Key::proxy_password();
+        // The keychain first, undone if the store can't be saved.
+        let before = match &password {
+            Password::Keep => None,
+            Password::Set(_) | Password::Remove => Some(self.secrets.get(key)?),
+        };
+        match &password {
+            Password::Keep => {}
+            Password::Set(value) => self.set_verified(key, value)?,
+            Password::Remove => {
+                self.secrets.delete(key)?;
+            }
+        }
+        let saved = self.lock().and_then(|mut locked| {
+            locked.catalog.settings.network = settings;
+            locked.save()?;
+            Ok(())
+        });
+        if let (Err(_), Some(before)) = (&saved, before) {
+            let undone = match before {
+                Some(old) => self.secrets.set(key, &old),
+                None => self.secrets.delete(key).map(|_| ()),
+            };
+            if let Err(e) = undone {
+                tracing::warn!(error = %e, "could not put the proxy password back after a failed save");
+            }
+        }
+        saved?;
+        net::forget();
+        Ok(())
+    }
+}
+
+/// Where a process's network policy comes from: the environment, the store's `[settings]`,
+/// the keychain's proxy password (read only when a proxy user is set) and the `ca_bundle` of
+/// the profile in `~/.aws/config` (`AWS_PROFILE`'s, or `[default]`).
+pub fn source(
+    store: Store,
+    secrets: Arc<dyn SecretStore>,
+    files: Files,
+) -> impl Fn() -> Result<Policy, net::Error> + Send + Sync + 'static {
+    move || {
+        // A store that can't be read has no settings to give: the environment decides, and
+        // the command that reads the store says what is wrong with it.
+        let settings = store.load().map(|c| c.settings.network).unwrap_or_default();
+        let password = match (&settings.proxy, &settings.proxy_user) {
+            (net::ProxySetting::Via(_), Some(_)) => {
+                secrets.get(Key::proxy_password()).map_err(|e| {
+                    net::Error::Source(format!("cannot read the proxy's password: {e}"))
+                })?
+            }
+            _ => None,
+        };
+        Policy::new(
+            net::env_var,
+            Inputs {
+                settings,
+                password,
+                profile_bundle: profile_bundle(&files),
+            },
+        )
+    }
+}
+
+/// The `ca_bundle` of the profile the AWS CLI would use (`AWS_PROFILE`, else `default`), with
+/// what named it; `~/` expanded.
+fn profile_bundle(files: &Files) -> Option<(PathBuf, String)> {
+    let profile = std::env::var("AWS_PROFILE")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "default".to_owned());
+    let section = match profile.parse::<ProfileName>() {
+        Ok(name) => Flavor::Config.section(&name),
+        Err(_) => format!("profile {profile}"),
+    };
+    let document = files.config.read().ok()?;
+    let value = document.get(&section, "ca_bundle")?.trim();
+    if value.is_empty() {
+        return None;
+    }
+    let path = match (value.strip_prefix("~/"), directories::BaseDirs::new()) {
+        (Some(rest), Some(dirs)) => dirs.home_dir().join(rest),
+        _ => PathBuf::from(value),
+    };
+    Some((
+        path,
+        format!(
+            "ca_bundle of [{section}] in {}",
+            files.config.path().display()
+        ),
+    ))
+}
