@@ -118,6 +118,7 @@ pub fn run(setup: &Setup<'_>) -> Vec<Check> {
     // Read once: three checks look at it.
     let stored = setup.store.load_all();
     let owned_records = stored.as_ref().ok().map(|s| s.owned.as_slice());
+    let (proxy, bundle) = network(&setup.sts_endpoint);
     vec![
         store(setup.store, &stored),
         keychain(setup.secrets),
@@ -127,9 +128,109 @@ pub fn run(setup: &Setup<'_>) -> Vec<Check> {
         credential_process(setup.files),
         agent(setup),
         tray_host(),
+        proxy,
+        bundle,
         clock(&setup.sts_endpoint),
         aws_cli(),
     ]
+}
+
+/// How long the proxy check waits for the proxy's answer.
+const PROXY_WITHIN: Duration = Duration::from_secs(5);
+
+/// The network policy: which proxy STS, IAM Identity Center and the console sign-in go through
+/// (the password masked) and whether it opens a tunnel to STS; which CA bundle is trusted
+/// beside the platform's roots, and how many certificates it holds.
+fn network(sts_endpoint: &str) -> (Check, Check) {
+    let policy = match crate::net::policy() {
+        Ok(p) => p,
+        Err(e) => {
+            let fix = "fix the setting or variable named (`credtray settings show`; `credtray settings proxy --env` drops a bad proxy setting)";
+            return (
+                Check::failed("proxy", e.to_string(), fix),
+                Check::skipped("ca bundle", "the network settings can't be used"),
+            );
+        }
+    };
+    let route = policy.route();
+    let targets = [
+        ("STS", sts_endpoint.to_owned()),
+        (
+            "IAM Identity Center",
+            crate::aws::endpoint(
+                "SSO_OIDC",
+                "https://oidc.us-east-1.amazonaws.com".to_owned(),
+            ),
+        ),
+        ("sign-in", "https://signin.aws.amazon.com".to_owned()),
+    ];
+    let mut ways = Vec::new();
+    for (name, target) in &targets {
+        let way = match target.parse::<http::Uri>() {
+            Ok(uri) => match route.proxy_for(&uri) {
+                Some(p) => format!("{name} through {} (from {})", p.shown(), p.from),
+                None => format!("{name} direct"),
+            },
+            Err(_) => format!("{name} at {target:?}, which is not a URL"),
+        };
+        ways.push(way);
+    }
+    let mut detail = ways.join("; ");
+    if let Some(from) = route.no_proxy_from {
+        detail.push_str(&format!(
+            "; {} from {from} go direct",
+            route.no_proxy.as_str()
+        ));
+    }
+    let sts = sts_endpoint.parse::<http::Uri>().ok();
+    let proxy = match sts
+        .as_ref()
+        .and_then(|uri| Some((uri, route.proxy_for(uri)?)))
+    {
+        None => Check::ok("proxy", detail),
+        Some((uri, proxy)) => {
+            let host = uri.host().unwrap_or_default();
+            let port = uri
+                .port_u16()
+                .unwrap_or(if uri.scheme_str() == Some("http") {
+                    80
+                } else {
+                    443
+                });
+            match crate::net::connect_through(proxy, host, port, PROXY_WITHIN) {
+                Ok(line) => Check::ok(
+                    "proxy",
+                    format!("{detail}; a tunnel to {host}:{port} opened ({line})"),
+                ),
+                Err(why) => Check::failed(
+                    "proxy",
+                    format!("{detail}; {why}"),
+                    if why.contains("credentials") {
+                        "set the proxy's user and password: `credtray settings proxy URL --user USER --password -`"
+                    } else {
+                        "check the proxy's address (`credtray settings show`, HTTPS_PROXY), or ask its administrators to allow AWS's endpoints"
+                    },
+                ),
+            }
+        }
+    };
+    let bundle = match policy.bundle() {
+        None => Check::ok(
+            "ca bundle",
+            "the platform's CA certificates only (no AWS_CA_BUNDLE, profile ca_bundle or [settings] ca_bundle)",
+        ),
+        Some(b) => Check::ok(
+            "ca bundle",
+            format!(
+                "{} ({} certificate{}, from {}) beside the platform's CA certificates",
+                b.path.display(),
+                b.len(),
+                if b.len() == 1 { "" } else { "s" },
+                b.named_by
+            ),
+        ),
+    };
+    (proxy, bundle)
 }
 
 fn store(store: &Store, stored: &Result<crate::store::Stored, crate::store::Error>) -> Check {

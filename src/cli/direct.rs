@@ -134,8 +134,24 @@ pub(super) fn exec(mut engine: Engine, args: ExecArgs) -> anyhow::Result<i32> {
         .ok_or_else(|| UsageError("give the command to run after `--`".to_owned()))?;
     let first = first_credentials(&mut engine, &session, args.answers)?;
     let region = session.region.to_string();
-    let remove = environment::removed();
-    let launch = |set: Vec<(OsString, OsString)>| {
+    // The child reaches AWS as credtray does (and its credentials endpoint directly).
+    let network = crate::net::child::child_env(
+        &*crate::net::policy()?,
+        &engine.network()?,
+        crate::net::env_var,
+    );
+    if let Some(warning) = &network.warning {
+        eprintln!("credtray: {warning}");
+    }
+    let mut remove = environment::removed();
+    remove.extend(network.remove.iter().map(OsString::from));
+    let launch = |mut set: Vec<(OsString, OsString)>| {
+        set.extend(
+            network
+                .set
+                .iter()
+                .map(|(k, v)| (OsString::from(k), OsString::from(v))),
+        );
         child::run(child::Launch {
             program,
             args: rest,

@@ -17,6 +17,7 @@
 //! from the environment alone; [`forget`] makes the next call read it again (the tray, after its
 //! Network… dialog).
 
+pub mod child;
 pub mod proxy;
 
 use std::path::PathBuf;
@@ -363,6 +364,61 @@ fn native_roots() -> &'static (Vec<CertificateDer<'static>>, Option<String>) {
         let native = rustls_native_certs::load_native_certs();
         (native.certs, native.errors.first().map(ToString::to_string))
     })
+}
+
+/// Asks `proxy` to open a tunnel to `host:port` (a `CONNECT`, with its Basic auth), within
+/// `within`: `Ok` with the proxy's status line when it answered 2xx, else why not as a
+/// sentence naming the proxy (never its password).
+pub fn connect_through(
+    proxy: &Proxy,
+    host: &str,
+    port: u16,
+    within: std::time::Duration,
+) -> Result<String, String> {
+    use std::io::{BufRead, Write};
+    use std::net::ToSocketAddrs;
+    let shown = proxy.shown();
+    let address = (proxy.url.host(), proxy.url.port())
+        .to_socket_addrs()
+        .map_err(|e| format!("the proxy {shown} can't be found: {e}"))?
+        .next()
+        .ok_or_else(|| format!("the proxy {shown} has no address"))?;
+    let stream = std::net::TcpStream::connect_timeout(&address, within)
+        .map_err(|e| format!("the proxy {shown} could not be reached: {e}"))?;
+    stream
+        .set_read_timeout(Some(within))
+        .and_then(|()| stream.set_write_timeout(Some(within)))
+        .map_err(|e| e.to_string())?;
+    let auth = proxy
+        .basic_auth()
+        .and_then(|v| {
+            v.to_str()
+                .ok()
+                .map(|v| format!("Proxy-Authorization: {v}\r\n"))
+        })
+        .unwrap_or_default();
+    let request = zeroize::Zeroizing::new(format!(
+        "CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n{auth}\r\n"
+    ));
+    (&stream)
+        .write_all(request.as_bytes())
+        .map_err(|e| format!("the proxy {shown} closed the connection: {e}"))?;
+    let mut line = String::new();
+    std::io::BufReader::new(&stream)
+        .read_line(&mut line)
+        .map_err(|e| format!("the proxy {shown} did not answer: {e}"))?;
+    let line = line.trim().to_owned();
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    match line.split_whitespace().nth(1) {
+        Some(code) if code.starts_with('2') => Ok(line),
+        Some("407") => Err(format!(
+            "the proxy {shown} refused credtray's credentials ({line})"
+        )),
+        Some(_) => Err(format!(
+            "the proxy {shown} would not open a tunnel to {host}:{port} ({line})"
+        )),
+        None => Err(format!("the proxy {shown} did not answer as an HTTP proxy")),
+    }
 }
 
 /// A sentence for a failed call whose error (`e`, with its causes) says the proxy refused it,

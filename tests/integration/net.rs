@@ -30,9 +30,10 @@ fn sts_behind_a_company_ca_is_refused_without_its_bundle_and_works_with_aws_ca_b
     let refused = run_behind(&env, &front, None, &["session", "start", "dev"]);
     assert_eq!(refused.code, 1, "{refused:?}");
     assert!(
-        refused
-            .stderr
-            .contains("the STS endpoint's TLS certificate is not trusted"),
+        refused.stderr.contains(&format!(
+            "STS's TLS certificate at {} is not trusted",
+            front.url()
+        )),
         "{refused:?}"
     );
     assert!(refused.stderr.contains("set AWS_CA_BUNDLE"), "{refused:?}");
@@ -105,10 +106,10 @@ fn iam_identity_center_behind_a_company_ca_logs_in_and_syncs_with_aws_ca_bundle(
     let refused = behind(None, &["integration", "login", "corp", "--no-browser"]);
     assert_eq!(refused.code, 1, "{refused:?}");
     assert!(
-        refused
-            .stderr
-            .contains("IAM Identity Center's TLS certificate is not trusted")
-            && refused.stderr.contains("set AWS_CA_BUNDLE"),
+        refused.stderr.contains(&format!(
+            "IAM Identity Center's TLS certificate at {} is not trusted",
+            front.url()
+        )) && refused.stderr.contains("set AWS_CA_BUNDLE"),
         "{refused:?}"
     );
     assert!(stub.log_of("RegisterClient").is_empty(), "{refused:?}");
@@ -145,9 +146,10 @@ fn the_console_sign_in_behind_a_company_ca_needs_its_bundle_and_says_so() {
     let refused = console(None);
     assert_eq!(refused.code, 1, "{refused:?}");
     assert!(
-        refused.stderr.contains(&endpoint)
-            && refused.stderr.contains("TLS certificate is not trusted")
-            && refused.stderr.contains("set AWS_CA_BUNDLE"),
+        refused.stderr.contains(&format!(
+            "TLS certificate at {} is not trusted",
+            front.url()
+        )) && refused.stderr.contains("set AWS_CA_BUNDLE"),
         "{refused:?}"
     );
     let signed_in = console(Some(&front.ca_bundle()));
