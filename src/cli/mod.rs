@@ -386,11 +386,10 @@ pub fn parts() -> anyhow::Result<(Store, Arc<dyn crate::secrets::SecretStore>, F
     let store = Store::from_env()?;
     let secrets: Arc<dyn crate::secrets::SecretStore> = Arc::new(Keychain::new());
     let files = Files::from_env()?;
-    crate::net::install(engine::network::source(
-        store.clone(),
-        secrets.clone(),
-        files.clone(),
-    ));
+    crate::net::install(
+        engine::network::source(store.clone(), secrets.clone(), files.clone()),
+        engine::network::stamp(store.clone(), files.clone()),
+    );
     Ok((store, secrets, files))
 }
 

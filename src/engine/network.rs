@@ -87,6 +87,20 @@ impl Engine {
     }
 }
 
+/// What [`source`] reads, as the times its files were last changed: a change made by another
+/// process (`credtray settings` while the tray runs) is seen on the next call.
+pub fn stamp(
+    store: Store,
+    files: Files,
+) -> impl Fn() -> Vec<Option<std::time::SystemTime>> + Send + Sync + 'static {
+    move || {
+        [store.path(), files.config.path().to_owned()]
+            .iter()
+            .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+            .collect()
+    }
+}
+
 /// Where a process's network policy comes from: the environment, the store's `[settings]`,
 /// the keychain's proxy password (read only when a proxy user is set) and the `ca_bundle` of
 /// the profile in `~/.aws/config` (`AWS_PROFILE`'s, or `[default]`).
@@ -145,4 +159,92 @@ fn profile_bundle(files: &Files) -> Option<(PathBuf, String)> {
             files.config.path().display()
         ),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+    use crate::net::{ProxySetting, ProxyUrl, ProxyUser};
+    use crate::secrets::Memory;
+
+    fn engine() -> (tempfile::TempDir, Arc<Memory>, Engine) {
+        let dir = tempfile::tempdir().unwrap();
+        let secrets = Arc::new(Memory::new());
+        let engine = Engine::new(
+            Store::at(dir.path().join("cfg")),
+            secrets.clone(),
+            Files::at(dir.path().join("credentials"), dir.path().join("config")),
+            Arc::new(crate::aws::Fake::new()),
+        );
+        (dir, secrets, engine)
+    }
+
+    fn via(user: Option<&str>) -> net::Settings {
+        net::Settings {
+            proxy: ProxySetting::Via(ProxyUrl::parse_setting("http://proxy:3128").unwrap()),
+            proxy_user: user.map(|u| ProxyUser::new(u).unwrap()),
+            ..net::Settings::default()
+        }
+    }
+
+    #[test]
+    fn the_password_goes_to_the_keychain_and_the_policy_source_reads_it() {
+        let (dir, secrets, engine) = engine();
+        engine
+            .set_network(via(Some("alice")), Password::Set("pw1".into()))
+            .unwrap();
+        assert_eq!(secrets.accounts(), ["settings-proxy-password"]);
+        let stored = std::fs::read_to_string(dir.path().join("cfg/config.toml")).unwrap();
+        assert!(stored.contains("proxy_user = \"alice\"") && !stored.contains("pw1"));
+        let source = source(
+            Store::at(dir.path().join("cfg")),
+            secrets.clone(),
+            Files::at(dir.path().join("credentials"), dir.path().join("config")),
+        );
+        let policy = source().unwrap();
+        let proxy = policy.route().https.as_ref().unwrap();
+        assert_eq!(proxy.password().unwrap().expose_secret(), "pw1");
+        assert_eq!(proxy.from, "[settings] proxy");
+        // The same user again keeps it; no user removes it.
+        engine
+            .set_network(via(Some("alice")), Password::Keep)
+            .unwrap();
+        assert!(engine.has_proxy_password().unwrap());
+        engine.set_network(via(None), Password::Remove).unwrap();
+        assert!(secrets.accounts().is_empty());
+    }
+
+    #[test]
+    fn a_bad_bundle_changes_nothing_and_a_change_moves_the_stamp() {
+        let (dir, secrets, engine) = engine();
+        let stamp = stamp(
+            Store::at(dir.path().join("cfg")),
+            Files::at(dir.path().join("credentials"), dir.path().join("config")),
+        );
+        engine.set_network(via(None), Password::Keep).unwrap();
+        let before = stamp();
+        let bad = dir.path().join("bad.pem");
+        std::fs::write(&bad, "no certificate\n").unwrap();
+        let refused = engine
+            .set_network(
+                net::Settings {
+                    ca_bundle: Some(bad),
+                    ..via(Some("bob"))
+                },
+                Password::Set("pw".into()),
+            )
+            .unwrap_err();
+        assert!(refused.to_string().contains("bad.pem"), "{refused}");
+        assert!(refused.is_invalid_input());
+        assert_eq!(engine.network().unwrap(), via(None));
+        assert!(secrets.accounts().is_empty());
+        assert_eq!(stamp(), before);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        engine
+            .set_network(net::Settings::default(), Password::Keep)
+            .unwrap();
+        assert_ne!(stamp(), before);
+    }
 }

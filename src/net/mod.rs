@@ -110,13 +110,26 @@ pub struct Policy {
 }
 
 type Source = Box<dyn Fn() -> Result<Policy, Error> + Send + Sync>;
+/// What the source reads from, as a value that changes when they do (the files' times).
+type Stamp = Box<dyn Fn() -> Vec<Option<std::time::SystemTime>> + Send + Sync>;
 
-static SOURCE: OnceLock<Source> = OnceLock::new();
-static CURRENT: Mutex<Option<Result<Arc<Policy>, Error>>> = Mutex::new(None);
+static SOURCE: OnceLock<(Source, Stamp)> = OnceLock::new();
+#[allow(clippy::type_complexity)]
+static CURRENT: Mutex<
+    Option<(
+        Vec<Option<std::time::SystemTime>>,
+        Result<Arc<Policy>, Error>,
+    )>,
+> = Mutex::new(None);
 
-/// Sets where the process's policy is read from (once, by `main`; later calls are ignored).
-pub fn install(source: impl Fn() -> Result<Policy, Error> + Send + Sync + 'static) {
-    let _ = SOURCE.set(Box::new(source));
+/// Sets where the process's policy is read from (once, by `main`; later calls are ignored),
+/// and what says it must be read again: `stamp` changes when the files it reads change (so a
+/// long-lived tray follows `credtray settings` run elsewhere).
+pub fn install(
+    source: impl Fn() -> Result<Policy, Error> + Send + Sync + 'static,
+    stamp: impl Fn() -> Vec<Option<std::time::SystemTime>> + Send + Sync + 'static,
+) {
+    let _ = SOURCE.set((Box::new(source), Box::new(stamp)));
     forget();
 }
 
@@ -127,19 +140,24 @@ pub fn forget() {
     }
 }
 
-/// The process's policy, read on first use (from the installed source, or the environment).
+/// The process's policy, read on first use (from the installed source, or the environment)
+/// and again when what it was read from has changed.
 pub fn policy() -> Result<Arc<Policy>, Error> {
     let mut current = CURRENT
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    current
-        .get_or_insert_with(|| {
-            SOURCE
+    let stamp = SOURCE.get().map(|(_, stamp)| stamp()).unwrap_or_default();
+    match current.as_ref() {
+        Some((read_at, policy)) if *read_at == stamp => policy.clone(),
+        _ => {
+            let policy = SOURCE
                 .get()
-                .map_or_else(|| Policy::from_env(env_var), |source| source())
-                .map(Arc::new)
-        })
-        .clone()
+                .map_or_else(|| Policy::from_env(env_var), |(source, _)| source())
+                .map(Arc::new);
+            *current = Some((stamp, policy.clone()));
+            policy
+        }
+    }
 }
 
 /// The process environment, as text (a variable that isn't UTF-8 is as good as unset).

@@ -146,7 +146,13 @@ fn with_the_proxy_variables_every_call_goes_through_the_proxy_and_nothing_else()
     let proxy = NetProxy::start(None);
     let url = proxy.url();
     let bundle = ends.bundle.display().to_string();
-    let vars = [("HTTPS_PROXY", url.as_str()), ("AWS_CA_BUNDLE", &bundle)];
+    // Both, as a company sets them: curl reads http_proxy for the credentials endpoint's
+    // http:// URL (botocore never proxies it, curl would).
+    let vars = [
+        ("HTTPS_PROXY", url.as_str()),
+        ("http_proxy", url.as_str()),
+        ("AWS_CA_BUNDLE", &bundle),
+    ];
 
     let started = run(
         &env,
@@ -228,6 +234,30 @@ fn with_the_proxy_variables_every_call_goes_through_the_proxy_and_nothing_else()
     assert!(
         !trace.lines().any(|l| l.contains(&direct_to_sts)),
         "a direct connect to STS: {trace}"
+    );
+    // A child that would proxy http:// (curl) reaches the endpoint directly all the same.
+    proxy.clear_log();
+    let (fetched, _) = run(
+        &env,
+        &ends,
+        &[
+            "exec",
+            "dev",
+            "--",
+            "sh",
+            "-c",
+            "curl -sf -H \"Authorization: $AWS_CONTAINER_AUTHORIZATION_TOKEN\" \"$AWS_CONTAINER_CREDENTIALS_FULL_URI\" | grep -c AccessKeyId",
+        ],
+        &vars,
+        "",
+        None,
+    );
+    assert_eq!(fetched.code, 0, "{fetched:?}");
+    assert_eq!(fetched.stdout.trim(), "1", "{fetched:?}");
+    assert!(
+        proxy.log().is_empty(),
+        "through the proxy: {:?}",
+        proxy.log()
     );
 }
 
