@@ -76,6 +76,8 @@ pub enum Command {
     },
     /// Start at login on or off: the engine writes or removes the autostart entry.
     SetStartAtLogin(bool),
+    /// Network… saved: the settings and what becomes of the proxy's password.
+    SetNetwork(Box<credtray::net::Settings>, engine::network::Password),
     /// Forget IdP login (the menu's dialog asked already): the engine removes the cookies.
     ForgetLogin(SessionId),
     Pin(SessionId, bool),
@@ -325,6 +327,9 @@ impl Worker {
                 }
                 self.watch_start_at_login(engine);
             }
+            Command::SetNetwork(settings, password) => {
+                self.set_network(engine, *settings, password)
+            }
             Command::ForgetLogin(id) => match engine.forget_login(id) {
                 Ok(forgotten) => notify("Forgot the IdP login", &forgotten.sentence()),
                 Err(e) => notify(
@@ -385,6 +390,36 @@ impl Worker {
         match result {
             Err(engine::Error::LoginCancelled) => {}
             result => self.report_sync(engine, id, "Logged in to", result),
+        }
+    }
+
+    /// Network… saved: a toast says what is in effect now (never the password); a refusal
+    /// (a CA bundle that can't be used, a keychain that can't be written) opens the form again
+    /// with the sentence, the password to be typed again.
+    fn set_network(
+        &self,
+        engine: &Engine,
+        settings: credtray::net::Settings,
+        password: engine::network::Password,
+    ) {
+        let typed = matches!(password, engine::network::Password::Set(_));
+        match engine.set_network(settings.clone(), password) {
+            Ok(()) => notify(
+                "Network settings saved",
+                &super::forms::network_saved(&settings),
+            ),
+            Err(e) => {
+                let mut form = super::forms::network(&settings);
+                let mut why = credtray::error_sentence(&e);
+                if typed {
+                    why.push_str(" (type the proxy password again)");
+                }
+                tracing::info!(reason = %why, "the network settings were refused; the form opens again");
+                form.error = Some(why);
+                let _ = self
+                    .proxy
+                    .send_event(UserEvent::NetworkRefused(Box::new(form)));
+            }
         }
     }
 
