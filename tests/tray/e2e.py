@@ -334,7 +334,7 @@ def proxy_log(port):
     return json.load(opener.open(f'http://127.0.0.1:{port}/_proxy/log', timeout=10))['requests']
 
 
-@step('c2c: Network… saves a proxy with its user and password (the password in the keychain only); a CA bundle that is not PEM re-opens the form and saves nothing; the tray\'s next call goes through the proxy')
+@step('c2c: Network… saves a proxy with its user and password (the password in the keychain only); a CA bundle that is not PEM re-opens the form and saves nothing; the tray\'s next call goes through the proxy, and a CLI change back reaches the tray')
 def _():
     user, password = 'tray-user', 'pw-' + uuid.uuid4().hex
     # A proxy that wants that user and password (given on its stdin, never in argv).
@@ -404,6 +404,11 @@ def _():
         assert 'Credentials work' in test_dev()
         carried = [r for r in proxy_log(port) if r['target'] == moto]
         assert carried and all(r['authorized'] for r in carried), proxy_log(port)
+        # The CLI puts the environment back: the tray follows it at its next call.
+        credtray('settings', 'proxy', '--env')
+        seen = len(proxy_log(port))
+        assert 'Credentials work' in test_dev()
+        assert len(proxy_log(port)) == seen, f'the tray still went through the proxy: {proxy_log(port)[seen:]}'
         for text in (open(tray_log).read(), open(notify_log).read()):
             assert password not in text, 'the password is in a log'
     finally:
