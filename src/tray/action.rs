@@ -49,6 +49,8 @@ pub enum MenuAction {
     /// The *Find session…* window.
     Find,
     StopAll,
+    /// The *Network…* dialog: proxy and CA bundle.
+    Network,
     /// Turn the XDG autostart entry on or off.
     StartAtLogin,
     Quit,
@@ -85,6 +87,7 @@ impl fmt::Display for MenuAction {
             MenuAction::Pin(id, false) => write!(f, "unpin:{id}"),
             MenuAction::Find => f.write_str("find"),
             MenuAction::StopAll => f.write_str("stop-all"),
+            MenuAction::Network => f.write_str("network"),
             MenuAction::StartAtLogin => f.write_str("start-at-login"),
             MenuAction::Quit => f.write_str("quit"),
             MenuAction::Info(key) => write!(f, "info:{key}"),
@@ -135,6 +138,7 @@ impl FromStr for MenuAction {
             "unpin" => MenuAction::Pin(id(rest)?, false),
             "find" => MenuAction::Find,
             "stop-all" => MenuAction::StopAll,
+            "network" => MenuAction::Network,
             "start-at-login" => MenuAction::StartAtLogin,
             "quit" => MenuAction::Quit,
             "info" => MenuAction::Info(rest.to_owned()),
@@ -171,6 +175,7 @@ mod tests {
             MenuAction::Pin(a, false),
             MenuAction::Find,
             MenuAction::StopAll,
+            MenuAction::Network,
             MenuAction::StartAtLogin,
             MenuAction::Quit,
             MenuAction::Info("edit-disabled:x".into()),

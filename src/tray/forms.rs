@@ -7,6 +7,8 @@ use zeroize::Zeroizing;
 
 use super::dialog::{Entry, Form, Refusal};
 use credtray::engine::Chain;
+use credtray::engine::network::Password;
+use credtray::net::{self, NoProxy, ProxySetting, ProxyUrl, ProxyUser};
 use credtray::session::{
     AccessKeyId, Alias, Catalog, Edit, ExternalId, Field, IamUserKeys, Integration,
     IntegrationEdit, IntegrationId, Kind, Mismatch, NewIntegration, NewSession, RoleSessionName,
@@ -508,10 +510,188 @@ pub fn logout_question(catalog: &Catalog, id: IntegrationId) -> Option<String> {
     Some(question)
 }
 
+// --- Network… -----------------------------------------------------------------------------------
+
+/// How credtray reaches the network, as the Network… form's first field offers it.
+const FROM_ENVIRONMENT: &str = "From the environment";
+const DIRECT: &str = "None (direct)";
+const THIS_PROXY: &str = "This proxy";
+
+/// The Network… form's fields, in [`network`]'s order.
+const PROXY: usize = 0;
+const PROXY_URL: usize = 1;
+const NO_PROXY: usize = 2;
+const PROXY_USER: usize = 3;
+const PROXY_PASSWORD: usize = 4;
+const CA_BUNDLE: usize = 5;
+
+/// Network…: the proxy (from the environment, none, or one of its own with the hosts that go
+/// direct, a user and a password), and a CA bundle, pre-filled with `settings`. The password
+/// entry starts empty: the keychain's stays unless one is typed.
+pub fn network(settings: &net::Settings) -> Form {
+    let (choice, url) = match &settings.proxy {
+        ProxySetting::Environment => (FROM_ENVIRONMENT, String::new()),
+        ProxySetting::Direct => (DIRECT, String::new()),
+        ProxySetting::Via(url) => (THIS_PROXY, url.to_string()),
+    };
+    let text = |value: Option<&str>| value.unwrap_or_default().to_owned();
+    let fields = vec![
+        Entry::choice(
+            "Proxy",
+            choice,
+            vec![
+                FROM_ENVIRONMENT.to_owned(),
+                DIRECT.to_owned(),
+                THIS_PROXY.to_owned(),
+            ],
+        ),
+        Entry::text("Proxy URL", url).hint("http://host:port (for This proxy)"),
+        Entry::text(
+            "Hosts that go direct (optional)",
+            text(settings.no_proxy.as_ref().map(NoProxy::as_str)),
+        )
+        .hint("as curl's NO_PROXY: host, .domain, IP or CIDR, comma-separated"),
+        Entry::text(
+            "Proxy user (optional)",
+            text(settings.proxy_user.as_ref().map(ProxyUser::as_str)),
+        ),
+        Entry::secret("Proxy password")
+            .hint("leave empty to keep the stored one (same user); kept in the keychain"),
+        Entry::text(
+            "CA bundle (optional)",
+            settings
+                .ca_bundle
+                .as_ref()
+                .map_or_else(String::new, |p| p.display().to_string()),
+        )
+        .hint("full path of a PEM file of CA certificates to trust too"),
+    ];
+    Form::new("credtray — Network", fields)
+}
+
+/// Network…'s values as the settings to save and what becomes of the keychain's proxy
+/// password: an empty password keeps the stored one when the user is the one `before` has; a
+/// proxy with no user, or no proxy of its own, removes it. The fields of This proxy are
+/// ignored for the other two choices (as `credtray settings proxy --env|--none` clears them).
+pub fn parse_network(
+    before: &net::Settings,
+    v: &[Zeroizing<String>],
+) -> Result<(net::Settings, Password), String> {
+    let text = |i: usize| v.get(i).map_or("", |t| t.as_str());
+    let choice = text(PROXY).trim();
+    let proxy = [FROM_ENVIRONMENT, DIRECT, THIS_PROXY]
+        .into_iter()
+        .find(|c| c.eq_ignore_ascii_case(choice))
+        .ok_or_else(|| {
+            format!("proxy: choose {FROM_ENVIRONMENT}, {DIRECT} or {THIS_PROXY}, not {choice:?}")
+        })?;
+    let ca_bundle = optional(text(CA_BUNDLE))
+        .map(|path| {
+            let path = std::path::PathBuf::from(path);
+            if path.is_absolute() {
+                Ok(path)
+            } else {
+                Err(format!(
+                    "CA bundle: give the file's full path (/…), not {:?}",
+                    path.display()
+                ))
+            }
+        })
+        .transpose()?;
+    // Nothing to take out of the keychain when no user had a password there.
+    let remove = || {
+        if before.proxy_user.is_some() {
+            Password::Remove
+        } else {
+            Password::Keep
+        }
+    };
+    if proxy != THIS_PROXY {
+        let settings = net::Settings {
+            proxy: if proxy == DIRECT {
+                ProxySetting::Direct
+            } else {
+                ProxySetting::Environment
+            },
+            no_proxy: None,
+            proxy_user: None,
+            ca_bundle,
+        };
+        return Ok((settings, remove()));
+    }
+    let url = text(PROXY_URL).trim();
+    if url.contains('@') {
+        // Not echoed: what is before the @ may be a password.
+        return Err(
+            "proxy URL: give the user and the password in their own fields, not in the URL"
+                .to_owned(),
+        );
+    }
+    let url = ProxyUrl::parse_setting(url).map_err(|why| {
+        if url.is_empty() {
+            "proxy URL: give the proxy's http://host:port".to_owned()
+        } else {
+            format!("proxy URL {url:?}: {why}")
+        }
+    })?;
+    let no_proxy = optional(text(NO_PROXY))
+        .map(|list| NoProxy::new(&list))
+        .transpose()
+        .map_err(|why| format!("hosts that go direct: {why}"))?;
+    let proxy_user = optional(text(PROXY_USER))
+        .map(|user| ProxyUser::new(&user))
+        .transpose()
+        .map_err(|why| format!("proxy user: {why}"))?;
+    // A password is taken as typed: spaces may be part of it.
+    let typed = text(PROXY_PASSWORD);
+    let password = match (&proxy_user, typed.is_empty()) {
+        (None, false) => {
+            return Err("proxy password: it goes with a proxy user; give the user too".to_owned());
+        }
+        (Some(_), false) => Password::Set(SecretString::from(typed.to_owned())),
+        (Some(user), true) if before.proxy_user.as_ref() == Some(user) => Password::Keep,
+        (_, true) => remove(),
+    };
+    let settings = net::Settings {
+        proxy: ProxySetting::Via(url),
+        no_proxy,
+        proxy_user,
+        ca_bundle,
+    };
+    Ok((settings, password))
+}
+
+/// What the toast says once the settings are saved: the proxy with its user (never a
+/// password), the hosts that go direct, the CA bundle.
+pub fn network_saved(settings: &net::Settings) -> String {
+    let mut said = match &settings.proxy {
+        ProxySetting::Environment => {
+            "proxy from the environment (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY)".to_owned()
+        }
+        ProxySetting::Direct => "no proxy: every call goes direct".to_owned(),
+        ProxySetting::Via(url) => match &settings.proxy_user {
+            Some(user) => format!(
+                "proxy http://{}@{}",
+                user.as_str(),
+                url.to_string().trim_start_matches("http://")
+            ),
+            None => format!("proxy {url}"),
+        },
+    };
+    if let Some(list) = &settings.no_proxy {
+        said.push_str(&format!("; {} go direct", list.as_str()));
+    }
+    if let Some(path) = &settings.ca_bundle {
+        said.push_str(&format!("; CA bundle {}", path.display()));
+    }
+    said
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use credtray::session::State;
+    use secrecy::ExposeSecret;
 
     fn catalog() -> (Catalog, Session) {
         let mut c = Catalog::default();
@@ -1079,5 +1259,240 @@ mod tests {
             duplicate(&c, &sso).is_none(),
             "from an integration: its sync makes them"
         );
+    }
+
+    // --- Network… --------------------------------------------------------------------------------
+
+    /// The settings a proxy of its own makes: `http://proxy.corp:3128` for `alice`, with hosts
+    /// that go direct and a CA bundle.
+    fn via_proxy() -> net::Settings {
+        net::Settings {
+            proxy: ProxySetting::Via(ProxyUrl::parse_setting("proxy.corp:3128").unwrap()),
+            no_proxy: Some(NoProxy::new("localhost, .internal.corp,10.0.0.0/8").unwrap()),
+            proxy_user: Some(ProxyUser::new("alice").unwrap()),
+            ca_bundle: Some("/etc/corp/ca.pem".into()),
+        }
+    }
+
+    fn accepted(before: &net::Settings, values: &[Zeroizing<String>]) -> (net::Settings, Password) {
+        match parse_network(before, values) {
+            Ok(parsed) => parsed,
+            Err(e) => panic!("refused: {e}"),
+        }
+    }
+
+    fn refused(before: &net::Settings, values: &[Zeroizing<String>]) -> String {
+        match parse_network(before, values) {
+            Ok((settings, _)) => panic!("accepted: {settings:?}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn the_network_form_shows_the_settings_with_the_password_empty_and_masked() {
+        let form = network(&net::Settings::default());
+        assert_eq!(form.title, "credtray — Network");
+        assert_eq!(
+            shown(&form),
+            [
+                ("Proxy", "From the environment", false, false),
+                ("Proxy URL", "", false, false),
+                ("Hosts that go direct (optional)", "", false, false),
+                ("Proxy user (optional)", "", false, false),
+                ("Proxy password", "", true, false),
+                ("CA bundle (optional)", "", false, false),
+            ]
+        );
+        assert_eq!(
+            form.fields[PROXY].choices,
+            ["From the environment", "None (direct)", "This proxy"]
+        );
+        assert!(
+            form.fields[PROXY_PASSWORD]
+                .hint
+                .as_deref()
+                .unwrap()
+                .contains("leave empty to keep the stored one"),
+            "{:?}",
+            form.fields[PROXY_PASSWORD].hint
+        );
+        assert!(
+            form.fields[NO_PROXY]
+                .hint
+                .as_deref()
+                .unwrap()
+                .contains("NO_PROXY")
+        );
+        let form = network(&via_proxy());
+        let values: Vec<&str> = form.fields.iter().map(|f| f.value.as_str()).collect();
+        assert_eq!(
+            values,
+            [
+                "This proxy",
+                "http://proxy.corp:3128",
+                "localhost, .internal.corp,10.0.0.0/8",
+                "alice",
+                "",
+                "/etc/corp/ca.pem"
+            ]
+        );
+        let direct = net::Settings {
+            proxy: ProxySetting::Direct,
+            ..net::Settings::default()
+        };
+        assert_eq!(
+            network(&direct).fields[PROXY].value.as_str(),
+            "None (direct)"
+        );
+    }
+
+    #[test]
+    fn the_network_form_saved_unchanged_gives_the_same_settings_and_keeps_the_password() {
+        for before in [
+            via_proxy(),
+            net::Settings::default(),
+            net::Settings {
+                proxy: ProxySetting::Direct,
+                ca_bundle: Some("/etc/corp/ca.pem".into()),
+                ..net::Settings::default()
+            },
+        ] {
+            let form = network(&before);
+            let (after, password) = accepted(&before, &typed(&form, &[]));
+            assert_eq!(after, before);
+            assert!(matches!(password, Password::Keep), "{before:?}");
+        }
+    }
+
+    #[test]
+    fn a_typed_password_is_set_and_an_empty_one_is_kept_only_for_the_same_user() {
+        let before = via_proxy();
+        let form = network(&before);
+        let (_, password) = accepted(&before, &typed(&form, &[(PROXY_PASSWORD, " s3cret ")]));
+        assert!(
+            matches!(&password, Password::Set(p) if p.expose_secret() == " s3cret "),
+            "taken as typed, spaces and all"
+        );
+        // Another user, no password typed: alice's is not bob's.
+        let (after, password) = accepted(&before, &typed(&form, &[(PROXY_USER, "bob")]));
+        assert_eq!(after.proxy_user.unwrap().as_str(), "bob");
+        assert!(matches!(password, Password::Remove));
+        // No user any more: nor a password.
+        let (after, password) = accepted(&before, &typed(&form, &[(PROXY_USER, "")]));
+        assert_eq!(after.proxy_user, None);
+        assert!(matches!(password, Password::Remove));
+        // From a proxy of its own to the environment: user, hosts and password go, the CA
+        // bundle stays.
+        let (after, password) =
+            accepted(&before, &typed(&form, &[(PROXY, "From the environment")]));
+        assert_eq!(
+            after,
+            net::Settings {
+                ca_bundle: before.ca_bundle.clone(),
+                ..net::Settings::default()
+            }
+        );
+        assert!(matches!(password, Password::Remove));
+        let (after, _) = accepted(&before, &typed(&form, &[(PROXY, "none (direct)")]));
+        assert_eq!(after.proxy, ProxySetting::Direct);
+        // From the environment to a proxy with a user and a password.
+        let before = net::Settings::default();
+        let form = network(&before);
+        let (after, password) = accepted(
+            &before,
+            &typed(
+                &form,
+                &[
+                    (PROXY, "This proxy"),
+                    (PROXY_URL, " http://127.0.0.1:3128/ "),
+                    (PROXY_USER, "alice"),
+                    (PROXY_PASSWORD, "pw"),
+                ],
+            ),
+        );
+        assert_eq!(
+            after.proxy,
+            ProxySetting::Via(ProxyUrl::parse_setting("127.0.0.1:3128").unwrap())
+        );
+        assert!(matches!(&password, Password::Set(p) if p.expose_secret() == "pw"));
+        // No user before: nothing to remove from the keychain, which is not asked.
+        let (_, password) = accepted(
+            &before,
+            &typed(&form, &[(PROXY, "This proxy"), (PROXY_URL, "proxy:3128")]),
+        );
+        assert!(matches!(password, Password::Keep));
+    }
+
+    #[test]
+    fn the_network_form_refuses_what_the_settings_would_not_take() {
+        let before = net::Settings::default();
+        let form = network(&before);
+        let proxy = |changes: &[(usize, &str)]| {
+            let mut all = vec![(PROXY, "This proxy"), (PROXY_URL, "http://proxy.corp:3128")];
+            all.extend_from_slice(changes);
+            typed(&form, &all)
+        };
+        for (changes, said) in [
+            (vec![(PROXY, "Carrier pigeon")], "proxy: choose"),
+            (
+                vec![(PROXY_URL, "")],
+                "proxy URL: give the proxy's http://host:port",
+            ),
+            (
+                vec![(PROXY_URL, "http://proxy.corp:99999")],
+                "is not a port",
+            ),
+            (vec![(PROXY_URL, "proxy corp")], "is not a host name"),
+            (
+                vec![(PROXY_URL, "socks5://proxy.corp:1080")],
+                "SOCKS proxies",
+            ),
+            (
+                vec![(PROXY_URL, "https://proxy.corp:443")],
+                "https:// proxy is not supported",
+            ),
+            (vec![(PROXY_URL, "http://proxy.corp:3128/pac")], "no path"),
+            (vec![(NO_PROXY, "a.corp b.corp")], "hosts that go direct:"),
+            (vec![(NO_PROXY, "http://a.corp")], "hosts that go direct:"),
+            (vec![(NO_PROXY, "10.0.0.0/33")], "hosts that go direct:"),
+            (vec![(PROXY_USER, "alice:pw")], "proxy user:"),
+            (vec![(PROXY_PASSWORD, "pw")], "goes with a proxy user"),
+            (
+                vec![(CA_BUNDLE, "ca.pem")],
+                "CA bundle: give the file's full path",
+            ),
+        ] {
+            let said_now = refused(&before, &proxy(&changes));
+            assert!(said_now.contains(said), "{changes:?}: {said_now}");
+        }
+        // A password in the URL is refused without being echoed.
+        let said = refused(
+            &before,
+            &proxy(&[(PROXY_URL, "http://alice:hunter2@proxy.corp:3128")]),
+        );
+        assert!(
+            said.contains("their own fields") && !said.contains("hunter2"),
+            "{said}"
+        );
+        // Only This proxy reads its fields: the environment's choice ignores a bad URL.
+        let (after, _) = accepted(&before, &typed(&form, &[(PROXY_URL, "socks5://x:1")]));
+        assert_eq!(after, before);
+    }
+
+    #[test]
+    fn the_saved_toast_names_the_proxy_and_its_user_never_a_password() {
+        assert_eq!(
+            network_saved(&via_proxy()),
+            "proxy http://alice@proxy.corp:3128; localhost, .internal.corp,10.0.0.0/8 go direct; CA bundle /etc/corp/ca.pem"
+        );
+        assert_eq!(
+            network_saved(&net::Settings::default()),
+            "proxy from the environment (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY)"
+        );
+        let direct = net::Settings {
+            proxy: ProxySetting::Direct,
+            ..net::Settings::default()
+        };
+        assert_eq!(network_saved(&direct), "no proxy: every call goes direct");
     }
 }

@@ -65,6 +65,8 @@ pub enum UserEvent {
     /// How a sync of the integration is getting on (a few times a second at most); `None`
     /// when it ended.
     Syncing(IntegrationId, Option<SyncProgress>),
+    /// The engine could not save the network settings: the Network… form again, with why.
+    NetworkRefused(Box<Form>),
 }
 
 fn main() -> ExitCode {
@@ -225,6 +227,7 @@ fn run() -> anyhow::Result<()> {
             Event::UserEvent(UserEvent::OfferSamlLogin(id)) => app.offer_saml_login(id),
             Event::UserEvent(UserEvent::StartAtLogin) => app.show_catalog(app.catalog.clone()),
             Event::UserEvent(UserEvent::OfferImport(offer)) => app.offer_import(&offer),
+            Event::UserEvent(UserEvent::NetworkRefused(form)) => app.network(*form),
             Event::UserEvent(UserEvent::Syncing(id, progress)) => {
                 match progress {
                     Some(progress) => app.syncing.insert(id, progress),
@@ -410,6 +413,7 @@ impl App {
                 Some(State::Pending | State::Deleting) | None => {}
             },
             MenuAction::StopAll => self.send(Command::StopAll),
+            MenuAction::Network => self.network(forms::network(&self.catalog.settings.network)),
             MenuAction::Pin(id, pinned) => self.send(Command::Pin(id, pinned)),
             MenuAction::Find => self.find(),
             MenuAction::Test(id) => self.send(Command::Test(id)),
@@ -659,6 +663,17 @@ impl App {
             Ok(edit) if edit.is_empty() => {}
             Ok(edit) => self.send(Command::Edit(id, Box::new(edit))),
             Err(refusal) => tracing::warn!(?refusal, "an edit accepted by the form was refused"),
+        }
+    }
+
+    /// Network…: `form` until its values are valid or it is cancelled; the engine saves them
+    /// (and sends the form back with its reason if it can't: a CA bundle it can't read).
+    fn network(&self, form: Form) {
+        let before = &self.catalog.settings.network;
+        if let Some((settings, password)) =
+            ask(&self.dialogs, form, |v| forms::parse_network(before, v))
+        {
+            self.send(Command::SetNetwork(Box::new(settings), password));
         }
     }
 

@@ -21,8 +21,9 @@ pub const TOP_LEVEL_MAX: usize = 30;
 /// many; the rest of the running and pinned ones go in a *More … ▸* submenu.
 pub const TOP_EACH: usize = 10;
 /// The short top level's entries after its sessions: a separator, Find session…, All
-/// sessions ▸, a separator, Add session ▸, Integrations ▸, Stop all, Start at login, Quit.
-const TOP_FIXED: usize = 9;
+/// sessions ▸, a separator, Add session ▸, Integrations ▸, Stop all, Network…, Start at
+/// login, Quit.
+const TOP_FIXED: usize = 10;
 /// No submenu holds more than this many sessions.
 pub const MAX_PER_SUBMENU: usize = 50;
 /// How many assumer candidates the radio list shows before "Other session…".
@@ -170,6 +171,8 @@ pub fn build(catalog: &Catalog, start_at_login: bool, syncing: &Syncing) -> Vec<
         label: "Stop all sessions".to_owned(),
         enabled: any_running,
     });
+    // With the other settings of the whole app, not of a session.
+    nodes.push(Node::item(MenuAction::Network, "Network…"));
     nodes.push(Node::Choice {
         action: MenuAction::StartAtLogin,
         label: "Start at login".to_owned(),

@@ -76,6 +76,8 @@ pub enum Command {
     },
     /// Start at login on or off: the engine writes or removes the autostart entry.
     SetStartAtLogin(bool),
+    /// Network… saved: the settings and what becomes of the proxy's password.
+    SetNetwork(Box<credtray::net::Settings>, engine::network::Password),
     /// Forget IdP login (the menu's dialog asked already): the engine removes the cookies.
     ForgetLogin(SessionId),
     Pin(SessionId, bool),
@@ -152,6 +154,7 @@ pub fn run(
             Err(RecvTimeoutError::Timeout) => {}
         }
         if worker.store_changed(&engine) {
+            follow_network();
             worker.send_catalog(&engine);
         }
         worker.watch_start_at_login(&engine);
@@ -231,6 +234,11 @@ impl Worker {
     }
 
     fn handle(&mut self, engine: &mut Engine, command: Command) {
+        // A change the watch has not seen yet may be the network's: this command's calls
+        // follow it.
+        if self.store_changed(engine) {
+            follow_network();
+        }
         let mut prompt = self.prompt();
         match command {
             Command::Start(id) => self.start(engine, id),
@@ -325,6 +333,9 @@ impl Worker {
                 }
                 self.watch_start_at_login(engine);
             }
+            Command::SetNetwork(settings, password) => {
+                self.set_network(engine, *settings, password)
+            }
             Command::ForgetLogin(id) => match engine.forget_login(id) {
                 Ok(forgotten) => notify("Forgot the IdP login", &forgotten.sentence()),
                 Err(e) => notify(
@@ -385,6 +396,36 @@ impl Worker {
         match result {
             Err(engine::Error::LoginCancelled) => {}
             result => self.report_sync(engine, id, "Logged in to", result),
+        }
+    }
+
+    /// Network… saved: a toast says what is in effect now (never the password); a refusal
+    /// (a CA bundle that can't be used, a keychain that can't be written) opens the form again
+    /// with the sentence, the password to be typed again.
+    fn set_network(
+        &self,
+        engine: &Engine,
+        settings: credtray::net::Settings,
+        password: engine::network::Password,
+    ) {
+        let typed = matches!(password, engine::network::Password::Set(_));
+        match engine.set_network(settings.clone(), password) {
+            Ok(()) => notify(
+                "Network settings saved",
+                &super::forms::network_saved(&settings),
+            ),
+            Err(e) => {
+                let mut form = super::forms::network(&settings);
+                let mut why = credtray::error_sentence(&e);
+                if typed {
+                    why.push_str(" (type the proxy password again)");
+                }
+                tracing::info!(reason = %why, "the network settings were refused; the form opens again");
+                form.error = Some(why);
+                let _ = self
+                    .proxy
+                    .send_event(UserEvent::NetworkRefused(Box::new(form)));
+            }
         }
     }
 
@@ -622,6 +663,15 @@ impl Applying {
             .unwrap_or_else(PoisonError::into_inner);
         *stage = Stage::Left;
     }
+}
+
+/// The store changed since the worker last read it (another process, `credtray settings proxy`
+/// among them, or a rotation): this process's next call reads its network policy again. Any
+/// change does, not only one of `[settings]`: a new proxy password for the same user changes
+/// only the keychain, which can't be watched, and the store's stamp (`Engine::set_network`
+/// saves it either way). Cheap: the policy is read again only when a call needs it.
+fn follow_network() {
+    credtray::net::forget();
 }
 
 /// Which of a sync's progress reports reach the menu: each new phase, and within a phase one

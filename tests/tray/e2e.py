@@ -327,6 +327,97 @@ def _():
     wait_for('no check mark again', lambda: checked() == 0, timeout=10)
 
 
+def proxy_log(port):
+    """The requests the test proxy was asked to carry (tests/support/net_proxy.py), read
+    without any proxy in between."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    return json.load(opener.open(f'http://127.0.0.1:{port}/_proxy/log', timeout=10))['requests']
+
+
+@step('c2c: Network… saves a proxy with its user and password (the password in the keychain only); a CA bundle that is not PEM re-opens the form and saves nothing; the tray\'s next call goes through the proxy, and a CLI change back reaches the tray')
+def _():
+    user, password = 'tray-user', 'pw-' + uuid.uuid4().hex
+    # A proxy that wants that user and password (given on its stdin, never in argv).
+    proxy = subprocess.Popen(['/usr/bin/python3', os.path.join(HERE, '..', 'support', 'net_proxy.py')],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    processes.append(proxy)
+    proxy.stdin.write(json.dumps({'user': user, 'password': password}) + '\n')
+    proxy.stdin.flush()
+    port = int(proxy.stdout.readline().split()[-1])
+    url = f'http://127.0.0.1:{port}'
+    moto = urllib.parse.urlsplit(MOTO).netloc
+    not_pem = os.path.join(root, 'not-a-bundle.pem')
+    with open(not_pem, 'w') as f:
+        f.write('not a certificate\n')
+    dev = next(l for l in labels() if re.match(r'. dev — ', l))
+
+    def test_dev():
+        """Test credential generation on dev; the toast's text."""
+        before = toasts('Test credential generation: dev')
+        probe.click([dev, 'Test credential generation'])
+        wait_for('the test toast', lambda: toasts('Test credential generation: dev') > before, timeout=30)
+        log = open(notify_log).read()
+        return log[log.rindex('Test credential generation: dev'):]
+
+    try:
+        before = store_bytes()
+        refused = open(tray_log).read().count('the network settings were refused')
+        probe.click(['Network…'])
+        title = 'credtray — Network'
+        open_window(title)
+        # Proxy (entry, list button), URL, hosts that go direct, user, password, CA bundle.
+        xdotool('key', 'ctrl+a')
+        xdotool('type', '--delay', '10', 'This proxy')
+        for text in (None, url, None, user, password, not_pem):
+            xdotool('key', 'Tab')
+            if text:
+                xdotool('type', '--delay', '10', text)
+        xdotool('key', 'Return')
+        # The engine can't use the bundle: the form opens again with why, and nothing is saved.
+        wait_for('the refusal', lambda: open(tray_log).read().count('the network settings were refused') > refused)
+        open_window(title)
+        assert store_bytes() == before, 'a refused setting saved something'
+        assert json.loads(credtray('settings', 'show', '--json'))['proxy'] is None
+        # Filled again with what was typed but the password: type it again, empty the bundle.
+        for text in (None, None, None, None, password):
+            xdotool('key', 'Tab')
+            if text:
+                xdotool('type', '--delay', '10', text)
+        xdotool('key', 'Tab')
+        xdotool('key', 'ctrl+a')
+        xdotool('key', 'BackSpace')
+        xdotool('key', 'Return')
+        wait_for('the saved toast', lambda: toasts('Network settings saved'))
+        wait_for('the form to close', lambda: not visible(title))
+        log = open(notify_log).read()
+        assert f'proxy http://{user}@127.0.0.1:{port}' in log[log.rindex('Network settings saved'):], log[-800:]
+        shown = json.loads(credtray('settings', 'show', '--json'))
+        assert shown == {'proxy': url, 'no_proxy': None, 'proxy_user': user, 'proxy_password': True,
+                         'ca_bundle': None}, shown
+        kept = subprocess.run(['secret-tool', 'lookup', 'service', 'credtray', 'username', 'settings-proxy-password'],
+                              capture_output=True, text=True, check=True).stdout
+        assert kept.rstrip('\n') == password, 'the keychain holds the password typed'
+        assert password not in store_bytes().decode(), 'config.toml holds the password'
+        # The tray's next call goes through the proxy, with the user and password.
+        urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
+            urllib.request.Request(f'{url}/_proxy/clear_log', data=b'', method='POST'), timeout=10)
+        assert 'Credentials work' in test_dev()
+        carried = [r for r in proxy_log(port) if r['target'] == moto]
+        assert carried and all(r['authorized'] for r in carried), proxy_log(port)
+        # The CLI puts the environment back: the tray follows it at its next call.
+        credtray('settings', 'proxy', '--env')
+        seen = len(proxy_log(port))
+        assert 'Credentials work' in test_dev()
+        assert len(proxy_log(port)) == seen, f'the tray still went through the proxy: {proxy_log(port)[seen:]}'
+        for text in (open(tray_log).read(), open(notify_log).read()):
+            assert password not in text, 'the password is in a log'
+    finally:
+        credtray('settings', 'proxy', '--env')
+        proxy.stdin.close()
+        proxy.terminate()
+        proxy.wait(timeout=10)
+
+
 @step('c3: Edit session…: Test tries the typed role ARN (a toast names it, nothing saved), an invalid ARN keeps the form open, Save restarts the session with the new one')
 def _():
     credtray('session', 'chain', 'dev', '--role-arn', fixtures['role_arn'], '--alias', 'formtest', '--profile', 'formtest')
