@@ -458,9 +458,14 @@ pub fn proxy_failure(e: &(dyn std::error::Error + 'static), target: &str) -> Opt
         let text = c.to_string();
         if let Some(what) = text.strip_prefix("tunnel error: ") {
             return Some(match what {
-                "proxy authorization required" => format!(
-                    "{proxy} refused credtray's credentials (407 Proxy Authentication Required): check the proxy user and password (credtray settings proxy URL --user USER --password -)"
-                ),
+                "proxy authorization required" => {
+                    // The password may have changed in the keychain alone (the store's and the
+                    // files' stamps did not move): the next call reads it again.
+                    forget();
+                    format!(
+                        "{proxy} refused credtray's credentials (407 Proxy Authentication Required): check the proxy user and password (credtray settings proxy URL --user USER --password -)"
+                    )
+                }
                 "failed to create underlying connection" => {
                     format!("{proxy} could not be reached")
                 }

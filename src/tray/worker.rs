@@ -154,7 +154,6 @@ pub fn run(
             Err(RecvTimeoutError::Timeout) => {}
         }
         if worker.store_changed(&engine) {
-            follow_network();
             worker.send_catalog(&engine);
         }
         worker.watch_start_at_login(&engine);
@@ -234,11 +233,6 @@ impl Worker {
     }
 
     fn handle(&mut self, engine: &mut Engine, command: Command) {
-        // A change the watch has not seen yet may be the network's: this command's calls
-        // follow it.
-        if self.store_changed(engine) {
-            follow_network();
-        }
         let mut prompt = self.prompt();
         match command {
             Command::Start(id) => self.start(engine, id),
@@ -663,15 +657,6 @@ impl Applying {
             .unwrap_or_else(PoisonError::into_inner);
         *stage = Stage::Left;
     }
-}
-
-/// The store changed since the worker last read it (another process, `credtray settings proxy`
-/// among them, or a rotation): this process's next call reads its network policy again. Any
-/// change does, not only one of `[settings]`: a new proxy password for the same user changes
-/// only the keychain, which can't be watched, and the store's stamp (`Engine::set_network`
-/// saves it either way). Cheap: the policy is read again only when a call needs it.
-fn follow_network() {
-    credtray::net::forget();
 }
 
 /// Which of a sync's progress reports reach the menu: each new phase, and within a phase one
