@@ -108,7 +108,13 @@ fn proxy(engine: &Engine, args: ProxyArgs) -> anyhow::Result<()> {
         Password::Remove if before.proxy_user.is_none() => Password::Keep,
         other => other,
     };
+    let no_password = settings.proxy_user.is_some() && matches!(password, Password::Remove);
     engine.set_network(settings, password)?;
+    if no_password {
+        eprintln!(
+            "credtray: no password is kept for this proxy user; if the proxy asks for one, give it with --password - (read from standard input)"
+        );
+    }
     print(&format!("{said}\n"))
 }
 

@@ -137,6 +137,34 @@ fn through(what: &str, (run, trace): &(Run, String), proxy: &NetProxy, target: &
     );
 }
 
+/// A session start, the console's sign-in and an SSO login + sync with `vars`, each of which
+/// must go [`through`] the proxy to its endpoint: their runs and traces.
+fn start_console_and_login(
+    env: &Env,
+    ends: &Endpoints,
+    vars: &[(&str, &str)],
+    proxy: &NetProxy,
+) -> [(Run, String); 3] {
+    let calls: [(&str, &[&str], String); 3] = [
+        ("start", &["session", "start", "dev"], ends.sts.authority()),
+        (
+            "console",
+            &["console", "dev", "--print"],
+            ends.federation.authority(),
+        ),
+        (
+            "login",
+            &["integration", "login", "corp", "--no-browser"],
+            ends.sso.authority(),
+        ),
+    ];
+    calls.map(|(name, args, target)| {
+        let traced = run(env, ends, args, vars, "", Some(name));
+        through(name, &traced, proxy, &target);
+        traced
+    })
+}
+
 #[test]
 fn with_the_proxy_variables_every_call_goes_through_the_proxy_and_nothing_else() {
     let env = Env::new();
@@ -154,50 +182,12 @@ fn with_the_proxy_variables_every_call_goes_through_the_proxy_and_nothing_else()
         ("AWS_CA_BUNDLE", &bundle),
     ];
 
-    let started = run(
-        &env,
-        &ends,
-        &["session", "start", "dev"],
-        &vars,
-        "",
-        Some("start"),
-    );
-    through("session start", &started, &proxy, &ends.sts.authority());
+    let [_, console, login] = start_console_and_login(&env, &ends, &vars, &proxy);
     assert!(env.aws_files().0.contains("aws_session_token"));
-
-    let console = run(
-        &env,
-        &ends,
-        &["console", "dev", "--print"],
-        &vars,
-        "",
-        Some("console"),
-    );
-    through(
-        "console --print",
-        &console,
-        &proxy,
-        &ends.federation.authority(),
-    );
     assert!(
         console.0.stdout.starts_with(&ends.federation.url()),
         "{:?}",
         console.0
-    );
-
-    let login = run(
-        &env,
-        &ends,
-        &["integration", "login", "corp", "--no-browser"],
-        &vars,
-        "",
-        Some("login"),
-    );
-    through(
-        "integration login + sync",
-        &login,
-        &proxy,
-        &ends.sso.authority(),
     );
     assert!(
         login.0.stdout.contains("6 sessions (6 added"),
@@ -298,43 +288,7 @@ fn a_settings_proxy_with_its_password_in_the_keychain_serves_every_call_without_
     assert_eq!(shown.json()["proxy"], proxy.url().as_str(), "{shown:?}");
     assert_eq!(shown.json()["proxy_password"], true, "{shown:?}");
 
-    let started = run(
-        &env,
-        &ends,
-        &["session", "start", "dev"],
-        &vars,
-        "",
-        Some("start"),
-    );
-    through("session start", &started, &proxy, &ends.sts.authority());
-    let console = run(
-        &env,
-        &ends,
-        &["console", "dev", "--print"],
-        &vars,
-        "",
-        Some("console"),
-    );
-    through(
-        "console --print",
-        &console,
-        &proxy,
-        &ends.federation.authority(),
-    );
-    let login = run(
-        &env,
-        &ends,
-        &["integration", "login", "corp", "--no-browser"],
-        &vars,
-        "",
-        Some("login"),
-    );
-    through(
-        "integration login + sync",
-        &login,
-        &proxy,
-        &ends.sso.authority(),
-    );
+    let [started, console, login] = start_console_and_login(&env, &ends, &vars, &proxy);
     assert!(
         proxy.log().iter().all(|e| e["authorized"] == true),
         "{:?}",
