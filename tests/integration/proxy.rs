@@ -249,6 +249,34 @@ fn with_the_proxy_variables_every_call_goes_through_the_proxy_and_nothing_else()
         "through the proxy: {:?}",
         proxy.log()
     );
+
+    // The same proxy as `[settings] proxy`, no variables: the child's AWS CLI gets it and goes
+    // through it.
+    let set = run(&env, &ends, &["settings", "proxy", &url], &[], "", None).0;
+    assert_eq!(set.code, 0, "{set:?}");
+    proxy.clear_log();
+    let no_vars = [
+        ("AWS_CA_BUNDLE", bundle.as_str()),
+        ("AWS_ENDPOINT_URL", &sts_by_name),
+    ];
+    let (exec, trace) = run(
+        &env,
+        &ends,
+        &["exec", "dev", "--", "aws", "sts", "get-caller-identity"],
+        &no_vars,
+        "",
+        Some("exec-settings"),
+    );
+    assert_eq!(exec.code, 0, "{exec:?}");
+    assert!(
+        proxy.connects() == [format!("localhost:{}", ends.sts.port())],
+        "{:?}",
+        proxy.log()
+    );
+    assert!(
+        !trace.lines().any(|l| l.contains(&direct_to_sts)),
+        "a direct connect to STS: {trace}"
+    );
 }
 
 #[test]
