@@ -118,7 +118,13 @@ pub fn run(setup: &Setup<'_>) -> Vec<Check> {
     // Read once: three checks look at it.
     let stored = setup.store.load_all();
     let owned_records = stored.as_ref().ok().map(|s| s.owned.as_slice());
-    let (proxy, bundle) = network(&setup.sts_endpoint);
+    let federated = stored.as_ref().is_ok_and(|s| {
+        s.catalog
+            .sessions()
+            .iter()
+            .any(|s| matches!(s.kind, crate::session::SessionKind::IamRoleFederated { .. }))
+    });
+    let (proxy, bundle) = network(&setup.sts_endpoint, federated);
     vec![
         store(setup.store, &stored),
         keychain(setup.secrets),
@@ -141,7 +147,9 @@ const PROXY_WITHIN: Duration = Duration::from_secs(5);
 /// The network policy: which proxy STS, IAM Identity Center and the console sign-in go through
 /// (the password masked) and whether it opens a tunnel to STS; which CA bundle is trusted
 /// beside the platform's roots, and how many certificates it holds.
-fn network(sts_endpoint: &str) -> (Check, Check) {
+/// `federated`: some session logs in through the SAML login window, whose WebKit trusts the
+/// system's store only.
+fn network(sts_endpoint: &str, federated: bool) -> (Check, Check) {
     let policy = match crate::net::policy() {
         Ok(p) => p,
         Err(e) => {
@@ -219,16 +227,26 @@ fn network(sts_endpoint: &str) -> (Check, Check) {
             "ca bundle",
             "the platform's CA certificates only (no AWS_CA_BUNDLE, profile ca_bundle or [settings] ca_bundle)",
         ),
-        Some(b) => Check::ok(
-            "ca bundle",
-            format!(
+        Some(b) => {
+            let detail = format!(
                 "{} ({} certificate{}, from {}) beside the platform's CA certificates",
                 b.path.display(),
                 b.len(),
                 if b.len() == 1 { "" } else { "s" },
                 b.named_by
-            ),
-        ),
+            );
+            if federated {
+                Check::warning(
+                    "ca bundle",
+                    format!(
+                        "{detail}; the SAML login window can't use it (WebKit trusts the system's store only)"
+                    ),
+                    "if the identity provider's pages are behind the company CA, install it into the system's store too (Debian: copy it to /usr/local/share/ca-certificates/ and run update-ca-certificates)",
+                )
+            } else {
+                Check::ok("ca bundle", detail)
+            }
+        }
     };
     (proxy, bundle)
 }

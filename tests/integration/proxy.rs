@@ -453,6 +453,36 @@ fn a_ca_bundle_from_the_profile_or_the_settings_is_trusted_as_aws_ca_bundle_is()
     .0;
     assert_eq!(set.code, 0, "{set:?}");
     assert_eq!(start("settings ca_bundle", &[]).code, 0);
+    // doctor names it; with a federated session, it warns that the login window can't use it.
+    let bundle_check = || {
+        let doctor = run(&env, &ends, &["doctor", "--json"], &[], "", None).0;
+        doctor
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == "ca bundle")
+            .cloned()
+            .unwrap()
+    };
+    let check = bundle_check();
+    assert_eq!(check["status"], "ok", "{check}");
+    assert!(
+        check["detail"].as_str().unwrap().contains(&format!(
+            "{bundle} (3 certificates, from [settings] ca_bundle)"
+        )),
+        "{check}"
+    );
+    env.add_federated("fed");
+    let check = bundle_check();
+    assert_eq!(check["status"], "warning", "{check}");
+    assert!(
+        check["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the SAML login window can't use it"),
+        "{check}"
+    );
     // exec's child gets it as AWS_CA_BUNDLE (its AWS CLI could not read the setting).
     let (child, _) = run(&env, &ends, &["exec", "dev", "--", "env"], &[], "", None);
     assert!(
