@@ -229,7 +229,8 @@ pub fn answer_the_proxy(
             let (host, port) = proxy.map_or((String::new(), 0), |p| {
                 (p.url.host().to_owned(), u32::from(p.url.port()))
             });
-            end(proxy_refused(proxy, &host, port, true));
+            // Not a retry: whether credentials were given is the proxy's own (a user set).
+            end(proxy_refused(proxy, &host, port, false));
         }
     });
 }

@@ -988,6 +988,78 @@ fn the_login_window_answers_the_settings_proxy_and_fails_naming_it_when_refused(
 }
 
 #[test]
+fn a_proxy_that_wants_credentials_none_are_set_for_ends_the_login_saying_so() {
+    let World {
+        _display: _held,
+        env,
+        f,
+        idp,
+    } = world();
+    let id = add_federated(&env, &f, "nouser", &idp.url(&posting(&f)));
+    let asks = |name: &str, url: &str, port: u16| {
+        let (out, trace) = login_through(&env, &id, name, &[("http_proxy", url)]);
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", stderr(&out));
+        let said = stderr(&out);
+        assert!(
+            said.contains(&format!(
+                "credtray-login: the proxy http://127.0.0.1:{port} (from http_proxy) asks for a user and password"
+            )),
+            "{name}: {said}"
+        );
+        assert_eq!(connects_not_to(&trace, &[port]), Vec::<String>::new());
+    };
+    // It asks (Proxy-Authenticate): WebKit's authenticate signal.
+    let proxy = NetProxy::start(Some(("jane", "proxy-pass-7731")));
+    asks("asks", &proxy.url(), proxy.port());
+    // It answers 407 without asking: the page WebKit would show.
+    let bare = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = bare.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in bare.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut head = [0u8; 4096];
+            let _ = stream.read(&mut head);
+            let _ = stream.write_all(
+                b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Type: text/html\r\nContent-Length: 11\r\nConnection: close\r\n\r\nlog in here",
+            );
+        }
+    });
+    asks("bare-407", &format!("http://127.0.0.1:{port}"), port);
+    assert_eq!(std::fs::read_to_string(&idp.log).unwrap_or_default(), "");
+}
+
+#[test]
+fn an_unusable_proxy_variable_is_the_logins_error_before_any_page_loads() {
+    let World {
+        _display: _held,
+        env,
+        f,
+        idp,
+    } = world();
+    let id = add_federated(&env, &f, "socks", &idp.url(&posting(&f)));
+    let (out, trace) = login_through(
+        &env,
+        &id,
+        "socks",
+        &[("HTTPS_PROXY", "socks5://127.0.0.1:1080")],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("credtray-login: HTTPS_PROXY is not a usable proxy (SOCKS proxies"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .starts_with("reason: HTTPS_PROXY is not a usable proxy"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(connects_not_to(&trace, &[]), Vec::<String>::new());
+    assert_eq!(std::fs::read_to_string(&idp.log).unwrap_or_default(), "");
+}
+
+#[test]
 fn a_proxy_that_cannot_be_reached_is_named_never_gone_around() {
     let World {
         _display: _held,
