@@ -1091,6 +1091,57 @@ fn a_proxy_that_cannot_be_reached_is_named_never_gone_around() {
     assert_eq!(std::fs::read_to_string(&idp.log).unwrap_or_default(), "");
 }
 
+/// An https page goes through the proxy's tunnel (CONNECT, with the settings' credentials):
+/// the test CA is in no store WebKit reads, so the load then fails on the certificate, which
+/// shows the handshake came through the tunnel.
+#[test]
+fn an_https_page_tunnels_through_the_proxy_with_its_credentials() {
+    let World {
+        _display: _held,
+        env,
+        f,
+        idp,
+    } = world();
+    let (user, password) = ("jane", "proxy-pass-7731");
+    let proxy = NetProxy::start(Some((user, password)));
+    let front = TlsFront::start(&format!("127.0.0.1:{}", idp.port));
+    let url = format!("{}/start?{}", front.url(), FakeIdp::query(&posting(&f)));
+    let id = add_federated(&env, &f, "tunnelled", &url);
+    env.run(
+        &[
+            "settings",
+            "proxy",
+            &proxy.url(),
+            "--user",
+            user,
+            "--password",
+            "-",
+        ],
+        &format!("{password}\n"),
+    )
+    .ok();
+    let (out, trace) = login_through(&env, &id, "tunnel", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot load the identity provider's page https://127.0.0.1:"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains(password));
+    let log = proxy.log();
+    assert!(
+        log.iter().any(|e| e["method"] == "CONNECT"
+            && e["target"] == front.authority().as_str()
+            && e["authorized"] == true
+            && e["status"] == 200),
+        "{log:#?}"
+    );
+    assert_eq!(
+        connects_not_to(&trace, &[proxy.port()]),
+        Vec::<String>::new()
+    );
+}
+
 #[test]
 fn a_certificate_only_the_ca_bundle_vouches_for_ends_the_login_saying_so() {
     let World {
