@@ -28,8 +28,12 @@ use tao::window::WindowBuilder;
 use wry::{NewWindowResponse, WebContext, WebViewBuilder};
 use zeroize::Zeroizing;
 
+use credtray::net::Policy;
 use credtray::saml_login::{self, Exit};
 use credtray::session::{SamlUrl, SessionId};
+
+#[cfg(target_os = "linux")]
+use crate::network;
 
 /// The capture script, injected into every frame at document start.
 const HOOK: &str = include_str!("saml_hook.js");
@@ -49,7 +53,8 @@ const TICK: Duration = Duration::from_millis(200);
 
 /// What the login needs to know before a window opens: all of it given by the engine's
 /// process (`saml_login::Login`), so the window reads no store and no setting itself (the one
-/// door, see ARCHITECTURE.md).
+/// door, see ARCHITECTURE.md), but for the network policy every process reads for itself
+/// (`credtray::net`: the proxy's password can't travel on a command line).
 struct Target {
     alias: String,
     url: SamlUrl,
@@ -122,6 +127,9 @@ enum Wake {
     /// A page could not load (the URL is wrong, the network is down): said at once instead of
     /// waiting for the timeout behind an error page.
     LoadFailed(String, String),
+    /// The network refused the login, in this sentence: the proxy refused its credentials, or
+    /// a certificate that only the configured CA bundle would vouch for.
+    Refused(String),
     Tick,
 }
 
@@ -150,14 +158,22 @@ pub fn run(args: &[String]) -> ExitCode {
             return Exit::Failed.into();
         }
     };
-    match Target::parse(args) {
-        Ok(target) => window(target, out),
+    match Target::parse(args).and_then(|target| Ok((target, read_policy()?))) {
+        Ok((target, policy)) => window(target, &policy, out),
         Err(e) => said(
             &mut out,
             Exit::Failed,
             &credtray::error_sentence(e.as_ref()),
         ),
     }
+}
+
+/// The process's network policy, read before any page loads (the settings, the proxy's
+/// password from the keychain, the CA bundle, the environment), like every other `main`'s; one
+/// that can't be used is the login's error.
+fn read_policy() -> anyhow::Result<std::sync::Arc<Policy>> {
+    credtray::cli::parts()?;
+    Ok(credtray::net::policy()?)
 }
 
 /// The assertion's way out: standard output as given, set aside (close-on-exec); fd 1 itself
@@ -189,7 +205,7 @@ fn said(out: &mut dyn Write, exit: Exit, reason: &str) -> ExitCode {
     exit.into()
 }
 
-fn window(target: Target, mut out: impl Write + 'static) -> ExitCode {
+fn window(target: Target, policy: &Policy, mut out: impl Write + 'static) -> ExitCode {
     let hidden_only = target.hidden_only;
     let event_loop = EventLoopBuilder::<Wake>::with_user_event().build();
     let mut context = WebContext::new(Some(target.cookies.clone()));
@@ -197,7 +213,7 @@ fn window(target: Target, mut out: impl Write + 'static) -> ExitCode {
         Ok(nonce) => nonce,
         Err(e) => return said(&mut out, Exit::Failed, &format!("cannot draw a nonce: {e}")),
     };
-    let (window, webview) = match open(&target, &event_loop, &mut context, &nonce) {
+    let (window, webview) = match open(&target, policy, &event_loop, &mut context, &nonce) {
         Ok(opened) => opened,
         Err(e) => {
             return said(
@@ -221,6 +237,9 @@ fn window(target: Target, mut out: impl Write + 'static) -> ExitCode {
     // Set once: what is already queued behind the end (another message, a tick) must not write
     // a second assertion or a reason after the first.
     let mut ended: Option<Exit> = None;
+    // A page that can't load names the proxy it went through, if any (one that can't be
+    // reached looks like a page that can't).
+    let route = policy.route().clone();
     tracing::info!(
         hidden_only,
         timeout_s = target.timeout.as_secs(),
@@ -313,12 +332,14 @@ fn window(target: Target, mut out: impl Write + 'static) -> ExitCode {
                     tracing::warn!(error = %e, "could not open a page the identity provider asked for");
                 }
             }
+            Event::UserEvent(Wake::Refused(reason)) => end(&mut out, Exit::Failed, Some(&reason)),
             Event::UserEvent(Wake::LoadFailed(url, error)) => end(
                 &mut out,
                 Exit::Failed,
                 Some(&format!(
-                    "cannot load the identity provider's page {}: {}",
+                    "cannot load the identity provider's page {}{}: {}",
                     saml_login::loggable(&url),
+                    through(&route, &url),
                     saml_login::loggable(&error)
                 )),
             ),
@@ -353,6 +374,7 @@ fn window(target: Target, mut out: impl Write + 'static) -> ExitCode {
 /// keep the page in bounds.
 fn open(
     target: &Target,
+    policy: &Policy,
     event_loop: &tao::event_loop::EventLoop<Wake>,
     context: &mut WebContext,
     nonce: &str,
@@ -376,8 +398,8 @@ fn open(
         event_loop.create_proxy(),
         event_loop.create_proxy(),
     );
+    // No URL yet: the first load waits for the proxy settings (below).
     let builder = WebViewBuilder::new_with_web_context(context)
-        .with_url(target.url.as_str())
         // The sender first: the hook, which runs in every frame, finds it in the main frame.
         .with_initialization_script_for_main_only(sender, true)
         .with_initialization_script_for_main_only(HOOK, false)
@@ -417,10 +439,39 @@ fn open(
     let webview = webview.context("cannot create the web view")?;
     #[cfg(target_os = "linux")]
     {
+        use wry::WebViewExtUnix;
         report_load_failures(&webview, event_loop.create_proxy());
         decide_new_windows_early(&webview, event_loop.create_proxy());
+        let view = webview.webview();
+        network::apply(&view, &network::proxying(policy.route()))
+            .map_err(|why| anyhow::anyhow!("cannot give the login window its proxy: {why}"))?;
+        let refused = event_loop.create_proxy();
+        network::answer_the_proxy(&view, policy.route().clone(), move |reason| {
+            let _ = refused.send_event(Wake::Refused(reason));
+        });
+        let refused = event_loop.create_proxy();
+        network::refuse_untrusted(&view, policy.bundle().cloned(), move |reason| {
+            let _ = refused.send_event(Wake::Refused(reason));
+        });
     }
+    // WKWebView (macOS) and WebView2 (Windows) take the system's proxy and trust: the
+    // policy's proxy is not given to them yet.
+    #[cfg(not(target_os = "linux"))]
+    let _ = policy;
+    webview
+        .load_url(target.url.as_str())
+        .context("cannot load the identity provider's page")?;
     Ok((window, webview))
+}
+
+/// ` through the proxy …` when the route sends `url` through one (its password masked).
+fn through(route: &credtray::net::Route, url: &str) -> String {
+    url.parse::<http::Uri>()
+        .ok()
+        .and_then(|uri| route.proxy_for(&uri).cloned())
+        .map_or_else(String::new, |p| {
+            format!(" through the proxy {} (from {})", p.shown(), p.from)
+        })
 }
 
 fn refused(url: &str, what: &str) {

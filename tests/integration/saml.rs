@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::engine::caller;
 use crate::harness::{Env, Fixtures, fixtures, moto, support_server};
+use crate::net_support::{NetProxy, TlsFront, connects_not_to, no_network_env};
 
 static DISPLAY: Mutex<()> = Mutex::new(());
 
@@ -810,4 +811,365 @@ fn a_page_without_a_samlresponse_field_fails_saying_so() {
         .find(|l| l.starts_with("credtray: could not log in"))
         .unwrap_or_default();
     assert!(error.contains(reason), "{errors}");
+}
+
+/// `credtray-login` for session `id` under `strace -f -e trace=connect`, in an environment free
+/// of proxy and CA variables but `vars`: how it ended, and the trace (`name` names its file).
+fn login_through(env: &Env, id: &str, name: &str, vars: &[(&str, &str)]) -> (Output, String) {
+    let trace = env.root.join(format!("strace-{name}"));
+    let mut cmd = env.tool("strace");
+    cmd.env("CREDTRAY_LOG", "trace")
+        .args(["-f", "-qq", "-e", "trace=connect", "-o"])
+        .arg(&trace)
+        .arg(env!("CARGO_BIN_EXE_credtray-login"))
+        .args(login_args(env, id))
+        .args(["--timeout", "60"]);
+    no_network_env(&mut cmd).envs(vars.iter().copied());
+    let out = cmd.output().expect("strace runs");
+    (out, std::fs::read_to_string(&trace).unwrap())
+}
+
+/// The page that posts the SAMLResponse by itself (no login to type), to AWS's sign-in.
+fn posting(f: &Fixtures) -> Vec<(&str, &str)> {
+    grants(f, &[("page", "form"), ("acs", "aws")])
+}
+
+/// A login through `proxy` that captured the assertion: WebKit asked the proxy for the IdP's
+/// pages and nothing else (never AWS's sign-in), and connected to nothing but the proxy.
+#[track_caller]
+fn captured_through(
+    proxy: &NetProxy,
+    idp: &FakeIdp,
+    expected: &str,
+    (out, trace): (Output, String),
+) {
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+    let log = proxy.log();
+    let idp_at = format!("127.0.0.1:{}", idp.port);
+    assert!(
+        log.iter()
+            .any(|e| e["target"] == idp_at.as_str() && e["status"] == 200),
+        "the proxy's log: {log:#?}"
+    );
+    assert!(
+        log.iter().all(|e| e["target"] == idp_at.as_str()),
+        "the proxy was asked for something else: {log:#?}"
+    );
+    assert!(
+        trace.contains(&format!("_port=htons({})", proxy.port())),
+        "strace saw the connects to the proxy"
+    );
+    assert_eq!(
+        connects_not_to(&trace, &[proxy.port()]),
+        Vec::<String>::new(),
+        "connects around the proxy"
+    );
+}
+
+#[test]
+fn the_login_window_loads_through_the_environments_proxy() {
+    let World {
+        _display: _held,
+        env,
+        f,
+        idp,
+    } = world();
+    let proxy = NetProxy::start(None);
+    let params = posting(&f);
+    let id = add_federated(&env, &f, "proxied", &idp.url(&params));
+    let url = proxy.url();
+    let traced = login_through(
+        &env,
+        &id,
+        "env-proxy",
+        &[("http_proxy", &url), ("HTTPS_PROXY", &url)],
+    );
+    captured_through(&proxy, &idp, &idp.expected(&params), traced);
+
+    // ALL_PROXY, which credtray reads as curl does and WebKit's own default does not.
+    proxy.clear_log();
+    let traced = login_through(&env, &id, "all-proxy", &[("ALL_PROXY", &url)]);
+    captured_through(&proxy, &idp, &idp.expected(&params), traced);
+
+    // NO_PROXY naming the IdP, and `[settings] proxy none` over the variables: straight to it,
+    // the proxy asked for nothing.
+    let direct = |name: &str, vars: &[(&str, &str)]| {
+        proxy.clear_log();
+        let (out, trace) = login_through(&env, &id, name, vars);
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", stderr(&out));
+        assert_eq!(proxy.log(), Vec::<serde_json::Value>::new(), "{name}");
+        assert!(
+            trace.contains(&format!("_port=htons({})", idp.port)),
+            "{name}: went to the IdP itself"
+        );
+    };
+    direct(
+        "no-proxy",
+        &[("http_proxy", &url), ("no_proxy", "localhost, 127.0.0.1")],
+    );
+    env.run(&["settings", "proxy", "--none"], "").ok();
+    direct("proxy-none", &[("http_proxy", &url), ("HTTPS_PROXY", &url)]);
+}
+
+#[test]
+fn the_login_window_answers_the_settings_proxy_and_fails_naming_it_when_refused() {
+    let World {
+        _display: _held,
+        env,
+        f,
+        idp,
+    } = world();
+    let (user, password, wrong) = ("jane", "proxy-pass-7731", "wrong-pass-0042");
+    let proxy = NetProxy::start(Some((user, password)));
+    let params = posting(&f);
+    let id = add_federated(&env, &f, "behind", &idp.url(&params));
+    let set = |password: &str| {
+        env.run(
+            &[
+                "settings",
+                "proxy",
+                &proxy.url(),
+                "--user",
+                user,
+                "--password",
+                "-",
+            ],
+            &format!("{password}\n"),
+        )
+        .ok();
+    };
+    set(password);
+    let traced = login_through(&env, &id, "settings-proxy", &[]);
+    assert!(
+        !stderr(&traced.0).contains(password),
+        "{}",
+        stderr(&traced.0)
+    );
+    captured_through(&proxy, &idp, &idp.expected(&params), traced);
+    assert!(
+        proxy
+            .log()
+            .iter()
+            .any(|e| e["credentials"] == true && e["authorized"] == true),
+        "{:#?}",
+        proxy.log()
+    );
+
+    set(wrong);
+    proxy.clear_log();
+    let (out, _) = login_through(&env, &id, "wrong-password", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let (said, reason) = (
+        stderr(&out),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    );
+    let sentence = format!(
+        "the proxy http://jane:***@127.0.0.1:{} (from [settings] proxy) refused credtray's credentials",
+        proxy.port()
+    );
+    assert!(
+        said.contains(&format!("credtray-login: {sentence}")),
+        "{said}"
+    );
+    assert!(
+        reason.starts_with(&format!("{}{sentence}", credtray::saml_login::REASON)),
+        "{reason}"
+    );
+    for secret in [password, wrong] {
+        assert!(!said.contains(secret) && !reason.contains(secret), "{said}");
+    }
+    let log = proxy.log();
+    assert!(
+        log.iter().all(|e| e["authorized"] == false),
+        "the wrong password was refused: {log:#?}"
+    );
+    assert!(log.iter().any(|e| e["credentials"] == true), "{log:#?}");
+}
+
+#[test]
+fn a_proxy_that_wants_credentials_none_are_set_for_ends_the_login_saying_so() {
+    let World {
+        _display: _held,
+        env,
+        f,
+        idp,
+    } = world();
+    let id = add_federated(&env, &f, "nouser", &idp.url(&posting(&f)));
+    let asks = |name: &str, url: &str, port: u16| {
+        let (out, trace) = login_through(&env, &id, name, &[("http_proxy", url)]);
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", stderr(&out));
+        let said = stderr(&out);
+        assert!(
+            said.contains(&format!(
+                "credtray-login: the proxy http://127.0.0.1:{port} (from http_proxy) asks for a user and password"
+            )),
+            "{name}: {said}"
+        );
+        assert_eq!(connects_not_to(&trace, &[port]), Vec::<String>::new());
+    };
+    // It asks (Proxy-Authenticate): WebKit's authenticate signal.
+    let proxy = NetProxy::start(Some(("jane", "proxy-pass-7731")));
+    asks("asks", &proxy.url(), proxy.port());
+    // It answers 407 without asking: the page WebKit would show.
+    let bare = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = bare.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in bare.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut head = [0u8; 4096];
+            let _ = stream.read(&mut head);
+            let _ = stream.write_all(
+                b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Type: text/html\r\nContent-Length: 11\r\nConnection: close\r\n\r\nlog in here",
+            );
+        }
+    });
+    asks("bare-407", &format!("http://127.0.0.1:{port}"), port);
+    assert_eq!(std::fs::read_to_string(&idp.log).unwrap_or_default(), "");
+}
+
+#[test]
+fn an_unusable_proxy_variable_is_the_logins_error_before_any_page_loads() {
+    let World {
+        _display: _held,
+        env,
+        f,
+        idp,
+    } = world();
+    let id = add_federated(&env, &f, "socks", &idp.url(&posting(&f)));
+    let (out, trace) = login_through(
+        &env,
+        &id,
+        "socks",
+        &[("HTTPS_PROXY", "socks5://127.0.0.1:1080")],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("credtray-login: HTTPS_PROXY is not a usable proxy (SOCKS proxies"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .starts_with("reason: HTTPS_PROXY is not a usable proxy"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(connects_not_to(&trace, &[]), Vec::<String>::new());
+    assert_eq!(std::fs::read_to_string(&idp.log).unwrap_or_default(), "");
+}
+
+#[test]
+fn a_proxy_that_cannot_be_reached_is_named_never_gone_around() {
+    let World {
+        _display: _held,
+        env,
+        f,
+        idp,
+    } = world();
+    let id = add_federated(&env, &f, "unreachable", &idp.url(&posting(&f)));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{closed}");
+    let (out, trace) = login_through(&env, &id, "unreachable", &[("http_proxy", &url)]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let said = stderr(&out);
+    assert!(
+        said.contains(&format!(
+            "through the proxy http://127.0.0.1:{closed} (from http_proxy)"
+        )),
+        "{said}"
+    );
+    assert_eq!(
+        connects_not_to(&trace, &[closed]),
+        Vec::<String>::new(),
+        "went around the proxy"
+    );
+    assert_eq!(std::fs::read_to_string(&idp.log).unwrap_or_default(), "");
+}
+
+/// An https page goes through the proxy's tunnel (CONNECT, with the settings' credentials):
+/// the test CA is in no store WebKit reads, so the load then fails on the certificate, which
+/// shows the handshake came through the tunnel.
+#[test]
+fn an_https_page_tunnels_through_the_proxy_with_its_credentials() {
+    let World {
+        _display: _held,
+        env,
+        f,
+        idp,
+    } = world();
+    let (user, password) = ("jane", "proxy-pass-7731");
+    let proxy = NetProxy::start(Some((user, password)));
+    let front = TlsFront::start(&format!("127.0.0.1:{}", idp.port));
+    let url = format!("{}/start?{}", front.url(), FakeIdp::query(&posting(&f)));
+    let id = add_federated(&env, &f, "tunnelled", &url);
+    env.run(
+        &[
+            "settings",
+            "proxy",
+            &proxy.url(),
+            "--user",
+            user,
+            "--password",
+            "-",
+        ],
+        &format!("{password}\n"),
+    )
+    .ok();
+    let (out, trace) = login_through(&env, &id, "tunnel", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot load the identity provider's page https://127.0.0.1:"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains(password));
+    let log = proxy.log();
+    assert!(
+        log.iter().any(|e| e["method"] == "CONNECT"
+            && e["target"] == front.authority().as_str()
+            && e["authorized"] == true
+            && e["status"] == 200),
+        "{log:#?}"
+    );
+    assert_eq!(
+        connects_not_to(&trace, &[proxy.port()]),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn a_certificate_only_the_ca_bundle_vouches_for_ends_the_login_saying_so() {
+    let World {
+        _display: _held,
+        env,
+        f,
+        idp,
+    } = world();
+    let front = TlsFront::start(&format!("127.0.0.1:{}", idp.port));
+    let url = format!("{}/start?{}", front.url(), FakeIdp::query(&posting(&f)));
+    let id = add_federated(&env, &f, "inspected", &url);
+    let bundle = front.ca_bundle();
+    let (out, _) = login_through(
+        &env,
+        &id,
+        "bundle",
+        &[("AWS_CA_BUNDLE", bundle.to_str().unwrap())],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let said = stderr(&out);
+    for part in [
+        format!(
+            "can't use the CA bundle {} (from AWS_CA_BUNDLE)",
+            bundle.display()
+        ),
+        "install that CA into the system's store".to_owned(),
+        "update-ca-certificates".to_owned(),
+    ] {
+        assert!(said.contains(&part), "{part}: {said}");
+    }
 }
