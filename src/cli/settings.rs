@@ -57,8 +57,19 @@ fn proxy(engine: &Engine, args: ProxyArgs) -> anyhow::Result<()> {
         )
     } else {
         let text = args.url.unwrap_or_default();
+        if matches!(text.trim(), "none" | "direct" | "env") {
+            return Err(usage(format!(
+                "{text:?} is not a proxy: give --none for direct connections, --env for the environment's variables"
+            )));
+        }
+        // Never quoted back when it may hold a password (`user:password@`).
+        let named = if text.contains('@') {
+            "the proxy URL".to_owned()
+        } else {
+            format!("{text:?}")
+        };
         let url = ProxyUrl::parse_setting(&text)
-            .map_err(|why| usage(format!("{text:?} is not a usable proxy: {why}")))?;
+            .map_err(|why| usage(format!("{named} is not a usable proxy: {why}")))?;
         let user = args
             .user
             .as_deref()

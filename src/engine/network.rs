@@ -110,9 +110,19 @@ pub fn source(
     files: Files,
 ) -> impl Fn() -> Result<Policy, net::Error> + Send + Sync + 'static {
     move || {
-        // A store that can't be read has no settings to give: the environment decides, and
-        // the command that reads the store says what is wrong with it.
-        let settings = store.load().map(|c| c.settings.network).unwrap_or_default();
+        // A store that can't be read (a bad setting among others) is an error: ignoring it
+        // could make calls go direct that the settings send through a proxy. (No store yet
+        // loads as the defaults.)
+        let settings = store
+            .load()
+            .map_err(|e| {
+                net::Error::Source(format!(
+                    "cannot read the network settings: {}",
+                    crate::error_sentence(&e)
+                ))
+            })?
+            .settings
+            .network;
         let password = match (&settings.proxy, &settings.proxy_user) {
             (net::ProxySetting::Via(_), Some(_)) => {
                 secrets.get(Key::proxy_password()).map_err(|e| {

@@ -2,7 +2,7 @@
 //! does. The environment's proxy variables pass unchanged; a `[settings] proxy` becomes
 //! `HTTPS_PROXY`/`HTTP_PROXY` (both cases, never with its password: a warning says the child
 //! must authenticate itself) and `[settings] proxy none` removes them; a CA bundle credtray
-//! took from its settings becomes `AWS_CA_BUNDLE`. And `127.0.0.1`, where the child's
+//! took from its settings or a profile becomes `AWS_CA_BUNDLE`. And `127.0.0.1`, where the child's
 //! credentials endpoint listens, is added to `NO_PROXY`/`no_proxy`, so its requests for
 //! credentials never go through a proxy.
 
@@ -77,8 +77,10 @@ pub fn child_env(
         env.set.push(("NO_PROXY".to_owned(), list.clone()));
         env.set.push(("no_proxy".to_owned(), list));
     }
+    // `AWS_CA_BUNDLE` passes unchanged; a profile's bundle is given too, since the child
+    // loses `AWS_PROFILE` (it would read `[default]`).
     if let Some(bundle) = policy.bundle()
-        && bundle.from == BundleFrom::Settings
+        && bundle.from != BundleFrom::Environment
     {
         env.set
             .push((CA_BUNDLE_VAR.to_owned(), bundle.path.display().to_string()));

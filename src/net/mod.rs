@@ -135,13 +135,13 @@ pub fn install(
 
 /// Makes the next call read the policy again (the settings changed).
 pub fn forget() {
-    if let Ok(mut current) = CURRENT.lock() {
-        *current = None;
-    }
+    *CURRENT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
 }
 
 /// The process's policy, read on first use (from the installed source, or the environment)
-/// and again when what it was read from has changed.
+/// and again when what it was read from has changed, or when the last read failed.
 pub fn policy() -> Result<Arc<Policy>, Error> {
     let mut current = CURRENT
         .lock()
@@ -154,7 +154,9 @@ pub fn policy() -> Result<Arc<Policy>, Error> {
                 .get()
                 .map_or_else(|| Policy::from_env(env_var), |(source, _)| source())
                 .map(Arc::new);
-            *current = Some((stamp, policy.clone()));
+            // A failure is not kept: what failed (a locked keychain, a bundle not there yet)
+            // may be fixed without any watched file changing.
+            *current = policy.as_ref().ok().map(|_| (stamp, policy.clone()));
             policy
         }
     }

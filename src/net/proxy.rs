@@ -186,12 +186,19 @@ fn split_host_port(hostport: &str) -> Result<(String, u16), String> {
         let (host, after) = rest
             .split_once(']')
             .ok_or_else(|| "an IPv6 address without its closing ]".to_owned())?;
+        if host.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(format!("[{host}] is not an IPv6 address"));
+        }
         (host, after.strip_prefix(':'))
     } else {
-        match hostport.rsplit_once(':') {
+        let (host, port) = match hostport.rsplit_once(':') {
             Some((host, port)) => (host, Some(port)),
             None => (hostport, None),
+        };
+        if host.contains(':') {
+            return Err("an IPv6 address goes in brackets (http://[::1]:3128)".to_owned());
         }
+        (host, port)
     };
     if host.is_empty() {
         return Err("it names no host".to_owned());
@@ -479,6 +486,8 @@ mod tests {
             ("http://:3128", "no host"),
             ("http://pro xy:3128", "not a host"),
             ("http://alice:secret@proxy:3128", "--password -"),
+            ("http://a:b:3128", "brackets"),
+            ("http://[nothost]:3128", "not an IPv6"),
         ] {
             let err = ProxyUrl::parse_setting(text).unwrap_err();
             assert!(err.contains(says), "{text}: {err}");

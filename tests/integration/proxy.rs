@@ -587,6 +587,7 @@ fn bad_proxy_input_is_a_clear_error_and_never_a_direct_connection() {
         vec!["settings", "proxy", "http://pro xy:3128"],
         vec!["settings", "proxy", "socks5://127.0.0.1:1080"],
         vec!["settings", "proxy", "http://alice:pw@127.0.0.1:3128"],
+        vec!["settings", "proxy", "none"],
         vec![
             "settings",
             "proxy",
@@ -605,6 +606,10 @@ fn bad_proxy_input_is_a_clear_error_and_never_a_direct_connection() {
         let refused = run(&env, &ends, &bad, &[], "", None).0;
         assert_eq!(refused.code, 2, "{bad:?}: {refused:?}");
         assert!(!refused.stderr.contains("panicked"), "{refused:?}");
+        assert!(
+            !refused.stderr.contains(":pw@"),
+            "the password echoed: {refused:?}"
+        );
     }
     let shown = run(&env, &ends, &["settings", "show", "--json"], &[], "", None).0;
     assert_eq!(shown.json()["proxy"], serde_json::Value::Null, "{shown:?}");
