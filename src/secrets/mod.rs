@@ -12,6 +12,7 @@ mod keychain;
 mod secret_service;
 // The in-memory fake exists only in unit-test builds: a shipped binary can't fall back to a
 // store that forgets everything.
+pub mod file;
 #[cfg(test)]
 mod memory;
 

@@ -1,0 +1,330 @@
+//! The `file` store (issue 27, first part): every keychain item in one file encrypted with a
+//! passphrase, for machines without a Secret Service (WSL, servers, containers). The file is an
+//! [age](https://age-encryption.org) file (scrypt passphrase recipient, ChaCha20-Poly1305
+//! payload) whose plaintext is a JSON object from account name (the same `<uuid>-<item>` names
+//! as the OS keychain's) to secret. Each change rewrites the whole file atomically (old or new,
+//! never torn; mode 0600 in a 0700 directory); the open store keeps the items in memory, wiped
+//! when dropped. A wrong passphrase and a damaged file are told apart, and neither changes
+//! the file.
+//!
+//! Not yet chosen by anything: the `[settings] keychain` choice, the passphrase prompts, the
+//! agent holding the store open and `keychain migrate` are the rest of issue 27.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use secrecy::{ExposeSecret, SecretString};
+use zeroize::Zeroizing;
+
+use super::{Error, Key, SecretStore};
+
+/// The scrypt work factor's upper bound when opening (age's own default target is about one
+/// second on the machine that writes; a file from a faster machine may ask for more).
+const MAX_WORK_FACTOR: u8 = 22;
+
+/// Why the store can't be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("wrong passphrase for {}", .0.display())]
+    WrongPassphrase(PathBuf),
+    #[error("{} is damaged or is not credtray's encrypted keychain ({why}); it was left as it is", .path.display())]
+    Damaged { path: PathBuf, why: String },
+    #[error("cannot read {}: {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The open store: its file, the passphrase it is written with, the items.
+pub struct FileStore {
+    path: PathBuf,
+    passphrase: SecretString,
+    /// scrypt's work factor for writing; `None`: age's default (about a second).
+    work_factor: Option<u8>,
+    items: Mutex<BTreeMap<String, Zeroizing<String>>>,
+}
+
+impl std::fmt::Debug for FileStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl FileStore {
+    /// Opens the store at `path` with `passphrase`; a file that does not exist yet is an empty
+    /// store (written on its first change).
+    pub fn open(path: impl Into<PathBuf>, passphrase: SecretString) -> Result<Self, OpenError> {
+        let path = path.into();
+        let items = match std::fs::read(&path) {
+            Ok(bytes) => decrypt(&path, &bytes, &passphrase)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+            Err(source) => return Err(OpenError::Read { path, source }),
+        };
+        Ok(Self {
+            path,
+            passphrase,
+            work_factor: None,
+            items: Mutex::new(items),
+        })
+    }
+
+    /// Writes with scrypt's work factor `log_n` instead of age's default (tests: fast).
+    pub fn with_work_factor(mut self, log_n: u8) -> Self {
+        self.work_factor = Some(log_n.clamp(1, MAX_WORK_FACTOR));
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The accounts it holds (names only).
+    pub fn accounts(&self) -> Vec<String> {
+        self.lock().keys().cloned().collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Zeroizing<String>>> {
+        self.items
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Writes `items` over the file (atomically): on failure the file and the caller's map
+    /// are as they were.
+    fn save(
+        &self,
+        items: &BTreeMap<String, Zeroizing<String>>,
+        account: &str,
+    ) -> Result<(), Error> {
+        let fail = |cause: String| Error::Failure {
+            account: account.to_owned(),
+            cause,
+        };
+        let plain = Zeroizing::new(
+            serde_json::to_vec(
+                &items
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect::<BTreeMap<_, _>>(),
+            )
+            .map_err(|e| fail(e.to_string()))?,
+        );
+        let mut recipient = age::scrypt::Recipient::new(self.passphrase.clone());
+        if let Some(log_n) = self.work_factor {
+            recipient.set_work_factor(log_n);
+        }
+        let encryptor =
+            age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+                .map_err(|e| fail(e.to_string()))?;
+        let mut sealed = Vec::with_capacity(plain.len() + 256);
+        let mut writer = encryptor
+            .wrap_output(&mut sealed)
+            .map_err(|e| fail(e.to_string()))?;
+        writer
+            .write_all(&plain)
+            .and_then(|()| writer.finish().map(drop))
+            .map_err(|e| fail(e.to_string()))?;
+        if let Some(dir) = self.path.parent() {
+            crate::atomic::create_dir(dir, 0o700)
+                .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        crate::atomic::write(&self.path, &sealed, 0o600)
+            .map_err(|e| fail(format!("cannot write {}: {e}", self.path.display())))?
+            .warn_if_unsynced(&self.path);
+        Ok(())
+    }
+}
+
+/// The items of an encrypted file, or why not.
+fn decrypt(
+    path: &Path,
+    bytes: &[u8],
+    passphrase: &SecretString,
+) -> Result<BTreeMap<String, Zeroizing<String>>, OpenError> {
+    let damaged = |why: String| OpenError::Damaged {
+        path: path.to_owned(),
+        why,
+    };
+    let decryptor = age::Decryptor::new(bytes).map_err(|e| damaged(e.to_string()))?;
+    if !decryptor.is_scrypt() {
+        return Err(damaged("it is not encrypted with a passphrase".to_owned()));
+    }
+    let mut identity = age::scrypt::Identity::new(passphrase.clone());
+    identity.set_max_work_factor(MAX_WORK_FACTOR);
+    let mut reader = decryptor
+        .decrypt(std::iter::once(&identity as &dyn age::Identity))
+        .map_err(|e| match e {
+            age::DecryptError::DecryptionFailed | age::DecryptError::NoMatchingKeys => {
+                OpenError::WrongPassphrase(path.to_owned())
+            }
+            other => damaged(other.to_string()),
+        })?;
+    let mut plain = Zeroizing::new(Vec::new());
+    reader
+        .read_to_end(&mut plain)
+        .map_err(|e| damaged(e.to_string()))?;
+    let items: BTreeMap<String, String> =
+        serde_json::from_slice(&plain).map_err(|e| damaged(format!("its content: {e}")))?;
+    Ok(items
+        .into_iter()
+        .map(|(k, v)| (k, Zeroizing::new(v)))
+        .collect())
+}
+
+impl SecretStore for FileStore {
+    fn get(&self, key: Key) -> Result<Option<SecretString>, Error> {
+        Ok(self
+            .lock()
+            .get(&key.to_string())
+            .map(|v| SecretString::from(v.as_str().to_owned())))
+    }
+
+    fn set(&self, key: Key, value: &SecretString) -> Result<(), Error> {
+        let account = key.to_string();
+        let mut items = self.lock();
+        let mut next = items.clone();
+        next.insert(
+            account.clone(),
+            Zeroizing::new(value.expose_secret().to_owned()),
+        );
+        self.save(&next, &account)?;
+        *items = next;
+        Ok(())
+    }
+
+    fn delete(&self, key: Key) -> Result<bool, Error> {
+        let account = key.to_string();
+        let mut items = self.lock();
+        if !items.contains_key(&account) {
+            return Ok(false);
+        }
+        let mut next = items.clone();
+        next.remove(&account);
+        self.save(&next, &account)?;
+        *items = next;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::Item;
+
+    fn key(item: Item) -> Key {
+        Key::new(
+            "0b9c3f38-6a5e-4c47-9d1c-3c1f5b8d2a10".parse().unwrap(),
+            item,
+        )
+    }
+
+    fn open(path: &Path, passphrase: &str) -> Result<FileStore, OpenError> {
+        FileStore::open(path, passphrase.into()).map(|s| s.with_work_factor(10))
+    }
+
+    #[test]
+    fn items_round_trip_through_the_encrypted_file_and_nothing_is_in_clear() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("credtray/keychain.age");
+        let store = open(&path, "correct horse").unwrap();
+        assert!(!path.exists(), "nothing is written before a change");
+        store
+            .set(key(Item::AccessKey), &"AKIA-and-secret-7731".into())
+            .unwrap();
+        store
+            .set(Key::proxy_password(), &"proxy-pw-5521".into())
+            .unwrap();
+        assert!(store.delete(key(Item::AccessKey)).unwrap());
+        assert!(!store.delete(key(Item::AccessKey)).unwrap());
+        store
+            .set(key(Item::SessionToken), &"token-9090".into())
+            .unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        for clear in [
+            "AKIA-and-secret",
+            "proxy-pw-5521",
+            "token-9090",
+            "settings-proxy",
+        ] {
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(clear),
+                "{clear} in clear"
+            );
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&path), 0o600);
+            assert_eq!(mode(path.parent().unwrap()), 0o700);
+        }
+        let again = open(&path, "correct horse").unwrap();
+        assert_eq!(
+            again.accounts(),
+            [
+                "0b9c3f38-6a5e-4c47-9d1c-3c1f5b8d2a10-iam-user-session-token",
+                "settings-proxy-password"
+            ]
+        );
+        assert_eq!(
+            again
+                .get(Key::proxy_password())
+                .unwrap()
+                .unwrap()
+                .expose_secret(),
+            "proxy-pw-5521"
+        );
+        assert!(again.get(key(Item::AccessKey)).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_wrong_passphrase_and_a_damaged_file_are_told_apart_and_change_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keychain.age");
+        let store = open(&path, "right").unwrap();
+        store.set(key(Item::SessionToken), &"t".into()).unwrap();
+        let written = std::fs::read(&path).unwrap();
+        let err = open(&path, "wrong").unwrap_err();
+        assert!(matches!(err, OpenError::WrongPassphrase(_)), "{err}");
+        assert!(
+            err.to_string().starts_with("wrong passphrase for "),
+            "{err}"
+        );
+        for damaged in [
+            written[..written.len() / 2].to_vec(),
+            written[..written.len() - 1].to_vec(),
+            b"not an age file".to_vec(),
+            {
+                let mut flipped = written.clone();
+                let last = flipped.len() - 1;
+                flipped[last] ^= 1;
+                flipped
+            },
+        ] {
+            std::fs::write(&path, &damaged).unwrap();
+            let err = open(&path, "right").unwrap_err();
+            assert!(matches!(err, OpenError::Damaged { .. }), "{err}");
+            assert!(err.to_string().contains("keychain.age"), "{err}");
+            assert_eq!(std::fs::read(&path).unwrap(), damaged, "left as it is");
+        }
+    }
+
+    #[test]
+    fn a_failed_write_keeps_the_items_as_they_were() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir.path().join("blocker/keychain.age"), "pw").unwrap();
+        // Its directory can't be made (a file is in the way), even for root.
+        std::fs::write(dir.path().join("blocker"), "").unwrap();
+        let refused = store
+            .set(key(Item::SessionToken), &"never kept".into())
+            .unwrap_err();
+        assert!(refused.to_string().contains("blocker"), "{refused}");
+        assert!(store.get(key(Item::SessionToken)).unwrap().is_none());
+        assert!(store.accounts().is_empty());
+    }
+}
