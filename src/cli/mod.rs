@@ -185,13 +185,9 @@ fn doctor(engine: &Engine, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Where STS is, as the SDK finds it: `AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL`, else the
-/// global endpoint.
+/// Where STS is, as the SDK finds it (its global endpoint unless a variable says).
 fn sts_endpoint() -> String {
-    ["AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|v| !v.is_empty()))
-        .unwrap_or_else(|| "https://sts.amazonaws.com".to_owned())
+    crate::aws::endpoint("STS", "https://sts.amazonaws.com".to_owned())
 }
 
 /// The command line's grammar, as clap builds it for `--help` and the completions; also what

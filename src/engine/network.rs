@@ -41,17 +41,12 @@ impl Engine {
     /// follows them.
     pub fn set_network(&self, settings: net::Settings, password: Password) -> Result<(), Error> {
         if let Some(path) = &settings.ca_bundle {
-            // The whole policy is read again by the next call; only the bundle is checked
-            // here, the environment may be another process's.
-            Policy::new(
-                |_| None,
-                Inputs {
-                    settings: net::Settings {
-                        ca_bundle: Some(path.clone()),
-                        ..net::Settings::default()
-                    },
-                    ..Inputs::default()
-                },
+            // Only the bundle is checked here (the whole policy is read again by the next
+            // call, and the environment may be another process's).
+            net::read_bundle(
+                path.clone(),
+                net::BundleFrom::Settings,
+                "[settings] ca_bundle".to_owned(),
             )?;
         }
         let key = Key::proxy_password();

@@ -480,7 +480,11 @@ pub fn proxy_failure(e: &(dyn std::error::Error + 'static), target: &str) -> Opt
 }
 
 /// Reads and checks a PEM bundle: at least one certificate, each one that rustls can use.
-fn read_bundle(path: PathBuf, from: BundleFrom, named_by: String) -> Result<Bundle, Error> {
+pub(crate) fn read_bundle(
+    path: PathBuf,
+    from: BundleFrom,
+    named_by: String,
+) -> Result<Bundle, Error> {
     let fail = |why: String| Error::Bundle {
         path: path.clone(),
         from: named_by.clone(),

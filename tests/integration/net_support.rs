@@ -313,6 +313,24 @@ impl TlsFront {
     }
 }
 
+/// `credtray settings proxy <proxy> --user USER --password -`, the password on standard input;
+/// it must succeed.
+pub fn set_settings_proxy(env: &Env, proxy: &NetProxy, user: &str, password: &str) -> Run {
+    env.run(
+        &[
+            "settings",
+            "proxy",
+            &proxy.url(),
+            "--user",
+            user,
+            "--password",
+            "-",
+        ],
+        &format!("{password}\n"),
+    )
+    .ok()
+}
+
 /// The TCP connects in an `strace -f -e trace=connect` log made to any port but `allowed`
 /// (on any address): with a proxy in force, every one of them went around it.
 pub fn connects_not_to(strace: &str, allowed: &[u16]) -> Vec<String> {

@@ -12,7 +12,9 @@ use std::process::Command;
 
 use crate::engine::add_moto_user;
 use crate::harness::{Env, Run, finish, fixtures, moto, require_secret_service};
-use crate::net_support::{NetProxy, Support, TlsFront, connects_not_to, no_network_env};
+use crate::net_support::{
+    NetProxy, Support, TlsFront, connects_not_to, no_network_env, set_settings_proxy,
+};
 use crate::sso_stub::SsoStub;
 
 /// The three endpoints behind their fronts, and one bundle of the fronts' CAs.
@@ -291,26 +293,7 @@ fn a_settings_proxy_with_its_password_in_the_keychain_serves_every_call_without_
     let bundle = ends.bundle.display().to_string();
     let vars = [("AWS_CA_BUNDLE", bundle.as_str())];
     let mut runs = Vec::new();
-    let set = |password: &str| {
-        let (set, _) = run(
-            &env,
-            &ends,
-            &[
-                "settings",
-                "proxy",
-                &proxy.url(),
-                "--user",
-                "alice",
-                "--password",
-                "-",
-            ],
-            &[],
-            &format!("{password}\n"),
-            None,
-        );
-        assert_eq!(set.code, 0, "{set:?}");
-        set
-    };
+    let set = |password: &str| set_settings_proxy(&env, &proxy, "alice", password);
     runs.push(set(PASSWORD));
     let shown = run(&env, &ends, &["settings", "show", "--json"], &[], "", None).0;
     assert_eq!(shown.json()["proxy"], proxy.url().as_str(), "{shown:?}");

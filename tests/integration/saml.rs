@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::engine::caller;
 use crate::harness::{Env, Fixtures, fixtures, moto, support_server};
-use crate::net_support::{NetProxy, TlsFront, connects_not_to, no_network_env};
+use crate::net_support::{NetProxy, TlsFront, connects_not_to, no_network_env, set_settings_proxy};
 
 static DISPLAY: Mutex<()> = Mutex::new(());
 
@@ -925,19 +925,7 @@ fn the_login_window_answers_the_settings_proxy_and_fails_naming_it_when_refused(
     let params = posting(&f);
     let id = add_federated(&env, &f, "behind", &idp.url(&params));
     let set = |password: &str| {
-        env.run(
-            &[
-                "settings",
-                "proxy",
-                &proxy.url(),
-                "--user",
-                user,
-                "--password",
-                "-",
-            ],
-            &format!("{password}\n"),
-        )
-        .ok();
+        set_settings_proxy(&env, &proxy, user, password);
     };
     set(password);
     let traced = login_through(&env, &id, "settings-proxy", &[]);
@@ -1107,19 +1095,7 @@ fn an_https_page_tunnels_through_the_proxy_with_its_credentials() {
     let front = TlsFront::start(&format!("127.0.0.1:{}", idp.port));
     let url = format!("{}/start?{}", front.url(), FakeIdp::query(&posting(&f)));
     let id = add_federated(&env, &f, "tunnelled", &url);
-    env.run(
-        &[
-            "settings",
-            "proxy",
-            &proxy.url(),
-            "--user",
-            user,
-            "--password",
-            "-",
-        ],
-        &format!("{password}\n"),
-    )
-    .ok();
+    set_settings_proxy(&env, &proxy, user, password);
     let (out, trace) = login_through(&env, &id, "tunnel", &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
