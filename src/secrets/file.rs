@@ -209,6 +209,10 @@ impl SecretStore for FileStore {
         *items = next;
         Ok(true)
     }
+
+    fn accounts(&self) -> Result<Option<Vec<String>>, Error> {
+        Ok(Some(FileStore::accounts(self)))
+    }
 }
 
 #[cfg(test)]

@@ -71,6 +71,19 @@ impl Item {
         Item::SessionToken,
     ];
 
+    /// Every item, in a stable order.
+    pub const ALL: [Item; 9] = [
+        Item::AccessKey,
+        Item::AccessKeyId,
+        Item::SecretAccessKey,
+        Item::SessionToken,
+        Item::TakenOverCredentials,
+        Item::TakenOverConfig,
+        Item::AwsSsoToken,
+        Item::RoleCredentials,
+        Item::ProxyPassword,
+    ];
+
     /// Where the original of a taken-over section of this file is kept.
     pub fn taken_over(flavor: crate::awsfiles::Flavor) -> Self {
         match flavor {
@@ -132,6 +145,20 @@ impl Key {
         self.owner
     }
 
+    /// The key an account name stands for (the inverse of its `Display`); `None` for a name
+    /// credtray does not make.
+    pub fn parse(account: &str) -> Option<Self> {
+        if account == Item::ProxyPassword.informative_name() {
+            return Some(Self::proxy_password());
+        }
+        let (owner, name) = (account.get(..36)?, account.get(36..)?.strip_prefix('-')?);
+        let owner = uuid::Uuid::try_parse(owner).ok()?;
+        let item = Item::ALL
+            .into_iter()
+            .find(|i| *i != Item::ProxyPassword && i.informative_name() == name)?;
+        Some(Self { owner, item })
+    }
+
     /// Whether this is a secret of `session`.
     pub fn is_of(&self, session: SessionId) -> bool {
         self.owner == session.uuid()
@@ -190,4 +217,39 @@ pub trait SecretStore: Send + Sync {
     fn set(&self, key: Key, value: &SecretString) -> Result<(), Error>;
     /// Deletes the entry; `Ok(false)` when there was none.
     fn delete(&self, key: Key) -> Result<bool, Error>;
+    /// The accounts it holds (names only, sorted), where it can list them; `Ok(None)` where
+    /// it can't (the caller then asks for the accounts it knows of, see `keychain status`).
+    fn accounts(&self) -> Result<Option<Vec<String>>, Error> {
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_account_name_parses_back_to_its_key() {
+        let owner = uuid::Uuid::parse_str("0b9c3f38-6a5e-4c47-9d1c-3c1f5b8d2a10").unwrap();
+        for item in Item::ALL {
+            let key = if item == Item::ProxyPassword {
+                Key::proxy_password()
+            } else {
+                Key { owner, item }
+            };
+            assert_eq!(Key::parse(&key.to_string()), Some(key), "{key}");
+        }
+        for foreign in [
+            "",
+            "settings-proxy-password-x",
+            "0b9c3f38-6a5e-4c47-9d1c-3c1f5b8d2a10",
+            "0b9c3f38-6a5e-4c47-9d1c-3c1f5b8d2a10-",
+            "0b9c3f38-6a5e-4c47-9d1c-3c1f5b8d2a10-settings-proxy-password",
+            "0b9c3f38-6a5e-4c47-9d1c-3c1f5b8d2a10xiam-user-access-key",
+            "not-a-uuid-at-all-not-a-uuid-at-all-iam-user-access-key",
+            "0b9c3f38-6a5e-4c47-9d1c-3c1f5b8d2a10-iam-user-access-key ",
+        ] {
+            assert_eq!(Key::parse(foreign), None, "{foreign:?}");
+        }
+    }
 }

@@ -225,6 +225,23 @@ impl SecretStore for Keychain {
             None => Ok(false),
         })
     }
+
+    fn accounts(&self) -> Result<Option<Vec<String>>, Error> {
+        // Listing reads attributes only, which a locked item shows too: nothing is unlocked.
+        // The key only names an entry in messages of faults a listing can't have.
+        self.with(Key::proxy_password(), |service| {
+            let search = service.search_items(HashMap::from([("service", SERVICE)]))?;
+            let mut accounts = Vec::new();
+            for item in search.unlocked.iter().chain(&search.locked) {
+                if let Some(account) = item.get_attributes()?.remove("username") {
+                    accounts.push(account);
+                }
+            }
+            accounts.sort();
+            accounts.dedup();
+            Ok(Some(accounts))
+        })
+    }
 }
 
 /// As `keyring` 3.6 mapped them (and so as credtray did before): any failure of the service is
