@@ -262,11 +262,18 @@ fn secrets_errors() -> Vec<secrets::Error> {
             cause: "process 4242 (credtray session delete) has held it for more than 5 s, waiting for the OS keychain".to_owned(),
         },
         E::Moved { account: account() },
+        E::Store(
+            "wrong passphrase for /home/user/.local/share/credtray/keychain.age".to_owned(),
+        ),
     ];
     // A new variant fails to compile here until it is listed above.
     for e in &errors {
         match e {
-            E::Unavailable { .. } | E::Failure { .. } | E::Busy { .. } | E::Moved { .. } => {}
+            E::Unavailable { .. }
+            | E::Failure { .. }
+            | E::Busy { .. }
+            | E::Moved { .. }
+            | E::Store(_) => {}
         }
     }
     errors
@@ -465,6 +472,9 @@ fn engine_errors() -> Vec<engine::Error> {
             holder: "process 4242 (credtray integration sync)".to_owned(),
             why: "the portal refused every call for a minute".to_owned(),
         },
+        E::Keychain(
+            "3 items of credtray live in the OS keychain (the Secret Service): move them with `credtray keychain migrate --to file`, which also chooses file".to_owned(),
+        ),
     ]);
     // A new variant fails to compile here until it is listed above.
     for e in &errors {
@@ -489,6 +499,7 @@ fn engine_errors() -> Vec<engine::Error> {
             | E::NoAccess { .. }
             | E::LoginCancelled
             | E::SyncCancelled { .. }
+            | E::Keychain(_)
             | E::SyncedMeanwhile { .. }
             | E::Saml(_)
             | E::NoSsoClient

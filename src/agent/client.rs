@@ -90,17 +90,21 @@ pub fn request(path: &Path, ask: Ask) -> Result<Option<Reply>, Error> {
     stream
         .set_write_timeout(Some(Duration::from_secs(5)))
         .map_err(io)?;
-    let text = serde_json::to_vec(&Request::new(ask)).map_err(|e| Error::Garbled(e.to_string()))?;
+    let limit = ask.reply_limit();
+    // The request may hold a secret (a value to keep, a passphrase): wiped once sent.
+    let text = Zeroizing::new(
+        serde_json::to_vec(&Request::new(ask)).map_err(|e| Error::Garbled(e.to_string()))?,
+    );
     stream.write_all(&text).map_err(io)?;
     stream.shutdown(std::net::Shutdown::Write).map_err(io)?;
     // Sized up front, so the buffer holding the credentials never reallocates and leaves a copy
-    // behind; wiped when dropped.
-    let mut buffer = Zeroizing::new(Vec::with_capacity(MAX_MESSAGE + 1));
+    // behind; wiped when dropped. (Only a list of accounts, no secret, may outgrow it.)
+    let mut buffer = Zeroizing::new(Vec::with_capacity(limit.min(MAX_MESSAGE) + 1));
     (&mut stream)
-        .take(MAX_MESSAGE as u64 + 1)
+        .take(limit as u64 + 1)
         .read_to_end(&mut buffer)
         .map_err(io)?;
-    if buffer.len() > MAX_MESSAGE {
+    if buffer.len() > limit {
         return Err(Error::Garbled("the reply is too long".into()));
     }
     // serde's messages quote the input ("unknown variant `…`").
@@ -158,7 +162,111 @@ pub fn credentials_at(path: &Path, session: &str) -> Asked {
             Asked::NoAgent
         }
         Answer::Error { kind, message } => Asked::Refused(kind, message),
-        Answer::Hello { .. } | Answer::HandingOver => Asked::NoAgent,
+        _ => Asked::NoAgent,
+    }
+}
+
+/// The file store the agent holds open, used over its socket: a command run while the agent
+/// holds it needs no passphrase of its own.
+pub struct AgentKeychain {
+    path: PathBuf,
+}
+
+impl AgentKeychain {
+    /// The agent's open file store, when the agent at the usual socket holds one now.
+    pub fn if_open() -> Option<Self> {
+        Self::if_open_at(&socket::path())
+    }
+
+    pub fn if_open_at(path: &Path) -> Option<Self> {
+        match request(path, Ask::KeychainStatus) {
+            Ok(Some(Reply {
+                body: Answer::Keychain { open: true, .. },
+                ..
+            })) => Some(Self {
+                path: path.to_owned(),
+            }),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::info!(error = %e, "the agent's file keychain can't be used; opening it here");
+                None
+            }
+        }
+    }
+
+    fn ask(&self, ask: Ask) -> Result<Answer, crate::secrets::Error> {
+        let failed =
+            |why: String| crate::secrets::Error::Store(format!("the agent's file keychain: {why}"));
+        match request(&self.path, ask) {
+            Ok(Some(reply)) => match reply.body {
+                Answer::Error { message, .. } => Err(failed(message)),
+                body => Ok(body),
+            },
+            Ok(None) => Err(failed(
+                "the agent stopped; run the command again".to_owned(),
+            )),
+            Err(e) => Err(failed(e.to_string())),
+        }
+    }
+}
+
+fn unexpected() -> crate::secrets::Error {
+    crate::secrets::Error::Store("the agent's file keychain answered something else".to_owned())
+}
+
+impl crate::secrets::SecretStore for AgentKeychain {
+    fn get(
+        &self,
+        key: crate::secrets::Key,
+    ) -> Result<Option<secrecy::SecretString>, crate::secrets::Error> {
+        match self.ask(Ask::SecretGet {
+            account: key.to_string(),
+        })? {
+            Answer::Secret { value } => {
+                Ok(value.map(|v| secrecy::SecretString::from(v.0.as_str())))
+            }
+            _ => Err(unexpected()),
+        }
+    }
+
+    fn set(
+        &self,
+        key: crate::secrets::Key,
+        value: &secrecy::SecretString,
+    ) -> Result<(), crate::secrets::Error> {
+        let value = super::protocol::Sealed::new(secrecy::ExposeSecret::expose_secret(value));
+        match self.ask(Ask::SecretSet {
+            account: key.to_string(),
+            value,
+        })? {
+            Answer::Done => Ok(()),
+            _ => Err(unexpected()),
+        }
+    }
+
+    fn delete(&self, key: crate::secrets::Key) -> Result<bool, crate::secrets::Error> {
+        match self.ask(Ask::SecretDelete {
+            account: key.to_string(),
+        })? {
+            Answer::Deleted { existed } => Ok(existed),
+            _ => Err(unexpected()),
+        }
+    }
+
+    fn accounts(&self) -> Result<Option<Vec<String>>, crate::secrets::Error> {
+        match self.ask(Ask::SecretList)? {
+            Answer::Accounts { accounts } => Ok(Some(accounts)),
+            _ => Err(unexpected()),
+        }
+    }
+}
+
+/// Finds the agent's open file store for [`crate::secrets::chosen::FileKeychain`].
+pub struct AgentHolder;
+
+impl crate::secrets::chosen::Holder for AgentHolder {
+    fn open_store(&self) -> Option<std::sync::Arc<dyn crate::secrets::SecretStore>> {
+        AgentKeychain::if_open().map(|k| std::sync::Arc::new(k) as _)
     }
 }
 

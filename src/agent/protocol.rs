@@ -12,6 +12,9 @@ pub const PROTOCOL: u32 = 1;
 /// The most a message may take: a reply with credentials is under 4 KiB.
 pub const MAX_MESSAGE: usize = 64 * 1024;
 
+/// The most a list of accounts may take (thousands of sessions, a few items each).
+pub const MAX_LIST: usize = 8 * 1024 * 1024;
+
 /// A request, with its version.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Request {
@@ -26,9 +29,60 @@ pub enum Ask {
     /// Who is serving: the agent's process id and whether it is the tray.
     Hello,
     /// The credentials of a session (its id or alias), for `credential-process`.
-    Credentials { session: String },
+    Credentials {
+        session: String,
+    },
     /// A tray asks a headless agent to stop serving so that it can serve instead.
     HandOver,
+    /// Which store the agent uses and whether it holds the file store open.
+    KeychainStatus,
+    /// `credtray agent lock`: close the file store (its items wiped from memory).
+    KeychainLock,
+    /// `credtray agent unlock`: open the file store with this passphrase.
+    KeychainUnlock {
+        passphrase: Sealed,
+    },
+    /// An item of the file store the agent holds open (by account name), so that a command
+    /// needs no passphrase while the agent runs.
+    SecretGet {
+        account: String,
+    },
+    SecretSet {
+        account: String,
+        value: Sealed,
+    },
+    SecretDelete {
+        account: String,
+    },
+    /// The accounts of the open file store (names only).
+    SecretList,
+}
+
+impl Ask {
+    /// The longest reply this request may get: a list of accounts may be long.
+    pub fn reply_limit(&self) -> usize {
+        match self {
+            Ask::SecretList => MAX_LIST,
+            _ => MAX_MESSAGE,
+        }
+    }
+}
+
+/// A secret's text on the wire: wiped from memory when dropped, never shown by `Debug`.
+#[derive(Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Sealed(pub Zeroizing<String>);
+
+impl std::fmt::Debug for Sealed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sealed(***)")
+    }
+}
+
+impl Sealed {
+    pub fn new(text: &str) -> Self {
+        Self(Zeroizing::new(text.to_owned()))
+    }
 }
 
 /// A reply, with its version.
@@ -49,6 +103,24 @@ pub enum Answer {
     Credentials(Secrets),
     /// The agent has stopped listening and is exiting.
     HandingOver,
+    /// The agent's store (`os`, `file`, `pass`) and whether it holds the file store open.
+    Keychain {
+        store: String,
+        open: bool,
+    },
+    /// An item's value; `None`: no such item.
+    Secret {
+        value: Option<Sealed>,
+    },
+    /// Whether the deleted item existed.
+    Deleted {
+        existed: bool,
+    },
+    Accounts {
+        accounts: Vec<String>,
+    },
+    /// Done (a lock, an unlock, a set).
+    Done,
     Error {
         kind: ErrorKind,
         message: String,
@@ -104,6 +176,8 @@ pub enum ErrorKind {
     Unavailable,
     /// The versions differ.
     Protocol,
+    /// The agent does not hold the file store open (locked, or it uses another store).
+    Locked,
 }
 
 impl Request {

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use super::protocol::{Answer, Ask, ErrorKind, MAX_MESSAGE, PROTOCOL, Reply, Request, Secrets};
+use super::protocol::{
+    Answer, Ask, ErrorKind, MAX_MESSAGE, PROTOCOL, Reply, Request, Sealed, Secrets,
+};
 use super::socket::{self, Bound};
 use crate::aws::{Credentials, Sts};
 use crate::awsfiles::Files;
@@ -44,6 +46,10 @@ pub struct Agent {
     on_error: Option<ErrorObserver>,
     tray: bool,
     stopping: AtomicBool,
+    /// The store its secrets are in, and the file store when that is the one (which it may
+    /// lock and unlock, and serve to other commands while open).
+    backend: crate::secrets::Backend,
+    keychain: Option<Arc<crate::secrets::chosen::FileKeychain>>,
 }
 
 impl Agent {
@@ -66,7 +72,20 @@ impl Agent {
             on_error: None,
             tray: false,
             stopping: AtomicBool::new(false),
+            backend: crate::secrets::Backend::Os,
+            keychain: None,
         }
+    }
+
+    /// Its secrets are in `backend`; `keychain` is the file store when that is the one.
+    pub fn with_keychain(
+        mut self,
+        backend: crate::secrets::Backend,
+        keychain: Option<Arc<crate::secrets::chosen::FileKeychain>>,
+    ) -> Self {
+        self.backend = backend;
+        self.keychain = keychain;
+        self
     }
 
     /// Serves sessions derived from IAM Identity Center integrations too.
@@ -159,6 +178,96 @@ impl Agent {
                 self.stopping.store(true, Ordering::SeqCst);
                 Reply::new(Answer::HandingOver)
             }
+            ask => self.keychain_answer(ask),
+        }
+    }
+
+    /// The reply to a request about the file store: its state, locking and unlocking it, and
+    /// its items while it is open (never opened for a request: a closed store is `Locked`).
+    fn keychain_answer(&self, ask: Ask) -> Reply {
+        use crate::secrets::Key;
+        let Some(keychain) = &self.keychain else {
+            return match ask {
+                Ask::KeychainStatus => Reply::new(Answer::Keychain {
+                    store: self.backend.as_str().to_owned(),
+                    open: false,
+                }),
+                _ => Reply::error(
+                    ErrorKind::Locked,
+                    format!(
+                        "the agent keeps no file keychain open: it uses {}",
+                        self.backend.describe()
+                    ),
+                ),
+            };
+        };
+        let store = match ask {
+            Ask::KeychainStatus => {
+                return Reply::new(Answer::Keychain {
+                    store: self.backend.as_str().to_owned(),
+                    open: keychain.is_open(),
+                });
+            }
+            Ask::KeychainLock => {
+                let was_open = keychain.close();
+                // What was read from the store goes with it.
+                self.remembered.retain(|_, _| false);
+                tracing::info!(was_open, "the file keychain is locked");
+                return Reply::new(Answer::Done);
+            }
+            Ask::KeychainUnlock { passphrase } => {
+                let passphrase = secrecy::SecretString::from(passphrase.0.as_str());
+                return match keychain.unlock(passphrase) {
+                    Ok(()) => Reply::new(Answer::Done),
+                    Err(e) => Reply::error(ErrorKind::Unavailable, e.to_string()),
+                };
+            }
+            _ => match keychain.if_open() {
+                Some(store) => store,
+                None => {
+                    return Reply::error(
+                        ErrorKind::Locked,
+                        format!(
+                            "the agent's file keychain {} is locked",
+                            keychain.path().display()
+                        ),
+                    );
+                }
+            },
+        };
+        let key = |account: &str| Key::parse(account).ok_or_else(|| Box::new(refused(account)));
+        let failed = |e: crate::secrets::Error| Reply::error(ErrorKind::Unavailable, e.to_string());
+        match ask {
+            Ask::SecretGet { account } => match key(&account) {
+                Err(refused) => *refused,
+                Ok(key) => match store.get(key) {
+                    Ok(value) => Reply::new(Answer::Secret {
+                        value: value.map(|v| Sealed::new(secrecy::ExposeSecret::expose_secret(&v))),
+                    }),
+                    Err(e) => failed(e),
+                },
+            },
+            Ask::SecretSet { account, value } => match key(&account) {
+                Err(refused) => *refused,
+                Ok(key) => match store.set(key, &secrecy::SecretString::from(value.0.as_str())) {
+                    Ok(()) => Reply::new(Answer::Done),
+                    Err(e) => failed(e),
+                },
+            },
+            Ask::SecretDelete { account } => match key(&account) {
+                Err(refused) => *refused,
+                Ok(key) => match store.delete(key) {
+                    Ok(existed) => Reply::new(Answer::Deleted { existed }),
+                    Err(e) => failed(e),
+                },
+            },
+            Ask::SecretList => match store.accounts() {
+                Ok(accounts) => Reply::new(Answer::Accounts {
+                    accounts: accounts.unwrap_or_default(),
+                }),
+                Err(e) => failed(e),
+            },
+            _ => Reply::error(ErrorKind::Invalid, "not a keychain request"),
         }
     }
 
@@ -240,7 +349,9 @@ impl Agent {
     /// Reads one request from `stream` and writes its reply.
     fn converse(&self, mut stream: UnixStream) {
         let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-        let mut text = Vec::with_capacity(1024);
+        // It may hold a secret (a value to keep, a passphrase): sized so it never reallocates,
+        // wiped when dropped.
+        let mut text = Zeroizing::new(Vec::with_capacity(MAX_MESSAGE + 1));
         let reply = match (&mut stream)
             .take(MAX_MESSAGE as u64 + 1)
             .read_to_end(&mut text)
@@ -265,6 +376,14 @@ impl Agent {
             tracing::info!(error = %e, "the client left before its reply");
         }
     }
+}
+
+/// The reply to an account name credtray does not make.
+fn refused(account: &str) -> Reply {
+    Reply::error(
+        ErrorKind::Invalid,
+        format!("{account:?} is not a credtray keychain account"),
+    )
 }
 
 fn secrets(c: &Credentials) -> Secrets {

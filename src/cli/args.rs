@@ -43,6 +43,43 @@ pub enum SettingsCommand {
         #[arg(long)]
         none: bool,
     },
+    /// Choose where secrets are kept: os (the platform's keychain), file (one file encrypted
+    /// with a passphrase) or pass (the standard Unix password store). Refused while items
+    /// live in the current store: move them with `credtray keychain migrate --to …`
+    Keychain {
+        #[arg(value_parser = parse_backend)]
+        store: crate::secrets::Backend,
+    },
+}
+
+fn parse_backend(text: &str) -> Result<crate::secrets::Backend, String> {
+    text.parse()
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeychainCommand {
+    /// Which store keeps the secrets, whether it answers and how many items it holds (names of
+    /// their accounts, never values)
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move every item into another store: copied, each read back and compared, then the old
+    /// copies removed and the new store chosen. Run it again to finish an interrupted move
+    Migrate {
+        #[arg(long, value_parser = parse_backend)]
+        to: crate::secrets::Backend,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Close the file keychain the agent holds open (its items wiped from memory); the next
+    /// command asks for the passphrase again
+    Lock,
+    /// Open the agent's file keychain with a passphrase read from the terminal (or from
+    /// CREDTRAY_PASSPHRASE_COMMAND's output)
+    Unlock,
 }
 
 #[derive(Debug, clap::Args)]
@@ -85,7 +122,7 @@ pub enum Command {
     /// Inspect ~/.aws/credentials and ~/.aws/config
     #[command(subcommand)]
     Files(FilesCommand),
-    /// Show and change credtray's settings: the proxy, the CA bundle
+    /// Show and change credtray's settings: the proxy, the CA bundle, the store of secrets
     #[command(subcommand)]
     Settings(SettingsCommand),
     /// Print a session's credentials for the AWS CLI's credential_process (JSON, Version 1):
@@ -96,8 +133,15 @@ pub enum Command {
         session: String,
     },
     /// Run the agent in the foreground (for machines without a desktop; the tray is one):
-    /// credential-process answered from memory over a unix socket
-    Agent,
+    /// credential-process answered from memory over a unix socket; with the file keychain it
+    /// asks for the passphrase once and keeps the keychain open for other commands
+    Agent {
+        #[command(subcommand)]
+        action: Option<AgentCommand>,
+    },
+    /// The store of secrets: its status, moving items to another one
+    #[command(subcommand)]
+    Keychain(KeychainCommand),
     /// Run a command with a session's credentials, served to it by a loopback ECS credentials
     /// endpoint kept fresh for as long as it runs (or, with --env, as static variables); its
     /// exit status is credtray's

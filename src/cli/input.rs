@@ -24,6 +24,48 @@ pub fn read_secrets(labels: &[&str]) -> anyhow::Result<Vec<SecretString>> {
     read_lines(&mut stdin.lock(), labels)
 }
 
+/// Asks for the file keychain's passphrase on the terminal (`/dev/tty`, no echo), twice for a
+/// new one; nobody to ask when there is no terminal.
+pub struct Terminal;
+
+impl crate::secrets::chosen::Asker for Terminal {
+    fn passphrase(
+        &self,
+        path: &std::path::Path,
+        new: bool,
+        retry: bool,
+    ) -> Result<Option<SecretString>, String> {
+        let ask = |prompt: String| match rpassword::prompt_password(prompt) {
+            Ok(text) => Some(Zeroizing::new(text)),
+            Err(e) => {
+                tracing::debug!(error = %e, "no terminal to ask for the passphrase on");
+                None
+            }
+        };
+        let path = path.display();
+        let prompt = match (new, retry) {
+            (true, _) => format!("New passphrase for credtray's file keychain {path}: "),
+            (false, true) => format!("Wrong passphrase; passphrase for {path}: "),
+            (false, false) => format!("Passphrase for credtray's file keychain {path}: "),
+        };
+        let Some(first) = ask(prompt) else {
+            return Ok(None);
+        };
+        if first.is_empty() {
+            return Err("an empty passphrase is not a passphrase; nothing was changed".to_owned());
+        }
+        if new {
+            let Some(again) = ask("The same passphrase again: ".to_owned()) else {
+                return Ok(None);
+            };
+            if *again != *first {
+                return Err("the two passphrases differ; nothing was changed".to_owned());
+            }
+        }
+        Ok(Some(SecretString::from(first.as_str().to_owned())))
+    }
+}
+
 fn read_lines(input: &mut impl BufRead, labels: &[&str]) -> anyhow::Result<Vec<SecretString>> {
     let mut secrets = Vec::with_capacity(labels.len());
     for (i, label) in labels.iter().enumerate() {

@@ -7,6 +7,7 @@ mod direct;
 mod import;
 mod input;
 mod integrations;
+mod keychain;
 mod output;
 mod prompt;
 mod sessions;
@@ -24,7 +25,6 @@ use clap::Parser;
 use crate::aws::sts::Sdk;
 use crate::awsfiles::Files;
 use crate::engine::{self, Engine, NoPrompt, Tested};
-use crate::secrets::Keychain;
 use crate::session::{
     self, AccessKeyId, Edit, Field, IamUserKeys, Mismatch, NewSession, SecretAccessKey,
     SessionKind, ValidationError, Value,
@@ -218,14 +218,21 @@ pub fn run() -> anyhow::Result<()> {
         return print_secret(&document);
     }
     let sts = Arc::new(Sdk::new().context("cannot start the STS client")?);
-    if let Command::Agent = command {
-        return run_agent(sts);
+    if let Command::Agent { action } = command {
+        return match action {
+            None => run_agent(sts),
+            Some(action) => keychain::agent(action),
+        };
     }
     // Building the engine reads nothing yet: `doctor` runs on one whatever the store and the
     // files hold (what it checks).
-    let (store, secrets, files) = parts()?;
-    let mut engine =
-        Engine::new(store, secrets, files, sts).with_sso(Arc::new(crate::aws::sso::Sdk::new()));
+    let parts = open_parts(
+        Arc::new(input::Terminal),
+        Some(Box::new(crate::agent::client::AgentHolder)),
+    )?;
+    let mut engine = Engine::new(parts.store, parts.secrets, parts.files, sts)
+        .with_sso(Arc::new(crate::aws::sso::Sdk::new()))
+        .with_keychain(parts.keychain);
     if let Command::Doctor { json } = command {
         return doctor(&engine, json);
     }
@@ -241,6 +248,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Profile(command) => profile(&engine, command),
         Command::Integration(command) => integrations::run(&mut engine, command),
         Command::Settings(command) => settings::run(&engine, command),
+        Command::Keychain(command) => keychain::run(&engine, command),
         Command::Files(FilesCommand::Check { json }) => check_files(&engine, json),
         Command::CredentialProcess { session } => credential_process(&mut engine, &session),
         Command::Env {
@@ -254,7 +262,7 @@ pub fn run() -> anyhow::Result<()> {
             move_keys,
             json,
         }) => import::aws_config(&mut engine, dry_run, move_keys, json),
-        Command::Agent
+        Command::Agent { .. }
         | Command::Exec(_)
         | Command::Completions { .. }
         | Command::Doctor { .. } => {
@@ -376,21 +384,60 @@ pub(super) fn agent_refused(e: &crate::agent::client::Error) {
     });
 }
 
+/// What a `main` works on: the store, the chosen store of secrets, the AWS files.
+pub struct Parts {
+    pub store: Store,
+    pub secrets: Arc<dyn crate::secrets::SecretStore>,
+    pub files: Files,
+    pub keychain: crate::secrets::chosen::InUse,
+}
+
 /// The store, the keychain and the AWS files of this process, with its network policy read
-/// from them on its first call that needs it ([`crate::net::install`]).
+/// from them on its first call that needs it ([`crate::net::install`]); the file keychain's
+/// passphrase asked on the terminal, unless the agent holds it open.
 pub fn parts() -> anyhow::Result<(Store, Arc<dyn crate::secrets::SecretStore>, Files)> {
+    let parts = open_parts(
+        Arc::new(input::Terminal),
+        Some(Box::new(crate::agent::client::AgentHolder)),
+    )?;
+    Ok((parts.store, parts.secrets, parts.files))
+}
+
+/// [`parts`] with the chosen store of secrets opened with `asker` asking for the file
+/// keychain's passphrase and `holder` (the agent) tried first.
+pub fn open_parts(
+    asker: Arc<dyn crate::secrets::chosen::Asker>,
+    holder: Option<Box<dyn crate::secrets::chosen::Holder>>,
+) -> anyhow::Result<Parts> {
+    use crate::secrets::chosen::{self, Choice, FileKeychain, InUse};
     let store = Store::from_env()?;
-    let secrets: Arc<dyn crate::secrets::SecretStore> = Arc::new(Keychain::new());
     let files = Files::from_env()?;
+    // A store that can't be read fails the command that reads it, with its own sentence
+    // (`doctor` reports it); the choice then is the environment's or the default.
+    let setting = store.load().ok().and_then(|c| c.settings.keychain);
+    let choice = Choice::resolve(setting).map_err(UsageError)?;
+    let (secrets, file): (Arc<dyn crate::secrets::SecretStore>, _) = match choice.backend {
+        crate::secrets::Backend::File => {
+            let file = Arc::new(FileKeychain::new(chosen::file_path(), asker, holder));
+            (file.clone(), Some(file))
+        }
+        backend => (chosen::open(backend, asker, holder), None),
+    };
     crate::net::install(
         engine::network::source(store.clone(), secrets.clone(), files.clone()),
         engine::network::stamp(store.clone(), files.clone()),
     );
-    Ok((store, secrets, files))
+    Ok(Parts {
+        store,
+        secrets,
+        files,
+        keychain: InUse { choice, file },
+    })
 }
 
 /// `credtray agent`: binds the agent's socket (refusing if another agent runs) and serves
-/// until a tray asks it to hand over.
+/// until a tray asks it to hand over. With the file keychain, it asks for the passphrase once,
+/// now (or stays locked until `agent unlock` when nobody can be asked).
 fn run_agent(sts: Arc<Sdk>) -> anyhow::Result<()> {
     use crate::agent::{Agent, client, protocol, socket};
     // It holds credentials in memory: see `crate::harden`.
@@ -405,9 +452,25 @@ fn run_agent(sts: Arc<Sdk>) -> anyhow::Result<()> {
             _ => None,
         }
     })?;
-    let (store, secrets, files) = parts()?;
+    // After its start, nobody is asked: a locked agent says so, and `agent unlock` opens it.
+    let parts = open_parts(Arc::new(crate::secrets::chosen::NoAsker), None)?;
+    if let Some(file) = &parts.keychain.file {
+        if file.open_with(&input::Terminal)? {
+            eprintln!(
+                "credtray agent: the file keychain {} is open until the agent stops or `credtray agent lock`",
+                file.path().display()
+            );
+        } else {
+            eprintln!(
+                "credtray agent: the file keychain {} stays locked until `credtray agent unlock` (nobody can be asked for its passphrase here)",
+                file.path().display()
+            );
+        }
+    }
     let agent = Arc::new(
-        Agent::new(store, secrets, files, sts).with_sso(Arc::new(crate::aws::sso::Sdk::new())),
+        Agent::new(parts.store, parts.secrets, parts.files, sts)
+            .with_sso(Arc::new(crate::aws::sso::Sdk::new()))
+            .with_keychain(parts.keychain.choice.backend, parts.keychain.file),
     );
     eprintln!(
         "credtray agent: listening on {} (process {})",

@@ -14,6 +14,7 @@ pub(super) fn run(engine: &Engine, command: SettingsCommand) -> anyhow::Result<(
     match command {
         SettingsCommand::Show { json } => show(engine, json),
         SettingsCommand::Proxy(args) => proxy(engine, args),
+        SettingsCommand::Keychain { store } => super::keychain::choose(engine, store),
         SettingsCommand::CaBundle { file, none: _ } => {
             let mut settings = engine.network()?;
             let file = file
@@ -139,6 +140,9 @@ struct Shown {
     /// Whether the keychain holds a password for the proxy user.
     proxy_password: bool,
     ca_bundle: Option<String>,
+    /// The store of secrets in use (`os`, `file`, `pass`) and who chose it.
+    keychain: &'static str,
+    keychain_chosen_by: &'static str,
 }
 
 fn show(engine: &Engine, json: bool) -> anyhow::Result<()> {
@@ -159,13 +163,15 @@ fn show(engine: &Engine, json: bool) -> anyhow::Result<()> {
         proxy_user: proxy_user.map(|u| u.as_str().to_owned()),
         proxy_password,
         ca_bundle: ca_bundle.map(|p| p.display().to_string()),
+        keychain: engine.keychain().choice.backend.as_str(),
+        keychain_chosen_by: engine.keychain().choice.by.as_str(),
     };
     if json {
         return print_json(&shown);
     }
     let or = |v: &Option<String>, none: &str| v.clone().unwrap_or_else(|| none.to_owned());
     print(&format!(
-        "proxy       {}\nno_proxy    {}\nproxy_user  {}{}\nca_bundle   {}\n",
+        "proxy       {}\nno_proxy    {}\nproxy_user  {}{}\nca_bundle   {}\nkeychain    {} ({})\n",
         or(
             &shown.proxy,
             "(not set: the environment's proxy variables decide)"
@@ -182,5 +188,7 @@ fn show(engine: &Engine, json: bool) -> anyhow::Result<()> {
             ""
         },
         or(&shown.ca_bundle, "(not set)"),
+        shown.keychain,
+        super::keychain::chosen_by(engine.keychain().choice.by),
     ))
 }

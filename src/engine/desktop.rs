@@ -445,7 +445,10 @@ mod tests {
             // `cli::parts` builds the engine's parts for every `main`, which only the engine
             // (and the network policy it reads them for) then uses.
             ("cli/mod.rs", "let store = Store::from_env()?;"),
-            ("cli/mod.rs", "Arc::new(Keychain::new());"),
+            (
+                "cli/mod.rs",
+                "Arc::new(FileKeychain::new(chosen::file_path(), asker, holder));",
+            ),
             // The login window keeps its standard output's descriptor for the assertion.
             ("login/window.rs", "std::fs::File"),
             // WebKit's data directory, which the engine names: made private before WebKit

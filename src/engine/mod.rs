@@ -9,6 +9,7 @@
 pub mod desktop;
 mod gate;
 mod importing;
+pub mod keychain;
 mod keys;
 mod kinds;
 pub mod network;
@@ -222,6 +223,9 @@ pub enum Error {
     },
     #[error(transparent)]
     Network(#[from] crate::net::Error),
+    /// The store of secrets can't be chosen or moved as asked (the sentence says why).
+    #[error("{0}")]
+    Keychain(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -270,6 +274,7 @@ impl Error {
             | Error::Unquotable(_)
             | Error::NoCli
             | Error::KeysStay(_)
+            | Error::Keychain(_)
             | Error::Internal(_) => false,
         }
     }
@@ -321,6 +326,8 @@ pub struct Engine {
     sso: Option<Arc<dyn aws::sso::Sso>>,
     /// Where the autostart entry and the cookies are; `None`: the environment's.
     places: Option<desktop::Places>,
+    /// Which store `secrets` is (see `keychain.rs`).
+    keychain: crate::secrets::chosen::InUse,
 }
 
 impl Engine {
@@ -344,6 +351,7 @@ impl Engine {
             remembered: None,
             sso: None,
             places: None,
+            keychain: crate::secrets::chosen::InUse::default(),
         }
     }
 

@@ -44,7 +44,50 @@ pub struct FileStore {
     passphrase: SecretString,
     /// scrypt's work factor for writing; `None`: age's default (about a second).
     work_factor: Option<u8>,
-    items: Mutex<BTreeMap<String, Zeroizing<String>>>,
+    loaded: Mutex<Loaded>,
+}
+
+/// The items as last read or written, and the file they were in then.
+struct Loaded {
+    items: BTreeMap<String, Zeroizing<String>>,
+    /// `None`: there was no file.
+    stamp: Option<Stamp>,
+}
+
+/// Which file, of what length, changed when: another process's write changes it (a rename
+/// brings a new inode), so this process reads the file again before using its items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    #[cfg(unix)]
+    inode: (u64, u64),
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl Stamp {
+    fn of(path: &Path) -> std::io::Result<Option<Self>> {
+        match std::fs::metadata(path) {
+            Ok(m) => Ok(Some(Self {
+                #[cfg(unix)]
+                inode: {
+                    use std::os::unix::fs::MetadataExt;
+                    (m.dev(), m.ino())
+                },
+                len: m.len(),
+                modified: m.modified().ok(),
+            })),
+            // No file, or no directory for it (a file in the way): no items yet.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
 }
 
 impl std::fmt::Debug for FileStore {
@@ -60,16 +103,12 @@ impl FileStore {
     /// store (written on its first change).
     pub fn open(path: impl Into<PathBuf>, passphrase: SecretString) -> Result<Self, OpenError> {
         let path = path.into();
-        let items = match std::fs::read(&path) {
-            Ok(bytes) => decrypt(&path, &bytes, &passphrase)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-            Err(source) => return Err(OpenError::Read { path, source }),
-        };
+        let loaded = read(&path, &passphrase)?;
         Ok(Self {
             path,
             passphrase,
             work_factor: None,
-            items: Mutex::new(items),
+            loaded: Mutex::new(loaded),
         })
     }
 
@@ -84,14 +123,53 @@ impl FileStore {
     }
 
     /// The accounts it holds (names only).
-    pub fn accounts(&self) -> Vec<String> {
-        self.lock().keys().cloned().collect()
+    pub fn accounts(&self) -> Result<Vec<String>, Error> {
+        Ok(self.current()?.items.keys().cloned().collect())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Zeroizing<String>>> {
-        self.items
+    /// The items, read again first if another process changed the file since.
+    fn current(&self) -> Result<std::sync::MutexGuard<'_, Loaded>, Error> {
+        let mut loaded = self
+            .loaded
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Stamp::of(&self.path).map_err(|e| self.unreadable(e))?;
+        if now != loaded.stamp {
+            tracing::debug!(path = %self.path.display(), "the file keychain changed; reading it again");
+            *loaded =
+                read(&self.path, &self.passphrase).map_err(|e| Error::Store(e.to_string()))?;
+        }
+        Ok(loaded)
+    }
+
+    fn unreadable(&self, e: std::io::Error) -> Error {
+        Error::Store(format!("cannot read {}: {e}", self.path.display()))
+    }
+
+    /// Changes the items with `change` (which says whether it changed anything) and writes
+    /// them, holding the file's lock so that no other process's change in between is lost.
+    fn change(
+        &self,
+        account: &str,
+        change: impl FnOnce(&mut BTreeMap<String, Zeroizing<String>>) -> bool,
+    ) -> Result<bool, Error> {
+        let lock_path = lock_path(&self.path);
+        if let Some(dir) = self.path.parent() {
+            crate::atomic::create_dir(dir, 0o700)
+                .map_err(|e| Error::Store(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let _lock =
+            crate::atomic::Lock::exclusive(&lock_path, 0o600, "writing credtray's file keychain")
+                .map_err(|e| Error::Store(format!("cannot lock {}: {e}", lock_path.display())))?;
+        let mut loaded = self.current()?;
+        let mut next = loaded.items.clone();
+        if !change(&mut next) {
+            return Ok(false);
+        }
+        self.save(&next, account)?;
+        let stamp = Stamp::of(&self.path).map_err(|e| self.unreadable(e))?;
+        *loaded = Loaded { items: next, stamp };
+        Ok(true)
     }
 
     /// Writes `items` over the file (atomically): on failure the file and the caller's map
@@ -101,9 +179,11 @@ impl FileStore {
         items: &BTreeMap<String, Zeroizing<String>>,
         account: &str,
     ) -> Result<(), Error> {
-        let fail = |cause: String| Error::Failure {
-            account: account.to_owned(),
-            cause,
+        let fail = |cause: String| {
+            Error::Store(format!(
+                "cannot write {} (entry {account}): {cause}",
+                self.path.display()
+            ))
         };
         let plain = Zeroizing::new(
             serde_json::to_vec(
@@ -129,15 +209,34 @@ impl FileStore {
             .write_all(&plain)
             .and_then(|()| writer.finish().map(drop))
             .map_err(|e| fail(e.to_string()))?;
-        if let Some(dir) = self.path.parent() {
-            crate::atomic::create_dir(dir, 0o700)
-                .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
-        }
         crate::atomic::write(&self.path, &sealed, 0o600)
-            .map_err(|e| fail(format!("cannot write {}: {e}", self.path.display())))?
+            .map_err(|e| fail(e.to_string()))?
             .warn_if_unsynced(&self.path);
         Ok(())
     }
+}
+
+/// The lock beside the file that writers hold (a sidecar: the file itself is replaced).
+fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_owned();
+    name.push(".lock");
+    path.with_file_name(name)
+}
+
+/// The file's items and its stamp; no file is no items.
+fn read(path: &Path, passphrase: &SecretString) -> Result<Loaded, OpenError> {
+    // Stamped before reading: a write in between makes the next use read it again.
+    let read_error = |source| OpenError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let stamp = Stamp::of(path).map_err(read_error)?;
+    let items = match std::fs::read(path) {
+        Ok(bytes) => decrypt(path, &bytes, passphrase)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+        Err(source) => return Err(read_error(source)),
+    };
+    Ok(Loaded { items, stamp })
 }
 
 /// The items of an encrypted file, or why not.
@@ -179,39 +278,31 @@ fn decrypt(
 impl SecretStore for FileStore {
     fn get(&self, key: Key) -> Result<Option<SecretString>, Error> {
         Ok(self
-            .lock()
+            .current()?
+            .items
             .get(&key.to_string())
             .map(|v| SecretString::from(v.as_str().to_owned())))
     }
 
     fn set(&self, key: Key, value: &SecretString) -> Result<(), Error> {
         let account = key.to_string();
-        let mut items = self.lock();
-        let mut next = items.clone();
-        next.insert(
-            account.clone(),
-            Zeroizing::new(value.expose_secret().to_owned()),
-        );
-        self.save(&next, &account)?;
-        *items = next;
-        Ok(())
+        self.change(&account, |items| {
+            items.insert(
+                account.clone(),
+                Zeroizing::new(value.expose_secret().to_owned()),
+            );
+            true
+        })
+        .map(drop)
     }
 
     fn delete(&self, key: Key) -> Result<bool, Error> {
         let account = key.to_string();
-        let mut items = self.lock();
-        if !items.contains_key(&account) {
-            return Ok(false);
-        }
-        let mut next = items.clone();
-        next.remove(&account);
-        self.save(&next, &account)?;
-        *items = next;
-        Ok(true)
+        self.change(&account, |items| items.remove(&account).is_some())
     }
 
     fn accounts(&self) -> Result<Option<Vec<String>>, Error> {
-        Ok(Some(FileStore::accounts(self)))
+        FileStore::accounts(self).map(Some)
     }
 }
 
@@ -269,7 +360,7 @@ mod tests {
         }
         let again = open(&path, "correct horse").unwrap();
         assert_eq!(
-            again.accounts(),
+            again.accounts().unwrap(),
             [
                 "0b9c3f38-6a5e-4c47-9d1c-3c1f5b8d2a10-iam-user-session-token",
                 "settings-proxy-password"
@@ -329,6 +420,6 @@ mod tests {
             .unwrap_err();
         assert!(refused.to_string().contains("blocker"), "{refused}");
         assert!(store.get(key(Item::SessionToken)).unwrap().is_none());
-        assert!(store.accounts().is_empty());
+        assert!(store.accounts().unwrap().is_empty());
     }
 }

@@ -12,6 +12,7 @@ mod keychain;
 mod secret_service;
 // The in-memory fake exists only in unit-test builds: a shipped binary can't fall back to a
 // store that forgets everything.
+pub mod chosen;
 pub mod file;
 #[cfg(test)]
 mod memory;
@@ -22,6 +23,8 @@ pub use keychain::Keychain;
 pub use memory::Memory;
 #[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd"))]
 pub use secret_service::Keychain;
+
+pub use chosen::{Backend, Choice, ChosenBy};
 
 use std::fmt;
 
@@ -184,6 +187,10 @@ impl fmt::Display for Key {
 pub enum Error {
     #[error("the OS keychain is not reachable ({cause}); {}", unavailable_hint())]
     Unavailable { cause: String },
+    /// The chosen store other than the OS keychain (`file`, `pass`) can't be used: the
+    /// sentence says why (a wrong passphrase, a damaged file, `pass` missing).
+    #[error("{0}")]
+    Store(String),
     #[error("the OS keychain failed on entry {account} of service credtray: {cause}")]
     Failure { account: String, cause: String },
     /// Another credtray process is at the keychain for the same session or integration, and
@@ -200,12 +207,11 @@ pub enum Error {
 
 fn unavailable_hint() -> &'static str {
     if cfg!(target_os = "macos") {
-        "unlock your login keychain and try again (credtray never stores secrets in plain files)"
+        "unlock your login keychain and try again, or keep credtray's secrets in an encrypted file or in pass instead: `credtray settings keychain file` or `credtray settings keychain pass` (credtray never falls back to another store by itself)"
     } else if cfg!(windows) {
-        "check that Windows Credential Manager is available (credtray never stores secrets in plain files)"
+        "check that Windows Credential Manager is available, or keep credtray's secrets in an encrypted file instead: `credtray settings keychain file` (credtray never falls back to another store by itself)"
     } else {
-        "credtray needs a Secret Service such as GNOME Keyring or KeePassXC running and unlocked \
-         on the D-Bus session bus (credtray never stores secrets in plain files)"
+        "start a Secret Service (GNOME Keyring, KWallet, KeePassXC) on the D-Bus session bus, or keep credtray's secrets in an encrypted file or in pass instead: `credtray settings keychain file` or `credtray settings keychain pass` (credtray never falls back to another store by itself)"
     }
 }
 

@@ -77,6 +77,10 @@ pub struct Settings {
     /// The proxy and the CA bundle (`[settings] proxy`, `no_proxy`, `proxy_user`,
     /// `ca_bundle`).
     pub network: crate::net::Settings,
+    /// The store of secrets (`[settings] keychain`); `None`: the OS keychain.
+    pub keychain: Option<crate::secrets::Backend>,
+    /// The store `keychain migrate` moved the items from, until their old copies are gone.
+    pub keychain_from: Option<crate::secrets::Backend>,
 }
 
 impl Settings {
@@ -92,6 +96,8 @@ impl Default for Settings {
             publish: Publish::File,
             saml_login_timeout: Self::SAML_LOGIN_TIMEOUT,
             network: crate::net::Settings::default(),
+            keychain: None,
+            keychain_from: None,
         }
     }
 }

@@ -508,7 +508,7 @@ mod tests {
         assert_eq!(saved.profiles().len(), 2);
         let text = std::fs::read_to_string(store.path()).unwrap();
         assert!(text.starts_with("# credtray's store"));
-        assert!(text.contains("version = 5"));
+        assert!(text.contains("version = 6"));
     }
 
     #[test]
@@ -585,7 +585,7 @@ mod tests {
         locked.save().unwrap();
         drop(locked);
         let text = std::fs::read_to_string(store.path()).unwrap();
-        assert!(text.contains("version = 5"), "{text}");
+        assert!(text.contains("version = 6"), "{text}");
         assert!(
             text.contains("pace_rate = 19.88\npace_ceiling = 21.5\n"),
             "{text}"
@@ -649,10 +649,10 @@ mod tests {
     fn a_newer_schema_is_refused_by_version() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::at(dir.path());
-        std::fs::write(store.path(), "version = 6\nnew_thing = true\n").unwrap();
+        std::fs::write(store.path(), "version = 7\nnew_thing = true\n").unwrap();
         assert!(matches!(
             store.load().unwrap_err(),
-            Error::Version { found: 6, .. }
+            Error::Version { found: 7, .. }
         ));
     }
 
@@ -678,7 +678,7 @@ mod tests {
         locked.save().unwrap();
         drop(locked);
         let text = std::fs::read_to_string(store.path()).unwrap();
-        assert!(text.contains("version = 5"), "{text}");
+        assert!(text.contains("version = 6"), "{text}");
         assert!(
             text.contains("proxy = \"http://proxy.corp:3128\"\nno_proxy = \"localhost, .internal\"\nproxy_user = \"alice\"\nca_bundle = \"/etc/ssl/corp.pem\"\n"),
             "{text}"
@@ -732,7 +732,7 @@ mod tests {
         locked.owned[0].fingerprint = Some("x".to_owned());
         locked.save().unwrap();
         let saved = std::fs::read_to_string(store.path()).unwrap();
-        assert!(saved.contains("version = 5"), "{saved}");
+        assert!(saved.contains("version = 6"), "{saved}");
         assert_eq!(saved.matches("flavor = ").count(), 5, "{saved}");
         assert_eq!(store.load_all().unwrap().owned.len(), 5);
     }

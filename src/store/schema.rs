@@ -27,6 +27,13 @@
 //! (its password is in the keychain, never here) and `ca_bundle` (see [`crate::net`]). A
 //! version-4 file has none of them (the environment decides, as before): it is read as it is
 //! and saved as version 5.
+//!
+//! Version 6 added the choice of secret store: `[settings] keychain` (`os`, `file` or `pass`;
+//! absent: the OS keychain, as before) and `keychain_from` (the store `keychain migrate` moved
+//! the items from, kept until their old copies are removed, so an interrupted move can be
+//! finished). A version-5 file has neither: it is read as it is and saved as version 6; an
+//! older credtray refuses a version-6 file by its version, so it never reads the OS keychain
+//! of a user whose keys are elsewhere.
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
@@ -41,7 +48,7 @@ use crate::session::{
     ValidationError, Value,
 };
 
-pub const VERSION: u32 = 5;
+pub const VERSION: u32 = 6;
 
 /// The oldest version this credtray reads (and migrates).
 pub const OLDEST: u32 = 1;
@@ -236,6 +243,12 @@ pub struct SettingsV1 {
     /// Version 5: a PEM bundle of CA certificates to trust beside the platform's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_bundle: Option<PathBuf>,
+    /// Version 6: the store of secrets; absent: the OS keychain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keychain: Option<crate::secrets::Backend>,
+    /// Version 6: the store a move came from, until its old copies are removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keychain_from: Option<crate::secrets::Backend>,
 }
 
 /// `[settings] proxy = "none"`: direct connections.
@@ -369,6 +382,8 @@ impl File {
             .map_err(|error| Invalid { offset: 0, error })?;
         let settings = Settings {
             network,
+            keychain: self.settings.keychain,
+            keychain_from: self.settings.keychain_from,
             default_region,
             extra_regions,
             publish: self.settings.publish.unwrap_or_default(),
@@ -456,6 +471,8 @@ impl File {
             saml_login_timeout: (settings.saml_login_timeout != Settings::SAML_LOGIN_TIMEOUT)
                 .then(|| std::num::NonZeroU64::new(settings.saml_login_timeout.as_secs()))
                 .flatten(),
+            keychain: settings.keychain,
+            keychain_from: settings.keychain_from,
             ..SettingsV1::default()
         };
         record.set_network(&settings.network);

@@ -25,6 +25,7 @@ pub type Parts = (
     Files,
     Arc<dyn Sts>,
     Arc<dyn credtray::aws::sso::Sso>,
+    credtray::secrets::chosen::InUse,
 );
 
 /// How long a credential_process call may wait for the person to type an MFA code.
@@ -69,7 +70,7 @@ fn bind(path: &std::path::Path) -> Result<socket::Bound, socket::Error> {
 /// Starts serving on a thread of its own. A tray that can't be the agent (another tray is, the
 /// directory is unsafe) still runs: credential-process then does the work itself.
 pub fn start(
-    (store, secrets, files, sts, sso): Parts,
+    (store, secrets, files, sts, sso, keychain): Parts,
     proxy: EventLoopProxy<UserEvent>,
     quitting: Arc<AtomicBool>,
 ) {
@@ -88,6 +89,7 @@ pub fn start(
             let proxy = Mutex::new(proxy);
             let agent = Agent::new(store, secrets, files, sts)
                 .with_sso(sso)
+                .with_keychain(keychain.choice.backend, keychain.file)
                 .on_error(move |e| {
                     // A credential_process call found its integration logged out: offer a login
                     // (the tray never opens a browser by itself).

@@ -118,7 +118,14 @@ fn run() -> anyhow::Result<()> {
                 .unwrap_or_default()
         )
     })?;
-    let (store, secrets, files) = credtray::cli::parts()?;
+    // The tray is the agent: the file keychain is its own to open (nobody to ask yet: the
+    // passphrase dialog is still to come), never asked of itself over the socket.
+    let credtray::cli::Parts {
+        store,
+        secrets,
+        files,
+        keychain,
+    } = credtray::cli::open_parts(Arc::new(credtray::secrets::chosen::NoAsker), None)?;
     let sts: Arc<dyn credtray::aws::Sts> =
         Arc::new(Sdk::new().context("cannot start the STS client")?);
     let sso: Arc<dyn credtray::aws::sso::Sso> = Arc::new(credtray::aws::sso::Sdk::new());
@@ -128,8 +135,11 @@ fn run() -> anyhow::Result<()> {
         files.clone(),
         sts.clone(),
         sso.clone(),
+        keychain.clone(),
     );
-    let engine = Engine::new(store, secrets, files, sts).with_sso(sso);
+    let engine = Engine::new(store, secrets, files, sts)
+        .with_sso(sso)
+        .with_keychain(keychain);
     // One tray per user: a second start finds the lock held and says so, before it starts
     // anything.
     let tray_lock = engine.lock_tray()?;

@@ -1,0 +1,238 @@
+//! The store of secrets as the engine sees it: which one is in use, which items of this
+//! catalog's it holds (`keychain status`), choosing another store (`settings keychain`, refused
+//! while items live in the current one) and moving every item into another
+//! (`keychain migrate`: copied and read back, the new store recorded, then the old copies
+//! removed; `[settings] keychain_from` remembers the old store until they are, so a move that
+//! was interrupted is finished by running it again).
+
+use std::collections::HashSet;
+
+use secrecy::ExposeSecret;
+
+use super::{Engine, Error};
+use crate::secrets::chosen::InUse;
+use crate::secrets::{Backend, Item, Key, SecretStore};
+use crate::session::Catalog;
+
+/// What a move did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Moved {
+    /// Items copied into the new store (each read back and compared).
+    pub copied: usize,
+    /// Old copies removed from the store they came from.
+    pub removed: usize,
+    /// Whether the new store was already the chosen one (a move being finished).
+    pub finished_earlier_move: bool,
+}
+
+/// A step of a move, for progress.
+#[derive(Debug, Clone, Copy)]
+pub enum Step {
+    Copied { done: usize, of: usize },
+    Removed { done: usize, of: usize },
+}
+
+impl Engine {
+    /// Uses `in_use` as the description of its store of secrets (what `main` opened).
+    pub fn with_keychain(mut self, in_use: InUse) -> Self {
+        self.keychain = in_use;
+        self
+    }
+
+    /// The store of secrets in use.
+    pub fn keychain(&self) -> &InUse {
+        &self.keychain
+    }
+
+    /// The accounts of this catalog's items in the store in use (names only).
+    pub fn keychain_accounts(&self) -> Result<Vec<String>, Error> {
+        let catalog = self.catalog()?;
+        Ok(held(self.secrets.unlocked(), &catalog)?
+            .iter()
+            .map(Key::to_string)
+            .collect())
+    }
+
+    /// Records `backend` as the store of secrets. Refused while this catalog's items live in
+    /// the store in use (they would be left behind: `keychain migrate` moves them) and while
+    /// a move is unfinished.
+    pub fn choose_keychain(&self, backend: Backend) -> Result<(), Error> {
+        let catalog = self.catalog()?;
+        if let Some(from) = catalog.settings.keychain_from {
+            return Err(Error::Keychain(format!(
+                "a move of the keychain's items from {from} is unfinished: run `credtray keychain migrate --to {}` to finish it",
+                catalog.settings.keychain.unwrap_or(Backend::Os)
+            )));
+        }
+        let current = self.keychain.choice.backend;
+        if backend != current {
+            let items = self.items_in_use(&catalog)?;
+            if items > 0 {
+                return Err(Error::Keychain(format!(
+                    "{items} item{} of credtray live in {}: move {} with `credtray keychain migrate --to {backend}`, which also chooses {backend}",
+                    if items == 1 { "" } else { "s" },
+                    current.describe(),
+                    if items == 1 { "it" } else { "them" },
+                )));
+            }
+        }
+        let mut locked = self.lock()?;
+        locked.catalog.settings.keychain = Some(backend);
+        locked.save()?;
+        Ok(())
+    }
+
+    /// How many of this catalog's items the store in use holds; a file store that does not
+    /// exist holds none (and is not opened, which would ask for a new passphrase).
+    fn items_in_use(&self, catalog: &Catalog) -> Result<usize, Error> {
+        if let Some(file) = &self.keychain.file
+            && !file.path().exists()
+        {
+            return Ok(0);
+        }
+        match held(self.secrets.unlocked(), catalog) {
+            Ok(keys) => Ok(keys.len()),
+            // An OS keychain that does not answer holds nothing this machine can reach (the
+            // very case for choosing another store).
+            Err(crate::secrets::Error::Unavailable { cause })
+                if self.keychain.choice.backend == Backend::Os =>
+            {
+                tracing::info!(%cause, "the OS keychain does not answer; nothing to move from it");
+                Ok(0)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Moves every item of this catalog's from the store in use into `target` (the store
+    /// `to`): each copied and read back; then `to` recorded as the store (with the old one as
+    /// `keychain_from`), then the old copies removed and `keychain_from` cleared. When `to` is
+    /// already the store in use and an earlier move left `keychain_from`, `leftovers` (that
+    /// store) is emptied of what `target` holds, so the move finishes. The store's lock is held
+    /// throughout: no other command changes an item meanwhile.
+    pub fn migrate_keychain(
+        &self,
+        to: Backend,
+        target: &dyn SecretStore,
+        leftovers: Option<&dyn SecretStore>,
+        progress: &mut dyn FnMut(Step),
+    ) -> Result<Moved, Error> {
+        let mut locked = self.lock()?;
+        let catalog = locked.catalog.clone();
+        let current = self.keychain.choice.backend;
+        if let Some(from) = catalog.settings.keychain_from
+            && to != current
+        {
+            return Err(Error::Keychain(format!(
+                "a move of the keychain's items from {from} to {current} is unfinished: run `credtray keychain migrate --to {current}` to finish it first"
+            )));
+        }
+        let mut moved = Moved::default();
+        let source: &dyn SecretStore = if to == current {
+            let Some(old) = leftovers else {
+                return Ok(Moved {
+                    finished_earlier_move: true,
+                    ..Moved::default()
+                });
+            };
+            moved.finished_earlier_move = true;
+            old
+        } else {
+            self.secrets.unlocked()
+        };
+        let keys = held(source, &catalog)?;
+        for (done, key) in keys.iter().enumerate() {
+            let Some(value) = source.get(*key)? else {
+                continue;
+            };
+            // A move being finished keeps what the new store holds: it may be newer.
+            let kept = target.get(*key)?;
+            if !(moved.finished_earlier_move && kept.is_some()) {
+                target.set(*key, &value)?;
+                let back = target.get(*key)?;
+                if back.as_ref().map(ExposeSecret::expose_secret) != Some(value.expose_secret()) {
+                    return Err(Error::Keychain(format!(
+                        "entry {key} did not read back from {} as it was written; nothing was removed from {}",
+                        to.describe(),
+                        from_name(current, &catalog, moved.finished_earlier_move)
+                    )));
+                }
+                moved.copied += 1;
+            }
+            progress(Step::Copied {
+                done: done + 1,
+                of: keys.len(),
+            });
+        }
+        if !moved.finished_earlier_move {
+            locked.catalog.settings.keychain = Some(to);
+            locked.catalog.settings.keychain_from = Some(current);
+            locked.save()?;
+        }
+        for (done, key) in keys.iter().enumerate() {
+            if source.delete(*key)? {
+                moved.removed += 1;
+            }
+            progress(Step::Removed {
+                done: done + 1,
+                of: keys.len(),
+            });
+        }
+        locked.catalog.settings.keychain_from = None;
+        locked.save()?;
+        Ok(moved)
+    }
+}
+
+fn from_name(current: Backend, catalog: &Catalog, finishing: bool) -> String {
+    match (finishing, catalog.settings.keychain_from) {
+        (true, Some(from)) => from.describe(),
+        _ => current.describe(),
+    }
+}
+
+/// Every item this catalog's sessions, integrations and settings may have.
+fn known_keys(catalog: &Catalog) -> Vec<Key> {
+    let mut keys = Vec::new();
+    let session_items = Item::ALL.into_iter().filter(|i| *i != Item::ProxyPassword);
+    for session in catalog.sessions() {
+        keys.extend(session_items.clone().map(|item| Key::new(session.id, item)));
+    }
+    for integration in catalog.integrations() {
+        keys.extend(
+            session_items
+                .clone()
+                .map(|item| Key::integration(integration.id, item)),
+        );
+    }
+    keys.push(Key::proxy_password());
+    keys
+}
+
+/// The items of this catalog's that `store` holds: listed where it can list them (its other
+/// entries, another configuration's, are not this catalog's), asked for one by one elsewhere.
+pub(super) fn held(
+    store: &dyn SecretStore,
+    catalog: &Catalog,
+) -> Result<Vec<Key>, crate::secrets::Error> {
+    let known = known_keys(catalog);
+    match store.accounts()? {
+        Some(accounts) => {
+            let known: HashSet<Key> = known.into_iter().collect();
+            Ok(accounts
+                .iter()
+                .filter_map(|a| Key::parse(a))
+                .filter(|k| known.contains(k))
+                .collect())
+        }
+        None => {
+            let mut held = Vec::new();
+            for key in known {
+                if store.get(key)?.is_some() {
+                    held.push(key);
+                }
+            }
+            Ok(held)
+        }
+    }
+}

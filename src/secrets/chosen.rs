@@ -1,0 +1,438 @@
+//! Which store keeps the secrets, and opening it: `[settings] keychain = os | file | pass`
+//! (`credtray settings keychain`), or `CREDTRAY_KEYCHAIN` for one command; `os` (the platform's
+//! keychain) when neither says. The `file` store is opened on first use, not before (a command
+//! that needs no secret asks for no passphrase): from the agent when it holds the store open
+//! (so a headless user types the passphrase once per agent), else here, with the passphrase
+//! from `CREDTRAY_PASSPHRASE_COMMAND`'s output or from the process's [`Asker`] (the terminal,
+//! the tray's dialog). Nothing falls back to another store by itself.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use secrecy::SecretString;
+use zeroize::Zeroizing;
+
+use super::file::{FileStore, OpenError};
+use super::{Error, Key, SecretStore};
+
+/// The variable that chooses the store for one command.
+pub const ENV: &str = "CREDTRAY_KEYCHAIN";
+/// The variable naming a command that prints the file store's passphrase.
+pub const PASSPHRASE_COMMAND: &str = "CREDTRAY_PASSPHRASE_COMMAND";
+/// scrypt's work factor for writing the file store (tests: fast); age's default otherwise.
+const WORK_FACTOR_ENV: &str = "CREDTRAY_KEYCHAIN_WORK_FACTOR";
+/// How many times a person may mistype the passphrase in one command.
+const ATTEMPTS: u32 = 3;
+
+/// A store of secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// The platform's keychain: the Secret Service, the macOS Keychain, Credential Manager.
+    Os,
+    /// One file encrypted with a passphrase ([`FileStore`]).
+    File,
+    /// The standard Unix password store (`pass`, GPG).
+    Pass,
+}
+
+impl Backend {
+    pub const ALL: [Backend; 3] = [Backend::Os, Backend::File, Backend::Pass];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Os => "os",
+            Backend::File => "file",
+            Backend::Pass => "pass",
+        }
+    }
+
+    /// What it is, for sentences.
+    pub fn describe(self) -> String {
+        match self {
+            Backend::Os => format!("the OS keychain ({})", os_name()),
+            Backend::File => format!("the encrypted file {}", file_path().display()),
+            Backend::Pass => "the password store (pass)".to_owned(),
+        }
+    }
+}
+
+fn os_name() -> &'static str {
+    if cfg!(target_os = "macos") {
+        "the macOS Keychain"
+    } else if cfg!(windows) {
+        "Windows Credential Manager"
+    } else {
+        "the Secret Service"
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Backend {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Backend::ALL
+            .into_iter()
+            .find(|b| b.as_str() == s)
+            .ok_or_else(|| format!("{s:?} is not a keychain: give os, file or pass"))
+    }
+}
+
+/// Who chose the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChosenBy {
+    /// `CREDTRAY_KEYCHAIN`.
+    Environment,
+    /// `[settings] keychain`.
+    Settings,
+    /// Nobody: the OS keychain.
+    Default,
+}
+
+impl ChosenBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChosenBy::Environment => "environment",
+            ChosenBy::Settings => "settings",
+            ChosenBy::Default => "default",
+        }
+    }
+}
+
+/// The store in use and who chose it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Choice {
+    pub backend: Backend,
+    pub by: ChosenBy,
+}
+
+impl Choice {
+    /// `CREDTRAY_KEYCHAIN`, else the store's setting, else the OS keychain. A variable that
+    /// names no store is an error (a typo must not send secrets elsewhere).
+    pub fn resolve(setting: Option<Backend>) -> Result<Self, String> {
+        match std::env::var(ENV) {
+            Ok(value) if !value.trim().is_empty() => Ok(Self {
+                backend: value
+                    .trim()
+                    .parse()
+                    .map_err(|why: String| format!("{ENV}: {why}"))?,
+                by: ChosenBy::Environment,
+            }),
+            _ => Ok(match setting {
+                Some(backend) => Self {
+                    backend,
+                    by: ChosenBy::Settings,
+                },
+                None => Self {
+                    backend: Backend::Os,
+                    by: ChosenBy::Default,
+                },
+            }),
+        }
+    }
+}
+
+/// The store a process uses, as its `main` opened it.
+#[derive(Clone)]
+pub struct InUse {
+    pub choice: Choice,
+    /// The file store, when it is the one.
+    pub file: Option<Arc<FileKeychain>>,
+}
+
+impl Default for InUse {
+    fn default() -> Self {
+        Self {
+            choice: Choice {
+                backend: Backend::Os,
+                by: ChosenBy::Default,
+            },
+            file: None,
+        }
+    }
+}
+
+/// Where the file store is: `$XDG_DATA_HOME/credtray/keychain.age` (the platform's data
+/// directory elsewhere).
+pub fn file_path() -> PathBuf {
+    directories::BaseDirs::new()
+        .map(|b| b.data_dir().to_owned())
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("credtray")
+        .join("keychain.age")
+}
+
+/// Where `pass` keeps its store: `PASSWORD_STORE_DIR`, else `~/.password-store`.
+pub fn pass_dir() -> PathBuf {
+    match std::env::var_os("PASSWORD_STORE_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => directories::BaseDirs::new()
+            .map(|b| b.home_dir().to_owned())
+            .unwrap_or_default()
+            .join(".password-store"),
+    }
+}
+
+/// How this process asks a person for the file store's passphrase.
+pub trait Asker: Send + Sync {
+    /// The passphrase of the file at `path` (`new`: it does not exist yet, so the person
+    /// chooses one; `retry`: the last one was wrong); `Ok(None)` when nobody can be asked here.
+    fn passphrase(
+        &self,
+        path: &Path,
+        new: bool,
+        retry: bool,
+    ) -> Result<Option<SecretString>, String>;
+}
+
+/// Nobody to ask (a headless agent after `agent lock`).
+pub struct NoAsker;
+
+impl Asker for NoAsker {
+    fn passphrase(&self, _: &Path, _: bool, _: bool) -> Result<Option<SecretString>, String> {
+        Ok(None)
+    }
+}
+
+/// Another process that may hold the file store open: the agent.
+pub trait Holder: Send + Sync {
+    /// Its open store, when it holds one now.
+    fn open_store(&self) -> Option<Arc<dyn SecretStore>>;
+}
+
+/// The chosen store, ready to use.
+pub fn open(
+    backend: Backend,
+    asker: Arc<dyn Asker>,
+    holder: Option<Box<dyn Holder>>,
+) -> Arc<dyn SecretStore> {
+    match backend {
+        Backend::Os => Arc::new(super::Keychain::new()),
+        Backend::File => Arc::new(FileKeychain::new(file_path(), asker, holder)),
+        Backend::Pass => pass_store(),
+    }
+}
+
+/// The `pass` store (being built on a branch; until it is merged, a store that says so).
+fn pass_store() -> Arc<dyn SecretStore> {
+    struct NotYet;
+    impl SecretStore for NotYet {
+        fn get(&self, _: Key) -> Result<Option<SecretString>, Error> {
+            Err(Error::Store("the pass store is not built yet".to_owned()))
+        }
+        fn set(&self, _: Key, _: &SecretString) -> Result<(), Error> {
+            Err(Error::Store("the pass store is not built yet".to_owned()))
+        }
+        fn delete(&self, _: Key) -> Result<bool, Error> {
+            Err(Error::Store("the pass store is not built yet".to_owned()))
+        }
+    }
+    Arc::new(NotYet)
+}
+
+/// The file store, opened on first use (see the module's doc).
+pub struct FileKeychain {
+    path: PathBuf,
+    asker: Arc<dyn Asker>,
+    holder: Option<Box<dyn Holder>>,
+    state: Mutex<State>,
+}
+
+enum State {
+    Closed,
+    Open(Arc<dyn SecretStore>),
+}
+
+impl FileKeychain {
+    pub fn new(path: PathBuf, asker: Arc<dyn Asker>, holder: Option<Box<dyn Holder>>) -> Self {
+        Self {
+            path,
+            asker,
+            holder,
+            state: Mutex::new(State::Closed),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether this process holds the store open (its own or the agent's).
+    pub fn is_open(&self) -> bool {
+        matches!(*self.lock(), State::Open(_))
+    }
+
+    /// Forgets the open store (its items wiped); the next use opens it again.
+    pub fn close(&self) -> bool {
+        let mut state = self.lock();
+        let was_open = matches!(*state, State::Open(_));
+        *state = State::Closed;
+        was_open
+    }
+
+    /// Opens the store here with `passphrase` (`agent unlock`), checking it; nothing changes
+    /// when it is wrong.
+    pub fn unlock(&self, passphrase: SecretString) -> Result<(), Error> {
+        let store = self.with_passphrase(passphrase)?;
+        *self.lock() = State::Open(Arc::new(store));
+        Ok(())
+    }
+
+    /// The store if it is open now, without asking anyone.
+    pub fn if_open(&self) -> Option<Arc<dyn SecretStore>> {
+        match &*self.lock() {
+            State::Open(store) => Some(store.clone()),
+            State::Closed => None,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn with_passphrase(&self, passphrase: SecretString) -> Result<FileStore, Error> {
+        let store =
+            FileStore::open(&self.path, passphrase).map_err(|e| Error::Store(e.to_string()))?;
+        Ok(match work_factor() {
+            Some(log_n) => store.with_work_factor(log_n),
+            None => store,
+        })
+    }
+
+    /// The open store: the agent's, or this process's, opened now if need be.
+    fn store(&self) -> Result<Arc<dyn SecretStore>, Error> {
+        let mut state = self.lock();
+        if let State::Open(store) = &*state {
+            return Ok(store.clone());
+        }
+        let store = match self.holder.as_ref().and_then(|h| h.open_store()) {
+            Some(store) => store,
+            None => match self.open_here(&*self.asker)? {
+                Some(store) => Arc::new(store),
+                None => {
+                    return Err(Error::Store(format!(
+                        "credtray's file keychain {} is locked and nobody can be asked for its passphrase here: run the command in a terminal, set {PASSPHRASE_COMMAND} to a command that prints the passphrase, or run `credtray agent` (it asks once and keeps the keychain open)",
+                        self.path.display()
+                    )));
+                }
+            },
+        };
+        *state = State::Open(store.clone());
+        Ok(store)
+    }
+
+    /// Opens the store now, here, asking `asker` (the agent at its start); `Ok(false)` when
+    /// nobody can be asked.
+    pub fn open_with(&self, asker: &dyn Asker) -> Result<bool, Error> {
+        let Some(store) = self.open_here(asker)? else {
+            return Ok(false);
+        };
+        *self.lock() = State::Open(Arc::new(store));
+        Ok(true)
+    }
+
+    /// The passphrase from `CREDTRAY_PASSPHRASE_COMMAND`, else from `asker` (three tries),
+    /// and the store opened with it; `None` when nobody can be asked.
+    fn open_here(&self, asker: &dyn Asker) -> Result<Option<FileStore>, Error> {
+        if let Some(passphrase) = passphrase_from_command()? {
+            return self.with_passphrase(passphrase).map(Some);
+        }
+        let new = !self.path.exists();
+        let mut retry = false;
+        for _ in 0..ATTEMPTS {
+            let Some(passphrase) = asker
+                .passphrase(&self.path, new, retry)
+                .map_err(Error::Store)?
+            else {
+                return Ok(None);
+            };
+            match FileStore::open(&self.path, passphrase) {
+                Err(OpenError::WrongPassphrase(_)) => retry = true,
+                Err(e) => return Err(Error::Store(e.to_string())),
+                Ok(store) => {
+                    return Ok(Some(match work_factor() {
+                        Some(log_n) => store.with_work_factor(log_n),
+                        None => store,
+                    }));
+                }
+            }
+        }
+        Err(Error::Store(
+            OpenError::WrongPassphrase(self.path.clone()).to_string(),
+        ))
+    }
+}
+
+/// The passphrase `CREDTRAY_PASSPHRASE_COMMAND` prints, when it is set.
+pub fn passphrase_from_command() -> Result<Option<SecretString>, Error> {
+    match std::env::var_os(PASSPHRASE_COMMAND).filter(|c| !c.is_empty()) {
+        Some(command) => from_command(&command).map(Some),
+        None => Ok(None),
+    }
+}
+
+impl SecretStore for FileKeychain {
+    fn get(&self, key: Key) -> Result<Option<SecretString>, Error> {
+        self.store()?.get(key)
+    }
+
+    fn set(&self, key: Key, value: &SecretString) -> Result<(), Error> {
+        self.store()?.set(key, value)
+    }
+
+    fn delete(&self, key: Key) -> Result<bool, Error> {
+        self.store()?.delete(key)
+    }
+
+    fn accounts(&self) -> Result<Option<Vec<String>>, Error> {
+        self.store()?.accounts()
+    }
+}
+
+fn work_factor() -> Option<u8> {
+    std::env::var(WORK_FACTOR_ENV).ok()?.trim().parse().ok()
+}
+
+/// The passphrase `command` prints (run by the shell; its last line break dropped). Never
+/// logged; its failure is told by its exit status.
+fn from_command(command: &std::ffi::OsStr) -> Result<SecretString, Error> {
+    let fail = |why: String| Error::Store(format!("{PASSPHRASE_COMMAND} {why}"));
+    let mut shell = if cfg!(windows) {
+        let mut c = std::process::Command::new("cmd");
+        c.arg("/C");
+        c
+    } else {
+        let mut c = std::process::Command::new("sh");
+        c.arg("-c");
+        c
+    };
+    let output = shell
+        .arg(command)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| fail(format!("could not be run: {e}")))?;
+    let stdout = Zeroizing::new(output.stdout);
+    if !output.status.success() {
+        return Err(fail(format!(
+            "failed ({}), so there is no passphrase for credtray's file keychain",
+            output.status
+        )));
+    }
+    let text = std::str::from_utf8(&stdout)
+        .map_err(|_| fail("printed something that is not UTF-8 text".to_owned()))?;
+    let text = text
+        .strip_suffix('\n')
+        .map(|t| t.strip_suffix('\r').unwrap_or(t))
+        .unwrap_or(text);
+    if text.is_empty() {
+        return Err(fail("printed an empty passphrase".to_owned()));
+    }
+    Ok(SecretString::from(text.to_owned()))
+}
