@@ -101,6 +101,8 @@ pub struct Setup<'a> {
     pub agent_expected: bool,
     /// The STS endpoint whose `Date` header is compared with this clock.
     pub sts_endpoint: String,
+    /// Which store `secrets` is.
+    pub keychain: &'a crate::secrets::chosen::InUse,
 }
 
 /// Whether an agent should be running: the tray starts at login (`autostart`: its entry is
@@ -127,7 +129,7 @@ pub fn run(setup: &Setup<'_>) -> Vec<Check> {
     let (proxy, bundle) = network(&setup.sts_endpoint, federated);
     vec![
         store(setup.store, &stored),
-        keychain(setup.secrets),
+        keychain(setup.secrets, setup.keychain, &setup.agent_socket),
         files(setup.files, owned_records.unwrap_or_default()),
         credentials_mode(setup.files),
         owned(setup.files, owned_records),
@@ -274,22 +276,90 @@ fn store(store: &Store, stored: &Result<crate::store::Stored, crate::store::Erro
 }
 
 /// A throw-away item under a session id no session has: written, read back, deleted.
-fn keychain(secrets: &dyn SecretStore) -> Check {
-    const FIX: &str = "run a Secret Service on your session bus (gnome-keyring or KeePassXC with its Secret Service integration) and unlock its default collection";
+/// The store of secrets: which one, whether it answers (an item written, read back and
+/// deleted) and, for the file store, whether the agent holds it open. A locked file store
+/// nobody holds open is not opened (doctor asks for no passphrase): its file is checked to be
+/// credtray's encrypted keychain.
+fn keychain(
+    secrets: &dyn SecretStore,
+    in_use: &crate::secrets::chosen::InUse,
+    agent_socket: &Path,
+) -> Check {
+    use crate::secrets::Backend;
+    let backend = in_use.choice.backend;
+    let fix = match backend {
+        Backend::Os if cfg!(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd")) => {
+            "run a Secret Service on your session bus (gnome-keyring or KeePassXC with its Secret Service integration) and unlock its default collection, or keep secrets elsewhere: `credtray settings keychain file` or `credtray settings keychain pass`"
+        }
+        Backend::Os => "unlock the OS keychain, or keep secrets in an encrypted file: `credtray settings keychain file`",
+        Backend::File => "check the file and its passphrase (`credtray keychain status` says more)",
+        Backend::Pass => "install pass and initialise it (`pass init <your GPG key id>`), and check that gpg-agent can decrypt",
+    };
+    let store = format!(
+        "{} ({})",
+        backend.describe(),
+        match in_use.choice.by {
+            crate::secrets::ChosenBy::Environment => "chosen by CREDTRAY_KEYCHAIN",
+            crate::secrets::ChosenBy::Settings => "chosen in [settings] keychain",
+            crate::secrets::ChosenBy::Default => "the default",
+        }
+    );
+    let mut held = String::new();
+    if let Some(file) = &in_use.file {
+        let open_in_agent =
+            crate::agent::client::AgentKeychain::if_open_at(agent_socket).is_some();
+        held = if open_in_agent {
+            "; the agent holds it open".to_owned()
+        } else {
+            "; the agent does not hold it open".to_owned()
+        };
+        let can_open = open_in_agent
+            || file.is_open()
+            || std::env::var_os(crate::secrets::chosen::PASSPHRASE_COMMAND).is_some();
+        if !can_open {
+            return match std::fs::read(file.path()) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Check::ok(
+                    "keychain",
+                    format!("{store}: no file yet (it is made with the first secret kept){held}"),
+                ),
+                Err(e) => Check::failed(
+                    "keychain",
+                    format!("{store}: cannot read {}: {e}", file.path().display()),
+                    fix,
+                ),
+                Ok(bytes) => match crate::secrets::file::is_keychain(&bytes) {
+                    Ok(()) => Check::ok(
+                        "keychain",
+                        format!("{store}: locked, and its file is credtray's encrypted keychain{held} (commands ask for its passphrase)"),
+                    ),
+                    Err(why) => Check::failed(
+                        "keychain",
+                        format!("{store}: {} is damaged or is not credtray's encrypted keychain ({why})", file.path().display()),
+                        fix,
+                    ),
+                },
+            };
+        }
+    }
     let key = Key::new(SessionId::new(), Item::AccessKey);
     let value = SecretString::from("credtray doctor: a throw-away item");
     let round = secrets.set(key, &value).and_then(|()| secrets.get(key));
     let _ = secrets.delete(key);
     match round {
-        Ok(Some(back)) if back.expose_secret() == value.expose_secret() => {
-            Check::ok("keychain", "an item was written, read back and deleted")
-        }
+        Ok(Some(back)) if back.expose_secret() == value.expose_secret() => Check::ok(
+            "keychain",
+            format!("{store}: an item was written, read back and deleted{held}"),
+        ),
         Ok(_) => Check::failed(
             "keychain",
-            "the keychain did not give back the item just written",
-            FIX,
+            format!("{store}: it did not give back the item just written{held}"),
+            fix,
         ),
-        Err(e) => Check::failed("keychain", crate::error_sentence(&e), FIX),
+        Err(e) => Check::failed(
+            "keychain",
+            format!("{store}: {}{held}", crate::error_sentence(&e)),
+            fix,
+        ),
     }
 }
 
@@ -620,7 +690,13 @@ mod tests {
     #[test]
     fn a_working_keychain_passes_and_leaves_nothing() {
         let memory = crate::secrets::Memory::default();
-        assert_eq!(keychain(&memory).status, Status::Ok);
+        let check = keychain(
+            &memory,
+            &crate::secrets::chosen::InUse::default(),
+            Path::new("/nonexistent/agent.sock"),
+        );
+        assert_eq!(check.status, Status::Ok, "{check:?}");
+        assert!(check.detail.contains("the OS keychain"), "{check:?}");
         assert!(memory.is_empty());
     }
 }

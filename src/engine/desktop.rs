@@ -208,6 +208,7 @@ impl Engine {
             agent_socket,
             agent_expected: crate::doctor::agent_expected(self.starts_at_login()),
             sts_endpoint,
+            keychain: &self.keychain,
         })
     }
 }

@@ -169,6 +169,7 @@ impl Engine {
             locked.catalog.settings.keychain_from = Some(current);
             locked.save()?;
         }
+        super::owning::failpoint("keychain-migrate-removing");
         for (done, key) in keys.iter().enumerate() {
             if source.delete(*key)? {
                 moved.removed += 1;

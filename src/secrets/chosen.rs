@@ -263,9 +263,10 @@ impl FileKeychain {
         &self.path
     }
 
-    /// Whether this process holds the store open (its own or the agent's).
+    /// Whether this process holds the store open (its own or the agent's); not while it is
+    /// being opened (a passphrase being asked for must not hold up whoever asks this).
     pub fn is_open(&self) -> bool {
-        matches!(*self.lock(), State::Open(_))
+        self.if_open().is_some()
     }
 
     /// Forgets the open store (its items wiped); the next use opens it again.
@@ -284,9 +285,14 @@ impl FileKeychain {
         Ok(())
     }
 
-    /// The store if it is open now, without asking anyone.
+    /// The store if it is open now, without asking anyone (nor waiting for an opening).
     pub fn if_open(&self) -> Option<Arc<dyn SecretStore>> {
-        match &*self.lock() {
+        let state = match self.state.try_lock() {
+            Ok(state) => state,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        match &*state {
             State::Open(store) => Some(store.clone()),
             State::Closed => None,
         }

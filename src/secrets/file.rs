@@ -216,6 +216,17 @@ impl FileStore {
     }
 }
 
+/// Whether `bytes` look like credtray's encrypted keychain (an age file with a passphrase
+/// recipient), without decrypting it; why not.
+pub fn is_keychain(bytes: &[u8]) -> Result<(), String> {
+    let decryptor = age::Decryptor::new(bytes).map_err(|e| e.to_string())?;
+    if decryptor.is_scrypt() {
+        Ok(())
+    } else {
+        Err("it is not encrypted with a passphrase".to_owned())
+    }
+}
+
 /// The lock beside the file that writers hold (a sidecar: the file itself is replaced).
 fn lock_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_owned();

@@ -687,6 +687,23 @@ pub fn network_saved(settings: &net::Settings) -> String {
     said
 }
 
+/// The passphrase typed into the file keychain's dialog: one field, or two that must agree
+/// (a new passphrase); never empty.
+pub fn passphrase(values: &[Zeroizing<String>]) -> Result<SecretString, String> {
+    let Some(first) = values.first() else {
+        return Err("Type the passphrase.".to_owned());
+    };
+    if first.is_empty() {
+        return Err("Type the passphrase.".to_owned());
+    }
+    if let Some(again) = values.get(1)
+        && **again != **first
+    {
+        return Err("The two passphrases differ. Type them again.".to_owned());
+    }
+    Ok(SecretString::from(first.as_str().to_owned()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1494,5 +1511,22 @@ mod tests {
             ..net::Settings::default()
         };
         assert_eq!(network_saved(&direct), "no proxy: every call goes direct");
+    }
+
+    #[test]
+    fn a_passphrase_is_never_empty_and_a_new_one_is_typed_twice_alike() {
+        let z = |v: &[&str]| v.iter().map(|s| Zeroizing::new((*s).to_owned())).collect::<Vec<_>>();
+        assert_eq!(passphrase(&z(&[""])).unwrap_err(), "Type the passphrase.");
+        assert_eq!(
+            passphrase(&z(&["one", "two"])).unwrap_err(),
+            "The two passphrases differ. Type them again."
+        );
+        assert_eq!(
+            passphrase(&z(&["same words", "same words"]))
+                .unwrap()
+                .expose_secret(),
+            "same words"
+        );
+        assert_eq!(passphrase(&z(&[" x "])).unwrap().expose_secret(), " x ");
     }
 }

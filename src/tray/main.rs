@@ -118,14 +118,16 @@ fn run() -> anyhow::Result<()> {
                 .unwrap_or_default()
         )
     })?;
-    // The tray is the agent: the file keychain is its own to open (nobody to ask yet: the
-    // passphrase dialog is still to come), never asked of itself over the socket.
+    // The tray is the agent: the file keychain is its own to open, its passphrase asked in a
+    // dialog (once the event loop runs), never asked of itself over the socket.
+    let quitting = Arc::new(AtomicBool::new(false));
+    let asker = Arc::new(worker::TrayAsker::new(quitting.clone()));
     let credtray::cli::Parts {
         store,
         secrets,
         files,
         keychain,
-    } = credtray::cli::open_parts(Arc::new(credtray::secrets::chosen::NoAsker), None)?;
+    } = credtray::cli::open_parts(asker.clone(), None)?;
     let sts: Arc<dyn credtray::aws::Sts> =
         Arc::new(Sdk::new().context("cannot start the STS client")?);
     let sso: Arc<dyn credtray::aws::sso::Sso> = Arc::new(credtray::aws::sso::Sdk::new());
@@ -150,6 +152,7 @@ fn run() -> anyhow::Result<()> {
     let start_at_login = Arc::new(AtomicBool::new(engine.starts_at_login()));
     let event_loop = EventLoopBuilder::<UserEvent>::with_user_event().build();
     let proxy = event_loop.create_proxy();
+    asker.connect(proxy.clone());
     let menu_proxy = Mutex::new(proxy.clone());
     MenuEvent::set_event_handler(Some(move |event| {
         if let Ok(proxy) = menu_proxy.lock() {
@@ -157,7 +160,6 @@ fn run() -> anyhow::Result<()> {
         }
     }));
     let (commands, receiver) = mpsc::channel();
-    let quitting = Arc::new(AtomicBool::new(false));
     agent::start(agent_parts, proxy.clone(), quitting.clone());
     let (finished, worker_done) = mpsc::channel();
     let worker_quitting = quitting.clone();
@@ -823,6 +825,28 @@ impl App {
             }
             // A yes/no box with no default button: Enter must not destroy the only copy of
             // the keys (`choose` puts its accept button on Enter).
+            Question::Passphrase { path, new, retry } => {
+                let (title, fields) = if *new {
+                    (
+                        "credtray — Choose the file keychain's passphrase",
+                        vec![
+                            Entry::secret(format!("New passphrase for {path}")),
+                            Entry::secret("The same passphrase again"),
+                        ],
+                    )
+                } else {
+                    (
+                        "credtray — Unlock the file keychain",
+                        vec![Entry::secret(format!("Passphrase of {path}"))],
+                    )
+                };
+                let mut form = Form::new(title, fields);
+                if *retry {
+                    form.error = Some("Wrong passphrase. Try again.".to_owned());
+                }
+                ask(&self.dialogs, form, forms::passphrase)
+                    .map(Answer::Secret)
+            }
             Question::DiscardKeys { alias, message } => self
                 .dialogs
                 .confirm(

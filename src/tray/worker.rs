@@ -110,6 +110,13 @@ pub enum Question {
         url: String,
         finished: Arc<AtomicBool>,
     },
+    /// The file keychain's passphrase (`new`: none is set yet, so it is chosen and typed
+    /// twice; `retry`: the last one was wrong).
+    Passphrase {
+        path: String,
+        new: bool,
+        retry: bool,
+    },
 }
 
 /// What the person answered: a secret typed into a dialog (an MFA code, a SAML assertion),
@@ -739,6 +746,65 @@ fn took(d: Duration) -> String {
         format!("{whole} s")
     } else {
         format!("{} min {} s", whole / 60, whole % 60)
+    }
+}
+
+/// How long the passphrase dialog waits for the person.
+const PASSPHRASE_WAIT: Duration = Duration::from_secs(300);
+
+/// Asks for the file keychain's passphrase in the tray's dialog, from whichever thread needs
+/// the keychain first, never from the GUI thread (which shows the dialog: waiting there would
+/// hang the tray). Connected to the event loop once it exists (the store is opened before).
+pub struct TrayAsker {
+    proxy: std::sync::OnceLock<std::sync::Mutex<EventLoopProxy<UserEvent>>>,
+    quitting: Arc<AtomicBool>,
+    gui: std::thread::ThreadId,
+}
+
+impl TrayAsker {
+    /// An asker whose dialogs the calling thread (the GUI's) will show.
+    pub fn new(quitting: Arc<AtomicBool>) -> Self {
+        Self {
+            proxy: std::sync::OnceLock::new(),
+            quitting,
+            gui: std::thread::current().id(),
+        }
+    }
+
+    pub fn connect(&self, proxy: EventLoopProxy<UserEvent>) {
+        let _ = self.proxy.set(std::sync::Mutex::new(proxy));
+    }
+}
+
+impl credtray::secrets::chosen::Asker for TrayAsker {
+    fn passphrase(
+        &self,
+        path: &std::path::Path,
+        new: bool,
+        retry: bool,
+    ) -> Result<Option<SecretString>, String> {
+        if std::thread::current().id() == self.gui {
+            return Ok(None);
+        }
+        let Some(proxy) = self.proxy.get() else {
+            return Ok(None);
+        };
+        let proxy = proxy
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let prompt = TrayPrompt::new(proxy, self.quitting.clone(), PASSPHRASE_WAIT);
+        match prompt.ask(Question::Passphrase {
+            path: path.display().to_string(),
+            new,
+            retry,
+        }) {
+            Some(Answer::Secret(passphrase)) => Ok(Some(passphrase)),
+            _ => Err(format!(
+                "no passphrase was given for credtray's file keychain {}; nothing was changed",
+                path.display()
+            )),
+        }
     }
 }
 

@@ -10,6 +10,9 @@ use serde_json::Value;
 pub struct Env {
     _dir: tempfile::TempDir,
     pub root: PathBuf,
+    /// Variables every command of this environment gets (`Some`) or loses (`None`), after
+    /// the ones it always sets: the store of secrets of `stores.rs`'s tests.
+    vars: Vec<(String, Option<std::ffi::OsString>)>,
 }
 
 /// What one `credtray` run did.
@@ -48,7 +51,32 @@ impl Env {
             std::os::unix::fs::PermissionsExt::from_mode(0o700),
         )
         .unwrap();
-        Self { _dir: dir, root }
+        Self {
+            _dir: dir,
+            root,
+            vars: Vec::new(),
+        }
+    }
+
+    /// Every command of this environment (credtray's and the tools') gets `name=value`.
+    pub fn with_var(mut self, name: &str, value: impl Into<std::ffi::OsString>) -> Self {
+        self.vars.push((name.to_owned(), Some(value.into())));
+        self
+    }
+
+    /// Every command of this environment runs without `name`.
+    pub fn without_var(mut self, name: &str) -> Self {
+        self.vars.push((name.to_owned(), None));
+        self
+    }
+
+    fn apply_vars(&self, cmd: &mut Command) {
+        for (name, value) in &self.vars {
+            match value {
+                Some(value) => cmd.env(name, value),
+                None => cmd.env_remove(name),
+            };
+        }
     }
 
     /// This environment's `XDG_RUNTIME_DIR`: where its agent's socket is.
@@ -93,6 +121,7 @@ impl Env {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        self.apply_vars(&mut cmd);
         cmd
     }
 
@@ -137,6 +166,7 @@ impl Env {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        self.apply_vars(&mut cmd);
         cmd
     }
 
