@@ -15,6 +15,7 @@ mod secret_service;
 pub mod file;
 #[cfg(test)]
 mod memory;
+pub mod pass;
 
 #[cfg(not(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd")))]
 pub use keychain::Keychain;
