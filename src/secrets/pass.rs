@@ -475,6 +475,16 @@ mod tests {
         }
     }
 
+    /// Writes an executable `bin/pass` under `dir` with `script`'s text; `bin`'s path.
+    fn fake_pass(dir: &Path, script: &str) -> PathBuf {
+        let bin = dir.join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let program = bin.join("pass");
+        std::fs::write(&program, script).unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        bin
+    }
+
     fn secret(value: &str) -> SecretString {
         value.to_owned().into()
     }
@@ -608,20 +618,15 @@ mod tests {
     fn no_value_is_ever_on_pass_command_line_or_in_its_environment() {
         let gpg = Gpg::new();
         let real = Pass::from_env().program().expect("pass on PATH");
-        let bin = gpg.dir.path().join("bin");
-        std::fs::create_dir(&bin).unwrap();
         let log = gpg.dir.path().join("argv.log");
-        let wrapper = bin.join("pass");
-        std::fs::write(
-            &wrapper,
-            format!(
+        let bin = fake_pass(
+            gpg.dir.path(),
+            &format!(
                 "#!/bin/sh\n{{ printf 'argv:'; printf ' %s' \"$@\"; printf '\\n'; env; }} >>'{}'\nexec '{}' \"$@\"\n",
                 log.display(),
                 real.display()
             ),
-        )
-        .unwrap();
-        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        );
         let mut path = OsString::from(&bin);
         path.push(":");
         path.push(std::env::var_os("PATH").unwrap_or_default());
@@ -669,6 +674,40 @@ mod tests {
                 assert_eq!(cause, "gpg: no valid OpenPGP data found.");
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_entry_gone_before_pass_ran_is_missing_and_other_failures_are_quoted() {
+        let account = key(Item::SessionToken).to_string();
+        let store_with = |script: &str| {
+            let dir = short_tempdir();
+            std::fs::write(dir.path().join(".gpg-id"), "0123456789ABCDEF\n").unwrap();
+            std::fs::create_dir(dir.path().join("credtray")).unwrap();
+            std::fs::write(dir.path().join(format!("credtray/{account}.gpg")), "").unwrap();
+            let bin = fake_pass(dir.path(), script);
+            (Pass::at(dir.path(), [("PATH", bin)]), dir)
+        };
+        // Removed by someone else between our look at its file and pass's.
+        let (gone, _dir) = store_with(
+            "#!/bin/sh\necho \"Error: credtray/x is not in the password store.\" >&2\nexit 1\n",
+        );
+        assert!(gone.get(key(Item::SessionToken)).unwrap().is_none());
+        assert!(!gone.delete(key(Item::SessionToken)).unwrap());
+        let (failing, _dir) =
+            store_with("#!/bin/sh\nprintf 'gpg: \\033]0;owned\\007 card removed\\n' >&2\nexit 2\n");
+        for result in [
+            failing.get(key(Item::SessionToken)).map(drop),
+            failing.set(key(Item::SessionToken), &secret("v")),
+            failing.delete(key(Item::SessionToken)).map(drop),
+        ] {
+            match result {
+                Err(Error::Failure { account: a, cause }) => {
+                    assert_eq!(a, account);
+                    assert_eq!(cause, r"gpg: \u{1b}]0;owned\u{7} card removed");
+                }
+                other => panic!("{other:?}"),
+            }
         }
     }
 
