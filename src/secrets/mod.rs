@@ -16,6 +16,7 @@ pub mod chosen;
 pub mod file;
 #[cfg(test)]
 mod memory;
+pub mod pass;
 
 #[cfg(not(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd")))]
 pub use keychain::Keychain;

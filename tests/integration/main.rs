@@ -24,6 +24,7 @@ mod leaks;
 mod net;
 mod net_support;
 mod package;
+mod pass_support;
 mod proxy;
 mod publish;
 mod repairs;
