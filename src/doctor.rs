@@ -288,12 +288,22 @@ fn keychain(
     use crate::secrets::Backend;
     let backend = in_use.choice.backend;
     let fix = match backend {
-        Backend::Os if cfg!(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd")) => {
+        Backend::Os
+            if cfg!(any(
+                target_os = "linux",
+                target_os = "freebsd",
+                target_os = "openbsd"
+            )) =>
+        {
             "run a Secret Service on your session bus (gnome-keyring or KeePassXC with its Secret Service integration) and unlock its default collection, or keep secrets elsewhere: `credtray settings keychain file` or `credtray settings keychain pass`"
         }
-        Backend::Os => "unlock the OS keychain, or keep secrets in an encrypted file: `credtray settings keychain file`",
+        Backend::Os => {
+            "unlock the OS keychain, or keep secrets in an encrypted file: `credtray settings keychain file`"
+        }
         Backend::File => "check the file and its passphrase (`credtray keychain status` says more)",
-        Backend::Pass => "install pass and initialise it (`pass init <your GPG key id>`), and check that gpg-agent can decrypt",
+        Backend::Pass => {
+            "install pass and initialise it (`pass init <your GPG key id>`), and check that gpg-agent can decrypt"
+        }
     };
     let store = format!(
         "{} ({})",
@@ -306,8 +316,7 @@ fn keychain(
     );
     let mut held = String::new();
     if let Some(file) = &in_use.file {
-        let open_in_agent =
-            crate::agent::client::AgentKeychain::if_open_at(agent_socket).is_some();
+        let open_in_agent = crate::agent::client::AgentKeychain::if_open_at(agent_socket).is_some();
         held = if open_in_agent {
             "; the agent holds it open".to_owned()
         } else {
@@ -330,11 +339,16 @@ fn keychain(
                 Ok(bytes) => match crate::secrets::file::is_keychain(&bytes) {
                     Ok(()) => Check::ok(
                         "keychain",
-                        format!("{store}: locked, and its file is credtray's encrypted keychain{held} (commands ask for its passphrase)"),
+                        format!(
+                            "{store}: locked, and its file is credtray's encrypted keychain{held} (commands ask for its passphrase)"
+                        ),
                     ),
                     Err(why) => Check::failed(
                         "keychain",
-                        format!("{store}: {} is damaged or is not credtray's encrypted keychain ({why})", file.path().display()),
+                        format!(
+                            "{store}: {} is damaged or is not credtray's encrypted keychain ({why})",
+                            file.path().display()
+                        ),
                         fix,
                     ),
                 },

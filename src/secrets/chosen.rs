@@ -168,15 +168,9 @@ pub fn file_path() -> PathBuf {
         .join("keychain.age")
 }
 
-/// Where `pass` keeps its store: `PASSWORD_STORE_DIR`, else `~/.password-store`.
+/// Where `pass` keeps its store (as pass itself decides).
 pub fn pass_dir() -> PathBuf {
-    match std::env::var_os("PASSWORD_STORE_DIR").filter(|d| !d.is_empty()) {
-        Some(dir) => PathBuf::from(dir),
-        None => directories::BaseDirs::new()
-            .map(|b| b.home_dir().to_owned())
-            .unwrap_or_default()
-            .join(".password-store"),
-    }
+    super::pass::Pass::from_env().dir().to_owned()
 }
 
 /// How this process asks a person for the file store's passphrase.
@@ -215,25 +209,8 @@ pub fn open(
     match backend {
         Backend::Os => Arc::new(super::Keychain::new()),
         Backend::File => Arc::new(FileKeychain::new(file_path(), asker, holder)),
-        Backend::Pass => pass_store(),
+        Backend::Pass => Arc::new(super::pass::Pass::from_env()),
     }
-}
-
-/// The `pass` store (being built on a branch; until it is merged, a store that says so).
-fn pass_store() -> Arc<dyn SecretStore> {
-    struct NotYet;
-    impl SecretStore for NotYet {
-        fn get(&self, _: Key) -> Result<Option<SecretString>, Error> {
-            Err(Error::Store("the pass store is not built yet".to_owned()))
-        }
-        fn set(&self, _: Key, _: &SecretString) -> Result<(), Error> {
-            Err(Error::Store("the pass store is not built yet".to_owned()))
-        }
-        fn delete(&self, _: Key) -> Result<bool, Error> {
-            Err(Error::Store("the pass store is not built yet".to_owned()))
-        }
-    }
-    Arc::new(NotYet)
 }
 
 /// The file store, opened on first use (see the module's doc).

@@ -9,8 +9,8 @@
 //! or taken away. Whether an entry exists is read from its `.gpg` file, so a missing item
 //! costs no GPG call; the store's directory is the one pass itself uses (`PASSWORD_STORE_DIR`,
 //! else `~/.password-store`), and the child is always told it. A missing `pass` and a store
-//! that was never `pass init`-ed are [`Error::Unavailable`] with a sentence saying what to do;
-//! pass or GPG failing on an entry is [`Error::Failure`] with the first meaningful line it
+//! that was never `pass init`-ed are [`Error::Store`] with a sentence saying what to do;
+//! pass or GPG failing on an entry is [`Error::Store`] naming the entry, with the first meaningful line it
 //! wrote, escaped.
 
 use std::ffi::OsString;
@@ -83,12 +83,10 @@ impl Pass {
     fn ready(&self) -> Result<PathBuf, Error> {
         let program = self.program().ok_or_else(not_installed)?;
         if !self.initialised() {
-            return Err(Error::Unavailable {
-                cause: format!(
-                    "the password store at {} is not initialised: run `pass init <your GPG key id>`",
-                    self.dir.display()
-                ),
-            });
+            return Err(Error::Store(format!(
+                "the password store at {} is not initialised: run `pass init <your GPG key id>`",
+                self.dir.display()
+            )));
         }
         Ok(program)
     }
@@ -255,18 +253,16 @@ fn cause(stderr: &str, status: ExitStatus) -> String {
 }
 
 fn not_installed() -> Error {
-    Error::Unavailable {
-        cause: format!(
-            "the `{PROGRAM}` command is not installed: install it (for example `apt install pass`)"
-        ),
-    }
+    Error::Store(format!(
+        "the `{PROGRAM}` command is not installed: install it (for example `apt install pass`)"
+    ))
 }
 
 fn failure(account: &str, cause: String) -> Error {
-    Error::Failure {
-        account: account.to_owned(),
-        cause,
-    }
+    Error::Store(format!(
+        "{PROGRAM} failed on entry {}: {cause}",
+        entry(account)
+    ))
 }
 
 fn entry(account: &str) -> String {
@@ -491,8 +487,8 @@ mod tests {
 
     fn unavailable(result: Result<impl std::fmt::Debug, Error>) -> String {
         match result {
-            Err(Error::Unavailable { cause }) => cause,
-            other => panic!("not Unavailable: {other:?}"),
+            Err(Error::Store(sentence)) => sentence,
+            other => panic!("not the store's sentence: {other:?}"),
         }
     }
 
@@ -669,10 +665,12 @@ mod tests {
         )
         .unwrap();
         match store.get(key(Item::SessionToken)) {
-            Err(Error::Failure { account: a, cause }) => {
-                assert_eq!(a, account);
-                assert_eq!(cause, "gpg: no valid OpenPGP data found.");
-            }
+            Err(Error::Store(sentence)) => assert_eq!(
+                sentence,
+                format!(
+                    "pass failed on entry credtray/{account}: gpg: no valid OpenPGP data found."
+                )
+            ),
             other => panic!("{other:?}"),
         }
     }
@@ -702,10 +700,12 @@ mod tests {
             failing.delete(key(Item::SessionToken)).map(drop),
         ] {
             match result {
-                Err(Error::Failure { account: a, cause }) => {
-                    assert_eq!(a, account);
-                    assert_eq!(cause, r"gpg: \u{1b}]0;owned\u{7} card removed");
-                }
+                Err(Error::Store(sentence)) => assert_eq!(
+                    sentence,
+                    format!(
+                        r"pass failed on entry credtray/{account}: gpg: \u{{1b}}]0;owned\u{{7}} card removed"
+                    )
+                ),
                 other => panic!("{other:?}"),
             }
         }

@@ -1515,7 +1515,11 @@ mod tests {
 
     #[test]
     fn a_passphrase_is_never_empty_and_a_new_one_is_typed_twice_alike() {
-        let z = |v: &[&str]| v.iter().map(|s| Zeroizing::new((*s).to_owned())).collect::<Vec<_>>();
+        let z = |v: &[&str]| {
+            v.iter()
+                .map(|s| Zeroizing::new((*s).to_owned()))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(passphrase(&z(&[""])).unwrap_err(), "Type the passphrase.");
         assert_eq!(
             passphrase(&z(&["one", "two"])).unwrap_err(),

@@ -292,7 +292,8 @@ fn walk(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
         let path = entry.unwrap().path();
         if path.is_dir() {
             walk(&path, out);
-        } else {
+        } else if path.is_file() {
+            // Sockets (gpg-agent's, the agent's) hold no bytes to read.
             out.push((path.clone(), std::fs::read(&path).unwrap()));
         }
     }

@@ -32,5 +32,6 @@ mod saml;
 mod sso;
 mod sso_stub;
 mod sso_sync;
+mod stores;
 mod validation;
 mod waiting;

@@ -69,6 +69,14 @@ impl PassHome {
         home
     }
 
+    /// The variables that point a command at this GPG home and password store.
+    pub fn vars(&self) -> [(String, PathBuf); 2] {
+        [
+            ("GNUPGHOME".to_owned(), self.gnupg.clone()),
+            ("PASSWORD_STORE_DIR".to_owned(), self.store.clone()),
+        ]
+    }
+
     /// Points `cmd` (a `credtray`, a `pass`) at this GPG home and password store.
     pub fn apply(&self, cmd: &mut Command) {
         cmd.env("GNUPGHOME", &self.gnupg)

@@ -149,7 +149,7 @@ fn session_flows(kind: Kind) {
     let f = fixtures();
     let dev = add_user_keys(&rig, "dev", &f.access_key_id, &f.secret_access_key);
     let pair = format!("{dev}-iam-user-access-key");
-    assert_eq!(rig.accounts(), [pair.clone()]);
+    assert_eq!(rig.accounts(), std::slice::from_ref(&pair));
     assert_eq!(
         parse_key_pair(&rig.value(&pair).unwrap()),
         (f.access_key_id.clone(), f.secret_access_key.clone())
@@ -168,7 +168,10 @@ fn session_flows(kind: Kind) {
         .aws(&["sts", "get-caller-identity", "--output", "json"])
         .ok()
         .json();
-    assert!(caller["Arn"].as_str().unwrap().contains(":user/"), "{caller}");
+    assert!(
+        caller["Arn"].as_str().unwrap().contains(":user/"),
+        "{caller}"
+    );
 
     // A chained role, started from the user's cached token.
     let ops = rig
@@ -194,7 +197,14 @@ fn session_flows(kind: Kind) {
     rig.run(&["session", "start", "ops"], "").ok();
     let role = rig
         .env
-        .aws(&["sts", "get-caller-identity", "--profile", "ops", "--output", "json"])
+        .aws(&[
+            "sts",
+            "get-caller-identity",
+            "--profile",
+            "ops",
+            "--output",
+            "json",
+        ])
         .ok()
         .json();
     assert!(
@@ -205,7 +215,11 @@ fn session_flows(kind: Kind) {
     // Without the agent: credential-process does the work itself, from the store.
     let document = credential_process(&rig, "ops");
     assert_eq!(document["Version"], 1, "{document}");
-    assert!(document["SessionToken"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(
+        document["SessionToken"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty())
+    );
 
     // With the agent holding the store open: a command without any way to get the
     // passphrase still reads and writes secrets, through the agent.
@@ -230,7 +244,8 @@ fn session_flows(kind: Kind) {
                 "--secret-access-key",
                 "-",
             ]);
-            cmd.env_remove("CREDTRAY_PASSPHRASE_COMMAND");
+            cmd.env_remove("CREDTRAY_PASSPHRASE_COMMAND")
+                .env("AWS_ENDPOINT_URL", moto());
             finish(cmd, &format!("{new_id}\n{new_secret}\n")).ok();
             assert_eq!(
                 parse_key_pair(&rig.value(&pair).unwrap()),
@@ -282,7 +297,7 @@ fn sessions_live_in_pass_without_any_dbus() {
 fn login_sync_and_import(kind: Kind) {
     let rig = Rig::new(kind);
     let stub = SsoStub::start();
-    let mut login_env = |args: &[&str]| {
+    let login_env = |args: &[&str]| {
         let mut cmd = rig.env.command(args);
         cmd.envs(stub.env()).env("AWS_ENDPOINT_URL", moto());
         finish(cmd, "")
@@ -343,7 +358,10 @@ fn login_sync_and_import(kind: Kind) {
     // Leak scan: no secret readable in any file but the encrypted ones.
     let secrets = [
         f.secret_access_key.clone(),
-        tokens["access_token"].as_str().unwrap_or("no-token").to_owned(),
+        tokens["access_token"]
+            .as_str()
+            .unwrap_or("no-token")
+            .to_owned(),
     ];
     for (path, bytes) in rig.env.files() {
         let text = String::from_utf8_lossy(&bytes);
@@ -573,7 +591,8 @@ fn moving_os_to_file_to_pass_and_back_to_os_loses_nothing() {
     env.add_chained("ops", "dev");
     env.run(&["session", "edit", "ops", "--role-arn", &f.role_arn], "")
         .ok();
-    env.run(&["session", "edit", "ops", "--profile", "ops"], "").ok();
+    env.run(&["session", "edit", "ops", "--profile", "ops"], "")
+        .ok();
     env.run_moto(&["session", "start", "ops"], "").ok();
     let ops = env.id_of("ops");
     crate::sso::log_in(&env, &stub).ok();
@@ -608,9 +627,11 @@ fn moving_os_to_file_to_pass_and_back_to_os_loses_nothing() {
 
     let to_file = env.run(&["keychain", "migrate", "--to", "file"], "").ok();
     assert!(
-        to_file
-            .stdout
-            .contains(&format!("{} items copied and read back, {} old copies removed", before.len(), before.len())),
+        to_file.stdout.contains(&format!(
+            "{} items copied and read back, {} old copies removed",
+            before.len(),
+            before.len()
+        )),
         "{to_file:?}"
     );
     let file = env.data_dir().join("credtray/keychain.age");
@@ -620,16 +641,23 @@ fn moving_os_to_file_to_pass_and_back_to_os_loses_nothing() {
         "the file store holds every item"
     );
     for (account, _) in &before {
-        assert_eq!(crate::harness::lookup(account), None, "{account} left in the OS keychain");
+        assert_eq!(
+            crate::harness::lookup(account),
+            None,
+            "{account} left in the OS keychain"
+        );
     }
 
     env.run(&["keychain", "migrate", "--to", "pass"], "").ok();
-    assert_eq!(snapshot(&env, |a| pass.show(a)), before, "pass holds every item");
-    let left_in_file =
-        credtray::secrets::file::FileStore::open(&file, PASSPHRASE.into())
-            .unwrap()
-            .accounts()
-            .unwrap();
+    assert_eq!(
+        snapshot(&env, |a| pass.show(a)),
+        before,
+        "pass holds every item"
+    );
+    let left_in_file = credtray::secrets::file::FileStore::open(&file, PASSPHRASE.into())
+        .unwrap()
+        .accounts()
+        .unwrap();
     assert!(left_in_file.is_empty(), "{left_in_file:?}");
 
     env.run(&["keychain", "migrate", "--to", "os"], "").ok();
@@ -659,21 +687,40 @@ fn an_interrupted_move_is_finished_by_running_it_again() {
     let killed = finish(cmd, "");
     assert_ne!(killed.code, 0, "{killed:?}");
     let file = env.data_dir().join("credtray/keychain.age");
-    assert_eq!(read_file_store(&file, &pair).as_deref(), Some(original.as_str()));
-    assert_eq!(crate::harness::lookup(&pair).as_deref(), Some(original.as_str()));
+    assert_eq!(
+        read_file_store(&file, &pair).as_deref(),
+        Some(original.as_str())
+    );
+    assert_eq!(
+        crate::harness::lookup(&pair).as_deref(),
+        Some(original.as_str())
+    );
     let status = env.run(&["keychain", "status", "--json"], "").ok().json();
     assert_eq!(status["store"], "file", "{status}");
     assert_eq!(status["unfinished_move_from"], "os", "{status}");
     // Nothing else may switch meanwhile.
     let refused = env.run(&["settings", "keychain", "pass"], "");
     assert_eq!(refused.code, 1, "{refused:?}");
-    assert!(said(&refused).concat().contains("unfinished"), "{refused:?}");
+    assert!(
+        said(&refused).concat().contains("unfinished"),
+        "{refused:?}"
+    );
 
     let finished = env.run(&["keychain", "migrate", "--to", "file"], "").ok();
-    assert!(finished.stdout.contains("1 old copy removed"), "{finished:?}");
+    assert!(
+        finished.stdout.contains("1 old copy removed"),
+        "{finished:?}"
+    );
     assert_eq!(crate::harness::lookup(&pair), None);
-    assert_eq!(read_file_store(&file, &pair).as_deref(), Some(original.as_str()));
+    assert_eq!(
+        read_file_store(&file, &pair).as_deref(),
+        Some(original.as_str())
+    );
     let status = env.run(&["keychain", "status", "--json"], "").ok().json();
-    assert_eq!(status["unfinished_move_from"], serde_json::Value::Null, "{status}");
+    assert_eq!(
+        status["unfinished_move_from"],
+        serde_json::Value::Null,
+        "{status}"
+    );
     assert_eq!(status["items"], 1, "{status}");
 }
