@@ -237,3 +237,164 @@ pub(super) fn held(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use secrecy::SecretString;
+
+    use super::*;
+    use crate::awsfiles::Files;
+    use crate::secrets::Memory;
+    use crate::session::{AccessKeyId, IamUserKeys, NewSession, SecretAccessKey, SessionKind};
+    use crate::store::Store;
+
+    fn engine(secrets: Arc<dyn SecretStore>) -> (tempfile::TempDir, Engine) {
+        let dir = tempfile::tempdir().unwrap();
+        let files = Files::at(dir.path().join("credentials"), dir.path().join("config"));
+        let engine = Engine::new(
+            Store::at(dir.path().join("cfg")),
+            secrets,
+            files,
+            Arc::new(crate::aws::Fake::new()),
+        );
+        (dir, engine)
+    }
+
+    fn add_user(engine: &Engine, alias: &str) -> crate::session::SessionId {
+        let keys = IamUserKeys {
+            access_key_id: AccessKeyId::parse(&SecretString::from("AKIAIOSFODNN7EXAMPLE")).unwrap(),
+            secret_access_key: SecretAccessKey::parse(&SecretString::from(format!(
+                "secret-of-{alias}"
+            )))
+            .unwrap(),
+        };
+        engine
+            .add(
+                NewSession {
+                    publish: None,
+                    alias: alias.parse().unwrap(),
+                    profile: None,
+                    region: None,
+                    kind: SessionKind::IamUser { mfa_device: None },
+                },
+                Some(keys),
+            )
+            .unwrap()
+            .id
+    }
+
+    /// A store that lists its accounts, as the file store and pass do.
+    struct Listing(Memory);
+
+    impl SecretStore for Listing {
+        fn get(&self, key: Key) -> Result<Option<SecretString>, crate::secrets::Error> {
+            self.0.get(key)
+        }
+        fn set(&self, key: Key, value: &SecretString) -> Result<(), crate::secrets::Error> {
+            self.0.set(key, value)
+        }
+        fn delete(&self, key: Key) -> Result<bool, crate::secrets::Error> {
+            self.0.delete(key)
+        }
+        fn accounts(&self) -> Result<Option<Vec<String>>, crate::secrets::Error> {
+            Ok(Some(self.0.accounts()))
+        }
+    }
+
+    #[test]
+    fn a_move_copies_every_item_reads_it_back_then_chooses_the_new_store_and_empties_the_old() {
+        let old = Arc::new(Memory::new());
+        let (_dir, engine) = engine(old.clone());
+        let dev = add_user(&engine, "dev");
+        let ops = add_user(&engine, "ops");
+        old.set(Key::proxy_password(), &"pw".into()).unwrap();
+        // Another configuration's item in the same store is not this catalog's to move.
+        let foreign = Key::new(crate::session::SessionId::new(), Item::AccessKey);
+        old.set(foreign, &"not ours".into()).unwrap();
+        let before: Vec<(String, String)> = old
+            .accounts()
+            .into_iter()
+            .filter(|a| *a != foreign.to_string())
+            .map(|a| {
+                let v = old.get(Key::parse(&a).unwrap()).unwrap().unwrap();
+                (a, v.expose_secret().to_owned())
+            })
+            .collect();
+        assert_eq!(before.len(), 3);
+
+        let new = Memory::new();
+        let mut steps = Vec::new();
+        let moved = engine
+            .migrate_keychain(Backend::File, &new, None, &mut |s| steps.push(s))
+            .unwrap();
+        assert_eq!((moved.copied, moved.removed), (3, 3));
+        assert!(!moved.finished_earlier_move);
+        assert_eq!(steps.len(), 6);
+        for (account, value) in &before {
+            let key = Key::parse(account).unwrap();
+            assert_eq!(new.get(key).unwrap().unwrap().expose_secret(), value);
+            assert!(old.get(key).unwrap().is_none(), "{account} left behind");
+        }
+        assert_eq!(
+            old.accounts(),
+            [foreign.to_string()],
+            "the foreign item stays"
+        );
+        let settings = engine.catalog().unwrap().settings;
+        assert_eq!(settings.keychain, Some(Backend::File));
+        assert_eq!(settings.keychain_from, None);
+        let _ = (dev, ops);
+    }
+
+    #[test]
+    fn an_item_that_does_not_read_back_stops_the_move_before_anything_is_removed_or_chosen() {
+        let old = Arc::new(Memory::new());
+        let (_dir, engine) = engine(old.clone());
+        add_user(&engine, "dev");
+        let new = Memory::new();
+        new.forget_writes(Item::AccessKey);
+        let err = engine
+            .migrate_keychain(Backend::Pass, &new, None, &mut |_| {})
+            .unwrap_err();
+        assert!(err.to_string().contains("did not read back"), "{err}");
+        assert_eq!(old.accounts().len(), 1, "nothing removed");
+        let settings = engine.catalog().unwrap().settings;
+        assert_eq!((settings.keychain, settings.keychain_from), (None, None));
+    }
+
+    #[test]
+    fn choosing_a_store_is_refused_while_this_catalogs_items_live_in_the_current_one() {
+        let old = Arc::new(Listing(Memory::new()));
+        let (_dir, engine) = engine(old.clone());
+        // Only another catalog's item: nothing of ours lives here.
+        old.set(
+            Key::new(crate::session::SessionId::new(), Item::AccessKey),
+            &"x".into(),
+        )
+        .unwrap();
+        engine.choose_keychain(Backend::Pass).unwrap();
+        assert_eq!(
+            engine.catalog().unwrap().settings.keychain,
+            Some(Backend::Pass)
+        );
+        add_user(&engine, "dev");
+        let err = engine.choose_keychain(Backend::File).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("1 item of credtray live in the OS keychain"),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains("`credtray keychain migrate --to file`"),
+            "{err}"
+        );
+        assert_eq!(
+            engine.catalog().unwrap().settings.keychain,
+            Some(Backend::Pass)
+        );
+        assert_eq!(engine.keychain_accounts().unwrap().len(), 1);
+    }
+}

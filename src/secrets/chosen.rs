@@ -116,8 +116,13 @@ impl Choice {
     /// `CREDTRAY_KEYCHAIN`, else the store's setting, else the OS keychain. A variable that
     /// names no store is an error (a typo must not send secrets elsewhere).
     pub fn resolve(setting: Option<Backend>) -> Result<Self, String> {
-        match std::env::var(ENV) {
-            Ok(value) if !value.trim().is_empty() => Ok(Self {
+        Self::resolve_from(std::env::var(ENV).ok(), setting)
+    }
+
+    /// [`Choice::resolve`] with `CREDTRAY_KEYCHAIN`'s value given.
+    fn resolve_from(variable: Option<String>, setting: Option<Backend>) -> Result<Self, String> {
+        match variable {
+            Some(value) if !value.trim().is_empty() => Ok(Self {
                 backend: value
                     .trim()
                     .parse()
@@ -216,6 +221,8 @@ pub fn open(
 /// The file store, opened on first use (see the module's doc).
 pub struct FileKeychain {
     path: PathBuf,
+    /// scrypt's work factor for writing; `None`: `CREDTRAY_KEYCHAIN_WORK_FACTOR`, else age's.
+    work_factor: Option<u8>,
     asker: Arc<dyn Asker>,
     holder: Option<Box<dyn Holder>>,
     state: Mutex<State>,
@@ -230,10 +237,21 @@ impl FileKeychain {
     pub fn new(path: PathBuf, asker: Arc<dyn Asker>, holder: Option<Box<dyn Holder>>) -> Self {
         Self {
             path,
+            work_factor: None,
             asker,
             holder,
             state: Mutex::new(State::Closed),
         }
+    }
+
+    /// Writes with scrypt's work factor `log_n` (tests: fast).
+    pub fn with_work_factor(mut self, log_n: u8) -> Self {
+        self.work_factor = Some(log_n);
+        self
+    }
+
+    fn work_factor(&self) -> Option<u8> {
+        self.work_factor.or_else(work_factor)
     }
 
     pub fn path(&self) -> &Path {
@@ -282,7 +300,7 @@ impl FileKeychain {
     fn with_passphrase(&self, passphrase: SecretString) -> Result<FileStore, Error> {
         let store =
             FileStore::open(&self.path, passphrase).map_err(|e| Error::Store(e.to_string()))?;
-        Ok(match work_factor() {
+        Ok(match self.work_factor() {
             Some(log_n) => store.with_work_factor(log_n),
             None => store,
         })
@@ -339,7 +357,7 @@ impl FileKeychain {
                 Err(OpenError::WrongPassphrase(_)) => retry = true,
                 Err(e) => return Err(Error::Store(e.to_string())),
                 Ok(store) => {
-                    return Ok(Some(match work_factor() {
+                    return Ok(Some(match self.work_factor() {
                         Some(log_n) => store.with_work_factor(log_n),
                         None => store,
                     }));
@@ -418,4 +436,160 @@ fn from_command(command: &std::ffi::OsStr) -> Result<SecretString, Error> {
         return Err(fail("printed an empty passphrase".to_owned()));
     }
     Ok(SecretString::from(text.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use secrecy::ExposeSecret;
+
+    use super::*;
+    use crate::secrets::Item;
+
+    #[test]
+    fn the_variable_wins_over_the_setting_which_wins_over_the_default_and_a_typo_is_an_error() {
+        let chosen = |v: Option<&str>, s| Choice::resolve_from(v.map(str::to_owned), s);
+        assert_eq!(
+            chosen(None, None).unwrap(),
+            Choice {
+                backend: Backend::Os,
+                by: ChosenBy::Default
+            }
+        );
+        assert_eq!(
+            chosen(Some(""), Some(Backend::Pass)).unwrap(),
+            Choice {
+                backend: Backend::Pass,
+                by: ChosenBy::Settings
+            }
+        );
+        assert_eq!(
+            chosen(Some(" file "), Some(Backend::Pass)).unwrap(),
+            Choice {
+                backend: Backend::File,
+                by: ChosenBy::Environment
+            }
+        );
+        let typo = chosen(Some("fiel"), None).unwrap_err();
+        assert_eq!(
+            typo,
+            "CREDTRAY_KEYCHAIN: \"fiel\" is not a keychain: give os, file or pass"
+        );
+    }
+
+    #[test]
+    fn the_passphrase_command_gives_its_output_without_its_line_break_or_a_sentence() {
+        let pass = |c: &str| from_command(std::ffi::OsStr::new(c));
+        assert_eq!(
+            pass("printf 'two words\\n'").unwrap().expose_secret(),
+            "two words"
+        );
+        assert_eq!(pass("printf ' x\\r\\n'").unwrap().expose_secret(), " x");
+        let failed = pass("echo nope; exit 3").unwrap_err().to_string();
+        assert!(
+            failed.starts_with("CREDTRAY_PASSPHRASE_COMMAND failed (exit status: 3)"),
+            "{failed}"
+        );
+        assert!(
+            !failed.contains("nope"),
+            "its output is never shown: {failed}"
+        );
+        let empty = pass("true").unwrap_err().to_string();
+        assert!(empty.contains("an empty passphrase"), "{empty}");
+    }
+
+    /// Answers with the passphrases given, in turn, and counts the questions.
+    struct Answers(Vec<&'static str>, AtomicU32, Mutex<Vec<(bool, bool)>>);
+
+    impl Asker for Answers {
+        fn passphrase(
+            &self,
+            _: &Path,
+            new: bool,
+            retry: bool,
+        ) -> Result<Option<SecretString>, String> {
+            let n = self.1.fetch_add(1, Ordering::SeqCst) as usize;
+            self.2.lock().unwrap().push((new, retry));
+            Ok(self.0.get(n).map(|p| SecretString::from(*p)))
+        }
+    }
+
+    fn key() -> Key {
+        Key::new(
+            "0b9c3f38-6a5e-4c47-9d1c-3c1f5b8d2a10".parse().unwrap(),
+            Item::SessionToken,
+        )
+    }
+
+    #[test]
+    fn the_file_keychain_is_opened_once_on_first_use_with_three_tries_at_its_passphrase() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keychain.age");
+        let first = Arc::new(Answers(vec!["right"], AtomicU32::new(0), Mutex::default()));
+        let keychain = FileKeychain::new(path.clone(), first.clone(), None).with_work_factor(10);
+        assert!(
+            !keychain.is_open(),
+            "nothing asked before a secret is needed"
+        );
+        keychain.set(key(), &"v".into()).unwrap();
+        assert!(keychain.get(key()).unwrap().is_some());
+        assert_eq!(
+            *first.2.lock().unwrap(),
+            [(true, false)],
+            "asked once, as new"
+        );
+
+        // Two wrong ones, then the right one: three questions, the last two as retries.
+        let again = Arc::new(Answers(
+            vec!["wrong", "also wrong", "right"],
+            AtomicU32::new(0),
+            Mutex::default(),
+        ));
+        let keychain = FileKeychain::new(path.clone(), again.clone(), None);
+        assert_eq!(keychain.get(key()).unwrap().unwrap().expose_secret(), "v");
+        assert_eq!(
+            *again.2.lock().unwrap(),
+            [(false, false), (false, true), (false, true)]
+        );
+        // Closed, it asks again; three wrong ones are the error "wrong passphrase".
+        assert!(keychain.close());
+        let wrong = Arc::new(Answers(
+            vec!["a", "b", "c", "right"],
+            AtomicU32::new(0),
+            Mutex::default(),
+        ));
+        let keychain = FileKeychain::new(path.clone(), wrong, None);
+        let err = keychain.get(key()).unwrap_err().to_string();
+        assert!(err.starts_with("wrong passphrase for "), "{err}");
+        // Nobody to ask: one sentence saying the three ways.
+        let keychain = FileKeychain::new(path, Arc::new(NoAsker), None);
+        let err = keychain.get(key()).unwrap_err().to_string();
+        for way in ["in a terminal", PASSPHRASE_COMMAND, "`credtray agent`"] {
+            assert!(err.contains(way), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_agents_open_store_is_used_without_asking() {
+        struct Agent(Arc<crate::secrets::Memory>);
+        impl Holder for Agent {
+            fn open_store(&self) -> Option<Arc<dyn SecretStore>> {
+                Some(self.0.clone())
+            }
+        }
+        let held = Arc::new(crate::secrets::Memory::new());
+        held.set(key(), &"from the agent".into()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let keychain = FileKeychain::new(
+            dir.path().join("keychain.age"),
+            Arc::new(NoAsker),
+            Some(Box::new(Agent(held))),
+        );
+        assert_eq!(
+            keychain.get(key()).unwrap().unwrap().expose_secret(),
+            "from the agent"
+        );
+        assert!(!dir.path().join("keychain.age").exists());
+    }
 }

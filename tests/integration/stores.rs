@@ -724,3 +724,163 @@ fn an_interrupted_move_is_finished_by_running_it_again() {
     );
     assert_eq!(status["items"], 1, "{status}");
 }
+
+/// Runs `credtray args` on a pseudo-terminal, typing each answer once its prompt shows
+/// (tests/support/tty_answer.py): what the terminal showed, and the exit code.
+fn at_a_terminal(env: &Env, answers: &[(&str, &str)], args: &[&str]) -> Run {
+    let python = std::env::var("CREDTRAY_TEST_PYTHON").expect("set by scripts/test");
+    let mut cmd = env.tool(python);
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/support/tty_answer.py"
+    ));
+    for (prompt, answer) in answers {
+        cmd.args([prompt, answer]);
+    }
+    cmd.arg("--").arg(env!("CARGO_BIN_EXE_credtray")).args(args);
+    finish(cmd, "")
+}
+
+#[test]
+fn the_terminal_asks_for_the_passphrase_unechoed_twice_for_a_new_file_and_again_when_wrong() {
+    let env = Env::new()
+        .without_var("DBUS_SESSION_BUS_ADDRESS")
+        .with_var("CREDTRAY_KEYCHAIN", "file")
+        .with_var("CREDTRAY_KEYCHAIN_WORK_FACTOR", "12");
+    let (id, secret) = fresh_keys();
+    let typed = "typed at the terminal 7731";
+    let added = at_a_terminal(
+        &env,
+        &[
+            ("access key id:", &id),
+            ("secret access key:", &secret),
+            ("New passphrase for credtray's file keychain", typed),
+            ("The same passphrase again:", typed),
+        ],
+        &[
+            "session",
+            "add",
+            "iam-user",
+            "--alias",
+            "dev",
+            "--access-key-id",
+            "-",
+            "--secret-access-key",
+            "-",
+        ],
+    );
+    assert_eq!(added.code, 0, "{added:?}");
+    assert!(added.stdout.contains("added iam-user session"), "{added:?}");
+    assert!(
+        !added.stdout.contains(typed) && !added.stdout.contains(&secret),
+        "echoed: {added:?}"
+    );
+    // The next command asks once; a wrong answer is asked again, the right one opens it.
+    let status = at_a_terminal(
+        &env,
+        &[
+            ("Passphrase for credtray's file keychain", "not the one"),
+            ("Wrong passphrase; passphrase for", typed),
+        ],
+        &["keychain", "status"],
+    );
+    assert_eq!(status.code, 0, "{status:?}");
+    assert!(status.stdout.contains("items     1"), "{status:?}");
+    assert!(
+        !status.stdout.contains(typed) && !status.stdout.contains("not the one"),
+        "echoed: {status:?}"
+    );
+    // Two different new passphrases: refused, nothing written.
+    let other = Env::new()
+        .without_var("DBUS_SESSION_BUS_ADDRESS")
+        .with_var("CREDTRAY_KEYCHAIN", "file")
+        .with_var("CREDTRAY_KEYCHAIN_WORK_FACTOR", "12");
+    let differ = at_a_terminal(
+        &other,
+        &[
+            ("access key id:", &id),
+            ("secret access key:", &secret),
+            ("New passphrase for credtray's file keychain", "one"),
+            ("The same passphrase again:", "two"),
+        ],
+        &[
+            "session",
+            "add",
+            "iam-user",
+            "--alias",
+            "dev",
+            "--access-key-id",
+            "-",
+            "--secret-access-key",
+            "-",
+        ],
+    );
+    assert_eq!(differ.code, 1, "{differ:?}");
+    assert!(
+        differ.stdout.contains("the two passphrases differ"),
+        "{differ:?}"
+    );
+    assert!(!other.data_dir().join("credtray/keychain.age").exists());
+}
+
+/// `doctor --json`'s keychain row, run by `cmd`'s environment.
+fn doctor_keychain(mut cmd: std::process::Command) -> Value {
+    cmd.env("AWS_ENDPOINT_URL", moto());
+    let run = finish(cmd, "");
+    run.json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["check"] == "keychain")
+        .cloned()
+        .unwrap_or_else(|| panic!("no keychain row: {run:?}"))
+}
+
+#[test]
+fn doctor_names_the_store_whether_it_answers_and_whether_the_agent_holds_it_open() {
+    let rig = Rig::new(Kind::File);
+    let (id, secret) = fresh_keys();
+    add_user_keys(&rig, "dev", &id, &secret);
+    let written = std::fs::read(rig.file_path()).unwrap();
+    // Locked, nobody to ask: the file is checked, not opened, and nothing is written.
+    let mut locked = rig.env.command(&["doctor", "--json"]);
+    locked.env_remove("CREDTRAY_PASSPHRASE_COMMAND");
+    let row = doctor_keychain(locked);
+    assert_eq!(row["status"], "ok", "{row}");
+    let detail = row["detail"].as_str().unwrap();
+    for part in [
+        "the encrypted file",
+        "chosen in [settings] keychain",
+        "locked",
+        "the agent does not hold it open",
+    ] {
+        assert!(detail.contains(part), "{detail}");
+    }
+    assert_eq!(std::fs::read(rig.file_path()).unwrap(), written);
+    // Held open by the agent: an item written, read back and deleted through it.
+    let _agent = Agent::start(&rig.env);
+    let mut held = rig.env.command(&["doctor", "--json"]);
+    held.env_remove("CREDTRAY_PASSPHRASE_COMMAND");
+    let row = doctor_keychain(held);
+    assert_eq!(row["status"], "ok", "{row}");
+    let detail = row["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("written, read back and deleted")
+            && detail.contains("the agent holds it open"),
+        "{detail}"
+    );
+    // A damaged file fails, naming it.
+    drop(_agent);
+    std::fs::write(rig.file_path(), b"not an age file").unwrap();
+    let mut damaged = rig.env.command(&["doctor", "--json"]);
+    damaged.env_remove("CREDTRAY_PASSPHRASE_COMMAND");
+    let row = doctor_keychain(damaged);
+    assert_eq!(row["status"], "failed", "{row}");
+    assert!(
+        row["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&rig.file_path().display().to_string()),
+        "{row}"
+    );
+}
