@@ -173,17 +173,24 @@ pub struct AgentKeychain {
 }
 
 impl AgentKeychain {
-    /// The agent's open file store, when the agent at the usual socket holds one now.
+    /// The agent's open file store, when the agent at the usual socket holds this process's
+    /// file store ([`crate::secrets::chosen::file_path`]) open now.
     pub fn if_open() -> Option<Self> {
         Self::if_open_at(&socket::path())
     }
 
     pub fn if_open_at(path: &Path) -> Option<Self> {
+        let mine = crate::secrets::chosen::file_path().display().to_string();
         match request(path, Ask::KeychainStatus) {
             Ok(Some(Reply {
-                body: Answer::Keychain { open: true, .. },
+                body:
+                    Answer::Keychain {
+                        open: true,
+                        path: Some(file),
+                        ..
+                    },
                 ..
-            })) => Some(Self {
+            })) if file == mine => Some(Self {
                 path: path.to_owned(),
             }),
             Ok(_) => None,

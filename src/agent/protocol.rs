@@ -107,6 +107,9 @@ pub enum Answer {
     Keychain {
         store: String,
         open: bool,
+        /// The file store's path, so a command with another one never uses this one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        path: Option<String>,
     },
     /// An item's value; `None`: no such item.
     Secret {

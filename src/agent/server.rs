@@ -191,6 +191,7 @@ impl Agent {
                 Ask::KeychainStatus => Reply::new(Answer::Keychain {
                     store: self.backend.as_str().to_owned(),
                     open: false,
+                    path: None,
                 }),
                 _ => Reply::error(
                     ErrorKind::Locked,
@@ -206,6 +207,7 @@ impl Agent {
                 return Reply::new(Answer::Keychain {
                     store: self.backend.as_str().to_owned(),
                     open: keychain.is_open(),
+                    path: Some(keychain.path().display().to_string()),
                 });
             }
             Ask::KeychainLock => {

@@ -47,10 +47,22 @@ impl Engine {
     /// The accounts of this catalog's items in the store in use (names only).
     pub fn keychain_accounts(&self) -> Result<Vec<String>, Error> {
         let catalog = self.catalog()?;
-        Ok(held(self.secrets.unlocked(), &catalog)?
+        Ok(self
+            .held_in_use(&catalog)?
             .iter()
             .map(Key::to_string)
             .collect())
+    }
+
+    /// This catalog's items in the store in use; a file store that does not exist holds none
+    /// (and is not opened, which would ask for a new passphrase).
+    fn held_in_use(&self, catalog: &Catalog) -> Result<Vec<Key>, crate::secrets::Error> {
+        if let Some(file) = &self.keychain.file
+            && !file.path().exists()
+        {
+            return Ok(Vec::new());
+        }
+        held(self.secrets.unlocked(), catalog)
     }
 
     /// Records `backend` as the store of secrets. Refused while this catalog's items live in
@@ -82,15 +94,9 @@ impl Engine {
         Ok(())
     }
 
-    /// How many of this catalog's items the store in use holds; a file store that does not
-    /// exist holds none (and is not opened, which would ask for a new passphrase).
+    /// How many of this catalog's items the store in use holds.
     fn items_in_use(&self, catalog: &Catalog) -> Result<usize, Error> {
-        if let Some(file) = &self.keychain.file
-            && !file.path().exists()
-        {
-            return Ok(0);
-        }
-        match held(self.secrets.unlocked(), catalog) {
+        match self.held_in_use(catalog) {
             Ok(keys) => Ok(keys.len()),
             // An OS keychain that does not answer holds nothing this machine can reach (the
             // very case for choosing another store).
@@ -140,7 +146,11 @@ impl Engine {
         } else {
             self.secrets.unlocked()
         };
-        let keys = held(source, &catalog)?;
+        let keys = if moved.finished_earlier_move {
+            held(source, &catalog)?
+        } else {
+            self.held_in_use(&catalog)?
+        };
         for (done, key) in keys.iter().enumerate() {
             let Some(value) = source.get(*key)? else {
                 continue;

@@ -188,7 +188,9 @@ fn an_unreachable_keychain_fails_the_add_with_exit_1_and_leaves_no_trace() {
         "the message says what to do: {run:?}"
     );
     assert!(
-        run.stderr.contains("never stores secrets in plain files"),
+        run.stderr
+            .contains("never falls back to another store by itself")
+            && run.stderr.contains("`credtray settings keychain file`"),
         "{run:?}"
     );
     assert_eq!(

@@ -13,6 +13,19 @@ use crate::agent::Agent;
 use crate::harness::{Env, Run, finish, fixtures, fresh_keys, keychain, moto, parse_key_pair};
 use crate::sso_stub::SsoStub;
 
+/// `session add` of an IAM user "dev" whose keys are read from standard input.
+const ADD_DEV: &[&str] = &[
+    "session",
+    "add",
+    "iam-user",
+    "--alias",
+    "dev",
+    "--access-key-id",
+    "-",
+    "--secret-access-key",
+    "-",
+];
+
 /// The passphrase the tests' file stores are written with.
 const PASSPHRASE: &str = "correct horse battery staple";
 
@@ -115,27 +128,6 @@ fn nothing_in_the_secret_service(ids: &[&str]) {
     }
 }
 
-fn add_user_keys(rig: &Rig, alias: &str, access_key_id: &str, secret: &str) -> String {
-    rig.run(
-        &[
-            "session",
-            "add",
-            "iam-user",
-            "--alias",
-            alias,
-            "--access-key-id",
-            "-",
-            "--secret-access-key",
-            "-",
-            "--region",
-            "eu-west-1",
-        ],
-        &format!("{access_key_id}\n{secret}\n"),
-    )
-    .ok();
-    rig.env.id_of(alias)
-}
-
 /// The credential_process document of `session` (JSON Version 1).
 fn credential_process(rig: &Rig, session: &str) -> Value {
     rig.run(&["credential-process", "--session", session], "")
@@ -147,7 +139,9 @@ fn credential_process(rig: &Rig, session: &str) -> Value {
 fn session_flows(kind: Kind) {
     let rig = Rig::new(kind);
     let f = fixtures();
-    let dev = add_user_keys(&rig, "dev", &f.access_key_id, &f.secret_access_key);
+    let dev = rig
+        .env
+        .add_user("dev", &f.access_key_id, &f.secret_access_key);
     let pair = format!("{dev}-iam-user-access-key");
     assert_eq!(rig.accounts(), std::slice::from_ref(&pair));
     assert_eq!(
@@ -297,25 +291,7 @@ fn sessions_live_in_pass_without_any_dbus() {
 fn login_sync_and_import(kind: Kind) {
     let rig = Rig::new(kind);
     let stub = SsoStub::start();
-    let login_env = |args: &[&str]| {
-        let mut cmd = rig.env.command(args);
-        cmd.envs(stub.env()).env("AWS_ENDPOINT_URL", moto());
-        finish(cmd, "")
-    };
-    stub.config(serde_json::json!({"auto_approve_after": 1, "interval": 1}));
-    login_env(&[
-        "integration",
-        "add",
-        "aws-sso",
-        "--alias",
-        "corp",
-        "--start-url",
-        &format!("{}/start", stub.url()),
-        "--region",
-        "eu-west-1",
-    ])
-    .ok();
-    login_env(&["integration", "login", "corp", "--no-browser"]).ok();
+    crate::sso::log_in(&rig.env, &stub).ok();
     let corp = rig
         .run(&["integration", "show", "corp", "--json"], "")
         .ok()
@@ -327,7 +303,7 @@ fn login_sync_and_import(kind: Kind) {
     assert!(rig.accounts().contains(&token), "{:?}", rig.accounts());
     let tokens: Value = serde_json::from_str(&rig.value(&token).unwrap()).unwrap();
     assert!(tokens.is_object(), "the token item is JSON");
-    login_env(&["integration", "sync", "corp"]).ok();
+    crate::sso::run(&rig.env, &stub, &["integration", "sync", "corp"]).ok();
     let derived = crate::sso::derived(&rig.env);
     assert!(!derived.is_empty(), "the sync made sessions");
 
@@ -398,20 +374,7 @@ fn said(run: &Run) -> Vec<String> {
 fn with_no_keychain_answering_and_none_chosen_a_command_names_the_alternatives_and_keeps_nothing() {
     let env = Env::new().without_var("DBUS_SESSION_BUS_ADDRESS");
     let (id, secret) = fresh_keys();
-    let run = env.run(
-        &[
-            "session",
-            "add",
-            "iam-user",
-            "--alias",
-            "dev",
-            "--access-key-id",
-            "-",
-            "--secret-access-key",
-            "-",
-        ],
-        &format!("{id}\n{secret}\n"),
-    );
+    let run = env.run(ADD_DEV, &format!("{id}\n{secret}\n"));
     assert_eq!(run.code, 1, "{run:?}");
     let said = said(&run);
     assert_eq!(said.len(), 1, "one sentence: {run:?}");
@@ -431,7 +394,8 @@ fn with_no_keychain_answering_and_none_chosen_a_command_names_the_alternatives_a
 fn a_wrong_passphrase_or_a_damaged_file_fails_naming_it_and_changes_nothing() {
     let rig = Rig::new(Kind::File);
     let f = fixtures();
-    add_user_keys(&rig, "dev", &f.access_key_id, &f.secret_access_key);
+    rig.env
+        .add_user("dev", &f.access_key_id, &f.secret_access_key);
     let path = rig.file_path();
     let written = std::fs::read(&path).unwrap();
     let store = rig.env.store_bytes();
@@ -479,7 +443,7 @@ fn a_wrong_passphrase_or_a_damaged_file_fails_naming_it_and_changes_nothing() {
 fn choosing_another_store_is_refused_while_items_live_in_this_one() {
     let rig = Rig::new(Kind::File);
     let (id, secret) = fresh_keys();
-    add_user_keys(&rig, "dev", &id, &secret);
+    rig.env.add_user("dev", &id, &secret);
     let refused = rig.run(&["settings", "keychain", "os"], "");
     assert_eq!(refused.code, 1, "{refused:?}");
     assert!(
@@ -503,7 +467,7 @@ fn choosing_another_store_is_refused_while_items_live_in_this_one() {
 fn a_sigkill_during_writes_never_leaves_the_file_store_unreadable_nor_torn() {
     let rig = Rig::new(Kind::File);
     let (id, secret) = fresh_keys();
-    let dev = add_user_keys(&rig, "dev", &id, &secret);
+    let dev = rig.env.add_user("dev", &id, &secret);
     let pair = format!("{dev}-iam-user-access-key");
     let mut kept = (id, secret);
     let mut killed = 0;
@@ -757,17 +721,7 @@ fn the_terminal_asks_for_the_passphrase_unechoed_twice_for_a_new_file_and_again_
             ("New passphrase for credtray's file keychain", typed),
             ("The same passphrase again:", typed),
         ],
-        &[
-            "session",
-            "add",
-            "iam-user",
-            "--alias",
-            "dev",
-            "--access-key-id",
-            "-",
-            "--secret-access-key",
-            "-",
-        ],
+        ADD_DEV,
     );
     assert_eq!(added.code, 0, "{added:?}");
     assert!(added.stdout.contains("added iam-user session"), "{added:?}");
@@ -803,17 +757,7 @@ fn the_terminal_asks_for_the_passphrase_unechoed_twice_for_a_new_file_and_again_
             ("New passphrase for credtray's file keychain", "one"),
             ("The same passphrase again:", "two"),
         ],
-        &[
-            "session",
-            "add",
-            "iam-user",
-            "--alias",
-            "dev",
-            "--access-key-id",
-            "-",
-            "--secret-access-key",
-            "-",
-        ],
+        ADD_DEV,
     );
     assert_eq!(differ.code, 1, "{differ:?}");
     assert!(
@@ -840,7 +784,7 @@ fn doctor_keychain(mut cmd: std::process::Command) -> Value {
 fn doctor_names_the_store_whether_it_answers_and_whether_the_agent_holds_it_open() {
     let rig = Rig::new(Kind::File);
     let (id, secret) = fresh_keys();
-    add_user_keys(&rig, "dev", &id, &secret);
+    rig.env.add_user("dev", &id, &secret);
     let written = std::fs::read(rig.file_path()).unwrap();
     // Locked, nobody to ask: the file is checked, not opened, and nothing is written.
     let mut locked = rig.env.command(&["doctor", "--json"]);
