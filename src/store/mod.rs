@@ -657,6 +657,43 @@ mod tests {
     }
 
     #[test]
+    fn the_keychain_choice_round_trips_and_a_version_5_file_has_none() {
+        use crate::secrets::Backend;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path());
+        let v5 = "version = 5\nprofiles = [\"default\"]\n\n[settings]\nproxy = \"none\"\n";
+        std::fs::write(store.path(), v5).unwrap();
+        let mut locked = store.lock().unwrap();
+        assert_eq!(locked.catalog.settings.keychain, None);
+        assert_eq!(locked.catalog.settings.keychain_from, None);
+        locked.catalog.settings.keychain = Some(Backend::File);
+        locked.catalog.settings.keychain_from = Some(Backend::Os);
+        locked.save().unwrap();
+        drop(locked);
+        let text = std::fs::read_to_string(store.path()).unwrap();
+        assert!(text.contains("version = 6"), "{text}");
+        assert!(
+            text.contains("keychain = \"file\"\nkeychain_from = \"os\"\n"),
+            "{text}"
+        );
+        let settings = store.load().unwrap().settings;
+        assert_eq!(
+            (settings.keychain, settings.keychain_from),
+            (Some(Backend::File), Some(Backend::Os))
+        );
+        std::fs::write(
+            store.path(),
+            "version = 6\n[settings]\nkeychain = \"vault\"\n",
+        )
+        .unwrap();
+        let err = crate::error_sentence(&store.load().unwrap_err());
+        assert!(
+            err.contains("line 3") && err.contains("`os`, `file`, `pass`"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn network_settings_round_trip_and_a_version_4_file_has_none() {
         use crate::net::{NoProxy, ProxySetting, ProxyUrl, ProxyUser};
         let dir = tempfile::tempdir().unwrap();

@@ -828,3 +828,51 @@ fn doctor_names_the_store_whether_it_answers_and_whether_the_agent_holds_it_open
         "{row}"
     );
 }
+
+#[test]
+fn agent_lock_closes_the_file_keychain_and_agent_unlock_opens_it_again() {
+    let rig = Rig::new(Kind::File);
+    let (id, secret) = fresh_keys();
+    rig.env.add_user("dev", &id, &secret);
+    let _agent = Agent::start(&rig.env);
+    let without_passphrase = |args: &[&str]| {
+        let mut cmd = rig.env.command(args);
+        cmd.env_remove("CREDTRAY_PASSPHRASE_COMMAND");
+        finish(cmd, "")
+    };
+    let open = without_passphrase(&["keychain", "status", "--json"])
+        .ok()
+        .json();
+    assert_eq!(open["agent_holds_open"], true, "{open}");
+    assert_eq!(open["items"], 1, "{open}");
+
+    let locked = without_passphrase(&["agent", "lock"]).ok();
+    assert!(locked.stdout.contains("is locked"), "{locked:?}");
+    let refused = without_passphrase(&["keychain", "status", "--json"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    let status = refused.json();
+    assert_eq!(status["agent_holds_open"], false, "{status}");
+    assert!(
+        status["error"].as_str().unwrap().contains("is locked"),
+        "{status}"
+    );
+
+    // A wrong passphrase leaves it locked; the right one opens it for every command.
+    std::fs::write(rig.env.root.join("passphrase"), "not it\n").unwrap();
+    let wrong = rig.run(&["agent", "unlock"], "");
+    assert_eq!(wrong.code, 1, "{wrong:?}");
+    assert!(
+        said(&wrong).concat().contains("wrong passphrase"),
+        "{wrong:?}"
+    );
+    assert_eq!(
+        without_passphrase(&["keychain", "status", "--json"]).json()["agent_holds_open"],
+        false
+    );
+    std::fs::write(rig.env.root.join("passphrase"), format!("{PASSPHRASE}\n")).unwrap();
+    rig.run(&["agent", "unlock"], "").ok();
+    let reopened = without_passphrase(&["keychain", "status", "--json"])
+        .ok()
+        .json();
+    assert_eq!(reopened["agent_holds_open"], true, "{reopened}");
+}
