@@ -401,7 +401,7 @@ def _():
         assert f'proxy http://{user}@127.0.0.1:{port}' in log[log.rindex('Network settings saved'):], log[-800:]
         shown = json.loads(credtray('settings', 'show', '--json'))
         assert shown == {'proxy': url, 'no_proxy': None, 'proxy_user': user, 'proxy_password': True,
-                         'ca_bundle': None}, shown
+                         'ca_bundle': None, 'keychain': 'os', 'keychain_chosen_by': 'default'}, shown
         kept = subprocess.run(['secret-tool', 'lookup', 'service', 'credtray', 'username', 'settings-proxy-password'],
                               capture_output=True, text=True, check=True).stdout
         assert kept.rstrip('\n') == password, 'the keychain holds the password typed'
