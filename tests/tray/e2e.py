@@ -884,6 +884,12 @@ def _():
         first = open_window(title)
         assert red_pixels(first) == 0, 'an error shown before anything was typed'
         sealed = open(keychain, 'rb').read()
+        # While the tray waits for the person, a CLI is told at once that the keychain is not
+        # open (the agent does not wait for the opening).
+        asked = time.time()
+        status = cli('keychain', 'status', '--json')
+        assert status.returncode == 1 and json.loads(status.stdout)['agent_holds_open'] is False, status
+        assert time.time() - asked < 10, f'keychain status took {time.time() - asked:.1f} s'
         xdotool('type', '--delay', '10', 'wrong horse')
         xdotool('key', 'Return')
         again = wait_for('the dialog again', lambda: [w for w in windows(title) if w != first])[0]
