@@ -181,6 +181,24 @@ pub fn ask<T>(
     }
 }
 
+/// Answers every open dialog with Cancel (Quit while one waits for the person).
+#[cfg(target_os = "linux")]
+pub fn cancel_open_dialogs() {
+    use gtk::prelude::*;
+    for window in gtk::Window::list_toplevels() {
+        if let Ok(dialog) = window.downcast::<gtk::Dialog>()
+            && dialog.is_visible()
+        {
+            tracing::info!("Quit cancels an open dialog");
+            dialog.response(gtk::ResponseType::Cancel);
+        }
+    }
+}
+
+/// Native boxes can't be answered from outside: Quit waits for them.
+#[cfg(not(target_os = "linux"))]
+pub fn cancel_open_dialogs() {}
+
 /// GTK3 dialogs, on the GTK main thread (the tray's).
 #[cfg(target_os = "linux")]
 pub struct Gtk;

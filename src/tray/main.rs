@@ -154,7 +154,13 @@ fn run() -> anyhow::Result<()> {
     let proxy = event_loop.create_proxy();
     asker.connect(proxy.clone());
     let menu_proxy = Mutex::new(proxy.clone());
-    MenuEvent::set_event_handler(Some(move |event| {
+    MenuEvent::set_event_handler(Some(move |event: MenuEvent| {
+        // Called on the GUI thread even while a dialog runs its own loop (in which the tray's
+        // events wait): Quit answers an open dialog with Cancel so that it reaches the tray now,
+        // whoever opened the dialog (an AWS CLI call asking for a passphrase or an MFA code).
+        if event.id.0.parse::<MenuAction>() == Ok(MenuAction::Quit) {
+            dialog::cancel_open_dialogs();
+        }
         if let Ok(proxy) = menu_proxy.lock() {
             let _ = proxy.send_event(UserEvent::Menu(event));
         }

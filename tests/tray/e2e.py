@@ -844,7 +844,7 @@ def windows(title):
     return found.stdout.split()
 
 
-@step('c27: with the file keychain, Start asks its passphrase in the tray\'s dialog (a wrong one asked again, in red), then starts; the tray holding it open serves a CLI that can ask nobody; after agent lock that CLI says "locked", the tray asks again, and a cancel is told in a toast')
+@step('c27: with the file keychain, Start asks its passphrase in the tray\'s dialog (a wrong one asked again, in red), then starts; the tray holding it open serves a CLI that can ask nobody; after agent lock that CLI says "locked", the tray asks again, a cancel is told in a toast, and Quit while it asks ends the tray')
 def _():
     base, _, kenv = another_user('file-keychain')
     # The file keychain, with no way to ask but the tray's dialog; scrypt made fast for the test.
@@ -942,8 +942,13 @@ def _():
         wait_for('the toast saying why', lambda: toasts('no passphrase was given for credtray') > refused, 30)
         assert vault.poll() is None, open(log).read()[-2000:]
         assert any(l.startswith('● vault') for l in labels()), labels()
+        # Quit while the passphrase dialog waits: the dialog is cancelled and the tray ends.
+        probe.click(['● vault*', 'Test credential generation'])
+        open_window(title)
         probe.click(['Quit'])
         assert vault.wait(timeout=15) == 0, open(log).read()[-2000:]
+        assert not windows(title), 'the dialog outlived the tray'
+
         assert passphrase not in open(log).read() and passphrase not in open(notify_log).read(), 'the passphrase in a log'
         print(f'       c27 took {time.time() - started:.1f} s', flush=True)
     finally:
