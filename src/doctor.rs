@@ -324,7 +324,8 @@ fn keychain(
         };
         let can_open = open_in_agent
             || file.is_open()
-            || std::env::var_os(crate::secrets::chosen::PASSPHRASE_COMMAND).is_some();
+            || std::env::var_os(crate::secrets::chosen::PASSPHRASE_COMMAND)
+                .is_some_and(|c| !c.is_empty());
         if !can_open {
             return match std::fs::read(file.path()) {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Check::ok(

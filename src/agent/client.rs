@@ -91,10 +91,12 @@ pub fn request(path: &Path, ask: Ask) -> Result<Option<Reply>, Error> {
         .set_write_timeout(Some(Duration::from_secs(5)))
         .map_err(io)?;
     let limit = ask.reply_limit();
-    // The request may hold a secret (a value to keep, a passphrase): wiped once sent.
-    let text = Zeroizing::new(
-        serde_json::to_vec(&Request::new(ask)).map_err(|e| Error::Garbled(e.to_string()))?,
-    );
+    // The request may hold a secret (a value to keep, a passphrase): written into a buffer
+    // sized up front (so it does not reallocate and leave copies, for any request the agent
+    // accepts), wiped once sent.
+    let mut text = Zeroizing::new(Vec::with_capacity(MAX_MESSAGE + 1));
+    serde_json::to_writer(&mut *text, &Request::new(ask))
+        .map_err(|e| Error::Garbled(e.to_string()))?;
     stream.write_all(&text).map_err(io)?;
     stream.shutdown(std::net::Shutdown::Write).map_err(io)?;
     // Sized up front, so the buffer holding the credentials never reallocates and leaves a copy
@@ -159,6 +161,13 @@ pub fn credentials_at(path: &Path, session: &str) -> Asked {
             message,
         } => {
             tracing::warn!(%message, "the agent speaks another protocol; doing the work here");
+            Asked::NoAgent
+        }
+        Answer::Error {
+            kind: ErrorKind::Locked,
+            message,
+        } => {
+            tracing::info!(%message, "the agent's file keychain is locked; doing the work here");
             Asked::NoAgent
         }
         Answer::Error { kind, message } => Asked::Refused(kind, message),

@@ -165,6 +165,16 @@ impl Agent {
                 pid: std::process::id(),
                 tray: self.tray,
             }),
+            // A headless agent whose file keychain is locked can ask nobody: the command does
+            // the work itself (and asks on its own terminal).
+            Ask::Credentials { .. }
+                if !self.tray && self.keychain.as_ref().is_some_and(|k| !k.is_open()) =>
+            {
+                Reply::error(
+                    ErrorKind::Locked,
+                    "the agent's file keychain is locked: `credtray agent unlock` opens it",
+                )
+            }
             Ask::Credentials { session } => match self.credentials(&session) {
                 Ok(c) => Reply::new(Answer::Credentials(secrets(&c))),
                 Err(e) => {
@@ -218,6 +228,12 @@ impl Agent {
                 return Reply::new(Answer::Done);
             }
             Ask::KeychainUnlock { passphrase } => {
+                if passphrase.0.is_empty() {
+                    return Reply::error(
+                        ErrorKind::Invalid,
+                        "an empty passphrase is not a passphrase",
+                    );
+                }
                 let passphrase = secrecy::SecretString::from(passphrase.0.as_str());
                 return match keychain.unlock(passphrase) {
                     Ok(()) => Reply::new(Answer::Done),

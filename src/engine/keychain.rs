@@ -46,9 +46,9 @@ impl Engine {
 
     /// The accounts of this catalog's items in the store in use (names only).
     pub fn keychain_accounts(&self) -> Result<Vec<String>, Error> {
-        let catalog = self.catalog()?;
+        let stored = self.store.load_all()?;
         Ok(self
-            .held_in_use(&catalog)?
+            .held_in_use(&stored.catalog, &stored.owned)?
             .iter()
             .map(Key::to_string)
             .collect())
@@ -56,20 +56,38 @@ impl Engine {
 
     /// This catalog's items in the store in use; a file store that does not exist holds none
     /// (and is not opened, which would ask for a new passphrase).
-    fn held_in_use(&self, catalog: &Catalog) -> Result<Vec<Key>, crate::secrets::Error> {
+    fn held_in_use(
+        &self,
+        catalog: &Catalog,
+        owned: &[crate::awsfiles::Owned],
+    ) -> Result<Vec<Key>, crate::secrets::Error> {
         if let Some(file) = &self.keychain.file
             && !file.path().exists()
         {
             return Ok(Vec::new());
         }
-        held(self.secrets.unlocked(), catalog)
+        held(self.secrets.unlocked(), catalog, owned)
+    }
+
+    /// Reads one of this catalog's items from the store in use, so that whatever unlocks it
+    /// (the Secret Service's prompt, gpg-agent's pinentry) asks now, not while a move holds
+    /// the store's lock; the number of items.
+    pub fn unlock_keychain(&self) -> Result<usize, Error> {
+        let stored = self.store.load_all()?;
+        let keys = self.held_in_use(&stored.catalog, &stored.owned)?;
+        if let Some(first) = keys.first() {
+            self.secrets.unlocked().get(*first)?;
+        }
+        Ok(keys.len())
     }
 
     /// Records `backend` as the store of secrets. Refused while this catalog's items live in
     /// the store in use (they would be left behind: `keychain migrate` moves them) and while
     /// a move is unfinished.
     pub fn choose_keychain(&self, backend: Backend) -> Result<(), Error> {
-        let catalog = self.catalog()?;
+        self.not_overridden()?;
+        let stored = self.store.load_all()?;
+        let catalog = &stored.catalog;
         if let Some(from) = catalog.settings.keychain_from {
             return Err(Error::Keychain(format!(
                 "a move of the keychain's items from {from} is unfinished: run `credtray keychain migrate --to {}` to finish it",
@@ -78,7 +96,7 @@ impl Engine {
         }
         let current = self.keychain.choice.backend;
         if backend != current {
-            let items = self.items_in_use(&catalog)?;
+            let items = self.items_in_use(catalog, &stored.owned)?;
             if items > 0 {
                 return Err(Error::Keychain(format!(
                     "{items} item{} of credtray live in {}: move {} with `credtray keychain migrate --to {backend}`, which also chooses {backend}",
@@ -94,9 +112,31 @@ impl Engine {
         Ok(())
     }
 
+    /// Refuses to choose or move stores while `CREDTRAY_KEYCHAIN` names another store than
+    /// the setting: the move would start from the variable's store and record its result in the
+    /// setting, stranding what the setting's store holds.
+    pub fn not_overridden(&self) -> Result<(), Error> {
+        let choice = self.keychain.choice;
+        if choice.by != crate::secrets::ChosenBy::Environment {
+            return Ok(());
+        }
+        let setting = self.catalog()?.settings.keychain.unwrap_or(Backend::Os);
+        if setting == choice.backend {
+            return Ok(());
+        }
+        Err(Error::Keychain(format!(
+            "CREDTRAY_KEYCHAIN={} names another store than [settings] keychain ({setting}): unset it to choose or move stores",
+            choice.backend
+        )))
+    }
+
     /// How many of this catalog's items the store in use holds.
-    fn items_in_use(&self, catalog: &Catalog) -> Result<usize, Error> {
-        match self.held_in_use(catalog) {
+    fn items_in_use(
+        &self,
+        catalog: &Catalog,
+        owned: &[crate::awsfiles::Owned],
+    ) -> Result<usize, Error> {
+        match self.held_in_use(catalog, owned) {
             Ok(keys) => Ok(keys.len()),
             // An OS keychain that does not answer holds nothing this machine can reach (the
             // very case for choosing another store).
@@ -123,8 +163,10 @@ impl Engine {
         leftovers: Option<&dyn SecretStore>,
         progress: &mut dyn FnMut(Step),
     ) -> Result<Moved, Error> {
+        self.not_overridden()?;
         let mut locked = self.lock()?;
         let catalog = locked.catalog.clone();
+        let owned = locked.owned.clone();
         let current = self.keychain.choice.backend;
         if let Some(from) = catalog.settings.keychain_from
             && to != current
@@ -147,9 +189,9 @@ impl Engine {
             self.secrets.unlocked()
         };
         let keys = if moved.finished_earlier_move {
-            held(source, &catalog)?
+            held(source, &catalog, &owned)?
         } else {
-            self.held_in_use(&catalog)?
+            self.held_in_use(&catalog, &owned)?
         };
         for (done, key) in keys.iter().enumerate() {
             let Some(value) = source.get(*key)? else {
@@ -202,8 +244,10 @@ fn from_name(current: Backend, catalog: &Catalog, finishing: bool) -> String {
     }
 }
 
-/// Every item this catalog's sessions, integrations and settings may have.
-fn known_keys(catalog: &Catalog) -> Vec<Key> {
+/// Every item this catalog's sessions, integrations and settings may have, and the kept
+/// originals its owned sections still point at (a deleted session's may still be needed by the
+/// session now on that profile).
+fn known_keys(catalog: &Catalog, owned: &[crate::awsfiles::Owned]) -> Vec<Key> {
     let mut keys = Vec::new();
     let session_items = Item::ALL.into_iter().filter(|i| *i != Item::ProxyPassword);
     for session in catalog.sessions() {
@@ -217,6 +261,14 @@ fn known_keys(catalog: &Catalog) -> Vec<Key> {
         );
     }
     keys.push(Key::proxy_password());
+    for record in owned {
+        if let Some(taken) = &record.taken_over {
+            let key = Key::new(taken.session, Item::taken_over(record.flavor));
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    }
     keys
 }
 
@@ -225,8 +277,9 @@ fn known_keys(catalog: &Catalog) -> Vec<Key> {
 pub(super) fn held(
     store: &dyn SecretStore,
     catalog: &Catalog,
+    owned: &[crate::awsfiles::Owned],
 ) -> Result<Vec<Key>, crate::secrets::Error> {
-    let known = known_keys(catalog);
+    let known = known_keys(catalog, owned);
     match store.accounts()? {
         Some(accounts) => {
             let known: HashSet<Key> = known.into_iter().collect();
@@ -406,5 +459,48 @@ mod tests {
             Some(Backend::Pass)
         );
         assert_eq!(engine.keychain_accounts().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_deleted_sessions_kept_original_that_an_owned_section_still_needs_moves_too() {
+        let old = Arc::new(Memory::new());
+        let (_dir, engine) = engine(old.clone());
+        add_user(&engine, "dev");
+        // The original of a section taken over by a session deleted since, still the record's.
+        let gone = crate::session::SessionId::new();
+        let original = Key::new(gone, Item::TakenOverCredentials);
+        old.set(original, &"[default]\naws_access_key_id = mine\n".into())
+            .unwrap();
+        {
+            let mut locked = engine.store.lock().unwrap();
+            locked.owned.push(crate::awsfiles::Owned {
+                file: "/home/me/.aws/credentials".into(),
+                flavor: crate::awsfiles::Flavor::Credentials,
+                section: "default".to_owned(),
+                separator: String::new(),
+                fingerprint: Some("f".to_owned()),
+                intent: None,
+                taken_over: Some(crate::awsfiles::TakenOver {
+                    session: gone,
+                    fingerprint: "o".to_owned(),
+                    kept: false,
+                }),
+                withheld: None,
+            });
+            locked.save().unwrap();
+        }
+        assert!(
+            engine
+                .keychain_accounts()
+                .unwrap()
+                .contains(&original.to_string())
+        );
+        let new = Memory::new();
+        let moved = engine
+            .migrate_keychain(Backend::File, &new, None, &mut |_| {})
+            .unwrap();
+        assert_eq!(moved.copied, 2);
+        assert!(new.get(original).unwrap().is_some(), "the original moved");
+        assert!(old.get(original).unwrap().is_none());
     }
 }

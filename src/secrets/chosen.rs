@@ -225,11 +225,17 @@ pub struct FileKeychain {
     work_factor: Option<u8>,
     asker: Arc<dyn Asker>,
     holder: Option<Box<dyn Holder>>,
+    /// Held only for a moment: whoever asks whether the store is open never waits.
     state: Mutex<State>,
+    /// Held while the store is being opened (a person may be asked): one opening at a time.
+    opening: Mutex<()>,
 }
 
 enum State {
     Closed,
+    /// Closed on request (`agent lock`): opened again only by [`FileKeychain::unlock`] (or
+    /// `open_with`), never by a passphrase command on the next use.
+    Locked,
     Open(Arc<dyn SecretStore>),
 }
 
@@ -241,6 +247,7 @@ impl FileKeychain {
             asker,
             holder,
             state: Mutex::new(State::Closed),
+            opening: Mutex::new(()),
         }
     }
 
@@ -264,11 +271,12 @@ impl FileKeychain {
         self.if_open().is_some()
     }
 
-    /// Forgets the open store (its items wiped); the next use opens it again.
+    /// Forgets the open store (its items wiped) until [`FileKeychain::unlock`] (`agent lock`):
+    /// uses meanwhile fail with a sentence saying so.
     pub fn close(&self) -> bool {
         let mut state = self.lock();
         let was_open = matches!(*state, State::Open(_));
-        *state = State::Closed;
+        *state = State::Locked;
         was_open
     }
 
@@ -282,14 +290,9 @@ impl FileKeychain {
 
     /// The store if it is open now, without asking anyone (nor waiting for an opening).
     pub fn if_open(&self) -> Option<Arc<dyn SecretStore>> {
-        let state = match self.state.try_lock() {
-            Ok(state) => state,
-            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => return None,
-        };
-        match &*state {
+        match &*self.lock() {
             State::Open(store) => Some(store.clone()),
-            State::Closed => None,
+            State::Closed | State::Locked => None,
         }
     }
 
@@ -308,9 +311,29 @@ impl FileKeychain {
 
     /// The open store: the agent's, or this process's, opened now if need be.
     fn store(&self) -> Result<Arc<dyn SecretStore>, Error> {
-        let mut state = self.lock();
-        if let State::Open(store) = &*state {
-            return Ok(store.clone());
+        if let Some(store) = self.if_open() {
+            return Ok(store);
+        }
+        let _one_opening = self.opening.lock().unwrap_or_else(PoisonError::into_inner);
+        // Opened (or locked) by whoever held the opening before.
+        let locked = match &*self.lock() {
+            State::Open(store) => return Ok(store.clone()),
+            State::Locked => true,
+            State::Closed => false,
+        };
+        if locked {
+            // Only a person opens it again (the tray's dialog), never a command's output.
+            return match self.ask_person(&*self.asker)? {
+                Some(store) => {
+                    let store: Arc<dyn SecretStore> = Arc::new(store);
+                    *self.lock() = State::Open(store.clone());
+                    Ok(store)
+                }
+                None => Err(Error::Store(format!(
+                    "the agent's file keychain {} is locked: `credtray agent unlock` opens it",
+                    self.path.display()
+                ))),
+            };
         }
         let store = match self.holder.as_ref().and_then(|h| h.open_store()) {
             Some(store) => store,
@@ -324,7 +347,7 @@ impl FileKeychain {
                 }
             },
         };
-        *state = State::Open(store.clone());
+        *self.lock() = State::Open(store.clone());
         Ok(store)
     }
 
@@ -344,6 +367,12 @@ impl FileKeychain {
         if let Some(passphrase) = passphrase_from_command()? {
             return self.with_passphrase(passphrase).map(Some);
         }
+        self.ask_person(asker)
+    }
+
+    /// The store opened with a passphrase `asker` gets from a person (three tries); `None`
+    /// when nobody can be asked.
+    fn ask_person(&self, asker: &dyn Asker) -> Result<Option<FileStore>, Error> {
         let new = !self.path.exists();
         let mut retry = false;
         for _ in 0..ATTEMPTS {
@@ -591,5 +620,26 @@ mod tests {
             "from the agent"
         );
         assert!(!dir.path().join("keychain.age").exists());
+    }
+
+    #[test]
+    fn a_locked_keychain_is_opened_again_only_by_a_person_or_unlock() {
+        let dir = tempfile::tempdir().unwrap();
+        let keychain = FileKeychain::new(dir.path().join("keychain.age"), Arc::new(NoAsker), None)
+            .with_work_factor(10);
+        keychain.unlock(SecretString::from("pw")).unwrap();
+        keychain.set(key(), &"v".into()).unwrap();
+        assert!(keychain.close());
+        assert!(!keychain.is_open());
+        let err = keychain.get(key()).unwrap_err().to_string();
+        assert!(err.contains("`credtray agent unlock`"), "{err}");
+        let wrong = keychain.unlock(SecretString::from("not it")).unwrap_err();
+        assert!(
+            wrong.to_string().starts_with("wrong passphrase for "),
+            "{wrong}"
+        );
+        assert!(!keychain.is_open());
+        keychain.unlock(SecretString::from("pw")).unwrap();
+        assert_eq!(keychain.get(key()).unwrap().unwrap().expose_secret(), "v");
     }
 }

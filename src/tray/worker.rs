@@ -749,8 +749,9 @@ fn took(d: Duration) -> String {
     }
 }
 
-/// How long the passphrase dialog waits for the person.
-const PASSPHRASE_WAIT: Duration = Duration::from_secs(300);
+/// How long the passphrase dialog waits for the person: as long as an MFA code's, under the
+/// time a `credential-process` client waits for the agent's reply.
+const PASSPHRASE_WAIT: Duration = super::agent::MFA_WAIT;
 
 /// Asks for the file keychain's passphrase in the tray's dialog, from whichever thread needs
 /// the keychain first, never from the GUI thread (which shows the dialog: waiting there would

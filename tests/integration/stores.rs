@@ -461,6 +461,22 @@ fn choosing_another_store_is_refused_while_items_live_in_this_one() {
     let status = rig.run(&["keychain", "status", "--json"], "").ok().json();
     assert_eq!(status["store"], "file");
     assert_eq!(status["chosen_by"], "settings");
+    // CREDTRAY_KEYCHAIN naming another store than the setting: no choice nor move from it.
+    for args in [
+        &["settings", "keychain", "os"][..],
+        &["keychain", "migrate", "--to", "os"][..],
+    ] {
+        let mut cmd = rig.env.command(args);
+        cmd.env("CREDTRAY_KEYCHAIN", "pass");
+        let refused = finish(cmd, "");
+        assert_eq!(refused.code, 1, "{refused:?}");
+        assert!(
+            said(&refused).concat().contains(
+                "CREDTRAY_KEYCHAIN=pass names another store than [settings] keychain (file)"
+            ),
+            "{refused:?}"
+        );
+    }
 }
 
 #[test]
@@ -856,6 +872,11 @@ fn agent_lock_closes_the_file_keychain_and_agent_unlock_opens_it_again() {
         status["error"].as_str().unwrap().contains("is locked"),
         "{status}"
     );
+
+    // credential-process does the work itself when the agent's keychain is locked (here with
+    // the passphrase command; at a terminal it would ask there).
+    let document = credential_process(&rig, "dev");
+    assert_eq!(document["Version"], 1, "{document}");
 
     // A wrong passphrase leaves it locked; the right one opens it for every command.
     std::fs::write(rig.env.root.join("passphrase"), "not it\n").unwrap();
