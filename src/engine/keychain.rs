@@ -308,22 +308,9 @@ mod tests {
     use secrecy::SecretString;
 
     use super::*;
-    use crate::awsfiles::Files;
+    use crate::engine::tests::engine;
     use crate::secrets::Memory;
     use crate::session::{AccessKeyId, IamUserKeys, NewSession, SecretAccessKey, SessionKind};
-    use crate::store::Store;
-
-    fn engine(secrets: Arc<dyn SecretStore>) -> (tempfile::TempDir, Engine) {
-        let dir = tempfile::tempdir().unwrap();
-        let files = Files::at(dir.path().join("credentials"), dir.path().join("config"));
-        let engine = Engine::new(
-            Store::at(dir.path().join("cfg")),
-            secrets,
-            files,
-            Arc::new(crate::aws::Fake::new()),
-        );
-        (dir, engine)
-    }
 
     fn add_user(engine: &Engine, alias: &str) -> crate::session::SessionId {
         let keys = IamUserKeys {

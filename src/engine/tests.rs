@@ -35,7 +35,7 @@ fn user(alias: &str) -> NewSession {
     }
 }
 
-fn engine(secrets: Arc<Memory>) -> (tempfile::TempDir, Engine) {
+pub(super) fn engine(secrets: Arc<dyn SecretStore>) -> (tempfile::TempDir, Engine) {
     let dir = tempfile::tempdir().unwrap();
     let files = Files::at(dir.path().join("credentials"), dir.path().join("config"));
     let engine = Engine::new(

@@ -26,6 +26,17 @@ const ADD_DEV: &[&str] = &[
     "-",
 ];
 
+/// `session edit` of "dev"'s keys, read from standard input.
+const EDIT_DEV_KEYS: &[&str] = &[
+    "session",
+    "edit",
+    "dev",
+    "--access-key-id",
+    "-",
+    "--secret-access-key",
+    "-",
+];
+
 /// The passphrase the tests' file stores are written with.
 const PASSPHRASE: &str = "correct horse battery staple";
 
@@ -229,15 +240,7 @@ fn session_flows(kind: Kind) {
             assert_eq!(through_agent["Version"], 1, "{through_agent}");
             // Edit keys through the agent's open store.
             let (new_id, new_secret) = fresh_keys();
-            let mut cmd = rig.env.command(&[
-                "session",
-                "edit",
-                "dev",
-                "--access-key-id",
-                "-",
-                "--secret-access-key",
-                "-",
-            ]);
+            let mut cmd = rig.env.command(EDIT_DEV_KEYS);
             cmd.env_remove("CREDTRAY_PASSPHRASE_COMMAND")
                 .env("AWS_ENDPOINT_URL", moto());
             finish(cmd, &format!("{new_id}\n{new_secret}\n")).ok();
@@ -250,19 +253,8 @@ fn session_flows(kind: Kind) {
 
     // Edit keys (here, with the store opened by this command).
     let (edited_id, edited_secret) = fresh_keys();
-    rig.run(
-        &[
-            "session",
-            "edit",
-            "dev",
-            "--access-key-id",
-            "-",
-            "--secret-access-key",
-            "-",
-        ],
-        &format!("{edited_id}\n{edited_secret}\n"),
-    )
-    .ok();
+    rig.run(EDIT_DEV_KEYS, &format!("{edited_id}\n{edited_secret}\n"))
+        .ok();
     assert_eq!(
         parse_key_pair(&rig.value(&pair).unwrap()),
         (edited_id, edited_secret)
@@ -490,15 +482,7 @@ fn a_sigkill_during_writes_never_leaves_the_file_store_unreadable_nor_torn() {
     // Delays spread over a command's life: before, during and after its write.
     for round in 0..30u64 {
         let next = fresh_keys();
-        let mut cmd = rig.env.command(&[
-            "session",
-            "edit",
-            "dev",
-            "--access-key-id",
-            "-",
-            "--secret-access-key",
-            "-",
-        ]);
+        let mut cmd = rig.env.command(EDIT_DEV_KEYS);
         let mut child = cmd.spawn().unwrap();
         {
             use std::io::Write;
