@@ -260,7 +260,11 @@ fn known_keys(catalog: &Catalog, owned: &[crate::awsfiles::Owned]) -> Vec<Key> {
                 .map(|item| Key::integration(integration.id, item)),
         );
     }
-    keys.push(Key::proxy_password());
+    // The proxy's password is the settings' own, under one account whatever the catalog: this
+    // catalog's only while its settings name a proxy user.
+    if catalog.settings.network.proxy_user.is_some() {
+        keys.push(Key::proxy_password());
+    }
     for record in owned {
         if let Some(taken) = &record.taken_over {
             let key = Key::new(taken.session, Item::taken_over(record.flavor));
@@ -359,6 +363,12 @@ mod tests {
         let (_dir, engine) = engine(old.clone());
         let dev = add_user(&engine, "dev");
         let ops = add_user(&engine, "ops");
+        {
+            let mut locked = engine.store.lock().unwrap();
+            locked.catalog.settings.network.proxy_user =
+                Some(crate::net::ProxyUser::new("me").unwrap());
+            locked.save().unwrap();
+        }
         old.set(Key::proxy_password(), &"pw".into()).unwrap();
         // Another configuration's item in the same store is not this catalog's to move.
         let foreign = Key::new(crate::session::SessionId::new(), Item::AccessKey);
