@@ -433,4 +433,29 @@ mod tests {
         assert!(store.get(key(Item::SessionToken)).unwrap().is_none());
         assert!(store.accounts().unwrap().is_empty());
     }
+
+    #[test]
+    fn two_processes_writing_the_same_file_lose_nothing_of_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keychain.age");
+        let a = open(&path, "pw").unwrap();
+        let b = open(&path, "pw").unwrap();
+        a.set(key(Item::SessionToken), &"from a".into()).unwrap();
+        // b opened before a wrote: it reads the file again before its own write and its read.
+        b.set(key(Item::RoleCredentials), &"from b".into()).unwrap();
+        assert_eq!(
+            a.get(key(Item::RoleCredentials))
+                .unwrap()
+                .unwrap()
+                .expose_secret(),
+            "from b"
+        );
+        assert!(a.delete(key(Item::SessionToken)).unwrap());
+        assert!(b.get(key(Item::SessionToken)).unwrap().is_none());
+        let fresh = open(&path, "pw").unwrap();
+        assert_eq!(
+            fresh.accounts().unwrap(),
+            ["0b9c3f38-6a5e-4c47-9d1c-3c1f5b8d2a10-role-credentials"]
+        );
+    }
 }
