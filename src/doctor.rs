@@ -305,15 +305,7 @@ fn keychain(
             "install pass and initialise it (`pass init <your GPG key id>`), and check that gpg-agent can decrypt"
         }
     };
-    let store = format!(
-        "{} ({})",
-        backend.describe(),
-        match in_use.choice.by {
-            crate::secrets::ChosenBy::Environment => "chosen by CREDTRAY_KEYCHAIN",
-            crate::secrets::ChosenBy::Settings => "chosen in [settings] keychain",
-            crate::secrets::ChosenBy::Default => "the default",
-        }
-    );
+    let store = format!("{} ({})", backend.describe(), in_use.choice.by.clause());
     let mut held = String::new();
     if let Some(file) = &in_use.file {
         let open_in_agent = crate::agent::client::AgentKeychain::if_open_at(agent_socket).is_some();

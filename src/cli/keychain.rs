@@ -20,15 +20,6 @@ pub(super) fn run(engine: &Engine, command: KeychainCommand) -> anyhow::Result<(
     }
 }
 
-/// Who chose the store, as a clause.
-pub(super) fn chosen_by(by: ChosenBy) -> &'static str {
-    match by {
-        ChosenBy::Environment => "chosen by CREDTRAY_KEYCHAIN",
-        ChosenBy::Settings => "chosen in [settings] keychain",
-        ChosenBy::Default => "the default",
-    }
-}
-
 /// Where the store keeps its items, for people.
 fn location(backend: Backend) -> Option<String> {
     match backend {
@@ -84,7 +75,7 @@ fn status(engine: &Engine, json: bool) -> anyhow::Result<()> {
         let mut text = format!(
             "keychain  {} ({})\n",
             choice.backend.describe(),
-            chosen_by(choice.by)
+            choice.by.clause()
         );
         if let Some(open) = agent_holds_open {
             text.push_str(if open {

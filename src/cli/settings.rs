@@ -189,6 +189,6 @@ fn show(engine: &Engine, json: bool) -> anyhow::Result<()> {
         },
         or(&shown.ca_bundle, "(not set)"),
         shown.keychain,
-        super::keychain::chosen_by(engine.keychain().choice.by),
+        engine.keychain().choice.by.clause(),
     ))
 }

@@ -96,6 +96,15 @@ pub enum ChosenBy {
 }
 
 impl ChosenBy {
+    /// Who chose, as a clause for sentences (`doctor`, `keychain status`, `settings show`).
+    pub fn clause(self) -> &'static str {
+        match self {
+            ChosenBy::Environment => "chosen by CREDTRAY_KEYCHAIN",
+            ChosenBy::Settings => "chosen in [settings] keychain",
+            ChosenBy::Default => "the default",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ChosenBy::Environment => "environment",
@@ -301,8 +310,13 @@ impl FileKeychain {
     }
 
     fn with_passphrase(&self, passphrase: SecretString) -> Result<FileStore, Error> {
-        let store =
-            FileStore::open(&self.path, passphrase).map_err(|e| Error::Store(e.to_string()))?;
+        self.open_file(passphrase)
+            .map_err(|e| Error::Store(e.to_string()))
+    }
+
+    /// The file opened with `passphrase`, written with this keychain's work factor.
+    fn open_file(&self, passphrase: SecretString) -> Result<FileStore, OpenError> {
+        let store = FileStore::open(&self.path, passphrase)?;
         Ok(match self.work_factor() {
             Some(log_n) => store.with_work_factor(log_n),
             None => store,
@@ -382,15 +396,10 @@ impl FileKeychain {
             else {
                 return Ok(None);
             };
-            match FileStore::open(&self.path, passphrase) {
+            match self.open_file(passphrase) {
                 Err(OpenError::WrongPassphrase(_)) => retry = true,
                 Err(e) => return Err(Error::Store(e.to_string())),
-                Ok(store) => {
-                    return Ok(Some(match self.work_factor() {
-                        Some(log_n) => store.with_work_factor(log_n),
-                        None => store,
-                    }));
-                }
+                Ok(store) => return Ok(Some(store)),
             }
         }
         Err(Error::Store(
