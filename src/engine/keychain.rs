@@ -312,31 +312,12 @@ mod tests {
     use secrecy::SecretString;
 
     use super::*;
-    use crate::engine::tests::engine;
+    use crate::engine::tests::{engine, keys, user};
     use crate::secrets::Memory;
-    use crate::session::{AccessKeyId, IamUserKeys, NewSession, SecretAccessKey, SessionKind};
 
     fn add_user(engine: &Engine, alias: &str) -> crate::session::SessionId {
-        let keys = IamUserKeys {
-            access_key_id: AccessKeyId::parse(&SecretString::from("AKIAIOSFODNN7EXAMPLE")).unwrap(),
-            secret_access_key: SecretAccessKey::parse(&SecretString::from(format!(
-                "secret-of-{alias}"
-            )))
-            .unwrap(),
-        };
-        engine
-            .add(
-                NewSession {
-                    publish: None,
-                    alias: alias.parse().unwrap(),
-                    profile: None,
-                    region: None,
-                    kind: SessionKind::IamUser { mfa_device: None },
-                },
-                Some(keys),
-            )
-            .unwrap()
-            .id
+        let keys = keys("AKIAIOSFODNN7EXAMPLE", &format!("secret-of-{alias}"));
+        engine.add(user(alias), Some(keys)).unwrap().id
     }
 
     /// A store that lists its accounts, as the file store and pass do.

@@ -18,14 +18,14 @@ fn chain_to(arn: &str) -> Chain {
     }
 }
 
-fn keys(id: &str, secret: &str) -> IamUserKeys {
+pub(super) fn keys(id: &str, secret: &str) -> IamUserKeys {
     IamUserKeys {
         access_key_id: AccessKeyId::parse(&SecretString::from(id.to_owned())).unwrap(),
         secret_access_key: SecretAccessKey::parse(&SecretString::from(secret.to_owned())).unwrap(),
     }
 }
 
-fn user(alias: &str) -> NewSession {
+pub(super) fn user(alias: &str) -> NewSession {
     NewSession {
         publish: None,
         alias: alias.parse().unwrap(),
