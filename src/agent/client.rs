@@ -121,6 +121,18 @@ pub fn request(path: &Path, ask: Ask) -> Result<Option<Reply>, Error> {
     Ok(Some(reply))
 }
 
+/// Who holds the agent's socket at `path`: its pid and whether it is a tray; `None` when no
+/// agent answers there (or its answer can't be used).
+pub fn who_holds(path: &Path) -> Option<(u32, bool)> {
+    match request(path, Ask::Hello) {
+        Ok(Some(Reply {
+            body: Answer::Hello { pid, tray },
+            ..
+        })) => Some((pid, tray)),
+        _ => None,
+    }
+}
+
 /// What asking the agent for a session's credentials came to.
 pub enum Asked {
     Credentials(Secrets),

@@ -132,17 +132,6 @@ pub(super) fn choose(engine: &Engine, backend: Backend) -> anyhow::Result<()> {
     ))
 }
 
-/// The agent's process id when one answers on its socket.
-fn running_agent() -> Option<(u32, bool)> {
-    match client::request(&socket::path(), Ask::Hello) {
-        Ok(Some(Reply {
-            body: Answer::Hello { pid, tray },
-            ..
-        })) => Some((pid, tray)),
-        _ => None,
-    }
-}
-
 /// Opens `backend` for a move, asking on the terminal; the agent is not asked (none runs).
 fn open_for_move(backend: Backend) -> Arc<dyn SecretStore> {
     chosen::open(backend, Arc::new(input::Terminal), None)
@@ -173,7 +162,7 @@ fn unlock(store: &dyn SecretStore) -> anyhow::Result<()> {
 
 fn migrate(engine: &Engine, to: Backend) -> anyhow::Result<()> {
     engine.not_overridden()?;
-    if let Some((pid, tray)) = running_agent() {
+    if let Some((pid, tray)) = client::who_holds(&socket::path()) {
         anyhow::bail!(
             "{} (process {pid}) keeps using the store it opened: {} first, then run the move again",
             if tray {

@@ -439,19 +439,11 @@ pub fn open_parts(
 /// until a tray asks it to hand over. With the file keychain, it asks for the passphrase once,
 /// now (or stays locked until `agent unlock` when nobody can be asked).
 fn run_agent(sts: Arc<Sdk>) -> anyhow::Result<()> {
-    use crate::agent::{Agent, client, protocol, socket};
+    use crate::agent::{Agent, client, socket};
     // It holds credentials in memory: see `crate::harden`.
     crate::harden::keep_debuggers_out();
     let path = socket::path();
-    let bound = socket::bind(&path, || {
-        match client::request(&path, protocol::Ask::Hello) {
-            Ok(Some(protocol::Reply {
-                body: protocol::Answer::Hello { pid, tray },
-                ..
-            })) => Some((pid, tray)),
-            _ => None,
-        }
-    })?;
+    let bound = socket::bind(&path, || client::who_holds(&path))?;
     // After its start, nobody is asked: a locked agent says so, and `agent unlock` opens it.
     let parts = open_parts(Arc::new(crate::secrets::chosen::NoAsker), None)?;
     if let Some(file) = &parts.keychain.file {

@@ -11,7 +11,7 @@ use tao::event_loop::EventLoopProxy;
 
 use super::UserEvent;
 use super::worker::TrayPrompt;
-use credtray::agent::protocol::{Answer, Ask, Reply};
+use credtray::agent::protocol::Ask;
 use credtray::agent::{Agent, client, socket};
 use credtray::aws::Sts;
 use credtray::awsfiles::Files;
@@ -34,26 +34,15 @@ pub const MFA_WAIT: Duration = Duration::from_secs(120);
 /// How long a headless agent has to let go of the socket after agreeing to hand over.
 const HAND_OVER_WITHIN: Duration = Duration::from_secs(5);
 
-/// Who holds the agent's socket: its pid and whether it is a tray.
-fn who_holds(path: &std::path::Path) -> Option<(u32, bool)> {
-    match client::request(path, Ask::Hello) {
-        Ok(Some(Reply {
-            body: Answer::Hello { pid, tray },
-            ..
-        })) => Some((pid, tray)),
-        _ => None,
-    }
-}
-
 /// Takes the agent's socket, asking a headless agent that holds it to hand over.
 fn bind(path: &std::path::Path) -> Result<socket::Bound, socket::Error> {
-    match socket::bind(path, || who_holds(path)) {
+    match socket::bind(path, || client::who_holds(path)) {
         Err(socket::Error::Running { pid, tray: false }) => {
             tracing::info!(pid, "asking the headless agent to hand over to the tray");
             let _ = client::request(path, Ask::HandOver);
             let deadline = Instant::now() + HAND_OVER_WITHIN;
             loop {
-                match socket::bind(path, || who_holds(path)) {
+                match socket::bind(path, || client::who_holds(path)) {
                     Err(socket::Error::Running { .. } | socket::Error::Stuck { .. })
                         if Instant::now() < deadline =>
                     {
