@@ -137,29 +137,6 @@ fn open_for_move(backend: Backend) -> Arc<dyn SecretStore> {
     chosen::open(backend, Arc::new(input::Terminal), None)
 }
 
-/// Writes, reads back and deletes a throw-away item, so that whatever unlocks `store` (a
-/// passphrase, gpg-agent's pinentry, the Secret Service's prompt) asks now, before the move
-/// takes the store's lock.
-fn unlock(store: &dyn SecretStore) -> anyhow::Result<()> {
-    use crate::secrets::{Item, Key};
-    let key = Key::new(crate::session::SessionId::new(), Item::AccessKey);
-    let probe = secrecy::SecretString::from("credtray keychain migrate: a throw-away item");
-    store.set(key, &probe)?;
-    let back = store.get(key);
-    store.delete(key)?;
-    match back? {
-        Some(v)
-            if secrecy::ExposeSecret::expose_secret(&v)
-                == secrecy::ExposeSecret::expose_secret(&probe) =>
-        {
-            Ok(())
-        }
-        _ => anyhow::bail!(
-            "the store to move to did not give back an item just written; nothing was moved"
-        ),
-    }
-}
-
 fn migrate(engine: &Engine, to: Backend) -> anyhow::Result<()> {
     engine.not_overridden()?;
     if let Some((pid, tray)) = client::who_holds(&socket::path()) {
@@ -196,11 +173,6 @@ fn migrate(engine: &Engine, to: Backend) -> anyhow::Result<()> {
         (Some(_), Some(from)) => from,
         _ => current,
     };
-    engine.unlock_keychain()?;
-    unlock(&*target)?;
-    if let Some(old) = &leftovers {
-        unlock(&**old)?;
-    }
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut progress = |step: Step| {
         if terminal {

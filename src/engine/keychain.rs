@@ -69,16 +69,29 @@ impl Engine {
         held(self.secrets.unlocked(), catalog, owned)
     }
 
-    /// Reads one of this catalog's items from the store in use, so that whatever unlocks it
-    /// (the Secret Service's prompt, gpg-agent's pinentry) asks now, not while a move holds
-    /// the store's lock; the number of items.
-    pub fn unlock_keychain(&self) -> Result<usize, Error> {
+    /// Reads one of this catalog's items from the store in use, and writes, reads back and
+    /// deletes a throw-away item in each store a move writes or empties, so that whatever
+    /// unlocks them (a passphrase, the Secret Service's prompt, gpg-agent's pinentry) asks now,
+    /// not while the move holds the store's lock.
+    fn unlock_for_move(&self, stores: &[&dyn SecretStore]) -> Result<(), Error> {
         let stored = self.store.load_all()?;
-        let keys = self.held_in_use(&stored.catalog, &stored.owned)?;
-        if let Some(first) = keys.first() {
+        if let Some(first) = self.held_in_use(&stored.catalog, &stored.owned)?.first() {
             self.secrets.unlocked().get(*first)?;
         }
-        Ok(keys.len())
+        let probe = secrecy::SecretString::from("credtray keychain migrate: a throw-away item");
+        for store in stores {
+            let key = Key::new(crate::session::SessionId::new(), Item::SessionToken);
+            store.set(key, &probe)?;
+            let back = store.get(key);
+            store.delete(key)?;
+            if back?.as_ref().map(ExposeSecret::expose_secret) != Some(probe.expose_secret()) {
+                return Err(Error::Keychain(
+                    "a store of the move did not give back an item just written; nothing was moved"
+                        .to_owned(),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Records `backend` as the store of secrets. Refused while this catalog's items live in
@@ -155,7 +168,8 @@ impl Engine {
     /// `keychain_from`), then the old copies removed and `keychain_from` cleared. When `to` is
     /// already the store in use and an earlier move left `keychain_from`, `leftovers` (that
     /// store) is emptied of what `target` holds, so the move finishes. The store's lock is held
-    /// throughout: no other command changes an item meanwhile.
+    /// throughout (every store is unlocked first, so nobody is asked while it is held): no
+    /// other command changes an item meanwhile.
     pub fn migrate_keychain(
         &self,
         to: Backend,
@@ -164,6 +178,9 @@ impl Engine {
         progress: &mut dyn FnMut(Step),
     ) -> Result<Moved, Error> {
         self.not_overridden()?;
+        let mut stores = vec![target];
+        stores.extend(leftovers);
+        self.unlock_for_move(&stores)?;
         let mut locked = self.lock()?;
         let catalog = locked.catalog.clone();
         let owned = locked.owned.clone();
