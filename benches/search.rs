@@ -20,7 +20,10 @@ fn catalog() -> Catalog {
             profile: Some(format!("{team}-{i:04}-{role}").parse().unwrap()),
             region: Some(["eu-west-1", "us-east-1", "ap-southeast-2"][i % 3].into()),
             publish: None,
-            kind: SessionKind::IamUser { mfa_device: None },
+            kind: SessionKind::IamUser {
+                mfa_device: None,
+                mfa_source: None,
+            },
         })
         .unwrap();
     }

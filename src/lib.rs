@@ -69,6 +69,7 @@ pub mod exec;
 pub mod harden;
 pub mod import;
 pub mod loopback;
+pub mod mfa;
 pub mod net;
 pub mod redact;
 #[cfg(test)]

@@ -371,6 +371,10 @@ fn engine_errors() -> Vec<engine::Error> {
     errors.extend([
         E::NeedsMfaCode { alias: alias() },
         E::MfaCodeReused { alias: alias() },
+        E::MfaSource {
+            alias: alias(),
+            reason: "ykman failed (exit status 1): oops".to_owned(),
+        },
         E::NeedsSamlAssertion { alias: alias() },
     ]);
     errors.extend(
@@ -486,6 +490,7 @@ fn engine_errors() -> Vec<engine::Error> {
             | E::Sts { .. }
             | E::NeedsMfaCode { .. }
             | E::MfaCodeReused { .. }
+            | E::MfaSource { .. }
             | E::NeedsSamlAssertion { .. }
             | E::SamlLogin { .. }
             | E::MissingKeys { .. }

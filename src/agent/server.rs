@@ -417,9 +417,9 @@ fn secrets(c: &Credentials) -> Secrets {
 
 fn kind_of(e: &engine::Error) -> ErrorKind {
     match e {
-        engine::Error::NeedsMfaCode { .. } | engine::Error::MfaCodeReused { .. } => {
-            ErrorKind::NeedsMfa
-        }
+        engine::Error::NeedsMfaCode { .. }
+        | engine::Error::MfaCodeReused { .. }
+        | engine::Error::MfaSource { .. } => ErrorKind::NeedsMfa,
         engine::Error::NeedsSamlAssertion { .. } | engine::Error::LoggedOut { .. } => {
             ErrorKind::NeedsLogin
         }
@@ -470,7 +470,10 @@ mod tests {
                     profile: None,
                     region: None,
                     publish: None,
-                    kind: SessionKind::IamUser { mfa_device: None },
+                    kind: SessionKind::IamUser {
+                        mfa_device: None,
+                        mfa_source: None,
+                    },
                 },
                 Some(keys("AKIAAAAAAAAAAAAAAAAA")),
             )
@@ -666,6 +669,7 @@ mod tests {
                         publish: None,
                         kind: SessionKind::IamUser {
                             mfa_device: Some("arn:aws:iam::123456789012:mfa/me".parse().unwrap()),
+                            mfa_source: None,
                         },
                     },
                     Some(keys("AKIABBBBBBBBBBBBBBBB")),

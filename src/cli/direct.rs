@@ -53,6 +53,7 @@ fn unavailable(alias: &str, e: &engine::Error) -> Unavailable {
     match e {
         engine::Error::NeedsMfaCode { .. }
         | engine::Error::MfaCodeReused { .. }
+        | engine::Error::MfaSource { .. }
         | engine::Error::NeedsSamlAssertion { .. }
         | engine::Error::SamlLogin { .. }
         | engine::Error::LoggedOut { .. } => needs_person(alias, &why),

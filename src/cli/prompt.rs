@@ -9,13 +9,15 @@ use zeroize::Zeroizing;
 
 use super::UsageError;
 use super::args::Answers;
-use crate::engine::{MfaAsk, NoAssertion, Prompt, SamlLogin};
+use crate::engine::{MfaAsk, MfaNotice, NoAssertion, Prompt, SamlLogin};
 use crate::saml_login;
 use crate::session::{MfaCode, MfaDevice, Session};
 
 pub struct CliPrompt {
     mfa_code: Option<MfaCode>,
     saml_from_stdin: bool,
+    /// Why the MFA source gave no code, said when the person is asked instead.
+    source_failure: Option<String>,
 }
 
 impl CliPrompt {
@@ -34,6 +36,7 @@ impl CliPrompt {
         Ok(Self {
             mfa_code: answers.mfa_code,
             saml_from_stdin: answers.saml_assertion.is_some(),
+            source_failure: None,
         })
     }
 }
@@ -56,6 +59,17 @@ impl Prompt for CliPrompt {
             MfaAsk::AlreadyUsed => {
                 "That code was already used; wait for the next one and enter it: ".to_owned()
             }
+            MfaAsk::SourceFailed => {
+                let why = self.source_failure.take().unwrap_or_default();
+                eprintln!(
+                    "credtray: the MFA source of session {:?} gave no code: {why}",
+                    session.alias.as_str()
+                );
+                format!(
+                    "MFA code for session {:?} ({device}), typed instead: ",
+                    session.alias.as_str()
+                )
+            }
         };
         let answer = Zeroizing::new(rpassword::prompt_password(question).ok()?);
         match answer.parse() {
@@ -64,6 +78,22 @@ impl Prompt for CliPrompt {
                 eprintln!("credtray: {e}");
                 None
             }
+        }
+    }
+
+    fn offered_code(&mut self) -> Option<MfaCode> {
+        self.mfa_code.take()
+    }
+
+    fn mfa_notice(&mut self, session: &Session, notice: MfaNotice<'_>) {
+        let alias = session.alias.as_str();
+        match notice {
+            MfaNotice::Touch => eprintln!("credtray: touch your YubiKey for session {alias:?}"),
+            MfaNotice::NextCode { seconds } => eprintln!(
+                "credtray: the MFA code of this 30-second window was used already; asking again in {seconds} s"
+            ),
+            // Said where the person is asked instead: a headless call fails with it.
+            MfaNotice::SourceFailed(why) => self.source_failure = Some(why.to_owned()),
         }
     }
 

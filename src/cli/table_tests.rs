@@ -40,7 +40,10 @@ fn every_kind() -> (Catalog, Vec<Session>) {
             alias: "root".parse().unwrap(),
             profile: None,
             region: None,
-            kind: SessionKind::IamUser { mfa_device: None },
+            kind: SessionKind::IamUser {
+                mfa_device: None,
+                mfa_source: None,
+            },
         })
         .unwrap();
     let sessions = Kind::ALL

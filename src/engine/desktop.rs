@@ -357,7 +357,10 @@ mod tests {
                     profile: None,
                     region: None,
                     publish: None,
-                    kind: SessionKind::IamUser { mfa_device: None },
+                    kind: SessionKind::IamUser {
+                        mfa_device: None,
+                        mfa_source: None,
+                    },
                 },
                 Some(crate::session::IamUserKeys {
                     access_key_id: crate::session::AccessKeyId::parse(&SecretString::from(

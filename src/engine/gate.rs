@@ -198,7 +198,10 @@ mod tests {
                 alias: alias.parse().unwrap(),
                 profile: Some(alias.parse().unwrap()),
                 region: Some("eu-west-1".into()),
-                kind: SessionKind::IamUser { mfa_device: None },
+                kind: SessionKind::IamUser {
+                    mfa_device: None,
+                    mfa_source: None,
+                },
             };
             let keys = IamUserKeys {
                 access_key_id: key_id_of(key_id),

@@ -21,7 +21,7 @@ mod sso;
 mod sync_turn;
 
 pub use kinds::definition;
-pub use prompt::{MfaAsk, NoAssertion, NoPrompt, Prompt, SamlLogin};
+pub use prompt::{MfaAsk, MfaNotice, NoAssertion, NoPrompt, Prompt, SamlLogin};
 pub use remembered::Remembered;
 pub use run::{ProposedKeys, Tested};
 pub use sso::{SyncPhase, SyncProgress, SyncReport, logged_out_integration};
@@ -138,6 +138,8 @@ pub enum Error {
         "the MFA code for session {alias:?} was already used; wait for the next code and try again"
     )]
     MfaCodeReused { alias: String },
+    #[error("no MFA code for session {alias:?} from its MFA source: {reason}")]
+    MfaSource { alias: String, reason: String },
     #[error(
         "session {alias:?} needs a SAML assertion from its identity provider: log in from a desktop (the login window needs a display), or give it with --saml-assertion -"
     )]
@@ -254,6 +256,7 @@ impl Error {
             ),
             Error::NeedsMfaCode { .. }
             | Error::MfaCodeReused { .. }
+            | Error::MfaSource { .. }
             | Error::NeedsSamlAssertion { .. }
             | Error::SamlLogin { .. }
             | Error::KeepsOriginal { .. }
@@ -319,6 +322,8 @@ pub struct Engine {
     /// [`aws::process::cli_for`]).
     cli: Option<std::path::PathBuf>,
     clock: fn() -> OffsetDateTime,
+    /// Waits in real time (for the next MFA code); tests replace it with the clock's.
+    pause: fn(std::time::Duration),
     sink: Box<dyn FnMut(&Event) + Send>,
     /// The process's credentials in memory, when it is long-lived (the agent).
     remembered: Option<Arc<Remembered>>,
@@ -347,6 +352,7 @@ impl Engine {
                 .ok()
                 .map(|exe| aws::process::cli_for(&exe)),
             clock: OffsetDateTime::now_utc,
+            pause: std::thread::sleep,
             sink: Box::new(|event| tracing::debug!(?event, "engine event")),
             remembered: None,
             sso: None,
@@ -382,6 +388,11 @@ impl Engine {
     /// Replaces the clock, for tests of expiry and rotation.
     pub fn set_clock(&mut self, clock: fn() -> OffsetDateTime) {
         self.clock = clock;
+    }
+
+    /// Replaces the waits, for tests with a clock of their own.
+    pub fn set_pause(&mut self, pause: fn(std::time::Duration)) {
+        self.pause = pause;
     }
 
     fn now(&self) -> OffsetDateTime {

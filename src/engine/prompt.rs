@@ -17,6 +17,21 @@ pub enum MfaAsk {
     First,
     /// The code given was already used in this 30-second window: wait for the next one.
     AlreadyUsed,
+    /// The session's MFA source gave no code (the [`MfaNotice::SourceFailed`] before says
+    /// why): the person types it instead.
+    SourceFailed,
+}
+
+/// What the engine tells the person while an MFA source works, where someone may see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MfaNotice<'a> {
+    /// `ykman` is asked for the code: a YubiKey that wants a touch waits for one.
+    Touch,
+    /// The code of this 30-second window was used already: the source is asked again after
+    /// this many seconds, when the next one begins.
+    NextCode { seconds: u64 },
+    /// The source gave no code, and why (one sentence).
+    SourceFailed(&'a str),
 }
 
 /// Why no SAML assertion came.
@@ -53,6 +68,13 @@ pub struct SamlLogin<'a> {
 
 pub trait Prompt {
     fn mfa_code(&mut self, session: &Session, device: &MfaDevice, ask: MfaAsk) -> Option<MfaCode>;
+    /// A code the person gave before being asked (`--mfa-code`): it goes before the
+    /// session's MFA source.
+    fn offered_code(&mut self) -> Option<MfaCode> {
+        None
+    }
+    /// Says what an MFA source is doing; nothing where nobody would see it.
+    fn mfa_notice(&mut self, _session: &Session, _notice: MfaNotice<'_>) {}
     fn saml_assertion(&mut self, login: &SamlLogin<'_>) -> Result<SecretString, NoAssertion>;
 }
 

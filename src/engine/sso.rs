@@ -1188,7 +1188,10 @@ mod tests {
                 profile: Some("Production-Admin".parse().unwrap()),
                 region: None,
                 publish: None,
-                kind: SessionKind::IamUser { mfa_device: None },
+                kind: SessionKind::IamUser {
+                    mfa_device: None,
+                    mfa_source: None,
+                },
             })
             .unwrap();
         let account = |id: &str, name: &str| Account {

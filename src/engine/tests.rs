@@ -31,7 +31,10 @@ pub(super) fn user(alias: &str) -> NewSession {
         alias: alias.parse().unwrap(),
         profile: None,
         region: None,
-        kind: SessionKind::IamUser { mfa_device: None },
+        kind: SessionKind::IamUser {
+            mfa_device: None,
+            mfa_source: None,
+        },
     }
 }
 
@@ -342,7 +345,7 @@ fn delete_with_the_keychain_down_keeps_the_session() {
 use crate::aws::sts::Cause;
 use crate::aws::{Call, Fake};
 use crate::engine::{MfaAsk, NoAssertion, Prompt, ProposedKeys, SamlLogin};
-use crate::session::{MfaCode, MfaDevice, NewIntegration, Region, State};
+use crate::session::{MfaCode, MfaDevice, MfaSource, NewIntegration, Region, State};
 
 /// A SAMLResponse granting `role` through `idp` (leaked: the scripted prompt holds
 /// `&'static str`).
@@ -354,6 +357,8 @@ fn granting(role: &str, idp: &str, seconds: Option<u64>) -> &'static str {
 struct Scripted {
     codes: Vec<&'static str>,
     asked: Vec<MfaAsk>,
+    /// What the engine said while an MFA source worked.
+    notices: Vec<String>,
     assertion: Option<&'static str>,
 }
 
@@ -362,6 +367,7 @@ impl Scripted {
         Self {
             codes: codes.to_vec(),
             asked: Vec::new(),
+            notices: Vec::new(),
             assertion: None,
         }
     }
@@ -371,6 +377,9 @@ impl Prompt for Scripted {
     fn mfa_code(&mut self, _: &Session, _: &MfaDevice, ask: MfaAsk) -> Option<MfaCode> {
         self.asked.push(ask);
         (!self.codes.is_empty()).then(|| self.codes.remove(0).parse().unwrap())
+    }
+    fn mfa_notice(&mut self, _: &Session, notice: crate::engine::MfaNotice<'_>) {
+        self.notices.push(format!("{notice:?}"));
     }
     fn saml_assertion(&mut self, _: &SamlLogin<'_>) -> Result<SecretString, NoAssertion> {
         self.assertion
@@ -407,6 +416,15 @@ fn rig() -> Rig {
 
 impl Rig {
     fn user(&self, alias: &str, mfa: bool) -> SessionId {
+        self.user_with(alias, mfa, None)
+    }
+
+    /// An IAM user with the MFA device `…:mfa/me` and `source`.
+    fn user_with_source(&self, alias: &str, source: &str) -> SessionId {
+        self.user_with(alias, true, Some(source.parse().unwrap()))
+    }
+
+    fn user_with(&self, alias: &str, mfa: bool, mfa_source: Option<MfaSource>) -> SessionId {
         let new = NewSession {
             publish: None,
             alias: alias.parse().unwrap(),
@@ -414,6 +432,7 @@ impl Rig {
             region: Some("eu-west-1".into()),
             kind: SessionKind::IamUser {
                 mfa_device: mfa.then(|| "arn:aws:iam::123456789012:mfa/me".parse().unwrap()),
+                mfa_source,
             },
         };
         self.engine
@@ -728,6 +747,149 @@ fn a_code_used_in_this_window_is_not_resubmitted() {
     assert_eq!(codes, ["111111", "222222"]);
 }
 
+/// The codes GetSessionToken was sent, in order.
+fn sent_codes(r: &Rig) -> Vec<String> {
+    r.sts
+        .calls()
+        .into_iter()
+        .filter_map(|c| match c {
+            Call::GetSessionToken { mfa_code, .. } => mfa_code,
+            _ => None,
+        })
+        .collect()
+}
+
+/// A process source printing the lines of a file one call after another (the last one
+/// again once they run out), and the file of its calls.
+fn counting_source(dir: &std::path::Path, codes: &[&str]) -> String {
+    let list = dir.join("codes");
+    std::fs::write(&list, codes.join("\n") + "\n").unwrap();
+    let calls = dir.join("calls");
+    let script = format!(
+        "echo x >> {calls}; n=$(wc -l < {calls}); sed -n \"$n p\" {list} | grep . || tail -n 1 {list}",
+        calls = calls.display(),
+        list = list.display()
+    );
+    format!("process:sh -c {}", shlex::try_quote(&script).unwrap())
+}
+
+fn source_calls(dir: &std::path::Path) -> usize {
+    std::fs::read_to_string(dir.join("calls"))
+        .unwrap_or_default()
+        .lines()
+        .count()
+}
+
+#[test]
+fn an_mfa_source_gives_the_code_without_asking_anyone() {
+    let mut r = rig();
+    let dir = tempfile::tempdir().unwrap();
+    let id = r.user_with_source("dev", &counting_source(dir.path(), &["123456"]));
+    let mut prompt = Scripted::codes(&[]);
+    r.engine.start(id, &mut prompt, false).unwrap();
+    assert_eq!(prompt.asked, []);
+    assert_eq!(sent_codes(&r), ["123456"]);
+    assert_eq!(r.session(id).state, State::Active);
+}
+
+#[test]
+fn a_failing_source_hands_over_to_the_person_saying_why_or_is_the_error_without_one() {
+    let mut r = rig();
+    let id = r.user_with_source("dev", "process:sh -c 'echo token locked >&2; exit 2'");
+    let mut prompt = Scripted::codes(&["222222"]);
+    r.engine.start(id, &mut prompt, false).unwrap();
+    assert_eq!(prompt.asked, [MfaAsk::SourceFailed]);
+    assert_eq!(
+        prompt.notices,
+        [r#"SourceFailed("sh failed (exit status 2): token locked")"#]
+    );
+    assert_eq!(sent_codes(&r), ["222222"]);
+
+    r.engine.stop(id).unwrap();
+    r.mem.delete(Key::new(id, Item::SessionToken)).unwrap();
+    let err = r.engine.start(id, &mut NoPrompt, false).unwrap_err();
+    assert!(matches!(err, Error::MfaSource { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "no MFA code for session \"dev\" from its MFA source: sh failed (exit status 2): token locked"
+    );
+    assert_eq!(r.session(id).state, State::Inactive);
+    assert_eq!(sent_codes(&r).len(), 1);
+}
+
+#[test]
+fn a_code_offered_on_the_command_line_goes_before_the_source() {
+    struct Offering(Option<MfaCode>);
+    impl Prompt for Offering {
+        fn mfa_code(&mut self, _: &Session, _: &MfaDevice, _: MfaAsk) -> Option<MfaCode> {
+            None
+        }
+        fn offered_code(&mut self) -> Option<MfaCode> {
+            self.0.take()
+        }
+        fn saml_assertion(&mut self, _: &SamlLogin<'_>) -> Result<SecretString, NoAssertion> {
+            Err(NoAssertion::NotGiven)
+        }
+    }
+    let mut r = rig();
+    let dir = tempfile::tempdir().unwrap();
+    let id = r.user_with_source("dev", &counting_source(dir.path(), &["123456"]));
+    let mut prompt = Offering(Some("999999".parse().unwrap()));
+    r.engine.start(id, &mut prompt, false).unwrap();
+    assert_eq!(sent_codes(&r), ["999999"]);
+    assert_eq!(source_calls(dir.path()), 0);
+}
+
+thread_local! {
+    /// The fake clock of the tests of MFA windows, in Unix seconds; their pauses advance it.
+    static NOW: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
+}
+
+/// An engine whose clock is `NOW` (starting at `at`) and whose pauses only advance it.
+fn on_fake_clock(r: &mut Rig, at: i64) {
+    NOW.with(|n| n.set(at));
+    r.engine
+        .set_clock(|| time::OffsetDateTime::from_unix_timestamp(NOW.with(|n| n.get())).unwrap());
+    r.engine
+        .set_pause(|d| NOW.with(|n| n.set(n.get() + d.as_secs() as i64)));
+}
+
+#[test]
+fn a_source_is_asked_again_only_once_the_used_codes_window_is_over() {
+    let mut r = rig();
+    // 10 s into a 30-second window.
+    let start = time::OffsetDateTime::now_utc().unix_timestamp() / 30 * 30 + 10;
+    on_fake_clock(&mut r, start);
+    let dir = tempfile::tempdir().unwrap();
+    let id = r.user_with_source("dev", &counting_source(dir.path(), &["111111", "222222"]));
+    r.engine.start(id, &mut NoPrompt, false).unwrap();
+    // A new token in the same window: the source would give the used code again.
+    r.engine.stop(id).unwrap();
+    r.mem.delete(Key::new(id, Item::SessionToken)).unwrap();
+    let mut prompt = Scripted::codes(&[]);
+    r.engine.start(id, &mut prompt, false).unwrap();
+    assert_eq!(prompt.notices, ["NextCode { seconds: 21 }"]);
+    assert_eq!(NOW.with(|n| n.get()), start + 21);
+    assert_eq!(source_calls(dir.path()), 2, "asked once per window");
+    assert_eq!(sent_codes(&r), ["111111", "222222"]);
+}
+
+#[test]
+fn a_source_that_keeps_giving_the_used_code_is_never_sent_it_twice() {
+    let mut r = rig();
+    let start = time::OffsetDateTime::now_utc().unix_timestamp() / 30 * 30;
+    on_fake_clock(&mut r, start);
+    let dir = tempfile::tempdir().unwrap();
+    let id = r.user_with_source("dev", &counting_source(dir.path(), &["111111"]));
+    r.engine.start(id, &mut NoPrompt, false).unwrap();
+    r.engine.stop(id).unwrap();
+    r.mem.delete(Key::new(id, Item::SessionToken)).unwrap();
+    let err = r.engine.start(id, &mut NoPrompt, false).unwrap_err();
+    assert!(matches!(err, Error::MfaCodeReused { .. }), "{err}");
+    assert_eq!(sent_codes(&r), ["111111"]);
+    assert_eq!(source_calls(dir.path()), 4);
+}
+
 #[test]
 fn without_a_code_the_start_fails_clearly_and_records_nothing() {
     let mut r = rig();
@@ -768,7 +930,10 @@ fn one_active_session_per_profile_and_stop_removes_the_sections() {
                 alias: "b".parse().unwrap(),
                 profile: Some("a".parse().unwrap()),
                 region: None,
-                kind: SessionKind::IamUser { mfa_device: None },
+                kind: SessionKind::IamUser {
+                    mfa_device: None,
+                    mfa_source: None,
+                },
             },
             Some(keys("AKIABBBBBBBBBBBBBBBB", "x")),
         )
@@ -965,6 +1130,7 @@ fn federated_sessions_need_an_assertion() {
     let mut prompt = Scripted {
         codes: vec![],
         asked: vec![],
+        notices: vec![],
         assertion: Some(granting(
             "arn:aws:iam::123456789012:role/fed",
             "arn:aws:iam::123456789012:saml-provider/p",
@@ -1203,7 +1369,10 @@ fn user_on_default(r: &Rig, alias: &str, access_key_id: &str, secret: &str) -> S
         alias: alias.parse().unwrap(),
         profile: None,
         region: Some("eu-west-1".into()),
-        kind: SessionKind::IamUser { mfa_device: None },
+        kind: SessionKind::IamUser {
+            mfa_device: None,
+            mfa_source: None,
+        },
     };
     r.engine
         .add(new, Some(keys(access_key_id, secret)))

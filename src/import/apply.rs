@@ -203,7 +203,17 @@ fn create(
     p: Planned,
 ) -> Result<SessionId, Box<dyn std::error::Error>> {
     let (kind, keys) = match p.outcome {
-        Outcome::User { mfa_device, keys } => (SessionKind::IamUser { mfa_device }, Some(keys)),
+        Outcome::User {
+            mfa_device,
+            mfa_source,
+            keys,
+        } => (
+            SessionKind::IamUser {
+                mfa_device,
+                mfa_source,
+            },
+            Some(keys),
+        ),
         Outcome::Chained {
             role_arn,
             source,

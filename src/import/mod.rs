@@ -18,8 +18,9 @@ use secrecy::SecretString;
 
 use crate::awsfiles::Document;
 use crate::session::{
-    AccessKeyId, Alias, Catalog, ExternalId, IamUserKeys, IntegrationId, MfaDevice, NewIntegration,
-    ProfileName, RememberedProfile, RoleArn, RoleSessionName, SecretAccessKey, StartUrl,
+    AccessKeyId, Alias, Catalog, CommandLine, ExternalId, IamUserKeys, IntegrationId, MfaDevice,
+    MfaSource, NewIntegration, ProfileName, RememberedProfile, RoleArn, RoleSessionName,
+    SecretAccessKey, StartUrl,
 };
 
 /// What one profile becomes.
@@ -28,6 +29,8 @@ pub enum Outcome {
     /// A new IAM-user session with these keys.
     User {
         mfa_device: Option<MfaDevice>,
+        /// aws-vault's `mfa_process`, beside an `mfa_serial`.
+        mfa_source: Option<MfaSource>,
         keys: IamUserKeys,
     },
     /// A new chained session assuming `role_arn` with the session of profile `source`.
@@ -133,6 +136,7 @@ fn profiles(credentials: &Document, config: &Document) -> BTreeMap<String, Profi
         "aws_secret_access_key",
         "aws_session_token",
         "mfa_serial",
+        "mfa_process",
         "region",
         "role_arn",
         "source_profile",
@@ -264,7 +268,20 @@ fn outcome(
                 Ok(m) => m,
                 Err(e) => return Outcome::Skipped(format!("{e}")),
             };
-            Outcome::User { mfa_device, keys }
+            // aws-vault's `mfa_process` runs through a shell; a command that needs none runs
+            // as its words.
+            let mfa_source = match (&mfa_device, p.get("mfa_process")) {
+                (Some(_), Some(command)) => match CommandLine::from_shell(command) {
+                    Ok(command) => Some(MfaSource::Process(command)),
+                    Err(e) => return Outcome::Skipped(format!("mfa_process: {}", e.rule)),
+                },
+                _ => None,
+            };
+            Outcome::User {
+                mfa_device,
+                mfa_source,
+                keys,
+            }
         }
         (Some(_), None) | (None, Some(_)) => skipped("only one of the two keys"),
         (None, None) => skipped("no credentials of its own (settings only)"),
@@ -508,13 +525,17 @@ pub fn offer(aws: &Profiles, catalog: &Catalog) -> Option<String> {
         })
         .collect();
     lines.extend(planned.iter().filter_map(|p| match &p.outcome {
-        Outcome::User { mfa_device, .. } => Some(format!(
+        Outcome::User {
+            mfa_device,
+            mfa_source,
+            ..
+        } => Some(format!(
             "• {}: IAM user, its keys into the keychain{}",
             p.profile,
-            if mfa_device.is_some() {
-                ", with its MFA device"
-            } else {
-                ""
+            match (mfa_device, mfa_source) {
+                (Some(_), Some(source)) => format!(", with its MFA device and {source}"),
+                (Some(_), None) => ", with its MFA device".to_owned(),
+                _ => String::new(),
             }
         )),
         Outcome::Chained {
@@ -599,6 +620,26 @@ mod tests {
     }
 
     #[test]
+    fn aws_vaults_mfa_process_becomes_the_users_mfa_source() {
+        let credentials = "[a]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n\n[b]\naws_access_key_id = AKIAIOSFODNN7EXAMPLF\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n\n[c]\naws_access_key_id = AKIAIOSFODNN7EXAMPLG\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n";
+        let config = "[profile a]\nmfa_serial = arn:aws:iam::123456789012:mfa/a\nmfa_process = pass otp aws/a\n\n[profile b]\nmfa_serial = arn:aws:iam::123456789012:mfa/b\nmfa_process = op item get aws --otp | tr -d ' '\n\n[profile c]\nmfa_process = pass otp aws/c\n";
+        let planned = plan_of(credentials, config);
+        let source = |name: &str| {
+            let p = planned.iter().find(|p| p.profile == name).unwrap();
+            let Outcome::User { mfa_source, .. } = &p.outcome else {
+                panic!("{name}: {:?}", p.outcome)
+            };
+            mfa_source.as_ref().map(ToString::to_string)
+        };
+        assert_eq!(source("a").as_deref(), Some("process:pass otp aws/a"));
+        assert_eq!(
+            source("b").as_deref(),
+            Some("process:sh -c \"op item get aws --otp | tr -d ' '\"")
+        );
+        assert_eq!(source("c"), None, "no MFA device: nothing asks for a code");
+    }
+
+    #[test]
     fn the_first_run_offer_lists_what_would_be_imported_and_only_on_a_first_run() {
         let credentials = Document::parse("[dev]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n", Flavor::Credentials).unwrap();
         let config = Document::parse("[profile ops]\nrole_arn = arn:aws:iam::123456789012:role/Ops\nsource_profile = dev\n\n[profile box]\ncredential_source = Ec2InstanceMetadata\n\n[sso-session corp]\nsso_start_url = https://d-1234567890.awsapps.com/start\nsso_region = eu-west-1\n\n[profile admin]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = Admin\n", Flavor::Config).unwrap();
@@ -620,7 +661,10 @@ mod tests {
                 profile: None,
                 region: None,
                 publish: None,
-                kind: crate::session::SessionKind::IamUser { mfa_device: None },
+                kind: crate::session::SessionKind::IamUser {
+                    mfa_device: None,
+                    mfa_source: None,
+                },
             })
             .unwrap();
         assert_eq!(first_run_offer(&aws, &catalog), None, "not a first run");

@@ -582,6 +582,19 @@ impl Catalog {
                     ),
                 );
             }
+            if let SessionKind::IamUser {
+                mfa_device: None,
+                mfa_source: Some(_),
+            } = &s.kind
+            {
+                return invalid(
+                    Field::MfaSource,
+                    format!(
+                        "session {:?} has an MFA source but no MFA device: set the MFA device too, or the source back to prompt",
+                        s.alias.as_str()
+                    ),
+                );
+            }
             if !profiles.contains(&s.profile) {
                 return invalid(
                     Field::Profile,

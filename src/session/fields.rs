@@ -22,6 +22,7 @@ pub enum Field {
     Profile,
     Region,
     MfaDevice,
+    MfaSource,
     MfaCode,
     RoleArn,
     RoleSessionName,
@@ -48,6 +49,7 @@ impl fmt::Display for Field {
             Field::Profile => "named profile",
             Field::Region => "region",
             Field::MfaDevice => "MFA device",
+            Field::MfaSource => "MFA source",
             Field::MfaCode => "MFA code",
             Field::RoleArn => "role ARN",
             Field::RoleSessionName => "role session name",
@@ -68,13 +70,14 @@ impl fmt::Display for Field {
 
 impl Field {
     /// Every field, in the order forms show them.
-    pub const ALL: [Field; 20] = [
+    pub const ALL: [Field; 21] = [
         Field::Id,
         Field::Alias,
         Field::Kind,
         Field::Profile,
         Field::Region,
         Field::MfaDevice,
+        Field::MfaSource,
         Field::MfaCode,
         Field::AccessKeyId,
         Field::SecretAccessKey,
@@ -101,6 +104,7 @@ impl Field {
             Field::Profile => "profile",
             Field::Region => "region",
             Field::MfaDevice => "mfa-device",
+            Field::MfaSource => "mfa-source",
             Field::MfaCode => "mfa-code",
             Field::RoleArn => "role-arn",
             Field::RoleSessionName => "role-session-name",
@@ -132,6 +136,7 @@ impl Field {
             Field::Profile => "Named profile",
             Field::Region => "AWS region",
             Field::MfaDevice => "MFA device",
+            Field::MfaSource => "MFA source",
             Field::MfaCode => "MFA code",
             Field::RoleArn => "Role ARN",
             Field::RoleSessionName => "Role session name",
@@ -159,6 +164,7 @@ impl Field {
     pub fn unset(self) -> &'static str {
         match self {
             Field::RoleSessionName => "(default: credtray-<alias>)",
+            Field::MfaSource => "(default: prompt)",
             _ => "(none)",
         }
     }
@@ -168,6 +174,7 @@ impl Field {
     pub fn example(self) -> &'static str {
         match self {
             Field::MfaDevice => "arn:aws:iam::123456789012:mfa/alice",
+            Field::MfaSource => "ykman:AWS:alice",
             Field::RoleArn => "arn:aws:iam::123456789012:role/Admin",
             Field::RoleSessionName => "alice-admin",
             Field::Assumer => "6f1c2b9e-4a3d-4e5f-9a8b-7c6d5e4f3a2b",

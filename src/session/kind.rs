@@ -9,7 +9,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::{
-    AccountId, ExternalId, Field, IdpArn, IntegrationId, MfaDevice, RoleArn, RoleName,
+    AccountId, ExternalId, Field, IdpArn, IntegrationId, MfaDevice, MfaSource, RoleArn, RoleName,
     RoleSessionName, SamlUrl, SessionId, ValidationError,
 };
 
@@ -19,6 +19,8 @@ use super::{
 pub enum SessionKind {
     IamUser {
         mfa_device: Option<MfaDevice>,
+        /// Where the MFA code comes from; `None`: the person is asked.
+        mfa_source: Option<MfaSource>,
     },
     IamRoleChained {
         role_arn: RoleArn,
@@ -61,7 +63,12 @@ impl Kind {
     /// the others in [`SessionKind`].
     pub fn fields(self) -> &'static [Field] {
         match self {
-            Kind::IamUser => &[Field::MfaDevice, Field::AccessKeyId, Field::SecretAccessKey],
+            Kind::IamUser => &[
+                Field::MfaDevice,
+                Field::MfaSource,
+                Field::AccessKeyId,
+                Field::SecretAccessKey,
+            ],
             Kind::IamRoleChained => &[
                 Field::RoleArn,
                 Field::RoleSessionName,
@@ -149,6 +156,20 @@ impl<T: Plain> Text for T {
     }
 }
 
+/// `prompt`, the default, is stored as no value: a session that never chose keeps no line.
+impl Text for Option<MfaSource> {
+    const OPTIONAL: bool = true;
+    fn parse_text(text: &str) -> Result<Self, ValidationError> {
+        match text.trim() {
+            "" | "prompt" => Ok(None),
+            text => text.parse().map(Some),
+        }
+    }
+    fn text(&self) -> Option<String> {
+        self.as_ref().map(ToString::to_string)
+    }
+}
+
 impl<T: Plain> Text for Option<T> {
     const OPTIONAL: bool = true;
     fn parse_text(text: &str) -> Result<Self, ValidationError> {
@@ -224,6 +245,7 @@ impl Plain for IntegrationId {}
 
 values! {
     MfaDevice: Option<MfaDevice>,
+    MfaSource: Option<MfaSource>,
     RoleArn: RoleArn,
     RoleSessionName: Option<RoleSessionName>,
     Assumer: SessionId,
@@ -282,7 +304,12 @@ impl SessionKind {
     pub fn get(&self, field: Field) -> Option<Value> {
         use SessionKind as K;
         Some(match (self, field) {
-            (K::IamUser { mfa_device }, Field::MfaDevice) => Value::MfaDevice(mfa_device.clone()),
+            (K::IamUser { mfa_device, .. }, Field::MfaDevice) => {
+                Value::MfaDevice(mfa_device.clone())
+            }
+            (K::IamUser { mfa_source, .. }, Field::MfaSource) => {
+                Value::MfaSource(mfa_source.clone())
+            }
             (
                 K::IamRoleChained { role_arn, .. } | K::IamRoleFederated { role_arn, .. },
                 Field::RoleArn,
@@ -327,7 +354,8 @@ impl SessionKind {
     pub fn set(&mut self, value: Value) -> Option<bool> {
         use SessionKind as K;
         Some(match (self, value) {
-            (K::IamUser { mfa_device }, Value::MfaDevice(v)) => replace(mfa_device, v),
+            (K::IamUser { mfa_device, .. }, Value::MfaDevice(v)) => replace(mfa_device, v),
+            (K::IamUser { mfa_source, .. }, Value::MfaSource(v)) => replace(mfa_source, v),
             (
                 K::IamRoleChained { role_arn, .. } | K::IamRoleFederated { role_arn, .. },
                 Value::RoleArn(v),
@@ -382,6 +410,7 @@ impl SessionKind {
         Ok(match kind {
             Kind::IamUser => SessionKind::IamUser {
                 mfa_device: take!(MfaDevice?),
+                mfa_source: take!(MfaSource?),
             },
             Kind::IamRoleChained => SessionKind::IamRoleChained {
                 role_arn: take!(RoleArn),

@@ -6,6 +6,7 @@ mod catalog;
 mod fields;
 mod integration;
 mod kind;
+mod mfa_source;
 mod search;
 
 pub use catalog::{Catalog, Edit, EditOutcome, Error, NewSession, Settings};
@@ -16,6 +17,7 @@ pub use fields::{
 };
 pub use integration::{Integration, IntegrationEdit, Login, NewIntegration, RememberedProfile};
 pub use kind::{Kind, Mismatch, SessionKind, Value};
+pub use mfa_source::{CommandLine, MfaSource};
 pub use search::search;
 
 /// A session: a way to obtain temporary credentials for one named profile.

@@ -99,7 +99,10 @@ mod tests {
                 profile: Some(profile.parse().unwrap()),
                 region: Some("eu-west-1".into()),
                 publish: None,
-                kind: SessionKind::IamUser { mfa_device: None },
+                kind: SessionKind::IamUser {
+                    mfa_device: None,
+                    mfa_source: None,
+                },
             })
             .unwrap();
         }

@@ -407,7 +407,10 @@ mod tests {
                 alias: alias.parse().unwrap(),
                 profile: Some("dev".parse().unwrap()),
                 region: Some("eu-west-1".to_owned()),
-                kind: SessionKind::IamUser { mfa_device: None },
+                kind: SessionKind::IamUser {
+                    mfa_device: None,
+                    mfa_source: None,
+                },
             })
             .unwrap();
     }
@@ -508,7 +511,7 @@ mod tests {
         assert_eq!(saved.profiles().len(), 2);
         let text = std::fs::read_to_string(store.path()).unwrap();
         assert!(text.starts_with("# credtray's store"));
-        assert!(text.contains("version = 6"));
+        assert!(text.contains("version = 7"));
     }
 
     #[test]
@@ -585,7 +588,7 @@ mod tests {
         locked.save().unwrap();
         drop(locked);
         let text = std::fs::read_to_string(store.path()).unwrap();
-        assert!(text.contains("version = 6"), "{text}");
+        assert!(text.contains("version = 7"), "{text}");
         assert!(
             text.contains("pace_rate = 19.88\npace_ceiling = 21.5\n"),
             "{text}"
@@ -649,11 +652,60 @@ mod tests {
     fn a_newer_schema_is_refused_by_version() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::at(dir.path());
-        std::fs::write(store.path(), "version = 7\nnew_thing = true\n").unwrap();
+        std::fs::write(store.path(), "version = 8\nnew_thing = true\n").unwrap();
         assert!(matches!(
             store.load().unwrap_err(),
-            Error::Version { found: 7, .. }
+            Error::Version { found: 8, .. }
         ));
+    }
+
+    #[test]
+    fn an_mfa_source_round_trips_and_a_version_6_user_has_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path());
+        let v6 = "version = 6\nprofiles = [\"default\", \"dev\"]\n\n[[session]]\nid = \"6f1c2b9e-4a3d-4e5f-9a8b-7c6d5e4f3a2b\"\nalias = \"dev\"\nkind = \"iam-user\"\nprofile = \"dev\"\nregion = \"eu-west-1\"\nmfa_device = \"arn:aws:iam::123456789012:mfa/me\"\n";
+        std::fs::write(store.path(), v6).unwrap();
+        let mut locked = store.lock().unwrap();
+        let id = locked.catalog.sessions()[0].id;
+        let SessionKind::IamUser { mfa_source, .. } = &locked.catalog.sessions()[0].kind else {
+            panic!()
+        };
+        assert_eq!(*mfa_source, None);
+        let source = crate::session::Value::parse(
+            crate::session::Field::MfaSource,
+            "process:op item get 'aws dev' --otp",
+        )
+        .unwrap();
+        let edit = crate::session::Edit {
+            values: vec![source],
+            ..Default::default()
+        };
+        locked.catalog.edit(id, &edit).unwrap();
+        locked.save().unwrap();
+        drop(locked);
+        let text = std::fs::read_to_string(store.path()).unwrap();
+        assert!(text.contains("version = 7"), "{text}");
+        assert!(
+            text.contains("mfa_source = \"process:op item get 'aws dev' --otp\"\n"),
+            "{text}"
+        );
+        let loaded = store.load().unwrap();
+        let SessionKind::IamUser { mfa_source, .. } = &loaded.sessions()[0].kind else {
+            panic!()
+        };
+        assert_eq!(
+            mfa_source.as_ref().unwrap().to_string(),
+            "process:op item get 'aws dev' --otp"
+        );
+        let bad = text.replace("process:op", "proc:op");
+        std::fs::write(store.path(), bad).unwrap();
+        let err = crate::error_sentence(&store.load().unwrap_err());
+        assert!(err.contains("MFA source") && err.contains("line"), "{err}");
+        // A source without a device is refused by name.
+        let orphan = text.replace("mfa_device = \"arn:aws:iam::123456789012:mfa/me\"\n", "");
+        std::fs::write(store.path(), orphan).unwrap();
+        let err = crate::error_sentence(&store.load().unwrap_err());
+        assert!(err.contains("has an MFA source but no MFA device"), "{err}");
     }
 
     #[test]
@@ -671,7 +723,7 @@ mod tests {
         locked.save().unwrap();
         drop(locked);
         let text = std::fs::read_to_string(store.path()).unwrap();
-        assert!(text.contains("version = 6"), "{text}");
+        assert!(text.contains("version = 7"), "{text}");
         assert!(
             text.contains("keychain = \"file\"\nkeychain_from = \"os\"\n"),
             "{text}"
@@ -715,7 +767,7 @@ mod tests {
         locked.save().unwrap();
         drop(locked);
         let text = std::fs::read_to_string(store.path()).unwrap();
-        assert!(text.contains("version = 6"), "{text}");
+        assert!(text.contains("version = 7"), "{text}");
         assert!(
             text.contains("proxy = \"http://proxy.corp:3128\"\nno_proxy = \"localhost, .internal\"\nproxy_user = \"alice\"\nca_bundle = \"/etc/ssl/corp.pem\"\n"),
             "{text}"
@@ -769,7 +821,7 @@ mod tests {
         locked.owned[0].fingerprint = Some("x".to_owned());
         locked.save().unwrap();
         let saved = std::fs::read_to_string(store.path()).unwrap();
-        assert!(saved.contains("version = 6"), "{saved}");
+        assert!(saved.contains("version = 7"), "{saved}");
         assert_eq!(saved.matches("flavor = ").count(), 5, "{saved}");
         assert_eq!(store.load_all().unwrap().owned.len(), 5);
     }

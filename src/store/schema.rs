@@ -34,6 +34,11 @@
 //! finished). A version-5 file has neither: it is read as it is and saved as version 6; an
 //! older credtray refuses a version-6 file by its version, so it never reads the OS keychain
 //! of a user whose keys are elsewhere.
+//!
+//! Version 7 added an IAM-user session's `mfa_source` (`ykman:<OATH account>` or
+//! `process:<command line>`; absent: the person is asked, as before). A version-6 file has
+//! none: it is read as it is and saved as version 7; an older credtray refuses a version-7
+//! file by its version rather than start a session with a prompt its user chose not to see.
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
@@ -48,7 +53,7 @@ use crate::session::{
     ValidationError, Value,
 };
 
-pub const VERSION: u32 = 6;
+pub const VERSION: u32 = 7;
 
 /// The oldest version this credtray reads (and migrates).
 pub const OLDEST: u32 = 1;

@@ -720,6 +720,7 @@ mod tests {
                 region: Some("eu-west-1".into()),
                 kind: SessionKind::IamUser {
                     mfa_device: Some("GAHT12345678".parse().unwrap()),
+                    mfa_source: None,
                 },
             })
             .unwrap();
@@ -862,11 +863,12 @@ mod tests {
                 "Named profile",
                 "AWS region",
                 "MFA device (optional)",
+                "MFA source (optional)",
                 "Access key ID",
                 "Secret access key"
             ]
         );
-        assert!(f.fields[4].masked && f.fields[5].masked);
+        assert!(f.fields[5].masked && f.fields[6].masked);
         assert!(add(&c, Kind::AwsSsoRole).is_none());
         let (new, keys) = parse_add(
             &c,
@@ -875,6 +877,7 @@ mod tests {
                 "dev",
                 "dev",
                 "us-east-2",
+                "",
                 "",
                 "AKIAIOSFODNN7EXAMPLE",
                 "secret",
@@ -924,6 +927,7 @@ mod tests {
                     "dev",
                     "us-east-1",
                     "",
+                    "",
                     "AKIAIOSFODNN7EXAMPLE",
                     "s",
                 ]),
@@ -936,6 +940,7 @@ mod tests {
                     "my profile",
                     "us-east-1",
                     "",
+                    "",
                     "AKIAIOSFODNN7EXAMPLE",
                     "s",
                 ]),
@@ -943,7 +948,7 @@ mod tests {
             ),
             (
                 Kind::IamUser,
-                values(&["x", "dev", "mars-1", "", "AKIAIOSFODNN7EXAMPLE", "s"]),
+                values(&["x", "dev", "mars-1", "", "", "AKIAIOSFODNN7EXAMPLE", "s"]),
                 "region",
             ),
             (
@@ -1113,6 +1118,7 @@ mod tests {
                 ),
                 ("AWS region", "eu-west-1", false, false),
                 ("MFA device (optional)", "GAHT12345678", false, false),
+                ("MFA source (optional)", "", false, false),
                 ("Access key ID", "", true, false),
                 ("Secret access key", "", true, false),
             ]
@@ -1172,7 +1178,7 @@ mod tests {
         let edit = parse_session_edit(
             &c,
             &user,
-            &typed(&form, &[(1, "brand-new"), (4, "AKIAIOSFODNN7EXAMPLE")]),
+            &typed(&form, &[(1, "brand-new"), (5, "AKIAIOSFODNN7EXAMPLE")]),
         )
         .unwrap();
         assert_eq!(edit.profile.unwrap().as_str(), "brand-new");
@@ -1218,8 +1224,8 @@ mod tests {
         assert_eq!(refusal.fields[0].0, 0);
         // A secret typed wrong is refused without being echoed.
         let form = edit_session(&c, &user);
-        let refusal = parse_session_edit(&c, &user, &typed(&form, &[(4, "short")])).unwrap_err();
-        assert_eq!(refusal.fields[0].0, 4);
+        let refusal = parse_session_edit(&c, &user, &typed(&form, &[(5, "short")])).unwrap_err();
+        assert_eq!(refusal.fields[0].0, 5);
         assert!(!refusal.fields[0].1.contains("short"));
         // A derived session's profile changes; its own fields are not even looked at.
         let form = edit_session(&c, &sso);
@@ -1241,10 +1247,11 @@ mod tests {
                 "eu-west-1",
                 "GAHT12345678",
                 "",
+                "",
                 ""
             ]
         );
-        assert!(form.fields[4].masked && form.fields[5].masked);
+        assert!(form.fields[5].masked && form.fields[6].masked);
         // Without keys the copy is refused (the engine asks for them); with them it is added.
         let typed = |v: &[&str]| {
             v.iter()
@@ -1259,6 +1266,7 @@ mod tests {
                 "prod",
                 "eu-west-1",
                 "GAHT12345678",
+                "ykman:AWS:prod",
                 "AKIAIOSFODNN7EXAMPLE",
                 "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
             ]),
@@ -1266,6 +1274,10 @@ mod tests {
         .unwrap();
         assert_eq!(new.alias.as_str(), "Prod Admin copy");
         assert!(keys.is_some());
+        let SessionKind::IamUser { mfa_source, .. } = &new.kind else {
+            panic!("{:?}", new.kind)
+        };
+        assert_eq!(mfa_source.as_ref().unwrap().to_string(), "ykman:AWS:prod");
         let form = duplicate(&c, &chained).unwrap();
         assert!(
             form.fields

@@ -797,15 +797,13 @@ impl App {
             Question::MfaCode {
                 alias,
                 device,
-                again,
+                note,
             } => {
                 let mut form = Form::new(
                     format!("credtray — MFA code for \"{alias}\""),
                     vec![Entry::text(format!("Code from {device}"), "")],
                 );
-                if *again {
-                    form.error = Some("That code was just used. Wait for the next one.".to_owned());
-                }
+                form.error = note.clone();
                 ask(&self.dialogs, form, |v| {
                     v[0].parse::<MfaCode>()
                         .map(|c| Answer::Secret(SecretString::from(c.as_str())))

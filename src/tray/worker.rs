@@ -18,8 +18,8 @@ use tao::event_loop::EventLoopProxy;
 use super::UserEvent;
 use credtray::awsfiles;
 use credtray::engine::{
-    self, Chain, Engine, MfaAsk, NoAssertion, Prompt, ProposedKeys, SamlLogin, SyncPhase,
-    SyncProgress, SyncReport,
+    self, Chain, Engine, MfaAsk, MfaNotice, NoAssertion, Prompt, ProposedKeys, SamlLogin,
+    SyncPhase, SyncProgress, SyncReport,
 };
 use credtray::saml_login;
 use credtray::session::{
@@ -90,7 +90,8 @@ pub enum Question {
     MfaCode {
         alias: String,
         device: String,
-        again: bool,
+        /// Why the person is asked (again): shown on the form as its error line.
+        note: Option<String>,
     },
     TakeOver {
         alias: String,
@@ -817,6 +818,8 @@ pub struct TrayPrompt {
     within: Duration,
     /// A rotation: the login window never shows.
     unattended: bool,
+    /// Why the MFA source gave no code, said on the dialog that asks for it instead.
+    source_failure: Option<String>,
 }
 
 impl TrayPrompt {
@@ -830,6 +833,7 @@ impl TrayPrompt {
             quitting,
             within,
             unattended: false,
+            source_failure: None,
         }
     }
 
@@ -860,14 +864,43 @@ impl TrayPrompt {
 
 impl Prompt for TrayPrompt {
     fn mfa_code(&mut self, session: &Session, device: &MfaDevice, ask: MfaAsk) -> Option<MfaCode> {
+        let note = match ask {
+            MfaAsk::First => None,
+            MfaAsk::AlreadyUsed => {
+                Some("That code was just used. Wait for the next one.".to_owned())
+            }
+            MfaAsk::SourceFailed => Some(format!(
+                "Its MFA source gave no code: {}. Type the code instead.",
+                self.source_failure.take().unwrap_or_default()
+            )),
+        };
         let question = Question::MfaCode {
             alias: session.alias.to_string(),
             device: device.to_string(),
-            again: ask == MfaAsk::AlreadyUsed,
+            note,
         };
         match self.ask(question)? {
             Answer::Secret(code) => code.expose_secret().parse().ok(),
             Answer::Yes => None,
+        }
+    }
+
+    fn mfa_notice(&mut self, session: &Session, notice: MfaNotice<'_>) {
+        let alias = &session.alias;
+        match notice {
+            MfaNotice::Touch => notify(
+                &format!("Touch your YubiKey for {alias}"),
+                "credtray is reading the MFA code from your YubiKey.",
+            ),
+            MfaNotice::NextCode { seconds } => notify(
+                &format!("Waiting for the next MFA code for {alias}"),
+                &format!(
+                    "The code of this 30-second window was used already; asking again in {seconds} s."
+                ),
+            ),
+            MfaNotice::SourceFailed(why) => {
+                self.source_failure = Some(why.trim_end_matches('.').to_owned())
+            }
         }
     }
 

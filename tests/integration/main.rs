@@ -21,6 +21,7 @@ mod integrations;
 mod keychain;
 mod keypair;
 mod leaks;
+mod mfa;
 mod net;
 mod net_support;
 mod package;

@@ -288,7 +288,7 @@ fn a_version_1_store_migrates_a_config_record_at_a_custom_path_as_credentials() 
     );
     let store = std::fs::read_to_string(env.store_path()).unwrap();
     assert!(
-        store.contains("version = 6") && !store.contains("[[owned]]"),
+        store.contains("version = 7") && !store.contains("[[owned]]"),
         "{store}"
     );
 }

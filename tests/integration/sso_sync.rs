@@ -117,7 +117,7 @@ fn a_hundred_accounts_at_the_portals_quota_sync_whole_and_the_learned_pace_is_ke
         .parse()
         .unwrap();
     assert!(rate > 0.5 && rate < 100.0, "{rate}");
-    assert!(store.starts_with("# credtray") && store.contains("version = 6"));
+    assert!(store.starts_with("# credtray") && store.contains("version = 7"));
 }
 
 #[test]

@@ -593,7 +593,7 @@ fn a_corrupt_store_is_reported_with_file_and_line_and_never_overwritten() {
         ),
         (
             "a newer version",
-            valid.replace("version = 6", "version = 7"),
+            valid.replace("version = 7", "version = 8"),
             "version",
         ),
     ];

@@ -471,14 +471,14 @@ def _():
     probe.click(['● dev*', 'Edit session…'])
     title = 'Edit session "dev"'
     open_window(title)
-    for _ in range(6):  # alias, profile (2), region (2), MFA device: the access key ID
+    for _ in range(7):  # alias, profile (2), region (2), MFA device, MFA source: the access key ID
         xdotool('key', 'Tab')
     xdotool('type', '--delay', '10', 'AKIASECRETSECRET0001')
     xdotool('key', 'ctrl+a')
     xdotool('key', 'ctrl+c')
     time.sleep(0.5)
     assert clipboard() == 'known-clipboard-value', 'the masked entry gave its text away'
-    xdotool('key', 'shift+Tab')  # the MFA device: a plain entry, whose copy must work
+    xdotool('key', 'shift+Tab')  # the MFA source: a plain entry, whose copy must work
     xdotool('key', 'ctrl+a')
     xdotool('type', '--delay', '10', 'typed-plain-value')
     xdotool('key', 'ctrl+a')
@@ -493,7 +493,7 @@ def _():
 def _():
     probe.click(['● dev*', 'Duplicate session…'])
     open_window('Duplicate "dev"')
-    for _ in range(6):
+    for _ in range(7):  # alias, profile (2), region (2), MFA device, MFA source
         xdotool('key', 'Tab')
     xdotool('type', '--delay', '10', fixtures['access_key_id'])
     xdotool('key', 'Tab')

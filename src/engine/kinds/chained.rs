@@ -85,9 +85,7 @@ fn assumer(
     fresh: bool,
 ) -> Result<(Credentials, bool), Error> {
     match &parent.kind {
-        SessionKind::IamUser { mfa_device } => {
-            engine.session_token(parent, mfa_device.as_ref(), prompt, mode, fresh)
-        }
+        SessionKind::IamUser { .. } => engine.session_token(parent, prompt, mode, fresh),
         _ => Ok((engine.credentials(catalog, parent, prompt, mode)?, false)),
     }
 }

@@ -1,6 +1,9 @@
 //! IAM users: GetSessionToken with the long-term keys from the keychain (and an MFA code when a
 //! device is set), cached in the keychain and reused until it is due for a refresh, so an MFA
-//! code is asked for at most once per token.
+//! code is asked for at most once per token. The code comes from the session's MFA source
+//! (`ykman`, a command: [`crate::mfa`]) when it has one, else from the person; a source that
+//! fails hands over to the person where one is present (the prompt says why), and is the
+//! error's reason where none is.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -10,12 +13,13 @@ use zeroize::Zeroizing;
 
 use super::Source;
 use crate::aws::Credentials;
-use crate::engine::prompt::{MfaAsk, Prompt};
+use crate::engine::prompt::{MfaAsk, MfaNotice, Prompt};
 use crate::engine::run::Mode;
 use crate::engine::{Engine, Error};
 use crate::secrets::{Item, Key};
 use crate::session::{
-    AccessKeyId, Catalog, IamUserKeys, MfaCode, MfaDevice, SecretAccessKey, Session, SessionId,
+    AccessKeyId, Catalog, IamUserKeys, MfaCode, MfaDevice, MfaSource, SecretAccessKey, Session,
+    SessionId, SessionKind,
 };
 
 /// GetSessionToken's duration: 12 h, AWS's default for IAM users.
@@ -63,6 +67,18 @@ impl UsedCodes {
             .is_some_and(|(used, at)| used.as_str() == code.as_str() && window - at <= 1)
     }
 
+    /// The window in which a code of `device` was last used.
+    fn last_window(&self, device: &MfaDevice) -> Option<i64> {
+        self.codes().get(device.as_str()).map(|(_, at)| *at)
+    }
+
+    /// Keeps the code last used with `device` refused until the window after `window`.
+    fn note_window(&self, device: &MfaDevice, window: i64) {
+        if let Some((_, at)) = self.codes().get_mut(device.as_str()) {
+            *at = (*at).max(window);
+        }
+    }
+
     fn note(&self, device: &MfaDevice, code: &MfaCode, window: i64) {
         self.codes().insert(
             device.to_string(),
@@ -72,11 +88,9 @@ impl UsedCodes {
 }
 
 /// An IAM-user session's source.
-pub(super) struct IamUser<'a> {
-    pub mfa_device: Option<&'a MfaDevice>,
-}
+pub(super) struct IamUser;
 
-impl Source for IamUser<'_> {
+impl Source for IamUser {
     fn credentials(
         &self,
         engine: &mut Engine,
@@ -86,7 +100,7 @@ impl Source for IamUser<'_> {
         mode: Mode<'_>,
     ) -> Result<Credentials, Error> {
         engine
-            .session_token(session, self.mfa_device, prompt, mode, false)
+            .session_token(session, prompt, mode, false)
             .map(|(c, _)| c)
     }
 }
@@ -98,7 +112,6 @@ impl Engine {
     pub(super) fn session_token(
         &mut self,
         session: &Session,
-        device: Option<&MfaDevice>,
         prompt: &mut dyn Prompt,
         mode: Mode<'_>,
         fresh: bool,
@@ -122,11 +135,20 @@ impl Engine {
             return Ok((cached, true));
         }
         let keys = self.keys(session, mode)?;
+        let (device, source) = match &session.kind {
+            SessionKind::IamUser {
+                mfa_device,
+                mfa_source,
+            } => (mfa_device.as_ref(), mfa_source.as_ref()),
+            _ => (None, None),
+        };
         let code = match device {
-            Some(device) => Some(self.ask_mfa(session, device, prompt)?),
+            Some(device) => Some(self.mfa_code(session, device, source, prompt)?),
             None => None,
         };
         tracing::info!(id = %session.id, mfa = code.is_some(), "using GetSessionToken");
+        // The window the code belongs to: a source is not asked again before the next one.
+        let window = self.mfa_window();
         let issued = self.now();
         let mut credentials = self
             .sts
@@ -138,7 +160,6 @@ impl Engine {
             )
             .map_err(|e| Error::sts(session, e))?;
         if let (Some(device), Some(code)) = (device, &code) {
-            let window = self.now().unix_timestamp() / MFA_WINDOW_SECONDS;
             self.used_codes.note(device, code, window);
         }
         credentials.issued = Some(issued);
@@ -209,15 +230,77 @@ impl Engine {
         })
     }
 
-    /// Asks for an MFA code, refusing one already used in this 30-second window (AWS would
-    /// reject it; the person is asked to wait for the next one).
+    /// The 30-second window of TOTP codes now.
+    fn mfa_window(&self) -> i64 {
+        self.now().unix_timestamp() / MFA_WINDOW_SECONDS
+    }
+
+    /// An MFA code for `device`: the one the person offered, else the source's, else the
+    /// person's. A source is asked only in a window whose code was not used yet (it would give
+    /// that code again, which AWS refuses): the engine waits for the next window first.
+    fn mfa_code(
+        &mut self,
+        session: &Session,
+        device: &MfaDevice,
+        source: Option<&MfaSource>,
+        prompt: &mut dyn Prompt,
+    ) -> Result<MfaCode, Error> {
+        if let Some(code) = prompt.offered_code() {
+            if !self.used_codes.used(device, &code, self.mfa_window()) {
+                return Ok(code);
+            }
+            return self.ask_mfa(session, device, prompt, MfaAsk::AlreadyUsed);
+        }
+        let Some(source) = source else {
+            return self.ask_mfa(session, device, prompt, MfaAsk::First);
+        };
+        for _ in 0..3 {
+            if self.used_codes.last_window(device) >= Some(self.mfa_window()) {
+                let next = (self.mfa_window() + 1) * MFA_WINDOW_SECONDS;
+                let seconds = (next - self.now().unix_timestamp()).clamp(0, MFA_WINDOW_SECONDS);
+                // A second into the window: the source's clock may lag this one a little.
+                let seconds = seconds as u64 + 1;
+                prompt.mfa_notice(session, MfaNotice::NextCode { seconds });
+                (self.pause)(Duration::from_secs(seconds));
+            }
+            if matches!(source, MfaSource::Ykman { .. }) {
+                prompt.mfa_notice(session, MfaNotice::Touch);
+            }
+            tracing::info!(id = %session.id, source = source.program(), "asking the MFA source");
+            match crate::mfa::code(source) {
+                Ok(code) if !self.used_codes.used(device, &code, self.mfa_window()) => {
+                    return Ok(code);
+                }
+                // The code of the window before, still given: the next one is near.
+                Ok(_) => self.used_codes.note_window(device, self.mfa_window()),
+                Err(failed) => {
+                    let reason = failed.to_string();
+                    tracing::warn!(id = %session.id, %reason, "the MFA source failed");
+                    prompt.mfa_notice(session, MfaNotice::SourceFailed(&reason));
+                    return match self.ask_mfa(session, device, prompt, MfaAsk::SourceFailed) {
+                        Err(Error::NeedsMfaCode { alias }) => {
+                            Err(Error::MfaSource { alias, reason })
+                        }
+                        answered => answered,
+                    };
+                }
+            }
+        }
+        Err(Error::MfaCodeReused {
+            alias: session.alias.to_string(),
+        })
+    }
+
+    /// Asks the person for an MFA code, refusing one already used in this 30-second window
+    /// (AWS would reject it; the person is asked to wait for the next one).
     fn ask_mfa(
         &mut self,
         session: &Session,
         device: &MfaDevice,
         prompt: &mut dyn Prompt,
+        first: MfaAsk,
     ) -> Result<MfaCode, Error> {
-        let mut ask = MfaAsk::First;
+        let mut ask = first;
         for _ in 0..3 {
             let Some(code) = prompt.mfa_code(session, device, ask) else {
                 break;
@@ -229,7 +312,7 @@ impl Engine {
             ask = MfaAsk::AlreadyUsed;
         }
         Err(match ask {
-            MfaAsk::First => Error::NeedsMfaCode {
+            MfaAsk::First | MfaAsk::SourceFailed => Error::NeedsMfaCode {
                 alias: session.alias.to_string(),
             },
             MfaAsk::AlreadyUsed => Error::MfaCodeReused {

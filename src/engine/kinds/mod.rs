@@ -45,9 +45,7 @@ trait Source {
 /// The source of a session of this kind.
 fn source(kind: &SessionKind) -> Box<dyn Source + '_> {
     match kind {
-        SessionKind::IamUser { mfa_device } => Box::new(iam_user::IamUser {
-            mfa_device: mfa_device.as_ref(),
-        }),
+        SessionKind::IamUser { .. } => Box::new(iam_user::IamUser),
         SessionKind::IamRoleChained {
             role_arn,
             role_session_name,

@@ -26,7 +26,10 @@ fn add_corp(c: &mut Catalog) -> credtray::session::IntegrationId {
 }
 
 fn user() -> SessionKind {
-    SessionKind::IamUser { mfa_device: None }
+    SessionKind::IamUser {
+        mfa_device: None,
+        mfa_source: None,
+    }
 }
 
 fn chained(assumer: SessionId) -> SessionKind {
@@ -207,6 +210,7 @@ fn edit_lists_the_parameters_of_each_kind_with_secrets_masked() {
             "Named profile: default",
             "AWS region: us-east-1",
             "MFA device: (none)…",
+            "MFA source: (default: prompt)…",
             "Access key ID: ••••…",
             "Secret access key: ••••…"
         ]
