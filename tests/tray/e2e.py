@@ -37,6 +37,13 @@ env = dict(os.environ, HOME=home, CREDTRAY_CONFIG_DIR=os.path.join(root, 'config
            CREDTRAY_LOG='info', XDG_RUNTIME_DIR=runtime, XDG_CONFIG_HOME=os.path.join(home, '.config'))
 for var in ('AWS_SHARED_CREDENTIALS_FILE', 'AWS_CONFIG_FILE', 'AWS_PROFILE', 'AWS_REGION'):
     env.pop(var, None)
+# A fake `ykman` on the tray's PATH (tests/support/fake_mfa.py; moto takes any code it prints).
+FAKE_MFA = os.path.join(root, 'fake-mfa')
+os.makedirs(os.path.join(FAKE_MFA, 'bin'))
+with open(os.path.join(FAKE_MFA, 'seed'), 'w') as f:
+    f.write('JBSWY3DPEHPK3PXP')
+os.symlink(os.path.join(HERE, '..', 'support', 'fake_mfa.py'), os.path.join(FAKE_MFA, 'bin', 'ykman'))
+env.update(PATH=os.path.join(FAKE_MFA, 'bin') + os.pathsep + env['PATH'], FAKE_MFA_DIR=FAKE_MFA)
 FOREIGN_CREDENTIALS = '# mine\n[personal]\naws_access_key_id = AKIAPERSONAL000001\naws_secret_access_key = p\n'
 FOREIGN_CONFIG = '[profile personal]\nregion = sa-east-1\n\n[default]\noutput = json\n'
 results = []
@@ -842,6 +849,42 @@ def red_pixels(window):
 def windows(title):
     found = subprocess.run(['xdotool', 'search', '--onlyvisible', '--name', title], capture_output=True, text=True)
     return found.stdout.split()
+
+
+@step('e28: a YubiKey MFA source serves credential-process through the tray\'s agent with a "Touch your YubiKey" toast and no dialog; with no YubiKey the MFA dialog asks instead, saying why in red')
+def _():
+    for alias in ('yk-user', 'yk-gone'):
+        credtray('session', 'add', 'iam-user', '--alias', alias, '--profile', alias, '--region', 'eu-west-1',
+                 '--mfa-device', f'arn:aws:iam::123456789012:mfa/{alias}', '--mfa-source', f'ykman:AWS:{alias}',
+                 '--access-key-id', '-', '--secret-access-key', '-',
+                 stdin=f"{fixtures['access_key_id']}\n{fixtures['secret_access_key']}\n")
+    # No STS endpoint for the client itself: only the tray's agent can answer.
+    client_env = {k: v for k, v in env.items() if k != 'AWS_ENDPOINT_URL'}
+    touched = toasts('Touch your YubiKey for yk-user')
+    out = subprocess.run([CREDTRAY, 'credential-process', '--session', 'yk-user'], text=True, env=client_env,
+                         capture_output=True, timeout=60)
+    assert out.returncode == 0 and json.loads(out.stdout)['AccessKeyId'], out.stderr
+    wait_for('the touch toast', lambda: toasts('Touch your YubiKey for yk-user') > touched)
+    assert not windows('MFA code for'), 'a dialog although the YubiKey answered'
+    calls = open(os.path.join(FAKE_MFA, 'calls')).read()
+    assert 'oath accounts code --single AWS:yk-user' in calls, calls
+
+    with open(os.path.join(FAKE_MFA, 'mode'), 'w') as f:
+        f.write('no-yubikey')
+    try:
+        call = subprocess.Popen([CREDTRAY, 'credential-process', '--session', 'yk-gone'], text=True, env=client_env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        processes.append(call)
+        dialog = open_window('MFA code for "yk-gone"')
+        assert red_pixels(dialog) > 0, 'the dialog does not say why it asks'
+        xdotool('type', '--delay', '20', '123456')
+        xdotool('key', 'Return')
+        out, err = call.communicate(timeout=30)
+        assert call.returncode == 0 and json.loads(out)['AccessKeyId'], (call.returncode, err)
+    finally:
+        os.remove(os.path.join(FAKE_MFA, 'mode'))
+    log = open(tray_log).read()
+    assert 'no YubiKey is plugged in' in log, 'the reason is in the log'
 
 
 @step('c27: with the file keychain, Start asks its passphrase in the tray\'s dialog (a wrong one asked again, in red), then starts; the tray holding it open serves a CLI that can ask nobody; after agent lock that CLI says "locked", the tray asks again, a cancel is told in a toast, and Quit while it asks ends the tray')
