@@ -19,9 +19,12 @@ use super::protocol::{Answer, Ask, ErrorKind, MAX_MESSAGE, PROTOCOL, Reply, Requ
 use super::socket;
 use crate::redact::escaped;
 
-/// How long a reply may take: the tray agent may be waiting on an MFA dialog, which it bounds
-/// itself (see `agent::MFA_WAIT`); this only guards against an agent that hangs.
-pub const REPLY_WAIT: Duration = Duration::from_secs(150);
+/// How long a reply may take: the agent may be waiting on an MFA source (its 60 s, see
+/// `mfa::TIMEOUT`, and a 31-s wait for the next code) and then on the tray's MFA dialog,
+/// which it bounds itself (120 s, see `agent::MFA_WAIT`); this only guards against an agent
+/// that hangs. A client that gave up sooner would do the work itself beside the agent: the
+/// source asked twice.
+pub const REPLY_WAIT: Duration = Duration::from_secs(240);
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -417,9 +417,13 @@ fn secrets(c: &Credentials) -> Secrets {
 
 fn kind_of(e: &engine::Error) -> ErrorKind {
     match e {
-        engine::Error::NeedsMfaCode { .. }
-        | engine::Error::MfaCodeReused { .. }
-        | engine::Error::MfaSource { .. } => ErrorKind::NeedsMfa,
+        engine::Error::NeedsMfaCode { .. } | engine::Error::MfaCodeReused { .. } => {
+            ErrorKind::NeedsMfa
+        }
+        // Its sentence (why the source gave no code) is the answer: the client shows the
+        // message of an invalid request as it is, where it says "needs an MFA code" for the
+        // other kind.
+        engine::Error::MfaSource { .. } => ErrorKind::Invalid,
         engine::Error::NeedsSamlAssertion { .. } | engine::Error::LoggedOut { .. } => {
             ErrorKind::NeedsLogin
         }

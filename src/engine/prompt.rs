@@ -75,6 +75,10 @@ pub trait Prompt {
     }
     /// Says what an MFA source is doing; nothing where nobody would see it.
     fn mfa_notice(&mut self, _session: &Session, _notice: MfaNotice<'_>) {}
+    /// Whether whoever asked has gone (the tray quitting): an MFA source's waits stop.
+    fn cancelled(&self) -> bool {
+        false
+    }
     fn saml_assertion(&mut self, login: &SamlLogin<'_>) -> Result<SecretString, NoAssertion>;
 }
 

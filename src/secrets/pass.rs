@@ -217,7 +217,7 @@ fn store_dir(configured: Option<OsString>, home: Option<OsString>) -> PathBuf {
 }
 
 /// All of `reader`, in buffers that are wiped: the old one when it grows, the last when dropped.
-pub(crate) fn read_secret(mut reader: impl Read) -> std::io::Result<Zeroizing<Vec<u8>>> {
+fn read_secret(mut reader: impl Read) -> std::io::Result<Zeroizing<Vec<u8>>> {
     let mut all = Zeroizing::new(Vec::with_capacity(4096));
     let mut chunk = Zeroizing::new([0_u8; 4096]);
     loop {

@@ -59,7 +59,8 @@ impl CommandLine {
     /// A command line for a shell command (aws-vault's `mfa_process` runs through `sh -c`):
     /// the words themselves when the text needs no shell, else `sh -c '<text>'`.
     pub fn from_shell(text: &str) -> Result<Self, ValidationError> {
-        let plain = |c: char| c.is_ascii_alphanumeric() || " _-./:=@,+%".contains(c);
+        // No `=`: `VAR=value command` is a shell's assignment, not a program's name.
+        let plain = |c: char| c.is_ascii_alphanumeric() || " _-./:@,+%".contains(c);
         if text.trim().chars().all(plain) {
             return Self::parse(text);
         }
@@ -104,6 +105,11 @@ impl FromStr for MfaSource {
             if account.chars().any(char::is_control) {
                 return Err(bad(
                     "ykman: an OATH account name has no control characters".to_owned()
+                ));
+            }
+            if account.starts_with('-') {
+                return Err(bad(
+                    "ykman: an OATH account name can't start with - (ykman would read it as an option)".to_owned(),
                 ));
             }
             return Ok(MfaSource::Ykman {
@@ -155,6 +161,7 @@ mod tests {
             ("process:", "needs a command line"),
             ("process:op 'unclosed", "unclosed quote"),
             ("process:a\nb", "one line"),
+            ("ykman:--help", "can't start with -"),
         ] {
             let e = text.parse::<MfaSource>().unwrap_err();
             assert_eq!(e.field, Field::MfaSource);
@@ -166,6 +173,11 @@ mod tests {
     fn a_shell_command_runs_through_sh_only_when_it_needs_one() {
         let plain = CommandLine::from_shell("pass otp aws/mfa").unwrap();
         assert_eq!(plain.words(), ["pass", "otp", "aws/mfa"]);
+        let assigned = CommandLine::from_shell("PASSWORD_STORE_DIR=/pw pass otp aws").unwrap();
+        assert_eq!(
+            assigned.words(),
+            ["sh", "-c", "PASSWORD_STORE_DIR=/pw pass otp aws"]
+        );
         let piped = CommandLine::from_shell("op item get aws --otp | tr -d ' '").unwrap();
         assert_eq!(
             piped.words(),

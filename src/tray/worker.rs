@@ -587,7 +587,7 @@ impl Worker {
     }
 
     fn rotate(&mut self, engine: &mut Engine) {
-        let mut prompt = self.prompt().unattended();
+        let mut prompt = self.prompt().unattended().quiet(&self.failed_rotation);
         let Ok(results) = engine.rotate(&mut prompt) else {
             return;
         };
@@ -820,6 +820,8 @@ pub struct TrayPrompt {
     unattended: bool,
     /// Why the MFA source gave no code, said on the dialog that asks for it instead.
     source_failure: Option<String>,
+    /// Sessions whose rotation failed already: no toast about their MFA source every minute.
+    quiet: Vec<SessionId>,
 }
 
 impl TrayPrompt {
@@ -834,12 +836,19 @@ impl TrayPrompt {
             within,
             unattended: false,
             source_failure: None,
+            quiet: Vec::new(),
         }
     }
 
     /// A prompt for a rotation, which nobody asked for: no login window.
     fn unattended(mut self) -> Self {
         self.unattended = true;
+        self
+    }
+
+    /// No MFA source toasts for these sessions (their last rotation failed, and said so).
+    fn quiet(mut self, sessions: &[SessionId]) -> Self {
+        self.quiet = sessions.to_vec();
         self
     }
 
@@ -887,6 +896,9 @@ impl Prompt for TrayPrompt {
 
     fn mfa_notice(&mut self, session: &Session, notice: MfaNotice<'_>) {
         let alias = &session.alias;
+        if self.quiet.contains(&session.id) && !matches!(notice, MfaNotice::SourceFailed(_)) {
+            return;
+        }
         match notice {
             MfaNotice::Touch => notify(
                 &format!("Touch your YubiKey for {alias}"),
@@ -902,6 +914,10 @@ impl Prompt for TrayPrompt {
                 self.source_failure = Some(why.trim_end_matches('.').to_owned())
             }
         }
+    }
+
+    fn cancelled(&self) -> bool {
+        self.quitting.load(Ordering::Relaxed)
     }
 
     fn saml_assertion(&mut self, login: &SamlLogin<'_>) -> Result<SecretString, NoAssertion> {

@@ -100,6 +100,30 @@ impl Rig {
         added.ok();
     }
 
+    /// A chained session assuming a role with `assumer`'s credentials.
+    fn chain(&self, alias: &str, assumer: &str) {
+        self.env
+            .run(
+                &[
+                    "session",
+                    "add",
+                    "iam-role-chained",
+                    "--alias",
+                    alias,
+                    "--role-arn",
+                    &format!("arn:aws:iam::123456789012:role/{alias}"),
+                    "--assumer",
+                    assumer,
+                ],
+                "",
+            )
+            .ok();
+    }
+
+    fn agent(&self) -> Agent {
+        Agent::start_with(&self.env, &[("AWS_ENDPOINT_URL", self.endpoint.clone())])
+    }
+
     fn mode(&self, mode: &str) {
         std::fs::write(self.fake.path().join("mode"), mode).unwrap();
     }
@@ -185,28 +209,13 @@ fn the_agent_serves_a_chain_and_its_refresh_from_a_command_never_sending_a_code_
     let rig = Rig::new(30);
     rig.user("dev", "process:fake-otp --prefix");
     rig.user("ops", "process:fake-otp --prefix");
-    rig.env
-        .run(
-            &[
-                "session",
-                "add",
-                "iam-role-chained",
-                "--alias",
-                "admin",
-                "--role-arn",
-                "arn:aws:iam::123456789012:role/admin",
-                "--assumer",
-                "dev",
-            ],
-            "",
-        )
-        .ok();
+    rig.chain("admin", "dev");
     let shown = rig.run(&["session", "show", "dev"]).ok();
     assert!(
         shown.stdout.contains("process:fake-otp --prefix"),
         "the command that runs is shown: {shown:?}"
     );
-    let _agent = Agent::start_with(&rig.env, &[("AWS_ENDPOINT_URL", rig.endpoint.clone())]);
+    let _agent = rig.agent();
     let served = |session: &str| {
         let run = rig
             .env
@@ -229,6 +238,71 @@ fn the_agent_serves_a_chain_and_its_refresh_from_a_command_never_sending_a_code_
     codes.dedup();
     assert_eq!(codes.len(), 3, "no code was sent twice: {sent:?}");
     assert_eq!(rig.source_calls().len(), 3, "{:?}", rig.source_calls());
+}
+
+#[test]
+fn a_test_then_a_start_in_two_commands_never_send_one_code_twice() {
+    let rig = Rig::new(3600);
+    rig.user("dev", "process:fake-otp");
+    // `session test` takes a fresh token and keeps nothing: the start needs a code of its own,
+    // and the one the test used is still the command's answer in this window.
+    rig.run(&["session", "test", "dev"]).ok();
+    let started = rig.run(&["session", "start", "dev"]).ok();
+    let sent = rig.sent_codes();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(accepted(&sent), "{sent:?} {started:?}");
+    assert_ne!(sent[0].0, sent[1].0);
+    let calls = rig.source_calls();
+    assert_eq!(
+        calls.len(),
+        2,
+        "the command was asked once per window: {calls:?}"
+    );
+}
+
+#[test]
+fn two_chains_on_one_user_at_once_through_the_agent_ask_the_source_once() {
+    let rig = Rig::new(3600);
+    rig.user("dev", "process:fake-otp");
+    rig.chain("one", "dev");
+    rig.chain("two", "dev");
+    let _agent = rig.agent();
+    let calls: Vec<_> = ["one", "two"]
+        .iter()
+        .map(|session| {
+            rig.env
+                .command(&["credential-process", "--session", session])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for call in calls {
+        let out = call.wait_with_output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    let sent = rig.sent_codes();
+    assert_eq!(sent.len(), 1, "one token for both chains: {sent:?}");
+    assert!(accepted(&sent), "{sent:?}");
+    assert_eq!(rig.source_calls().len(), 1, "{:?}", rig.source_calls());
+}
+
+#[test]
+fn a_headless_agent_answers_with_the_sources_sentence() {
+    let rig = Rig::new(3600);
+    rig.user("dev", "process:fake-otp");
+    rig.mode("fail");
+    let _agent = rig.agent();
+    // A client that did the work itself would find no fake source there: another sentence.
+    let mut cmd = rig.env.command(&["credential-process", "--session", "dev"]);
+    cmd.env("FAKE_MFA_DIR", "/nonexistent");
+    let run = finish(cmd, "");
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("fake-otp failed (exit status 3): fake: something went wrong"),
+        "{run:?}"
+    );
+    assert_eq!(rig.sent_codes(), []);
 }
 
 #[test]

@@ -6,7 +6,7 @@
 //! error's reason where none is.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use zeroize::Zeroizing;
@@ -48,12 +48,23 @@ const MFA_WINDOW_SECONDS: i64 = 30;
 /// process (the agent builds one per request), so a code one request used is refused to the
 /// next before AWS would reject it less clearly. A used code is worthless to AWS, but it is
 /// still wiped from memory when dropped.
+///
+/// It also keeps one lock per device: a session token is obtained by one engine at a time
+/// (from the cache check to the code's use), so two requests at once on chains from one IAM
+/// user ask once, and never use one code twice.
 #[derive(Default)]
 pub(in crate::engine) struct UsedCodes {
     codes: Mutex<HashMap<String, (Zeroizing<String>, i64)>>,
+    devices: Mutex<HashMap<String, Arc<Mutex<()>>>>,
 }
 
 impl UsedCodes {
+    /// The lock of `device`'s session tokens in this process.
+    fn device(&self, device: &MfaDevice) -> Arc<Mutex<()>> {
+        let mut devices = self.devices.lock().unwrap_or_else(PoisonError::into_inner);
+        devices.entry(device.to_string()).or_default().clone()
+    }
+
     fn codes(&self) -> MutexGuard<'_, HashMap<String, (Zeroizing<String>, i64)>> {
         // A panic elsewhere can't leave a half-written entry: every change is one insert.
         self.codes.lock().unwrap_or_else(PoisonError::into_inner)
@@ -118,6 +129,18 @@ impl Engine {
     ) -> Result<(Credentials, bool), Error> {
         let token_key = Key::new(session.id, Item::SessionToken);
         let definition = super::definition(session);
+        // One token of an MFA device at a time in this process (see `UsedCodes`): a request
+        // that waited here finds the token the other one got.
+        let device_lock = match &session.kind {
+            SessionKind::IamUser {
+                mfa_device: Some(device),
+                ..
+            } => Some(self.used_codes.device(device)),
+            _ => None,
+        };
+        let _one_at_a_time = device_lock
+            .as_ref()
+            .map(|lock| lock.lock().unwrap_or_else(PoisonError::into_inner));
         if !fresh
             && mode.writes()
             && let Some(remembered) = &self.remembered
@@ -161,6 +184,7 @@ impl Engine {
             .map_err(|e| Error::sts(session, e))?;
         if let (Some(device), Some(code)) = (device, &code) {
             self.used_codes.note(device, code, window);
+            self.note_used_window(device, window);
         }
         credentials.issued = Some(issued);
         if mode.writes() {
@@ -235,6 +259,36 @@ impl Engine {
         self.now().unix_timestamp() / MFA_WINDOW_SECONDS
     }
 
+    /// Where the window of the code last used with `device` is kept for the other credtray
+    /// processes (a `session test` then a `session start`): `mfa-used/<hash>` beside the
+    /// store. The window only, never the code.
+    fn used_window_file(&self, device: &MfaDevice) -> std::path::PathBuf {
+        use sha2::Digest;
+        let hash = sha2::Sha256::digest(device.as_str().as_bytes());
+        let name: String = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
+        self.store.dir().join("mfa-used").join(name)
+    }
+
+    /// The window in which a code of `device` was last used, by this process or another.
+    fn last_used_window(&self, device: &MfaDevice) -> Option<i64> {
+        let elsewhere = std::fs::read_to_string(self.used_window_file(device))
+            .ok()
+            .and_then(|text| text.trim().parse().ok());
+        self.used_codes.last_window(device).max(elsewhere)
+    }
+
+    /// Tells the other credtray processes (best effort: a guard, not a record).
+    fn note_used_window(&self, device: &MfaDevice, window: i64) {
+        let path = self.used_window_file(device);
+        let written = path
+            .parent()
+            .map_or(Ok(()), |dir| crate::atomic::create_dir(dir, 0o700))
+            .and_then(|()| crate::atomic::write(&path, window.to_string().as_bytes(), 0o600));
+        if let Err(e) = written {
+            tracing::warn!(path = %path.display(), error = %e, "cannot note the MFA window used");
+        }
+    }
+
     /// An MFA code for `device`: the one the person offered, else the source's, else the
     /// person's. A source is asked only in a window whose code was not used yet (it would give
     /// that code again, which AWS refuses): the engine waits for the next window first.
@@ -254,41 +308,73 @@ impl Engine {
         let Some(source) = source else {
             return self.ask_mfa(session, device, prompt, MfaAsk::First);
         };
+        let reason = match self.source_code(session, device, source, prompt) {
+            Ok(Some(code)) => return Ok(code),
+            Ok(None) => {
+                return Err(Error::MfaCodeReused {
+                    alias: session.alias.to_string(),
+                });
+            }
+            Err(failed) => failed.to_string(),
+        };
+        tracing::warn!(id = %session.id, %reason, "the MFA source failed");
+        prompt.mfa_notice(session, MfaNotice::SourceFailed(&reason));
+        match self.ask_mfa(session, device, prompt, MfaAsk::SourceFailed) {
+            Err(Error::NeedsMfaCode { alias }) => Err(Error::MfaSource { alias, reason }),
+            answered => answered,
+        }
+    }
+
+    /// The source's code, asked in a window whose code was not used (waiting for the next
+    /// one, up to three times); each run of the source within its time
+    /// ([`crate::mfa::timeout`]), and all of it within that and one window's wait (the
+    /// agent's client waits for this, then a dialog: `agent::client::REPLY_WAIT`); `None`
+    /// when it kept giving a used code.
+    fn source_code(
+        &mut self,
+        session: &Session,
+        device: &MfaDevice,
+        source: &MfaSource,
+        prompt: &mut dyn Prompt,
+    ) -> Result<Option<MfaCode>, crate::mfa::Failed> {
+        let limit = crate::mfa::timeout();
+        let budget = limit + Duration::from_secs(MFA_WINDOW_SECONDS as u64 + 1);
+        let started = std::time::Instant::now();
         for _ in 0..3 {
-            if self.used_codes.last_window(device) >= Some(self.mfa_window()) {
+            if self.last_used_window(device) >= Some(self.mfa_window()) {
                 let next = (self.mfa_window() + 1) * MFA_WINDOW_SECONDS;
                 let seconds = (next - self.now().unix_timestamp()).clamp(0, MFA_WINDOW_SECONDS);
                 // A second into the window: the source's clock may lag this one a little.
                 let seconds = seconds as u64 + 1;
                 prompt.mfa_notice(session, MfaNotice::NextCode { seconds });
-                (self.pause)(Duration::from_secs(seconds));
+                // A second at a time, so that a tray that quits is not kept waiting.
+                for _ in 0..seconds {
+                    if prompt.cancelled() {
+                        break;
+                    }
+                    (self.pause)(Duration::from_secs(1));
+                }
+            }
+            let left = budget.saturating_sub(started.elapsed()).min(limit);
+            if left.is_zero() || prompt.cancelled() {
+                return Err(crate::mfa::Failed::new(format!(
+                    "{} gave no MFA code within {} s",
+                    source.program(),
+                    limit.as_secs()
+                )));
             }
             if matches!(source, MfaSource::Ykman { .. }) {
                 prompt.mfa_notice(session, MfaNotice::Touch);
             }
             tracing::info!(id = %session.id, source = source.program(), "asking the MFA source");
-            match crate::mfa::code(source) {
-                Ok(code) if !self.used_codes.used(device, &code, self.mfa_window()) => {
-                    return Ok(code);
-                }
-                // The code of the window before, still given: the next one is near.
-                Ok(_) => self.used_codes.note_window(device, self.mfa_window()),
-                Err(failed) => {
-                    let reason = failed.to_string();
-                    tracing::warn!(id = %session.id, %reason, "the MFA source failed");
-                    prompt.mfa_notice(session, MfaNotice::SourceFailed(&reason));
-                    return match self.ask_mfa(session, device, prompt, MfaAsk::SourceFailed) {
-                        Err(Error::NeedsMfaCode { alias }) => {
-                            Err(Error::MfaSource { alias, reason })
-                        }
-                        answered => answered,
-                    };
-                }
+            let code = crate::mfa::code(source, left, &|| prompt.cancelled())?;
+            if !self.used_codes.used(device, &code, self.mfa_window()) {
+                return Ok(Some(code));
             }
+            // The code of the window before, still given: the next one is near.
+            self.used_codes.note_window(device, self.mfa_window());
         }
-        Err(Error::MfaCodeReused {
-            alias: session.alias.to_string(),
-        })
+        Ok(None)
     }
 
     /// Asks the person for an MFA code, refusing one already used in this 30-second window
