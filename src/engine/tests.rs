@@ -1273,6 +1273,22 @@ fn a_refresh_that_cannot_ask_for_its_mfa_code_marks_the_session_and_is_not_retri
     );
 }
 
+#[test]
+fn a_refresh_with_an_mfa_source_needs_nobody() {
+    let mut r = rig();
+    let dir = tempfile::tempdir().unwrap();
+    let id = r.user_with_source("dev", &counting_source(dir.path(), &["111111", "222222"]));
+    r.engine.start(id, &mut NoPrompt, false).unwrap();
+    // 12 h later: the token is due, and a new window's code is the source's next line.
+    r.engine
+        .set_clock(|| time::OffsetDateTime::now_utc() + time::Duration::hours(12));
+    let rotated = r.engine.rotate(&mut NoPrompt).unwrap();
+    assert_eq!(rotated.len(), 1);
+    assert!(rotated[0].1.is_ok(), "{:?}", rotated[0].1);
+    assert_eq!(r.session(id).state, State::Active);
+    assert_eq!(sent_codes(&r), ["111111", "222222"]);
+}
+
 /// A prompt that, while the engine waits for the code, stops the session from "another
 /// process", then answers with `code` (or gives none, failing the refresh).
 struct StopsMeanwhile {
