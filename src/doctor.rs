@@ -134,6 +134,7 @@ pub fn run(setup: &Setup<'_>) -> Vec<Check> {
         credentials_mode(setup.files),
         owned(setup.files, owned_records),
         credential_process(setup.files),
+        mfa_sources(stored.as_ref().ok().map(|s| &s.catalog)),
         agent(setup),
         tray_host(),
         proxy,
@@ -481,6 +482,66 @@ fn credential_process(files: &Files) -> Check {
             CHECK,
             broken.join("; "),
             "start each session again (its line is rewritten with this credtray's path), or reinstall credtray where it was",
+        ),
+    }
+}
+
+/// The programs of the sessions' MFA sources (`ykman`, a command) are there to run. They are
+/// not run: a YubiKey may want a touch, a password manager its password.
+fn mfa_sources(catalog: Option<&crate::session::Catalog>) -> Check {
+    use crate::session::{MfaSource, SessionKind};
+    const CHECK: &str = "mfa sources";
+    let Some(catalog) = catalog else {
+        return Check::skipped(CHECK, "the store can't be read");
+    };
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    for session in catalog.sessions() {
+        let SessionKind::IamUser {
+            mfa_source: Some(source),
+            ..
+        } = &session.kind
+        else {
+            continue;
+        };
+        let program = source.program();
+        let there = if program.contains('/') {
+            is_executable(Path::new(program))
+        } else {
+            std::env::var_os("PATH").is_some_and(|path| {
+                std::env::split_paths(&path).any(|dir| is_executable(&dir.join(program)))
+            })
+        };
+        let named = format!("{} ({program})", session.alias);
+        if there {
+            found.push(named);
+        } else {
+            let hint = match source {
+                MfaSource::Ykman { .. } => "; install yubikey-manager",
+                MfaSource::Process(_) => "",
+            };
+            missing.push((named, hint, session.alias.to_string()));
+        }
+    }
+    match (found.len(), missing.first()) {
+        (0, None) => Check::skipped(CHECK, "no session takes its MFA code from a source"),
+        (n, None) => Check::ok(
+            CHECK,
+            format!("{n} sessions' sources are there: {}", found.join(", ")),
+        ),
+        (_, Some((_, hint, alias))) => Check::failed(
+            CHECK,
+            format!(
+                "not found on PATH: {}",
+                missing
+                    .iter()
+                    .map(|m| m.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            format!(
+                "install what they run{hint}, or let a person type the code: credtray session edit {alias:?} --mfa-source prompt"
+            ),
         ),
     }
 }

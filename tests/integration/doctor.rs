@@ -48,7 +48,7 @@ fn with_everything_in_place_every_check_passes_or_says_why_it_was_skipped() {
             .starts_with("1 sessions")
     );
     // No display here, and no agent expected: skipped, with the reason.
-    for name in ["tray host", "agent", "credential_process"] {
+    for name in ["tray host", "agent", "credential_process", "mfa sources"] {
         let row = check(&rows, name);
         assert_eq!(row["status"], "skipped", "{name}: {rows}");
         assert!(!row["detail"].as_str().unwrap().is_empty());
@@ -292,4 +292,53 @@ fn a_credentials_file_others_can_read_is_a_warning_with_the_chmod_and_doctor_sti
     std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).unwrap();
     let ok = row(&doctor(&env, &moto(), |_| {}));
     assert_eq!(ok["status"], "ok", "{ok}");
+}
+
+#[test]
+fn an_mfa_source_whose_program_is_missing_fails_with_its_fix() {
+    let env = Env::new();
+    env.add_user("dev", "AKIAIOSFODNN7EXAMPLE", "secret");
+    env.run(
+        &[
+            "session",
+            "edit",
+            "dev",
+            "--mfa-device",
+            "arn:aws:iam::123456789012:mfa/dev",
+            "--mfa-source",
+            "process:sh -c 'echo 123456'",
+        ],
+        "",
+    )
+    .ok();
+    let rows = doctor(&env, &moto(), |_| {}).json();
+    let row = check(&rows, "mfa sources");
+    assert_eq!(row["status"], "ok", "{rows}");
+    assert!(
+        row["detail"].as_str().unwrap().contains("dev (sh)"),
+        "{rows}"
+    );
+    env.run(
+        &["session", "edit", "dev", "--mfa-source", "ykman:AWS:dev"],
+        "",
+    )
+    .ok();
+    let run = doctor(&env, &moto(), |cmd| {
+        cmd.env("PATH", "/nonexistent");
+    });
+    assert_eq!(run.code, 1, "{run:?}");
+    let rows = run.json();
+    let row = check(&rows, "mfa sources");
+    assert_eq!(row["status"], "failed", "{rows}");
+    assert!(
+        row["detail"].as_str().unwrap().contains("dev (ykman)"),
+        "{rows}"
+    );
+    assert!(
+        row["fix"]
+            .as_str()
+            .unwrap()
+            .contains("install yubikey-manager"),
+        "{rows}"
+    );
 }
