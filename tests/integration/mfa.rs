@@ -100,26 +100,6 @@ impl Rig {
         added.ok();
     }
 
-    /// A chained session assuming a role with `assumer`'s credentials.
-    fn chain(&self, alias: &str, assumer: &str) {
-        self.env
-            .run(
-                &[
-                    "session",
-                    "add",
-                    "iam-role-chained",
-                    "--alias",
-                    alias,
-                    "--role-arn",
-                    &format!("arn:aws:iam::123456789012:role/{alias}"),
-                    "--assumer",
-                    assumer,
-                ],
-                "",
-            )
-            .ok();
-    }
-
     fn agent(&self) -> Agent {
         Agent::start_with(&self.env, &[("AWS_ENDPOINT_URL", self.endpoint.clone())])
     }
@@ -209,7 +189,7 @@ fn the_agent_serves_a_chain_and_its_refresh_from_a_command_never_sending_a_code_
     let rig = Rig::new(30);
     rig.user("dev", "process:fake-otp --prefix");
     rig.user("ops", "process:fake-otp --prefix");
-    rig.chain("admin", "dev");
+    rig.env.add_chained("admin", "dev");
     let shown = rig.run(&["session", "show", "dev"]).ok();
     assert!(
         shown.stdout.contains("process:fake-otp --prefix"),
@@ -264,8 +244,8 @@ fn a_test_then_a_start_in_two_commands_never_send_one_code_twice() {
 fn two_chains_on_one_user_at_once_through_the_agent_ask_the_source_once() {
     let rig = Rig::new(3600);
     rig.user("dev", "process:fake-otp");
-    rig.chain("one", "dev");
-    rig.chain("two", "dev");
+    rig.env.add_chained("one", "dev");
+    rig.env.add_chained("two", "dev");
     let _agent = rig.agent();
     let calls: Vec<_> = ["one", "two"]
         .iter()

@@ -648,6 +648,73 @@ def _():
     assert again.returncode == 0 and json.loads(again.stdout)['AccessKeyId'] == document['AccessKeyId'], again.stderr
 
 
+# A form's error line is red (tray/dialog.rs, gtk_view::red) and xdotool can't read a label:
+# red pixels in a window where there were none are how this test sees the error. (The one-field
+# unlock form refuses nothing itself, so its only error line is the wrong passphrase's.)
+RED_PIXELS = '''
+import sys, gi
+gi.require_version("Gdk", "3.0")
+from gi.repository import Gdk
+x, y, w, h = map(int, sys.argv[1:])
+shot = Gdk.pixbuf_get_from_window(Gdk.get_default_root_window(), x, y, w, h)
+data, n, stride = shot.get_pixels(), shot.get_n_channels(), shot.get_rowstride()
+print(sum(1 for r in range(h) for c in range(w)
+          if data[r * stride + c * n] > 140 and data[r * stride + c * n + 1] < 60 and data[r * stride + c * n + 2] < 90))
+'''
+
+
+def red_pixels(window):
+    shape = subprocess.run(['xdotool', 'getwindowgeometry', '--shell', window], check=True, timeout=20,
+                           capture_output=True, text=True).stdout
+    at = dict(line.split('=', 1) for line in shape.split())
+    return int(subprocess.run(['/usr/bin/python3', '-c', RED_PIXELS, at['X'], at['Y'], at['WIDTH'], at['HEIGHT']],
+                              check=True, timeout=30, capture_output=True, text=True).stdout)
+
+
+def windows(title):
+    found = subprocess.run(['xdotool', 'search', '--onlyvisible', '--name', title], capture_output=True, text=True)
+    return found.stdout.split()
+
+
+@step('e28: a YubiKey MFA source serves credential-process through the tray\'s agent with a "Touch your YubiKey" toast and no dialog; with no YubiKey the MFA dialog asks instead, saying why in red')
+def _():
+    for alias in ('yk-user', 'yk-gone'):
+        credtray('session', 'add', 'iam-user', '--alias', alias, '--profile', alias, '--region', 'eu-west-1',
+                 '--mfa-device', f'arn:aws:iam::123456789012:mfa/{alias}', '--mfa-source', f'ykman:AWS:{alias}',
+                 '--access-key-id', '-', '--secret-access-key', '-',
+                 stdin=f"{fixtures['access_key_id']}\n{fixtures['secret_access_key']}\n")
+    # No STS endpoint for the client itself: only the tray's agent can answer.
+    client_env = {k: v for k, v in env.items() if k != 'AWS_ENDPOINT_URL'}
+    touched = toasts('Touch your YubiKey for yk-user')
+    out = subprocess.run([CREDTRAY, 'credential-process', '--session', 'yk-user'], text=True, env=client_env,
+                         capture_output=True, timeout=60)
+    assert out.returncode == 0 and json.loads(out.stdout)['AccessKeyId'], out.stderr
+    wait_for('the touch toast', lambda: toasts('Touch your YubiKey for yk-user') > touched)
+    assert not windows('MFA code for'), 'a dialog although the YubiKey answered'
+    calls = open(os.path.join(FAKE_MFA, 'calls')).read()
+    assert 'oath accounts code --single AWS:yk-user' in calls, calls
+
+    with open(os.path.join(FAKE_MFA, 'mode'), 'w') as f:
+        f.write('no-yubikey')
+    try:
+        call = subprocess.Popen([CREDTRAY, 'credential-process', '--session', 'yk-gone'], text=True, env=client_env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        processes.append(call)
+        dialog = open_window('MFA code for "yk-gone"')
+        assert red_pixels(dialog) > 0, 'the dialog does not say why it asks'
+        xdotool('type', '--delay', '20', '123456')
+        xdotool('key', 'Return')
+        out, err = call.communicate(timeout=30)
+        assert call.returncode == 0 and json.loads(out)['AccessKeyId'], (call.returncode, err)
+    finally:
+        os.remove(os.path.join(FAKE_MFA, 'mode'))
+    log = open(tray_log).read()
+    assert 'no YubiKey is plugged in' in log, 'the reason is in the log'
+    # The later steps' menu as it was.
+    for alias in ('yk-user', 'yk-gone'):
+        credtray('session', 'delete', alias)
+
+
 @step('e5: Integrations ▸ Log in… shows the code in a dialog; after approval a toast, and the derived sessions are in the menu')
 def _():
     credtray('integration', 'add', 'aws-sso', '--alias', 'corp', '--start-url', f'{STUB}/start', '--region', 'eu-west-1')
@@ -821,70 +888,6 @@ def _():
             except urllib.error.HTTPError as e:
                 if e.code != 404:  # never assigned
                     raise
-
-
-# A form's error line is red (tray/dialog.rs, gtk_view::red) and xdotool can't read a label:
-# red pixels in a window where there were none are how this test sees the error. (The one-field
-# unlock form refuses nothing itself, so its only error line is the wrong passphrase's.)
-RED_PIXELS = '''
-import sys, gi
-gi.require_version("Gdk", "3.0")
-from gi.repository import Gdk
-x, y, w, h = map(int, sys.argv[1:])
-shot = Gdk.pixbuf_get_from_window(Gdk.get_default_root_window(), x, y, w, h)
-data, n, stride = shot.get_pixels(), shot.get_n_channels(), shot.get_rowstride()
-print(sum(1 for r in range(h) for c in range(w)
-          if data[r * stride + c * n] > 140 and data[r * stride + c * n + 1] < 60 and data[r * stride + c * n + 2] < 90))
-'''
-
-
-def red_pixels(window):
-    shape = subprocess.run(['xdotool', 'getwindowgeometry', '--shell', window], check=True, timeout=20,
-                           capture_output=True, text=True).stdout
-    at = dict(line.split('=', 1) for line in shape.split())
-    return int(subprocess.run(['/usr/bin/python3', '-c', RED_PIXELS, at['X'], at['Y'], at['WIDTH'], at['HEIGHT']],
-                              check=True, timeout=30, capture_output=True, text=True).stdout)
-
-
-def windows(title):
-    found = subprocess.run(['xdotool', 'search', '--onlyvisible', '--name', title], capture_output=True, text=True)
-    return found.stdout.split()
-
-
-@step('e28: a YubiKey MFA source serves credential-process through the tray\'s agent with a "Touch your YubiKey" toast and no dialog; with no YubiKey the MFA dialog asks instead, saying why in red')
-def _():
-    for alias in ('yk-user', 'yk-gone'):
-        credtray('session', 'add', 'iam-user', '--alias', alias, '--profile', alias, '--region', 'eu-west-1',
-                 '--mfa-device', f'arn:aws:iam::123456789012:mfa/{alias}', '--mfa-source', f'ykman:AWS:{alias}',
-                 '--access-key-id', '-', '--secret-access-key', '-',
-                 stdin=f"{fixtures['access_key_id']}\n{fixtures['secret_access_key']}\n")
-    # No STS endpoint for the client itself: only the tray's agent can answer.
-    client_env = {k: v for k, v in env.items() if k != 'AWS_ENDPOINT_URL'}
-    touched = toasts('Touch your YubiKey for yk-user')
-    out = subprocess.run([CREDTRAY, 'credential-process', '--session', 'yk-user'], text=True, env=client_env,
-                         capture_output=True, timeout=60)
-    assert out.returncode == 0 and json.loads(out.stdout)['AccessKeyId'], out.stderr
-    wait_for('the touch toast', lambda: toasts('Touch your YubiKey for yk-user') > touched)
-    assert not windows('MFA code for'), 'a dialog although the YubiKey answered'
-    calls = open(os.path.join(FAKE_MFA, 'calls')).read()
-    assert 'oath accounts code --single AWS:yk-user' in calls, calls
-
-    with open(os.path.join(FAKE_MFA, 'mode'), 'w') as f:
-        f.write('no-yubikey')
-    try:
-        call = subprocess.Popen([CREDTRAY, 'credential-process', '--session', 'yk-gone'], text=True, env=client_env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        processes.append(call)
-        dialog = open_window('MFA code for "yk-gone"')
-        assert red_pixels(dialog) > 0, 'the dialog does not say why it asks'
-        xdotool('type', '--delay', '20', '123456')
-        xdotool('key', 'Return')
-        out, err = call.communicate(timeout=30)
-        assert call.returncode == 0 and json.loads(out)['AccessKeyId'], (call.returncode, err)
-    finally:
-        os.remove(os.path.join(FAKE_MFA, 'mode'))
-    log = open(tray_log).read()
-    assert 'no YubiKey is plugged in' in log, 'the reason is in the log'
 
 
 @step('c27: with the file keychain, Start asks its passphrase in the tray\'s dialog (a wrong one asked again, in red), then starts; the tray holding it open serves a CLI that can ask nobody; after agent lock that CLI says "locked", the tray asks again, a cancel is told in a toast, and Quit while it asks ends the tray')
