@@ -250,6 +250,8 @@ fn stop(child: &mut Child, own_group: bool) {
 /// Kills the child's process group: the child's id is the group's while the child, or one of
 /// its processes, is in it.
 fn stop_group(child: &Child) {
+    #[cfg(not(unix))]
+    let _ = child;
     #[cfg(unix)]
     if let Some(group) = rustix::process::Pid::from_raw(child.id() as i32) {
         let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);

@@ -554,6 +554,7 @@ fn edge_errors() -> Vec<anyhow::Error> {
             cause: io_error(),
         }
         .into(),
+        socket::Error::Unsupported.into(),
         federation::Error::Unreachable {
             endpoint: "https://signin.aws.amazon.com/federation".to_owned(),
             reason: "Connection refused (os error 111)".to_owned(),
@@ -727,7 +728,8 @@ fn every_variant_is_listed(
         socket::Error::UnsafeDir { .. }
         | socket::Error::Running { .. }
         | socket::Error::Stuck { .. }
-        | socket::Error::Io { .. } => {}
+        | socket::Error::Io { .. }
+        | socket::Error::Unsupported => {}
     }
     match federation {
         federation::Error::Unreachable { .. }

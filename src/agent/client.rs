@@ -9,7 +9,6 @@
 //! `\u{202e}`: [`crate::redact::escaped`]) instead of passed on.
 
 use std::io::{self, Read, Write};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -69,7 +68,7 @@ pub fn request(path: &Path, ask: Ask) -> Result<Option<Reply>, Error> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io(e)),
     }
-    let mut stream = match UnixStream::connect(path) {
+    let mut stream = match socket::connect(path) {
         Ok(stream) => stream,
         // No socket, or one left by an agent that is gone.
         Err(e)
@@ -82,17 +81,10 @@ pub fn request(path: &Path, ask: Ask) -> Result<Option<Reply>, Error> {
         }
         Err(e) => return Err(io(e)),
     };
-    let me = socket::my_uid();
-    let peer = socket::peer_uid(&stream).map_err(io)?;
-    if !socket::peer_allowed(peer, me) {
-        return Err(untrusted(format!(
-            "the process listening on it runs as user {peer}, not as you (user {me})"
-        )));
+    if let Err(why) = socket::check_peer(&stream).map_err(io)? {
+        return Err(untrusted(format!("the process listening on it {why}")));
     }
-    stream.set_read_timeout(Some(REPLY_WAIT)).map_err(io)?;
-    stream
-        .set_write_timeout(Some(Duration::from_secs(5)))
-        .map_err(io)?;
+    socket::set_timeouts(&stream, REPLY_WAIT, Duration::from_secs(5)).map_err(io)?;
     let limit = ask.reply_limit();
     // The request may hold a secret (a value to keep, a passphrase): written into a buffer
     // sized up front (so it does not reallocate and leave copies, for any request the agent
@@ -101,7 +93,7 @@ pub fn request(path: &Path, ask: Ask) -> Result<Option<Reply>, Error> {
     serde_json::to_writer(&mut *text, &Request::new(ask))
         .map_err(|e| Error::Garbled(e.to_string()))?;
     stream.write_all(&text).map_err(io)?;
-    stream.shutdown(std::net::Shutdown::Write).map_err(io)?;
+    socket::end_request(&stream).map_err(io)?;
     // Sized up front, so the buffer holding the credentials never reallocates and leaves a copy
     // behind; wiped when dropped. (Only a list of accounts, no secret, may outgrow it.)
     let mut buffer = Zeroizing::new(Vec::with_capacity(limit.min(MAX_MESSAGE) + 1));

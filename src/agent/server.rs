@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -15,7 +14,7 @@ use zeroize::Zeroizing;
 use super::protocol::{
     Answer, Ask, ErrorKind, MAX_MESSAGE, PROTOCOL, Reply, Request, Sealed, Secrets,
 };
-use super::socket::{self, Bound};
+use super::socket::{self, Bound, Stream};
 use crate::aws::{Credentials, Sts};
 use crate::awsfiles::Files;
 use crate::engine::{self, Engine, NoPrompt, Prompt, Remembered};
@@ -326,20 +325,19 @@ impl Agent {
                 refresher.refresh_due();
             }
         });
-        let me = socket::my_uid();
         tracing::info!(path = %bound.path.display(), "the agent is listening");
-        for stream in bound.listener.incoming() {
-            let stream = match stream {
+        loop {
+            let stream = match bound.accept() {
                 Ok(stream) => stream,
                 Err(e) => {
                     tracing::warn!(error = %e, "could not accept a connection");
                     continue;
                 }
             };
-            match socket::peer_uid(&stream) {
-                Ok(uid) if socket::peer_allowed(uid, me) => {}
-                Ok(uid) => {
-                    tracing::warn!(uid, "refused a connection from another user");
+            match socket::check_peer(&stream) {
+                Ok(Ok(())) => {}
+                Ok(Err(why)) => {
+                    tracing::warn!(%why, "refused a connection from another user");
                     continue;
                 }
                 Err(e) => {
@@ -356,7 +354,7 @@ impl Agent {
                 agent.converse(stream);
                 if agent.stopping.load(Ordering::SeqCst) {
                     // Wake the accepting loop, so that it sees it is to stop.
-                    let _ = UnixStream::connect(&path);
+                    let _ = socket::connect(&path);
                 }
             });
         }
@@ -365,8 +363,8 @@ impl Agent {
     }
 
     /// Reads one request from `stream` and writes its reply.
-    fn converse(&self, mut stream: UnixStream) {
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    fn converse(&self, mut stream: Stream) {
+        let _ = socket::set_timeouts(&stream, Duration::from_secs(5), Duration::from_secs(5));
         // It may hold a secret (a value to keep, a passphrase): sized so it never reallocates,
         // wiped when dropped.
         let mut text = Zeroizing::new(Vec::with_capacity(MAX_MESSAGE + 1));

@@ -5,11 +5,45 @@
 //! only the same user is answered. Clients hold the agent to the same checks (`client`): a
 //! socket in a directory that is not the user's own 0700 one, or served by another user, is
 //! refused before anything is sent. One agent at a time holds `agent.lock` beside the socket.
+//!
+//! Everything else in `agent` goes through this module's small interface: [`bind`] and
+//! [`Bound::accept`], [`connect`], [`check_peer`], [`Stream`] with [`set_timeouts`] and
+//! [`end_request`]. On Windows there is no agent yet (issue 29 gives it a named pipe):
+//! [`bind`] says so and [`connect`] finds none, so every command does its own work, as it does
+//! on Unix when no agent runs.
 
 use std::io;
+#[cfg(unix)]
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+#[cfg(unix)]
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A connection to or from the agent.
+#[cfg(unix)]
+pub type Stream = UnixStream;
+
+/// A connection to or from the agent: none can exist on Windows yet.
+#[cfg(windows)]
+pub enum Stream {}
+
+#[cfg(windows)]
+impl io::Read for Stream {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        match *self {}
+    }
+}
+
+#[cfg(windows)]
+impl io::Write for Stream {
+    fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+        match *self {}
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match *self {}
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -25,8 +59,13 @@ pub enum Error {
     // The cause is in the message, not a source: a chain printed whole would say it twice.
     #[error("cannot set up the agent's socket {}: {cause}", .path.display())]
     Io { path: PathBuf, cause: io::Error },
+    #[error(
+        "the credtray agent does not run on Windows yet: every command does its own work (with the keychain and STS) instead"
+    )]
+    Unsupported,
 }
 
+#[cfg(unix)]
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
     move |cause| Error::Io {
         path: path.to_owned(),
@@ -35,11 +74,21 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
 }
 
 /// This process's effective user id.
+#[cfg(unix)]
 pub fn my_uid() -> u32 {
     rustix::process::geteuid().as_raw()
 }
 
 /// The directory of the agent's socket, from the environment.
+#[cfg(windows)]
+pub fn dir() -> PathBuf {
+    std::env::var_os("LOCALAPPDATA")
+        .map_or_else(std::env::temp_dir, PathBuf::from)
+        .join("credtray")
+}
+
+/// The directory of the agent's socket, from the environment.
+#[cfg(unix)]
 pub fn dir() -> PathBuf {
     match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
         Some(runtime) => PathBuf::from(runtime).join("credtray"),
@@ -54,6 +103,7 @@ pub fn path() -> PathBuf {
 
 /// Creates the socket's directory (0700) if missing, and refuses one that is not the user's
 /// own or that others may read or write: someone else could put their own socket there.
+#[cfg(unix)]
 pub fn prepare_dir(dir: &Path) -> Result<(), Error> {
     crate::atomic::create_dir(dir, 0o700).map_err(io_error(dir))?;
     check_dir(dir)
@@ -61,6 +111,7 @@ pub fn prepare_dir(dir: &Path) -> Result<(), Error> {
 
 /// Checks that `dir` is a real directory (not a symlink) of this user with mode 0700: the
 /// agent binds nowhere else, and its clients send nothing to a socket anywhere else.
+#[cfg(unix)]
 pub fn check_dir(dir: &Path) -> Result<(), Error> {
     match unsafe_dir(dir).map_err(io_error(dir))? {
         None => Ok(()),
@@ -71,8 +122,15 @@ pub fn check_dir(dir: &Path) -> Result<(), Error> {
     }
 }
 
+/// Why `dir` may not hold the agent's socket: on Windows nothing is bound there yet.
+#[cfg(windows)]
+pub fn unsafe_dir(dir: &Path) -> io::Result<Option<String>> {
+    std::fs::metadata(dir).map(|_| None)
+}
+
 /// Why `dir` may not hold the agent's socket (`is a symbolic link`, `has mode 0755`…), or
 /// `None` when it may: a real directory of this user that no one else can enter.
+#[cfg(unix)]
 pub fn unsafe_dir(dir: &Path) -> io::Result<Option<String>> {
     let meta = std::fs::symlink_metadata(dir)?;
     let mode = meta.permissions().mode() & 0o777;
@@ -89,19 +147,71 @@ pub fn unsafe_dir(dir: &Path) -> io::Result<Option<String>> {
     })
 }
 
+/// Why the process at the other end of `stream` may not be talked to (another user's), or
+/// `Ok` when it is this user's.
+#[cfg(unix)]
+pub fn check_peer(stream: &Stream) -> io::Result<Result<(), String>> {
+    let (peer, me) = (peer_uid(stream)?, my_uid());
+    Ok(if peer_allowed(peer, me) {
+        Ok(())
+    } else {
+        Err(format!("runs as user {peer}, not as you (user {me})"))
+    })
+}
+
+#[cfg(windows)]
+pub fn check_peer(stream: &Stream) -> io::Result<Result<(), String>> {
+    match *stream {}
+}
+
+/// Connects to the agent at `path` (`NotFound` or `ConnectionRefused` when none listens).
+#[cfg(unix)]
+pub fn connect(path: &Path) -> io::Result<Stream> {
+    UnixStream::connect(path)
+}
+
+#[cfg(windows)]
+pub fn connect(_: &Path) -> io::Result<Stream> {
+    Err(io::ErrorKind::NotFound.into())
+}
+
+/// How long reads and writes on `stream` may wait.
+#[cfg(unix)]
+pub fn set_timeouts(stream: &Stream, read: Duration, write: Duration) -> io::Result<()> {
+    stream.set_read_timeout(Some(read))?;
+    stream.set_write_timeout(Some(write))
+}
+
+#[cfg(windows)]
+pub fn set_timeouts(stream: &Stream, _: Duration, _: Duration) -> io::Result<()> {
+    match *stream {}
+}
+
+/// Tells the agent the request is whole (its end of the stream).
+#[cfg(unix)]
+pub fn end_request(stream: &Stream) -> io::Result<()> {
+    stream.shutdown(std::net::Shutdown::Write)
+}
+
+#[cfg(windows)]
+pub fn end_request(stream: &Stream) -> io::Result<()> {
+    match *stream {}
+}
+
 /// Whether a peer may be answered: only the agent's own user.
+#[cfg(unix)]
 pub fn peer_allowed(peer_uid: u32, my_uid: u32) -> bool {
     peer_uid == my_uid
 }
 
 /// The user id of the process at the other end of `stream`.
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(all(unix, any(target_os = "linux", target_os = "android")))]
 pub fn peer_uid(stream: &UnixStream) -> io::Result<u32> {
     Ok(rustix::net::sockopt::socket_peercred(stream)?.uid.as_raw())
 }
 
 /// The user id of the process at the other end of `stream`.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
 #[allow(unsafe_code)] // getpeereid has no safe wrapper outside Linux
 pub fn peer_uid(stream: &UnixStream) -> io::Result<u32> {
     use std::os::fd::AsRawFd;
@@ -117,10 +227,37 @@ pub fn peer_uid(stream: &UnixStream) -> io::Result<u32> {
 
 /// The agent's place: its lock held, its socket bound (mode 0600). Dropping it releases the
 /// lock; the socket file is removed first.
+#[cfg(unix)]
 pub struct Bound {
     pub listener: UnixListener,
     pub path: PathBuf,
     _lock: std::fs::File,
+}
+
+/// The agent's place: none on Windows yet ([`bind`] says so).
+#[cfg(windows)]
+pub struct Bound {
+    pub path: PathBuf,
+    never: std::convert::Infallible,
+}
+
+impl Bound {
+    /// The next connection.
+    #[cfg(unix)]
+    pub fn accept(&self) -> io::Result<Stream> {
+        self.listener.accept().map(|(stream, _)| stream)
+    }
+
+    #[cfg(windows)]
+    pub fn accept(&self) -> io::Result<Stream> {
+        match self.never {}
+    }
+}
+
+/// On Windows: the agent does not run there yet (module docs).
+#[cfg(windows)]
+pub fn bind(_: &Path, _: impl Fn() -> Option<(u32, bool)>) -> Result<Bound, Error> {
+    Err(Error::Unsupported)
 }
 
 impl Drop for Bound {
@@ -131,6 +268,7 @@ impl Drop for Bound {
 
 /// Takes the agent's lock and binds its socket at `path`. A socket file left by an agent that
 /// died is replaced; a live agent holding the lock is named in the error.
+#[cfg(unix)]
 pub fn bind(path: &Path, who_holds: impl Fn() -> Option<(u32, bool)>) -> Result<Bound, Error> {
     let dir = path.parent().unwrap_or(Path::new("."));
     prepare_dir(dir)?;
@@ -171,7 +309,7 @@ pub fn bind(path: &Path, who_holds: impl Fn() -> Option<(u32, bool)>) -> Result<
     })
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 

@@ -9,6 +9,7 @@
 //! credtray itself never dies of them while the command runs.
 
 use std::ffi::{OsStr, OsString};
+#[cfg(unix)]
 use std::io::IsTerminal;
 use std::process::{Command, ExitStatus};
 

@@ -112,6 +112,7 @@ impl SharedFiles {
             std::process::id(),
             uuid::Uuid::new_v4().simple()
         ));
+        #[cfg_attr(not(unix), allow(unused_mut))]
         let mut builder = std::fs::DirBuilder::new();
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);

@@ -9,7 +9,9 @@
 //! turns it into a `SecretString` or a validated field.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
+#[cfg(any(target_os = "linux", test))]
+use std::sync::atomic::Ordering;
 
 use zeroize::Zeroizing;
 

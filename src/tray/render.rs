@@ -190,6 +190,8 @@ impl Renderer {
             indices: Vec::new(),
             #[cfg(target_os = "linux")]
             gtk_root: &gtk_root,
+            #[cfg(not(target_os = "linux"))]
+            gtk_root: std::marker::PhantomData,
         };
         let changes = sync(
             &Container::Root(&self.menu),
@@ -208,6 +210,9 @@ struct Path<'a> {
     indices: Vec<usize>,
     #[cfg(target_os = "linux")]
     gtk_root: &'a gtk::Menu,
+    /// Elsewhere there is no GTK menu to relabel.
+    #[cfg(not(target_os = "linux"))]
+    gtk_root: std::marker::PhantomData<&'a ()>,
 }
 
 impl Path<'_> {
@@ -216,7 +221,6 @@ impl Path<'_> {
         indices.push(i);
         Path {
             indices,
-            #[cfg(target_os = "linux")]
             gtk_root: self.gtk_root,
         }
     }
