@@ -210,16 +210,7 @@ fn read_into(mut reader: impl Read, output: &Mutex<Output>) {
     loop {
         match reader.read(&mut chunk[..]) {
             Ok(0) | Err(_) => break,
-            Ok(n) => {
-                let mut out = lock(output);
-                if out.bytes.len() + n > out.bytes.capacity() {
-                    // Grown by hand, so the old buffer is wiped rather than freed as it is.
-                    let mut grown = Zeroizing::new(Vec::with_capacity((out.bytes.len() + n) * 2));
-                    grown.extend_from_slice(&out.bytes);
-                    out.bytes = grown;
-                }
-                out.bytes.extend_from_slice(&chunk[..n]);
-            }
+            Ok(n) => crate::secrets::extend_wiped(&mut lock(output).bytes, &chunk[..n]),
         }
     }
     lock(output).done = true;

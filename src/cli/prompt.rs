@@ -42,12 +42,8 @@ impl CliPrompt {
 }
 
 impl Prompt for CliPrompt {
+    // `--mfa-code` is not looked at here: the engine takes it first (`offered_code`).
     fn mfa_code(&mut self, session: &Session, device: &MfaDevice, ask: MfaAsk) -> Option<MfaCode> {
-        if ask == MfaAsk::First
-            && let Some(code) = self.mfa_code.take()
-        {
-            return Some(code);
-        }
         if !std::io::stdin().is_terminal() {
             return None;
         }

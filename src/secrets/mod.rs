@@ -216,6 +216,17 @@ fn unavailable_hint() -> &'static str {
     }
 }
 
+/// Appends `bytes` to `buf`, growing it by hand when it must grow, so that the old buffer is
+/// wiped rather than freed as it is (a secret read in pieces from a child's output).
+pub(crate) fn extend_wiped(buf: &mut zeroize::Zeroizing<Vec<u8>>, bytes: &[u8]) {
+    if buf.len() + bytes.len() > buf.capacity() {
+        let mut bigger = zeroize::Zeroizing::new(Vec::with_capacity((buf.len() + bytes.len()) * 2));
+        bigger.extend_from_slice(buf);
+        *buf = bigger;
+    }
+    buf.extend_from_slice(bytes);
+}
+
 /// Where secrets are kept.
 pub trait SecretStore: Send + Sync {
     /// The secret, or `None` when there is no such entry.

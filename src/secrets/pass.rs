@@ -227,12 +227,7 @@ fn read_secret(mut reader: impl Read) -> std::io::Result<Zeroizing<Vec<u8>>> {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        if all.len() + n > all.capacity() {
-            let mut bigger = Zeroizing::new(Vec::with_capacity((all.len() + n) * 2));
-            bigger.extend_from_slice(&all);
-            all = bigger;
-        }
-        all.extend_from_slice(&chunk[..n]);
+        super::extend_wiped(&mut all, &chunk[..n]);
     }
 }
 
