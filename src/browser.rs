@@ -93,11 +93,15 @@ fn serve_link(
                 std::thread::sleep(std::time::Duration::from_millis(50));
                 continue;
             }
-            // A connection that went before it was taken is no reason to give up the link.
+            // A connection that went before it was taken is no reason to give up the link
+            // (Windows reports one reset before its accept as not connected).
             Err(e)
                 if matches!(
                     e.kind(),
-                    ErrorKind::ConnectionAborted | ErrorKind::Interrupted
+                    ErrorKind::ConnectionAborted
+                        | ErrorKind::ConnectionReset
+                        | ErrorKind::NotConnected
+                        | ErrorKind::Interrupted
                 ) =>
             {
                 continue;

@@ -56,6 +56,17 @@ pub fn error_sentence(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// An absolute path in a test, from a Unix one: as it is on Unix, on drive `C:` on Windows
+/// (where `/home/u` is not absolute).
+#[cfg(test)]
+pub(crate) fn test_abs(unix: &str) -> String {
+    if cfg!(windows) {
+        format!("C:{unix}")
+    } else {
+        unix.to_owned()
+    }
+}
+
 pub mod agent;
 pub mod atomic;
 pub mod autostart;

@@ -554,7 +554,10 @@ fn edge_errors() -> Vec<anyhow::Error> {
             cause: io_error(),
         }
         .into(),
-        socket::Error::Unsupported.into(),
+        socket::Error::Taken {
+            path: PathBuf::from(r"\\.\pipe\credtray-agent"),
+        }
+        .into(),
         federation::Error::Unreachable {
             endpoint: "https://signin.aws.amazon.com/federation".to_owned(),
             reason: "Connection refused (os error 111)".to_owned(),
@@ -729,7 +732,7 @@ fn every_variant_is_listed(
         | socket::Error::Running { .. }
         | socket::Error::Stuck { .. }
         | socket::Error::Io { .. }
-        | socket::Error::Unsupported => {}
+        | socket::Error::Taken { .. } => {}
     }
     match federation {
         federation::Error::Unreachable { .. }

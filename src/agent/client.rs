@@ -1,7 +1,8 @@
 //! The client side: one blocking request over the agent's socket (no async runtime). Before a
-//! byte is sent the socket is held to the agent's own rules: its directory is the user's own,
-//! mode 0700, not a symlink (`socket::unsafe_dir`), and the process listening on it runs as
-//! this user (`SO_PEERCRED`). Without `XDG_RUNTIME_DIR` the socket is under `/tmp`, where
+//! byte is sent the socket is held to the agent's own rules (`socket::untrusted_place`,
+//! `socket::check_peer`): on Unix its directory is the user's own, mode 0700, not a symlink,
+//! and the process listening on it runs as this user (`SO_PEERCRED`); on Windows the pipe's
+//! server process runs as this user (its token's SID). Without `XDG_RUNTIME_DIR` the socket is under `/tmp`, where
 //! another user can create the directory first and answer with credentials of their own
 //! account; such a socket is [`Error::Untrusted`], never mistaken for "no agent", and nothing
 //! it could say is used. Text from the agent reaches terminals and toasts, so its control
@@ -51,20 +52,12 @@ pub fn request(path: &Path, ask: Ask) -> Result<Option<Reply>, Error> {
         path: path.to_owned(),
         why,
     };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    // The directory first: in a directory only this user can write, no one else can have put
-    // the socket (the peer check below then also covers a socket swapped in meanwhile).
-    match socket::unsafe_dir(dir) {
+    // The place first: where only this user can make the socket (a private directory on Unix),
+    // no one else can have put it there (the peer check below then also covers a socket
+    // swapped in meanwhile).
+    match socket::untrusted_place(path) {
         Ok(None) => {}
-        Ok(Some(why)) => {
-            return Err(untrusted(format!(
-                "its directory {} {why}, so another user may have made it (only a directory of yours with mode 0700 is trusted)",
-                dir.display()
-            )));
-        }
+        Ok(Some(why)) => return Err(untrusted(why)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io(e)),
     }
@@ -295,7 +288,9 @@ impl crate::secrets::chosen::Holder for AgentHolder {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(unix)]
     use std::os::unix::fs::PermissionsExt;
+    #[cfg(unix)]
     use std::os::unix::net::UnixListener;
 
     use super::*;
@@ -304,6 +299,7 @@ mod tests {
     const CREDENTIALS_REPLY: &str = r#"{"version":1,"reply":"credentials","access_key_id":"ASIAFAKEAGENTANSWER1","secret_access_key":"fake-secret","session_token":"fake-token","expiration":"2099-01-01T00:00:00Z"}"#;
 
     /// A directory `credtray` of `mode` under a fresh temp dir, and its `agent.sock` path.
+    #[cfg(unix)]
     fn socket_dir(mode: u32) -> (tempfile::TempDir, PathBuf) {
         let base = tempfile::tempdir().unwrap();
         let dir = base.path().join("credtray");
@@ -313,6 +309,7 @@ mod tests {
     }
 
     /// A fake agent on `path` answering every request with `reply`, for up to 30 s.
+    #[cfg(unix)]
     fn fake_agent(path: &Path, reply: &'static str) -> UnixListener {
         let listener = UnixListener::bind(path).unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -333,7 +330,47 @@ mod tests {
         listener
     }
 
+    /// A fake agent on the pipe `path` answering every request with `reply`.
+    #[cfg(windows)]
+    fn fake_agent(path: &Path, reply: &'static str) {
+        let bound = socket::bind(path, || None).unwrap();
+        std::thread::spawn(move || {
+            while let Ok(mut stream) = bound.accept() {
+                let _ =
+                    socket::set_timeouts(&stream, Duration::from_secs(5), Duration::from_secs(5));
+                let _ = stream.read_to_end(&mut Vec::new());
+                let _ = stream.write_all(reply.as_bytes());
+            }
+        });
+    }
+
+    /// Where a fake agent of this user's may listen: a private directory's socket.
+    #[cfg(unix)]
+    fn private_place() -> (tempfile::TempDir, PathBuf) {
+        socket_dir(0o700)
+    }
+
+    /// Where a fake agent of this user's may listen: a pipe of its own.
+    #[cfg(windows)]
+    fn private_place() -> ((), PathBuf) {
+        static COUNT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let name = format!(r"\\.\pipe\credtray-client-test-{}-{n}", std::process::id());
+        ((), PathBuf::from(name))
+    }
+
     #[test]
+    fn this_users_agent_is_asked_and_its_credentials_used() {
+        let (_base, path) = private_place();
+        let _agent = fake_agent(&path, CREDENTIALS_REPLY);
+        assert!(matches!(
+            credentials_at(&path, "dev"),
+            Asked::Credentials(s) if s.access_key_id.as_str() == FAKE_KEY_ID
+        ));
+    }
+
+    #[test]
+    #[cfg(unix)]
     fn a_listener_in_a_directory_others_can_enter_is_refused_and_its_credentials_unused() {
         let (_base, path) = socket_dir(0o755);
         let _agent = fake_agent(&path, CREDENTIALS_REPLY);
@@ -360,6 +397,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn a_symlink_to_a_private_directory_is_refused_and_a_missing_one_is_no_agent() {
         let (base, path) = socket_dir(0o700);
         let _agent = fake_agent(&path, CREDENTIALS_REPLY);
@@ -385,6 +423,7 @@ mod tests {
     /// as root in the private directory, then the listener drops to uid 65534 before
     /// `listen()`, which is when the kernel records the credentials `SO_PEERCRED` reports.
     #[test]
+    #[cfg(unix)]
     fn a_listener_of_another_user_in_a_private_directory_is_refused() {
         assert_eq!(socket::my_uid(), 0, "this test runs as root (scripts/test)");
         let (_base, path) = socket_dir(0o700);
@@ -432,7 +471,7 @@ mod tests {
 
     #[test]
     fn the_agents_messages_reach_the_terminal_without_control_characters() {
-        let (_base, path) = socket_dir(0o700);
+        let (_base, path) = private_place();
         let _agent = fake_agent(
             &path,
             r#"{"version":1,"reply":"error","kind":"aws","message":"denied\u001b]0;owned\u0007\u001b[2J\r\ncredtray: fake line\u2028credtray: another\u202egnirts\u2066x\u2069"}"#,

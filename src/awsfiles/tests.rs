@@ -1,5 +1,3 @@
-use std::path::Path;
-
 use super::Contents;
 use super::*;
 use crate::aws::Credentials;
@@ -269,7 +267,7 @@ fn publish_into_new_files_creates_them_private() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&aws), 0o700);
         assert_eq!(mode(files.credentials.path()), 0o600);
         assert_eq!(mode(files.config.path()), 0o600);

@@ -471,7 +471,7 @@ mod tests {
                     .strip_prefix(&src)
                     .unwrap()
                     .to_string_lossy()
-                    .into_owned();
+                    .replace('\\', "/");
                 if name.ends_with("tests.rs") {
                     continue;
                 }

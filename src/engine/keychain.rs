@@ -469,7 +469,7 @@ mod tests {
         {
             let mut locked = engine.store.lock().unwrap();
             locked.owned.push(crate::awsfiles::Owned {
-                file: "/home/me/.aws/credentials".into(),
+                file: crate::test_abs("/home/me/.aws/credentials").into(),
                 flavor: crate::awsfiles::Flavor::Credentials,
                 section: "default".to_owned(),
                 separator: String::new(),

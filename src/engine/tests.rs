@@ -765,13 +765,28 @@ fn counting_source(dir: &std::path::Path, codes: &[&str]) -> String {
     let list = dir.join("codes");
     std::fs::write(&list, codes.join("\n") + "\n").unwrap();
     let calls = dir.join("calls");
+    #[cfg(unix)]
     let script = format!(
         "echo x >> {calls}; n=$(wc -l < {calls}); sed -n \"$n p\" {list} | grep . || tail -n 1 {list}",
         calls = calls.display(),
         list = list.display()
     );
-    format!("process:sh -c {}", shlex::try_quote(&script).unwrap())
+    // cmd counts nothing: a marker file per code given out, the last code once they are all.
+    #[cfg(windows)]
+    let script = {
+        let mut chain = format!("echo {}", codes[codes.len() - 1]);
+        for (n, code) in codes.iter().enumerate().rev().skip(1) {
+            let marker = dir.join(format!("given{n}"));
+            let marker = marker.display();
+            chain = format!("if not exist {marker} (echo x>{marker}& echo {code}) else ({chain})");
+        }
+        format!("echo x>>{}& {chain}", calls.display())
+    };
+    format!("process:{SHELL} {}", shlex::try_quote(&script).unwrap())
 }
+
+/// The shell a test's process source runs its script with, and its option for one.
+const SHELL: &str = if cfg!(windows) { "cmd /c" } else { "sh -c" };
 
 fn source_calls(dir: &std::path::Path) -> usize {
     std::fs::read_to_string(dir.join("calls"))
@@ -795,13 +810,22 @@ fn an_mfa_source_gives_the_code_without_asking_anyone() {
 #[test]
 fn a_failing_source_hands_over_to_the_person_saying_why_or_is_the_error_without_one() {
     let mut r = rig();
-    let id = r.user_with_source("dev", "process:sh -c 'echo token locked >&2; exit 2'");
+    let id = r.user_with_source(
+        "dev",
+        &format!(
+            "process:{SHELL} 'echo token locked>&2{} exit 2'",
+            if cfg!(windows) { "&" } else { ";" }
+        ),
+    );
+    let program = SHELL.split(' ').next().unwrap();
     let mut prompt = Scripted::codes(&["222222"]);
     r.engine.start(id, &mut prompt, false).unwrap();
     assert_eq!(prompt.asked, [MfaAsk::SourceFailed]);
     assert_eq!(
         prompt.notices,
-        [r#"SourceFailed("sh failed (exit status 2): token locked")"#]
+        [format!(
+            r#"SourceFailed("{program} failed (exit status 2): token locked")"#
+        )]
     );
     assert_eq!(sent_codes(&r), ["222222"]);
 
@@ -811,7 +835,9 @@ fn a_failing_source_hands_over_to_the_person_saying_why_or_is_the_error_without_
     assert!(matches!(err, Error::MfaSource { .. }), "{err}");
     assert_eq!(
         err.to_string(),
-        "no MFA code for session \"dev\" from its MFA source: sh failed (exit status 2): token locked"
+        format!(
+            "no MFA code for session \"dev\" from its MFA source: {program} failed (exit status 2): token locked"
+        )
     );
     assert_eq!(r.session(id).state, State::Inactive);
     assert_eq!(sent_codes(&r).len(), 1);
@@ -2563,7 +2589,8 @@ fn a_process_session_writes_only_its_credential_process_line_even_when_rotated()
     assert_eq!(
         r.text("config"),
         format!(
-            "[profile dev]\nregion = eu-west-1\ncredential_process = '/opt/cred tray/credtray' credential-process --session {id}\n"
+            "[profile dev]\nregion = eu-west-1\ncredential_process = {q}/opt/cred tray/credtray{q} credential-process --session {id}\n",
+            q = if cfg!(windows) { '"' } else { '\'' }
         )
     );
     assert!(
@@ -2623,10 +2650,10 @@ fn switching_an_active_session_between_file_and_process_republishes_it() {
         "[mine]\nx = 1\n",
         "the owned [dev] is gone"
     );
-    assert!(
-        r.text("config")
-            .contains("credential_process = '/usr/bin/credtray'")
-    );
+    assert!(r.text("config").contains(&format!(
+        "credential_process = {q}/usr/bin/credtray{q}",
+        q = if cfg!(windows) { '"' } else { '\'' }
+    )));
 
     r.engine.edit(id, to(Publish::File), &mut NoPrompt).unwrap();
     assert!(

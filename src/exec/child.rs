@@ -108,6 +108,31 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(windows)]
+    fn the_commands_exit_code_becomes_credtrays() {
+        let run_cmd = |script: &str| {
+            run(Launch {
+                program: OsStr::new("cmd"),
+                args: &["/c".into(), script.into()],
+                set: vec![("CREDTRAY_TEST_SET".into(), "yes".into())],
+                remove: vec!["CREDTRAY_TEST_REMOVED".into()],
+            })
+            .unwrap()
+        };
+        assert_eq!(run_cmd("exit 7"), 7);
+        assert_eq!(run_cmd("exit 0"), 0);
+        assert_eq!(
+            run_cmd("if %CREDTRAY_TEST_SET%==yes (exit 0) else (exit 1)"),
+            0
+        );
+        assert_eq!(
+            run_cmd("if %CREDTRAY_TEST_SET%==no (exit 0) else (exit 1)"),
+            1
+        );
+    }
+
+    #[test]
+    #[cfg(unix)]
     fn the_commands_exit_code_and_signal_become_credtrays() {
         let run_sh = |script: &str| {
             run(Launch {

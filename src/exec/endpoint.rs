@@ -107,7 +107,10 @@ fn accept(listener: &TcpListener, supplier: &Arc<Supplier>, expected: &Arc<Zeroi
             Err(e)
                 if matches!(
                     e.kind(),
-                    io::ErrorKind::ConnectionAborted | io::ErrorKind::Interrupted
+                    io::ErrorKind::ConnectionAborted
+                        | io::ErrorKind::ConnectionReset
+                        | io::ErrorKind::NotConnected
+                        | io::ErrorKind::Interrupted
                 ) =>
             {
                 continue;

@@ -125,10 +125,12 @@ enum Wake {
     /// is of the main view's origin (any frame may have asked).
     Open(String),
     /// A page could not load (the URL is wrong, the network is down): said at once instead of
-    /// waiting for the timeout behind an error page.
+    /// waiting for the timeout behind an error page. (WebKitGTK's signals only: Linux.)
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     LoadFailed(String, String),
     /// The network refused the login, in this sentence: the proxy refused its credentials, or
-    /// a certificate that only the configured CA bundle would vouch for.
+    /// a certificate that only the configured CA bundle would vouch for. (Linux only.)
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     Refused(String),
     Tick,
 }

@@ -179,7 +179,12 @@ mod tests {
         rustix::net::sockopt::set_socket_linger(&client, Some(Duration::ZERO)).unwrap();
         drop(client);
         std::thread::sleep(Duration::from_millis(200));
-        let (server, _) = listener.accept().unwrap();
+        let server = match listener.accept() {
+            Ok((server, _)) => server,
+            // Windows (wine) fails the accept itself: the servers take that as gone too.
+            Err(e) if cfg!(windows) && e.kind() == std::io::ErrorKind::NotConnected => return,
+            Err(e) => panic!("{e}"),
+        };
         assert!(server.peer_addr().is_err(), "the kernel kept its address");
         assert_eq!(peer(&server).unwrap(), Peer::Gone);
     }

@@ -517,6 +517,25 @@ mod tests {
     }
 
     #[test]
+    #[cfg(windows)]
+    fn the_passphrase_command_gives_its_output_without_its_line_break_or_a_sentence() {
+        let pass = |c: &str| from_command(std::ffi::OsStr::new(c));
+        assert_eq!(pass("echo two words").unwrap().expose_secret(), "two words");
+        let failed = pass("echo nope& exit 3").unwrap_err().to_string();
+        assert!(
+            failed.starts_with("CREDTRAY_PASSPHRASE_COMMAND failed (exit code: 3)"),
+            "{failed}"
+        );
+        assert!(
+            !failed.contains("nope"),
+            "its output is never shown: {failed}"
+        );
+        let empty = pass("exit 0").unwrap_err().to_string();
+        assert!(empty.contains("an empty passphrase"), "{empty}");
+    }
+
+    #[test]
+    #[cfg(unix)]
     fn the_passphrase_command_gives_its_output_without_its_line_break_or_a_sentence() {
         let pass = |c: &str| from_command(std::ffi::OsStr::new(c));
         assert_eq!(

@@ -489,7 +489,7 @@ mod tests {
             })
             .unwrap();
         locked.owned.push(crate::awsfiles::Owned {
-            file: "/home/u/.aws/credentials".into(),
+            file: crate::test_abs("/home/u/.aws/credentials").into(),
             flavor: crate::awsfiles::Flavor::Credentials,
             section: "dev".to_owned(),
             separator: "\r\n\r\n".to_owned(),
@@ -761,7 +761,7 @@ mod tests {
             proxy: ProxySetting::Via(ProxyUrl::parse_setting("http://proxy.corp:3128").unwrap()),
             no_proxy: Some(NoProxy::new("localhost, .internal").unwrap()),
             proxy_user: Some(ProxyUser::new("alice").unwrap()),
-            ca_bundle: Some(PathBuf::from("/etc/ssl/corp.pem")),
+            ca_bundle: Some(PathBuf::from(crate::test_abs("/etc/ssl/corp.pem"))),
         };
         locked.catalog.settings.network = network.clone();
         locked.save().unwrap();
@@ -769,7 +769,7 @@ mod tests {
         let text = std::fs::read_to_string(store.path()).unwrap();
         assert!(text.contains("version = 7"), "{text}");
         assert!(
-            text.contains("proxy = \"http://proxy.corp:3128\"\nno_proxy = \"localhost, .internal\"\nproxy_user = \"alice\"\nca_bundle = \"/etc/ssl/corp.pem\"\n"),
+            text.contains(&format!("proxy = \"http://proxy.corp:3128\"\nno_proxy = \"localhost, .internal\"\nproxy_user = \"alice\"\nca_bundle = \"{}\"\n", crate::test_abs("/etc/ssl/corp.pem"))),
             "{text}"
         );
         assert_eq!(store.load().unwrap().settings.network, network);
@@ -801,7 +801,8 @@ mod tests {
             [[owned]]\nfile = \"/h/.aws/config\"\nsection = \"default\"\n\n\
             [[owned]]\nfile = \"/h/.aws/config\"\nsection = \"profile dev\"\n\n\
             [[owned]]\nfile = \"/h/.aws/credentials\"\nsection = \"dev\"\n\n\
-            [[owned]]\nfile = \"/h/creds-config-test\"\nsection = \"default\"\n";
+            [[owned]]\nfile = \"/h/creds-config-test\"\nsection = \"default\"\n"
+            .replace("\"/h/", &format!("\"{}", crate::test_abs("/h/")));
         std::fs::write(store.path(), text).unwrap();
         let stored = store.load_all().unwrap();
         let flavors: Vec<Flavor> = stored.owned.iter().map(|o| o.flavor).collect();

@@ -123,8 +123,9 @@ pub type Trial<'a> =
 /// What *Find session…* lists for a query: each session's id and its line.
 pub type Search = std::rc::Rc<dyn Fn(&str) -> Vec<(credtray::session::SessionId, String)>>;
 
-/// What the person chose in *Find session…*.
+/// What the person chose in *Find session…* (a GTK window: Linux only, until issue 30).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub enum Found {
     /// Enter (or a double click): start the session, or stop it.
     StartStop,

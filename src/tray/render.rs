@@ -39,7 +39,8 @@ struct Built {
     /// A lazy submenu not opened yet: it holds only this placeholder (hosts show a submenu only
     /// for an item with children), and `children` is empty until [`Renderer::realize`].
     placeholder: Option<MenuItem>,
-    /// Its GTK item is connected to realize it when it is about to show.
+    /// Its GTK item is connected to realize it when it is about to show (Linux only).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     hooked: bool,
 }
 
@@ -145,7 +146,8 @@ impl Renderer {
 
     /// Makes the items of the lazy submenu at `keys` (node keys from the top level), which
     /// are not made yet, from the current model; false if there is no such submenu or it was
-    /// made already.
+    /// made already. (GTK asks for it; elsewhere menus are made whole.)
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub fn realize(&mut self, keys: &[String]) -> bool {
         fn walk<'a>(
             built: &'a mut [Built],

@@ -1,71 +1,22 @@
-//! Where the agent listens and who may talk to it: `$XDG_RUNTIME_DIR/credtray/agent.sock`, or
+//! The agent's place on Unix: `$XDG_RUNTIME_DIR/credtray/agent.sock`, or
 //! `/tmp/credtray-<uid>/agent.sock` without `XDG_RUNTIME_DIR`, in a directory that must be the
 //! user's own with mode 0700 (else it is refused, never used), the socket itself 0600, and
 //! every connection's peer checked with `SO_PEERCRED` (`getpeereid` on the BSDs and macOS):
-//! only the same user is answered. Clients hold the agent to the same checks (`client`): a
-//! socket in a directory that is not the user's own 0700 one, or served by another user, is
-//! refused before anything is sent. One agent at a time holds `agent.lock` beside the socket.
-//!
-//! Everything else in `agent` goes through this module's small interface: [`bind`] and
-//! [`Bound::accept`], [`connect`], [`check_peer`], [`Stream`] with [`set_timeouts`] and
-//! [`end_request`]. On Windows there is no agent yet (issue 29 gives it a named pipe):
-//! [`bind`] says so and [`connect`] finds none, so every command does its own work, as it does
-//! on Unix when no agent runs.
+//! only the same user is answered. Clients hold the agent to the same checks: a socket in a
+//! directory that is not the user's own 0700 one, or served by another user, is refused before
+//! anything is sent. One agent at a time holds `agent.lock` beside the socket.
 
 use std::io;
-#[cfg(unix)]
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
-#[cfg(unix)]
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::Error;
+
 /// A connection to or from the agent.
-#[cfg(unix)]
 pub type Stream = UnixStream;
 
-/// A connection to or from the agent: none can exist on Windows yet.
-#[cfg(windows)]
-pub enum Stream {}
-
-#[cfg(windows)]
-impl io::Read for Stream {
-    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
-        match *self {}
-    }
-}
-
-#[cfg(windows)]
-impl io::Write for Stream {
-    fn write(&mut self, _: &[u8]) -> io::Result<usize> {
-        match *self {}
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        match *self {}
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error(
-        "{} is not safe for the agent's socket: it {why} (it must be a directory of yours with mode 0700)",
-        .dir.display()
-    )]
-    UnsafeDir { dir: PathBuf, why: String },
-    #[error("another credtray agent is running (process {pid}{})", if *.tray { ", the tray" } else { "" })]
-    Running { pid: u32, tray: bool },
-    #[error("another credtray agent holds {} but does not answer", .lock.display())]
-    Stuck { lock: PathBuf },
-    // The cause is in the message, not a source: a chain printed whole would say it twice.
-    #[error("cannot set up the agent's socket {}: {cause}", .path.display())]
-    Io { path: PathBuf, cause: io::Error },
-    #[error(
-        "the credtray agent does not run on Windows yet: every command does its own work (with the keychain and STS) instead"
-    )]
-    Unsupported,
-}
-
-#[cfg(unix)]
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
     move |cause| Error::Io {
         path: path.to_owned(),
@@ -74,21 +25,11 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
 }
 
 /// This process's effective user id.
-#[cfg(unix)]
 pub fn my_uid() -> u32 {
     rustix::process::geteuid().as_raw()
 }
 
 /// The directory of the agent's socket, from the environment.
-#[cfg(windows)]
-pub fn dir() -> PathBuf {
-    std::env::var_os("LOCALAPPDATA")
-        .map_or_else(std::env::temp_dir, PathBuf::from)
-        .join("credtray")
-}
-
-/// The directory of the agent's socket, from the environment.
-#[cfg(unix)]
 pub fn dir() -> PathBuf {
     match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
         Some(runtime) => PathBuf::from(runtime).join("credtray"),
@@ -103,7 +44,6 @@ pub fn path() -> PathBuf {
 
 /// Creates the socket's directory (0700) if missing, and refuses one that is not the user's
 /// own or that others may read or write: someone else could put their own socket there.
-#[cfg(unix)]
 pub fn prepare_dir(dir: &Path) -> Result<(), Error> {
     crate::atomic::create_dir(dir, 0o700).map_err(io_error(dir))?;
     check_dir(dir)
@@ -111,7 +51,6 @@ pub fn prepare_dir(dir: &Path) -> Result<(), Error> {
 
 /// Checks that `dir` is a real directory (not a symlink) of this user with mode 0700: the
 /// agent binds nowhere else, and its clients send nothing to a socket anywhere else.
-#[cfg(unix)]
 pub fn check_dir(dir: &Path) -> Result<(), Error> {
     match unsafe_dir(dir).map_err(io_error(dir))? {
         None => Ok(()),
@@ -122,15 +61,8 @@ pub fn check_dir(dir: &Path) -> Result<(), Error> {
     }
 }
 
-/// Why `dir` may not hold the agent's socket: on Windows nothing is bound there yet.
-#[cfg(windows)]
-pub fn unsafe_dir(dir: &Path) -> io::Result<Option<String>> {
-    std::fs::metadata(dir).map(|_| None)
-}
-
 /// Why `dir` may not hold the agent's socket (`is a symbolic link`, `has mode 0755`…), or
 /// `None` when it may: a real directory of this user that no one else can enter.
-#[cfg(unix)]
 pub fn unsafe_dir(dir: &Path) -> io::Result<Option<String>> {
     let meta = std::fs::symlink_metadata(dir)?;
     let mode = meta.permissions().mode() & 0o777;
@@ -147,9 +79,24 @@ pub fn unsafe_dir(dir: &Path) -> io::Result<Option<String>> {
     })
 }
 
+/// Why the agent's place at `path` may not be trusted before connecting: its directory is not
+/// this user's own 0700 one, so another user may have made the socket. `NotFound` when the
+/// directory is missing (no agent).
+pub fn untrusted_place(path: &Path) -> io::Result<Option<String>> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    Ok(unsafe_dir(dir)?.map(|why| {
+        format!(
+            "its directory {} {why}, so another user may have made it (only a directory of yours with mode 0700 is trusted)",
+            dir.display()
+        )
+    }))
+}
+
 /// Why the process at the other end of `stream` may not be talked to (another user's), or
 /// `Ok` when it is this user's.
-#[cfg(unix)]
 pub fn check_peer(stream: &Stream) -> io::Result<Result<(), String>> {
     let (peer, me) = (peer_uid(stream)?, my_uid());
     Ok(if peer_allowed(peer, me) {
@@ -159,59 +106,35 @@ pub fn check_peer(stream: &Stream) -> io::Result<Result<(), String>> {
     })
 }
 
-#[cfg(windows)]
-pub fn check_peer(stream: &Stream) -> io::Result<Result<(), String>> {
-    match *stream {}
-}
-
 /// Connects to the agent at `path` (`NotFound` or `ConnectionRefused` when none listens).
-#[cfg(unix)]
 pub fn connect(path: &Path) -> io::Result<Stream> {
     UnixStream::connect(path)
 }
 
-#[cfg(windows)]
-pub fn connect(_: &Path) -> io::Result<Stream> {
-    Err(io::ErrorKind::NotFound.into())
-}
-
 /// How long reads and writes on `stream` may wait.
-#[cfg(unix)]
 pub fn set_timeouts(stream: &Stream, read: Duration, write: Duration) -> io::Result<()> {
     stream.set_read_timeout(Some(read))?;
     stream.set_write_timeout(Some(write))
 }
 
-#[cfg(windows)]
-pub fn set_timeouts(stream: &Stream, _: Duration, _: Duration) -> io::Result<()> {
-    match *stream {}
-}
-
 /// Tells the agent the request is whole (its end of the stream).
-#[cfg(unix)]
 pub fn end_request(stream: &Stream) -> io::Result<()> {
     stream.shutdown(std::net::Shutdown::Write)
 }
 
-#[cfg(windows)]
-pub fn end_request(stream: &Stream) -> io::Result<()> {
-    match *stream {}
-}
-
 /// Whether a peer may be answered: only the agent's own user.
-#[cfg(unix)]
 pub fn peer_allowed(peer_uid: u32, my_uid: u32) -> bool {
     peer_uid == my_uid
 }
 
 /// The user id of the process at the other end of `stream`.
-#[cfg(all(unix, any(target_os = "linux", target_os = "android")))]
+#[cfg(any(target_os = "linux", target_os = "android"))]
 pub fn peer_uid(stream: &UnixStream) -> io::Result<u32> {
     Ok(rustix::net::sockopt::socket_peercred(stream)?.uid.as_raw())
 }
 
 /// The user id of the process at the other end of `stream`.
-#[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
 #[allow(unsafe_code)] // getpeereid has no safe wrapper outside Linux
 pub fn peer_uid(stream: &UnixStream) -> io::Result<u32> {
     use std::os::fd::AsRawFd;
@@ -227,37 +150,17 @@ pub fn peer_uid(stream: &UnixStream) -> io::Result<u32> {
 
 /// The agent's place: its lock held, its socket bound (mode 0600). Dropping it releases the
 /// lock; the socket file is removed first.
-#[cfg(unix)]
 pub struct Bound {
     pub listener: UnixListener,
     pub path: PathBuf,
     _lock: std::fs::File,
 }
 
-/// The agent's place: none on Windows yet ([`bind`] says so).
-#[cfg(windows)]
-pub struct Bound {
-    pub path: PathBuf,
-    never: std::convert::Infallible,
-}
-
 impl Bound {
     /// The next connection.
-    #[cfg(unix)]
     pub fn accept(&self) -> io::Result<Stream> {
         self.listener.accept().map(|(stream, _)| stream)
     }
-
-    #[cfg(windows)]
-    pub fn accept(&self) -> io::Result<Stream> {
-        match self.never {}
-    }
-}
-
-/// On Windows: the agent does not run there yet (module docs).
-#[cfg(windows)]
-pub fn bind(_: &Path, _: impl Fn() -> Option<(u32, bool)>) -> Result<Bound, Error> {
-    Err(Error::Unsupported)
 }
 
 impl Drop for Bound {
@@ -268,7 +171,6 @@ impl Drop for Bound {
 
 /// Takes the agent's lock and binds its socket at `path`. A socket file left by an agent that
 /// died is replaced; a live agent holding the lock is named in the error.
-#[cfg(unix)]
 pub fn bind(path: &Path, who_holds: impl Fn() -> Option<(u32, bool)>) -> Result<Bound, Error> {
     let dir = path.parent().unwrap_or(Path::new("."));
     prepare_dir(dir)?;
@@ -309,7 +211,7 @@ pub fn bind(path: &Path, who_holds: impl Fn() -> Option<(u32, bool)>) -> Result<
     })
 }
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""credtray's Windows build end to end, under wine, driven from Linux.
+
+A Windows program under wine can't start Linux programs, so this harness runs
+`wine credtray.exe …` itself and checks the results with Linux tools: the real AWS CLI reads
+the profiles credtray.exe wrote, and wine's `reg` reads Windows' Credential Manager (wine keeps
+it in the registry) to see which secrets exist.
+
+Run by scripts/windows-test (which sets up the wine prefix) after the Linux suite, with moto
+running (CREDTRAY_TEST_MOTO), the AWS CLI and Python from the test venv (CREDTRAY_TEST_AWS,
+CREDTRAY_TEST_PYTHON) and an X display (DISPLAY) for the tray. Every step is printed; the
+exit status is the number of failed steps (0: all passed).
+"""
+import atexit
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(os.environ.get("CREDTRAY_WIN_BIN", ROOT / "target/x86_64-pc-windows-gnu/debug"))
+MOTO = os.environ["CREDTRAY_TEST_MOTO"]
+AWS = os.environ["CREDTRAY_TEST_AWS"]
+PYTHON = os.environ["CREDTRAY_TEST_PYTHON"]
+
+scratch = Path(tempfile.mkdtemp(prefix="credtray-windows-"))
+failures = []
+started = []  # processes to stop at the end, whatever happens
+
+
+@atexit.register
+def _stop_what_was_started():
+    for p in started:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+def win(path: Path) -> str:
+    """A Linux path as Windows programs under wine name it (drive Z: is /)."""
+    return "Z:" + str(path).replace("/", "\\")
+
+
+def closed_port() -> str:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return f"http://127.0.0.1:{port}"
+
+
+ENV = {
+    **os.environ,
+    "WINEDEBUG": "-all",
+    "CREDTRAY_CONFIG_DIR": win(scratch / "config"),
+    "AWS_SHARED_CREDENTIALS_FILE": win(scratch / "aws/credentials"),
+    "AWS_CONFIG_FILE": win(scratch / "aws/config"),
+    # The agent's pipe name and lock follow %LOCALAPPDATA%: this run's own.
+    "LOCALAPPDATA": win(scratch / "local"),
+    "AWS_ENDPOINT_URL": MOTO,
+    "CREDTRAY_LOG": "debug",
+}
+for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+    ENV.pop(name, None)
+
+
+def credtray(*args, stdin="", env=None, exe="credtray.exe", timeout=120):
+    return subprocess.run(
+        ["wine", str(BIN / exe), *args],
+        input=stdin, capture_output=True, text=True, env={**ENV, **(env or {})}, timeout=timeout,
+    )
+
+
+def ok(run, what):
+    if run.returncode != 0:
+        raise AssertionError(f"{what}: exit {run.returncode}\nstdout: {run.stdout}\nstderr: {run.stderr[-3000:]}")
+    return run
+
+
+def credential_targets():
+    """The targets of the generic credentials in wine's Credential Manager."""
+    run = subprocess.run(["wine", "reg", "query", r"HKCU\Software\Wine\Credential Manager"],
+                         capture_output=True, text=True, env=ENV)
+    return [line.strip() for line in run.stdout.splitlines() if "credtray" in line.lower()]
+
+
+def step(name):
+    def wrap(fn):
+        t = time.monotonic()
+        try:
+            fn()
+            print(f"ok   {name} ({time.monotonic() - t:.1f} s)", flush=True)
+        except Exception as e:  # noqa: BLE001 — every failure is reported, the run goes on
+            failures.append(name)
+            print(f"FAIL {name}: {e}", flush=True)
+        return fn
+    return wrap
+
+
+fixtures = json.loads(subprocess.run(
+    [PYTHON, str(ROOT / "tests/support/moto_fixtures.py"), MOTO, f"win{os.getpid()}"],
+    check=True, capture_output=True, text=True).stdout)
+ids = {}
+
+
+@step("session add iam-user with its keys on stdin: the keys go to the Credential Manager")
+def _():
+    before = set(credential_targets())
+    ok(credtray("session", "add", "iam-user", "--alias", "win-dev", "--profile", "win-dev",
+                "--region", "eu-west-1", "--access-key-id", "-", "--secret-access-key", "-",
+                stdin=f"{fixtures['access_key_id']}\n{fixtures['secret_access_key']}\n"), "add")
+    sessions = json.loads(ok(credtray("session", "list", "--json"), "list").stdout)
+    dev = next(s for s in sessions if s["alias"] == "win-dev")
+    ids["dev"] = dev["id"]
+    added = set(credential_targets()) - before
+    assert any(dev["id"] in t for t in added), f"no Credential Manager entry for {dev['id']}: {added}"
+    assert fixtures["secret_access_key"] not in json.dumps(sessions), "a secret in --json"
+    config = Path(scratch / "config/config.toml").read_text()
+    assert fixtures["secret_access_key"] not in config and fixtures["access_key_id"] not in config
+
+
+@step("a chained session starts against moto and the Linux AWS CLI uses its profile")
+def _():
+    ok(credtray("session", "add", "iam-role-chained", "--alias", "win-admin", "--profile",
+                "win-admin", "--region", "eu-west-1", "--role-arn", fixtures["role_arn"],
+                "--assumer", "win-dev"), "add chained")
+    ok(credtray("session", "start", "win-admin"), "start")
+    run = subprocess.run(
+        [AWS, "sts", "get-caller-identity", "--profile", "win-admin", "--output", "json"],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "AWS_SHARED_CREDENTIALS_FILE": str(scratch / "aws/credentials"),
+             "AWS_CONFIG_FILE": str(scratch / "aws/config"), "AWS_ENDPOINT_URL": MOTO})
+    ok(run, "aws sts get-caller-identity")
+    arn = json.loads(run.stdout)["Arn"]
+    role = fixtures["role_arn"].rsplit("/", 1)[1]
+    assert f"assumed-role/{role}/" in arn, arn
+
+
+def process_document(run):
+    ok(run, "credential-process")
+    doc = json.loads(run.stdout)
+    assert doc["Version"] == 1 and doc["AccessKeyId"].startswith("ASIA") and doc["SessionToken"], doc
+    return doc
+
+
+@step("credential-process without an agent does the work itself (and can't without STS)")
+def _():
+    process_document(credtray("credential-process", "--session", "win-admin"))
+    # A session never started has nothing cached: without STS, and no agent, no answer.
+    ok(credtray("session", "add", "iam-role-chained", "--alias", "win-ro", "--region", "eu-west-1",
+                "--role-arn", fixtures["deeper_role_arn"], "--assumer", "win-dev"), "add win-ro")
+    dead = credtray("credential-process", "--session", "win-ro", env={"AWS_ENDPOINT_URL": closed_port()})
+    assert dead.returncode != 0, "it answered without STS and without an agent"
+
+
+@step("credential-process with the agent (a named pipe) is answered from the agent's memory")
+def _():
+    log = open(scratch / "agent.log", "w")
+    agent = subprocess.Popen(["wine", str(BIN / "credtray.exe"), "agent"], env=ENV,
+                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    started.append(agent)
+    dead = {"AWS_ENDPOINT_URL": closed_port()}
+    deadline = time.monotonic() + 60
+    while True:
+        run = credtray("credential-process", "--session", "win-ro", env=dead)
+        if run.returncode == 0 or time.monotonic() > deadline or agent.poll() is not None:
+            break
+        time.sleep(0.5)
+    process_document(run)
+    # A second agent is told who holds the pipe.
+    second = credtray("agent", timeout=60)
+    assert second.returncode != 0 and "another credtray agent is running" in second.stderr, second.stderr
+    agent.terminate()
+    agent.wait(timeout=30)
+    text = (scratch / "agent.log").read_text()
+    assert "the agent is listening" in text, text[-2000:]
+    assert r"\\.\pipe\credtray-S-1-" in text, text[-2000:]
+
+
+@step("exec -- cmd /c exit 3 returns 3, and the command gets the credentials endpoint")
+def _():
+    run = credtray("exec", "win-admin", "--", "cmd", "/c", "exit 3")
+    assert run.returncode == 3, f"exit {run.returncode}: {run.stderr[-2000:]}"
+    run = credtray("exec", "win-admin", "--", "cmd", "/c",
+                   "if defined AWS_CONTAINER_CREDENTIALS_FULL_URI (exit 0) else (exit 9)")
+    assert run.returncode == 0, f"exit {run.returncode}: {run.stderr[-2000:]}"
+    run = credtray("exec", "--env", "win-admin", "--", "cmd", "/c",
+                   "if defined AWS_SESSION_TOKEN (exit 0) else (exit 9)")
+    assert run.returncode == 0, f"exit {run.returncode}: {run.stderr[-2000:]}"
+
+
+@step("session delete removes the sessions' Credential Manager entries")
+def _():
+    ok(credtray("session", "delete", "--cascade", "win-dev"), "delete")
+    left = [t for t in credential_targets() if ids["dev"] in t]
+    assert not left, f"left in the Credential Manager: {left}"
+    sessions = json.loads(ok(credtray("session", "list", "--json"), "list").stdout)
+    assert not sessions, sessions
+
+
+print(f"windows e2e: {len(failures)} failed" + (f": {', '.join(failures)}" if failures else ""))
+sys.exit(min(len(failures), 100))
