@@ -1,9 +1,18 @@
-//! Opening a URL in the person's default browser (`xdg-open`, `open` on macOS), for logins the
+//! Opening a URL in the person's default browser (`xdg-open`, `open` on macOS, the shell's
+//! URL handler on Windows), for logins the
 //! person asked for; credtray never opens one unasked. A URL that is itself a credential (the
 //! web console's sign-in link) goes through a one-time loopback redirect, served to our own
 //! user only, instead of the opener's command line ([`open_secret`]).
 
+/// Opens `url` in the default browser, without waiting for it: the shell's handler for its
+/// scheme on Windows.
+#[cfg(windows)]
+pub fn open(url: &str) -> std::io::Result<()> {
+    crate::win32::shell_open(url)
+}
+
 /// Opens `url` in the default browser, without waiting for it.
+#[cfg(not(windows))]
 pub fn open(url: &str) -> std::io::Result<()> {
     let opener = if cfg!(target_os = "macos") {
         "open"

@@ -298,6 +298,9 @@ fn keychain(
         {
             "run a Secret Service on your session bus (gnome-keyring or KeePassXC with its Secret Service integration) and unlock its default collection, or keep secrets elsewhere: `credtray settings keychain file` or `credtray settings keychain pass`"
         }
+        Backend::Os if cfg!(windows) => {
+            "check that Windows' Credential Manager works for your account (Control Panel, Credential Manager), or keep secrets in an encrypted file: `credtray settings keychain file`"
+        }
         Backend::Os => {
             "unlock the OS keychain, or keep secrets in an encrypted file: `credtray settings keychain file`"
         }
@@ -593,7 +596,11 @@ fn agent(setup: &Setup<'_>) -> Check {
         Ok(None) if setup.agent_expected => Check::failed(
             CHECK,
             format!("no agent answers on {}", setup.agent_socket.display()),
-            "start the tray (or `systemctl --user start credtray-agent` on a machine without a desktop)",
+            if cfg!(windows) {
+                "start the tray (credtray-tray.exe), or `credtray agent` in a window of its own"
+            } else {
+                "start the tray (or `systemctl --user start credtray-agent` on a machine without a desktop)"
+            },
         ),
         Ok(None) => Check::skipped(
             CHECK,

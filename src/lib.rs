@@ -34,8 +34,10 @@
 //! over the [`store::Store`] and the [`secrets::Keychain`], calls it, and renders the result.
 //! Errors carry their context up to `main`, which maps them to exit codes 0/1/2.
 
-// No unsafe code, but for the one system call std and rustix don't wrap on macOS and the
-// BSDs (`agent::socket::peer_uid`).
+// No unsafe code, but for the system calls std and rustix don't wrap: `getpeereid` on macOS
+// and the BSDs (`agent::socket::unix`), WebKitGTK's proxy credentials (`login::network`), and
+// on Windows the agent's named pipe (`agent::socket::windows`) and `win32` (the Run key, the
+// shell's URL handler, the console's Ctrl-C). Each such module allows it for itself.
 #![deny(unsafe_code)]
 
 /// An error and its causes as one sentence ("cannot write …: Permission denied"), a cause left
@@ -89,3 +91,5 @@ pub mod saml_login;
 pub mod secrets;
 pub mod session;
 pub mod store;
+#[cfg(windows)]
+pub mod win32;

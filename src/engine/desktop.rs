@@ -107,7 +107,9 @@ impl Engine {
 
     /// Whether credtray starts at login: its autostart entry is there (whoever wrote it).
     pub fn starts_at_login(&self) -> bool {
-        self.places().autostart.is_some_and(|p| p.is_file())
+        self.places()
+            .autostart
+            .is_some_and(|p| crate::autostart::is_on(&p))
     }
 
     /// Writes the autostart entry (it runs the `credtray` CLI this engine names in
@@ -125,7 +127,7 @@ impl Engine {
             path: path.clone(),
             source,
         })?;
-        Ok(path.is_file())
+        Ok(crate::autostart::is_on(&path))
     }
 
     /// Forgets the identity provider login of federated session `id`, and so of every session
@@ -253,7 +255,9 @@ mod tests {
         }
     }
 
+    /// The XDG entry; Windows' `Run` value has its own test (`autostart::windows_tests`).
     #[test]
+    #[cfg(not(windows))]
     fn start_at_login_is_the_engines_to_write_and_remove() {
         let (dir, mut engine) = engine();
         engine.set_cli("/opt/my tools/credtray");

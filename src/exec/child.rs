@@ -6,7 +6,8 @@
 //! only when credtray's standard input is not a terminal: from a terminal, Ctrl-C and Ctrl-\
 //! already reach the whole foreground process group, the command included, and a second copy
 //! would read as "pressed twice" (Terraform, for one, then stops without cleaning up).
-//! credtray itself never dies of them while the command runs.
+//! credtray itself never dies of them while the command runs. On Windows, Ctrl-C and
+//! Ctrl-Break reach the whole console, the command included; credtray ignores them and waits.
 
 use std::ffi::{OsStr, OsString};
 #[cfg(unix)]
@@ -96,7 +97,12 @@ struct Forwarding;
 
 #[cfg(not(unix))]
 impl Forwarding {
+    /// Windows has no signals to pass on: Ctrl-C and Ctrl-Break reach every process of the
+    /// console, the command included, so credtray only stays alive through them to return the
+    /// command's exit code.
     fn install() -> std::io::Result<Self> {
+        #[cfg(windows)]
+        crate::win32::leave_interrupts_to_the_child()?;
         Ok(Self)
     }
 

@@ -165,8 +165,11 @@ def _():
     agent = subprocess.Popen(["wine", str(BIN / "credtray.exe"), "agent"], env=ENV,
                              stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     started.append(agent)
-    dead = {"AWS_ENDPOINT_URL": closed_port()}
     deadline = time.monotonic() + 60
+    while "the agent is listening" not in (scratch / "agent.log").read_text():
+        assert agent.poll() is None and time.monotonic() < deadline, (scratch / "agent.log").read_text()
+        time.sleep(0.2)
+    dead = {"AWS_ENDPOINT_URL": closed_port()}
     while True:
         run = credtray("credential-process", "--session", "win-ro", env=dead)
         if run.returncode == 0 or time.monotonic() > deadline or agent.poll() is not None:
@@ -193,6 +196,28 @@ def _():
     run = credtray("exec", "--env", "win-admin", "--", "cmd", "/c",
                    "if defined AWS_SESSION_TOKEN (exit 0) else (exit 9)")
     assert run.returncode == 0, f"exit {run.returncode}: {run.stderr[-2000:]}"
+
+
+@step("the tray starts under X, registers its icon (Shell_NotifyIcon) and serves as the agent")
+def _():
+    log_path = scratch / "tray.log"
+    log = open(log_path, "w")
+    tray = subprocess.Popen(["wine", str(BIN / "credtray-tray.exe")], env=ENV,
+                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    started.append(tray)
+    deadline = time.monotonic() + 60
+    while "tray icon and menu registered" not in log_path.read_text() and time.monotonic() < deadline:
+        assert tray.poll() is None, f"the tray exited: {log_path.read_text()[-2000:]}"
+        time.sleep(0.3)
+    text = log_path.read_text()
+    assert "tray icon and menu registered" in text, text[-2000:]
+    # Its agent answers for a session never started, without STS of the client's own.
+    ok(credtray("session", "add", "iam-role-chained", "--alias", "win-tray", "--region", "eu-west-1",
+                "--role-arn", fixtures["deeper_role_arn"], "--assumer", "win-dev"), "add win-tray")
+    process_document(credtray("credential-process", "--session", "win-tray",
+                              env={"AWS_ENDPOINT_URL": closed_port()}))
+    tray.terminate()
+    tray.wait(timeout=30)
 
 
 @step("session delete removes the sessions' Credential Manager entries")
