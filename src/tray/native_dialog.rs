@@ -28,7 +28,8 @@ impl Native {
     }
 
     fn ask(title: &str, text: &str) -> bool {
-        DialogBuilder::message()
+        let shown = std::time::Instant::now();
+        let yes = DialogBuilder::message()
             .set_level(MessageLevel::Info)
             .set_title(title)
             .set_text(text)
@@ -37,7 +38,9 @@ impl Native {
             .unwrap_or_else(|e| {
                 tracing::warn!(error = %e, %title, "could not show a dialog");
                 false
-            })
+            });
+        tracing::info!(%title, yes, after_ms = shown.elapsed().as_millis(), "a yes/no box was answered");
+        yes
     }
 
     fn no_form(form: &Form) -> Option<Vec<Zeroizing<String>>> {

@@ -220,6 +220,50 @@ def _():
     tray.wait(timeout=30)
 
 
+@step("a first run's import offer is a Windows message box; answered Yes (xdotool), it imports")
+def _():
+    home = scratch / "first-run"
+    (home / "aws").mkdir(parents=True)
+    (home / "aws/credentials").write_text(
+        f"[imported]\naws_access_key_id = {fixtures['access_key_id']}\n"
+        f"aws_secret_access_key = {fixtures['secret_access_key']}\n")
+    (home / "aws/config").write_text("[profile imported]\nregion = eu-west-1\n")
+    env = {"CREDTRAY_CONFIG_DIR": win(home / "config"), "LOCALAPPDATA": win(home / "local"),
+           "AWS_SHARED_CREDENTIALS_FILE": win(home / "aws/credentials"),
+           "AWS_CONFIG_FILE": win(home / "aws/config")}
+    log_path = home / "tray.log"
+    tray = subprocess.Popen(["wine", str(BIN / "credtray-tray.exe")], env={**ENV, **env},
+                            stdin=subprocess.DEVNULL, stdout=open(log_path, "w"),
+                            stderr=subprocess.STDOUT)
+    started.append(tray)
+    window, deadline = "", time.monotonic() + 60
+    while not window and time.monotonic() < deadline:
+        assert tray.poll() is None, f"the tray exited: {log_path.read_text()[-2000:]}"
+        window = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", "Import your AWS profiles"],
+                                capture_output=True, text=True).stdout.split("\n")[0]
+        time.sleep(0.3)
+    assert window, f"no import offer appeared: {log_path.read_text()[-2000:]}"
+    # The box waits for its answer: nothing is imported yet.
+    assert json.loads(ok(credtray("session", "list", "--json", env=env), "list").stdout) == []
+    subprocess.run(["xdotool", "windowactivate", "--sync", window], timeout=10)
+    subprocess.run(["xdotool", "windowfocus", "--sync", window], timeout=10)
+    # MB_YESNO: Yes is the default button, which Return presses (in the focused box).
+    subprocess.run(["xdotool", "key", "Return"], check=True, timeout=10)
+    deadline = time.monotonic() + 60
+    sessions = []
+    while time.monotonic() < deadline:
+        run = credtray("session", "list", "--json", env=env)
+        sessions = json.loads(run.stdout) if run.returncode == 0 else []
+        if sessions:
+            break
+        time.sleep(0.5)
+    assert [s["alias"] for s in sessions] == ["imported"], (sessions, log_path.read_text()[-2000:])
+    assert (home / "config/import-offered").exists(), \
+        sorted(p.name for p in (home / "config").iterdir())
+    tray.terminate()
+    tray.wait(timeout=30)
+
+
 @step("session delete removes the sessions' Credential Manager entries")
 def _():
     ok(credtray("session", "delete", "--cascade", "win-dev"), "delete")
@@ -227,6 +271,29 @@ def _():
     assert not left, f"left in the Credential Manager: {left}"
     sessions = json.loads(ok(credtray("session", "list", "--json"), "list").stdout)
     assert not sessions, sessions
+
+
+@step("the Windows zip holds what it says, and its login window loads only with WebView2Loader.dll")
+def _():
+    import zipfile
+    zips = list((ROOT / "target/windows").glob("credtray-*-windows-x64.zip"))
+    assert len(zips) == 1, f"scripts/package --windows made {zips}"
+    with zipfile.ZipFile(zips[0]) as z:
+        z.extractall(scratch / "unzipped")
+    top = next((scratch / "unzipped").iterdir())
+    names = sorted(p.name for p in top.iterdir())
+    assert names == ["INSTALL.txt", "README.md", "WebView2Loader.dll", "credtray-login.exe",
+                     "credtray-tray.exe", "credtray.exe"], names
+    assert b"\r\n" in (top / "INSTALL.txt").read_bytes()
+    for exe in ("credtray.exe", "credtray-login.exe"):
+        run = subprocess.run(["wine", str(top / exe), "--version"], capture_output=True, text=True,
+                             env=ENV, timeout=60)
+        ok(run, f"{exe} --version")
+        assert run.stdout.startswith(exe.removesuffix(".exe") + " "), run.stdout
+    (top / "WebView2Loader.dll").unlink()
+    run = subprocess.run(["wine", str(top / "credtray-login.exe"), "--version"], capture_output=True,
+                         text=True, env=ENV, timeout=60)
+    assert run.returncode != 0, "credtray-login.exe ran without WebView2Loader.dll: is it still needed?"
 
 
 print(f"windows e2e: {len(failures)} failed" + (f": {', '.join(failures)}" if failures else ""))
