@@ -423,7 +423,8 @@ fn wait(
 mod tests {
     use super::*;
 
-    /// A SAMLResponse as the child writes it.
+    /// A SAMLResponse as the child writes it (its tests need a Unix exit status).
+    #[cfg(unix)]
     const ASSERTION: &str = "PHNhbWxwOlJlc3BvbnNlIHhtbG5zOnNhbWxwPSJ1cm46b2FzaXM6bmFtZXM6dGM6U0FNTDoyLjA6cHJvdG9jb2wiPjwvc2FtbHA6UmVzcG9uc2U+";
 
     #[cfg(unix)]
@@ -437,6 +438,7 @@ mod tests {
     }
 
     /// The reason of a failed login, with no piece of [`ASSERTION`] in it.
+    #[cfg(unix)]
     #[track_caller]
     fn failed_without_the_assertion(ended: Result<SecretString, NoAssertion>) -> String {
         let Err(NoAssertion::Failed(reason)) = ended else {

@@ -4,8 +4,9 @@
 //! SDK hands it to `sh -c`. Single quotes mean the same to both: everything inside is literal
 //! (spaces, `"`, `$`, `\`, backticks), and a single quote is written `'\''` (close, an escaped
 //! quote, reopen), which both read as one `'`. On Windows both use the Windows rules (botocore
-//! splits like `CommandLineToArgvW`, the SDK runs `cmd.exe /C`), where double quotes do that
-//! job and a path can't contain one.
+//! splits like `CommandLineToArgvW`, the SDK runs `cmd.exe /C "<line>"`), where double quotes
+//! do that job and a path can't contain one, nor a `%` (cmd.exe expands `%NAME%` even inside
+//! quotes). Tested under wine with cmd.exe itself.
 
 use std::path::{Path, PathBuf};
 
@@ -81,10 +82,24 @@ fn quote(path: &str) -> Result<String, Unquotable> {
 
 #[cfg(windows)]
 fn quote(path: &str) -> Result<String, Unquotable> {
+    windows_quote(path)
+}
+
+/// The Windows rules (compiled everywhere, so that Linux's tests check botocore's Windows
+/// splitting of it too).
+#[cfg_attr(not(windows), allow(dead_code))]
+fn windows_quote(path: &str) -> Result<String, Unquotable> {
     if path.contains('"') {
         return Err(Unquotable {
             path: path.into(),
             reason: "it holds a double quote",
+        });
+    }
+    // cmd.exe (the Rust SDK runs the line with it) expands `%NAME%` even inside quotes.
+    if path.contains('%') {
+        return Err(Unquotable {
+            path: path.into(),
+            reason: "it holds a %, which cmd.exe would read as a variable",
         });
     }
     Ok(format!("\"{path}\""))
@@ -146,6 +161,40 @@ mod tests {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
+    /// botocore's own splitting of a `credential_process` line on Windows
+    /// (`compat_shell_split(s, "win32")`, which follows `CommandLineToArgvW`), run here.
+    #[test]
+    fn botocore_on_windows_splits_the_windows_line_into_the_path_and_its_arguments() {
+        let python = std::env::var("CREDTRAY_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let id = SessionId::new();
+        for path in [
+            r"C:\Program Files (x86)\credtray\credtray.exe",
+            r"C:\Users\jane doe\it's & here\credtray.exe",
+            r"D:\tools\ünïcødé ^caret; semi\credtray.exe",
+            r"\\server\share\back\slash\credtray.exe",
+        ] {
+            let line = format!(
+                "{} credential-process --session {id}",
+                windows_quote(path).unwrap()
+            );
+            let out = std::process::Command::new(&python)
+                .args([
+                    "-c",
+                    "import json, sys; from botocore.compat import compat_shell_split; print(json.dumps(compat_shell_split(sys.argv[1], 'win32')))",
+                    &line,
+                ])
+                .output()
+                .expect("the test venv's Python runs");
+            assert!(out.status.success(), "{line}: {out:?}");
+            let argv: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(
+                argv,
+                [path, "credential-process", "--session", &id.to_string()],
+                "{line}"
+            );
+        }
+    }
+
     #[test]
     fn every_tool_splits_the_command_into_the_same_argv() {
         let id = SessionId::new();
@@ -175,5 +224,81 @@ mod tests {
         }
         // A # or ; not after whitespace is an ordinary character to every tool.
         assert!(command(Path::new("/tmp/c#/x;y/credtray"), id).is_ok());
+    }
+}
+
+#[cfg(all(test, windows))]
+mod windows_tests {
+    use super::*;
+
+    /// Directory names `cmd.exe` would split, expand or cut if the quoting were wrong.
+    const NASTY: [&str; 6] = [
+        r"Program Files (x86)",
+        r"cred tray & co",
+        r"it's here",
+        r"ünïcødé ^caret, comma",
+        r"semi;colon and =equals",
+        r"bang! and (parens)",
+    ];
+
+    /// What the Rust SDK does with a `credential_process` line on Windows (aws-config's
+    /// `credential_process.rs`): `cmd.exe /C "<line>"`, the line appended raw in one pair of
+    /// quotes. The program here is a batch file that prints its own path and its arguments.
+    fn sdk_runs(line: &str) -> String {
+        use std::os::windows::process::CommandExt;
+        let out = std::process::Command::new("cmd.exe")
+            .arg("/C")
+            .raw_arg(format!("\"{line}\""))
+            .output()
+            .expect("cmd.exe runs");
+        assert!(out.status.success(), "{line}: {out:?}");
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .replace("\r\n", "\n")
+    }
+
+    #[test]
+    fn cmd_runs_the_quoted_program_with_its_arguments_wherever_it_is() {
+        let base = tempfile::tempdir().unwrap();
+        let session: SessionId = "0b9c3f38-6a5e-4c47-9d1c-3c1f5b8d2a10".parse().unwrap();
+        for name in NASTY {
+            let dir = base.path().join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            let program = dir.join("credtray.cmd");
+            // Its own path quoted: echoed bare, a `&` in it would end the echo.
+            std::fs::write(&program, "@echo \"%~f0\"\r\n@echo %*\r\n").unwrap();
+            let line = command(&program, session).unwrap();
+            assert!(line.starts_with('"'), "{line}");
+            assert_eq!(
+                sdk_runs(&line),
+                // cmd echoes in the console's code page, one byte a letter here: compared
+                // with the letters outside ASCII as what a UTF-8 reading makes of those bytes.
+                format!(
+                    "\"{}\"\ncredential-process --session {session}",
+                    program.display()
+                )
+                .chars()
+                .map(|c| if c.is_ascii() {
+                    c
+                } else {
+                    char::REPLACEMENT_CHARACTER
+                })
+                .collect::<String>(),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_path_with_a_double_quote_or_a_percent_sign_is_refused() {
+        let session: SessionId = "0b9c3f38-6a5e-4c47-9d1c-3c1f5b8d2a10".parse().unwrap();
+        let err = command(Path::new(r#"C:\odd"dir\credtray.exe"#), session).unwrap_err();
+        assert!(err.to_string().contains("double quote"), "{err}");
+        // `%PATH%` in a directory's name: cmd.exe would run a path with PATH's value in it.
+        let err = command(Path::new(r"C:\a %PATH% b\credtray.exe"), session).unwrap_err();
+        assert!(
+            err.to_string().contains("cmd.exe would read as a variable"),
+            "{err}"
+        );
     }
 }
