@@ -3,7 +3,7 @@
 //! mid-write leaves at most a stray temp file, never a damaged original.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Seek, Write};
+use std::io::{self, Write};
 use std::path::Path;
 
 /// How a [`write()`] that replaced the file ended.
@@ -239,14 +239,26 @@ impl Lock {
             std::process::id(),
             command_words()
         );
+        #[cfg(windows)]
+        {
+            let _ = fs::write(record_path(&self.path), record.as_bytes());
+        }
+        #[cfg(not(windows))]
+        self.write_record(&record);
+    }
+
+    #[cfg(not(windows))]
+    fn write_record(&self, record: &str) {
         let _ = self.file.set_len(0);
-        let _ = (&self.file)
-            .seek(io::SeekFrom::Start(0))
+        let _ = io::Seek::seek(&mut &self.file, io::SeekFrom::Start(0))
             .and_then(|_| (&self.file).write_all(record.as_bytes()));
     }
 
     fn clear(&self) {
         if self.held.load(std::sync::atomic::Ordering::SeqCst) {
+            #[cfg(windows)]
+            let _ = fs::write(record_path(&self.path), b"");
+            #[cfg(not(windows))]
             let _ = self.file.set_len(0);
         }
     }
@@ -302,10 +314,23 @@ fn held_for_too_long(path: &Path) -> String {
     }
 }
 
+/// Where the holder of the lock at `path` records itself: in the lock file on Unix; beside it on
+/// Windows (`<lock>.holder`), where file locks are mandatory and no one but the holder could
+/// read a locked file.
+pub fn record_path(path: &Path) -> std::path::PathBuf {
+    if cfg!(windows) {
+        let mut beside = path.as_os_str().to_owned();
+        beside.push(".holder");
+        beside.into()
+    } else {
+        path.to_owned()
+    }
+}
+
 /// Who holds the lock at `path` as its record says ("process 4242 (credtray integration
 /// sync)"), and what it is doing; `None` when no holder is recorded.
 pub fn holder(path: &Path) -> Option<(String, String)> {
-    let record = fs::read_to_string(path).unwrap_or_default();
+    let record = fs::read_to_string(record_path(path)).unwrap_or_default();
     let field = |name: &str| {
         record
             .lines()
@@ -449,12 +474,12 @@ mod tests {
         );
         // Let go, the record names no one: a later waiter never blames a process gone.
         holder.release().unwrap();
-        assert_eq!(fs::read_to_string(&path).unwrap(), "");
+        assert_eq!(fs::read_to_string(record_path(&path)).unwrap(), "");
         let other = Lock::try_exclusive(&path, 0o600, "changing it")
             .unwrap()
             .unwrap();
         assert!(
-            fs::read_to_string(&path)
+            fs::read_to_string(record_path(&path))
                 .unwrap()
                 .contains("doing=changing it")
         );
@@ -466,13 +491,13 @@ mod tests {
         );
         drop(holder);
         assert!(
-            fs::read_to_string(&path)
+            fs::read_to_string(record_path(&path))
                 .unwrap()
                 .contains("doing=changing it"),
             "a lock let go does not wipe the record of the one that holds it now"
         );
         drop(other);
-        assert_eq!(fs::read_to_string(&path).unwrap(), "");
+        assert_eq!(fs::read_to_string(record_path(&path)).unwrap(), "");
     }
 
     #[test]

@@ -1,6 +1,11 @@
 #!/usr/bin/env python3
 """credtray's Windows build end to end, under wine, driven from Linux.
 
+The agent's pipe is named after %LOCALAPPDATA%, which wine sets itself (whatever the
+environment says): every agent of the prefix shares one pipe, so each step stops the agent or
+tray it started before the next one starts, and scripts/windows-test starts a fresh wine
+server (no process of an earlier run left) first.
+
 A Windows program under wine can't start Linux programs, so this harness runs
 `wine credtray.exe …` itself and checks the results with Linux tools: the real AWS CLI reads
 the profiles credtray.exe wrote, and wine's `reg` reads Windows' Credential Manager (wine keeps
@@ -58,11 +63,11 @@ def closed_port() -> str:
 ENV = {
     **os.environ,
     "WINEDEBUG": "-all",
+    # No offer to install wine's Mono or Gecko: on a display, that box would wait for a click.
+    "WINEDLLOVERRIDES": "mscoree,mshtml=",
     "CREDTRAY_CONFIG_DIR": win(scratch / "config"),
     "AWS_SHARED_CREDENTIALS_FILE": win(scratch / "aws/credentials"),
     "AWS_CONFIG_FILE": win(scratch / "aws/config"),
-    # The agent's pipe name and lock follow %LOCALAPPDATA%: this run's own.
-    "LOCALAPPDATA": win(scratch / "local"),
     "AWS_ENDPOINT_URL": MOTO,
     "CREDTRAY_LOG": "debug",
 }
@@ -70,7 +75,7 @@ for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_S
     ENV.pop(name, None)
 
 
-def credtray(*args, stdin="", env=None, exe="credtray.exe", timeout=120):
+def credtray(*args, stdin="", env=None, exe="credtray.exe", timeout=90):
     return subprocess.run(
         ["wine", str(BIN / exe), *args],
         input=stdin, capture_output=True, text=True, env={**ENV, **(env or {})}, timeout=timeout,
@@ -86,7 +91,7 @@ def ok(run, what):
 def credential_targets():
     """The targets of the generic credentials in wine's Credential Manager."""
     run = subprocess.run(["wine", "reg", "query", r"HKCU\Software\Wine\Credential Manager"],
-                         capture_output=True, text=True, env=ENV)
+                         capture_output=True, text=True, env=ENV, timeout=60)
     return [line.strip() for line in run.stdout.splitlines() if "credtray" in line.lower()]
 
 
@@ -198,8 +203,14 @@ def _():
     assert run.returncode == 0, f"exit {run.returncode}: {run.stderr[-2000:]}"
 
 
+def tray_area_shown():
+    return bool(subprocess.run(["xdotool", "search", "--onlyvisible", "--name", "Wine System Tray"],
+                               capture_output=True, text=True).stdout.strip())
+
+
 @step("the tray starts under X, registers its icon (Shell_NotifyIcon) and serves as the agent")
 def _():
+    assert not tray_area_shown(), "wine's system tray shows an icon before the tray starts"
     log_path = scratch / "tray.log"
     log = open(log_path, "w")
     tray = subprocess.Popen(["wine", str(BIN / "credtray-tray.exe")], env=ENV,
@@ -211,6 +222,12 @@ def _():
         time.sleep(0.3)
     text = log_path.read_text()
     assert "tray icon and menu registered" in text, text[-2000:]
+    # tray-icon goes on when Shell_NotifyIcon fails (it waits for the taskbar): the proof is
+    # wine's notification area, a window it shows only while it holds an icon.
+    deadline = time.monotonic() + 30
+    while not tray_area_shown() and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert tray_area_shown(), "wine's system tray shows no icon"
     # Its agent answers for a session never started, without STS of the client's own.
     ok(credtray("session", "add", "iam-role-chained", "--alias", "win-tray", "--region", "eu-west-1",
                 "--role-arn", fixtures["deeper_role_arn"], "--assumer", "win-dev"), "add win-tray")
@@ -228,7 +245,7 @@ def _():
         f"[imported]\naws_access_key_id = {fixtures['access_key_id']}\n"
         f"aws_secret_access_key = {fixtures['secret_access_key']}\n")
     (home / "aws/config").write_text("[profile imported]\nregion = eu-west-1\n")
-    env = {"CREDTRAY_CONFIG_DIR": win(home / "config"), "LOCALAPPDATA": win(home / "local"),
+    env = {"CREDTRAY_CONFIG_DIR": win(home / "config"),
            "AWS_SHARED_CREDENTIALS_FILE": win(home / "aws/credentials"),
            "AWS_CONFIG_FILE": win(home / "aws/config")}
     log_path = home / "tray.log"
@@ -271,6 +288,31 @@ def _():
     assert not left, f"left in the Credential Manager: {left}"
     sessions = json.loads(ok(credtray("session", "list", "--json"), "list").stdout)
     assert not sessions, sessions
+
+
+@step("with no overrides the store is %APPDATA%\\credtray and profiles go to %USERPROFILE%\\.aws")
+def _():
+    import pwd
+    prefix = Path(os.environ["WINEPREFIX"]) / "drive_c/users" / pwd.getpwuid(os.getuid()).pw_name
+    store = prefix / "AppData/Roaming/credtray/config.toml"
+    credentials = prefix / ".aws/credentials"
+    overrides = ("CREDTRAY_CONFIG_DIR", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE")
+    plain = {k: v for k, v in ENV.items() if k not in overrides}
+    alias = f"win-default-{os.getpid()}"
+
+    def run(*args, stdin=""):
+        return subprocess.run(["wine", str(BIN / "credtray.exe"), *args], input=stdin,
+                              capture_output=True, text=True, env=plain, timeout=90)
+    try:
+        ok(run("session", "add", "iam-user", "--alias", alias, "--profile", alias, "--region",
+               "eu-west-1", "--access-key-id", "-", "--secret-access-key", "-",
+               stdin=f"{fixtures['access_key_id']}\n{fixtures['secret_access_key']}\n"), "add")
+        assert alias in store.read_text(), f"not in {store}"
+        ok(run("session", "start", alias), "start")
+        assert f"[{alias}]" in credentials.read_text(), f"no [{alias}] in {credentials}"
+    finally:
+        run("session", "delete", alias)
+    assert f"[{alias}]" not in credentials.read_text()
 
 
 @step("the Windows zip holds what it says, and its login window loads only with WebView2Loader.dll")

@@ -626,6 +626,26 @@ mod tests {
     }
 
     #[test]
+    fn a_client_that_came_before_the_first_accept_is_answered() {
+        let path = unique_pipe();
+        let bound = bind(&path, || None).unwrap();
+        // Connected and written before the agent waits for anyone (an agent slow to start).
+        let mut client = connect(&path).unwrap();
+        set_timeouts(&client, Duration::from_secs(5), Duration::from_secs(5)).unwrap();
+        client.write_all(b"early").unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        std::thread::spawn(move || {
+            let mut stream = bound.accept().unwrap();
+            let mut got = Vec::new();
+            stream.read_to_end(&mut got).unwrap();
+            stream.write_all(&got).unwrap();
+        });
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"early");
+    }
+
+    #[test]
     fn a_read_with_nothing_coming_times_out() {
         let path = unique_pipe();
         let bound = bind(&path, || None).unwrap();
