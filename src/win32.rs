@@ -39,40 +39,34 @@ fn checked(code: WIN32_ERROR) -> io::Result<()> {
 /// The value `name` of the `Run` key: `None` when there is none.
 pub fn run_value(name: &str) -> io::Result<Option<String>> {
     let (key, name) = (wide(RUN_KEY), wide(name));
+    // Into `data` (null: its size only), `bytes` its size in bytes, in and out.
+    let get = |data: *mut u16, bytes: &mut u32| -> io::Result<bool> {
+        // SAFETY: both strings are NUL-terminated; `data` is null or holds `*bytes` writable
+        // bytes.
+        let code = unsafe {
+            RegGetValueW(
+                HKEY_CURRENT_USER,
+                key.as_ptr(),
+                name.as_ptr(),
+                RRF_RT_REG_SZ,
+                null_mut(),
+                data.cast(),
+                bytes,
+            )
+        };
+        if code == ERROR_FILE_NOT_FOUND {
+            return Ok(false);
+        }
+        checked(code).map(|()| true)
+    };
     let mut bytes = 0u32;
-    // SAFETY: both strings are NUL-terminated; a null buffer asks for the size only.
-    let code = unsafe {
-        RegGetValueW(
-            HKEY_CURRENT_USER,
-            key.as_ptr(),
-            name.as_ptr(),
-            RRF_RT_REG_SZ,
-            null_mut(),
-            null_mut(),
-            &raw mut bytes,
-        )
-    };
-    if code == ERROR_FILE_NOT_FOUND {
+    if !get(null_mut(), &mut bytes)? {
         return Ok(None);
     }
-    checked(code)?;
     let mut data = vec![0u16; (bytes as usize).div_ceil(2)];
-    // SAFETY: `data` holds `bytes` writable bytes; the strings are NUL-terminated.
-    let code = unsafe {
-        RegGetValueW(
-            HKEY_CURRENT_USER,
-            key.as_ptr(),
-            name.as_ptr(),
-            RRF_RT_REG_SZ,
-            null_mut(),
-            data.as_mut_ptr().cast(),
-            &raw mut bytes,
-        )
-    };
-    if code == ERROR_FILE_NOT_FOUND {
+    if !get(data.as_mut_ptr(), &mut bytes)? {
         return Ok(None);
     }
-    checked(code)?;
     let len = data.iter().position(|&c| c == 0).unwrap_or(data.len());
     Ok(Some(String::from_utf16_lossy(&data[..len])))
 }

@@ -330,6 +330,9 @@ impl Agent {
             let stream = match bound.accept() {
                 Ok(stream) => stream,
                 Err(e) => {
+                    if self.stopping.load(Ordering::SeqCst) {
+                        break;
+                    }
                     tracing::warn!(error = %e, "could not accept a connection");
                     continue;
                 }

@@ -5,8 +5,8 @@
 //! (spaces, `"`, `$`, `\`, backticks), and a single quote is written `'\''` (close, an escaped
 //! quote, reopen), which both read as one `'`. On Windows both use the Windows rules (botocore
 //! splits like `CommandLineToArgvW`, the SDK runs `cmd.exe /C "<line>"`), where double quotes
-//! do that job and a path can't contain one, nor a `%` (cmd.exe expands `%NAME%` even inside
-//! quotes). Tested under wine with cmd.exe itself.
+//! do that job and a path can't contain one, nor a `%` or `!` (cmd.exe expands `%NAME%` even
+//! inside quotes, and `!NAME!` where delayed expansion is on). Tested under wine with cmd.exe itself.
 
 use std::path::{Path, PathBuf};
 
@@ -95,11 +95,12 @@ fn windows_quote(path: &str) -> Result<String, Unquotable> {
             reason: "it holds a double quote",
         });
     }
-    // cmd.exe (the Rust SDK runs the line with it) expands `%NAME%` even inside quotes.
-    if path.contains('%') {
+    // cmd.exe (the Rust SDK runs the line with it) expands `%NAME%` even inside quotes, and
+    // `!NAME!` too where delayed expansion is on (a setting of the user's).
+    if path.contains(['%', '!']) {
         return Err(Unquotable {
             path: path.into(),
-            reason: "it holds a %, which cmd.exe would read as a variable",
+            reason: "it holds a % or !, which cmd.exe may read as a variable",
         });
     }
     Ok(format!("\"{path}\""))
@@ -238,7 +239,7 @@ mod windows_tests {
         r"it's here",
         r"ünïcødé ^caret, comma",
         r"semi;colon and =equals",
-        r"bang! and (parens)",
+        r"tilde~ and (parens)",
     ];
 
     /// What the Rust SDK does with a `credential_process` line on Windows (aws-config's
@@ -297,8 +298,10 @@ mod windows_tests {
         // `%PATH%` in a directory's name: cmd.exe would run a path with PATH's value in it.
         let err = command(Path::new(r"C:\a %PATH% b\credtray.exe"), session).unwrap_err();
         assert!(
-            err.to_string().contains("cmd.exe would read as a variable"),
+            err.to_string().contains("cmd.exe may read as a variable"),
             "{err}"
         );
+        let err = command(Path::new(r"C:\bang! here\credtray.exe"), session).unwrap_err();
+        assert!(err.to_string().contains("% or !"), "{err}");
     }
 }

@@ -38,12 +38,19 @@ failures = []
 started = []  # processes to stop at the end, whatever happens
 
 
-@atexit.register
-def _stop_what_was_started():
+def stop_started():
+    """Stops every agent and tray a step started (one whose step failed may still run: it
+    would hold the prefix's one agent pipe for the next step)."""
     for p in started:
         if p.poll() is None:
             p.kill()
             p.wait()
+    started.clear()
+
+
+@atexit.register
+def _stop_what_was_started():
+    stop_started()
     shutil.rmtree(scratch, ignore_errors=True)
 
 
@@ -166,6 +173,7 @@ def _():
 
 @step("credential-process with the agent (a named pipe) is answered from the agent's memory")
 def _():
+    stop_started()
     log = open(scratch / "agent.log", "w")
     agent = subprocess.Popen(["wine", str(BIN / "credtray.exe"), "agent"], env=ENV,
                              stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
@@ -208,9 +216,20 @@ def tray_area_shown():
                                capture_output=True, text=True).stdout.strip())
 
 
-@step("the tray starts under X, registers its icon (Shell_NotifyIcon) and serves as the agent")
+@step("the tray starts under X, registers its icon (Shell_NotifyIcon), takes over from a headless agent and serves as the agent")
 def _():
+    stop_started()
     assert not tray_area_shown(), "wine's system tray shows an icon before the tray starts"
+    # A headless agent first: the tray takes its place (it asks it to hand over, over the pipe).
+    headless_log = scratch / "headless.log"
+    headless = subprocess.Popen(["wine", str(BIN / "credtray.exe"), "agent"], env=ENV,
+                                stdin=subprocess.DEVNULL, stdout=open(headless_log, "w"),
+                                stderr=subprocess.STDOUT)
+    started.append(headless)
+    deadline = time.monotonic() + 60
+    while "the agent is listening" not in headless_log.read_text():
+        assert headless.poll() is None and time.monotonic() < deadline, headless_log.read_text()
+        time.sleep(0.2)
     log_path = scratch / "tray.log"
     log = open(log_path, "w")
     tray = subprocess.Popen(["wine", str(BIN / "credtray-tray.exe")], env=ENV,
@@ -228,6 +247,15 @@ def _():
     while not tray_area_shown() and time.monotonic() < deadline:
         time.sleep(0.3)
     assert tray_area_shown(), "wine's system tray shows no icon"
+    try:
+        headless.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"the headless agent did not hand over: {log_path.read_text()[-2000:]}")
+    assert "the agent handed over and stops" in headless_log.read_text(), headless_log.read_text()
+    deadline = time.monotonic() + 30
+    while "the agent is listening" not in log_path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "the agent is listening" in log_path.read_text(), log_path.read_text()[-2000:]
     # Its agent answers for a session never started, without STS of the client's own.
     ok(credtray("session", "add", "iam-role-chained", "--alias", "win-tray", "--region", "eu-west-1",
                 "--role-arn", fixtures["deeper_role_arn"], "--assumer", "win-dev"), "add win-tray")
@@ -239,6 +267,7 @@ def _():
 
 @step("a first run's import offer is a Windows message box; answered Yes (xdotool), it imports")
 def _():
+    stop_started()
     home = scratch / "first-run"
     (home / "aws").mkdir(parents=True)
     (home / "aws/credentials").write_text(

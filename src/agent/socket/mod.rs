@@ -13,7 +13,7 @@
 //! request or reply is one write. The JSON protocol on top is the same.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[cfg(unix)]
 mod unix;
@@ -44,4 +44,31 @@ pub enum Error {
         .path.display()
     )]
     Taken { path: PathBuf },
+}
+
+/// Takes the one-agent-at-a-time lock at `lock_path` (made 0600 on Unix if missing); a live
+/// agent holding it is named in the error (`who_holds` asks it).
+fn take_lock(
+    lock_path: &Path,
+    who_holds: impl Fn() -> Option<(u32, bool)>,
+) -> Result<std::fs::File, Error> {
+    let io_error = |cause| Error::Io {
+        path: lock_path.to_owned(),
+        cause,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let lock = options.open(lock_path).map_err(io_error)?;
+    match lock.try_lock() {
+        Ok(()) => Ok(lock),
+        Err(std::fs::TryLockError::WouldBlock) => Err(match who_holds() {
+            Some((pid, tray)) => Error::Running { pid, tray },
+            None => Error::Stuck {
+                lock: lock_path.to_owned(),
+            },
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(io_error(e)),
+    }
 }

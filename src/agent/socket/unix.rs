@@ -7,7 +7,7 @@
 //! anything is sent. One agent at a time holds `agent.lock` beside the socket.
 
 use std::io;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -174,25 +174,7 @@ impl Drop for Bound {
 pub fn bind(path: &Path, who_holds: impl Fn() -> Option<(u32, bool)>) -> Result<Bound, Error> {
     let dir = path.parent().unwrap_or(Path::new("."));
     prepare_dir(dir)?;
-    let lock_path = dir.join("agent.lock");
-    let lock = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&lock_path)
-        .map_err(io_error(&lock_path))?;
-    match lock.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            return Err(match who_holds() {
-                Some((pid, tray)) => Error::Running { pid, tray },
-                None => Error::Stuck { lock: lock_path },
-            });
-        }
-        Err(std::fs::TryLockError::Error(e)) => return Err(io_error(&lock_path)(e)),
-    }
+    let lock = super::take_lock(&dir.join("agent.lock"), who_holds)?;
     // Holding the lock, any socket file here is a dead agent's.
     match std::fs::remove_file(path) {
         Ok(()) => {

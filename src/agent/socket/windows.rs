@@ -11,8 +11,10 @@
 //!
 //! Both ends check the other's identity: the process at the other end of the pipe
 //! (`GetNamedPipeClientProcessId`, `GetNamedPipeServerProcessId`) must run with this user's
-//! SID in its token. A client opens the pipe with `SECURITY_IDENTIFICATION`, so even a server
-//! it refuses could not act as the client.
+//! SID in its token, at an integrity level no lower than this process's (a sandboxed
+//! low-integrity process of the user's could make the pipe's name first), in the same login
+//! session. A client opens the pipe with `SECURITY_IDENTIFICATION`, so even a server it
+//! refuses could not act as the client.
 //!
 //! All I/O is overlapped, so that reads and writes keep the timeouts [`set_timeouts`] gives
 //! (a synchronous pipe read has none); every operation is waited for before its buffer and
@@ -33,16 +35,17 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use windows_sys::Win32::Foundation::{
-    ERROR_ACCESS_DENIED, ERROR_BROKEN_PIPE, ERROR_IO_PENDING, ERROR_MORE_DATA, ERROR_PIPE_BUSY,
-    ERROR_PIPE_CONNECTED, GENERIC_READ, GENERIC_WRITE, HANDLE, INVALID_HANDLE_VALUE, LocalFree,
-    WAIT_OBJECT_0,
+    ERROR_ACCESS_DENIED, ERROR_BROKEN_PIPE, ERROR_IO_PENDING, ERROR_MORE_DATA, ERROR_NO_DATA,
+    ERROR_PIPE_BUSY, ERROR_PIPE_CONNECTED, GENERIC_READ, GENERIC_WRITE, HANDLE,
+    INVALID_HANDLE_VALUE, LocalFree, WAIT_OBJECT_0,
 };
 use windows_sys::Win32::Security::Authorization::{
     ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW, SDDL_REVISION_1,
 };
 use windows_sys::Win32::Security::{
-    GetTokenInformation, PSECURITY_DESCRIPTOR, SECURITY_ATTRIBUTES, TOKEN_QUERY, TOKEN_USER,
-    TokenUser,
+    GetSidSubAuthority, GetSidSubAuthorityCount, GetTokenInformation, PSECURITY_DESCRIPTOR,
+    SECURITY_ATTRIBUTES, TOKEN_INFORMATION_CLASS, TOKEN_MANDATORY_LABEL, TOKEN_QUERY, TOKEN_USER,
+    TokenIntegrityLevel, TokenUser,
 };
 use windows_sys::Win32::Storage::FileSystem::{
     CreateFileW, FILE_FLAG_FIRST_PIPE_INSTANCE, FILE_FLAG_OVERLAPPED, OPEN_EXISTING,
@@ -54,6 +57,7 @@ use windows_sys::Win32::System::Pipes::{
     PIPE_READMODE_MESSAGE, PIPE_REJECT_REMOTE_CLIENTS, PIPE_TYPE_MESSAGE, PIPE_UNLIMITED_INSTANCES,
     PIPE_WAIT, SetNamedPipeHandleState, WaitNamedPipeW,
 };
+use windows_sys::Win32::System::RemoteDesktop::ProcessIdToSessionId;
 use windows_sys::Win32::System::Threading::{
     CreateEventW, GetCurrentProcess, INFINITE, OpenProcess, OpenProcessToken,
     PROCESS_QUERY_LIMITED_INFORMATION, WaitForSingleObject,
@@ -84,17 +88,7 @@ pub fn path() -> PathBuf {
 
 /// This process's user, as a SID string (`S-1-5-21-…`), read once.
 pub fn my_sid() -> Result<&'static str, &'static str> {
-    static SID: OnceLock<Result<String, String>> = OnceLock::new();
-    SID.get_or_init(|| {
-        // SAFETY: GetCurrentProcess returns a pseudo-handle, valid for this process, that
-        // needs no closing.
-        process_sid(unsafe { GetCurrentProcess() }).map_err(|e| {
-            tracing::warn!(error = %e, "could not read this process's user SID");
-            e.to_string()
-        })
-    })
-    .as_deref()
-    .map_err(|_| "unknown")
+    my_identity().map(|me| me.sid.as_str())
 }
 
 /// Where the pipe is can't be made by anyone else (the DACL and the first-instance flag see
@@ -124,46 +118,46 @@ fn owned(handle: HANDLE) -> io::Result<OwnedHandle> {
     Ok(unsafe { OwnedHandle::from_raw_handle(handle) })
 }
 
-/// The user SID of the process `process` (a handle with query access).
-fn process_sid(process: HANDLE) -> io::Result<String> {
+/// Who a process is, as far as the agent cares: its user, how far it is trusted (its mandatory
+/// integrity level's RID: 0x1000 low, 0x2000 medium, 0x3000 high) and its login session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Identity {
+    sid: String,
+    integrity: u32,
+    session: u32,
+}
+
+/// One piece of information of an open `token`, in a buffer of u64s (so that the structure at
+/// its start is aligned).
+fn token_information(token: HANDLE, class: TOKEN_INFORMATION_CLASS) -> io::Result<Vec<u64>> {
+    let mut len = 0u32;
+    // SAFETY: a null buffer of length 0 asks for the size only; `len` is valid for writes.
+    unsafe { GetTokenInformation(token, class, null_mut(), 0, &raw mut len) };
+    if len == 0 {
+        return Err(last_error());
+    }
+    let mut buffer = vec![0u64; (len as usize).div_ceil(8)];
+    // SAFETY: `buffer` holds at least `len` writable bytes.
+    let ok =
+        unsafe { GetTokenInformation(token, class, buffer.as_mut_ptr().cast(), len, &raw mut len) };
+    if ok == 0 {
+        return Err(last_error());
+    }
+    Ok(buffer)
+}
+
+/// The identity of the process `process` (a handle with query access) whose id is `pid`.
+fn process_identity(process: HANDLE, pid: u32) -> io::Result<Identity> {
     let mut token = null_mut();
     // SAFETY: `process` is a valid process handle and `token` is valid for writes.
     if unsafe { OpenProcessToken(process, TOKEN_QUERY, &raw mut token) } == 0 {
         return Err(last_error());
     }
     let token = owned(token)?;
-    let mut len = 0u32;
-    // SAFETY: a null buffer of length 0 asks for the size only; `len` is valid for writes.
-    unsafe {
-        GetTokenInformation(
-            token.as_raw_handle(),
-            TokenUser,
-            null_mut(),
-            0,
-            &raw mut len,
-        )
-    };
-    if len == 0 {
-        return Err(last_error());
-    }
-    // u64s, so the TOKEN_USER at its start is aligned.
-    let mut buffer = vec![0u64; (len as usize).div_ceil(8)];
-    // SAFETY: `buffer` holds at least `len` writable bytes.
-    let ok = unsafe {
-        GetTokenInformation(
-            token.as_raw_handle(),
-            TokenUser,
-            buffer.as_mut_ptr().cast(),
-            len,
-            &raw mut len,
-        )
-    };
-    if ok == 0 {
-        return Err(last_error());
-    }
+    let user = token_information(token.as_raw_handle(), TokenUser)?;
     // SAFETY: GetTokenInformation wrote a TOKEN_USER at the start of the (aligned) buffer,
-    // whose SID pointer points into the same buffer, alive for this function.
-    let sid = unsafe { (*buffer.as_ptr().cast::<TOKEN_USER>()).User.Sid };
+    // whose SID pointer points into the same buffer, alive until `user` is dropped.
+    let sid = unsafe { (*user.as_ptr().cast::<TOKEN_USER>()).User.Sid };
     let mut text = null_mut();
     // SAFETY: `sid` is a valid SID (above); `text` is valid for writes.
     if unsafe { ConvertSidToStringSidW(sid, &raw mut text) } == 0 {
@@ -177,14 +171,50 @@ fn process_sid(process: HANDLE) -> io::Result<String> {
         LocalFree(text.cast());
         sid
     };
-    Ok(sid.to_string_lossy().into_owned())
+    let label = token_information(token.as_raw_handle(), TokenIntegrityLevel)?;
+    // SAFETY: GetTokenInformation wrote a TOKEN_MANDATORY_LABEL at the start of the aligned
+    // buffer; its SID points into the buffer; a label SID has at least one sub-authority, the
+    // last being the level's RID.
+    let integrity = unsafe {
+        let label = (*label.as_ptr().cast::<TOKEN_MANDATORY_LABEL>()).Label.Sid;
+        let count = *GetSidSubAuthorityCount(label);
+        if count == 0 {
+            return Err(io::Error::other("an integrity label without a level"));
+        }
+        *GetSidSubAuthority(label, u32::from(count) - 1)
+    };
+    let mut session = 0u32;
+    // SAFETY: `session` is valid for writes; any pid may be asked about.
+    if unsafe { ProcessIdToSessionId(pid, &raw mut session) } == 0 {
+        return Err(last_error());
+    }
+    Ok(Identity {
+        sid: sid.to_string_lossy().into_owned(),
+        integrity,
+        session,
+    })
 }
 
-/// The user SID of the process with id `pid`.
-fn pid_sid(pid: u32) -> io::Result<String> {
+/// This process's identity, read once.
+fn my_identity() -> Result<&'static Identity, &'static str> {
+    static MINE: OnceLock<Result<Identity, String>> = OnceLock::new();
+    MINE.get_or_init(|| {
+        // SAFETY: GetCurrentProcess returns a pseudo-handle, valid for this process, that
+        // needs no closing.
+        process_identity(unsafe { GetCurrentProcess() }, std::process::id()).map_err(|e| {
+            tracing::warn!(error = %e, "could not read this process's user SID");
+            e.to_string()
+        })
+    })
+    .as_ref()
+    .map_err(|_| "unknown")
+}
+
+/// The identity of the process with id `pid`.
+fn pid_identity(pid: u32) -> io::Result<Identity> {
     // SAFETY: OpenProcess takes any pid; a failure is a null handle (checked by `owned`).
     let process = owned(unsafe { OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid) })?;
-    process_sid(process.as_raw_handle())
+    process_identity(process.as_raw_handle(), pid)
 }
 
 /// A security descriptor (from SDDL) that LocalFree releases.
@@ -397,15 +427,31 @@ impl io::Write for Stream {
 /// `Ok` when it is this user's.
 pub fn check_peer(stream: &Stream) -> io::Result<Result<(), String>> {
     let pid = stream.peer_pid()?;
-    let theirs = pid_sid(pid)?;
-    let mine = my_sid().map_err(|why| io::Error::other(format!("this user's SID is {why}")))?;
-    Ok(if theirs == mine {
-        Ok(())
-    } else {
+    let theirs = pid_identity(pid)?;
+    let mine = my_identity()
+        .map_err(|why| io::Error::other(format!("this process's identity is {why}")))?;
+    Ok(peer_allowed(&theirs, mine).map_err(|why| format!("{why} (process {pid})")))
+}
+
+/// Whether a peer may be talked to: the same user, trusted at least as much as this process
+/// (a sandboxed low-integrity process of the user's could make the pipe's name first), in the
+/// same login session (another session of the user's, over RDP say, has its own agent).
+fn peer_allowed(theirs: &Identity, mine: &Identity) -> Result<(), String> {
+    if theirs.sid != mine.sid {
+        Err(format!("runs as {}, not as you ({})", theirs.sid, mine.sid))
+    } else if theirs.integrity < mine.integrity {
         Err(format!(
-            "runs as {theirs} (process {pid}), not as you ({mine})"
+            "runs at integrity level {:#x}, below this process's {:#x}",
+            theirs.integrity, mine.integrity
         ))
-    })
+    } else if theirs.session != mine.session {
+        Err(format!(
+            "runs in login session {}, not in this one ({})",
+            theirs.session, mine.session
+        ))
+    } else {
+        Ok(())
+    }
 }
 
 /// Connects to the agent's pipe `path` (`NotFound` when no agent serves it). A pipe whose
@@ -483,19 +529,23 @@ impl Bound {
         let stream = Stream::new(pipe, true)?;
         let handle = stream.pipe.as_raw_handle();
         // SAFETY: `handle` is the stream's open pipe; `overlapped` waits for the operation.
-        match stream.overlapped(None, |overlapped| unsafe {
+        let connected = stream.overlapped(None, |overlapped| unsafe {
             ConnectNamedPipe(handle, overlapped)
-        }) {
-            Ok(_) => {}
-            // A client came between the instance's making and this call.
-            Err(e) if is(&e, ERROR_PIPE_CONNECTED) => {}
-            Err(e) => return Err(e),
-        }
+        });
+        // The next instance before this one is handed on or dropped, so that the pipe's name
+        // never lapses (a client meanwhile would think no agent runs).
         match instance(&self.name, false) {
             Ok(next) => *self.next.lock().unwrap_or_else(PoisonError::into_inner) = Some(next),
             Err(e) => tracing::warn!(error = %e, "could not make the agent pipe's next instance"),
         }
-        Ok(stream)
+        match connected {
+            Ok(_) => Ok(stream),
+            // A client came between the instance's making and this call, or came and went
+            // already (its reads then end at once): either way a connection to hand on, as the
+            // wake-up of an agent handing over is.
+            Err(e) if is(&e, ERROR_PIPE_CONNECTED) || is(&e, ERROR_NO_DATA) => Ok(stream),
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -511,44 +561,28 @@ pub fn bind(path: &Path, who_holds: impl Fn() -> Option<(u32, bool)>) -> Result<
         .file_name()
         .map_or_else(|| "agent".into(), |n| n.to_string_lossy().into_owned());
     let lock_path = dir.join(format!("{base}.lock"));
-    let lock = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&lock_path)
-        .map_err(|cause| Error::Io {
-            path: lock_path.clone(),
-            cause,
-        })?;
-    match lock.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            return Err(match who_holds() {
-                Some((pid, tray)) => Error::Running { pid, tray },
-                None => Error::Stuck { lock: lock_path },
-            });
-        }
-        Err(std::fs::TryLockError::Error(cause)) => {
-            return Err(Error::Io {
-                path: lock_path,
-                cause,
-            });
-        }
-    }
+    let lock = super::take_lock(&lock_path, who_holds)?;
     let name = wide(path.as_os_str());
-    let first = match instance(&name, true) {
-        Ok(first) => first,
-        Err(e) if is(&e, ERROR_ACCESS_DENIED) => {
-            return Err(Error::Taken {
-                path: path.to_owned(),
-            });
-        }
-        Err(cause) => {
-            return Err(Error::Io {
-                path: path.to_owned(),
-                cause,
-            });
+    // An agent that just handed over may keep an instance open a moment after its lock went
+    // (a conversation ending): its name is taken only if it stays so.
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let first = loop {
+        match instance(&name, true) {
+            Ok(first) => break first,
+            Err(e) if is(&e, ERROR_ACCESS_DENIED) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) if is(&e, ERROR_ACCESS_DENIED) => {
+                return Err(Error::Taken {
+                    path: path.to_owned(),
+                });
+            }
+            Err(cause) => {
+                return Err(Error::Io {
+                    path: path.to_owned(),
+                    cause,
+                });
+            }
         }
     };
     Ok(Bound {
@@ -571,6 +605,51 @@ mod tests {
             r"\\.\pipe\credtray-test-{}-{n}",
             std::process::id()
         ))
+    }
+
+    #[test]
+    fn a_peer_of_another_user_a_lower_integrity_or_another_session_is_refused() {
+        let me = my_identity().unwrap().clone();
+        assert!(me.integrity >= 0x1000, "{me:?}");
+        assert_eq!(peer_allowed(&me, &me), Ok(()));
+        let higher = Identity {
+            integrity: me.integrity + 0x1000,
+            ..me.clone()
+        };
+        assert_eq!(
+            peer_allowed(&higher, &me),
+            Ok(()),
+            "an elevated client of the user's"
+        );
+        let other = Identity {
+            sid: "S-1-5-21-1-2-3-1001".into(),
+            ..me.clone()
+        };
+        assert!(
+            peer_allowed(&other, &me)
+                .unwrap_err()
+                .contains("not as you")
+        );
+        let low = Identity {
+            integrity: 0x1000,
+            ..me.clone()
+        };
+        if me.integrity > 0x1000 {
+            assert!(
+                peer_allowed(&low, &me)
+                    .unwrap_err()
+                    .contains("integrity level 0x1000")
+            );
+        }
+        let elsewhere = Identity {
+            session: me.session + 1,
+            ..me.clone()
+        };
+        assert!(
+            peer_allowed(&elsewhere, &me)
+                .unwrap_err()
+                .contains("login session")
+        );
     }
 
     #[test]
