@@ -18,9 +18,10 @@
 //! - [`cli`]: the `credtray` command line: parse, call the engine, render.
 //! - [`doctor`]: `credtray doctor`, whether the setup lets credtray work, check by check.
 //! - [`agent`]: the long-lived process answering `credential-process` from memory over a
-//!   unix socket (the tray, or `credtray agent`), and its client.
+//!   unix socket or, on Windows, a named pipe (the tray, or `credtray agent`), and its client.
+//! - `win32` (Windows only): the Win32 calls std lacks outside the agent's pipe.
 //! - [`atomic`]: crash-safe file replacement and cross-process locks.
-//! - [`autostart`]: Start at login, the XDG autostart entry.
+//! - [`autostart`]: Start at login, the XDG autostart entry (the Run key on Windows).
 //! - [`browser`]: opening a login URL in the default browser, when asked.
 //! - [`saml_login`]: the federated login window's contract: the `credtray-login --saml-login`
 //!   child, its pipe and exit codes, the per-URL IdP cookie directories, AWS's ACS URLs.
