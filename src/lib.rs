@@ -59,6 +59,18 @@ pub fn error_sentence(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// The first `bytes` bytes of the SHA-256 of `data`, in lower-case hex: the names credtray
+/// derives from a value it must not write out as is, or that can't be a file name (a SAML URL's
+/// cookie directory, an MFA device's used-window file, the Windows agent's pipe).
+pub(crate) fn sha256_hex(data: &[u8], bytes: usize) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data)
+        .iter()
+        .take(bytes)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// An absolute path in a test, from a Unix one: as it is on Unix, on drive `C:` on Windows
 /// (where `/home/u` is not absolute).
 #[cfg(test)]

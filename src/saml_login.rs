@@ -13,7 +13,6 @@ use std::sync::mpsc::{self, Receiver};
 use std::time::Duration;
 
 use secrecy::SecretString;
-use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::engine::{NoAssertion, SamlLogin};
@@ -101,9 +100,7 @@ pub fn idp_dir() -> Option<PathBuf> {
 /// The cookie directory of one SAML 2.0 URL: sessions with the same URL share it (and so one
 /// IdP login), different URLs never do.
 pub fn cookie_dir(idp_dir: &Path, url: &SamlUrl) -> PathBuf {
-    let digest = Sha256::digest(url.as_str().as_bytes());
-    let name: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    idp_dir.join(name)
+    idp_dir.join(crate::sha256_hex(url.as_str().as_bytes(), 32))
 }
 
 /// Forgets the IdP login of `url`: deletes its cookie directory. Returns whether there was one.

@@ -21,8 +21,9 @@ use windows_sys::Win32::UI::WindowsAndMessaging::SW_SHOWNORMAL;
 /// The per-user key whose values Windows runs at login.
 pub const RUN_KEY: &str = r"Software\Microsoft\Windows\CurrentVersion\Run";
 
-fn wide(text: &str) -> Vec<u16> {
-    OsStr::new(text)
+/// `text` as a NUL-terminated wide string, for the W calls.
+pub(crate) fn wide(text: impl AsRef<OsStr>) -> Vec<u16> {
+    text.as_ref()
         .encode_wide()
         .chain(std::iter::once(0))
         .collect()

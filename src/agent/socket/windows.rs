@@ -25,9 +25,9 @@
 #![allow(unsafe_code)]
 
 use std::cell::Cell;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::io;
-use std::os::windows::ffi::{OsStrExt, OsStringExt};
+use std::os::windows::ffi::OsStringExt;
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
 use std::path::{Path, PathBuf};
 use std::ptr::{null, null_mut};
@@ -64,6 +64,7 @@ use windows_sys::Win32::System::Threading::{
 };
 
 use super::Error;
+use crate::win32::wide;
 
 /// The pipe's buffer sizes (advisory): a reply is at most `MAX_MESSAGE` and usually far less.
 const BUFFER: u32 = 64 * 1024;
@@ -78,10 +79,8 @@ pub fn dir() -> PathBuf {
 
 /// The agent's pipe: `\\.\pipe\credtray-<user SID>-<hash of its directory>`.
 pub fn path() -> PathBuf {
-    use sha2::Digest;
     let place = dir().to_string_lossy().to_lowercase();
-    let digest = sha2::Sha256::digest(place.as_bytes());
-    let hash: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    let hash = crate::sha256_hex(place.as_bytes(), 6);
     let sid = my_sid().unwrap_or("unknown-user");
     PathBuf::from(format!(r"\\.\pipe\credtray-{sid}-{hash}"))
 }
@@ -95,10 +94,6 @@ pub fn my_sid() -> Result<&'static str, &'static str> {
 /// to it); the peer check is what a client holds the agent to.
 pub fn untrusted_place(_: &Path) -> io::Result<Option<String>> {
     Ok(None)
-}
-
-fn wide(text: &OsStr) -> Vec<u16> {
-    text.encode_wide().chain(std::iter::once(0)).collect()
 }
 
 fn last_error() -> io::Error {
@@ -225,7 +220,7 @@ impl Descriptor {
     /// makes an instance of it).
     fn only_me() -> io::Result<Self> {
         let sid = my_sid().map_err(|why| io::Error::other(format!("this user's SID is {why}")))?;
-        let sddl = wide(OsStr::new(&format!("D:P(A;;GA;;;{sid})")));
+        let sddl = wide(format!("D:P(A;;GA;;;{sid})"));
         let mut descriptor = null_mut();
         // SAFETY: `sddl` is NUL-terminated; `descriptor` is valid for writes; the size out
         // pointer may be null.

@@ -263,9 +263,7 @@ impl Engine {
     /// processes (a `session test` then a `session start`): `mfa-used/<hash>` beside the
     /// store. The window only, never the code.
     fn used_window_file(&self, device: &MfaDevice) -> std::path::PathBuf {
-        use sha2::Digest;
-        let hash = sha2::Sha256::digest(device.as_str().as_bytes());
-        let name: String = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let name = crate::sha256_hex(device.as_str().as_bytes(), 8);
         self.store.dir().join("mfa-used").join(name)
     }
 
